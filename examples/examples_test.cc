@@ -1,0 +1,46 @@
+// Runs each example as a user would and checks what it prints.
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/segments.h"
+#include "tests/testing/subprocess.h"
+
+namespace mp {
+namespace {
+
+using ::mp::testing::RunfilePath;
+using ::mp::testing::RunProgram;
+using ::testing::ContainsRegex;
+using ::testing::ElementsAre;
+using ::testing::Eq;
+
+TEST(ExamplesTest, SharedMemoryTourPrintsWhatPythonsTourPrints) {
+  absl::StatusOr<mp::testing::ProgramResult> tour =
+      RunProgram({RunfilePath("examples/shared_memory_tour")});
+  ASSERT_TRUE(tour.ok()) << tour.status();
+  ASSERT_EQ(tour->exit_code, 0) << tour->output;
+  std::vector<std::string> lines =
+      absl::StrSplit(tour->output, '\n', absl::SkipEmpty());
+  EXPECT_THAT(
+      lines,
+      ElementsAre(
+          Eq("created 10-byte block"),
+          Eq("second handle sees [22, 33, 44, 55, 100]"),
+          Eq("after the child wrote: howdy"),
+          Eq("['howdy', b'HoWdY', -273.154, 100, None, True, 42]"),
+          Eq("a[2] = -273.154"), Eq("a[2] = -78.5"), Eq("a[2] = 'dry ice'"),
+          ContainsRegex("^refused: ShareableList \"mp-[0-9]+-[0-9a-f]{8}\": "
+                        "item 2: str of 46 bytes does not fit its 8-byte "
+                        "slot$"),
+          Eq("a[2] = 'dry ice'"),
+          Eq("len(a) = 7, a.index(42) = 6, a.count(b'howdy') = 0, "
+             "a.count(b'HoWdY') = 1"),
+          Eq("format: 8s8s8sqxxxxxx?xxxxxxxx?q")));
+}
+
+}  // namespace
+}  // namespace mp

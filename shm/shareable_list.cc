@@ -1,0 +1,544 @@
+#include "shm/shareable_list.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace mp {
+namespace {
+
+// Back-transform codes, CPython's `_back_transforms_mapping` keys.
+enum Code : int8_t {
+  kCodeNumber = 0,  // int, float, bool
+  kCodeStr = 1,
+  kCodeBytes = 2,
+  kCodeNone = 3,
+};
+
+constexpr size_t kWord = 8;  // CPython's `_alignment` and format field size.
+
+// A format field as the 8 bytes CPython's `struct.pack_into("8s", ...)`
+// writes: the text, NUL-padded.
+using FormatField = std::array<char, kWord>;
+
+constexpr FormatField MakeField(const char* text) {
+  FormatField field{};
+  for (size_t i = 0; i < kWord && text[i] != '\0'; ++i) field[i] = text[i];
+  return field;
+}
+
+constexpr FormatField kIntFormat = MakeField("q");
+constexpr FormatField kDoubleFormat = MakeField("d");
+constexpr FormatField kBoolFormat = MakeField("xxxxxxx?");
+constexpr FormatField kNoneFormat = MakeField("xxxxxx?x");
+// CPython places a bool at the last byte of its slot and None's dummy flag at
+// the one before.
+constexpr size_t kBoolByte = 7;
+
+uint64_t LoadWord(const std::byte* at) {
+  uint64_t word;
+  std::memcpy(&word, at, sizeof(word));
+  return word;
+}
+
+void StoreWord(std::byte* at, uint64_t word) {
+  std::memcpy(at, &word, sizeof(word));
+}
+
+bool IsValidUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char lead = static_cast<unsigned char>(text[i]);
+    size_t length;
+    uint32_t code_point;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if ((lead & 0xE0) == 0xC0) {
+      length = 2;
+      code_point = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3;
+      code_point = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4;
+      code_point = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code_point = (code_point << 6) | (next & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are what
+    // Python's decoder refuses.
+    static constexpr uint32_t kMinimum[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code_point < kMinimum[length] || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// The bytes a str or bytes item stores, or null for other kinds.
+const std::string* TextOf(const ShareableList::Item& item) {
+  if (const auto* text = std::get_if<std::string>(&item)) return text;
+  if (const auto* bytes = std::get_if<Bytes>(&item)) return &bytes->value;
+  return nullptr;
+}
+
+// The format field for `text` in a slot of `slot` bytes. CPython's
+// "<slot>s" reads back the text with trailing NULs stripped, which is exact
+// unless the text itself ends in NUL; then "<length>s<pad>x" records the
+// length, a form CPython unpacks (one value) and overwrites with "<slot>s".
+absl::StatusOr<FormatField> TextFormat(absl::string_view text, size_t slot) {
+  const std::string form =
+      !text.empty() && text.back() == '\0'
+          ? absl::StrCat(text.size(), "s", slot - text.size(), "x")
+          : absl::StrCat(slot, "s");
+  if (form.size() > kWord) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "its format \"", form, "\" does not fit the 8-byte format field"));
+  }
+  FormatField field{};
+  std::memcpy(field.data(), form.data(), form.size());
+  return field;
+}
+
+// What a format field says about its item.
+struct Format {
+  enum class Kind { kInt, kDouble, kBool, kNone, kText, kInvalid };
+  Kind kind = Kind::kInvalid;
+  size_t length = 0;   // kText: bytes to read from the slot.
+  bool exact = false;  // kText: `length` is exact; otherwise strip NULs.
+};
+
+// Reads a decimal count at `*at`, advancing it; false when there is none.
+bool ParseCount(const char*& at, const char* end, size_t& count) {
+  auto [next, error] = std::from_chars(at, end, count);
+  if (error != std::errc() || next == at) return false;
+  at = next;
+  return true;
+}
+
+Format ParseFormat(const FormatField& field) {
+  Format format;
+  if (field == kIntFormat) {
+    format.kind = Format::Kind::kInt;
+  } else if (field == kDoubleFormat) {
+    format.kind = Format::Kind::kDouble;
+  } else if (field == kBoolFormat) {
+    format.kind = Format::Kind::kBool;
+  } else if (field == kNoneFormat) {
+    format.kind = Format::Kind::kNone;
+  } else {
+    const char* at = field.data();
+    const char* end = at + kWord;
+    while (end > at && end[-1] == '\0') --end;
+    size_t length = 0;
+    size_t pad = 0;
+    if (!ParseCount(at, end, length) || at == end || *at++ != 's') {
+      return format;
+    }
+    if (at != end) {
+      if (!ParseCount(at, end, pad) || at == end || *at++ != 'x' ||
+          at != end) {
+        return format;
+      }
+      format.exact = true;
+    }
+    format.kind = Format::Kind::kText;
+    format.length = length;
+  }
+  return format;
+}
+
+// Python's repr of a str or bytes value: single quotes unless the text holds
+// one and no double quote; escapes for control bytes (and, in bytes, for
+// everything outside ASCII).
+std::string PythonQuote(absl::string_view text, bool is_bytes) {
+  const bool use_double = text.find('\'') != absl::string_view::npos &&
+                          text.find('"') == absl::string_view::npos;
+  const char quote = use_double ? '"' : '\'';
+  std::string out = is_bytes ? "b" : "";
+  out += quote;
+  for (const char c : text) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    if (c == quote || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (byte < 0x20 || byte == 0x7f || (is_bytes && byte >= 0x80)) {
+      absl::StrAppendFormat(&out, "\\x%02x", byte);
+    } else {
+      out += c;
+    }
+  }
+  out += quote;
+  return out;
+}
+
+bool IsNumber(const ShareableList::Item& item) {
+  return std::holds_alternative<bool>(item) ||
+         std::holds_alternative<int64_t>(item) ||
+         std::holds_alternative<double>(item);
+}
+
+// Python's `==` between two numbers: exact, never through a rounded double.
+bool NumbersEqual(const ShareableList::Item& a, const ShareableList::Item& b) {
+  auto as_integer = [](const ShareableList::Item& item, int64_t& out) {
+    if (const bool* flag = std::get_if<bool>(&item)) {
+      out = *flag ? 1 : 0;
+      return true;
+    }
+    if (const int64_t* integer = std::get_if<int64_t>(&item)) {
+      out = *integer;
+      return true;
+    }
+    return false;
+  };
+  int64_t left = 0;
+  int64_t right = 0;
+  const bool left_integer = as_integer(a, left);
+  const bool right_integer = as_integer(b, right);
+  if (left_integer && right_integer) return left == right;
+  if (!left_integer && !right_integer) {
+    return std::get<double>(a) == std::get<double>(b);
+  }
+  const double real = left_integer ? std::get<double>(b) : std::get<double>(a);
+  const int64_t integer = left_integer ? left : right;
+  // Doubles in [-2^63, 2^63) convert to int64 exactly when integral.
+  if (!(real >= -9223372036854775808.0 && real < 9223372036854775808.0)) {
+    return false;
+  }
+  return std::trunc(real) == real && static_cast<int64_t>(real) == integer;
+}
+
+bool PythonEqual(const ShareableList::Item& a, const ShareableList::Item& b) {
+  if (IsNumber(a) && IsNumber(b)) return NumbersEqual(a, b);
+  return a == b;
+}
+
+}  // namespace
+
+ShareableList::ShareableList(SharedMemory shm, std::vector<uint64_t> offsets)
+    : shm_(std::move(shm)), offsets_(std::move(offsets)) {
+  const size_t count = size();
+  data_start_ = (count + 2) * kWord;
+  formats_start_ = data_start_ + offsets_.back();
+  codes_start_ = formats_start_ + count * kWord;
+}
+
+absl::StatusOr<ShareableList> ShareableList::Create(
+    absl::Span<const Item> items, absl::string_view name) {
+  const size_t count = items.size();
+  std::vector<uint64_t> offsets;
+  offsets.reserve(count + 1);
+  offsets.push_back(0);
+  for (size_t i = 0; i < count; ++i) {
+    size_t slot = kWord;
+    if (const std::string* text = TextOf(items[i])) {
+      slot = kWord * (text->size() / kWord + 1);
+      auto refuse = [&](absl::string_view why) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ShareableList \"", name.empty() ? "<fresh>" : name, "\": item ",
+            i, " (", text->size(), " bytes): ", why));
+      };
+      if (std::holds_alternative<std::string>(items[i]) &&
+          !IsValidUtf8(*text)) {
+        return refuse("a str must be valid UTF-8; store it as Bytes");
+      }
+      if (slot > kMaxSlotSize) {
+        return refuse(absl::StrCat("longer than the largest slot, ",
+                                   kMaxSlotSize, " bytes"));
+      }
+      if (absl::StatusOr<FormatField> format = TextFormat(*text, slot);
+          !format.ok()) {
+        return refuse(format.status().message());
+      }
+    }
+    offsets.push_back(offsets.back() + slot);
+  }
+  // CPython's struct.calcsize("q" + "q"*(n+1) + formats + "8s"*n + "b"*n):
+  // every slot is a multiple of 8, so no alignment padding appears.
+  const size_t total = (count + 2) * kWord + offsets.back() + count * kWord +
+                       count;
+  absl::StatusOr<SharedMemory> shm = SharedMemory::Create(total, name);
+  if (!shm.ok()) return shm.status();
+
+  ShareableList list(*std::move(shm), std::move(offsets));
+  std::byte* base = list.shm_.data();
+  StoreWord(base, static_cast<uint64_t>(count));
+  std::memcpy(base + kWord, list.offsets_.data(), (count + 1) * kWord);
+  for (size_t i = 0; i < count; ++i) {
+    // The segment starts zeroed, so Set writes exactly what CPython's
+    // initial struct.pack_into does.
+    absl::Status stored = list.Set(static_cast<int64_t>(i), items[i]);
+    if (!stored.ok()) {
+      // Set re-checks what was checked above; should it ever refuse, leave
+      // no half-made segment behind.
+      (void)list.shm_.Unlink();
+      return stored;
+    }
+  }
+  return list;
+}
+
+absl::StatusOr<ShareableList> ShareableList::Attach(absl::string_view name) {
+  absl::StatusOr<SharedMemory> shm = SharedMemory::Attach(name);
+  if (!shm.ok()) return shm.status();
+  const std::byte* base = shm->data();
+  const size_t size = shm->size();
+  auto corrupt = [&](absl::string_view why) {
+    return absl::DataLossError(absl::StrCat(
+        "ShareableList \"", shm->name(), "\": not a valid list: ", why));
+  };
+  if (size < 2 * kWord) {
+    return corrupt(absl::StrCat("the segment has only ", size, " bytes"));
+  }
+  const uint64_t count = LoadWord(base);
+  // Header, offsets, and per item at least an 8-byte slot, a format field
+  // and a code byte.
+  const uint64_t max_count = (size - 2 * kWord) / (3 * kWord + 1);
+  if (count > max_count) {
+    return corrupt(absl::StrCat("it claims ",
+                                static_cast<int64_t>(count),
+                                " items, the segment has room for at most ",
+                                max_count));
+  }
+  std::vector<uint64_t> offsets(count + 1);
+  std::memcpy(offsets.data(), base + kWord, (count + 1) * kWord);
+  if (offsets[0] != 0) {
+    return corrupt(absl::StrCat("the first item starts at ", offsets[0],
+                                ", not 0"));
+  }
+  const size_t data_start = (count + 2) * kWord;
+  const size_t data_room = size - data_start - count * (kWord + 1);
+  for (size_t i = 0; i < count; ++i) {
+    if (offsets[i + 1] < offsets[i] + kWord || offsets[i + 1] > data_room) {
+      return corrupt(absl::StrCat("item ", i, " has slot [", offsets[i], ", ",
+                                  offsets[i + 1], "), the data area has ",
+                                  data_room, " bytes"));
+    }
+  }
+  return ShareableList(*std::move(shm), std::move(offsets));
+}
+
+absl::StatusOr<size_t> ShareableList::Position(int64_t index) const {
+  const int64_t count = static_cast<int64_t>(size());
+  const int64_t position = index < 0 ? index + count : index;
+  if (position < 0 || position >= count) {
+    return absl::OutOfRangeError(
+        absl::StrCat("ShareableList \"", shm_.name(), "\": index ", index,
+                     " is out of range for ", count, " items"));
+  }
+  return static_cast<size_t>(position);
+}
+
+absl::Status ShareableList::SlotError(size_t position,
+                                      absl::string_view what) const {
+  return absl::DataLossError(absl::StrCat("ShareableList \"", shm_.name(),
+                                          "\": item ", position, ": ", what));
+}
+
+absl::StatusOr<ShareableList::Item> ShareableList::Get(int64_t index) const {
+  absl::StatusOr<size_t> position = Position(index);
+  if (!position.ok()) return position.status();
+  const std::byte* data = ItemData(*position);
+  FormatField field;
+  std::memcpy(field.data(), ItemFormat(*position), kWord);
+  const auto code = static_cast<int8_t>(*ItemCode(*position));
+  if (code == kCodeNone) return None();
+  const Format format = ParseFormat(field);
+  switch (format.kind) {
+    case Format::Kind::kInt:
+    case Format::Kind::kDouble:
+    case Format::Kind::kBool:
+      if (code != kCodeNumber) break;
+      if (format.kind == Format::Kind::kInt) {
+        return static_cast<int64_t>(LoadWord(data));
+      }
+      if (format.kind == Format::Kind::kDouble) {
+        double real;
+        std::memcpy(&real, data, sizeof(real));
+        return real;
+      }
+      return data[kBoolByte] != std::byte{0};
+    case Format::Kind::kNone:
+      break;  // Only with kCodeNone, handled above.
+    case Format::Kind::kText: {
+      if (code != kCodeStr && code != kCodeBytes) break;
+      if (format.length > SlotSize(*position)) {
+        return SlotError(*position,
+                         absl::StrCat("its format claims ", format.length,
+                                      " bytes in a slot of ",
+                                      SlotSize(*position)));
+      }
+      size_t length = format.length;
+      if (!format.exact) {
+        while (length > 0 && data[length - 1] == std::byte{0}) --length;
+      }
+      std::string text(reinterpret_cast<const char*>(data), length);
+      if (code == kCodeBytes) return Bytes{std::move(text)};
+      return text;
+    }
+    case Format::Kind::kInvalid:
+      return SlotError(*position,
+                       absl::StrCat("unknown format \"",
+                                    absl::CHexEscape(absl::string_view(
+                                        field.data(), kWord)),
+                                    "\""));
+  }
+  return SlotError(*position,
+                   absl::StrCat("format \"",
+                                absl::CHexEscape(absl::string_view(
+                                    field.data(), kWord)),
+                                "\" does not go with type code ",
+                                static_cast<int>(code)));
+}
+
+absl::Status ShareableList::Set(int64_t index, const Item& item) {
+  absl::StatusOr<size_t> position = Position(index);
+  if (!position.ok()) return position.status();
+  std::byte* data = ItemData(*position);
+  const size_t slot = SlotSize(*position);
+  FormatField format;
+  Code code = kCodeNumber;
+  if (const std::string* text = TextOf(item)) {
+    const bool is_str = std::holds_alternative<std::string>(item);
+    auto refuse = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ShareableList \"", shm_.name(), "\": item ", *position, ": ",
+          is_str ? "str" : "bytes", " of ", text->size(), " bytes ", why));
+    };
+    if (text->size() > slot) {
+      return refuse(absl::StrCat("does not fit its ", slot, "-byte slot"));
+    }
+    if (is_str && !IsValidUtf8(*text)) {
+      return refuse("is not valid UTF-8; store it as Bytes");
+    }
+    absl::StatusOr<FormatField> text_format = TextFormat(*text, slot);
+    if (!text_format.ok()) return refuse(text_format.status().message());
+    format = *text_format;
+    code = is_str ? kCodeStr : kCodeBytes;
+    std::memcpy(data, text->data(), text->size());
+    std::memset(data + text->size(), 0, slot - text->size());
+  } else if (const int64_t* integer = std::get_if<int64_t>(&item)) {
+    format = kIntFormat;
+    StoreWord(data, static_cast<uint64_t>(*integer));
+  } else if (const double* real = std::get_if<double>(&item)) {
+    format = kDoubleFormat;
+    std::memcpy(data, real, sizeof(*real));
+  } else if (const bool* flag = std::get_if<bool>(&item)) {
+    format = kBoolFormat;
+    std::memset(data, 0, kWord);
+    data[kBoolByte] = *flag ? std::byte{1} : std::byte{0};
+  } else {
+    format = kNoneFormat;
+    code = kCodeNone;
+    std::memset(data, 0, kWord);
+  }
+  std::memcpy(ItemFormat(*position), format.data(), kWord);
+  *ItemCode(*position) = static_cast<std::byte>(code);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ShareableList::Item>> ShareableList::Copy() const {
+  std::vector<Item> items;
+  items.reserve(size());
+  for (size_t i = 0; i < size(); ++i) {
+    absl::StatusOr<Item> item = Get(static_cast<int64_t>(i));
+    if (!item.ok()) return item.status();
+    items.push_back(*std::move(item));
+  }
+  return items;
+}
+
+absl::StatusOr<size_t> ShareableList::Count(const Item& item) const {
+  size_t matches = 0;
+  for (size_t i = 0; i < size(); ++i) {
+    absl::StatusOr<Item> entry = Get(static_cast<int64_t>(i));
+    if (!entry.ok()) return entry.status();
+    if (PythonEqual(*entry, item)) ++matches;
+  }
+  return matches;
+}
+
+absl::StatusOr<size_t> ShareableList::Index(const Item& item) const {
+  for (size_t i = 0; i < size(); ++i) {
+    absl::StatusOr<Item> entry = Get(static_cast<int64_t>(i));
+    if (!entry.ok()) return entry.status();
+    if (PythonEqual(*entry, item)) return i;
+  }
+  return absl::NotFoundError(absl::StrCat("ShareableList \"", shm_.name(),
+                                          "\": ", Repr(item),
+                                          " is not in the list"));
+}
+
+absl::StatusOr<std::string> ShareableList::format() const {
+  std::string all;
+  for (size_t i = 0; i < size(); ++i) {
+    const char* field = reinterpret_cast<const char*>(ItemFormat(i));
+    all.append(field, strnlen(field, kWord));
+  }
+  return all;
+}
+
+std::string ShareableList::Repr(const Item& item) {
+  struct Printer {
+    std::string operator()(None) const { return "None"; }
+    std::string operator()(bool flag) const { return flag ? "True" : "False"; }
+    std::string operator()(int64_t integer) const {
+      return absl::StrCat(integer);
+    }
+    std::string operator()(double real) const {
+      if (std::isnan(real)) return "nan";
+      if (std::isinf(real)) return real > 0 ? "inf" : "-inf";
+      // Python's repr: the shortest digits that round-trip, in positional
+      // notation for exponents in [-4, 16) (with ".0" when integral) and in
+      // scientific notation otherwise.
+      std::array<char, 64> buffer;
+      char* const begin = buffer.data();
+      char* end = std::to_chars(begin, begin + buffer.size(), real,
+                                std::chars_format::scientific)
+                      .ptr;
+      const char* exponent_mark = std::find(begin, end, 'e');
+      int exponent = 0;
+      std::from_chars(exponent_mark + (exponent_mark[1] == '+' ? 2 : 1), end,
+                      exponent);
+      if (exponent < -4 || exponent >= 16) return std::string(begin, end);
+      end = std::to_chars(begin, begin + buffer.size(), real,
+                          std::chars_format::fixed)
+                .ptr;
+      std::string text(begin, end);
+      if (text.find('.') == std::string::npos) text += ".0";
+      return text;
+    }
+    std::string operator()(const std::string& text) const {
+      return PythonQuote(text, /*is_bytes=*/false);
+    }
+    std::string operator()(const Bytes& bytes) const {
+      return PythonQuote(bytes.value, /*is_bytes=*/true);
+    }
+  };
+  return std::visit(Printer{}, item);
+}
+
+}  // namespace mp

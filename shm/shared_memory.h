@@ -1,0 +1,156 @@
+// -----------------------------------------------------------------------------
+// File: shm/shared_memory.h
+// -----------------------------------------------------------------------------
+//
+// A `SharedMemory` is a named POSIX shared memory segment mapped into this
+// process: the C++ counterpart of Python's
+// `multiprocessing.shared_memory.SharedMemory`. One process creates a segment
+// of a given size under a name; any process of the same user may then attach
+// to it by that name and see the same bytes. It is the place every other
+// cross-process object of this library keeps its state.
+//
+// Prefer it when processes must share a block of plain bytes (an array of
+// numbers, an image, a ring buffer) without copying. For a list of small
+// Python-like values use `mp::ShareableList`; for a typed value or array with
+// a lock use `mp::Value` / `mp::Array`.
+//
+// Example:
+//
+//   // Process A
+//   absl::StatusOr<mp::SharedMemory> shm = mp::SharedMemory::Create(1024);
+//   if (!shm.ok()) return shm.status();
+//   std::memcpy(shm->data(), "hello", 5);
+//   SendToOtherProcess(shm->name());          // e.g. "mp-4242-1a2b3c4d"
+//
+//   // Process B
+//   absl::StatusOr<mp::SharedMemory> peer = mp::SharedMemory::Attach(name);
+//   if (!peer.ok()) return peer.status();
+//   std::string_view text(reinterpret_cast<const char*>(peer->data()), 5);
+//
+//   // Process A, when nobody needs the segment any more
+//   absl::Status unlinked = shm->Unlink();
+//
+// Names
+//
+// A name may be given as Python spells it (`"psm_1a2b"`) or as POSIX does
+// (`"/psm_1a2b"`); both name the same segment, so a name printed by a Python
+// process attaches here and the other way round. `name()` returns the Python
+// spelling (no leading slash). A name is at most 255 bytes and contains no
+// other `/`. An empty name given to `Create` picks a fresh one of the form
+// `mp-<creator pid>-<8 hex digits>`.
+//
+// Lifetime
+//
+// A segment outlives every process that maps it until its name is unlinked
+// and the last mapping is gone. `Close()` (and the destructor) only unmap this
+// process's view; they never unlink, so a process that merely attaches can
+// never remove a segment that another process created (Python before 3.13
+// does, through its resource tracker). Unlinking is the creator's job:
+// `Unlink()` once, in one process, when the name is no longer needed.
+//
+// Cross-process contract
+//
+// The bytes are plain shared memory: the segment itself provides no
+// synchronization. Writers and readers in different processes must agree on
+// a protocol (a `mp::Lock` placed in the segment, an atomic flag, or a
+// hand-off through a pipe). The mapping is `MAP_SHARED`, readable and
+// writable, created with mode 0600 (only the creating user may attach).
+// `Create` reserves the segment's memory up front, so a segment larger than
+// the free space of `/dev/shm` fails at `Create` with `ResourceExhausted`
+// instead of killing a later writer with `SIGBUS`.
+//
+// Memory ordering: none beyond what the processes' own atomics and locks
+// establish; a write is visible to another process once a release/acquire
+// pair (or a lock hand-off) orders it.
+//
+// Thread safety: a `SharedMemory` object is a handle with no internal
+// locking; const methods may be called concurrently, `Close()` and `Unlink()`
+// must not race with other use of the same handle.
+
+#ifndef MULTIPROCESS_SHM_SHARED_MEMORY_H_
+#define MULTIPROCESS_SHM_SHARED_MEMORY_H_
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace mp {
+
+// A mapping of one named shared memory segment. Move-only; the destructor
+// unmaps (as `Close()`) and never unlinks. A default-constructed or moved-from
+// object is closed: `data()` is null and `size()` is 0.
+class SharedMemory {
+ public:
+  // Creates a segment of exactly `size` bytes named `name` (or a fresh name
+  // when `name` is empty) and maps it. The bytes start zeroed.
+  //
+  // Errors: `InvalidArgument` for size 0, a size too large for the system, or
+  // a malformed name; `AlreadyExists` when the name is taken;
+  // `PermissionDenied`; `ResourceExhausted` when `/dev/shm` has no room or
+  // this process has too many files open.
+  [[nodiscard]] static absl::StatusOr<SharedMemory> Create(
+      size_t size, absl::string_view name = "");
+
+  // Maps the existing segment `name` at its current size.
+  //
+  // Errors: `NotFound` when no segment has that name; `InvalidArgument` for a
+  // malformed name; `FailedPrecondition` for a segment of size 0 (nothing to
+  // map); `PermissionDenied` when another user's mode forbids it.
+  [[nodiscard]] static absl::StatusOr<SharedMemory> Attach(
+      absl::string_view name);
+
+  // Removes the segment named `name` without mapping it; what `mpctl shm rm`
+  // and test clean-ups need. Errors: `NotFound`, `InvalidArgument`,
+  // `PermissionDenied`.
+  [[nodiscard]] static absl::Status UnlinkName(absl::string_view name);
+
+  SharedMemory() = default;
+  SharedMemory(SharedMemory&& other) noexcept;
+  SharedMemory& operator=(SharedMemory&& other) noexcept;
+  SharedMemory(const SharedMemory&) = delete;
+  SharedMemory& operator=(const SharedMemory&) = delete;
+  ~SharedMemory();
+
+  // The segment's name in Python's spelling (no leading slash); stays set
+  // after `Close()` so that a closed handle can still be unlinked.
+  const std::string& name() const { return name_; }
+
+  // The mapped size in bytes; 0 once closed.
+  size_t size() const { return size_; }
+
+  // The first mapped byte; null once closed.
+  std::byte* data() const { return data_; }
+
+  // The whole mapping, Python's `buf`; empty once closed.
+  std::span<std::byte> span() const { return {data_, size_}; }
+
+  // Whether this handle still maps the segment.
+  bool is_open() const { return data_ != nullptr; }
+
+  // Unmaps this process's view. Idempotent. The segment and its name stay.
+  void Close();
+
+  // Removes the segment's name so that no new process can attach; existing
+  // mappings (this one included) stay valid until closed. Call it once, from
+  // the process that owns the segment.
+  //
+  // Errors: `NotFound` when the name was already unlinked (by this or any
+  // other process); `FailedPrecondition` on a handle that never had a name.
+  [[nodiscard]] absl::Status Unlink();
+
+ private:
+  SharedMemory(std::string name, std::byte* data, size_t size)
+      : name_(std::move(name)), data_(data), size_(size) {}
+
+  std::string name_;
+  std::byte* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_SHM_SHARED_MEMORY_H_

@@ -1,0 +1,68 @@
+#include "tests/testing/segments.h"
+
+#include <dirent.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+
+namespace mp::testing {
+
+std::string TestSegmentName(absl::string_view label) {
+  static std::atomic<int> counter{0};
+  return absl::StrCat("mp-t", getpid(), "-", label, "-", counter++);
+}
+
+std::vector<std::string> LeakedSegments() {
+  std::set<pid_t> creators = {getpid()};
+  for (pid_t child : StartedChildren()) creators.insert(child);
+  const std::string test_prefix = absl::StrCat("mp-t", getpid(), "-");
+  std::vector<std::string> leaked;
+  DIR* directory = opendir("/dev/shm");
+  if (directory == nullptr) return leaked;
+  while (dirent* entry = readdir(directory)) {
+    const std::string name = entry->d_name;
+    if (absl::StartsWith(name, test_prefix)) {
+      leaked.push_back(name);
+      continue;
+    }
+    // Fresh names are "mp-<pid>-<hex>".
+    std::vector<absl::string_view> parts = absl::StrSplit(name, '-');
+    int pid = 0;
+    if (parts.size() == 3 && parts[0] == "mp" &&
+        absl::SimpleAtoi(parts[1], &pid) && creators.count(pid) > 0) {
+      leaked.push_back(name);
+    }
+  }
+  closedir(directory);
+  return leaked;
+}
+
+namespace {
+
+class NoLeakedSegments : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const std::vector<std::string> leaked = LeakedSegments();
+    EXPECT_TRUE(leaked.empty())
+        << "segments left in /dev/shm: " << absl::StrJoin(leaked, ", ");
+    for (const std::string& name : leaked) {
+      shm_unlink(absl::StrCat("/", name).c_str());
+    }
+  }
+};
+
+const auto* const kRegistered =
+    ::testing::AddGlobalTestEnvironment(new NoLeakedSegments);
+
+}  // namespace
+}  // namespace mp::testing

@@ -1,0 +1,153 @@
+#include "tests/testing/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace mp::testing {
+namespace {
+
+std::mutex children_mutex;
+std::vector<pid_t>& Children() {
+  static auto* children = new std::vector<pid_t>;
+  return *children;
+}
+
+void Remember(pid_t pid) {
+  std::lock_guard<std::mutex> lock(children_mutex);
+  Children().push_back(pid);
+}
+
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+// Waits for `pid` to exit until `deadline`, then kills it. A pidfd makes the
+// wait a poll with a timeout instead of a sleep loop.
+absl::StatusOr<int> Reap(pid_t pid, absl::Duration deadline,
+                         absl::string_view what) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd ready = {pidfd, POLLIN, 0};
+    const int millis = static_cast<int>(absl::ToInt64Milliseconds(deadline));
+    int polled;
+    do {
+      polled = poll(&ready, 1, millis);
+    } while (polled < 0 && errno == EINTR);
+    close(pidfd);
+    if (polled == 0) {
+      kill(pid, SIGKILL);
+      int ignored;
+      waitpid(pid, &ignored, 0);
+      return absl::DeadlineExceededError(absl::StrCat(
+          what, " (pid ", pid, ") still ran after ",
+          absl::FormatDuration(deadline), "; killed"));
+    }
+  }
+  int status = 0;
+  pid_t waited;
+  do {
+    waited = waitpid(pid, &status, 0);
+  } while (waited < 0 && errno == EINTR);
+  if (waited != pid) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("waitpid ", pid));
+  }
+  return DecodeWaitStatus(status);
+}
+
+}  // namespace
+
+absl::StatusOr<int> ForkAndWait(const std::function<int()>& body,
+                                absl::Duration deadline) {
+  const pid_t pid = fork();
+  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid == 0) _exit(body());
+  Remember(pid);
+  return Reap(pid, deadline, "forked child");
+}
+
+absl::StatusOr<ProgramResult> RunProgram(const std::vector<std::string>& argv,
+                                         absl::Duration deadline) {
+  if (argv.empty()) return absl::InvalidArgumentError("RunProgram: no argv");
+  int output[2];
+  if (pipe2(output, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe");
+  std::vector<char*> args;
+  for (const std::string& arg : argv) {
+    args.push_back(const_cast<char*>(arg.c_str()));
+  }
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(output[0]);
+    close(output[1]);
+    return absl::ErrnoToStatus(errno, "fork");
+  }
+  if (pid == 0) {
+    const int no_input = open("/dev/null", O_RDONLY);
+    dup2(no_input, STDIN_FILENO);
+    dup2(output[1], STDOUT_FILENO);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  Remember(pid);
+  close(output[1]);
+  // Read everything before reaping: a child blocked on a full pipe never
+  // exits. A child still writing at the deadline is killed, which closes
+  // the pipe.
+  ProgramResult result;
+  const absl::Time end = absl::Now() + deadline;
+  char buffer[4096];
+  for (;;) {
+    pollfd readable = {output[0], POLLIN, 0};
+    const int64_t millis =
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(end - absl::Now()));
+    const int polled = poll(&readable, 1, static_cast<int>(millis));
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled == 0) {
+      kill(pid, SIGKILL);
+      continue;
+    }
+    const ssize_t got = read(output[0], buffer, sizeof(buffer));
+    if (got > 0) {
+      result.output.append(buffer, static_cast<size_t>(got));
+    } else if (got == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(output[0]);
+  absl::StatusOr<int> code =
+      Reap(pid, deadline, absl::StrCat("program ", absl::StrJoin(argv, " ")));
+  if (!code.ok()) return code.status();
+  result.exit_code = *code;
+  return result;
+}
+
+std::string RunfilePath(const std::string& workspace_relative_path) {
+  const char* root = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  return absl::StrCat(root ? root : ".", "/",
+                      workspace ? workspace : "multiprocess", "/",
+                      workspace_relative_path);
+}
+
+std::vector<pid_t> StartedChildren() {
+  std::lock_guard<std::mutex> lock(children_mutex);
+  return Children();
+}
+
+}  // namespace mp::testing

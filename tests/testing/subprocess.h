@@ -1,0 +1,63 @@
+// -----------------------------------------------------------------------------
+// File: tests/testing/subprocess.h
+// -----------------------------------------------------------------------------
+//
+// Test helpers that run code in real child processes: a forked function, or
+// an exec'd program (a helper binary from the runfiles, python3). Every child
+// is reaped before the helper returns, and a child that outlives its deadline
+// is killed, so a hang fails one test instead of timing out the suite.
+//
+// Example:
+//
+//   absl::StatusOr<int> code = mp::testing::ForkAndWait([&] {
+//     return attached.ok() ? 0 : 1;   // runs in the child
+//   });
+//   ASSERT_THAT(code, IsOkAndHolds(0));
+//
+// Exit codes follow Python's `Process.exitcode`: the child's exit status, or
+// minus the signal number that killed it.
+
+#ifndef MULTIPROCESS_TESTS_TESTING_SUBPROCESS_H_
+#define MULTIPROCESS_TESTS_TESTING_SUBPROCESS_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace mp::testing {
+
+// Long enough for a loaded 2-core machine; a test that needs it has hung.
+inline constexpr absl::Duration kChildDeadline = absl::Seconds(60);
+
+// Forks; the child runs `body` and exits with its return value (through
+// _exit, so no atexit handler or gtest teardown runs twice). Returns the exit
+// code. Errors: `DeadlineExceeded` (the child is killed) or the fork failure.
+[[nodiscard]] absl::StatusOr<int> ForkAndWait(
+    const std::function<int()>& body, absl::Duration deadline = kChildDeadline);
+
+struct ProgramResult {
+  int exit_code = 0;
+  std::string output;  // Standard output; standard error passes through.
+};
+
+// Runs `argv` (argv[0] looked up on PATH when it has no '/'), feeding it no
+// input, and returns its exit code and standard output.
+[[nodiscard]] absl::StatusOr<ProgramResult> RunProgram(
+    const std::vector<std::string>& argv,
+    absl::Duration deadline = kChildDeadline);
+
+// The path of a file this test depends on through `data`, given relative to
+// the workspace root ("shm/shared_memory_peer").
+std::string RunfilePath(const std::string& workspace_relative_path);
+
+// Every child pid the helpers above have started in this process.
+std::vector<pid_t> StartedChildren();
+
+}  // namespace mp::testing
+
+#endif  // MULTIPROCESS_TESTS_TESTING_SUBPROCESS_H_

@@ -258,7 +258,7 @@ absl::StatusOr<ShareableList> ShareableList::Create(
       slot = kWord * (text->size() / kWord + 1);
       auto refuse = [&](absl::string_view why) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "ShareableList \"", name.empty() ? "<fresh>" : name, "\": item ",
+            "ShareableList \"", name.empty() ? "<fresh name>" : name, "\": item ",
             i, " (", text->size(), " bytes): ", why));
       };
       if (std::holds_alternative<std::string>(items[i]) &&
@@ -342,6 +342,10 @@ absl::StatusOr<ShareableList> ShareableList::Attach(absl::string_view name) {
 }
 
 absl::StatusOr<size_t> ShareableList::Position(int64_t index) const {
+  if (!shm_.is_open()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ShareableList \"", shm_.name(), "\": the segment is closed"));
+  }
   const int64_t count = static_cast<int64_t>(size());
   const int64_t position = index < 0 ? index + count : index;
   if (position < 0 || position >= count) {

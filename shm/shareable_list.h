@@ -108,13 +108,14 @@ class ShareableList {
   ShareableList(ShareableList&&) = default;
   ShareableList& operator=(ShareableList&&) = default;
 
-  // The number of items, fixed at creation.
-  size_t size() const { return offsets_.size() - 1; }
+  // The number of items, fixed at creation; 0 for a moved-from list.
+  size_t size() const { return offsets_.empty() ? 0 : offsets_.size() - 1; }
 
   // Returns item `index`; a negative index counts from the end, as in Python.
   //
   // Errors: `OutOfRange` for an index outside [-size(), size());
-  // `DataLoss` when the item's stored format is corrupt.
+  // `DataLoss` when the item's stored format is corrupt;
+  // `FailedPrecondition` once `shm().Close()` has unmapped the list.
   [[nodiscard]] absl::StatusOr<Item> Get(int64_t index) const;
 
   // Replaces item `index` with `item`. A str or bytes item must fit the slot

@@ -23,6 +23,7 @@ namespace {
 
 using Item = ShareableList::Item;
 using ::mp::testing::RunProgram;
+using ::mp::testing::ScopedUnlink;
 using ::mp::testing::TestSegmentName;
 using ::testing::ElementsAre;
 
@@ -56,14 +57,6 @@ std::string PythonListRepr(const std::vector<Item>& items) {
   return absl::StrCat("[", absl::StrJoin(reprs, ", "), "]");
 }
 
-class Unlinker {
- public:
-  explicit Unlinker(std::string name) : name_(std::move(name)) {}
-  ~Unlinker() { (void)SharedMemory::UnlinkName(name_); }
-
- private:
-  std::string name_;
-};
 
 TEST(ShareableListPythonTest, PythonReadsAndChangesAListMadeInCpp) {
   const std::vector<Item> items = {None(),  true,    42,
@@ -71,7 +64,7 @@ TEST(ShareableListPythonTest, PythonReadsAndChangesAListMadeInCpp) {
                                    "ééé",   "short"};
   absl::StatusOr<ShareableList> list = ShareableList::Create(items);
   ASSERT_TRUE(list.ok()) << list.status();
-  Unlinker unlink(list->shm().name());
+  ScopedUnlink unlink(list->shm().name());
 
   const std::string output = RunPython(R"(
 sl = ShareableList(name=name)
@@ -105,7 +98,7 @@ sl.shm.close()
 
 TEST(ShareableListPythonTest, CppReadsAndChangesAListMadeInPython) {
   const std::string name = TestSegmentName("from-python");
-  Unlinker unlink(name);
+  ScopedUnlink unlink(name);
   RunPython(R"(
 sl = ShareableList([None, False, -7, 0.25, "text", b"\x00raw", "", 2**62],
                    name=name)
@@ -150,7 +143,7 @@ sl.shm.close()
 
 TEST(ShareableListPythonTest, SameItemsGiveTheSameBytes) {
   const std::string python_name = TestSegmentName("layout-python");
-  Unlinker unlink(python_name);
+  ScopedUnlink unlink(python_name);
   // Create, then change items in place, on both sides alike.
   RunPython(R"(
 sl = ShareableList([1, -2.5, True, None, "a", "exactly8", b"b" * 20, 0], name=name)
@@ -167,7 +160,7 @@ sl.shm.close()
       {1, -2.5, true, None(), "a", "exactly8", Bytes{std::string(20, 'b')},
        0});
   ASSERT_TRUE(ours.ok()) << ours.status();
-  Unlinker unlink_ours(ours->shm().name());
+  ScopedUnlink unlink_ours(ours->shm().name());
   ASSERT_TRUE(ours->Set(0, "str!").ok());
   ASSERT_TRUE(ours->Set(1, false).ok());
   ASSERT_TRUE(ours->Set(4, 7).ok());
@@ -186,7 +179,7 @@ TEST(ShareableListPythonTest, TrailingNulsSurviveAndPythonCanStillWrite) {
   absl::StatusOr<ShareableList> list = ShareableList::Create(
       {Bytes{std::string("a\0", 2)}, std::string("z\0\0", 3)});
   ASSERT_TRUE(list.ok()) << list.status();
-  Unlinker unlink(list->shm().name());
+  ScopedUnlink unlink(list->shm().name());
   EXPECT_EQ(*list->format(), "2s6x3s5x");
   // CPython reads the exact-length format and strips NULs as it always
   // does; a full-slot write from Python goes back to its own format.

@@ -220,6 +220,16 @@ TEST_F(ShareableListTest, CopyIsASnapshot) {
   EXPECT_THAT(*copy, ElementsAre(Item(1), Item(std::string("two"))));
 }
 
+TEST_F(ShareableListTest, ClosedListIsFailedPrecondition) {
+  ShareableList list = Make({1, "two"});
+  list.shm().Close();
+  EXPECT_EQ(list.Get(0).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(list.Set(0, 2).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(list.size(), 2u);
+  ShareableList moved = std::move(list);
+  EXPECT_EQ(list.size(), 0u);  // NOLINT(bugprone-use-after-move)
+}
+
 TEST_F(ShareableListTest, ReprIsPythons) {
   EXPECT_EQ(ShareableList::Repr(None()), "None");
   EXPECT_EQ(ShareableList::Repr(true), "True");

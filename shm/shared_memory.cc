@@ -108,28 +108,31 @@ absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
 
 absl::StatusOr<SharedMemory> SharedMemory::Create(size_t size,
                                                   absl::string_view name) {
+  std::string posix_name = "<fresh name>";
+  if (!name.empty()) {
+    absl::StatusOr<std::string> valid = internal::PosixSegmentName(name);
+    if (!valid.ok()) return valid.status();
+    posix_name = *std::move(valid);
+  }
   if (size == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shm \"", name.empty() ? "<fresh>" : name,
-        "\": size 0 is not allowed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shm \"", posix_name, "\": size 0 is not allowed"));
   }
   if (size > static_cast<size_t>(std::numeric_limits<off_t>::max())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shm \"", name.empty() ? "<fresh>" : name, "\": size ", size,
-        " is larger than the system allows"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shm \"", posix_name, "\": size ", size,
+                     " is larger than the system allows"));
   }
   if (!name.empty()) {
-    absl::StatusOr<std::string> posix_name = internal::PosixSegmentName(name);
-    if (!posix_name.ok()) return posix_name.status();
-    absl::StatusOr<std::byte*> data = CreateNamed(*posix_name, size);
+    absl::StatusOr<std::byte*> data = CreateNamed(posix_name, size);
     if (!data.ok()) return data.status();
-    return SharedMemory(posix_name->substr(1), *data, size);
+    return SharedMemory(posix_name.substr(1), *data, size);
   }
   absl::Status last_error;
   for (int attempt = 0; attempt < kFreshNameAttempts; ++attempt) {
-    std::string posix_name = absl::StrCat("/", FreshName());
-    absl::StatusOr<std::byte*> data = CreateNamed(posix_name, size);
-    if (data.ok()) return SharedMemory(posix_name.substr(1), *data, size);
+    const std::string fresh = absl::StrCat("/", FreshName());
+    absl::StatusOr<std::byte*> data = CreateNamed(fresh, size);
+    if (data.ok()) return SharedMemory(fresh.substr(1), *data, size);
     if (!absl::IsAlreadyExists(data.status())) return data.status();
     last_error = data.status();
   }

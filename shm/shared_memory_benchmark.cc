@@ -36,22 +36,34 @@ void Check(bool ok, const char* what) {
   }
 }
 
-// Baseline: the bare sequence a C programmer writes.
+// Baseline: the bare sequence a C programmer writes, sized with ftruncate
+// or, as SharedMemory::Create does, reserved with fallocate.
+void RawCreateMapUnlink(const std::string& name, bool reserve) {
+  int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  Check(fd >= 0, "shm_open");
+  Check((reserve ? fallocate(fd, 0, 0, kSmall) : ftruncate(fd, kSmall)) == 0,
+        "size");
+  void* data = mmap(nullptr, kSmall, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  Check(data != MAP_FAILED, "mmap");
+  benchmark::DoNotOptimize(data);
+  munmap(data, kSmall);
+  close(fd);
+  shm_unlink(name.c_str());
+}
+
 void BM_RawCreateMapUnlink(benchmark::State& state) {
   const std::string name = BenchmarkName("raw");
-  for (auto _ : state) {
-    int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-    Check(fd >= 0, "shm_open");
-    Check(ftruncate(fd, kSmall) == 0, "ftruncate");
-    void* data = mmap(nullptr, kSmall, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    Check(data != MAP_FAILED, "mmap");
-    benchmark::DoNotOptimize(data);
-    munmap(data, kSmall);
-    close(fd);
-    shm_unlink(name.c_str());
-  }
+  for (auto _ : state) RawCreateMapUnlink(name, /*reserve=*/false);
 }
 BENCHMARK(BM_RawCreateMapUnlink);
+
+// The same with the page reservation: what the library costs beyond its
+// system calls, as opposed to what the reservation costs.
+void BM_RawCreateReserveMapUnlink(benchmark::State& state) {
+  const std::string name = BenchmarkName("raw-reserve");
+  for (auto _ : state) RawCreateMapUnlink(name, /*reserve=*/true);
+}
+BENCHMARK(BM_RawCreateReserveMapUnlink);
 
 // Baseline for fresh names: the kernel makes a new directory entry each time,
 // which costs more than reusing one name.
@@ -59,16 +71,7 @@ void BM_RawCreateMapUnlink_FreshName(benchmark::State& state) {
   const std::string prefix = BenchmarkName("raw-");
   uint32_t counter = 0;
   for (auto _ : state) {
-    const std::string name = absl::StrCat(prefix, ++counter);
-    int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-    Check(fd >= 0, "shm_open");
-    Check(ftruncate(fd, kSmall) == 0, "ftruncate");
-    void* data = mmap(nullptr, kSmall, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    Check(data != MAP_FAILED, "mmap");
-    benchmark::DoNotOptimize(data);
-    munmap(data, kSmall);
-    close(fd);
-    shm_unlink(name.c_str());
+    RawCreateMapUnlink(absl::StrCat(prefix, ++counter), /*reserve=*/false);
   }
 }
 BENCHMARK(BM_RawCreateMapUnlink_FreshName);
@@ -79,6 +82,7 @@ void BM_SharedMemoryCreateUnlink_Named(benchmark::State& state) {
     absl::StatusOr<SharedMemory> shm = SharedMemory::Create(kSmall, name);
     Check(shm.ok(), "Create");
     benchmark::DoNotOptimize(shm->data());
+    shm->Close();
     Check(shm->Unlink().ok(), "Unlink");
   }
 }
@@ -89,6 +93,7 @@ void BM_SharedMemoryCreateUnlink_FreshName(benchmark::State& state) {
     absl::StatusOr<SharedMemory> shm = SharedMemory::Create(kSmall);
     Check(shm.ok(), "Create");
     benchmark::DoNotOptimize(shm->data());
+    shm->Close();
     Check(shm->Unlink().ok(), "Unlink");
   }
 }

@@ -26,19 +26,11 @@ namespace {
 using ::mp::testing::ForkAndWait;
 using ::mp::testing::RunfilePath;
 using ::mp::testing::RunProgram;
+using ::mp::testing::ScopedUnlink;
 using ::mp::testing::TestSegmentName;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// Unlinks a test's segment at scope exit, whatever the test did.
-class Unlinker {
- public:
-  explicit Unlinker(std::string name) : name_(std::move(name)) {}
-  ~Unlinker() { (void)SharedMemory::UnlinkName(name_); }
-
- private:
-  std::string name_;
-};
 
 bool SegmentExists(const std::string& name) {
   struct stat status;
@@ -57,7 +49,7 @@ std::string ReadText(const SharedMemory& shm, size_t offset, size_t length) {
 TEST(SharedMemoryTest, CreateMapsZeroedSegmentOfExactSize) {
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(10'000);
   ASSERT_TRUE(shm.ok()) << shm.status();
-  Unlinker unlink(shm->name());
+  ScopedUnlink unlink(shm->name());
   EXPECT_TRUE(shm->is_open());
   EXPECT_EQ(shm->size(), 10'000u);
   EXPECT_EQ(shm->span().size(), 10'000u);
@@ -75,8 +67,8 @@ TEST(SharedMemoryTest, EmptyNamePicksFreshNameWithCreatorPid) {
   absl::StatusOr<SharedMemory> second = SharedMemory::Create(64);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(second.ok()) << second.status();
-  Unlinker unlink_first(first->name());
-  Unlinker unlink_second(second->name());
+  ScopedUnlink unlink_first(first->name());
+  ScopedUnlink unlink_second(second->name());
   EXPECT_THAT(first->name(), StartsWith(absl::StrCat("mp-", getpid(), "-")));
   EXPECT_NE(first->name(), second->name());
 }
@@ -86,7 +78,7 @@ TEST(SharedMemoryTest, PythonAndPosixSpellingsNameTheSameSegment) {
   absl::StatusOr<SharedMemory> created =
       SharedMemory::Create(16, absl::StrCat("/", name));
   ASSERT_TRUE(created.ok()) << created.status();
-  Unlinker unlink(name);
+  ScopedUnlink unlink(name);
   EXPECT_EQ(created->name(), name);  // Python's spelling, no slash.
   WriteText(*created, "same");
   for (const std::string& spelling : {name, absl::StrCat("/", name)}) {
@@ -118,7 +110,7 @@ TEST(SharedMemoryTest, ExistingNameIsAlreadyExistsAndLeavesItIntact) {
   const std::string name = TestSegmentName("taken");
   absl::StatusOr<SharedMemory> first = SharedMemory::Create(32, name);
   ASSERT_TRUE(first.ok()) << first.status();
-  Unlinker unlink(name);
+  ScopedUnlink unlink(name);
   WriteText(*first, "keep");
   absl::StatusOr<SharedMemory> second = SharedMemory::Create(64, name);
   ASSERT_FALSE(second.ok());
@@ -171,7 +163,7 @@ TEST(SharedMemoryTest, SegmentOfSizeZeroCannotBeAttached) {
                           O_RDWR | O_CREAT | O_EXCL, 0600);
   ASSERT_GE(fd, 0);
   close(fd);
-  Unlinker unlink(name);
+  ScopedUnlink unlink(name);
   absl::StatusOr<SharedMemory> shm = SharedMemory::Attach(name);
   ASSERT_FALSE(shm.ok());
   EXPECT_EQ(shm.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -182,7 +174,7 @@ TEST(SharedMemoryTest, ForbiddenSegmentIsPermissionDenied) {
   const std::string name = TestSegmentName("forbidden");
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(8, name);
   ASSERT_TRUE(shm.ok()) << shm.status();
-  Unlinker unlink(name);
+  ScopedUnlink unlink(name);
   ASSERT_EQ(chmod(absl::StrCat("/dev/shm/", name).c_str(), 0), 0);
   // Root ignores modes, so the attaching child gives up root first.
   absl::StatusOr<int> code = ForkAndWait([&] {
@@ -245,7 +237,7 @@ TEST(SharedMemoryTest, DestructorClosesButNeverUnlinks) {
     name = shm->name();
     WriteText(*shm, "survives");
   }
-  Unlinker unlink(name);
+  ScopedUnlink unlink(name);
   absl::StatusOr<SharedMemory> again = SharedMemory::Attach(name);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(ReadText(*again, 0, 8), "survives");
@@ -254,7 +246,7 @@ TEST(SharedMemoryTest, DestructorClosesButNeverUnlinks) {
 TEST(SharedMemoryTest, MoveTransfersTheMappingAndClosesTheSource) {
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(64);
   ASSERT_TRUE(shm.ok()) << shm.status();
-  Unlinker unlink(shm->name());
+  ScopedUnlink unlink(shm->name());
   std::byte* data = shm->data();
   SharedMemory moved = *std::move(shm);
   EXPECT_EQ(moved.data(), data);
@@ -269,7 +261,7 @@ TEST(SharedMemoryTest, MoveTransfersTheMappingAndClosesTheSource) {
 TEST(SharedMemoryTest, ForkedChildAttachesByNameAndSeesParentWrites) {
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(4096);
   ASSERT_TRUE(shm.ok()) << shm.status();
-  Unlinker unlink(shm->name());
+  ScopedUnlink unlink(shm->name());
   WriteText(*shm, "from parent");
   const std::string name = shm->name();
   absl::StatusOr<int> code = ForkAndWait([&] {
@@ -287,7 +279,7 @@ TEST(SharedMemoryTest, ForkedChildAttachesByNameAndSeesParentWrites) {
 TEST(SharedMemoryTest, AttachingChildNeverRemovesTheSegment) {
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(64);
   ASSERT_TRUE(shm.ok()) << shm.status();
-  Unlinker unlink(shm->name());
+  ScopedUnlink unlink(shm->name());
   const std::string name = shm->name();
   // The child attaches, closes and exits normally, running destructors.
   absl::StatusOr<int> code = ForkAndWait([&] {
@@ -304,7 +296,7 @@ TEST(SharedMemoryTest, AttachingChildNeverRemovesTheSegment) {
 TEST(SharedMemoryTest, ExecdProgramAttachesByNameAndSeesParentWrites) {
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(4096);
   ASSERT_TRUE(shm.ok()) << shm.status();
-  Unlinker unlink(shm->name());
+  ScopedUnlink unlink(shm->name());
   WriteText(*shm, "hello peer");
   // The peer gets the Python spelling for one run and POSIX's for another.
   for (const std::string& name :
@@ -326,7 +318,7 @@ TEST(SharedMemoryTest, ExecdProgramAttachesByNameAndSeesParentWrites) {
 TEST(SharedMemoryTest, PythonAttachesBySameName) {
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(64);
   ASSERT_TRUE(shm.ok()) << shm.status();
-  Unlinker unlink(shm->name());
+  ScopedUnlink unlink(shm->name());
   WriteText(*shm, "from c++");
   // Python 3.11 registers attached segments with its resource tracker, which
   // would unlink ours at exit (python/cpython#82300); the script opts out.

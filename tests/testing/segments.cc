@@ -22,6 +22,11 @@ std::string TestSegmentName(absl::string_view label) {
   return absl::StrCat("mp-t", getpid(), "-", label, "-", counter++);
 }
 
+ScopedUnlink::~ScopedUnlink() {
+  shm_unlink(absl::StartsWith(name_, "/") ? name_.c_str()
+                                          : absl::StrCat("/", name_).c_str());
+}
+
 std::vector<std::string> LeakedSegments() {
   std::set<pid_t> creators = {getpid()};
   for (pid_t child : StartedChildren()) creators.insert(child);

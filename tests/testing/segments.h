@@ -14,6 +14,7 @@
 #define MULTIPROCESS_TESTS_TESTING_SEGMENTS_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -22,6 +23,19 @@ namespace mp::testing {
 
 // A segment name no other test process uses: "mp-t<pid>-<label>-<n>".
 std::string TestSegmentName(absl::string_view label);
+
+// Unlinks the segment `name` (either spelling) when it goes out of scope,
+// whatever the test did in between; a segment already gone is fine.
+class ScopedUnlink {
+ public:
+  explicit ScopedUnlink(std::string name) : name_(std::move(name)) {}
+  ScopedUnlink(const ScopedUnlink&) = delete;
+  ScopedUnlink& operator=(const ScopedUnlink&) = delete;
+  ~ScopedUnlink();
+
+ private:
+  std::string name_;
+};
 
 // The /dev/shm entries this process and its started children left behind.
 std::vector<std::string> LeakedSegments();

@@ -99,18 +99,39 @@ const std::string* TextOf(const ShareableList::Item& item) {
   return nullptr;
 }
 
-// The format field for `text` in a slot of `slot` bytes. CPython's
-// "<slot>s" reads back the text with trailing NULs stripped, which is exact
-// unless the text itself ends in NUL; then "<length>s<pad>x" records the
-// length, a form CPython unpacks (one value) and overwrites with "<slot>s".
-absl::StatusOr<FormatField> TextFormat(absl::string_view text, size_t slot) {
+// The format field of a number, bool or None; each fits any slot.
+FormatField FixedFormat(const ShareableList::Item& item) {
+  if (std::holds_alternative<int64_t>(item)) return kIntFormat;
+  if (std::holds_alternative<double>(item)) return kDoubleFormat;
+  if (std::holds_alternative<bool>(item)) return kBoolFormat;
+  return kNoneFormat;
+}
+
+// Returns the format field that a str or bytes `item` (whose bytes are
+// `text`) takes in a slot of `slot` bytes, or why it cannot go there. CPython's
+// "<slot>s" reads back with trailing NULs stripped: exact unless the text
+// itself ends in NUL; then "<length>s<pad>x" records the length, a form
+// CPython unpacks (one value) and overwrites with "<slot>s".
+absl::StatusOr<FormatField> TextFormat(const ShareableList::Item& item,
+                                       const std::string* text, size_t slot) {
+  const bool is_str = std::holds_alternative<std::string>(item);
+  auto refuse = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        is_str ? "str" : "bytes", " of ", text->size(), " bytes ", why));
+  };
+  if (text->size() > slot) {
+    return refuse(absl::StrCat("does not fit its ", slot, "-byte slot"));
+  }
+  if (is_str && !IsValidUtf8(*text)) {
+    return refuse("is not valid UTF-8; store it as Bytes");
+  }
   const std::string form =
-      !text.empty() && text.back() == '\0'
-          ? absl::StrCat(text.size(), "s", slot - text.size(), "x")
+      !text->empty() && text->back() == '\0'
+          ? absl::StrCat(text->size(), "s", slot - text->size(), "x")
           : absl::StrCat(slot, "s");
   if (form.size() > kWord) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "its format \"", form, "\" does not fit the 8-byte format field"));
+    return refuse(absl::StrCat("would need the format \"", form,
+                               "\", longer than the 8-byte format field"));
   }
   FormatField field{};
   std::memcpy(field.data(), form.data(), form.size());
@@ -252,28 +273,29 @@ absl::StatusOr<ShareableList> ShareableList::Create(
   std::vector<uint64_t> offsets;
   offsets.reserve(count + 1);
   offsets.push_back(0);
+  std::vector<FormatField> formats;
+  formats.reserve(count);
   for (size_t i = 0; i < count; ++i) {
-    size_t slot = kWord;
-    if (const std::string* text = TextOf(items[i])) {
-      slot = kWord * (text->size() / kWord + 1);
-      auto refuse = [&](absl::string_view why) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "ShareableList \"", name.empty() ? "<fresh name>" : name, "\": item ",
-            i, " (", text->size(), " bytes): ", why));
-      };
-      if (std::holds_alternative<std::string>(items[i]) &&
-          !IsValidUtf8(*text)) {
-        return refuse("a str must be valid UTF-8; store it as Bytes");
-      }
-      if (slot > kMaxSlotSize) {
-        return refuse(absl::StrCat("longer than the largest slot, ",
-                                   kMaxSlotSize, " bytes"));
-      }
-      if (absl::StatusOr<FormatField> format = TextFormat(*text, slot);
-          !format.ok()) {
-        return refuse(format.status().message());
-      }
+    const std::string* text = TextOf(items[i]);
+    if (text == nullptr) {
+      formats.push_back(FixedFormat(items[i]));
+      offsets.push_back(offsets.back() + kWord);
+      continue;
     }
+    auto refuse = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ShareableList \"", name.empty() ? "<fresh name>" : name,
+          "\": item ", i, ": ", why));
+    };
+    const size_t slot = kWord * (text->size() / kWord + 1);
+    if (slot > kMaxSlotSize) {
+      return refuse(absl::StrCat(text->size(),
+                                 " bytes exceed the largest slot, ",
+                                 kMaxSlotSize, " bytes"));
+    }
+    absl::StatusOr<FormatField> format = TextFormat(items[i], text, slot);
+    if (!format.ok()) return refuse(format.status().message());
+    formats.push_back(*format);
     offsets.push_back(offsets.back() + slot);
   }
   // CPython's struct.calcsize("q" + "q"*(n+1) + formats + "8s"*n + "b"*n):
@@ -287,17 +309,9 @@ absl::StatusOr<ShareableList> ShareableList::Create(
   std::byte* base = list.shm_.data();
   StoreWord(base, static_cast<uint64_t>(count));
   std::memcpy(base + kWord, list.offsets_.data(), (count + 1) * kWord);
-  for (size_t i = 0; i < count; ++i) {
-    // The segment starts zeroed, so Set writes exactly what CPython's
-    // initial struct.pack_into does.
-    absl::Status stored = list.Set(static_cast<int64_t>(i), items[i]);
-    if (!stored.ok()) {
-      // Set re-checks what was checked above; should it ever refuse, leave
-      // no half-made segment behind.
-      (void)list.shm_.Unlink();
-      return stored;
-    }
-  }
+  // The segment starts zeroed, so these writes equal CPython's initial
+  // struct.pack_into.
+  for (size_t i = 0; i < count; ++i) list.Write(i, items[i], formats[i]);
   return list;
 }
 
@@ -421,47 +435,43 @@ absl::StatusOr<ShareableList::Item> ShareableList::Get(int64_t index) const {
 absl::Status ShareableList::Set(int64_t index, const Item& item) {
   absl::StatusOr<size_t> position = Position(index);
   if (!position.ok()) return position.status();
-  std::byte* data = ItemData(*position);
-  const size_t slot = SlotSize(*position);
-  FormatField format;
+  const std::string* text = TextOf(item);
+  if (text == nullptr) {
+    Write(*position, item, FixedFormat(item));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<FormatField> format =
+      TextFormat(item, text, SlotSize(*position));
+  if (!format.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ShareableList \"", shm_.name(), "\": item ", *position,
+                     ": ", format.status().message()));
+  }
+  Write(*position, item, *format);
+  return absl::OkStatus();
+}
+
+void ShareableList::Write(size_t position, const Item& item,
+                          const std::array<char, 8>& format) {
+  std::byte* data = ItemData(position);
   Code code = kCodeNumber;
   if (const std::string* text = TextOf(item)) {
-    const bool is_str = std::holds_alternative<std::string>(item);
-    auto refuse = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ShareableList \"", shm_.name(), "\": item ", *position, ": ",
-          is_str ? "str" : "bytes", " of ", text->size(), " bytes ", why));
-    };
-    if (text->size() > slot) {
-      return refuse(absl::StrCat("does not fit its ", slot, "-byte slot"));
-    }
-    if (is_str && !IsValidUtf8(*text)) {
-      return refuse("is not valid UTF-8; store it as Bytes");
-    }
-    absl::StatusOr<FormatField> text_format = TextFormat(*text, slot);
-    if (!text_format.ok()) return refuse(text_format.status().message());
-    format = *text_format;
-    code = is_str ? kCodeStr : kCodeBytes;
+    code = std::holds_alternative<std::string>(item) ? kCodeStr : kCodeBytes;
     std::memcpy(data, text->data(), text->size());
-    std::memset(data + text->size(), 0, slot - text->size());
+    std::memset(data + text->size(), 0, SlotSize(position) - text->size());
   } else if (const int64_t* integer = std::get_if<int64_t>(&item)) {
-    format = kIntFormat;
     StoreWord(data, static_cast<uint64_t>(*integer));
   } else if (const double* real = std::get_if<double>(&item)) {
-    format = kDoubleFormat;
     std::memcpy(data, real, sizeof(*real));
   } else if (const bool* flag = std::get_if<bool>(&item)) {
-    format = kBoolFormat;
     std::memset(data, 0, kWord);
     data[kBoolByte] = *flag ? std::byte{1} : std::byte{0};
   } else {
-    format = kNoneFormat;
     code = kCodeNone;
     std::memset(data, 0, kWord);
   }
-  std::memcpy(ItemFormat(*position), format.data(), kWord);
-  *ItemCode(*position) = static_cast<std::byte>(code);
-  return absl::OkStatus();
+  std::memcpy(ItemFormat(position), format.data(), kWord);
+  *ItemCode(position) = static_cast<std::byte>(code);
 }
 
 absl::StatusOr<std::vector<ShareableList::Item>> ShareableList::Copy() const {

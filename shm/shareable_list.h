@@ -51,6 +51,7 @@
 #ifndef MULTIPROCESS_SHM_SHAREABLE_LIST_H_
 #define MULTIPROCESS_SHM_SHAREABLE_LIST_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -150,6 +151,11 @@ class ShareableList {
 
  private:
   ShareableList(SharedMemory shm, std::vector<uint64_t> offsets);
+
+  // Stores `item` with its `format` field in slot `position`, which the
+  // caller has checked it fits.
+  void Write(size_t position, const Item& item,
+             const std::array<char, 8>& format);
 
   // Resolves a Python-style index into [0, size()).
   absl::StatusOr<size_t> Position(int64_t index) const;

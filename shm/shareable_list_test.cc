@@ -184,6 +184,24 @@ TEST_F(ShareableListTest, TextLongerThanTheLargestSlotIsRefused) {
   EXPECT_THAT(list.status().message(), HasSubstr("largest slot"));
 }
 
+TEST_F(ShareableListTest, NulEndedTextWhoseExactFormatDoesNotFitIsRefused) {
+  // "1000000s8x" needs 10 of the format field's 8 bytes.
+  std::string text(1'000'000, 'x');
+  text.back() = '\0';
+  absl::StatusOr<ShareableList> list = ShareableList::Create({Bytes{text}});
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(list.status().message(), HasSubstr("\"1000000s8x\""));
+  // Without the NUL it is an ordinary item.
+  text.back() = 'x';
+  ShareableList plain = Make({Bytes{text}});
+  EXPECT_EQ(GetOrDie(plain, 0), Item(Bytes{text}));
+  text.back() = '\0';
+  EXPECT_EQ(plain.Set(0, Bytes{text}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::get<Bytes>(GetOrDie(plain, 0)).value.back(), 'x');
+}
+
 TEST_F(ShareableListTest, CountAndIndexCompareAsPython) {
   ShareableList list =
       Make({1, 1.0, true, "1", Bytes{"1"}, 2.5, None(), false, 0});

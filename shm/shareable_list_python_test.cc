@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -56,7 +55,6 @@ std::string PythonListRepr(const std::vector<Item>& items) {
   for (const Item& item : items) reprs.push_back(ShareableList::Repr(item));
   return absl::StrCat("[", absl::StrJoin(reprs, ", "), "]");
 }
-
 
 TEST(ShareableListPythonTest, PythonReadsAndChangesAListMadeInCpp) {
   const std::vector<Item> items = {None(),  true,    42,

@@ -31,7 +31,6 @@ using ::mp::testing::TestSegmentName;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-
 bool SegmentExists(const std::string& name) {
   struct stat status;
   return stat(absl::StrCat("/dev/shm/", name).c_str(), &status) == 0;

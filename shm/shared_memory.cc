@@ -1,13 +1,11 @@
 #include "shm/shared_memory.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <limits>
@@ -18,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "shm/internal/segment_name.h"
+#include "sync/internal/task.h"
 
 namespace mp {
 namespace {
@@ -32,28 +31,11 @@ absl::Status SegmentError(absl::string_view posix_name,
       error_number, absl::StrCat("shm \"", posix_name, "\": ", operation));
 }
 
-// getpid() is a system call (about 1 us on the machines measured), a tenth
-// of Create; the pid is cached and forgotten in a forked child.
-std::atomic<pid_t> cached_pid{0};
-
-pid_t ProcessId() {
-  pid_t pid = cached_pid.load(std::memory_order_relaxed);
-  if (pid == 0) {
-    static const int registered = pthread_atfork(
-        nullptr, nullptr,
-        [] { cached_pid.store(0, std::memory_order_relaxed); });
-    (void)registered;
-    pid = getpid();
-    cached_pid.store(pid, std::memory_order_relaxed);
-  }
-  return pid;
-}
-
 std::string FreshName() {
   // Per-thread so that concurrent creators need no lock; the pid in the name
   // keeps forked children (which inherit this state) from colliding.
   thread_local absl::InsecureBitGen generator;
-  return absl::StrFormat("mp-%d-%08x", ProcessId(),
+  return absl::StrFormat("mp-%d-%08x", internal::CurrentProcessId(),
                          absl::Uniform<uint32_t>(generator));
 }
 

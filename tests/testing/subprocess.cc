@@ -12,10 +12,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace mp::testing {
 namespace {
@@ -79,6 +81,61 @@ absl::StatusOr<int> ForkAndWait(const std::function<int()>& body,
   if (pid == 0) _exit(body());
   Remember(pid);
   return Reap(pid, deadline, "forked child");
+}
+
+absl::StatusOr<ForkedChild> ForkedChild::Start(
+    const std::function<int()>& body) {
+  const pid_t pid = fork();
+  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid == 0) _exit(body());
+  Remember(pid);
+  return ForkedChild(pid);
+}
+
+ForkedChild::ForkedChild(ForkedChild&& other) noexcept
+    : pid_(other.pid_), reaped_(std::exchange(other.reaped_, true)) {}
+
+ForkedChild::~ForkedChild() {
+  if (!reaped_) (void)Kill(SIGKILL);
+}
+
+absl::StatusOr<int> ForkedChild::Wait(absl::Duration deadline) {
+  if (reaped_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("forked child ", pid_, " was already reaped"));
+  }
+  reaped_ = true;
+  return Reap(pid_, deadline, "forked child");
+}
+
+absl::StatusOr<int> ForkedChild::Kill(int signal) {
+  if (reaped_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("forked child ", pid_, " was already reaped"));
+  }
+  kill(pid_, signal);
+  return Wait();
+}
+
+absl::StatusOr<std::vector<int>> ForkAllAndWait(
+    int count, const std::function<int(int)>& body, absl::Duration deadline) {
+  std::vector<ForkedChild> children;
+  children.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<ForkedChild> child =
+        ForkedChild::Start([&body, i] { return body(i); });
+    if (!child.ok()) return child.status();
+    children.push_back(*std::move(child));
+  }
+  std::vector<int> codes;
+  const absl::Time end = absl::Now() + deadline;
+  for (ForkedChild& child : children) {
+    absl::StatusOr<int> code =
+        child.Wait(std::max(end - absl::Now(), absl::ZeroDuration()));
+    if (!code.ok()) return code.status();
+    codes.push_back(*code);
+  }
+  return codes;
 }
 
 absl::StatusOr<ProgramResult> RunProgram(const std::vector<std::string>& argv,

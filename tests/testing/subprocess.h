@@ -20,6 +20,7 @@
 #ifndef MULTIPROCESS_TESTS_TESTING_SUBPROCESS_H_
 #define MULTIPROCESS_TESTS_TESTING_SUBPROCESS_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -39,6 +40,47 @@ inline constexpr absl::Duration kChildDeadline = absl::Seconds(60);
 // code. Errors: `DeadlineExceeded` (the child is killed) or the fork failure.
 [[nodiscard]] absl::StatusOr<int> ForkAndWait(
     const std::function<int()>& body, absl::Duration deadline = kChildDeadline);
+
+// Forks `count` children at once, child i running `body(i)`, and reaps them
+// all. Returns their exit codes in order. Errors: as ForkAndWait.
+[[nodiscard]] absl::StatusOr<std::vector<int>> ForkAllAndWait(
+    int count, const std::function<int(int)>& body,
+    absl::Duration deadline = kChildDeadline);
+
+// A forked child running `body`, for tests that act on it while it runs
+// (signal it, kill it mid-critical-section). The destructor kills and reaps a
+// child that was not waited for, so no test leaves one behind.
+//
+//   absl::StatusOr<ForkedChild> child = ForkedChild::Start([&] { ... });
+//   ASSERT_TRUE(child.ok());
+//   ...
+//   EXPECT_THAT(child->Kill(), IsOkAndHolds(-SIGKILL));
+class ForkedChild {
+ public:
+  [[nodiscard]] static absl::StatusOr<ForkedChild> Start(
+      const std::function<int()>& body);
+
+  ForkedChild(ForkedChild&& other) noexcept;
+  ForkedChild& operator=(ForkedChild&& other) = delete;
+  ForkedChild(const ForkedChild&) = delete;
+  ~ForkedChild();
+
+  pid_t pid() const { return pid_; }
+
+  // Waits for the child to exit and reaps it; its exit code (or -signal).
+  // Errors: `DeadlineExceeded` (the child is killed); `FailedPrecondition`
+  // when it was already reaped.
+  [[nodiscard]] absl::StatusOr<int> Wait(
+      absl::Duration deadline = kChildDeadline);
+
+  // Sends `signal` and reaps the child.
+  [[nodiscard]] absl::StatusOr<int> Kill(int signal = SIGKILL);
+
+ private:
+  explicit ForkedChild(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+};
 
 struct ProgramResult {
   int exit_code = 0;

@@ -1,0 +1,125 @@
+// Internal: a typed object in a shared heap block, behind a small header that
+// says what the block holds. The handles of //sync and //shm:sharedctypes
+// (`mp::Lock`, `mp::Value<T>`, ...) keep their state this way, so that a
+// process attaching through a `SharedRef` is told when the reference names a
+// different kind of object, or none.
+
+#ifndef MULTIPROCESS_SHM_INTERNAL_SHARED_OBJECT_H_
+#define MULTIPROCESS_SHM_INTERNAL_SHARED_OBJECT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "shm/shared_heap.h"
+
+namespace mp::internal {
+
+// What a block holds. Values are part of the layout other processes read.
+enum class SharedKind : uint32_t {
+  kLock = 1,
+  kRLock = 2,
+  kSemaphore = 3,
+  kBoundedSemaphore = 4,
+  kCondition = 5,
+  kEvent = 6,
+  kBarrier = 7,
+  kValue = 8,
+  kArray = 9,
+};
+
+absl::string_view SharedKindName(SharedKind kind);
+
+// The first bytes of every object block. The payload starts at
+// kSharedPayloadOffset so that it keeps the block's cache-line alignment.
+struct SharedObjectHeader {
+  uint32_t magic;
+  SharedKind kind;
+  uint64_t payload_size;
+};
+inline constexpr uint32_t kSharedObjectMagic = 0x6f53706d;  // "mpSo"
+inline constexpr size_t kSharedPayloadOffset = SharedBlock::kAlignment;
+
+// Allocates a block with a header for `kind` and `payload_size` zeroed bytes.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<SharedBlock>> AllocateObject(
+    SharedKind kind, size_t payload_size);
+
+// Maps the object block `ref`, checking that it holds a `kind` object with
+// at least `min_payload_size` bytes.
+// Errors: those of SharedBlock::Attach; `InvalidArgument` when the block
+// holds no object, another kind, or a smaller payload.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<SharedBlock>> AttachObject(
+    const SharedRef& ref, SharedKind kind, size_t min_payload_size);
+
+// Reads the kind of the object `ref` names.
+[[nodiscard]] absl::StatusOr<SharedKind> ObjectKind(const SharedRef& ref);
+
+inline std::byte* ObjectPayload(const SharedBlock& block) {
+  return block.data() + kSharedPayloadOffset;
+}
+
+// Writes `status` and the object kind to stderr and aborts: what the
+// Python-like default constructors (`mp::Lock lock;`) do when the shared heap
+// cannot give them memory, as `operator new` does when the heap is exhausted.
+[[noreturn]] void DieOfAllocationFailure(SharedKind kind,
+                                         const absl::Status& status);
+
+// A `State` constructed in an object block, shared by every copy of the
+// handle in this process.
+template <typename State>
+class SharedState {
+ public:
+  template <typename... Args>
+  [[nodiscard]] static absl::StatusOr<SharedState> Create(SharedKind kind,
+                                                          Args&&... args) {
+    absl::StatusOr<std::shared_ptr<SharedBlock>> block =
+        AllocateObject(kind, sizeof(State));
+    if (!block.ok()) return block.status();
+    State* state =
+        new (ObjectPayload(**block)) State(std::forward<Args>(args)...);
+    return SharedState(*std::move(block), state);
+  }
+
+  // The default constructors' allocation: never fails, or aborts.
+  template <typename... Args>
+  static SharedState CreateOrDie(SharedKind kind, Args&&... args) {
+    absl::StatusOr<SharedState> state =
+        Create(kind, std::forward<Args>(args)...);
+    if (!state.ok()) DieOfAllocationFailure(kind, state.status());
+    return *std::move(state);
+  }
+
+  [[nodiscard]] static absl::StatusOr<SharedState> Attach(const SharedRef& ref,
+                                                          SharedKind kind) {
+    absl::StatusOr<std::shared_ptr<SharedBlock>> block =
+        AttachObject(ref, kind, sizeof(State));
+    if (!block.ok()) return block.status();
+    State* state = std::launder(reinterpret_cast<State*>(ObjectPayload(**block)));
+    return SharedState(*std::move(block), state);
+  }
+
+  State& operator*() const { return *state_; }
+  State* operator->() const { return state_; }
+  State* get() const { return state_; }
+  SharedRef ref() const { return block_->ref(); }
+  // The block, for objects that place more than `State` in it.
+  const std::shared_ptr<SharedBlock>& block() const { return block_; }
+
+ private:
+  SharedState(std::shared_ptr<SharedBlock> block, State* state)
+      : block_(std::move(block)), state_(state) {}
+
+  std::shared_ptr<SharedBlock> block_;
+  State* state_;
+};
+
+}  // namespace mp::internal
+
+#endif  // MULTIPROCESS_SHM_INTERNAL_SHARED_OBJECT_H_

@@ -1,0 +1,63 @@
+#include "sync/event.h"
+
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "sync/internal/futex.h"
+#include "sync/internal/owner_word.h"
+
+namespace mp {
+
+void EventState::Set() {
+  if (word_.exchange(kSet, std::memory_order_release) == kClearWithWaiters) {
+    internal::FutexWake(word_, internal::kWakeAll);
+  }
+}
+
+void EventState::Clear() {
+  // Only a raised flag is lowered: kClearWithWaiters must keep saying that
+  // sleepers exist, or the next Set would not wake them.
+  uint32_t expected = kSet;
+  word_.compare_exchange_strong(expected, kClear, std::memory_order_relaxed);
+}
+
+bool EventState::Wait(absl::Duration timeout) {
+  if (IsSet()) return true;
+  return WaitUntil(timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                       : absl::Now() + timeout);
+}
+
+bool EventState::WaitUntil(absl::Time deadline) {
+  for (int round = 0; round < internal::kSpinRounds; ++round) {
+    if (IsSet()) return true;
+    internal::SpinPause();
+  }
+  for (;;) {
+    uint32_t seen = word_.load(std::memory_order_acquire);
+    if (seen == kSet) return true;
+    if (seen == kClear &&
+        !word_.compare_exchange_weak(seen, kClearWithWaiters,
+                                     std::memory_order_relaxed)) {
+      continue;
+    }
+    if (internal::FutexWaitUntil(word_, kClearWithWaiters, deadline) ==
+        internal::FutexResult::kTimedOut) {
+      return IsSet();
+    }
+  }
+}
+
+absl::StatusOr<Event> Event::Create() {
+  absl::StatusOr<State> state = State::Create(internal::SharedKind::kEvent);
+  if (!state.ok()) return state.status();
+  return Event(*std::move(state));
+}
+
+absl::StatusOr<Event> Event::Attach(const SharedRef& ref) {
+  absl::StatusOr<State> state =
+      State::Attach(ref, internal::SharedKind::kEvent);
+  if (!state.ok()) return state.status();
+  return Event(*std::move(state));
+}
+
+}  // namespace mp

@@ -1,0 +1,189 @@
+// -----------------------------------------------------------------------------
+// File: sync/lock.h
+// -----------------------------------------------------------------------------
+//
+// A `Lock` is a non-recursive mutual-exclusion lock shared between processes:
+// Python's `multiprocessing.Lock`. A `Lock` created before `fork()` is the
+// same lock in the parent and the child; a process started later can attach
+// to it through `ref()`.
+//
+// Use it to guard data that several processes update (a counter in a
+// `SharedMemory` segment, a table in a `mp::RawArray`). Prefer `mp::RLock`
+// when the holder may acquire again; prefer `mp::Value<T>` when the data is
+// one value, which carries its own lock.
+//
+// Example:
+//
+//   mp::Lock lock;                      // allocated in the shared heap
+//   mp::RawValue<int64_t> counter;
+//   // ... fork workers; each does:
+//   {
+//     mp::LockGuard guard(lock);
+//     if (guard.owner_died()) RecountFromScratch(counter);
+//     ++*counter;
+//   }
+//
+// Two forms
+//
+// `LockState` is the lock itself: four bytes, standard layout, no pointers,
+// unlocked when zeroed. Place it in any shared mapping (a `SharedMemory`
+// segment, an `mmap(MAP_SHARED)` region) with `new (address) mp::LockState`.
+// `Lock` is a handle that allocates a `LockState` from the shared heap
+// (shm/shared_heap.h); copies of a `Lock` are the same lock, as Python
+// references are.
+//
+// Cross-process contract
+//
+// Any thread of any process may release a held lock, as in Python; acquiring
+// a lock that this process already holds blocks (use `RLock` to re-enter).
+// The lock records the holder's process id. When that process exits or is
+// killed while holding it, the next acquirer gets the lock and
+// `Acquired::owner_died()` (sync/acquired.h); waiters notice the death within
+// about a millisecond (kOwnerCheckInterval), without waiting for the dead
+// process to be reaped. Locks in different pid namespaces must not be shared.
+// `Lock`'s memory belongs to the process that created it (see
+// shm/shared_heap.h): keep that handle alive while others use the lock.
+//
+// Memory ordering: a successful acquire synchronizes with the release that
+// preceded it, in any process, as `std::mutex` does within one.
+//
+// Thread safety: all members may be called concurrently from any thread.
+//
+// Costs: an uncontended acquire and release are one atomic read-modify-write
+// each and no system call; see //sync:lock_benchmark for figures beside a
+// robust pthread mutex.
+
+#ifndef MULTIPROCESS_SYNC_LOCK_H_
+#define MULTIPROCESS_SYNC_LOCK_H_
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "absl/base/optimization.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "shm/internal/shared_object.h"
+#include "shm/shared_heap.h"
+#include "sync/acquired.h"
+#include "sync/internal/owner_word.h"
+#include "sync/internal/task.h"
+
+namespace mp {
+
+// The lock itself, for placement in shared memory. Layout: one 32-bit word
+// as documented in sync/internal/owner_word.h. Neither copyable nor movable:
+// its address is its identity.
+class ABSL_LOCKABLE LockState {
+ public:
+  constexpr LockState() = default;
+  LockState(const LockState&) = delete;
+  LockState& operator=(const LockState&) = delete;
+
+  // Acquires the lock. With `block` false, returns at once. Otherwise waits
+  // until the lock is free or `timeout` has passed (forever by default).
+  // Returns whether the lock is now held, and whether its previous holder
+  // died holding it.
+  Acquired Acquire(bool block = true,
+                   absl::Duration timeout = absl::InfiniteDuration()) {
+    if (ABSL_PREDICT_TRUE(TryFast())) return Acquired::Held();
+    return internal::AcquireOwnerWord(word_, Self(), block,
+                                      DeadlineAfter(timeout));
+  }
+
+  // As Acquire, waiting until `deadline` at the latest.
+  Acquired AcquireUntil(absl::Time deadline) {
+    if (ABSL_PREDICT_TRUE(TryFast())) return Acquired::Held();
+    return internal::AcquireOwnerWord(word_, Self(), true, deadline);
+  }
+
+  // Releases the lock, whoever holds it.
+  // Errors: `FailedPrecondition` when the lock is not held.
+  [[nodiscard]] absl::Status Release() ABSL_UNLOCK_FUNCTION() {
+    const uint32_t old = word_.exchange(0, std::memory_order_release);
+    if (ABSL_PREDICT_TRUE(old != 0 && (old & internal::kWaiters) == 0)) {
+      return absl::OkStatus();
+    }
+    return ReleaseSlow(old);
+  }
+
+  // Whether some process holds the lock (a snapshot).
+  bool locked() const {
+    return word_.load(std::memory_order_relaxed) != 0;
+  }
+
+  // Whether this process holds the lock; what `Condition` checks.
+  bool HeldByThisProcess() const {
+    return (word_.load(std::memory_order_relaxed) & internal::kOwnerMask) ==
+           static_cast<uint32_t>(internal::CurrentProcessId());
+  }
+
+ private:
+  static uint32_t Self() {
+    return static_cast<uint32_t>(internal::CurrentProcessId());
+  }
+  static absl::Time DeadlineAfter(absl::Duration timeout) {
+    return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                               : absl::Now() + timeout;
+  }
+  bool TryFast() {
+    uint32_t expected = 0;
+    return word_.compare_exchange_strong(expected, Self(),
+                                         std::memory_order_acquire,
+                                         std::memory_order_relaxed);
+  }
+  absl::Status ReleaseSlow(uint32_t old);
+
+  std::atomic<uint32_t> word_{0};
+};
+
+static_assert(std::is_standard_layout_v<LockState>);
+static_assert(sizeof(LockState) == 4 && alignof(LockState) == 4);
+
+// A handle to a `LockState` in the shared heap. Copies share the lock.
+class ABSL_LOCKABLE Lock {
+ public:
+  // Allocates a new, unlocked lock. Aborts with a message if the shared heap
+  // has no memory left (as `new` does); use `Create` to get an error instead.
+  Lock() : state_(State::CreateOrDie(internal::SharedKind::kLock)) {}
+
+  // Allocates a new, unlocked lock.
+  // Errors: `ResourceExhausted` when the shared heap cannot grow.
+  [[nodiscard]] static absl::StatusOr<Lock> Create();
+
+  // The lock that `ref()` of a `Lock` in another process described.
+  // Errors: `NotFound` when its memory is gone; `InvalidArgument` when `ref`
+  // names something other than a Lock.
+  [[nodiscard]] static absl::StatusOr<Lock> Attach(const SharedRef& ref);
+
+  Acquired Acquire(bool block = true,
+                   absl::Duration timeout = absl::InfiniteDuration()) {
+    return state_->Acquire(block, timeout);
+  }
+  Acquired AcquireUntil(absl::Time deadline) {
+    return state_->AcquireUntil(deadline);
+  }
+  [[nodiscard]] absl::Status Release() ABSL_UNLOCK_FUNCTION() {
+    return state_->Release();
+  }
+  bool locked() const { return state_->locked(); }
+
+  // The lock itself, e.g. for a `Condition` or a guard.
+  LockState& state() const { return *state_; }
+
+  // Where the lock lives, for a process that was not forked from this one.
+  SharedRef ref() const { return state_.ref(); }
+
+ private:
+  using State = internal::SharedState<LockState>;
+  explicit Lock(State state) : state_(std::move(state)) {}
+
+  State state_;
+};
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_SYNC_LOCK_H_

@@ -1,0 +1,113 @@
+#include "sync/semaphore.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "sync/internal/futex.h"
+#include "sync/internal/owner_word.h"
+
+namespace mp {
+namespace {
+
+using internal::SharedKind;
+
+absl::Status CheckInitialValue(SharedKind kind, uint32_t value) {
+  if (value > SemaphoreState::kMaxValue) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(internal::SharedKindName(kind), ": initial value ", value,
+                     " exceeds the maximum ", SemaphoreState::kMaxValue));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool SemaphoreState::AcquireSlow(bool block, absl::Time deadline) {
+  if (!block) return false;
+  for (int round = 0; round < internal::kSpinRounds; ++round) {
+    if (value_.load(std::memory_order_relaxed) > 0 && TryTake()) return true;
+    internal::SpinPause();
+  }
+  // Registering before the last look at the count pairs with Release, which
+  // raises the count before it reads waiters_: one of the two sees the other.
+  waiters_.fetch_add(1, std::memory_order_seq_cst);
+  bool taken = false;
+  for (;;) {
+    if (TryTake()) {
+      taken = true;
+      break;
+    }
+    if (internal::FutexWaitUntil(value_, 0, deadline) ==
+        internal::FutexResult::kTimedOut) {
+      // A release may have woken us just as time ran out: use its unit
+      // rather than leave it behind with other waiters asleep.
+      taken = TryTake();
+      break;
+    }
+  }
+  waiters_.fetch_sub(1, std::memory_order_relaxed);
+  return taken;
+}
+
+absl::Status SemaphoreState::Release() {
+  uint32_t seen = value_.load(std::memory_order_relaxed);
+  do {
+    if (seen >= bound_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          bound_ < kMaxValue ? "BoundedSemaphore" : "Semaphore",
+          ": released too many times (count is already ", seen, ")"));
+    }
+  } while (!value_.compare_exchange_weak(seen, seen + 1,
+                                         std::memory_order_seq_cst,
+                                         std::memory_order_relaxed));
+  if (waiters_.load(std::memory_order_seq_cst) > 0) {
+    internal::FutexWake(value_, 1);
+  }
+  return absl::OkStatus();
+}
+
+Semaphore::Semaphore(uint32_t value)
+    : state_(State::CreateOrDie(SharedKind::kSemaphore, value)) {}
+
+absl::StatusOr<Semaphore> Semaphore::Create(uint32_t value) {
+  if (absl::Status valid = CheckInitialValue(SharedKind::kSemaphore, value);
+      !valid.ok()) {
+    return valid;
+  }
+  absl::StatusOr<State> state = State::Create(SharedKind::kSemaphore, value);
+  if (!state.ok()) return state.status();
+  return Semaphore(*std::move(state));
+}
+
+absl::StatusOr<Semaphore> Semaphore::Attach(const SharedRef& ref) {
+  absl::StatusOr<State> state = State::Attach(ref, SharedKind::kSemaphore);
+  if (!state.ok()) return state.status();
+  return Semaphore(*std::move(state));
+}
+
+BoundedSemaphore::BoundedSemaphore(uint32_t value)
+    : Semaphore(State::CreateOrDie(SharedKind::kBoundedSemaphore, value,
+                                   value)) {}
+
+absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Create(uint32_t value) {
+  if (absl::Status valid =
+          CheckInitialValue(SharedKind::kBoundedSemaphore, value);
+      !valid.ok()) {
+    return valid;
+  }
+  absl::StatusOr<State> state =
+      State::Create(SharedKind::kBoundedSemaphore, value, value);
+  if (!state.ok()) return state.status();
+  return BoundedSemaphore(*std::move(state));
+}
+
+absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Attach(
+    const SharedRef& ref) {
+  absl::StatusOr<State> state =
+      State::Attach(ref, SharedKind::kBoundedSemaphore);
+  if (!state.ok()) return state.status();
+  return BoundedSemaphore(*std::move(state));
+}
+
+}  // namespace mp

@@ -4,13 +4,9 @@
 
 namespace mp {
 
-absl::Status LockState::ReleaseSlow(uint32_t old) {
-  if (old == 0) {
-    return absl::FailedPreconditionError(
-        "Lock: release of a lock that is not held");
-  }
-  internal::WakeOwnerWordWaiter(word_);
-  return absl::OkStatus();
+absl::Status LockState::NotHeldError() {
+  return absl::FailedPreconditionError(
+      "Lock: release of a lock that is not held");
 }
 
 absl::StatusOr<Lock> Lock::Create() {

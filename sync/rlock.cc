@@ -8,7 +8,7 @@ uint32_t RLockState::ReleaseAll() {
   if (!HeldByThisThread()) return 0;
   const uint32_t depth = depth_;
   depth_ = 0;
-  Free();
+  word_.Release();
   return depth;
 }
 

@@ -18,7 +18,7 @@
 //     Deposit(accounts);
 //   }
 //
-// Two forms: `RLockState` (eight bytes, standard layout, unlocked when zeroed)
+// Two forms: `RLockState` (12 bytes, standard layout, unlocked when zeroed)
 // for placement in any shared mapping; `RLock`, a handle that allocates one
 // from the shared heap. Copies of an `RLock` are the same lock.
 //
@@ -95,18 +95,15 @@ class ABSL_LOCKABLE RLockState {
   Acquired AcquireAll(uint32_t depth);
 
  private:
-  uint32_t Owner() const {
-    return word_.load(std::memory_order_relaxed) & internal::kOwnerMask;
-  }
+  uint32_t Owner() const { return word_.Holder(); }
   Acquired AcquireAt(bool block, absl::Time deadline);
-  void Free();
 
-  std::atomic<uint32_t> word_{0};
+  internal::OwnerWord word_;
   uint32_t depth_ = 0;
 };
 
 static_assert(std::is_standard_layout_v<RLockState>);
-static_assert(sizeof(RLockState) == 8 && alignof(RLockState) == 4);
+static_assert(sizeof(RLockState) == 12 && alignof(RLockState) == 4);
 
 // A handle to an `RLockState` in the shared heap. Copies share the lock.
 class ABSL_LOCKABLE RLock {
@@ -158,19 +155,15 @@ inline Acquired RLockState::AcquireUntil(absl::Time deadline) {
 
 inline Acquired RLockState::AcquireAt(bool block, absl::Time deadline) {
   const uint32_t self = static_cast<uint32_t>(internal::CurrentThreadId());
-  uint32_t expected = 0;
-  if (ABSL_PREDICT_TRUE(word_.compare_exchange_strong(
-          expected, self, std::memory_order_acquire,
-          std::memory_order_relaxed))) {
+  if (ABSL_PREDICT_TRUE(word_.TryAcquire(self))) {
     depth_ = 1;
     return Acquired::Held();
   }
-  if ((expected & internal::kOwnerMask) == self) {
+  if (word_.Holder() == self) {
     ++depth_;
     return Acquired::Held();
   }
-  const Acquired acquired =
-      internal::AcquireOwnerWord(word_, self, block, deadline);
+  const Acquired acquired = word_.AcquireSlow(self, block, deadline);
   if (acquired) depth_ = 1;
   return acquired;
 }
@@ -180,15 +173,8 @@ inline absl::Status RLockState::Release() {
     return absl::FailedPreconditionError(
         "RLock: release by a thread that does not hold it");
   }
-  if (--depth_ == 0) Free();
+  if (--depth_ == 0) word_.Release();
   return absl::OkStatus();
-}
-
-inline void RLockState::Free() {
-  const uint32_t old = word_.exchange(0, std::memory_order_release);
-  if (ABSL_PREDICT_FALSE(old & internal::kWaiters)) {
-    internal::WakeOwnerWordWaiter(word_);
-  }
 }
 
 }  // namespace mp

@@ -1,49 +1,49 @@
 // Internal: the lock word shared by `LockState` and `RLockState`, and its
 // out-of-line slow paths.
 //
-// The word is the whole lock; there is nothing else to keep consistent, which
-// is what lets a dead holder be replaced with one compare-exchange:
+// Layout (both 32-bit words, so each can be a futex):
 //
-//   bit 31      kWaiters: some thread may sleep on the word; the releaser
-//               must wake one. Set by a waiter before it sleeps; may be set
-//               spuriously (it then costs the releaser one futex wake).
-//   bits 0-30   the owner: the process id (Lock) or kernel thread id (RLock)
-//               of the holder, or 0 when the lock is free.
+//   owner     the holder's process id (Lock) or kernel thread id (RLock);
+//             0 when the lock is free. Waiters sleep on this word.
+//   sleepers  1 when some thread may be asleep on `owner`, so the releaser
+//             must wake one; 0 otherwise. A waiter sets it before every
+//             sleep; the releaser that wakes clears it; a woken waiter that
+//             takes the lock sets it again, since others may still sleep.
 //
-//   word                     meaning
-//   0                        free
-//   owner                    held, nobody asleep
-//   owner | kWaiters         held, waiters may sleep
-//   kWaiters                 never stored
+// Nothing else describes the lock, which is what lets a dead holder be
+// replaced with one compare-exchange on `owner`.
 //
-// Fast paths (inline, in lock.h and rlock.h): acquire is one compare-exchange
-// 0 -> owner; release is one exchange -> 0, and a futex wake only when the
-// old word had kWaiters. A waiter that has slept kOwnerCheckInterval without
-// the word changing asks the kernel whether the owner still exists; when it
-// does not, the waiter takes the word over with a compare-exchange from the
-// very value it checked, so at most one waiter inherits a dead owner's lock
-// and a live owner's lock is never taken.
+// Fast paths (inline): acquire is one compare-exchange of `owner` 0 -> id;
+// release is a plain store of 0, a compiler barrier, and a load of
+// `sleepers` (asymmetric_fence.h explains why no hardware barrier is
+// needed there), with a futex wake only when it reads 1.
+//
+// A waiter that has slept kFirstOwnerCheck, and then every
+// kOwnerCheckInterval, without `owner` changing asks the kernel whether the
+// owner still exists; when it does not, the waiter takes the lock over with
+// a compare-exchange from the very value it checked, so at most one waiter
+// inherits a dead owner's lock and a live owner's lock is never taken.
 
 #ifndef MULTIPROCESS_SYNC_INTERNAL_OWNER_WORD_H_
 #define MULTIPROCESS_SYNC_INTERNAL_OWNER_WORD_H_
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/time/time.h"
 #include "sync/acquired.h"
+#include "sync/internal/asymmetric_fence.h"
 
 namespace mp::internal {
 
-inline constexpr uint32_t kWaiters = uint32_t{1} << 31;
-inline constexpr uint32_t kOwnerMask = kWaiters - 1;
-
-// How long a waiter sleeps before checking that the holder is alive. A
-// check costs a kill(2) and a read of /proc/<id>/stat (about 10 us here), so
-// a waiter blocked behind a long critical section spends about 1% of a core
-// on it; in exchange a dead holder's lock passes on within about a
-// millisecond of its death, before the parent even reaps it.
+// How long a waiter sleeps between checks that the holder is alive. A check
+// costs a kill(2) and a read of /proc/<id>/stat (about 10 us here), so a
+// waiter blocked behind a long critical section spends about 1% of a core on
+// it; in exchange a dead holder's lock passes on within about a millisecond
+// of its death, before the parent even reaps it.
 inline constexpr absl::Duration kOwnerCheckInterval = absl::Milliseconds(1);
 
 // The first check comes sooner: a lock found held by an owner that is
@@ -60,14 +60,39 @@ inline constexpr absl::Duration kFirstOwnerCheck = absl::Microseconds(100);
 // costs the waiter only a little extra spin.
 inline constexpr int kSpinRounds = 200;
 
-// Acquires `word` for `self` after the fast path failed. Returns NotHeld only
-// when `block` is false or `deadline` passed.
-ABSL_ATTRIBUTE_COLD Acquired AcquireOwnerWord(std::atomic<uint32_t>& word,
-                                              uint32_t self, bool block,
-                                              absl::Time deadline);
+struct OwnerWord {
+  std::atomic<uint32_t> owner{0};
+  std::atomic<uint32_t> sleepers{0};
 
-// Wakes one sleeper after a release that found kWaiters set.
-ABSL_ATTRIBUTE_COLD void WakeOwnerWordWaiter(std::atomic<uint32_t>& word);
+  bool TryAcquire(uint32_t self) {
+    uint32_t expected = 0;
+    return owner.compare_exchange_strong(expected, self,
+                                         std::memory_order_acquire,
+                                         std::memory_order_relaxed);
+  }
+
+  // Acquires for `self` after TryAcquire failed. Returns NotHeld only when
+  // `block` is false or `deadline` passed.
+  ABSL_ATTRIBUTE_COLD Acquired AcquireSlow(uint32_t self, bool block,
+                                           absl::Time deadline);
+
+  // Frees the lock, whoever holds it.
+  void Release() {
+    owner.store(0, std::memory_order_release);
+    AsymmetricLightFence();
+    if (ABSL_PREDICT_FALSE(sleepers.load(std::memory_order_relaxed) != 0)) {
+      WakeOne();
+    }
+  }
+
+  uint32_t Holder() const { return owner.load(std::memory_order_relaxed); }
+
+ private:
+  ABSL_ATTRIBUTE_COLD void WakeOne();
+};
+
+static_assert(std::is_standard_layout_v<OwnerWord>);
+static_assert(sizeof(OwnerWord) == 8);
 
 // One pause of a spin loop.
 inline void SpinPause() {

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "sync/internal/asymmetric_fence.h"
+
 namespace mp::internal {
 namespace {
 
@@ -53,6 +55,7 @@ pid_t CurrentProcessId() {
   pid_t id = cached_process_id.load(std::memory_order_relaxed);
   if (id == 0) {
     RegisterForkHandler();
+    RegisterForAsymmetricFences();
     id = getpid();
     cached_process_id.store(id, std::memory_order_relaxed);
   }
@@ -62,6 +65,7 @@ pid_t CurrentProcessId() {
 pid_t CurrentThreadId() {
   if (cached_thread_id == 0) {
     RegisterForkHandler();
+    RegisterForAsymmetricFences();
     cached_thread_id = gettid();
   }
   return cached_thread_id;

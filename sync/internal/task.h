@@ -12,7 +12,9 @@
 
 namespace mp::internal {
 
-// The calling process's id, cached; correct in a forked child.
+// The calling process's id, cached; correct in a forked child. The first
+// call in a process also registers it for asymmetric fences (lock releases
+// rely on that; see asymmetric_fence.h).
 pid_t CurrentProcessId();
 
 // The calling thread's kernel id (gettid), cached per thread; correct in a

@@ -16,6 +16,14 @@
 // Components so far:
 //   shm/shared_memory.h    mp::SharedMemory   named POSIX segments
 //   shm/shareable_list.h   mp::ShareableList  a list CPython can share
+//   shm/shared_heap.h      mp::SharedBlock    the heap shared objects use
+//   shm/sharedctypes.h     mp::Value, Array, RawValue, RawArray
+//   sync/lock.h            mp::Lock           (and sync/rlock.h mp::RLock)
+//   sync/lock_guard.h      mp::LockGuard      Python's `with lock:`
+//   sync/semaphore.h       mp::Semaphore, mp::BoundedSemaphore
+//   sync/condition.h       mp::Condition
+//   sync/event.h           mp::Event
+//   sync/barrier.h         mp::Barrier
 //
 // Every fallible call returns absl::Status or absl::StatusOr<T> whose message
 // names the object and the cause; nothing throws and nothing aborts.
@@ -24,6 +32,16 @@
 #define MULTIPROCESS_MULTIPROCESS_H_
 
 #include "shm/shareable_list.h"  // IWYU pragma: export
+#include "shm/shared_heap.h"     // IWYU pragma: export
 #include "shm/shared_memory.h"   // IWYU pragma: export
+#include "shm/sharedctypes.h"    // IWYU pragma: export
+#include "sync/acquired.h"       // IWYU pragma: export
+#include "sync/barrier.h"        // IWYU pragma: export
+#include "sync/condition.h"      // IWYU pragma: export
+#include "sync/event.h"          // IWYU pragma: export
+#include "sync/lock.h"           // IWYU pragma: export
+#include "sync/lock_guard.h"     // IWYU pragma: export
+#include "sync/rlock.h"          // IWYU pragma: export
+#include "sync/semaphore.h"      // IWYU pragma: export
 
 #endif  // MULTIPROCESS_MULTIPROCESS_H_

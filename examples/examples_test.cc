@@ -42,5 +42,21 @@ TEST(ExamplesTest, SharedMemoryTourPrintsWhatPythonsTourPrints) {
           Eq("format: 8s8s8sqxxxxxx?xxxxxxxx?q")));
 }
 
+TEST(ExamplesTest, LocksTourCountsExactlyAndSurvivesAKilledHolder) {
+  absl::StatusOr<mp::testing::ProgramResult> tour =
+      RunProgram({RunfilePath("examples/locks_tour")});
+  ASSERT_TRUE(tour.ok()) << tour.status();
+  ASSERT_EQ(tour->exit_code, 0) << tour->output;
+  std::vector<std::string> lines =
+      absl::StrSplit(tour->output, '\n', absl::SkipEmpty());
+  EXPECT_THAT(lines,
+              ElementsAre(Eq("3.1415927"),
+                          Eq("[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]"),
+                          Eq("counter = 40000"), Eq("worker exit code: -9"),
+                          Eq("acquired: yes, previous owner died: yes"),
+                          Eq("releasing twice: FAILED_PRECONDITION: Lock: "
+                             "release of a lock that is not held")));
+}
+
 }  // namespace
 }  // namespace mp

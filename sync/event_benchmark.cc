@@ -1,0 +1,125 @@
+// Two-process hand-off round trips: one process signals, the other answers,
+// through Event, through Condition, beside a raw futex ping-pong (the least
+// a sleeping hand-off can cost) and a pipe (what Python's Event costs at
+// best), in one binary so that the figures to quote are ratios.
+//
+//   ./bazelw run -c opt //sync:event_benchmark -- \
+//       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "bench/partner.h"
+#include "benchmark/benchmark.h"
+#include "sync/condition.h"
+#include "sync/event.h"
+#include "sync/internal/futex.h"
+#include "sync/lock_guard.h"
+
+namespace mp {
+namespace {
+
+// Baseline: the turn word flips 0 -> 1 (parent's ping) -> 0 (child's pong),
+// each side sleeping in FUTEX_WAIT until its turn and waking the other.
+void BM_RawFutexPingPong(benchmark::State& state) {
+  auto* turn = bench::MapShared<std::atomic<uint32_t>>();
+  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
+    while (!stop.load()) {
+      if (turn->load() == 1) {
+        turn->store(0);
+        internal::FutexWake(*turn, 1);
+      } else {
+        internal::FutexWait(*turn, 0);
+      }
+    }
+  });
+  for (auto _ : state) {
+    turn->store(1);
+    internal::FutexWake(*turn, 1);
+    while (turn->load() == 1) internal::FutexWait(*turn, 1);
+  }
+  partner.Stop([&] {
+    turn->store(1);
+    internal::FutexWake(*turn, 1);
+  });
+  bench::UnmapShared(turn);
+}
+BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
+
+void BM_PipePingPong(benchmark::State& state) {
+  int ping[2];
+  int pong[2];
+  if (pipe(ping) != 0 || pipe(pong) != 0) std::abort();
+  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
+    char byte;
+    while (read(ping[0], &byte, 1) == 1 && byte == 'p') {
+      if (write(pong[1], &byte, 1) != 1) break;
+    }
+  });
+  char byte = 'p';
+  for (auto _ : state) {
+    if (write(ping[1], &byte, 1) != 1 || read(pong[0], &byte, 1) != 1) {
+      state.SkipWithError("pipe failed");
+      break;
+    }
+  }
+  partner.Stop([&] {
+    const char stop = 's';
+    (void)write(ping[1], &stop, 1);
+  });
+  for (int fd : {ping[0], ping[1], pong[0], pong[1]}) close(fd);
+}
+BENCHMARK(BM_PipePingPong)->UseRealTime();
+
+void BM_EventPingPong(benchmark::State& state) {
+  Event ping;
+  Event pong;
+  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
+    while (ping.Wait() && !stop.load()) {
+      ping.Clear();
+      pong.Set();
+    }
+  });
+  for (auto _ : state) {
+    ping.Set();
+    pong.Wait();
+    pong.Clear();
+  }
+  partner.Stop([&] { ping.Set(); });
+}
+BENCHMARK(BM_EventPingPong)->UseRealTime();
+
+void BM_ConditionPingPong(benchmark::State& state) {
+  Condition condition{Lock()};
+  auto* turn = bench::MapShared<uint32_t>();  // Guarded by the condition.
+  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
+    LockGuard guard(condition);
+    while (!stop.load()) {
+      if (*turn == 1) {
+        *turn = 0;
+        (void)condition.Notify();
+      } else {
+        (void)condition.Wait(absl::Milliseconds(100));
+      }
+    }
+  });
+  for (auto _ : state) {
+    LockGuard guard(condition);
+    *turn = 1;
+    (void)condition.Notify();
+    while (*turn == 1) (void)condition.Wait();
+  }
+  partner.Stop([&] {
+    LockGuard guard(condition);
+    (void)condition.NotifyAll();
+  });
+  bench::UnmapShared(turn);
+}
+BENCHMARK(BM_ConditionPingPong)->UseRealTime();
+
+}  // namespace
+}  // namespace mp

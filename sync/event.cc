@@ -47,17 +47,4 @@ bool EventState::WaitUntil(absl::Time deadline) {
   }
 }
 
-absl::StatusOr<Event> Event::Create() {
-  absl::StatusOr<State> state = State::Create(internal::SharedKind::kEvent);
-  if (!state.ok()) return state.status();
-  return Event(*std::move(state));
-}
-
-absl::StatusOr<Event> Event::Attach(const SharedRef& ref) {
-  absl::StatusOr<State> state =
-      State::Attach(ref, internal::SharedKind::kEvent);
-  if (!state.ok()) return state.status();
-  return Event(*std::move(state));
-}
-
 }  // namespace mp

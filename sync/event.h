@@ -85,17 +85,14 @@ static_assert(std::is_standard_layout_v<EventState>);
 static_assert(sizeof(EventState) == 4);
 
 // A handle to an `EventState` in the shared heap. Copies share it.
-class Event {
+// `Event::Create()` returns an error where the constructor would abort;
+// `Event::Attach(ref)` maps the event another process's `ref()` describes.
+class Event : public internal::SharedHandle<Event, EventState,
+                                            internal::SharedKind::kEvent> {
  public:
   // A clear event; aborts with a message when the shared heap has no memory
   // left (use `Create` to get an error instead).
-  Event() : state_(State::CreateOrDie(internal::SharedKind::kEvent)) {}
-
-  // Errors: `ResourceExhausted` when the shared heap cannot grow.
-  [[nodiscard]] static absl::StatusOr<Event> Create();
-
-  // Errors: `NotFound`; `InvalidArgument` when `ref` names something else.
-  [[nodiscard]] static absl::StatusOr<Event> Attach(const SharedRef& ref);
+  Event() : SharedHandle(std::in_place) {}
 
   bool IsSet() const { return state_->IsSet(); }
   void Set() { state_->Set(); }
@@ -105,14 +102,9 @@ class Event {
   }
   bool WaitUntil(absl::Time deadline) { return state_->WaitUntil(deadline); }
 
-  EventState& state() const { return *state_; }
-  SharedRef ref() const { return state_.ref(); }
-
  private:
-  using State = internal::SharedState<EventState>;
-  explicit Event(State state) : state_(std::move(state)) {}
-
-  State state_;
+  friend SharedHandle;
+  using SharedHandle::SharedHandle;
 };
 
 }  // namespace mp

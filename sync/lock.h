@@ -130,20 +130,15 @@ static_assert(std::is_standard_layout_v<LockState>);
 static_assert(sizeof(LockState) == 8 && alignof(LockState) == 4);
 
 // A handle to a `LockState` in the shared heap. Copies share the lock.
-class ABSL_LOCKABLE Lock {
+// `Lock::Create()` returns an error where the constructor would abort;
+// `Lock::Attach(ref)` maps the lock another process's `ref()` describes
+// (see shm/internal/shared_object.h for both).
+class ABSL_LOCKABLE Lock
+    : public internal::SharedHandle<Lock, LockState, internal::SharedKind::kLock> {
  public:
   // Allocates a new, unlocked lock. Aborts with a message if the shared heap
   // has no memory left (as `new` does); use `Create` to get an error instead.
-  Lock() : state_(State::CreateOrDie(internal::SharedKind::kLock)) {}
-
-  // Allocates a new, unlocked lock.
-  // Errors: `ResourceExhausted` when the shared heap cannot grow.
-  [[nodiscard]] static absl::StatusOr<Lock> Create();
-
-  // The lock that `ref()` of a `Lock` in another process described.
-  // Errors: `NotFound` when its memory is gone; `InvalidArgument` when `ref`
-  // names something other than a Lock.
-  [[nodiscard]] static absl::StatusOr<Lock> Attach(const SharedRef& ref);
+  Lock() : SharedHandle(std::in_place) {}
 
   Acquired Acquire(bool block = true,
                    absl::Duration timeout = absl::InfiniteDuration()) {
@@ -157,17 +152,9 @@ class ABSL_LOCKABLE Lock {
   }
   bool locked() const { return state_->locked(); }
 
-  // The lock itself, e.g. for a `Condition` or a guard.
-  LockState& state() const { return *state_; }
-
-  // Where the lock lives, for a process that was not forked from this one.
-  SharedRef ref() const { return state_.ref(); }
-
  private:
-  using State = internal::SharedState<LockState>;
-  explicit Lock(State state) : state_(std::move(state)) {}
-
-  State state_;
+  friend SharedHandle;
+  using SharedHandle::SharedHandle;
 };
 
 }  // namespace mp

@@ -106,18 +106,15 @@ static_assert(std::is_standard_layout_v<RLockState>);
 static_assert(sizeof(RLockState) == 12 && alignof(RLockState) == 4);
 
 // A handle to an `RLockState` in the shared heap. Copies share the lock.
-class ABSL_LOCKABLE RLock {
+// `RLock::Create()` returns an error where the constructor would abort;
+// `RLock::Attach(ref)` maps the lock another process's `ref()` describes.
+class ABSL_LOCKABLE RLock
+    : public internal::SharedHandle<RLock, RLockState,
+                                    internal::SharedKind::kRLock> {
  public:
   // Allocates a new, unlocked lock; aborts with a message when the shared
   // heap has no memory left (use `Create` to get an error instead).
-  RLock() : state_(State::CreateOrDie(internal::SharedKind::kRLock)) {}
-
-  // Errors: `ResourceExhausted` when the shared heap cannot grow.
-  [[nodiscard]] static absl::StatusOr<RLock> Create();
-
-  // Errors: `NotFound` when the lock's memory is gone; `InvalidArgument`
-  // when `ref` names something other than an RLock.
-  [[nodiscard]] static absl::StatusOr<RLock> Attach(const SharedRef& ref);
+  RLock() : SharedHandle(std::in_place) {}
 
   Acquired Acquire(bool block = true,
                    absl::Duration timeout = absl::InfiniteDuration()) {
@@ -131,14 +128,9 @@ class ABSL_LOCKABLE RLock {
   }
   bool HeldByThisThread() const { return state_->HeldByThisThread(); }
 
-  RLockState& state() const { return *state_; }
-  SharedRef ref() const { return state_.ref(); }
-
  private:
-  using State = internal::SharedState<RLockState>;
-  explicit RLock(State state) : state_(std::move(state)) {}
-
-  State state_;
+  friend SharedHandle;
+  using SharedHandle::SharedHandle;
 };
 
 // Implementation details.

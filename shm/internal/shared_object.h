@@ -120,6 +120,51 @@ class SharedState {
   State* state_;
 };
 
+// The common part of the Python-like handles (`mp::Lock`, `mp::Event`, ...):
+// a `State` in a heap block, made fresh or attached by reference. `Derived`
+// is the handle class; it befriends this class and has a constructor taking
+// a `SharedState<State>`.
+template <typename Derived, typename State, SharedKind kKind>
+class SharedHandle {
+ public:
+  // A fresh `State(args...)`.
+  // Errors: `ResourceExhausted` when the shared heap cannot grow.
+  template <typename... Args>
+  [[nodiscard]] static absl::StatusOr<Derived> Create(Args&&... args) {
+    absl::StatusOr<SharedState<State>> state =
+        SharedState<State>::Create(kKind, std::forward<Args>(args)...);
+    if (!state.ok()) return state.status();
+    return Derived(*std::move(state));
+  }
+
+  // The object that `ref()` of a handle in another process described.
+  // Errors: `NotFound` when its memory is gone; `InvalidArgument` when
+  // `ref` names something else.
+  [[nodiscard]] static absl::StatusOr<Derived> Attach(const SharedRef& ref) {
+    absl::StatusOr<SharedState<State>> state =
+        SharedState<State>::Attach(ref, kKind);
+    if (!state.ok()) return state.status();
+    return Derived(*std::move(state));
+  }
+
+  // The object itself, e.g. for a guard or a `Condition`.
+  State& state() const { return *state_; }
+
+  // Where the object lives, for a process that was not forked from this one.
+  SharedRef ref() const { return state_.ref(); }
+
+ protected:
+  // The default constructors' allocation: aborts with a message when the
+  // shared heap has no memory left, as `new` does.
+  template <typename... Args>
+  explicit SharedHandle(std::in_place_t, Args&&... args)
+      : state_(SharedState<State>::CreateOrDie(kKind,
+                                               std::forward<Args>(args)...)) {}
+  explicit SharedHandle(SharedState<State> state) : state_(std::move(state)) {}
+
+  SharedState<State> state_;
+};
+
 }  // namespace mp::internal
 
 #endif  // MULTIPROCESS_SHM_INTERNAL_SHARED_OBJECT_H_

@@ -40,6 +40,17 @@ SharedBlock MustAllocate(size_t size) {
   return *std::move(block);
 }
 
+// A child that sets `arrived`, waits at `barrier` with a long timeout, and
+// exits 0 when its wait ends because the barrier broke.
+absl::StatusOr<ForkedChild> StartWaiterExpectingBreak(Barrier& barrier,
+                                                      Event& arrived) {
+  return ForkedChild::Start([&] {
+    arrived.Set();
+    absl::StatusOr<uint32_t> index = barrier.Wait(absl::Seconds(30));
+    return index.status().code() == absl::StatusCode::kAborted ? 0 : 1;
+  });
+}
+
 TEST(BarrierTest, FourProcessesMeetRoundAfterRound) {
   SharedBlock block = MustAllocate(sizeof(Tally));
   auto* tally = new (block.data()) Tally{};
@@ -69,11 +80,8 @@ TEST(BarrierTest, ATimeoutBreaksTheBarrierForEveryone) {
   Event first_waiting;
   // One party waits with a long timeout, this process with a short one; the
   // third never comes.
-  absl::StatusOr<ForkedChild> patient = ForkedChild::Start([&] {
-    first_waiting.Set();
-    absl::StatusOr<uint32_t> index = barrier.Wait(absl::Seconds(30));
-    return index.status().code() == absl::StatusCode::kAborted ? 0 : 1;
-  });
+  absl::StatusOr<ForkedChild> patient =
+      StartWaiterExpectingBreak(barrier, first_waiting);
   ASSERT_TRUE(patient.ok()) << patient.status();
   ASSERT_TRUE(first_waiting.Wait(absl::Seconds(30)));
   EXPECT_THAT(barrier.Wait(absl::Milliseconds(50)),
@@ -108,11 +116,7 @@ TEST(BarrierTest, ADeadPartyBreaksTheBarrierOnceTheTimeoutPasses) {
 TEST(BarrierTest, AbortWakesWaitersWithAnError) {
   Barrier barrier(2);
   Event waiting;
-  absl::StatusOr<ForkedChild> child = ForkedChild::Start([&] {
-    waiting.Set();
-    absl::StatusOr<uint32_t> index = barrier.Wait(absl::Seconds(30));
-    return index.status().code() == absl::StatusCode::kAborted ? 0 : 1;
-  });
+  absl::StatusOr<ForkedChild> child = StartWaiterExpectingBreak(barrier, waiting);
   ASSERT_TRUE(child.ok()) << child.status();
   ASSERT_TRUE(waiting.Wait(absl::Seconds(30)));
   barrier.Abort();
@@ -126,11 +130,7 @@ TEST(BarrierTest, AbortWakesWaitersWithAnError) {
 TEST(BarrierTest, ResetBreaksTheCurrentRoundAndRestoresTheBarrier) {
   Barrier barrier(2);
   Event waiting;
-  absl::StatusOr<ForkedChild> child = ForkedChild::Start([&] {
-    waiting.Set();
-    absl::StatusOr<uint32_t> index = barrier.Wait(absl::Seconds(30));
-    return index.status().code() == absl::StatusCode::kAborted ? 0 : 1;
-  });
+  absl::StatusOr<ForkedChild> child = StartWaiterExpectingBreak(barrier, waiting);
   ASSERT_TRUE(child.ok()) << child.status();
   ASSERT_TRUE(waiting.Wait(absl::Seconds(30)));
   // n_waiting is a snapshot; the child may not have registered yet.

@@ -61,6 +61,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "serialize/bytes.h"
 #include "shm/shared_memory.h"
 
 namespace mp {
@@ -68,13 +69,8 @@ namespace mp {
 // Python's `None`.
 using None = std::monostate;
 
-// Python's `bytes`: a byte string kept apart from `std::string`, which plays
-// Python's `str` (UTF-8 text).
-struct Bytes {
-  std::string value;
-
-  friend bool operator==(const Bytes&, const Bytes&) = default;
-};
+// Python's `bytes` is `mp::Bytes` (serialize/bytes.h): a byte string kept
+// apart from `std::string`, which plays Python's `str` (UTF-8 text).
 
 // A list of Python-like values in a shared memory segment. Move-only; the
 // destructor unmaps the segment and never unlinks it.

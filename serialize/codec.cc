@@ -1,0 +1,273 @@
+#include "serialize/codec.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace mp {
+namespace internal {
+
+bool IsUtf8(absl::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    // ASCII runs are the common case; check eight bytes at a time.
+    if (end - p >= 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, p, 8);
+      if ((chunk & 0x8080808080808080ull) == 0) {
+        p += 8;
+        continue;
+      }
+    }
+    const unsigned char lead = *p;
+    if (lead < 0x80) {
+      ++p;
+      continue;
+    }
+    int length;
+    uint32_t code;
+    if ((lead & 0xe0) == 0xc0) {
+      length = 2;
+      code = lead & 0x1f;
+    } else if ((lead & 0xf0) == 0xe0) {
+      length = 3;
+      code = lead & 0x0f;
+    } else if ((lead & 0xf8) == 0xf0) {
+      length = 4;
+      code = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p < length) return false;
+    for (int i = 1; i < length; ++i) {
+      if ((p[i] & 0xc0) != 0x80) return false;
+      code = (code << 6) | (p[i] & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[length] || code > 0x10ffff ||
+        (code >= 0xd800 && code <= 0xdfff)) {
+      return false;
+    }
+    p += length;
+  }
+  return true;
+}
+
+absl::Status RangeError(absl::string_view type, absl::string_view value) {
+  return absl::OutOfRangeError(absl::StrCat(
+      "serialize: ", value, " does not fit the C++ type ", type));
+}
+
+absl::Status StructFieldError(absl::string_view type, absl::string_view what,
+                              absl::string_view field) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("serialize: ", type, ": ", what, " ", field));
+}
+
+absl::Status ReadAttribute(absl::string_view bytes, absl::string_view* name,
+                           absl::string_view* value) {
+  Reader reader(bytes);
+  bool has_name = false;
+  bool has_value = false;
+  while (!reader.done()) {
+    uint32_t field;
+    WireType type;
+    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+      return read;
+    }
+    if ((field != 1 && field != 2) || type != kLengthDelimited) {
+      return absl::InvalidArgumentError("serialize: malformed attribute");
+    }
+    if (absl::Status read =
+            reader.ReadLengthDelimited(field == 1 ? name : value);
+        !read.ok()) {
+      return read;
+    }
+    (field == 1 ? has_name : has_value) = true;
+  }
+  if (!has_name || !has_value) {
+    return absl::InvalidArgumentError(
+        "serialize: attribute without a name or a value");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+constexpr absl::string_view kTypeUrlPrefix = "type.googleapis.com/";
+
+// Duration and Timestamp share a layout: seconds, nanos, infinite.
+void EncodeSecondsAndNanos(Writer& writer, uint32_t field, int64_t seconds,
+                           int32_t nanos, bool infinite) {
+  const size_t at = writer.BeginMessage(field);
+  if (seconds != 0) writer.VarintField(1, static_cast<uint64_t>(seconds));
+  if (nanos != 0) {
+    writer.VarintField(2, static_cast<uint64_t>(static_cast<int64_t>(nanos)));
+  }
+  if (infinite) writer.VarintField(3, 1);
+  writer.EndMessage(at);
+}
+
+absl::Status DecodeSecondsAndNanos(absl::string_view bytes, int64_t* seconds,
+                                   int32_t* nanos, bool* infinite) {
+  *seconds = 0;
+  *nanos = 0;
+  *infinite = false;
+  Reader reader(bytes);
+  while (!reader.done()) {
+    uint32_t field;
+    WireType type;
+    uint64_t value;
+    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+      return read;
+    }
+    if (field < 1 || field > 3 || type != kVarint) {
+      return absl::InvalidArgumentError("serialize: malformed duration or time");
+    }
+    if (absl::Status read = reader.ReadVarint(&value); !read.ok()) return read;
+    if (field == 1) *seconds = static_cast<int64_t>(value);
+    if (field == 2) {
+      const int64_t signed_nanos = static_cast<int64_t>(value);
+      if (signed_nanos <= -1'000'000'000 || signed_nanos >= 1'000'000'000) {
+        return absl::InvalidArgumentError(
+            "serialize: nanoseconds out of range in a duration or time");
+      }
+      *nanos = static_cast<int32_t>(signed_nanos);
+    }
+    if (field == 3) *infinite = value != 0;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void EncodeMessage(const google::protobuf::Message& message, Writer& writer) {
+  const size_t at = writer.BeginMessage(kMessageField);
+  writer.BytesField(1, absl::StrCat(kTypeUrlPrefix,
+                                    message.GetDescriptor()->full_name()));
+  std::string serialized;
+  if (!message.SerializeToString(&serialized)) {
+    writer.Fail(absl::InvalidArgumentError(
+        absl::StrCat("serialize: protobuf message ",
+                     message.GetDescriptor()->full_name(),
+                     " cannot be serialized (missing required fields?)")));
+  }
+  writer.BytesField(2, serialized);
+  writer.EndMessage(at);
+}
+
+absl::Status DecodeMessage(const ValueView& view,
+                           google::protobuf::Message* out) {
+  const std::string& wanted = out->GetDescriptor()->full_name();
+  if (view.kind != kMessageField) {
+    return KindError(view, absl::StrCat("protobuf message ", wanted));
+  }
+  absl::string_view type_url;
+  absl::string_view payload;
+  Reader reader(view.bytes);
+  while (!reader.done()) {
+    uint32_t field;
+    WireType type;
+    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+      return read;
+    }
+    if ((field != 1 && field != 2) || type != kLengthDelimited) {
+      return absl::InvalidArgumentError("serialize: malformed Any message");
+    }
+    if (absl::Status read =
+            reader.ReadLengthDelimited(field == 1 ? &type_url : &payload);
+        !read.ok()) {
+      return read;
+    }
+  }
+  const size_t slash = type_url.rfind('/');
+  const absl::string_view name =
+      slash == absl::string_view::npos ? type_url : type_url.substr(slash + 1);
+  if (name != wanted) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "serialize: expected protobuf message ", wanted, ", got ", name));
+  }
+  if (!out->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("serialize: malformed protobuf message ", wanted));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+void Codec<absl::Duration>::Encode(absl::Duration value,
+                                   internal::Writer& writer) {
+  if (value == absl::InfiniteDuration() || value == -absl::InfiniteDuration()) {
+    internal::EncodeSecondsAndNanos(writer, internal::kDurationField,
+                                    value < absl::ZeroDuration() ? -1 : 1, 0,
+                                    true);
+    return;
+  }
+  const int64_t seconds = absl::IDivDuration(value, absl::Seconds(1), &value);
+  internal::EncodeSecondsAndNanos(
+      writer, internal::kDurationField, seconds,
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(value)), false);
+}
+
+absl::Status Codec<absl::Duration>::Decode(const internal::ValueView& view,
+                                           int, absl::Duration* out) {
+  if (view.kind != internal::kDurationField) {
+    return KindError(view, "duration");
+  }
+  int64_t seconds;
+  int32_t nanos;
+  bool infinite;
+  if (absl::Status decoded =
+          internal::DecodeSecondsAndNanos(view.bytes, &seconds, &nanos,
+                                          &infinite);
+      !decoded.ok()) {
+    return decoded;
+  }
+  if (infinite) {
+    *out = seconds < 0 ? -absl::InfiniteDuration() : absl::InfiniteDuration();
+  } else {
+    *out = absl::Seconds(seconds) + absl::Nanoseconds(nanos);
+  }
+  return absl::OkStatus();
+}
+
+void Codec<absl::Time>::Encode(absl::Time value, internal::Writer& writer) {
+  if (value == absl::InfiniteFuture() || value == absl::InfinitePast()) {
+    internal::EncodeSecondsAndNanos(writer, internal::kTimeField,
+                                    value == absl::InfinitePast() ? -1 : 1, 0,
+                                    true);
+    return;
+  }
+  absl::Duration since_epoch = value - absl::UnixEpoch();
+  const int64_t seconds =
+      absl::IDivDuration(since_epoch, absl::Seconds(1), &since_epoch);
+  internal::EncodeSecondsAndNanos(
+      writer, internal::kTimeField, seconds,
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(since_epoch)), false);
+}
+
+absl::Status Codec<absl::Time>::Decode(const internal::ValueView& view, int,
+                                       absl::Time* out) {
+  if (view.kind != internal::kTimeField) return KindError(view, "time");
+  int64_t seconds;
+  int32_t nanos;
+  bool infinite;
+  if (absl::Status decoded =
+          internal::DecodeSecondsAndNanos(view.bytes, &seconds, &nanos,
+                                          &infinite);
+      !decoded.ok()) {
+    return decoded;
+  }
+  if (infinite) {
+    *out = seconds < 0 ? absl::InfinitePast() : absl::InfiniteFuture();
+  } else {
+    *out = absl::UnixEpoch() + absl::Seconds(seconds) +
+           absl::Nanoseconds(nanos);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mp

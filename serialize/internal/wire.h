@@ -1,0 +1,212 @@
+// Internal: protobuf wire-format primitives for the Value message of
+// serialize/value.proto, written and read directly so that encoding a C++
+// object never builds a message tree.
+//
+// Writer appends to a string. A nested message's length is not known until
+// its content is written, so BeginMessage reserves a 5-byte padded varint and
+// EndMessage patches it: one pass, at the price of up to 4 bytes per nested
+// message (protobuf readers accept padded varints).
+//
+// Reader walks a byte range and never reads outside it; every malformed
+// input is an error status that says where and what.
+
+#ifndef MULTIPROCESS_SERIALIZE_INTERNAL_WIRE_H_
+#define MULTIPROCESS_SERIALIZE_INTERNAL_WIRE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "absl/base/optimization.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace mp::internal {
+
+enum WireType : uint32_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kFixed32 = 5,
+};
+
+// Field numbers of serialize/value.proto's Value.kind.
+enum ValueField : uint32_t {
+  kNullField = 1,
+  kBoolField = 2,
+  kIntField = 3,
+  kUintField = 4,
+  kDoubleField = 5,
+  kStringField = 6,
+  kBytesField = 7,
+  kListField = 8,
+  kTupleField = 9,
+  kMapField = 10,
+  kNamespaceField = 11,
+  kMessageField = 12,
+  kFunctionField = 13,
+  kSharedField = 14,
+  kIntArrayField = 15,
+  kDoubleArrayField = 16,
+  kSetField = 17,
+  kDurationField = 18,
+  kTimeField = 19,
+};
+
+inline uint64_t ZigZag(int64_t value) {
+  return (static_cast<uint64_t>(value) << 1) ^
+         static_cast<uint64_t>(value >> 63);
+}
+inline int64_t UnZigZag(uint64_t value) {
+  return static_cast<int64_t>((value >> 1) ^ (~(value & 1) + 1));
+}
+
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+
+  void Varint(uint64_t value) {
+    char buffer[10];
+    size_t n = 0;
+    while (value >= 0x80) {
+      buffer[n++] = static_cast<char>(value | 0x80);
+      value >>= 7;
+    }
+    buffer[n++] = static_cast<char>(value);
+    out_.append(buffer, n);
+  }
+  void Tag(uint32_t field, WireType type) { Varint((field << 3) | type); }
+  void Fixed64(uint64_t value) {
+    char buffer[8];
+    std::memcpy(buffer, &value, 8);  // Little-endian hosts only (Linux x86/arm).
+    out_.append(buffer, 8);
+  }
+  void VarintField(uint32_t field, uint64_t value) {
+    Tag(field, kVarint);
+    Varint(value);
+  }
+  void BytesField(uint32_t field, absl::string_view bytes) {
+    Tag(field, kLengthDelimited);
+    Varint(bytes.size());
+    out_.append(bytes.data(), bytes.size());
+  }
+
+  // Starts a nested message in `field`; returns what EndMessage needs.
+  size_t BeginMessage(uint32_t field) {
+    Tag(field, kLengthDelimited);
+    const size_t at = out_.size();
+    out_.append(5, '\0');
+    return at;
+  }
+  void EndMessage(size_t at) {
+    uint64_t length = out_.size() - at - 5;
+    char* p = &out_[at];
+    for (int i = 0; i < 4; ++i) {
+      p[i] = static_cast<char>((length & 0x7f) | 0x80);
+      length >>= 7;
+    }
+    p[4] = static_cast<char>(length);
+  }
+
+  // The first error an encoder met (an unserializable function, ...); the
+  // bytes written so far are then meaningless.
+  void Fail(absl::Status status) {
+    if (status_.ok()) status_ = std::move(status);
+  }
+  const absl::Status& status() const { return status_; }
+
+  std::string& out() { return out_; }
+
+ private:
+  std::string& out_;
+  absl::Status status_;
+};
+
+class Reader {
+ public:
+  explicit Reader(absl::string_view bytes)
+      : position_(bytes.data()), end_(bytes.data() + bytes.size()) {}
+
+  bool done() const { return position_ == end_; }
+  size_t remaining() const { return static_cast<size_t>(end_ - position_); }
+
+  absl::Status ReadVarint(uint64_t* value) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (ABSL_PREDICT_FALSE(position_ == end_)) return Truncated("varint");
+      const uint8_t byte = static_cast<uint8_t>(*position_++);
+      result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) {
+        *value = result;
+        return absl::OkStatus();
+      }
+    }
+    return absl::InvalidArgumentError("serialize: varint longer than 10 bytes");
+  }
+
+  absl::Status ReadTag(uint32_t* field, WireType* type) {
+    uint64_t tag;
+    if (absl::Status read = ReadVarint(&tag); !read.ok()) return read;
+    *field = static_cast<uint32_t>(tag >> 3);
+    const uint32_t wire = tag & 7;
+    if (tag >> 3 == 0 || tag >> 32 != 0 ||
+        (wire != kVarint && wire != kFixed64 && wire != kLengthDelimited &&
+         wire != kFixed32)) {
+      return absl::InvalidArgumentError(
+          "serialize: malformed field tag (field 0, too large, or an "
+          "unsupported wire type)");
+    }
+    *type = static_cast<WireType>(wire);
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadFixed64(uint64_t* value) {
+    if (ABSL_PREDICT_FALSE(remaining() < 8)) return Truncated("fixed64");
+    std::memcpy(value, position_, 8);
+    position_ += 8;
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadLengthDelimited(absl::string_view* bytes) {
+    uint64_t length;
+    if (absl::Status read = ReadVarint(&length); !read.ok()) return read;
+    if (ABSL_PREDICT_FALSE(length > remaining())) {
+      return Truncated("length-delimited field");
+    }
+    *bytes = absl::string_view(position_, length);
+    position_ += length;
+    return absl::OkStatus();
+  }
+
+  absl::Status Skip(WireType type) {
+    uint64_t ignored;
+    absl::string_view skipped;
+    switch (type) {
+      case kVarint:
+        return ReadVarint(&ignored);
+      case kFixed64:
+        return ReadFixed64(&ignored);
+      case kLengthDelimited:
+        return ReadLengthDelimited(&skipped);
+      case kFixed32:
+        if (remaining() < 4) return Truncated("fixed32");
+        position_ += 4;
+        return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError("serialize: unknown wire type");
+  }
+
+ private:
+  static absl::Status Truncated(const char* what) {
+    return absl::InvalidArgumentError(
+        std::string("serialize: input ends inside a ") + what);
+  }
+
+  const char* position_;
+  const char* end_;
+};
+
+}  // namespace mp::internal
+
+#endif  // MULTIPROCESS_SERIALIZE_INTERNAL_WIRE_H_

@@ -1,0 +1,573 @@
+#include "serialize/object.h"
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace mp {
+namespace {
+
+using Kind = Object::Kind;
+
+bool IsNumber(Kind kind) {
+  return kind == Kind::kBool || kind == Kind::kInt ||
+         kind == Kind::kUnsigned || kind == Kind::kFloat;
+}
+
+// Every number as a long double: exact for int64, uint64 and double on the
+// x86-64 and aarch64 ABIs this library targets.
+long double NumberOf(const Object& object) {
+  if (const bool* value = object.get_if<bool>()) return *value ? 1 : 0;
+  if (const int64_t* value = object.get_if<int64_t>()) return *value;
+  if (const uint64_t* value = object.get_if<uint64_t>()) return *value;
+  return *object.get_if<double>();
+}
+
+std::string FloatRepr(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  std::string text(buffer, result.ptr);
+  if (text.find_first_of(".en") == std::string::npos) text += ".0";
+  return text;
+}
+
+std::string QuotedRepr(absl::string_view text, bool bytes) {
+  const bool has_single = text.find('\'') != absl::string_view::npos;
+  const bool has_double = text.find('"') != absl::string_view::npos;
+  const char quote = has_single && !has_double ? '"' : '\'';
+  std::string out = bytes ? "b" : "";
+  out += quote;
+  for (unsigned char c : text) {
+    if (c == '\\' || c == quote) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80)) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += quote;
+  return out;
+}
+
+template <typename Items>
+std::string JoinRepr(const Items& items) {
+  return absl::StrJoin(items, ", ", [](std::string* out, const Object& item) {
+    out->append(item.DebugString());
+  });
+}
+
+size_t NumberHash(const Object& object) {
+  const long double number = NumberOf(object);
+  if (number == std::floor(number) && number >= -9223372036854775808.0L &&
+      number < 18446744073709551616.0L) {
+    if (number < 9223372036854775808.0L) {
+      return absl::HashOf(static_cast<int64_t>(number));
+    }
+    return absl::HashOf(static_cast<uint64_t>(number));
+  }
+  return absl::HashOf(static_cast<double>(number));
+}
+
+std::partial_ordering CompareSequences(const std::vector<Object>& a,
+                                       const std::vector<Object>& b) {
+  const size_t common = std::min(a.size(), b.size());
+  for (size_t i = 0; i < common; ++i) {
+    const std::partial_ordering order = a[i] <=> b[i];
+    if (order != std::partial_ordering::equivalent) return order;
+  }
+  return a.size() <=> b.size();
+}
+
+}  // namespace
+
+Object::Dict::Dict(std::initializer_list<std::pair<Object, Object>> entries) {
+  for (const auto& [key, value] : entries) {
+    bool replaced = false;
+    for (auto& entry : this->entries) {
+      if (entry.first == key) {
+        entry.second = value;
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) this->entries.emplace_back(key, value);
+  }
+}
+
+Object::Set::Set(std::initializer_list<Object> items) {
+  for (const Object& item : items) {
+    bool present = false;
+    for (const Object& existing : this->items) present |= existing == item;
+    if (!present) this->items.push_back(item);
+  }
+}
+
+absl::StatusOr<const Object*> Object::GetItem(const Object& key) const {
+  const Dict* dict = get_if<Dict>();
+  if (dict == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Object: GetItem on a non-dict value ", DebugString()));
+  }
+  for (const auto& entry : dict->entries) {
+    if (entry.first == key) return &entry.second;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("Object: key ", key.DebugString(), " not in dict"));
+}
+
+absl::Status Object::SetItem(Object key, Object value) {
+  Dict* dict = get_if<Dict>();
+  if (dict == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Object: SetItem on a non-dict value ", DebugString()));
+  }
+  for (auto& entry : dict->entries) {
+    if (entry.first == key) {
+      entry.second = std::move(value);
+      return absl::OkStatus();
+    }
+  }
+  dict->entries.emplace_back(std::move(key), std::move(value));
+  return absl::OkStatus();
+}
+
+size_t Object::size() const {
+  switch (kind()) {
+    case Kind::kStr:
+      return get_if<std::string>()->size();
+    case Kind::kBytes:
+      return get_if<Bytes>()->value.size();
+    case Kind::kList:
+      return get_if<List>()->size();
+    case Kind::kTuple:
+      return get_if<Tuple>()->items.size();
+    case Kind::kDict:
+      return get_if<Dict>()->entries.size();
+    case Kind::kSet:
+      return get_if<Set>()->items.size();
+    default:
+      return 0;
+  }
+}
+
+std::string Object::DebugString() const {
+  switch (kind()) {
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return *get_if<bool>() ? "True" : "False";
+    case Kind::kInt:
+      return absl::StrCat(*get_if<int64_t>());
+    case Kind::kUnsigned:
+      return absl::StrCat(*get_if<uint64_t>());
+    case Kind::kFloat:
+      return FloatRepr(*get_if<double>());
+    case Kind::kStr:
+      return QuotedRepr(*get_if<std::string>(), false);
+    case Kind::kBytes:
+      return QuotedRepr(get_if<Bytes>()->value, true);
+    case Kind::kList:
+      return absl::StrCat("[", JoinRepr(*get_if<List>()), "]");
+    case Kind::kTuple: {
+      const auto& items = get_if<Tuple>()->items;
+      return absl::StrCat("(", JoinRepr(items), items.size() == 1 ? ",)" : ")");
+    }
+    case Kind::kDict:
+      return absl::StrCat(
+          "{",
+          absl::StrJoin(get_if<Dict>()->entries, ", ",
+                        [](std::string* out, const auto& entry) {
+                          absl::StrAppend(out, entry.first.DebugString(), ": ",
+                                          entry.second.DebugString());
+                        }),
+          "}");
+    case Kind::kSet: {
+      const auto& items = get_if<Set>()->items;
+      if (items.empty()) return "set()";
+      return absl::StrCat("{", JoinRepr(items), "}");
+    }
+    case Kind::kNamespace: {
+      const Namespace& space = *get_if<Namespace>();
+      return absl::StrCat(
+          space.type_name.empty() ? "namespace" : space.type_name, "(",
+          absl::StrJoin(space.attributes, ", ",
+                        [](std::string* out, const auto& attribute) {
+                          absl::StrAppend(out, attribute.first, "=",
+                                          attribute.second.DebugString());
+                        }),
+          ")");
+    }
+    case Kind::kDuration:
+      return absl::StrCat("Duration(",
+                          absl::FormatDuration(*get_if<absl::Duration>()), ")");
+    case Kind::kTime:
+      return absl::StrCat("Time(",
+                          absl::FormatTime(*get_if<absl::Time>(),
+                                           absl::UTCTimeZone()),
+                          ")");
+    case Kind::kOpaque:
+      return absl::StrCat("<", internal::KindName(get_if<Opaque>()->kind),
+                          " of ", get_if<Opaque>()->value.size(), " bytes>");
+  }
+  return "?";
+}
+
+bool operator==(const Object& a, const Object& b) {
+  if (IsNumber(a.kind()) && IsNumber(b.kind())) {
+    return NumberOf(a) == NumberOf(b);
+  }
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case Kind::kDict: {
+      const auto& left = a.get_if<Object::Dict>()->entries;
+      const auto& right = *b.get_if<Object::Dict>();
+      if (left.size() != right.entries.size()) return false;
+      for (const auto& [key, value] : left) {
+        bool found = false;
+        for (const auto& entry : right.entries) {
+          if (entry.first == key) {
+            if (!(entry.second == value)) return false;
+            found = true;
+            break;
+          }
+        }
+        if (!found) return false;
+      }
+      return true;
+    }
+    case Kind::kSet: {
+      const auto& left = a.get_if<Object::Set>()->items;
+      const auto& right = b.get_if<Object::Set>()->items;
+      if (left.size() != right.size()) return false;
+      for (const Object& item : left) {
+        bool found = false;
+        for (const Object& other : right) found = found || other == item;
+        if (!found) return false;
+      }
+      return true;
+    }
+    case Kind::kTuple:
+      return a.get_if<Object::Tuple>()->items == b.get_if<Object::Tuple>()->items;
+    case Kind::kNamespace: {
+      const auto& left = *a.get_if<Object::Namespace>();
+      const auto& right = *b.get_if<Object::Namespace>();
+      return left.type_name == right.type_name &&
+             left.attributes == right.attributes;
+    }
+    case Kind::kOpaque: {
+      const auto& left = *a.get_if<Object::Opaque>();
+      const auto& right = *b.get_if<Object::Opaque>();
+      return left.kind == right.kind && left.value == right.value;
+    }
+    default:
+      return a.value_ == b.value_;
+  }
+}
+
+std::partial_ordering operator<=>(const Object& a, const Object& b) {
+  if (IsNumber(a.kind()) && IsNumber(b.kind())) {
+    return NumberOf(a) <=> NumberOf(b);
+  }
+  if (a.kind() == b.kind()) {
+    switch (a.kind()) {
+      case Kind::kStr:
+        return *a.get_if<std::string>() <=> *b.get_if<std::string>();
+      case Kind::kBytes:
+        return a.get_if<Bytes>()->value <=> b.get_if<Bytes>()->value;
+      case Kind::kList:
+        return CompareSequences(*a.get_if<Object::List>(),
+                                *b.get_if<Object::List>());
+      case Kind::kTuple:
+        return CompareSequences(a.get_if<Object::Tuple>()->items,
+                                b.get_if<Object::Tuple>()->items);
+      case Kind::kDuration:
+        return *a.get_if<absl::Duration>() <=> *b.get_if<absl::Duration>();
+      case Kind::kTime:
+        return *a.get_if<absl::Time>() <=> *b.get_if<absl::Time>();
+      default:
+        break;
+    }
+  }
+  return a == b ? std::partial_ordering::equivalent
+                : std::partial_ordering::unordered;
+}
+
+size_t Object::Hash() const {
+  if (IsNumber(kind())) return NumberHash(*this);
+  switch (kind()) {
+    case Kind::kNone:
+      return absl::HashOf(0, "None");
+    case Kind::kStr:
+      return absl::HashOf(*get_if<std::string>());
+    case Kind::kBytes:
+      return absl::HashOf(1, get_if<Bytes>()->value);
+    case Kind::kList:
+      return absl::HashOf(2, *get_if<List>());
+    case Kind::kTuple:
+      return absl::HashOf(3, get_if<Tuple>()->items);
+    case Kind::kDict: {
+      // Order-insensitive, as equality is.
+      size_t sum = 0;
+      for (const auto& entry : get_if<Dict>()->entries) {
+        sum += absl::HashOf(entry.first, entry.second);
+      }
+      return absl::HashOf(4, sum);
+    }
+    case Kind::kSet: {
+      size_t sum = 0;
+      for (const Object& item : get_if<Set>()->items) sum += item.Hash();
+      return absl::HashOf(5, sum);
+    }
+    case Kind::kNamespace:
+      return absl::HashOf(6, get_if<Namespace>()->type_name,
+                          get_if<Namespace>()->attributes);
+    case Kind::kDuration:
+      return absl::HashOf(*get_if<absl::Duration>());
+    case Kind::kTime:
+      return absl::HashOf(*get_if<absl::Time>());
+    case Kind::kOpaque:
+      return absl::HashOf(get_if<Opaque>()->kind, get_if<Opaque>()->value);
+    default:
+      return 0;
+  }
+}
+
+void Codec<Object>::Encode(const Object& value, internal::Writer& writer) {
+  using internal::EncodeNested;
+  switch (value.kind()) {
+    case Kind::kNone:
+      Codec<std::monostate>::Encode({}, writer);
+      return;
+    case Kind::kBool:
+      Codec<bool>::Encode(*value.get_if<bool>(), writer);
+      return;
+    case Kind::kInt:
+      Codec<int64_t>::Encode(*value.get_if<int64_t>(), writer);
+      return;
+    case Kind::kUnsigned:
+      Codec<uint64_t>::Encode(*value.get_if<uint64_t>(), writer);
+      return;
+    case Kind::kFloat:
+      Codec<double>::Encode(*value.get_if<double>(), writer);
+      return;
+    case Kind::kStr:
+      Codec<std::string>::Encode(*value.get_if<std::string>(), writer);
+      return;
+    case Kind::kBytes:
+      Codec<Bytes>::Encode(*value.get_if<Bytes>(), writer);
+      return;
+    case Kind::kList:
+    case Kind::kTuple:
+    case Kind::kSet: {
+      const std::vector<Object>& items =
+          value.kind() == Kind::kList    ? *value.get_if<Object::List>()
+          : value.kind() == Kind::kTuple ? value.get_if<Object::Tuple>()->items
+                                         : value.get_if<Object::Set>()->items;
+      const uint32_t field = value.kind() == Kind::kList    ? internal::kListField
+                             : value.kind() == Kind::kTuple ? internal::kTupleField
+                                                            : internal::kSetField;
+      const size_t at = writer.BeginMessage(field);
+      for (const Object& item : items) EncodeNested(writer, 1, item);
+      writer.EndMessage(at);
+      return;
+    }
+    case Kind::kDict: {
+      const size_t at = writer.BeginMessage(internal::kMapField);
+      for (const auto& [key, mapped] : value.get_if<Object::Dict>()->entries) {
+        const size_t entry = writer.BeginMessage(1);
+        EncodeNested(writer, 1, key);
+        EncodeNested(writer, 2, mapped);
+        writer.EndMessage(entry);
+      }
+      writer.EndMessage(at);
+      return;
+    }
+    case Kind::kNamespace: {
+      const Object::Namespace& space = *value.get_if<Object::Namespace>();
+      const size_t at = writer.BeginMessage(internal::kNamespaceField);
+      if (!space.type_name.empty()) writer.BytesField(1, space.type_name);
+      for (const auto& [name, attribute] : space.attributes) {
+        const size_t entry = writer.BeginMessage(2);
+        writer.BytesField(1, name);
+        EncodeNested(writer, 2, attribute);
+        writer.EndMessage(entry);
+      }
+      writer.EndMessage(at);
+      return;
+    }
+    case Kind::kDuration:
+      Codec<absl::Duration>::Encode(*value.get_if<absl::Duration>(), writer);
+      return;
+    case Kind::kTime:
+      Codec<absl::Time>::Encode(*value.get_if<absl::Time>(), writer);
+      return;
+    case Kind::kOpaque:
+      writer.BytesField(value.get_if<Object::Opaque>()->kind,
+                        value.get_if<Object::Opaque>()->value);
+      return;
+  }
+}
+
+namespace {
+
+// Builds a dict from decoded entries in linear time: later duplicates
+// replace earlier values, as in a Python dict display.
+Object::Dict UniqueEntries(std::vector<std::pair<Object, Object>> entries) {
+  Object::Dict dict;
+  absl::flat_hash_map<Object, size_t> index;
+  index.reserve(entries.size());
+  for (auto& [key, value] : entries) {
+    auto [it, inserted] = index.try_emplace(key, dict.entries.size());
+    if (inserted) {
+      dict.entries.emplace_back(std::move(key), std::move(value));
+    } else {
+      dict.entries[it->second].second = std::move(value);
+    }
+  }
+  return dict;
+}
+
+Object::Set UniqueItems(std::vector<Object> items) {
+  Object::Set set;
+  absl::flat_hash_map<Object, bool> seen;
+  seen.reserve(items.size());
+  for (Object& item : items) {
+    if (seen.try_emplace(item, true).second) set.items.push_back(std::move(item));
+  }
+  return set;
+}
+
+}  // namespace
+
+absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
+                                   Object* out) {
+  using internal::ValueField;
+  switch (view.kind) {
+    case internal::kNullField:
+      *out = Object();
+      return absl::OkStatus();
+    case internal::kBoolField:
+      *out = Object(view.scalar != 0);
+      return absl::OkStatus();
+    case internal::kIntField:
+      *out = Object(internal::UnZigZag(view.scalar));
+      return absl::OkStatus();
+    case internal::kUintField:
+      *out = Object(view.scalar);
+      return absl::OkStatus();
+    case internal::kDoubleField:
+      *out = Object(absl::bit_cast<double>(view.scalar));
+      return absl::OkStatus();
+    case internal::kStringField:
+      *out = Object(std::string(view.bytes));
+      return absl::OkStatus();
+    case internal::kBytesField:
+      *out = Object(Bytes{std::string(view.bytes)});
+      return absl::OkStatus();
+    case internal::kListField:
+    case internal::kTupleField:
+    case internal::kSetField:
+    case internal::kIntArrayField:
+    case internal::kDoubleArrayField: {
+      std::vector<Object> items;
+      absl::Status decoded = internal::DecodeElements<Object>(
+          view, depth, [&](Object&& item) { items.push_back(std::move(item)); });
+      if (!decoded.ok()) return decoded;
+      if (view.kind == internal::kTupleField) {
+        *out = Object(Object::Tuple{std::move(items)});
+      } else if (view.kind == internal::kSetField) {
+        *out = Object(UniqueItems(std::move(items)));
+      } else {
+        *out = Object(std::move(items));
+      }
+      return absl::OkStatus();
+    }
+    case internal::kMapField: {
+      std::vector<std::pair<Object, Object>> entries;
+      absl::Status decoded = internal::DecodeMapEntries<Object, Object>(
+          view, depth, [&](Object&& key, Object&& value) {
+            entries.emplace_back(std::move(key), std::move(value));
+          });
+      if (!decoded.ok()) return decoded;
+      *out = Object(UniqueEntries(std::move(entries)));
+      return absl::OkStatus();
+    }
+    case internal::kNamespaceField: {
+      Object::Namespace space;
+      internal::Reader reader(view.bytes);
+      while (!reader.done()) {
+        uint32_t field;
+        internal::WireType type;
+        absl::string_view bytes;
+        if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+          return read;
+        }
+        if ((field != 1 && field != 2) || type != internal::kLengthDelimited) {
+          return absl::InvalidArgumentError("serialize: malformed namespace");
+        }
+        if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
+          return read;
+        }
+        if (field == 1) {
+          space.type_name = std::string(bytes);
+          continue;
+        }
+        absl::string_view name;
+        absl::string_view value;
+        if (absl::Status read = internal::ReadAttribute(bytes, &name, &value);
+            !read.ok()) {
+          return read;
+        }
+        Object attribute;
+        if (absl::Status decoded =
+                internal::DecodeNested(value, depth, &attribute);
+            !decoded.ok()) {
+          return decoded;
+        }
+        space.attributes.emplace_back(std::string(name), std::move(attribute));
+      }
+      *out = Object(std::move(space));
+      return absl::OkStatus();
+    }
+    case internal::kDurationField: {
+      absl::Duration duration;
+      if (absl::Status decoded =
+              Codec<absl::Duration>::Decode(view, depth, &duration);
+          !decoded.ok()) {
+        return decoded;
+      }
+      *out = Object(duration);
+      return absl::OkStatus();
+    }
+    case internal::kTimeField: {
+      absl::Time time;
+      if (absl::Status decoded = Codec<absl::Time>::Decode(view, depth, &time);
+          !decoded.ok()) {
+        return decoded;
+      }
+      *out = Object(time);
+      return absl::OkStatus();
+    }
+    default:
+      *out = Object(Object::Opaque{view.kind, std::string(view.bytes)});
+      return absl::OkStatus();
+  }
+}
+
+}  // namespace mp

@@ -1,0 +1,95 @@
+// -----------------------------------------------------------------------------
+// File: serialize/serialize.h
+// -----------------------------------------------------------------------------
+//
+// The serializer every channel of this library uses: `Dumps` turns a C++
+// value into bytes and `Loads<T>` turns bytes back into a `T` — Python's
+// `pickle.dumps` / `pickle.loads`, but typed on the receiving side and safe
+// on untrusted input. The bytes are the protobuf message `mp.serialize.Value`
+// (serialize/value.proto), so any protobuf reader can inspect them;
+// `Serialize` and `Deserialize` convert to and from that message directly.
+//
+// Example:
+//
+//   std::map<std::string, std::vector<int>> scores = {{"ada", {3, 5}}};
+//   absl::StatusOr<std::string> bytes = mp::Dumps(scores);
+//   if (!bytes.ok()) return bytes.status();
+//   // ... send *bytes to another process, which does:
+//   auto back = mp::Loads<std::map<std::string, std::vector<int>>>(*bytes);
+//   if (!back.ok()) return back.status();   // malformed, or not that type
+//
+// What can be sent is listed in serialize/codec.h (standard containers,
+// numbers, strings, optionals, variants, tuples, absl time, protobuf
+// messages, mp::Object, your structs through MP_SERIALIZE_FIELDS) and
+// serialize/function.h (functions and closures).
+//
+// Safety: `Loads` reads only inside the given bytes, allocates at most in
+// proportion to them, refuses nesting deeper than 128 levels, and reports
+// every malformed or mismatched input as an error status. It never crashes,
+// hangs or calls anything the bytes name without checking it
+// (serialize/function.h).
+//
+// Thread safety: all functions are thread-safe.
+
+#ifndef MULTIPROCESS_SERIALIZE_SERIALIZE_H_
+#define MULTIPROCESS_SERIALIZE_SERIALIZE_H_
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "serialize/codec.h"
+#include "serialize/value.pb.h"
+
+namespace mp {
+
+// Encodes `value`. Errors: what the encoders report (a function that cannot
+// be referenced, a protobuf message missing required fields).
+template <typename T>
+[[nodiscard]] absl::StatusOr<std::string> Dumps(const T& value) {
+  std::string out;
+  internal::Writer writer(out);
+  Codec<T>::Encode(value, writer);
+  if (!writer.status().ok()) return writer.status();
+  return out;
+}
+
+// Decodes bytes made by `Dumps` (or any serialized mp.serialize.Value) as a
+// `T`. Errors: `InvalidArgument` for malformed bytes or a value that is not a
+// `T`; `OutOfRange` for a number that does not fit.
+template <typename T>
+[[nodiscard]] absl::StatusOr<T> Loads(absl::string_view bytes) {
+  internal::ValueView view;
+  if (absl::Status parsed = internal::ParseValue(bytes, &view); !parsed.ok()) {
+    return parsed;
+  }
+  T value{};
+  if (absl::Status decoded = Codec<T>::Decode(view, 0, &value); !decoded.ok()) {
+    return decoded;
+  }
+  return value;
+}
+
+// `value` as the generated message. Errors: as Dumps.
+template <typename T>
+[[nodiscard]] absl::StatusOr<serialize::Value> Serialize(const T& value) {
+  absl::StatusOr<std::string> bytes = Dumps(value);
+  if (!bytes.ok()) return bytes.status();
+  serialize::Value message;
+  if (!message.ParseFromString(*bytes)) {
+    return absl::InternalError("serialize: produced bytes protobuf rejects");
+  }
+  return message;
+}
+
+// The message as a `T`. Errors: as Loads.
+template <typename T>
+[[nodiscard]] absl::StatusOr<T> Deserialize(const serialize::Value& message) {
+  return Loads<T>(message.SerializeAsString());
+}
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_SERIALIZE_SERIALIZE_H_

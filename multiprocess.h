@@ -24,6 +24,11 @@
 //   sync/condition.h       mp::Condition
 //   sync/event.h           mp::Event
 //   sync/barrier.h         mp::Barrier
+//   serialize/serialize.h  mp::Dumps, mp::Loads, mp::Serialize, mp::Deserialize
+//   serialize/codec.h      what can be sent; MP_SERIALIZE_FIELDS for structs
+//   serialize/object.h     mp::Object, a Python-like dynamic value
+//   serialize/function.h   mp::Function, mp::Bind: functions and closures
+//   serialize/shared_objects.h  locks and events sent by reference
 //
 // Every fallible call returns absl::Status or absl::StatusOr<T> whose message
 // names the object and the cause; nothing throws and nothing aborts.
@@ -31,6 +36,12 @@
 #ifndef MULTIPROCESS_MULTIPROCESS_H_
 #define MULTIPROCESS_MULTIPROCESS_H_
 
+#include "serialize/bytes.h"           // IWYU pragma: export
+#include "serialize/codec.h"           // IWYU pragma: export
+#include "serialize/function.h"        // IWYU pragma: export
+#include "serialize/object.h"          // IWYU pragma: export
+#include "serialize/serialize.h"       // IWYU pragma: export
+#include "serialize/shared_objects.h"  // IWYU pragma: export
 #include "shm/shareable_list.h"  // IWYU pragma: export
 #include "shm/shared_heap.h"     // IWYU pragma: export
 #include "shm/shared_memory.h"   // IWYU pragma: export

@@ -82,6 +82,30 @@ struct Codec;
 
 namespace internal {
 
+// What a decoder decodes into: `T{}`, or for process-shared handles (which
+// allocate when default-constructed) `T::Placeholder()`, a handle to nothing
+// that the decoder then overwrites.
+template <typename T, typename = void>
+struct DecodeTarget {
+  static T Make() { return T{}; }
+};
+template <typename T>
+struct DecodeTarget<T, std::void_t<decltype(T::Placeholder())>> {
+  static T Make() { return T::Placeholder(); }
+};
+template <typename... Ts>
+struct DecodeTarget<std::tuple<Ts...>> {
+  static std::tuple<Ts...> Make() {
+    return std::tuple<Ts...>(DecodeTarget<Ts>::Make()...);
+  }
+};
+template <typename First, typename Second>
+struct DecodeTarget<std::pair<First, Second>> {
+  static std::pair<First, Second> Make() {
+    return {DecodeTarget<First>::Make(), DecodeTarget<Second>::Make()};
+  }
+};
+
 // Whether `T` has a Codec.
 template <typename T, typename = void>
 struct HasCodec : std::false_type {};
@@ -224,7 +248,7 @@ absl::Status DecodeElements(const ValueView& view, int depth, Add&& add) {
   if (view.kind == kListField || view.kind == kTupleField ||
       view.kind == kSetField) {
     return ForEachItem(view.bytes, [&](absl::string_view item) {
-      Element element{};
+      Element element = DecodeTarget<Element>::Make();
       if (absl::Status decoded = DecodeNested(item, depth, &element);
           !decoded.ok()) {
         return decoded;
@@ -243,7 +267,7 @@ absl::Status DecodeElements(const ValueView& view, int depth, Add&& add) {
         if (absl::Status read = reader.ReadVarint(&raw); !read.ok()) {
           return read;
         }
-        Element element{};
+        Element element = DecodeTarget<Element>::Make();
         const ValueView item{kIntField, raw, {}};
         if (absl::Status decoded = Codec<Element>::Decode(item, depth, &element);
             !decoded.ok()) {
@@ -263,7 +287,7 @@ absl::Status DecodeElements(const ValueView& view, int depth, Add&& add) {
       for (size_t i = 0; i < packed.size(); i += 8) {
         uint64_t raw;
         std::memcpy(&raw, packed.data() + i, 8);
-        Element element{};
+        Element element = DecodeTarget<Element>::Make();
         const ValueView item{kDoubleField, raw, {}};
         if (absl::Status decoded = Codec<Element>::Decode(item, depth, &element);
             !decoded.ok()) {
@@ -323,8 +347,8 @@ template <typename Key, typename Mapped, typename Add>
 absl::Status DecodeMapEntries(const ValueView& view, int depth, Add&& add) {
   if (view.kind != kMapField) return KindError(view, "dict");
   return ForEachItem(view.bytes, [&](absl::string_view entry) {
-    Key key{};
-    Mapped mapped{};
+    Key key = DecodeTarget<Key>::Make();
+    Mapped mapped = DecodeTarget<Mapped>::Make();
     bool has_key = false;
     bool has_value = false;
     Reader reader(entry);
@@ -411,7 +435,7 @@ struct TupleCodec {
       return absl::InvalidArgumentError(absl::StrCat(
           "serialize: expected a tuple of ", kSize, ", got one of ", count));
     }
-    Tuple result;
+    Tuple result = DecodeTarget<Tuple>::Make();
     absl::Status decoded = DecodeTupleElements(
         items, depth, result, std::make_index_sequence<kSize>());
     if (!decoded.ok()) return decoded;
@@ -612,7 +636,7 @@ struct Codec<std::optional<T>> {
       out->reset();
       return absl::OkStatus();
     }
-    T value{};
+    T value = internal::DecodeTarget<T>::Make();
     if (absl::Status decoded = Codec<T>::Decode(view, depth, &value);
         !decoded.ok()) {
       return decoded;
@@ -647,7 +671,7 @@ struct Codec<std::variant<Ts...>> {
                              std::variant<Ts...>* out, bool& done,
                              absl::Status& last) {
     if (done) return;
-    T value{};
+    T value = internal::DecodeTarget<T>::Make();
     absl::Status decoded = Codec<T>::Decode(view, depth, &value);
     if (decoded.ok()) {
       *out = std::move(value);

@@ -214,7 +214,7 @@ absl::StatusOr<Function<Signature>> RebuildClosure(const void* target,
   if (signature != wanted) {
     return SignatureError("closure target", signature, wanted);
   }
-  BoundTuple values{};
+  BoundTuple values = DecodeTarget<BoundTuple>::Make();
   if (absl::Status decoded = DecodeNested(bound, depth, &values);
       !decoded.ok()) {
     return decoded;

@@ -65,7 +65,7 @@ template <typename T>
   if (absl::Status parsed = internal::ParseValue(bytes, &view); !parsed.ok()) {
     return parsed;
   }
-  T value{};
+  T value = internal::DecodeTarget<T>::Make();
   if (absl::Status decoded = Codec<T>::Decode(view, 0, &value); !decoded.ok()) {
     return decoded;
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "serialize/function.h"
 #include "serialize/object.h"
 #include "serialize/serialize.h"
 #include "serialize/testing/example.pb.h"
@@ -46,7 +47,10 @@ void DecodeAll(const std::string& bytes) {
   (void)Loads<std::variant<int, std::string, std::vector<double>>>(bytes);
   (void)Loads<std::tuple<int, Bytes, absl::Duration>>(bytes);
   (void)Loads<serialize::testing::Table>(bytes);
+  (void)Loads<Function<int(int)>>(bytes);
 }
+
+int Scale(int factor, int x) { return factor * x; }
 
 std::vector<std::string> Seeds() {
   Record record{"name", {1, -2, 300000}, 2.5, {{"k", {"a", "b"}}}};
@@ -56,7 +60,7 @@ std::vector<std::string> Seeds() {
       Object::Dict{{"a", Object::Set{1, 2}}, {Object::Tuple{{1}}, Bytes{"b"}}},
       Object::Namespace{"N", {{"x", 1.5}}}, absl::Seconds(3), nullptr};
   return {*Dumps(record), *Dumps(std::vector<Record>{record, record}),
-          *Dumps(object), *Dumps(point),
+          *Dumps(object), *Dumps(point), *Dumps(Bind(&Scale, 3)),
           *Dumps(std::map<std::string, std::vector<int>>{{"x", {1, 2}}})};
 }
 

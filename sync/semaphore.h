@@ -140,6 +140,10 @@ class Semaphore {
   SemaphoreState& state() const { return *state_; }
   SharedRef ref() const { return state_.ref(); }
 
+  // A handle to nothing, for decoders (serialize/shared_objects.h) to
+  // overwrite; using it any other way is undefined.
+  static Semaphore Placeholder() { return Semaphore(State()); }
+
  protected:
   using State = internal::SharedState<SemaphoreState>;
   explicit Semaphore(State state) : state_(std::move(state)) {}
@@ -161,6 +165,8 @@ class BoundedSemaphore : public Semaphore {
   // plain Semaphore.
   [[nodiscard]] static absl::StatusOr<BoundedSemaphore> Attach(
       const SharedRef& ref);
+
+  static BoundedSemaphore Placeholder() { return BoundedSemaphore(State()); }
 
  private:
   explicit BoundedSemaphore(State state) : Semaphore(std::move(state)) {}

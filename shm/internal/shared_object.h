@@ -105,10 +105,13 @@ class SharedState {
     return SharedState(*std::move(block), state);
   }
 
+  // No state: what a decoder overwrites (see Placeholder below).
+  SharedState() = default;
+
   State& operator*() const { return *state_; }
   State* operator->() const { return state_; }
   State* get() const { return state_; }
-  SharedRef ref() const { return block_->ref(); }
+  SharedRef ref() const { return block_ ? block_->ref() : SharedRef{}; }
   // The block, for objects that place more than `State` in it.
   const std::shared_ptr<SharedBlock>& block() const { return block_; }
 
@@ -117,7 +120,7 @@ class SharedState {
       : block_(std::move(block)), state_(state) {}
 
   std::shared_ptr<SharedBlock> block_;
-  State* state_;
+  State* state_ = nullptr;
 };
 
 // The common part of the Python-like handles (`mp::Lock`, `mp::Event`, ...):
@@ -146,6 +149,10 @@ class SharedHandle {
     if (!state.ok()) return state.status();
     return Derived(*std::move(state));
   }
+
+  // A handle to nothing, for decoders (serialize/shared_objects.h) to
+  // overwrite with an attached handle; using it any other way is undefined.
+  static Derived Placeholder() { return Derived(SharedState<State>()); }
 
   // The object itself, e.g. for a guard or a `Condition`.
   State& state() const { return *state_; }

@@ -198,31 +198,31 @@ absl::Status DecodeMessage(const ValueView& view,
 
 }  // namespace internal
 
-void Codec<absl::Duration>::Encode(absl::Duration value,
-                                   internal::Writer& writer) {
+namespace internal {
+namespace {
+
+// A duration, or a time as its duration since the Unix epoch (the infinite
+// future and past are the infinite durations).
+void EncodeClock(Writer& writer, uint32_t field, absl::Duration value) {
   if (value == absl::InfiniteDuration() || value == -absl::InfiniteDuration()) {
-    internal::EncodeSecondsAndNanos(writer, internal::kDurationField,
-                                    value < absl::ZeroDuration() ? -1 : 1, 0,
-                                    true);
+    EncodeSecondsAndNanos(writer, field, value < absl::ZeroDuration() ? -1 : 1,
+                          0, true);
     return;
   }
   const int64_t seconds = absl::IDivDuration(value, absl::Seconds(1), &value);
-  internal::EncodeSecondsAndNanos(
-      writer, internal::kDurationField, seconds,
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(value)), false);
+  EncodeSecondsAndNanos(writer, field, seconds,
+                        static_cast<int32_t>(absl::ToInt64Nanoseconds(value)),
+                        false);
 }
 
-absl::Status Codec<absl::Duration>::Decode(const internal::ValueView& view,
-                                           int, absl::Duration* out) {
-  if (view.kind != internal::kDurationField) {
-    return KindError(view, "duration");
-  }
+absl::Status DecodeClock(const ValueView& view, uint32_t field,
+                         absl::string_view name, absl::Duration* out) {
+  if (view.kind != field) return KindError(view, name);
   int64_t seconds;
   int32_t nanos;
   bool infinite;
   if (absl::Status decoded =
-          internal::DecodeSecondsAndNanos(view.bytes, &seconds, &nanos,
-                                          &infinite);
+          DecodeSecondsAndNanos(view.bytes, &seconds, &nanos, &infinite);
       !decoded.ok()) {
     return decoded;
   }
@@ -234,39 +234,34 @@ absl::Status Codec<absl::Duration>::Decode(const internal::ValueView& view,
   return absl::OkStatus();
 }
 
+}  // namespace
+}  // namespace internal
+
+void Codec<absl::Duration>::Encode(absl::Duration value,
+                                   internal::Writer& writer) {
+  internal::EncodeClock(writer, internal::kDurationField, value);
+}
+
+absl::Status Codec<absl::Duration>::Decode(const internal::ValueView& view,
+                                           int, absl::Duration* out) {
+  return internal::DecodeClock(view, internal::kDurationField, "duration",
+                               out);
+}
+
 void Codec<absl::Time>::Encode(absl::Time value, internal::Writer& writer) {
-  if (value == absl::InfiniteFuture() || value == absl::InfinitePast()) {
-    internal::EncodeSecondsAndNanos(writer, internal::kTimeField,
-                                    value == absl::InfinitePast() ? -1 : 1, 0,
-                                    true);
-    return;
-  }
-  absl::Duration since_epoch = value - absl::UnixEpoch();
-  const int64_t seconds =
-      absl::IDivDuration(since_epoch, absl::Seconds(1), &since_epoch);
-  internal::EncodeSecondsAndNanos(
-      writer, internal::kTimeField, seconds,
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(since_epoch)), false);
+  internal::EncodeClock(writer, internal::kTimeField,
+                        value - absl::UnixEpoch());
 }
 
 absl::Status Codec<absl::Time>::Decode(const internal::ValueView& view, int,
                                        absl::Time* out) {
-  if (view.kind != internal::kTimeField) return KindError(view, "time");
-  int64_t seconds;
-  int32_t nanos;
-  bool infinite;
-  if (absl::Status decoded =
-          internal::DecodeSecondsAndNanos(view.bytes, &seconds, &nanos,
-                                          &infinite);
+  absl::Duration since_epoch;
+  if (absl::Status decoded = internal::DecodeClock(
+          view, internal::kTimeField, "time", &since_epoch);
       !decoded.ok()) {
     return decoded;
   }
-  if (infinite) {
-    *out = seconds < 0 ? absl::InfinitePast() : absl::InfiniteFuture();
-  } else {
-    *out = absl::UnixEpoch() + absl::Seconds(seconds) +
-           absl::Nanoseconds(nanos);
-  }
+  *out = absl::UnixEpoch() + since_epoch;
   return absl::OkStatus();
 }
 

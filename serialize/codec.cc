@@ -66,6 +66,8 @@ absl::Status StructFieldError(absl::string_view type, absl::string_view what,
       absl::StrCat("serialize: ", type, ": ", what, " ", field));
 }
 
+namespace {
+
 absl::Status ReadAttribute(absl::string_view bytes, absl::string_view* name,
                            absl::string_view* value) {
   Reader reader(bytes);
@@ -90,6 +92,41 @@ absl::Status ReadAttribute(absl::string_view bytes, absl::string_view* name,
   if (!has_name || !has_value) {
     return absl::InvalidArgumentError(
         "serialize: attribute without a name or a value");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ForEachAttribute(
+    absl::string_view message,
+    absl::FunctionRef<absl::Status(absl::string_view)> type_name,
+    absl::FunctionRef<absl::Status(absl::string_view, absl::string_view)>
+        attribute) {
+  Reader reader(message);
+  while (!reader.done()) {
+    uint32_t field;
+    WireType type;
+    absl::string_view bytes;
+    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+      return read;
+    }
+    if ((field != 1 && field != 2) || type != kLengthDelimited) {
+      return absl::InvalidArgumentError("serialize: malformed namespace");
+    }
+    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
+      return read;
+    }
+    absl::Status visited;
+    if (field == 1) {
+      visited = type_name(bytes);
+    } else {
+      absl::string_view name;
+      absl::string_view value;
+      visited = ReadAttribute(bytes, &name, &value);
+      if (visited.ok()) visited = attribute(name, value);
+    }
+    if (!visited.ok()) return visited;
   }
   return absl::OkStatus();
 }

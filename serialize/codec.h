@@ -58,6 +58,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -105,14 +106,6 @@ struct DecodeTarget<std::pair<First, Second>> {
     return {DecodeTarget<First>::Make(), DecodeTarget<Second>::Make()};
   }
 };
-
-// Whether `T` has a Codec.
-template <typename T, typename = void>
-struct HasCodec : std::false_type {};
-template <typename T>
-struct HasCodec<T, std::void_t<decltype(Codec<T>::Encode(
-                       std::declval<const T&>(), std::declval<Writer&>()))>>
-    : std::true_type {};
 
 // Writes `value` as a nested Value in `field` of the enclosing message.
 template <typename T>
@@ -736,8 +729,14 @@ struct HasFields<T, std::void_t<decltype(MpSerializeFields(
 
 absl::Status StructFieldError(absl::string_view type, absl::string_view what,
                               absl::string_view field);
-absl::Status ReadAttribute(absl::string_view bytes, absl::string_view* name,
-                           absl::string_view* value);
+// Walks a Namespace message: `type_name(name)` for its type name and
+// `attribute(name, value)` for each attribute in order, `value` being the
+// attribute's nested Value message.
+absl::Status ForEachAttribute(
+    absl::string_view message,
+    absl::FunctionRef<absl::Status(absl::string_view)> type_name,
+    absl::FunctionRef<absl::Status(absl::string_view, absl::string_view)>
+        attribute);
 
 }  // namespace internal
 
@@ -762,54 +761,41 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
     if (view.kind != internal::kNamespaceField) return KindError(view, type);
     constexpr size_t kFields = std::tuple_size_v<decltype(description.second)>;
     std::array<bool, kFields> seen{};
-    internal::Reader reader(view.bytes);
-    while (!reader.done()) {
-      uint32_t number;
-      internal::WireType wire;
-      absl::string_view bytes;
-      if (absl::Status read = reader.ReadTag(&number, &wire); !read.ok()) {
-        return read;
-      }
-      if ((number != 1 && number != 2) || wire != internal::kLengthDelimited) {
-        return internal::StructFieldError(type, "malformed namespace", "");
-      }
-      if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
-        return read;
-      }
-      if (number == 1) {
-        if (bytes != type) {
-          return internal::StructFieldError(type, "a value of another type:",
-                                            bytes);
-        }
-        continue;
-      }
-      absl::string_view name;
-      absl::string_view value;
-      if (absl::Status read = internal::ReadAttribute(bytes, &name, &value);
-          !read.ok()) {
-        return read;
-      }
-      bool matched = false;
-      absl::Status decoded;
-      size_t index = 0;
-      std::apply(
-          [&](const auto&... field) {
-            ((!matched && field.name == name
-                  ? (matched = true,
-                     decoded = seen[index]
-                                   ? internal::StructFieldError(
-                                         type, "repeated field", name)
-                                   : internal::DecodeNested(
-                                         value, depth, &(out->*(field.member))),
-                     seen[index] = true, 0)
-                  : 0,
-              ++index),
-             ...);
-          },
-          description.second);
-      if (!matched) return internal::StructFieldError(type, "unknown field", name);
-      if (!decoded.ok()) return decoded;
-    }
+    absl::Status walked = internal::ForEachAttribute(
+        view.bytes,
+        [&](absl::string_view name) {
+          if (name != type) {
+            return internal::StructFieldError(type, "a value of another type:",
+                                              name);
+          }
+          return absl::OkStatus();
+        },
+        [&](absl::string_view name, absl::string_view value) {
+          bool matched = false;
+          absl::Status decoded;
+          size_t index = 0;
+          std::apply(
+              [&](const auto&... field) {
+                ((!matched && field.name == name
+                      ? (matched = true,
+                         decoded = seen[index]
+                                       ? internal::StructFieldError(
+                                             type, "repeated field", name)
+                                       : internal::DecodeNested(
+                                             value, depth,
+                                             &(out->*(field.member))),
+                         seen[index] = true, 0)
+                      : 0,
+                  ++index),
+                 ...);
+              },
+              description.second);
+          if (!matched) {
+            return internal::StructFieldError(type, "unknown field", name);
+          }
+          return decoded;
+        });
+    if (!walked.ok()) return walked;
     size_t index = 0;
     absl::Status missing;
     std::apply(

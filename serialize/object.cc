@@ -510,38 +510,24 @@ absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
     }
     case internal::kNamespaceField: {
       Object::Namespace space;
-      internal::Reader reader(view.bytes);
-      while (!reader.done()) {
-        uint32_t field;
-        internal::WireType type;
-        absl::string_view bytes;
-        if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-          return read;
-        }
-        if ((field != 1 && field != 2) || type != internal::kLengthDelimited) {
-          return absl::InvalidArgumentError("serialize: malformed namespace");
-        }
-        if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
-          return read;
-        }
-        if (field == 1) {
-          space.type_name = std::string(bytes);
-          continue;
-        }
-        absl::string_view name;
-        absl::string_view value;
-        if (absl::Status read = internal::ReadAttribute(bytes, &name, &value);
-            !read.ok()) {
-          return read;
-        }
-        Object attribute;
-        if (absl::Status decoded =
-                internal::DecodeNested(value, depth, &attribute);
-            !decoded.ok()) {
-          return decoded;
-        }
-        space.attributes.emplace_back(std::string(name), std::move(attribute));
-      }
+      absl::Status walked = internal::ForEachAttribute(
+          view.bytes,
+          [&](absl::string_view name) {
+            space.type_name = std::string(name);
+            return absl::OkStatus();
+          },
+          [&](absl::string_view name, absl::string_view value) {
+            Object attribute;
+            if (absl::Status decoded =
+                    internal::DecodeNested(value, depth, &attribute);
+                !decoded.ok()) {
+              return decoded;
+            }
+            space.attributes.emplace_back(std::string(name),
+                                          std::move(attribute));
+            return absl::OkStatus();
+          });
+      if (!walked.ok()) return walked;
       *out = Object(std::move(space));
       return absl::OkStatus();
     }

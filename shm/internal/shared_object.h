@@ -112,8 +112,6 @@ class SharedState {
   State* operator->() const { return state_; }
   State* get() const { return state_; }
   SharedRef ref() const { return block_ ? block_->ref() : SharedRef{}; }
-  // The block, for objects that place more than `State` in it.
-  const std::shared_ptr<SharedBlock>& block() const { return block_; }
 
  private:
   SharedState(std::shared_ptr<SharedBlock> block, State* state)

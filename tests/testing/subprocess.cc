@@ -76,11 +76,9 @@ absl::StatusOr<int> Reap(pid_t pid, absl::Duration deadline,
 
 absl::StatusOr<int> ForkAndWait(const std::function<int()>& body,
                                 absl::Duration deadline) {
-  const pid_t pid = fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
-  if (pid == 0) _exit(body());
-  Remember(pid);
-  return Reap(pid, deadline, "forked child");
+  absl::StatusOr<ForkedChild> child = ForkedChild::Start(body);
+  if (!child.ok()) return child.status();
+  return child->Wait(deadline);
 }
 
 absl::StatusOr<ForkedChild> ForkedChild::Start(

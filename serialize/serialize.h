@@ -59,6 +59,19 @@ template <typename T>
 // Decodes bytes made by `Dumps` (or any serialized mp.serialize.Value) as a
 // `T`. Errors: `InvalidArgument` for malformed bytes or a value that is not a
 // `T`; `OutOfRange` for a number that does not fit.
+// The bytes of `Dumps(std::make_tuple(elements...))`, without copying the
+// elements (some, such as mp::SharedMemory, cannot be copied).
+template <typename... Ts>
+[[nodiscard]] absl::StatusOr<std::string> DumpsTuple(const Ts&... elements) {
+  std::string out;
+  internal::Writer writer(out);
+  const size_t at = writer.BeginMessage(internal::kTupleField);
+  (internal::EncodeNested(writer, 1, elements), ...);
+  writer.EndMessage(at);
+  if (!writer.status().ok()) return writer.status();
+  return out;
+}
+
 template <typename T>
 [[nodiscard]] absl::StatusOr<T> Loads(absl::string_view bytes) {
   internal::ValueView view;

@@ -55,3 +55,31 @@ absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
 }
 
 }  // namespace mp::internal
+
+namespace mp {
+
+void Codec<SharedMemory>::Encode(const SharedMemory& memory,
+                                 internal::Writer& writer) {
+  if (memory.name().empty()) {
+    writer.Fail(absl::InvalidArgumentError(
+        "serialize: a SharedMemory without a name cannot be sent"));
+    return;
+  }
+  internal::EncodeSharedRef("SharedMemory",
+                            SharedRef{memory.name(), 0, memory.size()}, writer);
+}
+
+absl::Status Codec<SharedMemory>::Decode(const internal::ValueView& view, int,
+                                         SharedMemory* out) {
+  SharedRef ref;
+  if (absl::Status read = internal::DecodeSharedRef(view, "SharedMemory", &ref);
+      !read.ok()) {
+    return read;
+  }
+  absl::StatusOr<SharedMemory> attached = SharedMemory::Attach(ref.segment);
+  if (!attached.ok()) return attached.status();
+  *out = *std::move(attached);
+  return absl::OkStatus();
+}
+
+}  // namespace mp

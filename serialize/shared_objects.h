@@ -5,10 +5,10 @@
 // Codecs that send process-shared objects by reference, so that a lock or a
 // shared value passed to a spawned child (through a Pipe, a Queue, a Pool
 // task) arrives as the same object, not a copy: `mp::Lock`, `mp::RLock`,
-// `mp::Semaphore`, `mp::BoundedSemaphore`, `mp::Event`, and a bare
-// `mp::SharedRef` (which is how a Value or Array is named: send `v.ref()`
-// and `Value<T>::Attach` it on arrival). Include this header where such
-// objects are serialized.
+// `mp::Semaphore`, `mp::BoundedSemaphore`, `mp::Event`, `mp::RawValue`,
+// `mp::RawArray`, `mp::Value` and `mp::Array` (with their locks),
+// `mp::SharedMemory` (by name), and a bare `mp::SharedRef`. Include this
+// header where such objects are serialized.
 //
 //   mp::Lock lock;
 //   absl::StatusOr<std::string> bytes = mp::Dumps(lock);
@@ -28,6 +28,8 @@
 #include "absl/status/status.h"
 #include "serialize/codec.h"
 #include "shm/shared_heap.h"
+#include "shm/shared_memory.h"
+#include "shm/sharedctypes.h"
 #include "sync/event.h"
 #include "sync/lock.h"
 #include "sync/rlock.h"
@@ -91,6 +93,58 @@ MP_INTERNAL_SHARED_HANDLE_CODEC(RLock, "RLock");
 MP_INTERNAL_SHARED_HANDLE_CODEC(Semaphore, "Semaphore");
 MP_INTERNAL_SHARED_HANDLE_CODEC(BoundedSemaphore, "BoundedSemaphore");
 MP_INTERNAL_SHARED_HANDLE_CODEC(Event, "Event");
+
+// Values and arrays carry their element size in the block, which Attach
+// checks, and a Value/Array its lock's reference, which Attach follows.
+template <typename T>
+struct Codec<RawValue<T>> {
+  static void Encode(const RawValue<T>& value, internal::Writer& writer) {
+    internal::HandleCodec<RawValue<T>>::Encode(value, writer, "RawValue");
+  }
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             RawValue<T>* out) {
+    return internal::HandleCodec<RawValue<T>>::Decode(view, "RawValue", out);
+  }
+};
+template <typename T>
+struct Codec<RawArray<T>> {
+  static void Encode(const RawArray<T>& array, internal::Writer& writer) {
+    internal::HandleCodec<RawArray<T>>::Encode(array, writer, "RawArray");
+  }
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             RawArray<T>* out) {
+    return internal::HandleCodec<RawArray<T>>::Decode(view, "RawArray", out);
+  }
+};
+template <typename T, typename L>
+struct Codec<Value<T, L>> {
+  static void Encode(const Value<T, L>& value, internal::Writer& writer) {
+    internal::HandleCodec<Value<T, L>>::Encode(value, writer, "Value");
+  }
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             Value<T, L>* out) {
+    return internal::HandleCodec<Value<T, L>>::Decode(view, "Value", out);
+  }
+};
+template <typename T, typename L>
+struct Codec<Array<T, L>> {
+  static void Encode(const Array<T, L>& array, internal::Writer& writer) {
+    internal::HandleCodec<Array<T, L>>::Encode(array, writer, "Array");
+  }
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             Array<T, L>* out) {
+    return internal::HandleCodec<Array<T, L>>::Decode(view, "Array", out);
+  }
+};
+
+// A segment travels by name and is attached (mapped anew) on arrival; the
+// sender keeps the duty to unlink it.
+template <>
+struct Codec<SharedMemory> {
+  static void Encode(const SharedMemory& memory, internal::Writer& writer);
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             SharedMemory* out);
+};
 
 }  // namespace mp
 

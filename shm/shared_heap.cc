@@ -131,6 +131,14 @@ class Heap {
     return arena;
   }
 
+  void UnlinkOwnArenas() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    ForgetParentArenas();
+    for (const std::shared_ptr<Arena>& arena : arenas_) {
+      (void)arena->memory.Unlink();
+    }
+  }
+
   size_t LiveArenaCount() {
     std::lock_guard<std::mutex> guard(mutex_);
     ForgetParentArenas();
@@ -250,6 +258,8 @@ SharedRef SharedBlock::ref() const {
 
 namespace internal {
 size_t LiveArenaCount() { return Heap::Get().LiveArenaCount(); }
+
+void UnlinkOwnArenas() { Heap::Get().UnlinkOwnArenas(); }
 }  // namespace internal
 
 }  // namespace mp

@@ -117,6 +117,12 @@ class SharedBlock {
 namespace internal {
 // How many arenas this process has created and not yet unlinked; for tests.
 size_t LiveArenaCount();
+
+// Removes the names of the arenas this process allocated, for a process
+// about to exit without running destructors (a forked child, see
+// //process). Blocks stay usable by whoever has them mapped; attaching to
+// them anew fails with NotFound, as it would once this process is gone.
+void UnlinkOwnArenas();
 }  // namespace internal
 
 }  // namespace mp

@@ -100,9 +100,12 @@ class TypedStorage {
       const SharedRef& ref, bool array, size_t element_size,
       size_t element_alignment);
 
+  // Storage of nothing, for a handle's Placeholder().
+  TypedStorage() = default;
+
   std::byte* data() const { return data_; }
   size_t count() const { return count_; }
-  SharedRef ref() const { return block_->ref(); }
+  SharedRef ref() const { return block_ ? block_->ref() : SharedRef{}; }
 
   // Records `lock` as the lock guarding this storage.
   void RecordLock(RecordedLock kind, const SharedRef& lock) const;
@@ -119,9 +122,9 @@ class TypedStorage {
       : block_(std::move(block)), data_(data), count_(count), array_(array) {}
 
   std::shared_ptr<SharedBlock> block_;
-  std::byte* data_;
-  size_t count_;
-  bool array_;
+  std::byte* data_ = nullptr;
+  size_t count_ = 0;
+  bool array_ = false;
 };
 
 // Python's index rules: -1 is the last element.
@@ -180,6 +183,10 @@ class RawValue {
     return RawValue(*std::move(storage));
   }
 
+  // A handle to nothing, for decoders (serialize/shared_objects.h) to
+  // overwrite; using it any other way is undefined.
+  static RawValue Placeholder() { return RawValue(internal::TypedStorage()); }
+
   T* get() const { return std::launder(reinterpret_cast<T*>(storage_.data())); }
   T& operator*() const { return *get(); }
   T* operator->() const { return get(); }
@@ -237,6 +244,9 @@ class RawArray {
     if (!storage.ok()) return storage.status();
     return RawArray(*std::move(storage));
   }
+
+  // A handle to nothing, for decoders to overwrite.
+  static RawArray Placeholder() { return RawArray(internal::TypedStorage()); }
 
   size_t size() const { return storage_.count(); }
 
@@ -310,6 +320,12 @@ class Value {
     return Value(*std::move(raw), *std::move(lock));
   }
 
+  // A handle to nothing, for decoders to overwrite.
+  static Value Placeholder() {
+    return Value(RawValue<T>::Placeholder(), LockType::Placeholder(),
+                 kPlaceholder);
+  }
+
   // Reads the value under the lock: Python's `v.value`.
   T value() const {
     LockGuard guard(lock_);
@@ -337,6 +353,9 @@ class Value {
  private:
   template <typename U, typename L>
   friend Value<U, L> Synchronized(RawValue<U> raw, L lock);
+  enum PlaceholderTag { kPlaceholder };
+  Value(RawValue<T> raw, LockType lock, PlaceholderTag)
+      : raw_(std::move(raw)), lock_(std::move(lock)) {}
   Value(RawValue<T> raw, LockType lock)
       : raw_(std::move(raw)), lock_(std::move(lock)) {
     raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(),
@@ -397,6 +416,12 @@ class Array {
     return Array(*std::move(raw), *std::move(lock));
   }
 
+  // A handle to nothing, for decoders to overwrite.
+  static Array Placeholder() {
+    return Array(RawArray<T>::Placeholder(), LockType::Placeholder(),
+                 kPlaceholder);
+  }
+
   size_t size() const { return raw_.size(); }
 
   // Element `index` under the lock (negative counts from the end).
@@ -438,6 +463,9 @@ class Array {
     if (!lock.ok()) return lock.status();
     return Array(*std::move(raw), *std::move(lock));
   }
+  enum PlaceholderTag { kPlaceholder };
+  Array(RawArray<T> raw, LockType lock, PlaceholderTag)
+      : raw_(std::move(raw)), lock_(std::move(lock)) {}
   Array(RawArray<T> raw, LockType lock)
       : raw_(std::move(raw)), lock_(std::move(lock)) {
     raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(),

@@ -48,6 +48,17 @@ MATCHER_P(StatusIs, code, "has status code " + ::testing::PrintToString(code)) {
   return status.code() == code;
 }
 
+// The code and a message matching `message_matcher`, e.g.
+// StatusIs(absl::StatusCode::kNotFound, HasSubstr("segment")).
+MATCHER_P2(StatusIs, code, message_matcher,
+           "has status code " + ::testing::PrintToString(code) +
+               " and a matching message") {
+  const absl::Status& status = internal_status::GetStatus(arg);
+  *result_listener << "whose status is " << status;
+  return status.code() == code &&
+         ::testing::Matches(message_matcher)(std::string(status.message()));
+}
+
 }  // namespace mp::testing
 
 #endif  // MULTIPROCESS_TESTS_TESTING_STATUS_MATCHERS_H_

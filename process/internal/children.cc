@@ -1,0 +1,290 @@
+#include "process/internal/children.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shm/shared_heap.h"
+#include "sync/internal/task.h"
+
+namespace mp::internal {
+namespace {
+
+// What a child reaped by someone else (SIGCHLD ignored, a stray waitpid)
+// reports: its real status is lost.
+constexpr int kLostExitCode = 255;
+
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return kLostExitCode;
+}
+
+struct ProcessState {
+  // A fork while another thread holds the mutex must not leave the child's
+  // copy locked; see the atfork handlers below.
+  std::mutex mutex;
+  std::vector<std::shared_ptr<ChildRecord>> children;
+  Identity identity;
+  int child_counter = 0;
+  bool exit_handler_installed = false;
+  int lifeline[2] = {-1, -1};
+};
+
+ProcessState& State() {
+  // Leaked: children are joined by an atexit handler that may run after
+  // static destructors.
+  static ProcessState* const state = [] {
+    auto* fresh = new ProcessState;
+    pthread_atfork([] { State().mutex.lock(); },
+                   [] { State().mutex.unlock(); },
+                   [] { State().mutex.unlock(); });
+    return fresh;
+  }();
+  return *state;
+}
+
+void CloseIfOpen(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+[[noreturn]] void DieWithParent() {
+  // The signal PR_SET_PDEATHSIG would have sent, so the exit code reads the
+  // same whichever mechanism noticed.
+  kill(getpid(), SIGKILL);
+  _exit(128 + SIGKILL);
+}
+
+void WatchLifeline(int fd) {
+  std::thread([fd] {
+    char byte;
+    ssize_t n;
+    do {
+      n = read(fd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    // End of file: the parent, the only writer, has exited.
+    DieWithParent();
+  }).detach();
+}
+
+void ExitHook(int status, void*) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  UnlinkOwnArenas();
+  _exit(status);
+}
+
+}  // namespace
+
+ChildRecord::ChildRecord(pid_t pid, std::string name, bool daemon)
+    : pid_(pid), name_(std::move(name)), daemon_(daemon) {
+  // Without pidfds (kernels before 5.3), waits with a timeout poll waitpid.
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd_ >= 0) fcntl(pidfd_, F_SETFD, FD_CLOEXEC);
+}
+
+ChildRecord::~ChildRecord() {
+  // The last owner needs no lock; and in a forked child the mutex may be a
+  // copy of one that another thread of the parent held.
+  if (pidfd_ >= 0) close(pidfd_);
+}
+
+int ChildRecord::sentinel() const {
+  absl::MutexLock lock(&mutex_);
+  return pidfd_;
+}
+
+std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
+  int pidfd;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (exitcode_.has_value()) return exitcode_;
+    pidfd = pidfd_;
+  }
+  const absl::Time deadline = timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + timeout;
+  if (timeout > absl::ZeroDuration()) {
+    if (pidfd >= 0) {
+      while (true) {
+        pollfd ready = {pidfd, POLLIN, 0};
+        timespec remaining;
+        timespec* limit = nullptr;
+        if (deadline != absl::InfiniteFuture()) {
+          remaining = absl::ToTimespec(
+              std::max(deadline - absl::Now(), absl::ZeroDuration()));
+          limit = &remaining;
+        }
+        const int n = ppoll(&ready, 1, limit, nullptr);
+        if (n >= 0 || errno != EINTR) break;
+      }
+    } else {
+      // No pidfd: a blocking waitpid when there is no deadline, otherwise
+      // short sleeps (only on kernels older than 5.3).
+      while (absl::Now() < deadline) {
+        absl::MutexLock lock(&mutex_);
+        if (exitcode_.has_value()) return exitcode_;
+        int status;
+        const pid_t reaped =
+            waitpid(pid_, &status, deadline == absl::InfiniteFuture() ? 0 : WNOHANG);
+        if (reaped == pid_) {
+          exitcode_ = DecodeWaitStatus(status);
+          return exitcode_;
+        }
+        if (reaped < 0 && errno != EINTR) break;
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+    }
+  }
+  absl::MutexLock lock(&mutex_);
+  if (exitcode_.has_value()) return exitcode_;
+  int status;
+  pid_t reaped;
+  do {
+    reaped = waitpid(pid_, &status, WNOHANG);
+  } while (reaped < 0 && errno == EINTR);
+  if (reaped == 0) return std::nullopt;
+  exitcode_ = reaped == pid_ ? DecodeWaitStatus(status) : kLostExitCode;
+  CloseIfOpen(pidfd_);
+  return exitcode_;
+}
+
+absl::Status ChildRecord::Signal(int signal) {
+  absl::MutexLock lock(&mutex_);
+  if (exitcode_.has_value()) return absl::OkStatus();
+  const int result =
+      pidfd_ >= 0 ? static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd_,
+                                             signal, nullptr, 0))
+                  : kill(pid_, signal);
+  if (result != 0 && errno != ESRCH) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("process ", name_, " (pid ", pid_,
+                            "): cannot send signal ", signal));
+  }
+  return absl::OkStatus();
+}
+
+void ChildRecord::Forget() {
+  // Called in a forked child, whose only thread is the caller; the mutex may
+  // be a copy of one another thread of the parent held.
+  if (pidfd_ >= 0) close(pidfd_);
+  pidfd_ = -1;
+  exitcode_ = kLostExitCode;
+}
+
+void RegisterChild(std::shared_ptr<ChildRecord> child) {
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  state.children.push_back(std::move(child));
+  if (!state.exit_handler_installed) {
+    state.exit_handler_installed = true;
+    std::atexit(&JoinChildrenAtExit);
+  }
+}
+
+std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
+  std::vector<std::shared_ptr<ChildRecord>> snapshot;
+  {
+    ProcessState& state = State();
+    std::lock_guard<std::mutex> guard(state.mutex);
+    snapshot = state.children;
+  }
+  std::vector<std::shared_ptr<ChildRecord>> live;
+  for (std::shared_ptr<ChildRecord>& child : snapshot) {
+    if (!child->Poll().has_value()) live.push_back(std::move(child));
+  }
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  std::erase_if(state.children, [](const std::shared_ptr<ChildRecord>& child) {
+    return child->Poll().has_value();
+  });
+  return live;
+}
+
+void JoinChildrenAtExit() {
+  std::vector<std::shared_ptr<ChildRecord>> children = LiveChildren();
+  for (const std::shared_ptr<ChildRecord>& child : children) {
+    if (child->daemon()) (void)child->Signal(SIGTERM);
+  }
+  for (const std::shared_ptr<ChildRecord>& child : children) {
+    (void)child->Wait(absl::InfiniteDuration());
+  }
+}
+
+Identity CurrentIdentity() {
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  return state.identity;
+}
+
+std::string NextChildIdentity() {
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  return absl::StrCat(state.identity.prefix, ++state.child_counter);
+}
+
+int LifelineReadEnd() {
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  if (state.lifeline[0] < 0 && pipe2(state.lifeline, O_CLOEXEC) != 0) {
+    state.lifeline[0] = state.lifeline[1] = -1;
+  }
+  return state.lifeline[0];
+}
+
+bool DeathSignalFollowsProcess() {
+  return CurrentThreadId() == CurrentProcessId();
+}
+
+void BecomeChild(Identity identity, int lifeline) {
+  ProcessState& state = State();
+  {
+    std::lock_guard<std::mutex> guard(state.mutex);
+    for (const std::shared_ptr<ChildRecord>& child : state.children) {
+      child->Forget();
+    }
+    // Leaked, not destroyed: nothing of the parent's may take a lock here.
+    new std::vector<std::shared_ptr<ChildRecord>>(std::move(state.children));
+    state.children.clear();
+    state.child_counter = 0;
+    state.exit_handler_installed = false;
+    // The parent's lifeline: its write end must close when the parent dies,
+    // so no child may keep a copy.
+    CloseIfOpen(state.lifeline[1]);
+    if (state.lifeline[0] != lifeline) CloseIfOpen(state.lifeline[0]);
+    state.lifeline[0] = -1;
+    state.identity = std::move(identity);
+  }
+  const Identity& self = state.identity;
+  if (!self.daemon) {
+    if (lifeline >= 0) close(lifeline);
+    return;
+  }
+  if (lifeline >= 0) {
+    WatchLifeline(lifeline);
+    return;
+  }
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died before the line above took effect.
+  if (getppid() != self.parent_pid) DieWithParent();
+}
+
+void ExitWithoutParentHandlers() { on_exit(&ExitHook, nullptr); }
+
+}  // namespace mp::internal

@@ -1,0 +1,141 @@
+#include "process/internal/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "process/internal/children.h"
+#include "process/internal/target.h"
+#include "serialize/serialize.h"
+#include "shm/shared_heap.h"
+
+extern char** environ;
+
+namespace mp::internal {
+namespace {
+
+std::atomic<bool> main_wrapped{false};
+
+absl::Status SendAll(int fd, absl::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, "spawn: handing the target over");
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+[[noreturn]] void FailInChild(absl::string_view what) {
+  std::fprintf(stderr, "multiprocess spawned child %d: %.*s\n",
+               static_cast<int>(getpid()), static_cast<int>(what.size()),
+               what.data());
+  std::exit(1);
+}
+
+}  // namespace
+
+void MarkMainWrapped() { main_wrapped.store(true, std::memory_order_relaxed); }
+
+bool MainIsWrapped() { return main_wrapped.load(std::memory_order_relaxed); }
+
+absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
+  if (!MainIsWrapped()) {
+    return absl::FailedPreconditionError(
+        "spawn: this executable's main is not wrapped, so a spawned child "
+        "would run it; link the program with //process:process (which adds "
+        "-Wl,--wrap=main)");
+  }
+  absl::StatusOr<std::string> bytes = Dumps(request);
+  if (!bytes.ok()) return bytes.status();
+
+  int ends[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    return absl::ErrnoToStatus(errno, "spawn: socketpair");
+  }
+  // Everything the child needs is built before the fork: between vfork and
+  // exec it may only call async-signal-safe functions.
+  const std::string fd_setting =
+      absl::StrCat(kSpawnFdVariable, "=", ends[1]);
+  std::vector<char*> environment;
+  const std::string skip = absl::StrCat(kSpawnFdVariable, "=");
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    if (!absl::StartsWith(*entry, skip)) environment.push_back(*entry);
+  }
+  environment.push_back(const_cast<char*>(fd_setting.c_str()));
+  environment.push_back(nullptr);
+  char* argv[] = {program_invocation_name, nullptr};
+  const int child_end = ends[1];
+  const int lifeline = static_cast<int>(request.lifeline);
+
+  const pid_t pid = vfork();
+  if (pid == 0) {
+    if (fcntl(child_end, F_SETFD, 0) != 0) _exit(127);
+    if (lifeline >= 0 && fcntl(lifeline, F_SETFD, 0) != 0) _exit(127);
+    execve("/proc/self/exe", argv, environment.data());
+    _exit(127);
+  }
+  const int fork_errno = errno;
+  close(ends[1]);
+  if (pid < 0) {
+    close(ends[0]);
+    return absl::ErrnoToStatus(fork_errno, "spawn: vfork");
+  }
+  // A child that died before reading (exec failed: exit code 127) shows up
+  // as EPIPE here and in its exit code; it is still the caller's to reap.
+  (void)SendAll(ends[0], *bytes);
+  close(ends[0]);
+  return pid;
+}
+
+void RunSpawnedChild(int fd) {
+  // Runs last at exit: arenas still named then belong to objects this
+  // process never freed.
+  std::atexit(+[] { UnlinkOwnArenas(); });
+  std::string bytes;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      FailInChild(absl::StrCat("reading the request: ", std::strerror(errno)));
+    }
+    bytes.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  absl::StatusOr<SpawnRequest> request = Loads<SpawnRequest>(bytes);
+  if (!request.ok()) {
+    FailInChild(absl::StrCat("bad request: ", request.status().ToString()));
+  }
+  Identity identity;
+  identity.name = request->name;
+  identity.prefix = request->prefix;
+  identity.daemon = request->daemon;
+  identity.parent_pid = static_cast<pid_t>(request->parent_pid);
+  identity.parent_name = request->parent_name;
+  BecomeChild(std::move(identity), static_cast<int>(request->lifeline));
+  absl::StatusOr<std::tuple<Trampoline, std::string>> call =
+      Loads<std::tuple<Trampoline, std::string>>(request->target);
+  if (!call.ok()) {
+    ReportTargetFailure(
+        absl::StrCat("cannot rebuild the target: ", call.status().ToString()));
+    std::exit(1);
+  }
+  std::exit(std::get<0>(*call)(std::move(std::get<1>(*call))));
+}
+
+}  // namespace mp::internal

@@ -1,0 +1,53 @@
+// Internal: the spawn start method.
+//
+// The parent forks and execs its own executable (/proc/self/exe) with
+// MULTIPROCESS_SPAWN_FD naming one end of a socket pair in the environment,
+// then writes a SpawnRequest to the other end. In the new image, main is
+// wrapped (spawn_main.cc, linked with -Wl,--wrap=main): when the variable is
+// set, the wrapper reads the request, takes on the child's identity, runs
+// the target and exits, so the program's own main never runs there.
+
+#ifndef MULTIPROCESS_PROCESS_INTERNAL_SPAWN_H_
+#define MULTIPROCESS_PROCESS_INTERNAL_SPAWN_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "serialize/codec.h"
+
+namespace mp::internal {
+
+inline constexpr char kSpawnFdVariable[] = "MULTIPROCESS_SPAWN_FD";
+
+struct SpawnRequest {
+  std::string name;
+  std::string prefix;  // The child's Identity::prefix.
+  bool daemon = false;
+  int64_t parent_pid = 0;
+  std::string parent_name;
+  int64_t lifeline = -1;  // An inherited descriptor, or -1.
+  std::string target;     // From EncodeSpawnTarget.
+};
+MP_SERIALIZE_FIELDS(SpawnRequest, name, prefix, daemon, parent_pid,
+                    parent_name, lifeline, target);
+
+// Starts a child running `request`. Returns its pid once the request is
+// written. Errors: `FailedPrecondition` when this executable's main is not
+// wrapped; `Internal` when fork, exec or the hand-over fail.
+absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request);
+
+// Called by the wrapper of main, before anything else.
+void MarkMainWrapped();
+
+// Whether main was entered through the wrapper (so spawned children work).
+bool MainIsWrapped();
+
+// Called by the wrapper: runs the request on `fd` and exits.
+[[noreturn]] void RunSpawnedChild(int fd);
+
+}  // namespace mp::internal
+
+#endif  // MULTIPROCESS_PROCESS_INTERNAL_SPAWN_H_

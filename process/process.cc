@@ -1,0 +1,220 @@
+#include "process/process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cxxabi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "process/internal/children.h"
+#include "process/internal/spawn.h"
+#include "sync/internal/task.h"
+
+namespace mp {
+namespace internal {
+
+void ReportTargetFailure(absl::string_view error) {
+  std::cout.flush();
+  std::fflush(stdout);
+  const std::string report = absl::StrCat(
+      "Process ", CurrentIdentity().name, ":\n", error, "\n");
+  std::fwrite(report.data(), 1, report.size(), stderr);
+  std::fflush(stderr);
+}
+
+std::string TypeName(const std::type_info& type) {
+  int status = 0;
+  char* readable = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  std::string name = status == 0 && readable != nullptr ? readable : type.name();
+  std::free(readable);
+  return name;
+}
+
+}  // namespace internal
+
+namespace {
+
+// The identity a child of this process takes.
+internal::Identity ChildIdentity(const std::string& name,
+                                 const std::string& identity, bool daemon) {
+  const internal::Identity parent = internal::CurrentIdentity();
+  internal::Identity child;
+  child.name = name;
+  child.prefix = identity + ":";
+  child.daemon = daemon;
+  child.parent_pid = internal::CurrentProcessId();
+  child.parent_name = parent.name;
+  return child;
+}
+
+// The lifeline a daemonic child needs, or -1 when PR_SET_PDEATHSIG serves.
+int LifelineFor(bool daemon) {
+  if (!daemon || internal::DeathSignalFollowsProcess()) return -1;
+  return internal::LifelineReadEnd();
+}
+
+// Output buffered before a fork would otherwise be written twice.
+void FlushStandardStreams() {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+}
+
+}  // namespace
+
+std::string Process::NextIdentity() { return internal::NextChildIdentity(); }
+
+Process::~Process() = default;
+
+void Process::set_daemon(bool daemon) {
+  if (pid_ == 0) daemon_ = daemon;
+}
+
+StartMethod Process::start_method() const {
+  return method_.value_or(GetStartMethod());
+}
+
+absl::Status Process::Usable(absl::string_view what) const {
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("process ", name_, ": ", what, " after Close()"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Process::Start() {
+  if (absl::Status usable = Usable("Start()"); !usable.ok()) return usable;
+  if (pid_ != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("process ", name_, ": already started (pid ", pid_, ")"));
+  }
+  if (internal::CurrentIdentity().daemon) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "process ", name_, ": a daemonic process may not start children"));
+  }
+  return start_method() == StartMethod::kSpawn ? StartSpawn() : StartFork();
+}
+
+absl::Status Process::StartFork() {
+  internal::Identity identity = ChildIdentity(name_, identity_, daemon_);
+  const int lifeline = LifelineFor(daemon_);
+  FlushStandardStreams();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    return absl::ErrnoToStatus(errno,
+                               absl::StrCat("process ", name_, ": fork"));
+  }
+  if (pid == 0) {
+    internal::BecomeChild(std::move(identity), lifeline);
+    internal::ExitWithoutParentHandlers();
+    std::exit(run_());
+  }
+  pid_ = pid;
+  child_ = std::make_shared<internal::ChildRecord>(pid, name_, daemon_);
+  internal::RegisterChild(child_);
+  return absl::OkStatus();
+}
+
+absl::Status Process::StartSpawn() {
+  absl::StatusOr<std::string> target = encode_();
+  if (!target.ok()) {
+    return absl::Status(target.status().code(),
+                        absl::StrCat("process ", name_, ": cannot spawn: ",
+                                     target.status().message()));
+  }
+  internal::Identity identity = ChildIdentity(name_, identity_, daemon_);
+  internal::SpawnRequest request;
+  request.name = identity.name;
+  request.prefix = identity.prefix;
+  request.daemon = identity.daemon;
+  request.parent_pid = identity.parent_pid;
+  request.parent_name = identity.parent_name;
+  request.lifeline = LifelineFor(daemon_);
+  request.target = *std::move(target);
+  FlushStandardStreams();
+  absl::StatusOr<pid_t> pid = internal::LaunchSpawned(request);
+  if (!pid.ok()) {
+    return absl::Status(pid.status().code(),
+                        absl::StrCat("process ", name_, ": ",
+                                     pid.status().message()));
+  }
+  pid_ = *pid;
+  child_ = std::make_shared<internal::ChildRecord>(pid_, name_, daemon_);
+  internal::RegisterChild(child_);
+  return absl::OkStatus();
+}
+
+bool Process::Join(absl::Duration timeout) {
+  if (child_ == nullptr) return closed_;
+  return child_->Wait(timeout).has_value();
+}
+
+bool Process::IsAlive() {
+  return child_ != nullptr && !child_->Poll().has_value();
+}
+
+std::optional<int> Process::exitcode() {
+  if (child_ == nullptr) return std::nullopt;
+  return child_->Poll();
+}
+
+absl::Status Process::Signal(int signal) {
+  if (absl::Status usable = Usable("signal"); !usable.ok()) return usable;
+  if (child_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("process ", name_, ": not started"));
+  }
+  return child_->Signal(signal);
+}
+
+absl::Status Process::Terminate() { return Signal(SIGTERM); }
+absl::Status Process::Kill() { return Signal(SIGKILL); }
+
+int Process::sentinel() const {
+  return child_ == nullptr ? -1 : child_->sentinel();
+}
+
+absl::Status Process::Close() {
+  if (child_ != nullptr && !child_->Poll().has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "process ", name_, ": cannot close while the child (pid ", pid_,
+        ") is running"));
+  }
+  child_.reset();
+  closed_ = true;
+  return absl::OkStatus();
+}
+
+bool ProcessInfo::IsAlive() const {
+  return pid > 0 && !internal::TaskHasExited(pid);
+}
+
+ProcessInfo CurrentProcess() {
+  const internal::Identity self = internal::CurrentIdentity();
+  return {self.name, internal::CurrentProcessId(), self.daemon};
+}
+
+std::optional<ProcessInfo> ParentProcess() {
+  const internal::Identity self = internal::CurrentIdentity();
+  if (self.parent_pid == 0) return std::nullopt;
+  return ProcessInfo{self.parent_name, self.parent_pid, false};
+}
+
+std::vector<ProcessInfo> ActiveChildren() {
+  std::vector<ProcessInfo> children;
+  for (const auto& child : internal::LiveChildren()) {
+    children.push_back({child->name(), child->pid(), child->daemon()});
+  }
+  return children;
+}
+
+int CpuCount() {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<int>(online) : 1;
+}
+
+}  // namespace mp

@@ -1,0 +1,228 @@
+// -----------------------------------------------------------------------------
+// File: process/process.h
+// -----------------------------------------------------------------------------
+//
+// `mp::Process` runs a function in a child process: Python's
+// `multiprocessing.Process`. Create it with a target and its arguments,
+// `Start()` it, `Join()` it, read its `exitcode()`.
+//
+// Example (the seed's first example):
+//
+//   void F(std::string name) { std::printf("hello %s\n", name.c_str()); }
+//
+//   int main() {
+//     mp::Process p(F, std::string("bob"));
+//     if (absl::Status s = p.Start(); !s.ok()) return 1;
+//     p.Join();
+//     return *p.exitcode();  // 0
+//   }
+//
+// The target may be anything callable with the arguments; what it returns is
+// ignored, except that a non-OK `absl::Status` counts as failure. The exit
+// code is 0 when the target returns; 1 when it throws (or returns an error
+// status), after printing "Process <name>:" and the error on standard error
+// as Python prints a traceback; N when the target calls `exit(N)`; minus the
+// signal's number when a signal ends the child.
+//
+// Start methods (process/start_method.h): with fork (the default) the target
+// runs in a copy of the parent, so capturing lambdas and references
+// (`std::ref`) work. With spawn the target must be sendable: a function, a
+// captureless lambda, an `mp::Function` or `mp::Bind` closure, with
+// arguments //serialize can encode (shared objects such as `mp::Lock`,
+// `mp::Value`, `mp::Array`, `mp::SharedMemory` and `mp::Queue` arrive
+// attached to the same memory). `Start()` says so, before any child exists,
+// when they are not. The program's `main` needs nothing for spawn: linking
+// //process:process wraps it so that a spawned child never runs it.
+//
+// Lifetime, as in Python:
+// - A child never runs the `atexit` handlers (or static destructors) its
+//   parent registered before forking; its own run as usual.
+// - At normal exit, a process terminates (SIGTERM) its daemonic children and
+//   joins every child, whether or not its Process object still exists.
+// - Daemonic children also die (SIGKILL) when the parent dies abnormally,
+//   SIGKILL included, so they are never left behind; non-daemonic children
+//   of a killed parent keep running, as Python's do.
+// - A daemonic process may not start children.
+//
+// Thread safety: a Process may be joined, polled and signalled from several
+// threads; `Start()`, the setters and `Close()` need external
+// synchronization.
+
+#ifndef MULTIPROCESS_PROCESS_PROCESS_H_
+#define MULTIPROCESS_PROCESS_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "process/internal/target.h"
+#include "process/start_method.h"
+
+namespace mp {
+
+namespace internal {
+class ChildRecord;
+}  // namespace internal
+
+// What `Process` takes besides its target; every field has Python's
+// default.
+struct ProcessOptions {
+  // Empty: "Process-N" (or "Process-M:N" in a child of Process-M).
+  std::string name;
+  // Unset: inherited from the creating process (false in the main one).
+  std::optional<bool> daemon;
+  // Unset: GetStartMethod() at Start().
+  std::optional<StartMethod> start_method;
+};
+
+class Process {
+ public:
+  // A process that will call `target(args...)`. Arguments are copied (or
+  // moved) into the Process; pass `std::ref(x)` to share `x` with a forked
+  // child's copy of memory.
+  template <typename F, typename... Args,
+            std::enable_if_t<!std::is_same_v<std::decay_t<F>, Process> &&
+                                 !std::is_same_v<std::decay_t<F>, ProcessOptions>,
+                             int> = 0>
+  explicit Process(F&& target, Args&&... args)
+      : Process(ProcessOptions{}, std::forward<F>(target),
+                std::forward<Args>(args)...) {}
+
+  template <typename F, typename... Args>
+  Process(ProcessOptions options, F&& target, Args&&... args);
+
+  Process(Process&& other) noexcept = default;
+  Process& operator=(Process&& other) noexcept = default;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  // Does not wait: a running child is still joined at exit (see above).
+  ~Process();
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  bool daemon() const { return daemon_; }
+  // Before Start() only (afterwards the call is ignored, as Python refuses).
+  void set_daemon(bool daemon);
+  StartMethod start_method() const;
+  void set_start_method(StartMethod method) { method_ = method; }
+
+  // Starts the child.
+  // Errors: `FailedPrecondition` when already started or closed, or when
+  // called in a daemonic process; `InvalidArgument` when spawning and the
+  // target or an argument cannot be sent; `ResourceExhausted`/`Internal`
+  // when the system refuses a process.
+  [[nodiscard]] absl::Status Start();
+
+  // Waits until the child exits or `timeout` passes; returns whether it has
+  // exited (and is reaped). False for a process never started.
+  bool Join(absl::Duration timeout = absl::InfiniteDuration());
+
+  // Started and not yet exited.
+  bool IsAlive();
+
+  // The child's pid; 0 before Start().
+  pid_t pid() const { return pid_; }
+
+  // The exit code once the child has exited; none before.
+  std::optional<int> exitcode();
+
+  // Sends SIGTERM / SIGKILL. No effect on a child already reaped.
+  // Errors: `FailedPrecondition` before Start() or after Close().
+  [[nodiscard]] absl::Status Terminate();
+  [[nodiscard]] absl::Status Kill();
+
+  // A descriptor that polls readable once the child exits: Python's
+  // `sentinel`, for waiting on several processes with poll(2). -1 before
+  // Start() and after the child is reaped.
+  int sentinel() const;
+
+  // Releases what the Process holds for its child.
+  // Errors: `FailedPrecondition` while the child is still running.
+  [[nodiscard]] absl::Status Close();
+
+ private:
+  absl::Status StartFork();
+  absl::Status StartSpawn();
+  absl::Status Signal(int signal);
+  absl::Status Usable(absl::string_view what) const;
+  static std::string NextIdentity();
+
+  std::string identity_;  // "2" or "1:2": what names this child's children.
+  std::string name_;
+  bool daemon_ = false;
+  std::optional<StartMethod> method_;
+  std::function<int()> run_;                             // In a forked child.
+  std::function<absl::StatusOr<std::string>()> encode_;  // For spawn.
+  std::shared_ptr<internal::ChildRecord> child_;
+  pid_t pid_ = 0;
+  bool closed_ = false;
+};
+
+// A process as Python's `current_process()`, `parent_process()` and
+// `active_children()` describe it.
+struct ProcessInfo {
+  std::string name;
+  pid_t pid = 0;
+  bool daemon = false;
+
+  // Whether the process still runs (a snapshot).
+  bool IsAlive() const;
+};
+
+// This process: "MainProcess" unless started by a Process.
+ProcessInfo CurrentProcess();
+
+// The process that started this one; none in a process not started by a
+// Process.
+std::optional<ProcessInfo> ParentProcess();
+
+// The children this process started that are still running; reaps those
+// that have exited, as Python's does.
+std::vector<ProcessInfo> ActiveChildren();
+
+// The number of CPUs online.
+int CpuCount();
+
+// Implementation details only below.
+
+template <typename F, typename... Args>
+Process::Process(ProcessOptions options, F&& target, Args&&... args)
+    : daemon_(false), method_(options.start_method) {
+  using Call = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
+  auto call = std::make_shared<Call>(std::forward<F>(target),
+                                     std::forward<Args>(args)...);
+  // Runs once, in the child, so the arguments can be moved into the call.
+  run_ = [call] {
+    return internal::InvokeTarget([&]() -> decltype(auto) {
+      return std::apply(
+          [](auto& function, auto&... arguments) -> decltype(auto) {
+            return std::invoke(function, std::move(arguments)...);
+          },
+          *call);
+    });
+  };
+  encode_ = [call] {
+    return std::apply(
+        [](const auto&... parts) {
+          return internal::EncodeSpawnTarget(parts...);
+        },
+        *call);
+  };
+  identity_ = NextIdentity();
+  name_ = options.name.empty() ? "Process-" + identity_ : options.name;
+  daemon_ = options.daemon.value_or(CurrentProcess().daemon);
+}
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_PROCESS_PROCESS_H_

@@ -1,0 +1,470 @@
+#include "process/process.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "process/context.h"
+#include "serialize/function.h"
+#include "shm/shared_memory.h"
+#include "shm/sharedctypes.h"
+#include "sync/event.h"
+#include "sync/lock.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+
+namespace mp {
+namespace {
+
+using ::mp::testing::IsOk;
+using ::mp::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kLong = absl::Seconds(60);
+
+// ---- Targets for spawned children: functions of this executable. ----
+
+void AddTo(Value<int> total, int amount) {
+  total.Update([amount](int& value) { value += amount; });
+}
+
+void FillSquares(Array<double> squares) {
+  squares.Update([](std::span<double> all) {
+    for (size_t i = 0; i < all.size(); ++i) all[i] = double(i) * double(i);
+  });
+}
+
+void StoreLength(RawValue<int64_t> out, std::string text,
+                 std::vector<int> numbers) {
+  out.set_value(static_cast<int64_t>(text.size() * 1000 + numbers.size()));
+}
+
+void Negate(RawArray<int> values) {
+  for (int& v : values.span()) v = -v;
+}
+
+void WriteIntoSegment(SharedMemory segment, std::string text) {
+  std::memcpy(segment.data(), text.data(), text.size());
+}
+
+void HoldThenRelease(Lock lock, Event acquired, RawValue<int> order) {
+  Acquired held = lock.Acquire();
+  if (!held.held()) std::exit(9);
+  order.set_value(1);
+  acquired.Set();
+  (void)lock.Release();
+}
+
+int Scale(int factor, RawValue<int> out, int x) {
+  out.set_value(factor * x);
+  return 0;
+}
+
+void ExitWith(int code) { std::exit(code); }
+
+void Throw(std::string message) { throw std::runtime_error(message); }
+
+absl::Status FailWithStatus() {
+  return absl::DataLossError("the spawned target's error");
+}
+
+void CheckIdentity(std::string expected_name, int64_t expected_parent) {
+  const ProcessInfo self = CurrentProcess();
+  std::optional<ProcessInfo> parent = ParentProcess();
+  if (self.name != expected_name) std::exit(10);
+  if (self.pid != getpid()) std::exit(11);
+  if (!parent.has_value() || parent->pid != expected_parent) std::exit(12);
+  if (!parent->IsAlive()) std::exit(13);
+  std::exit(0);
+}
+
+void Nothing() {}
+
+// ---- Exit codes (fork). ----
+
+TEST(ProcessTest, SuccessExitsZero) {
+  Process p([] {});
+  ASSERT_THAT(p.Start(), IsOk());
+  EXPECT_GT(p.pid(), 0);
+  EXPECT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_FALSE(p.IsAlive());
+}
+
+TEST(ProcessTest, ExceptionExitsOne) {
+  Process p([] { throw std::runtime_error("boom in the child"); });
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 1);
+}
+
+TEST(ProcessTest, ErrorStatusExitsOne) {
+  Process p([] { return absl::InternalError("child failed"); });
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 1);
+}
+
+TEST(ProcessTest, ExitCallGivesItsCode) {
+  Process p([] { std::exit(3); });
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 3);
+}
+
+TEST(ProcessTest, SegfaultGivesMinusSignal) {
+  Process p([] { std::raise(SIGSEGV); });
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), -SIGSEGV);
+}
+
+TEST(ProcessTest, KillGivesMinusNine) {
+  Event never;
+  Process p([never]() mutable { (void)never.Wait(); });
+  ASSERT_THAT(p.Start(), IsOk());
+  EXPECT_TRUE(p.IsAlive());
+  EXPECT_EQ(p.exitcode(), std::nullopt);
+  ASSERT_THAT(p.Kill(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), -SIGKILL);
+  // Signalling a reaped child is harmless.
+  EXPECT_THAT(p.Terminate(), IsOk());
+}
+
+TEST(ProcessTest, TerminateGivesMinusFifteen) {
+  Event never;
+  Process p([never]() mutable { (void)never.Wait(); });
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_THAT(p.Terminate(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), -SIGTERM);
+}
+
+TEST(ProcessTest, JoinWithTimeoutOnABlockedChildReturnsFalse) {
+  Event release;
+  Process p([release]() mutable { (void)release.Wait(); });
+  ASSERT_THAT(p.Start(), IsOk());
+  EXPECT_FALSE(p.Join(absl::Milliseconds(50)));
+  EXPECT_TRUE(p.IsAlive());
+  EXPECT_EQ(p.exitcode(), std::nullopt);
+  release.Set();
+  EXPECT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(ProcessTest, CapturingLambdaSeesTheParentsMemoryAndArguments) {
+  RawValue<int> out;
+  const int local = 40;
+  Process p([out, local](int extra) { out.set_value(local + extra); }, 2);
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(out.value(), 42);
+}
+
+TEST(ProcessTest, StartTwiceFails) {
+  Process p(Nothing);
+  ASSERT_THAT(p.Start(), IsOk());
+  EXPECT_THAT(p.Start(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                  HasSubstr("already started")));
+  EXPECT_TRUE(p.Join(kLong));
+}
+
+TEST(ProcessTest, CloseWhileRunningFailsAndAfterJoinWorks) {
+  Event release;
+  Process p([release]() mutable { (void)release.Wait(); });
+  EXPECT_FALSE(p.Join(absl::ZeroDuration()));  // Never started.
+  EXPECT_THAT(p.Terminate(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(p.Start(), IsOk());
+  EXPECT_THAT(p.Close(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                  HasSubstr("running")));
+  release.Set();
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_THAT(p.Close(), IsOk());
+  EXPECT_THAT(p.Start(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                  HasSubstr("Close")));
+  EXPECT_THAT(p.Kill(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(ProcessTest, NamesFollowPythonsScheme) {
+  Process named({.name = "worker"}, Nothing);
+  EXPECT_EQ(named.name(), "worker");
+  Process p(Nothing);
+  EXPECT_TRUE(absl::StartsWith(p.name(), "Process-")) << p.name();
+  p.set_name("renamed");
+  EXPECT_EQ(p.name(), "renamed");
+  EXPECT_EQ(CurrentProcess().name, "MainProcess");
+  EXPECT_EQ(CurrentProcess().pid, getpid());
+  EXPECT_FALSE(CurrentProcess().daemon);
+  EXPECT_EQ(ParentProcess(), std::nullopt);
+}
+
+TEST(ProcessTest, ChildKnowsItsNameParentAndGrandchildName) {
+  RawArray<char> names(64);
+  RawValue<int> parent_pid;
+  Process p({.name = "outer"}, [names, parent_pid] {
+    parent_pid.set_value(ParentProcess() ? ParentProcess()->pid : -1);
+    Process inner([] {});
+    const std::string grandchild = inner.name();
+    std::string both = CurrentProcess().name + "|" + grandchild;
+    std::copy(both.begin(), both.end(), names.span().begin());
+    if (!inner.Start().ok() || !inner.Join(kLong)) std::exit(7);
+  });
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  ASSERT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(parent_pid.value(), getpid());
+  const std::string text(names.span().data());
+  std::vector<std::string> parts = absl::StrSplit(text, '|');
+  ASSERT_EQ(parts.size(), 2u) << text;
+  EXPECT_EQ(parts[0], "outer");
+  // The child's children are numbered under the child's identity.
+  EXPECT_TRUE(absl::StartsWith(parts[1], "Process-")) << parts[1];
+  EXPECT_TRUE(absl::StrContains(parts[1], ":1")) << parts[1];
+}
+
+TEST(ProcessTest, DaemonFlagIsInheritedAndDaemonsMayNotHaveChildren) {
+  RawValue<int> result(-1);
+  Process p({.daemon = true}, [result] {
+    Process grandchild(Nothing);
+    const bool inherited = grandchild.daemon();
+    absl::Status started = grandchild.Start();
+    result.set_value((inherited ? 10 : 0) +
+                     (absl::IsFailedPrecondition(started) ? 1 : 0));
+  });
+  EXPECT_TRUE(p.daemon());
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(result.value(), 11);
+}
+
+TEST(ProcessTest, ActiveChildrenListsRunningOnesAndReapsFinished) {
+  Event release;
+  Process running([release]() mutable { (void)release.Wait(); });
+  Process finished(Nothing);
+  ASSERT_THAT(running.Start(), IsOk());
+  ASSERT_THAT(finished.Start(), IsOk());
+  ASSERT_TRUE(finished.Join(kLong));
+  std::vector<ProcessInfo> active = ActiveChildren();
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0].pid, running.pid());
+  EXPECT_EQ(active[0].name, running.name());
+  EXPECT_TRUE(active[0].IsAlive());
+  release.Set();
+  ASSERT_TRUE(running.Join(kLong));
+  EXPECT_TRUE(ActiveChildren().empty());
+}
+
+TEST(ProcessTest, SentinelBecomesReadableAtExit) {
+  Event release;
+  Process p([release]() mutable { (void)release.Wait(); });
+  ASSERT_THAT(p.Start(), IsOk());
+  pollfd ready = {p.sentinel(), POLLIN, 0};
+  ASSERT_GE(ready.fd, 0);
+  EXPECT_EQ(poll(&ready, 1, 0), 0);
+  release.Set();
+  EXPECT_EQ(poll(&ready, 1, 60000), 1);
+  EXPECT_TRUE(p.Join(kLong));
+}
+
+TEST(ProcessTest, ManyChildrenFromManyThreads) {
+  RawArray<int> hits(16);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 4; ++i) {
+        Process p([hits, slot = t * 4 + i] { hits.span()[slot] = slot + 1; });
+        if (!p.Start().ok() || !p.Join(kLong) || p.exitcode() != 0) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(hits.span()[i], i + 1);
+}
+
+TEST(ProcessTest, CpuCountIsPositive) { EXPECT_GE(CpuCount(), 1); }
+
+// ---- Start methods. ----
+
+TEST(StartMethodTest, NamesAndParsing) {
+  EXPECT_EQ(StartMethodName(StartMethod::kFork), "fork");
+  EXPECT_EQ(ParseStartMethod("spawn").value(), StartMethod::kSpawn);
+  EXPECT_THAT(ParseStartMethod("forkserver").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("forkserver")));
+  EXPECT_EQ(GetAllStartMethods(), (std::vector<std::string>{"fork", "spawn"}));
+  EXPECT_THAT(GetContext("bogus").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(GetContext("spawn")->start_method(), StartMethod::kSpawn);
+}
+
+TEST(StartMethodTest, SetOnceThenForce) {
+  EXPECT_EQ(GetStartMethod(), StartMethod::kFork);
+  ASSERT_THAT(SetStartMethod(StartMethod::kSpawn), IsOk());
+  EXPECT_EQ(GetStartMethod(), StartMethod::kSpawn);
+  Process p(Nothing);
+  EXPECT_EQ(p.start_method(), StartMethod::kSpawn);
+  EXPECT_THAT(SetStartMethod(StartMethod::kFork),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(SetStartMethod(StartMethod::kFork, /*force=*/true), IsOk());
+  EXPECT_EQ(GetStartMethod(), StartMethod::kFork);
+}
+
+class SpawnTest : public ::testing::Test {
+ protected:
+  Context spawn_ = *GetContext("spawn");
+};
+
+TEST_F(SpawnTest, ValueAndArrayArriveAttached) {
+  Value<int> total(5);
+  Array<double> squares(6);
+  Process add = spawn_.Process(AddTo, total, 37);
+  Process fill = spawn_.Process(FillSquares, squares);
+  EXPECT_EQ(add.start_method(), StartMethod::kSpawn);
+  ASSERT_THAT(add.Start(), IsOk());
+  ASSERT_THAT(fill.Start(), IsOk());
+  ASSERT_TRUE(add.Join(kLong));
+  ASSERT_TRUE(fill.Join(kLong));
+  EXPECT_EQ(add.exitcode(), 0);
+  EXPECT_EQ(fill.exitcode(), 0);
+  EXPECT_EQ(total.value(), 42);
+  EXPECT_EQ(squares.ToVector(),
+            (std::vector<double>{0, 1, 4, 9, 16, 25}));
+}
+
+TEST_F(SpawnTest, PlainValuesAndRawObjects) {
+  RawValue<int64_t> length;
+  RawArray<int> values{1, 2, 3};
+  Process store = spawn_.Process(StoreLength, length, std::string("hello"),
+                                 std::vector<int>{1, 2, 3, 4});
+  Process negate = spawn_.Process(Negate, values);
+  ASSERT_THAT(store.Start(), IsOk());
+  ASSERT_THAT(negate.Start(), IsOk());
+  ASSERT_TRUE(store.Join(kLong));
+  ASSERT_TRUE(negate.Join(kLong));
+  EXPECT_EQ(length.value(), 5004);
+  EXPECT_EQ(values.ToVector(), (std::vector<int>{-1, -2, -3}));
+}
+
+TEST_F(SpawnTest, SharedMemoryArrivesByName) {
+  absl::StatusOr<SharedMemory> segment = SharedMemory::Create(64);
+  ASSERT_THAT(segment.status(), IsOk());
+  absl::StatusOr<SharedMemory> second = SharedMemory::Attach(segment->name());
+  ASSERT_THAT(second.status(), IsOk());
+  // SharedMemory cannot be copied, so the Process takes a mapping of its own.
+  Process p = spawn_.Process(WriteIntoSegment, *std::move(second),
+                             std::string("written by a spawned child"));
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(segment->data())),
+            "written by a spawned child");
+  EXPECT_THAT(segment->Unlink(), IsOk());
+}
+
+TEST_F(SpawnTest, LocksAndEventsAreTheSameObjects) {
+  Lock lock;
+  Event acquired;
+  RawValue<int> order;
+  ASSERT_TRUE(lock.Acquire().held());
+  Process p = spawn_.Process(HoldThenRelease, lock, acquired, order);
+  ASSERT_THAT(p.Start(), IsOk());
+  // The child blocks on our lock until we release it.
+  EXPECT_FALSE(acquired.Wait(absl::Milliseconds(50)));
+  EXPECT_EQ(order.value(), 0);
+  ASSERT_THAT(lock.Release(), IsOk());
+  EXPECT_TRUE(acquired.Wait(kLong));
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(order.value(), 1);
+}
+
+TEST_F(SpawnTest, BindClosuresFunctionsAndCaptureless) {
+  RawValue<int> out;
+  Process bound = spawn_.Process(Bind(Scale, 6), out, 7);
+  ASSERT_THAT(bound.Start(), IsOk());
+  ASSERT_TRUE(bound.Join(kLong));
+  EXPECT_EQ(bound.exitcode(), 0);
+  EXPECT_EQ(out.value(), 42);
+
+  Function<void(RawValue<int>)> function = [](RawValue<int> v) {
+    v.set_value(7);
+  };
+  Process with_function = spawn_.Process(function, out);
+  ASSERT_THAT(with_function.Start(), IsOk());
+  ASSERT_TRUE(with_function.Join(kLong));
+  EXPECT_EQ(out.value(), 7);
+
+  Process captureless =
+      spawn_.Process([](RawValue<int> v, int x) { v.set_value(x); }, out, 99);
+  ASSERT_THAT(captureless.Start(), IsOk());
+  ASSERT_TRUE(captureless.Join(kLong));
+  EXPECT_EQ(out.value(), 99);
+}
+
+TEST_F(SpawnTest, ExitCodes) {
+  Process exits = spawn_.Process(ExitWith, 3);
+  Process throws = spawn_.Process(Throw, std::string("spawned boom"));
+  Process fails = spawn_.Process(FailWithStatus);
+  ASSERT_THAT(exits.Start(), IsOk());
+  ASSERT_THAT(throws.Start(), IsOk());
+  ASSERT_THAT(fails.Start(), IsOk());
+  ASSERT_TRUE(exits.Join(kLong));
+  ASSERT_TRUE(throws.Join(kLong));
+  ASSERT_TRUE(fails.Join(kLong));
+  EXPECT_EQ(exits.exitcode(), 3);
+  EXPECT_EQ(throws.exitcode(), 1);
+  EXPECT_EQ(fails.exitcode(), 1);
+}
+
+TEST_F(SpawnTest, ChildHasItsIdentityAndNeverRunsMain) {
+  // Were main to run in the child, it would run this whole test binary
+  // again and exit with gtest's status, not 0 from CheckIdentity.
+  Process p = spawn_.Process(CheckIdentity, std::string("spawned-one"),
+                             int64_t{getpid()});
+  p.set_name("spawned-one");
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_F(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {
+  int captured = 1;
+  Process capturing =
+      spawn_.Process([&captured] { captured = 2; });
+  EXPECT_THAT(capturing.Start(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cannot be sent")));
+  EXPECT_EQ(capturing.pid(), 0);
+
+  int local = 0;
+  Process by_reference =
+      spawn_.Process([](int& x) { x = 1; }, std::ref(local));
+  EXPECT_THAT(by_reference.Start(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("argument 1")));
+  EXPECT_EQ(by_reference.pid(), 0);
+  EXPECT_TRUE(ActiveChildren().empty());
+}
+
+}  // namespace
+}  // namespace mp

@@ -1,0 +1,40 @@
+#include "process/start_method.h"
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+
+namespace mp {
+namespace {
+
+std::atomic<StartMethod> default_method{StartMethod::kFork};
+std::atomic<bool> default_set{false};
+
+}  // namespace
+
+absl::string_view StartMethodName(StartMethod method) {
+  return method == StartMethod::kSpawn ? "spawn" : "fork";
+}
+
+absl::StatusOr<StartMethod> ParseStartMethod(absl::string_view name) {
+  if (name == "fork") return StartMethod::kFork;
+  if (name == "spawn") return StartMethod::kSpawn;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "start method \"", name, "\": not offered; use \"fork\" or \"spawn\""));
+}
+
+absl::Status SetStartMethod(StartMethod method, bool force) {
+  if (default_set.exchange(true) && !force) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "start method: already set to ", StartMethodName(GetStartMethod()),
+        "; pass force = true to change it"));
+  }
+  default_method.store(method);
+  return absl::OkStatus();
+}
+
+StartMethod GetStartMethod() { return default_method.load(); }
+
+std::vector<std::string> GetAllStartMethods() { return {"fork", "spawn"}; }
+
+}  // namespace mp

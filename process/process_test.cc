@@ -319,7 +319,8 @@ TEST(StartMethodTest, NamesAndParsing) {
 
 TEST(StartMethodTest, SetOnceThenForce) {
   EXPECT_EQ(GetStartMethod(), StartMethod::kFork);
-  ASSERT_THAT(SetStartMethod(StartMethod::kSpawn), IsOk());
+  // force: the test may run repeatedly in one process (--gtest_repeat).
+  ASSERT_THAT(SetStartMethod(StartMethod::kSpawn, /*force=*/true), IsOk());
   EXPECT_EQ(GetStartMethod(), StartMethod::kSpawn);
   Process p(Nothing);
   EXPECT_EQ(p.start_method(), StartMethod::kSpawn);

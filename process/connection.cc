@@ -1,0 +1,262 @@
+#include "process/connection.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "absl/strings/str_cat.h"
+
+namespace mp {
+namespace {
+
+// A frame is its length as 4 little-endian bytes, or kLongFrame and then 8
+// bytes, followed by that many bytes.
+constexpr uint32_t kLongFrame = 0xffffffff;
+// Longer than any message a process could hold: a header claiming more is
+// corrupt, not large.
+constexpr uint64_t kMaxFrame = uint64_t{1} << 40;
+constexpr size_t kReadAhead = 64 << 10;
+
+absl::Status PeerGone(absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat("connection: ", what, ": the other end is closed"));
+}
+
+}  // namespace
+
+Connection::Connection(Connection&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      readable_(std::exchange(other.readable_, false)),
+      writable_(std::exchange(other.writable_, false)),
+      buffer_(std::move(other.buffer_)),
+      read_(std::exchange(other.read_, 0)) {}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = std::exchange(other.fd_, -1);
+    readable_ = std::exchange(other.readable_, false);
+    writable_ = std::exchange(other.writable_, false);
+    buffer_ = std::move(other.buffer_);
+    read_ = std::exchange(other.read_, 0);
+  }
+  return *this;
+}
+
+Connection::~Connection() { Close(); }
+
+void Connection::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  buffer_.clear();
+  read_ = 0;
+}
+
+absl::Status Connection::Usable(bool for_reading) const {
+  if (fd_ < 0) {
+    return absl::FailedPreconditionError("connection: closed");
+  }
+  if (for_reading && !readable_) {
+    return absl::FailedPreconditionError(
+        "connection: this end is write-only (Pipe(duplex = false))");
+  }
+  if (!for_reading && !writable_) {
+    return absl::FailedPreconditionError(
+        "connection: this end is read-only (Pipe(duplex = false))");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Connection::SendBytes(absl::string_view bytes) {
+  if (absl::Status usable = Usable(false); !usable.ok()) return usable;
+  char header[12];
+  size_t header_size = 4;
+  if (bytes.size() < kLongFrame) {
+    const uint32_t length = static_cast<uint32_t>(bytes.size());
+    std::memcpy(header, &length, 4);
+  } else {
+    const uint64_t length = bytes.size();
+    std::memcpy(header, &kLongFrame, 4);
+    std::memcpy(header + 4, &length, 8);
+    header_size = 12;
+  }
+  iovec parts[2] = {{header, header_size},
+                    {const_cast<char*>(bytes.data()), bytes.size()}};
+  msghdr message = {};
+  message.msg_iov = parts;
+  message.msg_iovlen = 2;
+  size_t left = header_size + bytes.size();
+  while (left > 0) {
+    const ssize_t sent = sendmsg(fd_, &message, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) return PeerGone("send");
+      return absl::ErrnoToStatus(errno, "connection: send");
+    }
+    left -= static_cast<size_t>(sent);
+    // Skip what went out; a partial send leaves the rest of the iovecs.
+    size_t done = static_cast<size_t>(sent);
+    while (done > 0 && message.msg_iovlen > 0) {
+      iovec& first = message.msg_iov[0];
+      const size_t step = std::min(done, first.iov_len);
+      first.iov_base = static_cast<char*>(first.iov_base) + step;
+      first.iov_len -= step;
+      done -= step;
+      if (first.iov_len == 0) {
+        ++message.msg_iov;
+        --message.msg_iovlen;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Connection::Fill(size_t want) {
+  while (buffer_.size() - read_ < want) {
+    if (read_ > 0 && read_ >= buffer_.size() / 2) {
+      buffer_.erase(0, read_);
+      read_ = 0;
+    }
+    const size_t have = buffer_.size();
+    const size_t room = std::max(kReadAhead, want - (have - read_));
+    buffer_.resize(have + room);
+    ssize_t got;
+    do {
+      got = recv(fd_, buffer_.data() + have, room, 0);
+    } while (got < 0 && errno == EINTR);
+    buffer_.resize(have + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+    if (got < 0) {
+      if (errno == ECONNRESET) return PeerGone("receive");
+      return absl::ErrnoToStatus(errno, "connection: receive");
+    }
+    if (got == 0) {
+      if (buffer_.size() == read_) return PeerGone("receive");
+      return absl::DataLossError(absl::StrCat(
+          "connection: the other end closed in the middle of a message (",
+          buffer_.size() - read_, " bytes of it arrived)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Connection::PeekHeader(uint64_t* length, size_t* header_size) const {
+  const size_t unread = buffer_.size() - read_;
+  if (unread < 4) return false;
+  uint32_t short_length;
+  std::memcpy(&short_length, buffer_.data() + read_, 4);
+  if (short_length != kLongFrame) {
+    *length = short_length;
+    *header_size = 4;
+    return true;
+  }
+  if (unread < 12) return false;
+  std::memcpy(length, buffer_.data() + read_ + 4, 8);
+  *header_size = 12;
+  return true;
+}
+
+absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
+  if (absl::Status usable = Usable(true); !usable.ok()) return usable;
+  uint64_t length;
+  size_t header_size;
+  if (!PeekHeader(&length, &header_size)) {
+    if (absl::Status filled = Fill(4); !filled.ok()) return filled;
+    if (!PeekHeader(&length, &header_size)) {
+      if (absl::Status filled = Fill(12); !filled.ok()) return filled;
+      PeekHeader(&length, &header_size);
+    }
+  }
+  if (length > kMaxFrame) {
+    Close();
+    return absl::DataLossError(absl::StrCat(
+        "connection: malformed frame claiming ", length,
+        " bytes; the connection is closed"));
+  }
+  if (length > max_length) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "connection: message of ", length, " bytes exceeds max_length ",
+        max_length, "; it stays unread"));
+  }
+  read_ += header_size;
+  std::string message;
+  const size_t buffered = std::min<size_t>(buffer_.size() - read_, length);
+  if (length <= kReadAhead || buffered == length) {
+    if (absl::Status filled = Fill(length); !filled.ok()) {
+      read_ -= header_size;
+      return filled;
+    }
+    message.assign(buffer_.data() + read_, length);
+    read_ += length;
+  } else {
+    // A large message goes straight into its own string, not via the buffer.
+    try {
+      message.resize(length);
+    } catch (const std::bad_alloc&) {
+      read_ -= header_size;
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "connection: no memory for a message of ", length, " bytes"));
+    }
+    std::memcpy(message.data(), buffer_.data() + read_, buffered);
+    buffer_.clear();
+    read_ = 0;
+    size_t have = buffered;
+    while (have < length) {
+      const ssize_t got = recv(fd_, message.data() + have, length - have, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        Close();
+        return absl::DataLossError(absl::StrCat(
+            "connection: the other end closed in the middle of a message (",
+            have, " of ", length, " bytes arrived); the connection is closed"));
+      }
+      have += static_cast<size_t>(got);
+    }
+  }
+  return message;
+}
+
+absl::StatusOr<bool> Connection::Poll(absl::Duration timeout) {
+  if (absl::Status usable = Usable(true); !usable.ok()) return usable;
+  if (buffer_.size() > read_) return true;
+  pollfd ready = {fd_, POLLIN, 0};
+  timespec limit;
+  timespec* limit_pointer = nullptr;
+  if (timeout != absl::InfiniteDuration()) {
+    limit = absl::ToTimespec(std::max(timeout, absl::ZeroDuration()));
+    limit_pointer = &limit;
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const int n = ppoll(&ready, 1, limit_pointer, nullptr);
+    if (n >= 0) return n > 0;
+    if (errno != EINTR) return absl::ErrnoToStatus(errno, "connection: poll");
+    if (limit_pointer != nullptr) {
+      limit = absl::ToTimespec(
+          std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    }
+  }
+}
+
+absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex) {
+  int ends[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    return absl::ErrnoToStatus(errno, "Pipe: socketpair");
+  }
+  if (duplex) {
+    return std::make_pair(Connection(ends[0], true, true),
+                          Connection(ends[1], true, true));
+  }
+  // Python's order: (reader, writer).
+  shutdown(ends[0], SHUT_WR);
+  shutdown(ends[1], SHUT_RD);
+  return std::make_pair(Connection(ends[0], true, false),
+                        Connection(ends[1], false, true));
+}
+
+}  // namespace mp

@@ -1,0 +1,142 @@
+// -----------------------------------------------------------------------------
+// File: process/connection.h
+// -----------------------------------------------------------------------------
+//
+// `mp::Pipe()` returns two connected `mp::Connection`s: Python's
+// `multiprocessing.Pipe`. Whatever one end `Send`s, the other `Recv`s, whole
+// and in order; objects travel through //serialize, bytes as they are.
+//
+// Example (the seed's Pipe example):
+//
+//   void F(mp::Connection conn) {
+//     (void)conn.Send(std::make_tuple(42, mp::Object(), std::string("hello")));
+//     conn.Close();
+//   }
+//
+//   auto pipe = mp::Pipe();
+//   auto& [parent_conn, child_conn] = *pipe;
+//   mp::Process p(F, std::move(child_conn));
+//   (void)p.Start();
+//   auto got = parent_conn.Recv<std::tuple<int, mp::Object, std::string>>();
+//   p.Join();
+//
+// Ends: a duplex pipe (the default) sends both ways; `Pipe(false)` returns
+// (reader, writer), each usable one way only.
+//
+// End of stream: once the other end is closed, or its process has exited or
+// been killed, `Recv`/`RecvBytes` return `Unavailable` (after every message
+// it sent has been received) and `Send` returns `Unavailable`; nothing hangs
+// and no SIGPIPE is raised. A frame cut short by the peer's death is
+// `DataLoss`.
+//
+// Messages of any size are fine; each is one frame (its length, then its
+// bytes). A Connection reads ahead into a buffer of its own, so a small
+// message costs one system call on each side.
+//
+// A Connection works across fork (pass it to the child, by move or by
+// reference). It cannot be sent to a spawned process: it is a file
+// descriptor, not shared memory.
+//
+// Thread safety: as in Python, one thread at a time may send on a
+// Connection, and one thread at a time may receive.
+
+#ifndef MULTIPROCESS_PROCESS_CONNECTION_H_
+#define MULTIPROCESS_PROCESS_CONNECTION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "serialize/serialize.h"
+#include "serialize/shared_objects.h"
+
+namespace mp {
+
+class Connection {
+ public:
+  // A closed connection.
+  Connection() = default;
+  Connection(Connection&& other) noexcept;
+  Connection& operator=(Connection&& other) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // Sends `value` through the serializer.
+  // Errors: as SendBytes; the serializer's when `value` cannot be encoded.
+  template <typename T>
+  [[nodiscard]] absl::Status Send(const T& value) {
+    absl::StatusOr<std::string> bytes = Dumps(value);
+    if (!bytes.ok()) return bytes.status();
+    return SendBytes(*bytes);
+  }
+
+  // Receives one message sent with Send and decodes it as `T`.
+  // Errors: as RecvBytes; `InvalidArgument` when the message is not a `T`
+  // (the message is consumed).
+  template <typename T>
+  [[nodiscard]] absl::StatusOr<T> Recv() {
+    absl::StatusOr<std::string> bytes = RecvBytes();
+    if (!bytes.ok()) return bytes.status();
+    return Loads<T>(*bytes);
+  }
+
+  // Sends `bytes` as one message.
+  // Errors: `Unavailable` when the other end is closed or gone;
+  // `FailedPrecondition` on a closed or read-only end.
+  [[nodiscard]] absl::Status SendBytes(absl::string_view bytes);
+
+  // Receives one message. A message longer than `max_length` is refused
+  // with `ResourceExhausted` and stays to be received with a larger limit.
+  // Errors: `Unavailable` at end of stream; `DataLoss` for a frame cut
+  // short; `FailedPrecondition` on a closed or write-only end.
+  [[nodiscard]] absl::StatusOr<std::string> RecvBytes(
+      size_t max_length = std::numeric_limits<size_t>::max());
+
+  // Whether a message (or the end of the stream) is ready to be received,
+  // waiting up to `timeout` (by default not at all).
+  // Errors: `FailedPrecondition` on a closed or write-only end.
+  [[nodiscard]] absl::StatusOr<bool> Poll(
+      absl::Duration timeout = absl::ZeroDuration());
+
+  // Closes this end. Idempotent.
+  void Close();
+
+  bool closed() const { return fd_ < 0; }
+  bool readable() const { return readable_; }
+  bool writable() const { return writable_; }
+  // The descriptor, for poll(2) across several connections; -1 once closed.
+  int fileno() const { return fd_; }
+
+ private:
+  friend absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex);
+  Connection(int fd, bool readable, bool writable)
+      : fd_(fd), readable_(readable), writable_(writable) {}
+
+  absl::Status Usable(bool for_reading) const;
+  // Reads until the buffer holds at least `want` unread bytes.
+  absl::Status Fill(size_t want);
+  // The length of the next frame and its header's size, if buffered.
+  bool PeekHeader(uint64_t* length, size_t* header_size) const;
+
+  int fd_ = -1;
+  bool readable_ = false;
+  bool writable_ = false;
+  std::string buffer_;  // Received, unread bytes start at buffer_[read_].
+  size_t read_ = 0;
+};
+
+// Two connected ends: both duplex, or (reader, writer) when `duplex` is
+// false. Errors: `ResourceExhausted` when out of file descriptors.
+[[nodiscard]] absl::StatusOr<std::pair<Connection, Connection>> Pipe(
+    bool duplex = true);
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_PROCESS_CONNECTION_H_

@@ -55,6 +55,8 @@ absl::string_view SharedKindName(SharedKind kind) {
       return "Barrier";
     case SharedKind::kValue:
       return "Value";
+    case SharedKind::kQueue:
+      return "Queue";
     case SharedKind::kArray:
       return "Array";
   }

@@ -33,6 +33,7 @@ enum class SharedKind : uint32_t {
   kBarrier = 7,
   kValue = 8,
   kArray = 9,
+  kQueue = 10,
 };
 
 absl::string_view SharedKindName(SharedKind kind);

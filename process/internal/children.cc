@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -259,8 +260,11 @@ void BecomeChild(Identity identity, int lifeline) {
     for (const std::shared_ptr<ChildRecord>& child : state.children) {
       child->Forget();
     }
-    // Leaked, not destroyed: nothing of the parent's may take a lock here.
-    new std::vector<std::shared_ptr<ChildRecord>>(std::move(state.children));
+    // Kept, not destroyed: nothing of the parent's may take a lock here.
+    static auto* const parents_children =
+        new std::vector<std::shared_ptr<ChildRecord>>();
+    std::move(state.children.begin(), state.children.end(),
+              std::back_inserter(*parents_children));
     state.children.clear();
     state.child_counter = 0;
     state.exit_handler_installed = false;

@@ -101,10 +101,11 @@ absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
   return pid;
 }
 
-void RunSpawnedChild(int fd) {
-  // Runs last at exit: arenas still named then belong to objects this
-  // process never freed.
-  std::atexit(+[] { UnlinkOwnArenas(); });
+namespace {
+
+// Everything the child does, in a scope of its own so that its objects are
+// destroyed before exit (leak checkers run at exit).
+int RunRequest(int fd) {
   std::string bytes;
   char buffer[1 << 16];
   while (true) {
@@ -133,9 +134,18 @@ void RunSpawnedChild(int fd) {
   if (!call.ok()) {
     ReportTargetFailure(
         absl::StrCat("cannot rebuild the target: ", call.status().ToString()));
-    std::exit(1);
+    return 1;
   }
-  std::exit(std::get<0>(*call)(std::move(std::get<1>(*call))));
+  return std::get<0>(*call)(std::move(std::get<1>(*call)));
+}
+
+}  // namespace
+
+void RunSpawnedChild(int fd) {
+  // Runs last at exit: arenas still named then belong to objects this
+  // process never freed.
+  std::atexit(+[] { UnlinkOwnArenas(); });
+  std::exit(RunRequest(fd));
 }
 
 }  // namespace mp::internal

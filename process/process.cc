@@ -100,12 +100,17 @@ absl::Status Process::Start() {
 }
 
 absl::Status Process::StartFork() {
+  // All allocation happens before the fork (see internal::ChildRecord).
   internal::Identity identity = ChildIdentity(name_, identity_, daemon_);
   const int lifeline = LifelineFor(daemon_);
+  auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
+  internal::RegisterChild(child);
   FlushStandardStreams();
   const pid_t pid = fork();
   if (pid < 0) {
-    return absl::ErrnoToStatus(errno,
+    const int error = errno;
+    internal::UnregisterChild(child.get());
+    return absl::ErrnoToStatus(error,
                                absl::StrCat("process ", name_, ": fork"));
   }
   if (pid == 0) {
@@ -113,9 +118,9 @@ absl::Status Process::StartFork() {
     internal::ExitWithoutParentHandlers();
     std::exit(run_());
   }
+  child->Started(pid);
   pid_ = pid;
-  child_ = std::make_shared<internal::ChildRecord>(pid, name_, daemon_);
-  internal::RegisterChild(child_);
+  child_ = std::move(child);
   return absl::OkStatus();
 }
 
@@ -135,16 +140,19 @@ absl::Status Process::StartSpawn() {
   request.parent_name = identity.parent_name;
   request.lifeline = LifelineFor(daemon_);
   request.target = *std::move(target);
+  auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
+  internal::RegisterChild(child);
   FlushStandardStreams();
   absl::StatusOr<pid_t> pid = internal::LaunchSpawned(request);
   if (!pid.ok()) {
+    internal::UnregisterChild(child.get());
     return absl::Status(pid.status().code(),
                         absl::StrCat("process ", name_, ": ",
                                      pid.status().message()));
   }
+  child->Started(*pid);
   pid_ = *pid;
-  child_ = std::make_shared<internal::ChildRecord>(pid_, name_, daemon_);
-  internal::RegisterChild(child_);
+  child_ = std::move(child);
   return absl::OkStatus();
 }
 

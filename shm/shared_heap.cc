@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -132,8 +135,11 @@ class Heap {
   }
 
   void UnlinkOwnArenas() {
+    // getpid, not CurrentProcessId, and no lock: a forked child that never
+    // allocated should neither register its fences nor write to memory it
+    // shares with its parent on the way out.
+    if (owner_.load(std::memory_order_relaxed) != getpid()) return;
     std::lock_guard<std::mutex> guard(mutex_);
-    ForgetParentArenas();
     for (const std::shared_ptr<Arena>& arena : arenas_) {
       (void)arena->memory.Unlink();
     }
@@ -157,8 +163,8 @@ class Heap {
   // the child's blocks keep them mapped as long as it uses them.
   void ForgetParentArenas() {
     const pid_t self = internal::CurrentProcessId();
-    if (owner_ == self) return;
-    owner_ = self;
+    if (owner_.load(std::memory_order_relaxed) == self) return;
+    owner_.store(self, std::memory_order_relaxed);
     arenas_.clear();
     last_arena_size_ = 0;
   }
@@ -177,7 +183,7 @@ class Heap {
   }
 
   std::mutex mutex_;
-  pid_t owner_ = 0;
+  std::atomic<pid_t> owner_{0};
   std::vector<std::shared_ptr<Arena>> arenas_;  // Ours to allocate from.
   std::map<std::string, std::weak_ptr<Arena>> by_name_;
   size_t last_arena_size_ = 0;

@@ -13,7 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
-#include <iterator>
+#include <new>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -93,11 +93,15 @@ void ExitHook(int status, void*) {
 
 }  // namespace
 
-ChildRecord::ChildRecord(pid_t pid, std::string name, bool daemon)
-    : pid_(pid), name_(std::move(name)), daemon_(daemon) {
+ChildRecord::ChildRecord(std::string name, bool daemon)
+    : name_(std::move(name)), daemon_(daemon) {}
+
+void ChildRecord::Started(pid_t pid) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  pid_ = pid;
   // Without pidfds (kernels before 5.3), waits with a timeout poll waitpid.
+  // (pidfd_open's descriptors are close-on-exec.)
   pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd_ >= 0) fcntl(pidfd_, F_SETFD, FD_CLOEXEC);
 }
 
 ChildRecord::~ChildRecord() {
@@ -107,14 +111,14 @@ ChildRecord::~ChildRecord() {
 }
 
 int ChildRecord::sentinel() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return pidfd_;
 }
 
 std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
   int pidfd;
   {
-    absl::MutexLock lock(&mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     if (exitcode_.has_value()) return exitcode_;
     pidfd = pidfd_;
   }
@@ -139,13 +143,14 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
       // No pidfd: a blocking waitpid when there is no deadline, otherwise
       // short sleeps (only on kernels older than 5.3).
       while (absl::Now() < deadline) {
-        absl::MutexLock lock(&mutex_);
+        std::lock_guard<std::mutex> lock(mutex_);
         if (exitcode_.has_value()) return exitcode_;
         int status;
         const pid_t reaped =
             waitpid(pid_, &status, deadline == absl::InfiniteFuture() ? 0 : WNOHANG);
         if (reaped == pid_) {
           exitcode_ = DecodeWaitStatus(status);
+          reaped_.store(true, std::memory_order_relaxed);
           return exitcode_;
         }
         if (reaped < 0 && errno != EINTR) break;
@@ -153,7 +158,7 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
       }
     }
   }
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (exitcode_.has_value()) return exitcode_;
   int status;
   pid_t reaped;
@@ -162,12 +167,13 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
   } while (reaped < 0 && errno == EINTR);
   if (reaped == 0) return std::nullopt;
   exitcode_ = reaped == pid_ ? DecodeWaitStatus(status) : kLostExitCode;
+  reaped_.store(true, std::memory_order_relaxed);
   CloseIfOpen(pidfd_);
   return exitcode_;
 }
 
 absl::Status ChildRecord::Signal(int signal) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (exitcode_.has_value()) return absl::OkStatus();
   const int result =
       pidfd_ >= 0 ? static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd_,
@@ -183,8 +189,10 @@ absl::Status ChildRecord::Signal(int signal) {
 
 void ChildRecord::Forget() {
   // Called in a forked child, whose only thread is the caller; the mutex may
-  // be a copy of one another thread of the parent held.
-  if (pidfd_ >= 0) close(pidfd_);
+  // be a copy of one another thread of the parent held. Writes only what it
+  // must (see the class comment).
+  if (pidfd_ < 0) return;
+  close(pidfd_);
   pidfd_ = -1;
   exitcode_ = kLostExitCode;
 }
@@ -192,11 +200,22 @@ void ChildRecord::Forget() {
 void RegisterChild(std::shared_ptr<ChildRecord> child) {
   ProcessState& state = State();
   std::lock_guard<std::mutex> guard(state.mutex);
+  std::erase_if(state.children, [](const std::shared_ptr<ChildRecord>& old) {
+    return old->reaped();
+  });
   state.children.push_back(std::move(child));
   if (!state.exit_handler_installed) {
     state.exit_handler_installed = true;
     std::atexit(&JoinChildrenAtExit);
   }
+}
+
+void UnregisterChild(const ChildRecord* child) {
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  std::erase_if(state.children, [child](const std::shared_ptr<ChildRecord>& c) {
+    return c.get() == child;
+  });
 }
 
 std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
@@ -260,12 +279,10 @@ void BecomeChild(Identity identity, int lifeline) {
     for (const std::shared_ptr<ChildRecord>& child : state.children) {
       child->Forget();
     }
-    // Kept, not destroyed: nothing of the parent's may take a lock here.
-    static auto* const parents_children =
-        new std::vector<std::shared_ptr<ChildRecord>>();
-    std::move(state.children.begin(), state.children.end(),
-              std::back_inserter(*parents_children));
-    state.children.clear();
+    // Abandoned, not destroyed: destroying the parent's records could take
+    // a lock another thread of the parent held, and would write to memory
+    // for nothing (see ChildRecord).
+    new (&state.children) std::vector<std::shared_ptr<ChildRecord>>();
     state.child_counter = 0;
     state.exit_handler_installed = false;
     // The parent's lifeline: its write end must close when the parent dies,

@@ -1,0 +1,87 @@
+// Starting and joining a child, beside the raw system calls it wraps:
+//
+//   BM_RawForkWait         fork, _exit(0) in the child, waitpid
+//   BM_ProcessFork         Process(empty target).Start() + Join()
+//   BM_RawForkExecWait     fork, execv of this binary (which exits at once
+//                          from main), waitpid
+//   BM_ProcessSpawn        the same with the spawn start method
+//
+// Goals (issue 5): fork within 1.3x of raw, spawn within 1.5x of raw.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "benchmark/benchmark.h"
+#include "process/process.h"
+
+namespace mp {
+namespace {
+
+constexpr char kExitNow[] = "--exit-now";
+
+void Nothing() {}
+
+void BM_RawForkWait(benchmark::State& state) {
+  for (auto _ : state) {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status)) state.SkipWithError("child failed");
+  }
+}
+BENCHMARK(BM_RawForkWait)->UseRealTime();
+
+void BM_ProcessFork(benchmark::State& state) {
+  for (auto _ : state) {
+    Process p(Nothing);
+    if (!p.Start().ok() || !p.Join() || p.exitcode() != 0) {
+      state.SkipWithError("process failed");
+    }
+  }
+}
+BENCHMARK(BM_ProcessFork)->UseRealTime();
+
+void BM_RawForkExecWait(benchmark::State& state) {
+  char* argv[] = {program_invocation_name, const_cast<char*>(kExitNow),
+                  nullptr};
+  for (auto _ : state) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execv("/proc/self/exe", argv);
+      _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      state.SkipWithError("child failed");
+    }
+  }
+}
+BENCHMARK(BM_RawForkExecWait)->UseRealTime();
+
+void BM_ProcessSpawn(benchmark::State& state) {
+  for (auto _ : state) {
+    Process p({.name = "", .daemon = false, .start_method = StartMethod::kSpawn},
+              Nothing);
+    if (!p.Start().ok() || !p.Join() || p.exitcode() != 0) {
+      state.SkipWithError("process failed");
+    }
+  }
+}
+BENCHMARK(BM_ProcessSpawn)->UseRealTime();
+
+}  // namespace
+}  // namespace mp
+
+int main(int argc, char** argv) {
+  // The raw exec baseline's child: as little as a program can do.
+  if (argc > 1 && std::strcmp(argv[1], mp::kExitNow) == 0) return 0;
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -29,6 +29,11 @@
 //   serialize/object.h     mp::Object, a Python-like dynamic value
 //   serialize/function.h   mp::Function, mp::Bind: functions and closures
 //   serialize/shared_objects.h  locks and events sent by reference
+//   process/process.h      mp::Process, CurrentProcess, ActiveChildren, ...
+//   process/start_method.h mp::StartMethod, SetStartMethod
+//   process/context.h      mp::GetContext("spawn")
+//   process/connection.h   mp::Pipe, mp::Connection
+//   process/queue.h        mp::Queue, JoinableQueue, SimpleQueue
 //
 // Every fallible call returns absl::Status or absl::StatusOr<T> whose message
 // names the object and the cause; nothing throws and nothing aborts.
@@ -36,6 +41,11 @@
 #ifndef MULTIPROCESS_MULTIPROCESS_H_
 #define MULTIPROCESS_MULTIPROCESS_H_
 
+#include "process/connection.h"        // IWYU pragma: export
+#include "process/context.h"           // IWYU pragma: export
+#include "process/process.h"           // IWYU pragma: export
+#include "process/queue.h"             // IWYU pragma: export
+#include "process/start_method.h"      // IWYU pragma: export
 #include "serialize/bytes.h"           // IWYU pragma: export
 #include "serialize/codec.h"           // IWYU pragma: export
 #include "serialize/function.h"        // IWYU pragma: export

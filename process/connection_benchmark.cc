@@ -29,6 +29,7 @@ void BM_RawSocketpairRoundTrip(benchmark::State& state) {
   socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends);
   const pid_t pid = fork();
   if (pid == 0) {
+    close(ends[0]);  // Or the child never sees the end of the stream.
     char buffer[16];
     while (read(ends[1], buffer, sizeof buffer) == sizeof buffer) {
       if (write(ends[1], buffer, sizeof buffer) != sizeof buffer) break;
@@ -60,7 +61,11 @@ void Echo(Connection conn) {
 void BM_PipeRoundTrip(benchmark::State& state) {
   absl::StatusOr<std::pair<Connection, Connection>> pipe = Pipe();
   auto& [ours, theirs] = *pipe;
-  Process echo(Echo, std::move(theirs));
+  // The child closes its copy of our end, or it never sees end of stream.
+  Process echo([&ours, &theirs] {
+    ours.Close();
+    Echo(std::move(theirs));
+  });
   if (!echo.Start().ok()) state.SkipWithError("start failed");
   const Message message{42, "hello"};
   for (auto _ : state) {
@@ -70,6 +75,7 @@ void BM_PipeRoundTrip(benchmark::State& state) {
     }
   }
   ours.Close();
+  theirs.Close();
   echo.Join();
 }
 BENCHMARK(BM_PipeRoundTrip)->UseRealTime();

@@ -148,6 +148,23 @@ class Queue {
     return Get<T>(false);
   }
 
+  // As Get, decoding into `*item` so that its memory is reused (a string's
+  // or vector's capacity): Python's recv_bytes_into, for a consumer of
+  // large items in a loop. On error `*item` is unspecified.
+  template <typename T>
+  [[nodiscard]] absl::Status GetInto(
+      T* item, bool block = true,
+      absl::Duration timeout = absl::InfiniteDuration()) {
+    return GetEncoded(block, timeout, [item](absl::string_view bytes) {
+      internal::ValueView view;
+      if (absl::Status parsed = internal::ParseValue(bytes, &view);
+          !parsed.ok()) {
+        return parsed;
+      }
+      return Codec<T>::Decode(view, 0, item);
+    });
+  }
+
   // Items queued now (a snapshot, as in Python).
   size_t Qsize() const;
   bool Empty() const { return Qsize() == 0; }

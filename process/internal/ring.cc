@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "shm/shared_memory.h"
-#include "sync/internal/asymmetric_fence.h"
 #include "sync/internal/futex.h"
 #include "sync/internal/owner_word.h"
 
@@ -23,6 +22,11 @@ static_assert(sizeof(RecordHeader) == 8);
 
 // The longest a sleeper sleeps before looking again; see ring.h.
 constexpr absl::Duration kRecheck = absl::Milliseconds(100);
+
+// How many times a waiter re-reads the ring before sleeping. A sleep and
+// wake-up cost about 50 us here, and a producer or consumer on the other
+// core typically comes back within a few microseconds.
+constexpr int kQueueSpinRounds = 2000;
 // How long a non-blocking call waits for the other party holding its side's
 // lock when the ring itself says the call could succeed.
 constexpr absl::Duration kBusyLockPatience = absl::Seconds(1);
@@ -39,14 +43,14 @@ template <typename Ready>
 bool WaitUntil(const std::atomic<uint32_t>& signal,
                std::atomic<uint32_t>& waiters, absl::Time deadline,
                Ready ready) {
-  for (int i = 0; i < kSpinRounds; ++i) {
+  for (int i = 0; i < kQueueSpinRounds; ++i) {
     if (ready()) return true;
     SpinPause();
   }
   while (true) {
     const uint32_t seen = signal.load(std::memory_order_acquire);
     waiters.fetch_add(1, std::memory_order_seq_cst);
-    AsymmetricHeavyFence();
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ready()) {
       waiters.fetch_sub(1, std::memory_order_relaxed);
       return true;
@@ -65,7 +69,10 @@ bool WaitUntil(const std::atomic<uint32_t>& signal,
 void Announce(std::atomic<uint32_t>& signal, uint32_t value,
               const std::atomic<uint32_t>& waiters) {
   signal.store(value, std::memory_order_release);
-  AsymmetricLightFence();
+  // A full fence, not the asymmetric pair the locks use: queue waiters go
+  // to sleep often, and each membarrier would interrupt the other side's
+  // core, which costs more than this fence on every message.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (waiters.load(std::memory_order_relaxed) != 0) {
     FutexWake(signal, kWakeAll);
   }
@@ -158,19 +165,31 @@ absl::Status Ring::Put(absl::string_view message, bool block,
   }
   record.length = static_cast<uint32_t>(payload.size());
   const uint64_t need = sizeof(RecordHeader) + RoundUp8(payload.size());
-  const auto has_room = [&] {
-    const uint64_t got = h.get_state.load(std::memory_order_acquire);
+  // Room is judged from the producers' cached view of get_state first; it
+  // can only understate the room, and is refreshed when it says no.
+  const auto room_in = [&](uint64_t got) {
     const uint64_t put = h.put_state.load(std::memory_order_relaxed);
     const uint32_t used = Position(put) - Position(got);
     return h.capacity - used >= need &&
            (h.maxsize == 0 || Count(put) - Count(got) < h.maxsize);
+  };
+  const auto has_room = [&] {
+    if (room_in(h.put_seen_get_state.load(std::memory_order_relaxed))) {
+      return true;
+    }
+    const uint64_t got = h.get_state.load(std::memory_order_acquire);
+    h.put_seen_get_state.store(got, std::memory_order_relaxed);
+    return room_in(got);
   };
   const auto give_up = [&](absl::Status status) {
     if (spill.is_open()) (void)spill.Unlink();
     return status;
   };
 
-  const Acquired side = TakeSide(h.put_lock, block, deadline, has_room);
+  // Before the lock is ours: read only, the cache is the holder's.
+  const Acquired side = TakeSide(h.put_lock, block, deadline, [&] {
+    return room_in(h.get_state.load(std::memory_order_acquire));
+  });
   if (!side.held()) {
     return give_up(FullError(block ? " (timed out)" : ""));
   }
@@ -201,11 +220,24 @@ absl::Status Ring::Get(
     bool block, absl::Time deadline,
     absl::FunctionRef<absl::Status(absl::string_view)> consume) {
   RingHeader& h = *header_;
+  // Likewise from the consumers' cached view of put_state. `published` is
+  // the view that found a message: ordered after the producer's release
+  // store by the acquire load that read it, here or by an earlier holder
+  // of get_lock.
+  uint64_t published = 0;
   const auto has_message = [&] {
-    return Count(h.put_state.load(std::memory_order_acquire)) !=
-           Count(h.get_state.load(std::memory_order_relaxed));
+    const uint32_t taken = Count(h.get_state.load(std::memory_order_relaxed));
+    published = h.get_seen_put_state.load(std::memory_order_relaxed);
+    if (Count(published) != taken) return true;
+    published = h.put_state.load(std::memory_order_acquire);
+    h.get_seen_put_state.store(published, std::memory_order_relaxed);
+    return Count(published) != taken;
   };
-  const Acquired side = TakeSide(h.get_lock, block, deadline, has_message);
+  // Before the lock is ours: read only, the cache is the holder's.
+  const Acquired side = TakeSide(h.get_lock, block, deadline, [&] {
+    return Count(h.put_state.load(std::memory_order_acquire)) !=
+           Count(h.get_state.load(std::memory_order_acquire));
+  });
   if (!side.held()) return EmptyError(block ? " (timed out)" : "");
   const uint64_t before = h.get_state.load(std::memory_order_relaxed);
   if (side.owner_died()) {
@@ -218,7 +250,6 @@ absl::Status Ring::Get(
       return EmptyError(block ? " (timed out)" : "");
     }
   }
-  const uint64_t published = h.put_state.load(std::memory_order_acquire);
   const uint32_t head = Position(before);
   const uint32_t used = Position(published) - head;
   RecordHeader record;
@@ -289,7 +320,7 @@ absl::Status Ring::TaskDone() {
     }
   } while (!h.done.compare_exchange_weak(done, done + 1,
                                          std::memory_order_acq_rel));
-  AsymmetricLightFence();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (h.join_waiters.load(std::memory_order_relaxed) != 0) {
     FutexWake(h.done, kWakeAll);
   }

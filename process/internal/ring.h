@@ -19,12 +19,11 @@
 // before storing it leaves the message in place for the next consumer.
 //
 // Waiting: a side that finds the ring empty (or full) spins briefly, then
-// registers in `*_waiters`, issues the heavy asymmetric fence, re-checks,
-// and sleeps on the other side's `*_signal` futex word; the other side
-// stores the signal after publishing and wakes only when it sees a waiter
-// (light fence, asymmetric_fence.h). Sleeps last at most kRecheck, which
-// bounds the one wake-up that can be lost: that of a peer killed between
-// publishing and waking.
+// registers in `*_waiters`, fences, re-checks, and sleeps on the other
+// side's `*_signal` futex word; the other side stores the signal after
+// publishing, fences, and wakes only when it sees a waiter. Sleeps last at
+// most kRecheck, which bounds the one wake-up that can be lost: that of a
+// peer killed between publishing and waking.
 
 #ifndef MULTIPROCESS_PROCESS_INTERNAL_RING_H_
 #define MULTIPROCESS_PROCESS_INTERNAL_RING_H_
@@ -56,11 +55,16 @@ struct RingHeader {
   std::atomic<uint64_t> put_state;   // count << 32 | tail
   std::atomic<uint32_t> put_signal;  // Consumers sleep on it.
   std::atomic<uint32_t> get_waiters;
+  // The producers' last reading of get_state: room they know of without
+  // pulling the consumers' cache line over on every message.
+  std::atomic<uint64_t> put_seen_get_state;
 
   alignas(64) LockState get_lock;
   std::atomic<uint64_t> get_state;   // count << 32 | head
   std::atomic<uint32_t> get_signal;  // Producers sleep on it.
   std::atomic<uint32_t> put_waiters;
+  // The consumers' last reading of put_state, likewise.
+  std::atomic<uint64_t> get_seen_put_state;
 
   alignas(64) std::atomic<uint32_t> done;  // TaskDone calls, modulo 2^32.
   std::atomic<uint32_t> join_waiters;

@@ -35,7 +35,8 @@ Connection::Connection(Connection&& other) noexcept
       readable_(std::exchange(other.readable_, false)),
       writable_(std::exchange(other.writable_, false)),
       buffer_(std::move(other.buffer_)),
-      read_(std::exchange(other.read_, 0)) {}
+      read_(std::exchange(other.read_, 0)),
+      end_(std::exchange(other.end_, 0)) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
@@ -45,6 +46,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     writable_ = std::exchange(other.writable_, false);
     buffer_ = std::move(other.buffer_);
     read_ = std::exchange(other.read_, 0);
+    end_ = std::exchange(other.end_, 0);
   }
   return *this;
 }
@@ -55,7 +57,7 @@ void Connection::Close() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
   buffer_.clear();
-  read_ = 0;
+  read_ = end_ = 0;
 }
 
 absl::Status Connection::Usable(bool for_reading) const {
@@ -118,35 +120,37 @@ absl::Status Connection::SendBytes(absl::string_view bytes) {
 }
 
 absl::Status Connection::Fill(size_t want) {
-  while (buffer_.size() - read_ < want) {
-    if (read_ > 0 && read_ >= buffer_.size() / 2) {
-      buffer_.erase(0, read_);
+  while (end_ - read_ < want) {
+    if (read_ > 0) {
+      // Move the unread bytes to the front: cheap, they are few.
+      std::memmove(buffer_.data(), buffer_.data() + read_, end_ - read_);
+      end_ -= read_;
       read_ = 0;
     }
-    const size_t have = buffer_.size();
-    const size_t room = std::max(kReadAhead, want - (have - read_));
-    buffer_.resize(have + room);
+    if (buffer_.size() < std::max(want, kReadAhead)) {
+      buffer_.resize(std::max(want, kReadAhead));
+    }
     ssize_t got;
     do {
-      got = recv(fd_, buffer_.data() + have, room, 0);
+      got = recv(fd_, buffer_.data() + end_, buffer_.size() - end_, 0);
     } while (got < 0 && errno == EINTR);
-    buffer_.resize(have + static_cast<size_t>(std::max<ssize_t>(got, 0)));
     if (got < 0) {
       if (errno == ECONNRESET) return PeerGone("receive");
       return absl::ErrnoToStatus(errno, "connection: receive");
     }
     if (got == 0) {
-      if (buffer_.size() == read_) return PeerGone("receive");
+      if (end_ == read_) return PeerGone("receive");
       return absl::DataLossError(absl::StrCat(
           "connection: the other end closed in the middle of a message (",
-          buffer_.size() - read_, " bytes of it arrived)"));
+          end_ - read_, " bytes of it arrived)"));
     }
+    end_ += static_cast<size_t>(got);
   }
   return absl::OkStatus();
 }
 
 bool Connection::PeekHeader(uint64_t* length, size_t* header_size) const {
-  const size_t unread = buffer_.size() - read_;
+  const size_t unread = end_ - read_;
   if (unread < 4) return false;
   uint32_t short_length;
   std::memcpy(&short_length, buffer_.data() + read_, 4);
@@ -185,7 +189,7 @@ absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
   }
   read_ += header_size;
   std::string message;
-  const size_t buffered = std::min<size_t>(buffer_.size() - read_, length);
+  const size_t buffered = std::min<size_t>(end_ - read_, length);
   if (length <= kReadAhead || buffered == length) {
     if (absl::Status filled = Fill(length); !filled.ok()) {
       read_ -= header_size;
@@ -203,8 +207,7 @@ absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
           "connection: no memory for a message of ", length, " bytes"));
     }
     std::memcpy(message.data(), buffer_.data() + read_, buffered);
-    buffer_.clear();
-    read_ = 0;
+    read_ = end_ = 0;
     size_t have = buffered;
     while (have < length) {
       const ssize_t got = recv(fd_, message.data() + have, length - have, 0);
@@ -223,7 +226,7 @@ absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
 
 absl::StatusOr<bool> Connection::Poll(absl::Duration timeout) {
   if (absl::Status usable = Usable(true); !usable.ok()) return usable;
-  if (buffer_.size() > read_) return true;
+  if (end_ > read_) return true;
   pollfd ready = {fd_, POLLIN, 0};
   timespec limit;
   timespec* limit_pointer = nullptr;

@@ -128,8 +128,11 @@ class Connection {
   int fd_ = -1;
   bool readable_ = false;
   bool writable_ = false;
-  std::string buffer_;  // Received, unread bytes start at buffer_[read_].
+  // Received bytes are buffer_[read_, end_); the rest is room, kept
+  // allocated (and not re-zeroed) between receives.
+  std::string buffer_;
   size_t read_ = 0;
+  size_t end_ = 0;
 };
 
 // Two connected ends: both duplex, or (reader, writer) when `duplex` is

@@ -89,20 +89,23 @@ void BM_BoostMessageQueue8Bytes(benchmark::State& state) {
 }
 BENCHMARK(BM_BoostMessageQueue8Bytes)->UseRealTime();
 
-void BM_Queue1MiB(benchmark::State& state) {
-  absl::StatusOr<Queue> q =
-      Queue::Create(0, {.ring_bytes = kLarge * kLargeSlots});
-  const int64_t count = state.max_iterations;
-  const pid_t pid = ForkProducer([&] {
+// A producer of `count` 1 MiB items into `q`.
+pid_t ForkLargeProducer(Queue q, int64_t count) {
+  return ForkProducer([&] {
     const Bytes item{std::string(kLarge, 'x')};
     for (int64_t i = 0; i < count; ++i) {
-      if (!q->Put(item).ok()) _exit(1);
+      if (!q.Put(item).ok()) _exit(1);
     }
   });
+}
+
+void BM_Queue1MiB(benchmark::State& state) {
+  Queue q = *Queue::Create(0, {.ring_bytes = kLarge * kLargeSlots});
+  const pid_t pid = ForkLargeProducer(q, state.max_iterations);
   // Into one buffer, as the message_queue baseline receives.
   Bytes item;
   for (auto _ : state) {
-    if (!q->GetInto(&item).ok()) state.SkipWithError("get failed");
+    if (!q.GetInto(&item).ok()) state.SkipWithError("get failed");
     benchmark::DoNotOptimize(item);
   }
   state.SetBytesProcessed(state.iterations() * kLarge);
@@ -113,17 +116,10 @@ BENCHMARK(BM_Queue1MiB)->UseRealTime();
 // The same with Get, which returns a fresh 1 MiB string each time: its page
 // faults are the difference.
 void BM_Queue1MiBFreshItems(benchmark::State& state) {
-  absl::StatusOr<Queue> q =
-      Queue::Create(0, {.ring_bytes = kLarge * kLargeSlots});
-  const int64_t count = state.max_iterations;
-  const pid_t pid = ForkProducer([&] {
-    const Bytes item{std::string(kLarge, 'x')};
-    for (int64_t i = 0; i < count; ++i) {
-      if (!q->Put(item).ok()) _exit(1);
-    }
-  });
+  Queue q = *Queue::Create(0, {.ring_bytes = kLarge * kLargeSlots});
+  const pid_t pid = ForkLargeProducer(q, state.max_iterations);
   for (auto _ : state) {
-    absl::StatusOr<Bytes> item = q->Get<Bytes>();
+    absl::StatusOr<Bytes> item = q.Get<Bytes>();
     benchmark::DoNotOptimize(item);
   }
   state.SetBytesProcessed(state.iterations() * kLarge);

@@ -256,39 +256,20 @@ class SimpleQueue {
   Queue queue_;
 };
 
+namespace internal {
+inline constexpr char kQueueKind[] = "Queue";
+inline constexpr char kJoinableQueueKind[] = "JoinableQueue";
+inline constexpr char kSimpleQueueKind[] = "SimpleQueue";
+}  // namespace internal
+
 template <>
-struct Codec<Queue> {
-  static void Encode(const Queue& queue, internal::Writer& writer) {
-    internal::HandleCodec<Queue>::Encode(queue, writer, "Queue");
-  }
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             Queue* out) {
-    return internal::HandleCodec<Queue>::Decode(view, "Queue", out);
-  }
-};
+struct Codec<Queue> : internal::HandleCodec<Queue, internal::kQueueKind> {};
 template <>
-struct Codec<JoinableQueue> {
-  static void Encode(const JoinableQueue& queue, internal::Writer& writer) {
-    internal::HandleCodec<JoinableQueue>::Encode(queue, writer,
-                                                 "JoinableQueue");
-  }
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             JoinableQueue* out) {
-    return internal::HandleCodec<JoinableQueue>::Decode(view, "JoinableQueue",
-                                                        out);
-  }
-};
+struct Codec<JoinableQueue>
+    : internal::HandleCodec<JoinableQueue, internal::kJoinableQueueKind> {};
 template <>
-struct Codec<SimpleQueue> {
-  static void Encode(const SimpleQueue& queue, internal::Writer& writer) {
-    internal::HandleCodec<SimpleQueue>::Encode(queue, writer, "SimpleQueue");
-  }
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             SimpleQueue* out) {
-    return internal::HandleCodec<SimpleQueue>::Decode(view, "SimpleQueue",
-                                                      out);
-  }
-};
+struct Codec<SimpleQueue>
+    : internal::HandleCodec<SimpleQueue, internal::kSimpleQueueKind> {};
 
 }  // namespace mp
 

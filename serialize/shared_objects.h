@@ -44,16 +44,19 @@ void EncodeSharedRef(absl::string_view kind, const SharedRef& ref,
 absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
                              SharedRef* out);
 
-// Sends a handle as the SharedObjectRef of its `ref()`; attaches on arrival.
-template <typename Handle>
+// Sends a handle as the SharedObjectRef of its `ref()`, tagged `kKind`;
+// attaches on arrival. A handle's Codec derives from it:
+//
+//   inline constexpr char kQueueKind[] = "Queue";
+//   template <> struct Codec<Queue> : internal::HandleCodec<Queue, kQueueKind> {};
+template <typename Handle, const char* kKind>
 struct HandleCodec {
-  static void Encode(const Handle& handle, Writer& writer, absl::string_view kind) {
-    EncodeSharedRef(kind, handle.ref(), writer);
+  static void Encode(const Handle& handle, Writer& writer) {
+    EncodeSharedRef(kKind, handle.ref(), writer);
   }
-  static absl::Status Decode(const ValueView& view, absl::string_view kind,
-                             Handle* out) {
+  static absl::Status Decode(const ValueView& view, int, Handle* out) {
     SharedRef ref;
-    if (absl::Status read = DecodeSharedRef(view, kind, &ref); !read.ok()) {
+    if (absl::Status read = DecodeSharedRef(view, kKind, &ref); !read.ok()) {
       return read;
     }
     absl::StatusOr<Handle> attached = Handle::Attach(ref);
@@ -62,6 +65,16 @@ struct HandleCodec {
     return absl::OkStatus();
   }
 };
+
+inline constexpr char kLockKind[] = "Lock";
+inline constexpr char kRLockKind[] = "RLock";
+inline constexpr char kSemaphoreKind[] = "Semaphore";
+inline constexpr char kBoundedSemaphoreKind[] = "BoundedSemaphore";
+inline constexpr char kEventKind[] = "Event";
+inline constexpr char kRawValueKind[] = "RawValue";
+inline constexpr char kRawArrayKind[] = "RawArray";
+inline constexpr char kValueKind[] = "Value";
+inline constexpr char kArrayKind[] = "Array";
 
 }  // namespace internal
 
@@ -76,66 +89,33 @@ struct Codec<SharedRef> {
   }
 };
 
-#define MP_INTERNAL_SHARED_HANDLE_CODEC(Type, kind)                        \
-  template <>                                                              \
-  struct Codec<Type> {                                                     \
-    static void Encode(const Type& handle, internal::Writer& writer) {     \
-      internal::HandleCodec<Type>::Encode(handle, writer, kind);           \
-    }                                                                      \
-    static absl::Status Decode(const internal::ValueView& view, int,       \
-                               Type* out) {                                \
-      return internal::HandleCodec<Type>::Decode(view, kind, out);         \
-    }                                                                      \
-  }
-
-MP_INTERNAL_SHARED_HANDLE_CODEC(Lock, "Lock");
-MP_INTERNAL_SHARED_HANDLE_CODEC(RLock, "RLock");
-MP_INTERNAL_SHARED_HANDLE_CODEC(Semaphore, "Semaphore");
-MP_INTERNAL_SHARED_HANDLE_CODEC(BoundedSemaphore, "BoundedSemaphore");
-MP_INTERNAL_SHARED_HANDLE_CODEC(Event, "Event");
+template <>
+struct Codec<Lock> : internal::HandleCodec<Lock, internal::kLockKind> {};
+template <>
+struct Codec<RLock> : internal::HandleCodec<RLock, internal::kRLockKind> {};
+template <>
+struct Codec<Semaphore>
+    : internal::HandleCodec<Semaphore, internal::kSemaphoreKind> {};
+template <>
+struct Codec<BoundedSemaphore>
+    : internal::HandleCodec<BoundedSemaphore, internal::kBoundedSemaphoreKind> {};
+template <>
+struct Codec<Event> : internal::HandleCodec<Event, internal::kEventKind> {};
 
 // Values and arrays carry their element size in the block, which Attach
 // checks, and a Value/Array its lock's reference, which Attach follows.
 template <typename T>
-struct Codec<RawValue<T>> {
-  static void Encode(const RawValue<T>& value, internal::Writer& writer) {
-    internal::HandleCodec<RawValue<T>>::Encode(value, writer, "RawValue");
-  }
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             RawValue<T>* out) {
-    return internal::HandleCodec<RawValue<T>>::Decode(view, "RawValue", out);
-  }
-};
+struct Codec<RawValue<T>>
+    : internal::HandleCodec<RawValue<T>, internal::kRawValueKind> {};
 template <typename T>
-struct Codec<RawArray<T>> {
-  static void Encode(const RawArray<T>& array, internal::Writer& writer) {
-    internal::HandleCodec<RawArray<T>>::Encode(array, writer, "RawArray");
-  }
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             RawArray<T>* out) {
-    return internal::HandleCodec<RawArray<T>>::Decode(view, "RawArray", out);
-  }
-};
+struct Codec<RawArray<T>>
+    : internal::HandleCodec<RawArray<T>, internal::kRawArrayKind> {};
 template <typename T, typename L>
-struct Codec<Value<T, L>> {
-  static void Encode(const Value<T, L>& value, internal::Writer& writer) {
-    internal::HandleCodec<Value<T, L>>::Encode(value, writer, "Value");
-  }
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             Value<T, L>* out) {
-    return internal::HandleCodec<Value<T, L>>::Decode(view, "Value", out);
-  }
-};
+struct Codec<Value<T, L>>
+    : internal::HandleCodec<Value<T, L>, internal::kValueKind> {};
 template <typename T, typename L>
-struct Codec<Array<T, L>> {
-  static void Encode(const Array<T, L>& array, internal::Writer& writer) {
-    internal::HandleCodec<Array<T, L>>::Encode(array, writer, "Array");
-  }
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             Array<T, L>* out) {
-    return internal::HandleCodec<Array<T, L>>::Decode(view, "Array", out);
-  }
-};
+struct Codec<Array<T, L>>
+    : internal::HandleCodec<Array<T, L>, internal::kArrayKind> {};
 
 // A segment travels by name and is attached (mapped anew) on arrival; the
 // sender keeps the duty to unlink it.

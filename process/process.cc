@@ -77,51 +77,14 @@ absl::Status Process::Start() {
   return start_method() == StartMethod::kSpawn ? StartSpawn() : StartFork();
 }
 
-absl::Status Process::StartFork() {
-  // All allocation happens before the fork (see internal::ChildRecord).
-  internal::Identity identity = ChildIdentity(name_, identity_, daemon_);
-  const int lifeline = LifelineFor(daemon_);
+absl::Status Process::Launch(
+    absl::FunctionRef<absl::StatusOr<pid_t>()> start_child) {
+  // All allocation happens before the child starts (see
+  // internal::ChildRecord).
   auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
   internal::RegisterChild(child);
   FlushStandardStreams();
-  const pid_t pid = fork();
-  if (pid < 0) {
-    const int error = errno;
-    internal::UnregisterChild(child.get());
-    return absl::ErrnoToStatus(error,
-                               absl::StrCat("process ", name_, ": fork"));
-  }
-  if (pid == 0) {
-    internal::BecomeChild(std::move(identity), lifeline);
-    internal::ExitWithoutParentHandlers();
-    std::exit(run_());
-  }
-  child->Started(pid);
-  pid_ = pid;
-  child_ = std::move(child);
-  return absl::OkStatus();
-}
-
-absl::Status Process::StartSpawn() {
-  absl::StatusOr<std::string> target = encode_();
-  if (!target.ok()) {
-    return absl::Status(target.status().code(),
-                        absl::StrCat("process ", name_, ": cannot spawn: ",
-                                     target.status().message()));
-  }
-  internal::Identity identity = ChildIdentity(name_, identity_, daemon_);
-  internal::SpawnRequest request;
-  request.name = identity.name;
-  request.prefix = identity.prefix;
-  request.daemon = identity.daemon;
-  request.parent_pid = identity.parent_pid;
-  request.parent_name = identity.parent_name;
-  request.lifeline = LifelineFor(daemon_);
-  request.target = *std::move(target);
-  auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
-  internal::RegisterChild(child);
-  FlushStandardStreams();
-  absl::StatusOr<pid_t> pid = internal::LaunchSpawned(request);
+  absl::StatusOr<pid_t> pid = start_child();
   if (!pid.ok()) {
     internal::UnregisterChild(child.get());
     return absl::Status(pid.status().code(),
@@ -132,6 +95,33 @@ absl::Status Process::StartSpawn() {
   pid_ = *pid;
   child_ = std::move(child);
   return absl::OkStatus();
+}
+
+absl::Status Process::StartFork() {
+  internal::Identity identity = ChildIdentity(name_, identity_, daemon_);
+  const int lifeline = LifelineFor(daemon_);
+  return Launch([&]() -> absl::StatusOr<pid_t> {
+    const pid_t pid = fork();
+    if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+    if (pid == 0) {
+      internal::BecomeChild(std::move(identity), lifeline);
+      internal::ExitWithoutParentHandlers();
+      std::exit(run_());
+    }
+    return pid;
+  });
+}
+
+absl::Status Process::StartSpawn() {
+  absl::StatusOr<std::string> target = encode_();
+  if (!target.ok()) {
+    return absl::Status(target.status().code(),
+                        absl::StrCat("process ", name_, ": cannot spawn: ",
+                                     target.status().message()));
+  }
+  internal::SpawnRequest request{ChildIdentity(name_, identity_, daemon_),
+                                 LifelineFor(daemon_), *std::move(target)};
+  return Launch([&] { return internal::LaunchSpawned(request); });
 }
 
 bool Process::Join(absl::Duration timeout) {

@@ -62,6 +62,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -151,6 +152,9 @@ class Process {
   [[nodiscard]] absl::Status Close();
 
  private:
+  // Registers the child, runs `start_child` (which returns the new pid) and
+  // records the result.
+  absl::Status Launch(absl::FunctionRef<absl::StatusOr<pid_t>()> start_child);
   absl::Status StartFork();
   absl::Status StartSpawn();
   absl::Status Signal(int signal);
@@ -197,7 +201,7 @@ int CpuCount();
 
 template <typename F, typename... Args>
 Process::Process(ProcessOptions options, F&& target, Args&&... args)
-    : daemon_(false), method_(options.start_method) {
+    : method_(options.start_method) {
   using Call = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
   auto call = std::make_shared<Call>(std::forward<F>(target),
                                      std::forward<Args>(args)...);

@@ -231,8 +231,9 @@ std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
   }
   ProcessState& state = State();
   std::lock_guard<std::mutex> guard(state.mutex);
+  // Polled above; reaped() needs no further system call.
   std::erase_if(state.children, [](const std::shared_ptr<ChildRecord>& child) {
-    return child->Poll().has_value();
+    return child->reaped();
   });
   return live;
 }

@@ -122,13 +122,7 @@ int RunRequest(int fd) {
   if (!request.ok()) {
     FailInChild(absl::StrCat("bad request: ", request.status().ToString()));
   }
-  Identity identity;
-  identity.name = request->name;
-  identity.prefix = request->prefix;
-  identity.daemon = request->daemon;
-  identity.parent_pid = static_cast<pid_t>(request->parent_pid);
-  identity.parent_name = request->parent_name;
-  BecomeChild(std::move(identity), static_cast<int>(request->lifeline));
+  BecomeChild(std::move(request->identity), static_cast<int>(request->lifeline));
   absl::StatusOr<std::tuple<Trampoline, std::string>> call =
       Loads<std::tuple<Trampoline, std::string>>(request->target);
   if (!call.ok()) {

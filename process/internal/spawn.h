@@ -16,23 +16,21 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "process/internal/children.h"
 #include "serialize/codec.h"
 
 namespace mp::internal {
 
 inline constexpr char kSpawnFdVariable[] = "MULTIPROCESS_SPAWN_FD";
 
+MP_SERIALIZE_FIELDS(Identity, name, prefix, daemon, parent_pid, parent_name);
+
 struct SpawnRequest {
-  std::string name;
-  std::string prefix;  // The child's Identity::prefix.
-  bool daemon = false;
-  int64_t parent_pid = 0;
-  std::string parent_name;
+  Identity identity;      // The child's.
   int64_t lifeline = -1;  // An inherited descriptor, or -1.
   std::string target;     // From EncodeSpawnTarget.
 };
-MP_SERIALIZE_FIELDS(SpawnRequest, name, prefix, daemon, parent_pid,
-                    parent_name, lifeline, target);
+MP_SERIALIZE_FIELDS(SpawnRequest, identity, lifeline, target);
 
 // Starts a child running `request`. Returns its pid once the request is
 // written. Errors: `FailedPrecondition` when this executable's main is not

@@ -1,9 +1,7 @@
 // What happens around a parent's exit: atexit handlers, joining children,
 // and no daemonic orphans when the parent is killed.
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -12,13 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/segments.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
@@ -56,20 +53,6 @@ TEST(LifetimeTest, ExitJoinsChildrenAndTerminatesDaemons) {
             "main returns\nworker finished\nworker exit 0\ndaemon exit -15\n");
 }
 
-// A process killed with SIGKILL leaves its heap arenas behind; until the
-// resource tracker exists, the test that killed it removes them.
-void UnlinkSegmentsOf(pid_t pid) {
-  const std::string prefix = absl::StrCat("mp-", pid, "-");
-  DIR* directory = opendir("/dev/shm");
-  if (directory == nullptr) return;
-  while (dirent* entry = readdir(directory)) {
-    if (absl::StartsWith(entry->d_name, prefix)) {
-      shm_unlink(absl::StrCat("/", entry->d_name).c_str());
-    }
-  }
-  closedir(directory);
-}
-
 // Starts the peer in orphan mode, reads its daemonic child's pid, kills the
 // peer with SIGKILL, and checks that the child goes too.
 void ExpectNoOrphan(const std::string& method, const std::string& from) {
@@ -102,7 +85,9 @@ void ExpectNoOrphan(const std::string& method, const std::string& from) {
   const pid_t parent_pid = parent->pid();
   absl::StatusOr<int> killed = parent->Kill(SIGKILL);
   ASSERT_THAT(killed.status(), IsOk());
-  UnlinkSegmentsOf(parent_pid);
+  // Killed, it could not unlink its heap arenas (the resource tracker, once
+  // it exists, will).
+  testing::UnlinkSegmentsOf(parent_pid);
   EXPECT_EQ(*killed, -SIGKILL);
   EXPECT_EQ(poll(&exited, 1, 60000), 1)
       << "daemonic child " << child << " outlived its killed parent";

@@ -27,29 +27,44 @@ ScopedUnlink::~ScopedUnlink() {
                                           : absl::StrCat("/", name_).c_str());
 }
 
-std::vector<std::string> LeakedSegments() {
-  std::set<pid_t> creators = {getpid()};
-  for (pid_t child : StartedChildren()) creators.insert(child);
-  const std::string test_prefix = absl::StrCat("mp-t", getpid(), "-");
-  std::vector<std::string> leaked;
+namespace {
+
+// The /dev/shm names made fresh ("mp-<pid>-<hex>") by one of `creators`,
+// and those starting with `prefix` when it is not empty.
+std::vector<std::string> SegmentsOf(const std::set<pid_t>& creators,
+                                    absl::string_view prefix) {
+  std::vector<std::string> found;
   DIR* directory = opendir("/dev/shm");
-  if (directory == nullptr) return leaked;
+  if (directory == nullptr) return found;
   while (dirent* entry = readdir(directory)) {
     const std::string name = entry->d_name;
-    if (absl::StartsWith(name, test_prefix)) {
-      leaked.push_back(name);
+    if (!prefix.empty() && absl::StartsWith(name, prefix)) {
+      found.push_back(name);
       continue;
     }
-    // Fresh names are "mp-<pid>-<hex>".
     std::vector<absl::string_view> parts = absl::StrSplit(name, '-');
     int pid = 0;
     if (parts.size() == 3 && parts[0] == "mp" &&
         absl::SimpleAtoi(parts[1], &pid) && creators.count(pid) > 0) {
-      leaked.push_back(name);
+      found.push_back(name);
     }
   }
   closedir(directory);
-  return leaked;
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::string> LeakedSegments() {
+  std::set<pid_t> creators = {getpid()};
+  for (pid_t child : StartedChildren()) creators.insert(child);
+  return SegmentsOf(creators, absl::StrCat("mp-t", getpid(), "-"));
+}
+
+void UnlinkSegmentsOf(pid_t pid) {
+  for (const std::string& name : SegmentsOf({pid}, "")) {
+    shm_unlink(absl::StrCat("/", name).c_str());
+  }
 }
 
 namespace {

@@ -13,6 +13,8 @@
 #ifndef MULTIPROCESS_TESTS_TESTING_SEGMENTS_H_
 #define MULTIPROCESS_TESTS_TESTING_SEGMENTS_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +41,10 @@ class ScopedUnlink {
 
 // The /dev/shm entries this process and its started children left behind.
 std::vector<std::string> LeakedSegments();
+
+// Removes the segments a process killed by a test left behind (its heap
+// arenas, "mp-<pid>-..."), which it had no chance to unlink.
+void UnlinkSegmentsOf(pid_t pid);
 
 }  // namespace mp::testing
 

@@ -70,25 +70,15 @@ namespace {
 
 absl::Status ReadAttribute(absl::string_view bytes, absl::string_view* name,
                            absl::string_view* value) {
-  Reader reader(bytes);
   bool has_name = false;
   bool has_value = false;
-  while (!reader.done()) {
-    uint32_t field;
-    WireType type;
-    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-      return read;
-    }
-    if ((field != 1 && field != 2) || type != kLengthDelimited) {
-      return absl::InvalidArgumentError("serialize: malformed attribute");
-    }
-    if (absl::Status read =
-            reader.ReadLengthDelimited(field == 1 ? name : value);
-        !read.ok()) {
-      return read;
-    }
-    (field == 1 ? has_name : has_value) = true;
-  }
+  absl::Status read = ForEachPairField(
+      bytes, "attribute", [&](uint32_t field, absl::string_view part) {
+        *(field == 1 ? name : value) = part;
+        (field == 1 ? has_name : has_value) = true;
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   if (!has_name || !has_value) {
     return absl::InvalidArgumentError(
         "serialize: attribute without a name or a value");
@@ -103,32 +93,14 @@ absl::Status ForEachAttribute(
     absl::FunctionRef<absl::Status(absl::string_view)> type_name,
     absl::FunctionRef<absl::Status(absl::string_view, absl::string_view)>
         attribute) {
-  Reader reader(message);
-  while (!reader.done()) {
-    uint32_t field;
-    WireType type;
-    absl::string_view bytes;
-    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-      return read;
-    }
-    if ((field != 1 && field != 2) || type != kLengthDelimited) {
-      return absl::InvalidArgumentError("serialize: malformed namespace");
-    }
-    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
-      return read;
-    }
-    absl::Status visited;
-    if (field == 1) {
-      visited = type_name(bytes);
-    } else {
-      absl::string_view name;
-      absl::string_view value;
-      visited = ReadAttribute(bytes, &name, &value);
-      if (visited.ok()) visited = attribute(name, value);
-    }
-    if (!visited.ok()) return visited;
-  }
-  return absl::OkStatus();
+  return ForEachPairField(
+      message, "namespace", [&](uint32_t field, absl::string_view bytes) {
+        if (field == 1) return type_name(bytes);
+        absl::string_view name;
+        absl::string_view value;
+        absl::Status read = ReadAttribute(bytes, &name, &value);
+        return read.ok() ? attribute(name, value) : read;
+      });
 }
 
 namespace {

@@ -335,6 +335,32 @@ struct SetCodec {
   }
 };
 
+// Calls `each(field, bytes)` for every field of `message`, a pair (a dict
+// entry, an attribute, a namespace) whose fields must be 1 and 2, both
+// length-delimited; anything else is "serialize: malformed <what>".
+template <typename Each>
+absl::Status ForEachPairField(absl::string_view message, absl::string_view what,
+                              Each&& each) {
+  Reader reader(message);
+  while (!reader.done()) {
+    uint32_t field;
+    WireType type;
+    absl::string_view bytes;
+    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+      return read;
+    }
+    if ((field != 1 && field != 2) || type != kLengthDelimited) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("serialize: malformed ", what));
+    }
+    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
+      return read;
+    }
+    if (absl::Status done = each(field, bytes); !done.ok()) return done;
+  }
+  return absl::OkStatus();
+}
+
 // Calls `add(Key&&, Mapped&&)` for each entry of a dict, in order.
 template <typename Key, typename Mapped, typename Add>
 absl::Status DecodeMapEntries(const ValueView& view, int depth, Add&& add) {
@@ -344,25 +370,13 @@ absl::Status DecodeMapEntries(const ValueView& view, int depth, Add&& add) {
     Mapped mapped = DecodeTarget<Mapped>::Make();
     bool has_key = false;
     bool has_value = false;
-    Reader reader(entry);
-    while (!reader.done()) {
-      uint32_t field;
-      WireType type;
-      absl::string_view bytes;
-      if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-        return read;
-      }
-      if ((field != 1 && field != 2) || type != kLengthDelimited) {
-        return absl::InvalidArgumentError("serialize: malformed dict entry");
-      }
-      if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
-        return read;
-      }
-      absl::Status item = field == 1 ? DecodeNested(bytes, depth, &key)
-                                     : DecodeNested(bytes, depth, &mapped);
-      if (!item.ok()) return item;
-      (field == 1 ? has_key : has_value) = true;
-    }
+    absl::Status read = ForEachPairField(
+        entry, "dict entry", [&](uint32_t field, absl::string_view bytes) {
+          (field == 1 ? has_key : has_value) = true;
+          return field == 1 ? DecodeNested(bytes, depth, &key)
+                            : DecodeNested(bytes, depth, &mapped);
+        });
+    if (!read.ok()) return read;
     if (!has_key || !has_value) {
       return absl::InvalidArgumentError(
           "serialize: dict entry without a key or a value");

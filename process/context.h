@@ -33,8 +33,8 @@ class Context {
   // A Process using this context's start method (see process/process.h).
   template <typename F, typename... Args>
   ::mp::Process Process(F&& target, Args&&... args) const {
-    return ::mp::Process(ProcessOptions{.start_method = method_},
-                         std::forward<F>(target), std::forward<Args>(args)...);
+    return Process(ProcessOptions(), std::forward<F>(target),
+                   std::forward<Args>(args)...);
   }
   template <typename F, typename... Args>
   ::mp::Process Process(ProcessOptions options, F&& target,

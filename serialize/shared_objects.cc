@@ -57,29 +57,55 @@ absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
 }  // namespace mp::internal
 
 namespace mp {
+namespace {
+
+// Decodes a reference of `kind` and attaches `T` to the segment it names.
+template <typename T>
+absl::Status AttachByName(absl::string_view kind,
+                          const internal::ValueView& view, T* out) {
+  SharedRef ref;
+  if (absl::Status read = internal::DecodeSharedRef(view, kind, &ref);
+      !read.ok()) {
+    return read;
+  }
+  absl::StatusOr<T> attached = T::Attach(ref.segment);
+  if (!attached.ok()) return attached.status();
+  *out = *std::move(attached);
+  return absl::OkStatus();
+}
+
+// Sends the object in `segment` as a reference of `kind` to its name.
+void SendByName(absl::string_view kind, const SharedMemory& segment,
+                internal::Writer& writer) {
+  if (segment.name().empty()) {
+    writer.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "serialize: a ", kind, " without a named segment cannot be sent")));
+    return;
+  }
+  internal::EncodeSharedRef(
+      kind, SharedRef{segment.name(), 0, segment.size()}, writer);
+}
+
+}  // namespace
 
 void Codec<SharedMemory>::Encode(const SharedMemory& memory,
                                  internal::Writer& writer) {
-  if (memory.name().empty()) {
-    writer.Fail(absl::InvalidArgumentError(
-        "serialize: a SharedMemory without a name cannot be sent"));
-    return;
-  }
-  internal::EncodeSharedRef("SharedMemory",
-                            SharedRef{memory.name(), 0, memory.size()}, writer);
+  SendByName("SharedMemory", memory, writer);
 }
 
 absl::Status Codec<SharedMemory>::Decode(const internal::ValueView& view, int,
                                          SharedMemory* out) {
-  SharedRef ref;
-  if (absl::Status read = internal::DecodeSharedRef(view, "SharedMemory", &ref);
-      !read.ok()) {
-    return read;
-  }
-  absl::StatusOr<SharedMemory> attached = SharedMemory::Attach(ref.segment);
-  if (!attached.ok()) return attached.status();
-  *out = *std::move(attached);
-  return absl::OkStatus();
+  return AttachByName("SharedMemory", view, out);
+}
+
+void Codec<ShareableList>::Encode(const ShareableList& list,
+                                  internal::Writer& writer) {
+  SendByName("ShareableList", list.shm(), writer);
+}
+
+absl::Status Codec<ShareableList>::Decode(const internal::ValueView& view, int,
+                                          ShareableList* out) {
+  return AttachByName("ShareableList", view, out);
 }
 
 }  // namespace mp

@@ -7,7 +7,7 @@
 // task) arrives as the same object, not a copy: `mp::Lock`, `mp::RLock`,
 // `mp::Semaphore`, `mp::BoundedSemaphore`, `mp::Event`, `mp::RawValue`,
 // `mp::RawArray`, `mp::Value` and `mp::Array` (with their locks),
-// `mp::SharedMemory` (by name), and a bare `mp::SharedRef`. Include this
+// `mp::SharedMemory` and `mp::ShareableList` (by name), and a bare `mp::SharedRef`. Include this
 // header where such objects are serialized.
 //
 //   mp::Lock lock;
@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "serialize/codec.h"
 #include "shm/shared_heap.h"
+#include "shm/shareable_list.h"
 #include "shm/shared_memory.h"
 #include "shm/sharedctypes.h"
 #include "sync/event.h"
@@ -124,6 +125,15 @@ struct Codec<SharedMemory> {
   static void Encode(const SharedMemory& memory, internal::Writer& writer);
   static absl::Status Decode(const internal::ValueView& view, int,
                              SharedMemory* out);
+};
+
+// A list travels by its segment's name, as Python pickles a ShareableList,
+// and is attached anew on arrival; the sender keeps the duty to unlink it.
+template <>
+struct Codec<ShareableList> {
+  static void Encode(const ShareableList& list, internal::Writer& writer);
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             ShareableList* out);
 };
 
 }  // namespace mp

@@ -261,6 +261,7 @@ bool PythonEqual(const ShareableList::Item& a, const ShareableList::Item& b) {
 
 ShareableList::ShareableList(SharedMemory shm, std::vector<uint64_t> offsets)
     : shm_(std::move(shm)), offsets_(std::move(offsets)) {
+  if (offsets_.empty()) return;  // A placeholder.
   const size_t count = size();
   data_start_ = (count + 2) * kWord;
   formats_start_ = data_start_ + offsets_.back();

@@ -102,6 +102,9 @@ class ShareableList {
   [[nodiscard]] static absl::StatusOr<ShareableList> Attach(
       absl::string_view name);
 
+  // An empty list attached to nothing, for a decoder to fill in.
+  static ShareableList Placeholder() { return ShareableList(SharedMemory(), {}); }
+
   ShareableList(ShareableList&&) = default;
   ShareableList& operator=(ShareableList&&) = default;
 

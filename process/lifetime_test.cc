@@ -53,6 +53,14 @@ TEST(LifetimeTest, ExitJoinsChildrenAndTerminatesDaemons) {
             "main returns\nworker finished\nworker exit 0\ndaemon exit -15\n");
 }
 
+TEST(LifetimeTest, BufferedStreamsAreWrittenOnceByEachProcess) {
+  absl::StatusOr<testing::ProgramResult> run =
+      RunProgram({Peer(), "unsynced-streams"});
+  ASSERT_THAT(run.status(), IsOk());
+  EXPECT_EQ(run->exit_code, 0) << run->output;
+  EXPECT_EQ(run->output, "parent before fork\nchild wrote\nparent after join\n");
+}
+
 // Starts the peer in orphan mode, reads its daemonic child's pid, kills the
 // peer with SIGKILL, and checks that the child goes too.
 void ExpectNoOrphan(const std::string& method, const std::string& from) {

@@ -35,13 +35,6 @@ int LifelineFor(bool daemon) {
   return internal::LifelineReadEnd();
 }
 
-// Output buffered before a fork would otherwise be written twice.
-void FlushStandardStreams() {
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
-}
-
 }  // namespace
 
 std::string Process::NextIdentity() { return internal::NextChildIdentity(); }
@@ -83,7 +76,8 @@ absl::Status Process::Launch(
   // internal::ChildRecord).
   auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
   internal::RegisterChild(child);
-  FlushStandardStreams();
+  // Output buffered before a fork would otherwise be written twice.
+  internal::FlushStandardStreams();
   absl::StatusOr<pid_t> pid = start_child();
   if (!pid.ok()) {
     internal::UnregisterChild(child.get());

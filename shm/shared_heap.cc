@@ -53,9 +53,17 @@ size_t RoundUp(size_t value, size_t multiple) {
 class Heap {
  public:
   static Heap& Get() {
-    static Heap* const heap = new Heap();
+    static Heap* const heap = [] {
+      Heap* created = new Heap();
+      existing.store(created, std::memory_order_release);
+      return created;
+    }();
     return *heap;
   }
+
+  // The heap if this process or an ancestor has made one; checking it costs
+  // a forked child no write to memory it shares with its parent.
+  static Heap* IfCreated() { return existing.load(std::memory_order_acquire); }
 
   absl::StatusOr<std::pair<std::shared_ptr<Arena>, size_t>> Allocate(
       size_t size) {
@@ -184,6 +192,7 @@ class Heap {
 
   std::mutex mutex_;
   std::atomic<pid_t> owner_{0};
+  static std::atomic<Heap*> existing;
   std::vector<std::shared_ptr<Arena>> arenas_;  // Ours to allocate from.
   std::map<std::string, std::weak_ptr<Arena>> by_name_;
   size_t last_arena_size_ = 0;
@@ -262,10 +271,14 @@ SharedRef SharedBlock::ref() const {
   return SharedRef{arena_->memory.name(), offset_, size_};
 }
 
+std::atomic<Heap*> Heap::existing{nullptr};
+
 namespace internal {
 size_t LiveArenaCount() { return Heap::Get().LiveArenaCount(); }
 
-void UnlinkOwnArenas() { Heap::Get().UnlinkOwnArenas(); }
+void UnlinkOwnArenas() {
+  if (Heap* heap = Heap::IfCreated()) heap->UnlinkOwnArenas();
+}
 }  // namespace internal
 
 }  // namespace mp

@@ -12,10 +12,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <new>
 #include <mutex>
 #include <thread>
+#include <typeinfo>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -84,11 +86,18 @@ void WatchLifeline(int fd) {
 }
 
 void ExitHook(int status, void*) {
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
+  FlushStandardStreams();
   UnlinkOwnArenas();
   _exit(status);
+}
+
+// Whether `stream` buffers nothing of its own. With sync_with_stdio (the
+// default) the standard C++ streams write straight through to C's stdio;
+// skipping their flush spares a forked child the pages it would touch.
+bool WritesThroughToStdio(const std::ostream& stream) {
+  const std::streambuf* buffer = stream.rdbuf();
+  return buffer != nullptr &&
+         typeid(*buffer) == typeid(__gnu_cxx::stdio_sync_filebuf<char>);
 }
 
 }  // namespace
@@ -308,5 +317,11 @@ void BecomeChild(Identity identity, int lifeline) {
 }
 
 void ExitWithoutParentHandlers() { on_exit(&ExitHook, nullptr); }
+
+void FlushStandardStreams() {
+  if (!WritesThroughToStdio(std::cout)) std::cout.flush();
+  if (!WritesThroughToStdio(std::cerr)) std::cerr.flush();
+  std::fflush(nullptr);
+}
 
 }  // namespace mp::internal

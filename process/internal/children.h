@@ -125,6 +125,10 @@ bool DeathSignalFollowsProcess();
 // exit() flushes stdio, unlinks this process's heap arenas, and _exits.
 void ExitWithoutParentHandlers();
 
+// Writes out what the C and C++ standard streams hold, so that a fork does
+// not duplicate it and an _exit does not lose it.
+void FlushStandardStreams();
+
 }  // namespace mp::internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_CHILDREN_H_

@@ -7,6 +7,11 @@
 //                   as main returns, and a daemonic child blocked forever; an
 //                   atexit handler registered first prints their exit codes,
 //                   which exist only if the exit handler joined them.
+//   unsynced-streams
+//                   with std::cout buffering on its own (sync_with_stdio
+//                   false), writes a line, forks a child that writes one and
+//                   returns, then writes a last line: each must appear once,
+//                   in order.
 //   orphan fork|spawn main|thread
 //                   starts a daemonic child blocked forever (from the main
 //                   thread, or from a thread that then exits), prints its pid
@@ -16,6 +21,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -80,6 +86,15 @@ int JoinAtExit() {
   return gate.Release().ok() ? 0 : 4;
 }
 
+int UnsyncedStreams() {
+  std::ios::sync_with_stdio(false);
+  std::cout << "parent before fork\n";
+  mp::Process child([] { std::cout << "child wrote\n"; });
+  if (!child.Start().ok() || !child.Join()) return 2;
+  std::cout << "parent after join\n";
+  return child.exitcode() == 0 ? 0 : 3;
+}
+
 int Orphan(const std::string& method, const std::string& from) {
   static mp::Event never;
   mp::ProcessOptions options;
@@ -107,7 +122,10 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "atexit") return Atexit();
   if (mode == "join-at-exit") return JoinAtExit();
+  if (mode == "unsynced-streams") return UnsyncedStreams();
   if (mode == "orphan" && argc == 4) return Orphan(argv[2], argv[3]);
-  std::fprintf(stderr, "usage: process_peer atexit|join-at-exit|orphan ...\n");
+  std::fprintf(stderr,
+               "usage: process_peer atexit|join-at-exit|unsynced-streams|"
+               "orphan ...\n");
   return 64;
 }

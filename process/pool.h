@@ -1,0 +1,542 @@
+// -----------------------------------------------------------------------------
+// File: process/pool.h
+// -----------------------------------------------------------------------------
+//
+// `mp::Pool` is Python's `multiprocessing.Pool`: a fixed set of worker
+// processes that run functions over many inputs.
+//
+// Example:
+//
+//   int Square(int x) { return x * x; }
+//
+//   mp::Pool pool({.processes = 4});
+//   absl::StatusOr<std::vector<int>> squares =
+//       pool.Map(Square, std::vector<int>{1, 2, 3});        // {1, 4, 9}
+//   for (absl::StatusOr<int> each : pool.ImapUnordered(Square, inputs)) {
+//     ...  // as workers finish them
+//   }
+//   mp::AsyncResult<int> later = pool.ApplyAsync(Square, std::tuple(7));
+//   absl::StatusOr<int> fortynine = later.Get(absl::Seconds(10));
+//
+// Functions go to the workers through //serialize, so they must be
+// sendable even with the fork start method (the workers already run): a
+// function, a captureless lambda, an `mp::Function` or an `mp::Bind`
+// closure; a capturing lambda does not compile. Arguments and results are
+// anything //serialize encodes, shared objects (Lock, Value, Queue, ...)
+// included. A function returning `absl::Status` or `absl::StatusOr<T>`
+// fails its task with that status; one that throws fails it with
+// `Unknown` and the exception's message; `void` results come back as
+// `std::monostate` (None). Either way the pool goes on.
+//
+// Dead workers: a worker that dies while it holds a task (SIGKILL, a crash,
+// `exit()`) is replaced at once, and the task completes with `Aborted`
+// naming the worker, its pid and the signal or exit code. Tasks queued
+// behind it go to other workers. Nothing waits forever: Python's pool hangs
+// here.
+//
+// Chunks: Map, Starmap and their Async forms cut the input into chunks of
+// `chunksize` items (by default about four chunks per worker, as Python);
+// a chunk is one task, so one failing item fails its chunk, and Map fails
+// at the first failed chunk. Imap and ImapUnordered default to chunks of
+// one item and hand results out as they arrive.
+//
+// Lifetime: `Close()` takes no more work and lets the workers finish what
+// is queued; `Terminate()` stops them now (pending tasks fail with
+// `Cancelled`); `Join()` waits for the workers after either. Destroying a
+// Pool terminates it, as leaving Python's `with Pool() as pool:` does.
+//
+// Callbacks (ApplyAsync, MapAsync, MapOptions::progress) run on the pool's
+// result thread: keep them short, and do not Join() or destroy the pool
+// from one.
+//
+// Thread safety: any number of threads may submit work to a Pool at once.
+
+#ifndef MULTIPROCESS_PROCESS_POOL_H_
+#define MULTIPROCESS_PROCESS_POOL_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "process/internal/pool_core.h"
+#include "process/internal/pool_task.h"
+#include "process/internal/target.h"
+#include "process/start_method.h"
+#include "serialize/serialize.h"
+
+namespace mp {
+namespace internal {
+
+template <typename F, typename... Args>
+struct PoolApplyTypes {
+  static_assert(AsFunction<F>::kSendable,
+                "pool tasks must be sendable: a function, a captureless "
+                "lambda, an mp::Function or an mp::Bind closure");
+  static_assert((Sendable<Args> && ...),
+                "every argument of a pool task needs a //serialize codec");
+  using Fn = typename AsFunction<F>::Type;
+  using Value = typename TaskValue<
+      std::invoke_result_t<Fn&, std::decay_t<Args>...>>::Type;
+};
+template <typename F, typename Items, bool kStar>
+struct PoolMapTypes {
+  using Item = std::ranges::range_value_t<Items>;
+  static_assert(AsFunction<F>::kSendable,
+                "pool tasks must be sendable: a function, a captureless "
+                "lambda, an mp::Function or an mp::Bind closure");
+  static_assert(Sendable<Item>,
+                "the items of a pool map need a //serialize codec");
+  using Fn = typename AsFunction<F>::Type;
+  using Value =
+      typename TaskValue<typename ChunkCall<Fn, Item, kStar>::Result>::Type;
+};
+
+}  // namespace internal
+
+// What each worker runs once before its first task: Python's
+// `initializer` and `initargs`. Build it from a sendable function (or, with
+// the fork start method, any callable) and its arguments:
+//
+//   mp::Pool pool({.initializer = {SetUp, std::string("config.txt")}});
+//
+// A failing initializer (it throws, or returns a non-OK status) breaks the
+// pool: queued and later tasks fail with `FailedPrecondition` naming the
+// worker and the error, rather than workers being restarted forever.
+class PoolInitializer {
+ public:
+  PoolInitializer() = default;
+  template <typename F, typename... Args>
+  PoolInitializer(F function, Args... args) {
+    state_.local = [function, args...]() mutable -> internal::TaskOutcome {
+      auto value = internal::CallTask([&] { return function(args...); });
+      if (!value.ok()) return internal::Failed(value.status());
+      return {};
+    };
+    if constexpr (internal::AsFunction<F>::kSendable &&
+                  (internal::Sendable<Args> && ...)) {
+      using Fn = typename internal::AsFunction<F>::Type;
+      absl::StatusOr<std::string> payload =
+          DumpsTuple(internal::AsFunction<F>::Make(function), args...);
+      state_.encoded =
+          payload.ok()
+              ? Dumps(std::make_tuple(
+                    internal::TaskRunner(
+                        &internal::RunApply<Fn, std::decay_t<Args>...>),
+                    *std::move(payload)))
+              : payload;
+    } else {
+      state_.encoded = absl::InvalidArgumentError(
+          "the initializer or one of its arguments cannot be serialized");
+    }
+  }
+
+ private:
+  friend class Pool;
+  internal::Initializer state_;
+};
+
+struct PoolOptions {
+  // Worker processes; unset: CpuCount().
+  std::optional<int> processes;
+  PoolInitializer initializer;
+  // Tasks a worker runs before it is replaced by a fresh one; 0: no limit.
+  int maxtasksperchild = 0;
+  // Unset: GetStartMethod().
+  std::optional<StartMethod> start_method;
+};
+
+struct MapOptions {
+  // Items per task; 0: automatic (Map: about four chunks per worker; Imap:
+  // one).
+  size_t chunksize = 0;
+  // Called as chunks finish with (items done, items in all), on the pool's
+  // result thread: enough to draw a progress bar.
+  std::function<void(size_t done, size_t total)> progress;
+};
+
+// The result of an asynchronous call: Python's `AsyncResult`.
+template <typename T>
+class AsyncResult {
+ public:
+  // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
+  // first; otherwise the task's own error.
+  absl::StatusOr<T> Get(absl::Duration timeout = absl::InfiniteDuration()) const {
+    if (!state_->WaitComplete(timeout)) {
+      return absl::DeadlineExceededError("pool: the result is not ready");
+    }
+    return state_->value;
+  }
+  // Waits up to `timeout`; returns whether the result is ready.
+  bool Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
+    return state_->WaitComplete(timeout);
+  }
+  bool Ready() const { return state_->complete(); }
+  // Whether the call completed without error; false while not Ready().
+  bool Successful() const { return Ready() && state_->value.ok(); }
+
+  // Implementation detail.
+  struct State : internal::JobState {
+    using JobState::JobState;
+    void Finish() override {
+      value = first_error().ok() ? decode(*this) : first_error();
+      try {
+        if (value.ok()) {
+          if (callback) callback(*value);
+        } else if (error_callback) {
+          error_callback(value.status());
+        }
+      } catch (...) {
+        // A throwing callback must not take the pool's result thread down.
+      }
+    }
+    absl::StatusOr<T> value = absl::UnknownError("pool: not ready");
+    std::function<absl::StatusOr<T>(const internal::JobState&)> decode;
+    std::function<void(const T&)> callback;
+    std::function<void(const absl::Status&)> error_callback;
+  };
+  explicit AsyncResult(std::shared_ptr<State> state)
+      : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// Results handed out as they arrive: Python's `imap` (in order) and
+// `imap_unordered` (in the order they finish). Use Next(), or range-for:
+//
+//   for (absl::StatusOr<int> each : pool.Imap(Square, inputs)) ...
+//
+// A failed chunk yields its error once (in place of its items); the
+// iteration then goes on with the next chunk.
+template <typename R>
+class ImapResult {
+ public:
+  // The next result; nullopt after the last. Errors: the task's error;
+  // `DeadlineExceeded` when `timeout` passes first (call again to go on
+  // waiting).
+  absl::StatusOr<std::optional<R>> Next(
+      absl::Duration timeout = absl::InfiniteDuration()) {
+    while (buffer_position_ >= buffer_.size()) {
+      if (chunk_ == state_->chunks()) return std::nullopt;
+      const internal::JobState::Outcome* outcome =
+          state_->WaitChunk(chunk_, unordered_, timeout);
+      if (outcome == nullptr) {
+        return absl::DeadlineExceededError("pool: no result ready yet");
+      }
+      ++chunk_;
+      buffer_.clear();
+      buffer_position_ = 0;
+      if (!outcome->status.ok()) return outcome->status;
+      absl::StatusOr<std::vector<R>> values =
+          Loads<std::vector<R>>(outcome->bytes);
+      if (!values.ok()) return values.status();
+      buffer_ = *std::move(values);
+    }
+    return std::move(buffer_[buffer_position_++]);
+  }
+
+  class iterator {
+   public:
+    using value_type = absl::StatusOr<R>;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(ImapResult* owner) : owner_(owner) { ++*this; }
+    const value_type& operator*() const { return current_; }
+    iterator& operator++() {
+      absl::StatusOr<std::optional<R>> next = owner_->Next();
+      if (!next.ok()) {
+        current_ = next.status();
+      } else if (next->has_value()) {
+        current_ = **std::move(next);
+      } else {
+        owner_ = nullptr;
+      }
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
+
+   private:
+    ImapResult* owner_ = nullptr;
+    value_type current_ = absl::UnknownError("");
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+  // Implementation detail.
+  ImapResult(std::shared_ptr<internal::JobState> state, bool unordered)
+      : state_(std::move(state)), unordered_(unordered) {}
+
+ private:
+  std::shared_ptr<internal::JobState> state_;
+  bool unordered_;
+  size_t chunk_ = 0;
+  std::vector<R> buffer_;
+  size_t buffer_position_ = 0;
+};
+
+class Pool {
+ public:
+  // Starts the workers; on failure the program dies with the error (use
+  // Create to handle it).
+  explicit Pool(PoolOptions options = {}) : Pool(OrDie(Create(std::move(options)))) {}
+  // Errors: `InvalidArgument` for a bad option or, with spawn, an
+  // initializer that cannot be sent; `FailedPrecondition` in a daemonic
+  // process; those of Process::Start.
+  [[nodiscard]] static absl::StatusOr<Pool> Create(PoolOptions options = {});
+
+  Pool(Pool&&) noexcept = default;
+  Pool& operator=(Pool&&) noexcept = default;
+  // Terminates the workers if Join() has not returned.
+  ~Pool() = default;
+
+  // fn(item) for each item, results in input order.
+  template <typename F, std::ranges::input_range Items>
+  auto Map(F fn, const Items& items, size_t chunksize = 0) {
+    return MapAsync(fn, items, MapOptions{.chunksize = chunksize}).Get();
+  }
+  template <typename F, std::ranges::input_range Items>
+  auto Map(F fn, const Items& items, MapOptions options) {
+    return MapAsync(fn, items, std::move(options)).Get();
+  }
+  // fn(args...) for each tuple of arguments.
+  template <typename F, std::ranges::input_range Items>
+  auto Starmap(F fn, const Items& items, size_t chunksize = 0) {
+    return StarmapAsync(fn, items, MapOptions{.chunksize = chunksize}).Get();
+  }
+
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  AsyncResult<std::vector<R>> MapAsync(
+      F fn, const Items& items, MapOptions options = {},
+      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback =
+          nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) {
+    return SubmitChunks<false>(fn, items, std::move(options), true,
+                               std::move(callback), std::move(error_callback));
+  }
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
+  AsyncResult<std::vector<R>> StarmapAsync(
+      F fn, const Items& items, MapOptions options = {},
+      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback =
+          nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) {
+    return SubmitChunks<true>(fn, items, std::move(options), true,
+                              std::move(callback), std::move(error_callback));
+  }
+
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ImapResult<R> Imap(F fn, const Items& items, size_t chunksize = 1) {
+    return Imap(fn, items, MapOptions{.chunksize = chunksize});
+  }
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ImapResult<R> Imap(F fn, const Items& items, MapOptions options) {
+    return SubmitImap(fn, items, std::move(options), false);
+  }
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ImapResult<R> ImapUnordered(F fn, const Items& items,
+                              size_t chunksize = 1) {
+    return ImapUnordered(fn, items, MapOptions{.chunksize = chunksize});
+  }
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ImapResult<R> ImapUnordered(F fn, const Items& items,
+                              MapOptions options) {
+    return SubmitImap(fn, items, std::move(options), true);
+  }
+
+  // fn(args...) in a worker; waits for the result.
+  template <typename F, typename... Args>
+  auto Apply(F fn, const Args&... args) {
+    return ApplyAsync(fn, std::make_tuple(args...)).Get();
+  }
+
+  // fn(args...) in a worker. `callback` or `error_callback` runs (on the
+  // pool's result thread) when it completes, before the result is Ready().
+  template <typename F, typename... Args,
+            typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
+  AsyncResult<R> ApplyAsync(
+      F fn, const std::tuple<Args...>& args = {},
+      std::type_identity_t<std::function<void(const R&)>> callback = nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) {
+    using Fn = typename internal::PoolApplyTypes<F, Args...>::Fn;
+    auto state = std::make_shared<typename AsyncResult<R>::State>(
+        std::vector<size_t>{1}, true, nullptr);
+    state->callback = std::move(callback);
+    state->error_callback = std::move(error_callback);
+    state->decode = [](const internal::JobState& job) {
+      return Loads<R>(job.outcomes()[0]->bytes);
+    };
+    absl::StatusOr<std::string> payload = std::apply(
+        [&](const Args&... each) {
+          return DumpsTuple(internal::AsFunction<F>::Make(fn), each...);
+        },
+        args);
+    std::vector<internal::ChunkTask> tasks;
+    if (payload.ok()) {
+      tasks.push_back(internal::ChunkTask{
+          internal::TaskRunner(&internal::RunApply<Fn, std::decay_t<Args>...>),
+          *std::move(payload)});
+    }
+    Submit(state, payload.status(), std::move(tasks));
+    return AsyncResult<R>(std::move(state));
+  }
+
+  // No more tasks; workers exit once the queued ones are done.
+  void Close();
+  // Stops the workers now; unfinished tasks fail with `Cancelled`.
+  void Terminate();
+  // Waits for the workers to exit. Errors: `FailedPrecondition` unless
+  // Close() or Terminate() came first.
+  [[nodiscard]] absl::Status Join();
+
+  // The workers' pids now (they change as workers are replaced).
+  std::vector<pid_t> WorkerPids() const { return core_->WorkerPids(); }
+  int processes() const { return core_->processes(); }
+
+ private:
+  explicit Pool(std::unique_ptr<internal::PoolCore> core)
+      : core_(std::move(core)) {}
+  static std::unique_ptr<internal::PoolCore> OrDie(absl::StatusOr<Pool> pool);
+  static absl::StatusOr<internal::PoolSettings> Settings(PoolOptions options);
+
+  // Chunks `items` as `options` says and encodes each chunk for `fn`.
+  template <bool kStar, typename F, typename Items>
+  absl::StatusOr<std::pair<std::vector<internal::ChunkTask>,
+                           std::vector<size_t>>>
+  Chunk(F fn, const Items& items, size_t chunksize) const {
+    using Types = internal::PoolMapTypes<F, Items, kStar>;
+    using Item = typename Types::Item;
+    std::vector<Item> all(std::ranges::begin(items), std::ranges::end(items));
+    if (chunksize == 0) chunksize = 1;
+    std::vector<internal::ChunkTask> tasks;
+    std::vector<size_t> sizes;
+    const typename Types::Fn function = internal::AsFunction<F>::Make(fn);
+    const internal::TaskRunner runner(
+        &internal::RunChunk<typename Types::Fn, Item, kStar>);
+    for (size_t at = 0; at < all.size(); at += chunksize) {
+      const size_t end = std::min(all.size(), at + chunksize);
+      std::vector<Item> chunk(std::make_move_iterator(all.begin() + at),
+                              std::make_move_iterator(all.begin() + end));
+      absl::StatusOr<std::string> payload = DumpsTuple(function, chunk);
+      if (!payload.ok()) return payload.status();
+      tasks.push_back(internal::ChunkTask{runner, *std::move(payload)});
+      sizes.push_back(end - at);
+    }
+    return std::make_pair(std::move(tasks), std::move(sizes));
+  }
+
+  // Python's automatic chunksize: about four chunks per worker.
+  size_t AutoChunksize(size_t items) const {
+    const size_t chunks = static_cast<size_t>(processes()) * 4;
+    return std::max<size_t>(1, (items + chunks - 1) / chunks);
+  }
+
+  template <bool kStar, typename F, typename Items, typename R>
+  AsyncResult<std::vector<R>> SubmitChunks(
+      F fn, const Items& items, MapOptions options, bool fail_fast,
+      std::function<void(const std::vector<R>&)> callback,
+      std::function<void(const absl::Status&)> error_callback) {
+    const size_t count = static_cast<size_t>(std::ranges::distance(items));
+    auto chunks = Chunk<kStar>(
+        fn, items, options.chunksize > 0 ? options.chunksize
+                                         : AutoChunksize(count));
+    auto state = std::make_shared<typename AsyncResult<std::vector<R>>::State>(
+        chunks.ok() ? chunks->second : std::vector<size_t>{}, fail_fast,
+        std::move(options.progress));
+    state->callback = std::move(callback);
+    state->error_callback = std::move(error_callback);
+    state->decode = [](const internal::JobState& job)
+        -> absl::StatusOr<std::vector<R>> {
+      std::vector<R> all;
+      std::vector<R> part;
+      for (const auto& outcome : job.outcomes()) {
+        absl::Status decoded = LoadsInto(outcome->bytes, &part);
+        if (!decoded.ok()) return decoded;
+        all.insert(all.end(), std::make_move_iterator(part.begin()),
+                   std::make_move_iterator(part.end()));
+      }
+      return all;
+    };
+    Submit(state, chunks.status(),
+           chunks.ok() ? std::move(chunks->first)
+                       : std::vector<internal::ChunkTask>{});
+    return AsyncResult<std::vector<R>>(std::move(state));
+  }
+
+  template <typename F, typename Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ImapResult<R> SubmitImap(F fn, const Items& items, MapOptions options,
+                           bool unordered) {
+    auto chunks =
+        Chunk<false>(fn, items, options.chunksize > 0 ? options.chunksize : 1);
+    if (!chunks.ok()) {
+      // One chunk that fails with the encoding error.
+      auto state = std::make_shared<internal::JobState>(
+          std::vector<size_t>{0}, false, nullptr);
+      state->Deliver(0, chunks.status(), "");
+      return ImapResult<R>(std::move(state), unordered);
+    }
+    auto state = std::make_shared<internal::JobState>(
+        chunks->second, false, std::move(options.progress));
+    Submit(state, absl::OkStatus(), std::move(chunks->first));
+    return ImapResult<R>(std::move(state), unordered);
+  }
+
+  // Hands the tasks to the pool, or fails every chunk of `job` with
+  // `encoded` (an encoding error) or the pool's refusal.
+  void Submit(const std::shared_ptr<internal::JobState>& job,
+              const absl::Status& encoded,
+              std::vector<internal::ChunkTask> tasks);
+
+  template <typename T>
+  static absl::Status LoadsInto(const std::string& bytes, T* out) {
+    absl::StatusOr<T> value = Loads<T>(bytes);
+    if (!value.ok()) return value.status();
+    *out = *std::move(value);
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<internal::PoolCore> core_;
+};
+
+// ---- Implementation details only below. ----
+
+inline absl::StatusOr<Pool> Pool::Create(PoolOptions options) {
+  absl::StatusOr<internal::PoolSettings> settings =
+      Settings(std::move(options));
+  if (!settings.ok()) return settings.status();
+  // Made here, in the program, so that the target is sendable (see
+  // internal::SpawnedPoolWorker).
+  settings->make_spawned = [](ProcessOptions options, Queue inbox,
+                              Queue results, internal::WorkerConfig config) {
+    return Process(std::move(options), &internal::SpawnedPoolWorker<>,
+                   std::move(inbox), std::move(results), std::move(config));
+  };
+  absl::StatusOr<std::unique_ptr<internal::PoolCore>> core =
+      internal::PoolCore::Start(*std::move(settings));
+  if (!core.ok()) return core.status();
+  return Pool(*std::move(core));
+}
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_PROCESS_POOL_H_

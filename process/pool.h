@@ -174,11 +174,21 @@ class AsyncResult {
  public:
   // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
   // first; otherwise the task's own error.
-  absl::StatusOr<T> Get(absl::Duration timeout = absl::InfiniteDuration()) const {
+  absl::StatusOr<T> Get(
+      absl::Duration timeout = absl::InfiniteDuration()) const& {
     if (!state_->WaitComplete(timeout)) {
       return absl::DeadlineExceededError("pool: the result is not ready");
     }
     return state_->value;
+  }
+  // The same from the last handle (as in `pool.MapAsync(...).Get()`): the
+  // value is moved out rather than copied.
+  absl::StatusOr<T> Get(absl::Duration timeout = absl::InfiniteDuration()) && {
+    if (!state_->WaitComplete(timeout)) {
+      return absl::DeadlineExceededError("pool: the result is not ready");
+    }
+    if (state_.use_count() > 1) return state_->value;
+    return std::move(state_->value);
   }
   // Waits up to `timeout`; returns whether the result is ready.
   bool Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
@@ -467,6 +477,7 @@ class Pool {
     state->decode = [](const internal::JobState& job)
         -> absl::StatusOr<std::vector<R>> {
       std::vector<R> all;
+      all.reserve(job.items());
       std::vector<R> part;
       for (const auto& outcome : job.outcomes()) {
         absl::Status decoded = LoadsInto(outcome->bytes, &part);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -237,7 +238,9 @@ TEST_P(PoolTest, WorkerThatExitsOrCrashesMidTask) {
   EXPECT_THAT(exited.status(), StatusIs(absl::StatusCode::kAborted,
                                         HasSubstr("exited with code 3")));
   absl::StatusOr<int> crashed = pool.Apply(+[](int) -> int {
-    raise(SIGSEGV);
+    // The default action, even where a sanitizer installed a handler.
+    std::signal(SIGSEGV, SIG_DFL);
+    std::raise(SIGSEGV);
     return 0;
   }, 0);
   EXPECT_THAT(crashed.status(), StatusIs(absl::StatusCode::kAborted,

@@ -42,6 +42,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -212,6 +213,8 @@ void EncodeSequence(const Sequence& sequence, Writer& writer) {
   if constexpr (kFitsInt64<Element>) {
     const size_t outer = writer.BeginMessage(kIntArrayField);
     const size_t inner = writer.BeginMessage(1);
+    // Small numbers take a byte or two; larger ones regrow as needed.
+    writer.Reserve(std::size(sequence) * 2);
     for (const Element& element : sequence) {
       writer.Varint(ZigZag(static_cast<int64_t>(element)));
     }
@@ -220,6 +223,7 @@ void EncodeSequence(const Sequence& sequence, Writer& writer) {
   } else if constexpr (std::is_floating_point_v<Element>) {
     const size_t outer = writer.BeginMessage(kDoubleArrayField);
     const size_t inner = writer.BeginMessage(1);
+    writer.Reserve(std::size(sequence) * 8);
     for (const Element& element : sequence) {
       writer.Fixed64(absl::bit_cast<uint64_t>(static_cast<double>(element)));
     }

@@ -398,7 +398,7 @@ void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
   }
 }
 
-void PoolCore::HandleResult(const ResultMessage& message) {
+void PoolCore::HandleResult(ResultMessage& message) {
   std::vector<Delivery> later;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -417,7 +417,7 @@ void PoolCore::HandleResult(const ResultMessage& message) {
               ? absl::OkStatus()
               : absl::Status(static_cast<absl::StatusCode>(message.code),
                              message.data),
-          message.code == 0 ? message.data : std::string()});
+          message.code == 0 ? std::move(message.data) : std::string()});
     }
     DispatchLocked(later);
   }
@@ -515,24 +515,24 @@ void PoolCore::HandleInitializerFailure(const ResultMessage& message) {
 }
 
 void PoolCore::RunResults() {
+  ResultMessage message;
   while (true) {
-    absl::StatusOr<ResultMessage> message = results_.Get<ResultMessage>();
-    if (!message.ok()) {
+    if (absl::Status got = results_.GetInto(&message); !got.ok()) {
       // A worker killed in the middle of Put leaves nothing torn; anything
       // else unreadable is reported and skipped.
       std::fprintf(stderr, "pool: unreadable result: %s\n",
-                   message.status().ToString().c_str());
+                   got.ToString().c_str());
       continue;
     }
-    switch (static_cast<ResultKind>(message->kind)) {
+    switch (static_cast<ResultKind>(message.kind)) {
       case ResultKind::kResult:
-        HandleResult(*message);
+        HandleResult(message);
         break;
       case ResultKind::kWorkerExited:
-        HandleExit(*message);
+        HandleExit(message);
         break;
       case ResultKind::kInitializerFailed:
-        HandleInitializerFailure(*message);
+        HandleInitializerFailure(message);
         break;
       case ResultKind::kStop:
         return;

@@ -65,6 +65,7 @@ class JobState {
   void FailAll(const absl::Status& status);
 
   size_t chunks() const { return outcomes_.size(); }
+  size_t items() const { return items_total_; }
   bool all_delivered() const;
 
   // Waits until complete; false on timeout.
@@ -193,7 +194,7 @@ class PoolCore {
   void DispatchLocked(std::vector<Delivery>& later);
   void FailLocked(uint64_t job_id, uint64_t chunk, absl::Status status,
                   std::vector<Delivery>& later);
-  void HandleResult(const ResultMessage& message);
+  void HandleResult(ResultMessage& message);
   void HandleExit(const ResultMessage& message);
   void HandleInitializerFailure(const ResultMessage& message);
   void RunResults();

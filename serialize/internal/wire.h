@@ -66,6 +66,10 @@ class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
 
+  // Makes room for `bytes` more, so that a long run of small writes does
+  // not regrow (and copy) the output again and again.
+  void Reserve(size_t bytes) { out_.reserve(out_.size() + bytes); }
+
   void Varint(uint64_t value) {
     char buffer[10];
     size_t n = 0;

@@ -43,6 +43,7 @@
 
 #include "process/connection.h"        // IWYU pragma: export
 #include "process/context.h"           // IWYU pragma: export
+#include "process/pool.h"              // IWYU pragma: export
 #include "process/process.h"           // IWYU pragma: export
 #include "process/queue.h"             // IWYU pragma: export
 #include "process/start_method.h"      // IWYU pragma: export

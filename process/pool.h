@@ -175,21 +175,13 @@ class AsyncResult {
   // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
   // first; otherwise the task's own error.
   absl::StatusOr<T> Get(
-      absl::Duration timeout = absl::InfiniteDuration()) const& {
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     if (!state_->WaitComplete(timeout)) {
       return absl::DeadlineExceededError("pool: the result is not ready");
     }
     return state_->value;
   }
-  // The same from the last handle (as in `pool.MapAsync(...).Get()`): the
-  // value is moved out rather than copied.
-  absl::StatusOr<T> Get(absl::Duration timeout = absl::InfiniteDuration()) && {
-    if (!state_->WaitComplete(timeout)) {
-      return absl::DeadlineExceededError("pool: the result is not ready");
-    }
-    if (state_.use_count() > 1) return state_->value;
-    return std::move(state_->value);
-  }
+
   // Waits up to `timeout`; returns whether the result is ready.
   bool Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
     return state_->WaitComplete(timeout);
@@ -222,6 +214,14 @@ class AsyncResult {
       : state_(std::move(state)) {}
 
  private:
+  friend class Pool;
+  // Waits and moves the value out: for Pool's blocking calls, whose handle
+  // nobody else sees.
+  absl::StatusOr<T> Take() && {
+    state_->WaitComplete(absl::InfiniteDuration());
+    return std::move(state_->value);
+  }
+
   std::shared_ptr<State> state_;
 };
 
@@ -317,16 +317,16 @@ class Pool {
   // fn(item) for each item, results in input order.
   template <typename F, std::ranges::input_range Items>
   auto Map(F fn, const Items& items, size_t chunksize = 0) {
-    return MapAsync(fn, items, MapOptions{.chunksize = chunksize}).Get();
+    return MapAsync(fn, items, MapOptions{.chunksize = chunksize}).Take();
   }
   template <typename F, std::ranges::input_range Items>
   auto Map(F fn, const Items& items, MapOptions options) {
-    return MapAsync(fn, items, std::move(options)).Get();
+    return MapAsync(fn, items, std::move(options)).Take();
   }
   // fn(args...) for each tuple of arguments.
   template <typename F, std::ranges::input_range Items>
   auto Starmap(F fn, const Items& items, size_t chunksize = 0) {
-    return StarmapAsync(fn, items, MapOptions{.chunksize = chunksize}).Get();
+    return StarmapAsync(fn, items, MapOptions{.chunksize = chunksize}).Take();
   }
 
   template <typename F, std::ranges::input_range Items,
@@ -376,7 +376,7 @@ class Pool {
   // fn(args...) in a worker; waits for the result.
   template <typename F, typename... Args>
   auto Apply(F fn, const Args&... args) {
-    return ApplyAsync(fn, std::make_tuple(args...)).Get();
+    return ApplyAsync(fn, std::make_tuple(args...)).Take();
   }
 
   // fn(args...) in a worker. `callback` or `error_callback` runs (on the
@@ -435,21 +435,23 @@ class Pool {
   Chunk(F fn, const Items& items, size_t chunksize) const {
     using Types = internal::PoolMapTypes<F, Items, kStar>;
     using Item = typename Types::Item;
-    std::vector<Item> all(std::ranges::begin(items), std::ranges::end(items));
     if (chunksize == 0) chunksize = 1;
     std::vector<internal::ChunkTask> tasks;
     std::vector<size_t> sizes;
     const typename Types::Fn function = internal::AsFunction<F>::Make(fn);
     const internal::TaskRunner runner(
         &internal::RunChunk<typename Types::Fn, Item, kStar>);
-    for (size_t at = 0; at < all.size(); at += chunksize) {
-      const size_t end = std::min(all.size(), at + chunksize);
-      std::vector<Item> chunk(std::make_move_iterator(all.begin() + at),
-                              std::make_move_iterator(all.begin() + end));
+    std::vector<Item> chunk;
+    chunk.reserve(chunksize);
+    auto it = std::ranges::begin(items);
+    const auto end = std::ranges::end(items);
+    while (it != end) {
+      chunk.clear();
+      for (; it != end && chunk.size() < chunksize; ++it) chunk.push_back(*it);
       absl::StatusOr<std::string> payload = DumpsTuple(function, chunk);
       if (!payload.ok()) return payload.status();
       tasks.push_back(internal::ChunkTask{runner, *std::move(payload)});
-      sizes.push_back(end - at);
+      sizes.push_back(chunk.size());
     }
     return std::make_pair(std::move(tasks), std::move(sizes));
   }

@@ -41,6 +41,7 @@
 
 #include <array>
 #include <cmath>
+#include <bit>
 #include <cstdint>
 #include <iterator>
 #include <cstring>
@@ -213,8 +214,14 @@ void EncodeSequence(const Sequence& sequence, Writer& writer) {
   if constexpr (kFitsInt64<Element>) {
     const size_t outer = writer.BeginMessage(kIntArrayField);
     const size_t inner = writer.BeginMessage(1);
-    // Small numbers take a byte or two; larger ones regrow as needed.
-    writer.Reserve(std::size(sequence) * 2);
+    // One pass to size the varints: far cheaper than regrowing (and
+    // copying) the output as it fills.
+    size_t bytes = 0;
+    for (const Element& element : sequence) {
+      const uint64_t value = ZigZag(static_cast<int64_t>(element));
+      bytes += 1 + (63 - std::countl_zero(value | 1)) / 7;
+    }
+    writer.Reserve(bytes);
     for (const Element& element : sequence) {
       writer.Varint(ZigZag(static_cast<int64_t>(element)));
     }

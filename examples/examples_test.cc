@@ -58,5 +58,24 @@ TEST(ExamplesTest, LocksTourCountsExactlyAndSurvivesAKilledHolder) {
                              "release of a lock that is not held")));
 }
 
+TEST(ExamplesTest, PoolProgressCountsPrimesAndSurvivesAKilledWorker) {
+  absl::StatusOr<mp::testing::ProgramResult> run =
+      RunProgram({RunfilePath("examples/pool_progress")});
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->output;
+  std::vector<std::string> lines =
+      absl::StrSplit(run->output, '\n', absl::SkipEmpty());
+  // pi(2,000,000) = 148,933.
+  EXPECT_THAT(
+      lines,
+      ElementsAre(
+          Eq("primes below 2000000: 148933"),
+          ContainsRegex("^second run: 1 block\\(s\\) lost, [0-9]+ primes "
+                        "in the rest$"),
+          ContainsRegex("^the lost block: pool: worker ForkPoolWorker-[0-9]+ "
+                        "\\(pid [0-9]+\\) was killed by signal 9 \\(SIGKILL\\) "
+                        "while running this task$")));
+}
+
 }  // namespace
 }  // namespace mp

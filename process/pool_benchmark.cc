@@ -4,6 +4,7 @@
 //                            2 workers, automatic chunking (items/s)
 //   BM_SerialLoop            the same calls in this process: the ceiling
 //   BM_PoolApply             one Apply round trip at a time (calls/s)
+//   BM_PoolApplyAsyncPipelined  1000 ApplyAsync calls in flight (calls/s)
 //   BM_RawPipeRoundTrip      a forked process answering over two pipes
 //   BM_PoolCpuBound/N        a CPU-bound Map (64 tasks) on N workers
 //   BM_RawForkCpuBound/N     the same work split over N raw forked
@@ -54,18 +55,24 @@ PoolOptions WithWorkers(int n) {
   return options;
 }
 
-void BM_PoolMap(benchmark::State& state) {
+// Maps `fn` over `items` on a pool of state.range(0) workers, once per
+// iteration.
+template <typename F, typename T>
+void TimeMap(benchmark::State& state, F fn, const std::vector<T>& items) {
   Pool pool(WithWorkers(static_cast<int>(state.range(0))));
-  const std::vector<int> items = Inputs();
   for (auto _ : state) {
-    absl::StatusOr<std::vector<int>> out = pool.Map(Increment, items);
+    absl::StatusOr<std::vector<T>> out = pool.Map(fn, items);
     if (!out.ok() || out->size() != items.size()) {
       state.SkipWithError("map failed");
       break;
     }
     benchmark::DoNotOptimize(out->data());
   }
-  state.SetItemsProcessed(state.iterations() * kMapItems);
+  state.SetItemsProcessed(state.iterations() * items.size());
+}
+
+void BM_PoolMap(benchmark::State& state) {
+  TimeMap(state, Increment, Inputs());
 }
 BENCHMARK(BM_PoolMap)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
@@ -95,6 +102,30 @@ void BM_PoolApply(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PoolApply)->UseRealTime();
+
+// Many calls in flight at once, as a program that submits work and
+// collects it later would have them.
+void BM_PoolApplyAsyncPipelined(benchmark::State& state) {
+  Pool pool(WithWorkers(2));
+  constexpr int kInFlight = 1000;
+  std::vector<AsyncResult<int>> results;
+  results.reserve(kInFlight);
+  for (auto _ : state) {
+    results.clear();
+    for (int i = 0; i < kInFlight; ++i) {
+      results.push_back(pool.ApplyAsync(Increment, std::make_tuple(i)));
+    }
+    for (AsyncResult<int>& result : results) {
+      if (!result.Get().ok()) {
+        state.SkipWithError("apply failed");
+        return;
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kInFlight);
+}
+BENCHMARK(BM_PoolApplyAsyncPipelined)->UseRealTime()->Unit(
+    benchmark::kMillisecond);
 
 void BM_RawPipeRoundTrip(benchmark::State& state) {
   int to_child[2], to_parent[2];
@@ -137,17 +168,7 @@ std::vector<uint64_t> Seeds() {
 }
 
 void BM_PoolCpuBound(benchmark::State& state) {
-  Pool pool(WithWorkers(static_cast<int>(state.range(0))));
-  const std::vector<uint64_t> seeds = Seeds();
-  for (auto _ : state) {
-    absl::StatusOr<std::vector<uint64_t>> out = pool.Map(Spin, seeds);
-    if (!out.ok()) {
-      state.SkipWithError("map failed");
-      break;
-    }
-    benchmark::DoNotOptimize(out->data());
-  }
-  state.SetItemsProcessed(state.iterations() * kCpuTasks);
+  TimeMap(state, Spin, Seeds());
 }
 BENCHMARK(BM_PoolCpuBound)->Arg(1)->Arg(2)->UseRealTime()->Unit(
     benchmark::kMillisecond);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -62,6 +63,21 @@ int ReportPidThenWait(RawValue<int32_t> pid, Event started, Event release) {
   (void)release.Wait();
   return 1;
 }
+
+// A task that reports its worker's pid and blocks until released.
+struct BlockingTask {
+  RawValue<int32_t> pid{0};
+  Event started;
+  Event release;
+
+  // Submits it to `pool` and waits until a worker runs it.
+  AsyncResult<int> RunIn(Pool& pool) {
+    AsyncResult<int> result = pool.ApplyAsync(
+        ReportPidThenWait, std::make_tuple(pid, started, release));
+    EXPECT_TRUE(started.Wait(kLong));
+    return result;
+  }
+};
 
 // A worker-wide value that the initializer sets.
 int initialized_with = 0;
@@ -182,7 +198,9 @@ TEST_P(PoolTest, ApplyAsyncCallbacksAndAsyncResult) {
     ASSERT_TRUE(results[i].Wait(kLong));
     EXPECT_TRUE(results[i].Ready());
     EXPECT_EQ(results[i].Successful(), i != 7);
-    if (i != 7) EXPECT_EQ(*results[i].Get(), i);
+    if (i != 7) {
+      EXPECT_EQ(*results[i].Get(), i);
+    }
   }
   std::lock_guard<std::mutex> lock(mutex);
   std::sort(called.begin(), called.end());
@@ -195,27 +213,21 @@ TEST_P(PoolTest, ApplyAsyncCallbacksAndAsyncResult) {
 
 TEST_P(PoolTest, GetTimesOutWhileTheTaskRuns) {
   Pool pool(Options(1));
-  RawValue<int32_t> pid(0);
-  Event started, release;
-  AsyncResult<int> blocked =
-      pool.ApplyAsync(ReportPidThenWait, std::make_tuple(pid, started, release));
-  ASSERT_TRUE(started.Wait(kLong));
+  BlockingTask task;
+  AsyncResult<int> blocked = task.RunIn(pool);
   EXPECT_THAT(blocked.Get(absl::Milliseconds(50)).status(),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_FALSE(blocked.Ready());
   EXPECT_FALSE(blocked.Successful());
-  release.Set();
+  task.release.Set();
   EXPECT_EQ(*blocked.Get(kLong), 1);
 }
 
 TEST_P(PoolTest, WorkerKilledMidTaskFailsThatTaskAndIsReplaced) {
   Pool pool(Options());
-  RawValue<int32_t> pid(0);
-  Event started, release;
-  AsyncResult<int> doomed =
-      pool.ApplyAsync(ReportPidThenWait, std::make_tuple(pid, started, release));
-  ASSERT_TRUE(started.Wait(kLong));
-  const pid_t victim = pid.value();
+  BlockingTask task;
+  AsyncResult<int> doomed = task.RunIn(pool);
+  const pid_t victim = task.pid.value();
   ASSERT_EQ(kill(victim, SIGKILL), 0);
   absl::StatusOr<int> result = doomed.Get(kLong);
   EXPECT_THAT(result.status(),
@@ -285,11 +297,8 @@ TEST_P(PoolTest, MaxTasksPerChildRecyclesWorkers) {
 
 TEST_P(PoolTest, TerminateWhileTasksRun) {
   Pool pool(Options());
-  RawValue<int32_t> pid(0);
-  Event started, release;
-  AsyncResult<int> running =
-      pool.ApplyAsync(ReportPidThenWait, std::make_tuple(pid, started, release));
-  ASSERT_TRUE(started.Wait(kLong));
+  BlockingTask task;
+  AsyncResult<int> running = task.RunIn(pool);
   std::vector<pid_t> workers = pool.WorkerPids();
   pool.Terminate();
   EXPECT_THAT(running.Get(kLong).status(),
@@ -298,6 +307,21 @@ TEST_P(PoolTest, TerminateWhileTasksRun) {
   for (pid_t worker : workers) EXPECT_NE(kill(worker, 0), 0) << worker;
   EXPECT_THAT(pool.Map(Square, Range(3)).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_P(PoolTest, LeavingScopeTerminatesTheWorkers) {
+  BlockingTask task;
+  std::optional<AsyncResult<int>> running;
+  std::vector<pid_t> workers;
+  {
+    Pool pool(Options());
+    running = task.RunIn(pool);
+    workers = pool.WorkerPids();
+  }
+  EXPECT_THAT(running->Get(kLong).status(),
+              StatusIs(absl::StatusCode::kCancelled));
+  ASSERT_EQ(workers.size(), 2u);
+  for (pid_t worker : workers) EXPECT_NE(kill(worker, 0), 0) << worker;
 }
 
 TEST_P(PoolTest, CloseFinishesQueuedWorkThenJoins) {

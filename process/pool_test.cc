@@ -241,6 +241,10 @@ TEST_P(PoolTest, WorkerKilledMidTaskFailsThatTaskAndIsReplaced) {
   std::vector<pid_t> pids = pool.WorkerPids();
   EXPECT_EQ(pids.size(), 2u);
   EXPECT_EQ(std::count(pids.begin(), pids.end(), victim), 0);
+  // The failed task is settled: closing lets the workers go for good.
+  pool.Close();
+  EXPECT_THAT(pool.Join(), IsOk());
+  EXPECT_TRUE(pool.WorkerPids().empty());
 }
 
 TEST_P(PoolTest, WorkerThatExitsOrCrashesMidTask) {

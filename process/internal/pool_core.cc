@@ -313,6 +313,18 @@ absl::Status PoolCore::StartWorkerLocked() {
   return absl::OkStatus();
 }
 
+void PoolCore::DeliverAll(std::vector<Delivery>& later) {
+  for (Delivery& d : later) {
+    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
+  }
+  // A job whose last chunk is in is the pool's no longer.
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const Delivery& d : later) {
+    if (d.job->all_delivered()) jobs_.erase(d.job_id);
+  }
+  later.clear();
+}
+
 absl::Status PoolCore::Submit(std::shared_ptr<JobState> job,
                               std::vector<ChunkTask> tasks) {
   std::vector<Delivery> later;
@@ -337,9 +349,7 @@ absl::Status PoolCore::Submit(std::shared_ptr<JobState> job,
     }
   }
   if (tasks.empty()) job->CompleteEmpty();
-  for (Delivery& d : later) {
-    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
-  }
+  DeliverAll(later);
   return absl::OkStatus();
 }
 
@@ -347,7 +357,7 @@ void PoolCore::FailLocked(uint64_t job_id, uint64_t chunk, absl::Status status,
                           std::vector<Delivery>& later) {
   auto found = jobs_.find(job_id);
   if (found == jobs_.end()) return;
-  later.push_back(Delivery{found->second, chunk, std::move(status), {}});
+  later.push_back(Delivery{found->second, job_id, chunk, std::move(status), {}});
 }
 
 void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
@@ -371,7 +381,7 @@ void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
       message.payload = std::move(next.task.payload);
       if (absl::Status put = worker->inbox.Put(message); !put.ok()) {
         later.push_back(Delivery{
-            next.job, next.chunk,
+            next.job, next.job_id, next.chunk,
             absl::Status(put.code(), absl::StrCat("pool: cannot send the task "
                                                   "to ", worker->name, ": ",
                                                   put.message())),
@@ -412,7 +422,7 @@ void PoolCore::HandleResult(ResultMessage& message) {
     auto job = jobs_.find(message.job);
     if (job != jobs_.end()) {
       later.push_back(Delivery{
-          job->second, message.chunk,
+          job->second, message.job, message.chunk,
           message.code == 0
               ? absl::OkStatus()
               : absl::Status(static_cast<absl::StatusCode>(message.code),
@@ -421,14 +431,7 @@ void PoolCore::HandleResult(ResultMessage& message) {
     }
     DispatchLocked(later);
   }
-  for (Delivery& d : later) {
-    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
-  }
-  // A job whose last chunk just came in is the pool's no longer.
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = jobs_.begin(); it != jobs_.end();) {
-    it = it->second->all_delivered() ? jobs_.erase(it) : std::next(it);
-  }
+  DeliverAll(later);
 }
 
 void PoolCore::HandleExit(const ResultMessage& message) {
@@ -466,7 +469,10 @@ void PoolCore::HandleExit(const ResultMessage& message) {
                  later);
     }
     workers_.erase(found);
-    const bool work_left = !pending_.empty() || !jobs_.empty();
+    bool work_left = !pending_.empty();
+    for (const auto& [id, other] : workers_) {
+      work_left = work_left || !other->outstanding.empty();
+    }
     if (broken_.ok() &&
         (state_ == State::kRunning || (state_ == State::kClosed && work_left))) {
       if (absl::Status started = StartWorkerLocked(); !started.ok()) {
@@ -481,16 +487,14 @@ void PoolCore::HandleExit(const ResultMessage& message) {
           broken_.ok() ? absl::CancelledError("pool: no workers left")
                        : broken_;
       for (Pending& p : pending_) {
-        later.push_back(Delivery{p.job, p.chunk, gone, {}});
+        later.push_back(Delivery{p.job, p.job_id, p.chunk, gone, {}});
       }
       pending_.clear();
     }
     DispatchLocked(later);
   }
   workers_changed_.notify_all();
-  for (Delivery& d : later) {
-    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
-  }
+  DeliverAll(later);
 }
 
 void PoolCore::HandleInitializerFailure(const ResultMessage& message) {
@@ -505,13 +509,11 @@ void PoolCore::HandleInitializerFailure(const ResultMessage& message) {
           "pool: the initializer failed in ", name, ": ", message.data));
     }
     for (Pending& p : pending_) {
-      later.push_back(Delivery{p.job, p.chunk, broken_, {}});
+      later.push_back(Delivery{p.job, p.job_id, p.chunk, broken_, {}});
     }
     pending_.clear();
   }
-  for (Delivery& d : later) {
-    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
-  }
+  DeliverAll(later);
 }
 
 void PoolCore::RunResults() {
@@ -597,9 +599,7 @@ void PoolCore::Close() {
     state_ = State::kClosed;
     DispatchLocked(later);
   }
-  for (Delivery& d : later) {
-    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
-  }
+  DeliverAll(later);
 }
 
 void PoolCore::Terminate() {
@@ -611,7 +611,7 @@ void PoolCore::Terminate() {
     const absl::Status cancelled =
         absl::CancelledError("pool: terminated before this task finished");
     for (Pending& p : pending_) {
-      later.push_back(Delivery{p.job, p.chunk, cancelled, {}});
+      later.push_back(Delivery{p.job, p.job_id, p.chunk, cancelled, {}});
     }
     pending_.clear();
     for (auto& [id, worker] : workers_) {
@@ -622,9 +622,7 @@ void PoolCore::Terminate() {
       (void)worker->process->Terminate();
     }
   }
-  for (Delivery& d : later) {
-    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
-  }
+  DeliverAll(later);
   std::unique_lock<std::mutex> lock(mutex_);
   if (!workers_changed_.wait_for(lock,
                                  absl::ToChronoNanoseconds(kTerminateGrace),

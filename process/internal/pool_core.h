@@ -182,6 +182,7 @@ class PoolCore {
   // A chunk outcome to hand to its job once the lock is released.
   struct Delivery {
     std::shared_ptr<JobState> job;
+    uint64_t job_id;
     size_t chunk;
     absl::Status status;
     std::string bytes;
@@ -192,6 +193,9 @@ class PoolCore {
 
   absl::Status StartWorkerLocked();
   void DispatchLocked(std::vector<Delivery>& later);
+  // Hands each outcome to its job (without the lock) and forgets the jobs
+  // that are then complete.
+  void DeliverAll(std::vector<Delivery>& later);
   void FailLocked(uint64_t job_id, uint64_t chunk, absl::Status status,
                   std::vector<Delivery>& later);
   void HandleResult(ResultMessage& message);

@@ -123,25 +123,22 @@ void JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
   if (finish) Complete();
 }
 
-void JobState::CompleteEmpty() {
+void JobState::CompleteWithoutChunks(const absl::Status& status) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (finishing_) return;
     finishing_ = true;
+    first_error_ = status;
   }
-  if (progress_) progress_(0, 0);
+  if (status.ok() && progress_) progress_(0, 0);
   Complete();
 }
 
+void JobState::CompleteEmpty() { CompleteWithoutChunks(absl::OkStatus()); }
+
 void JobState::FailAll(const absl::Status& status) {
   if (outcomes_.empty()) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (finishing_) return;
-      finishing_ = true;
-      first_error_ = status;
-    }
-    Complete();
+    CompleteWithoutChunks(status);
     return;
   }
   for (size_t chunk = 0; chunk < outcomes_.size(); ++chunk) {
@@ -213,7 +210,6 @@ struct PoolCore::Worker {
   bool stop_sent = false;
   // The supervisor has reaped it and posted its death notice.
   bool exited = false;
-  int exit_code = 0;
 };
 
 PoolCore::PoolCore(PoolSettings settings) : settings_(std::move(settings)) {}
@@ -336,9 +332,8 @@ absl::Status PoolCore::Submit(std::shared_ptr<JobState> job,
           "pool: ", state_ == State::kClosed ? "closed" : "terminated",
           "; no new tasks"));
     }
-    if (tasks.empty()) {
-      // Completes below, outside the lock.
-    } else {
+    // A job without tasks completes below, outside the lock.
+    if (!tasks.empty()) {
       const uint64_t job_id = next_job_++;
       jobs_.emplace(job_id, job);
       for (size_t chunk = 0; chunk < tasks.size(); ++chunk) {
@@ -578,10 +573,9 @@ void PoolCore::RunSupervisor() {
         Worker& worker = *found->second;
         if (!worker.process->Join(absl::ZeroDuration())) continue;
         worker.exited = true;
-        worker.exit_code = worker.process->exitcode().value_or(255);
         notice.kind = static_cast<int32_t>(ResultKind::kWorkerExited);
         notice.worker = worker.id;
-        notice.code = worker.exit_code;
+        notice.code = worker.process->exitcode().value_or(255);
       }
       if (absl::Status put = results_.Put(notice); !put.ok()) {
         std::fprintf(stderr, "pool: cannot report a worker's exit: %s\n",

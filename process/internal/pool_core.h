@@ -97,6 +97,8 @@ class JobState {
 
  private:
   void Complete();
+  // Completes a job that has no chunks with `status`.
+  void CompleteWithoutChunks(const absl::Status& status);
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;

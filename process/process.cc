@@ -26,6 +26,7 @@ internal::Identity ChildIdentity(const std::string& name,
   child.daemon = daemon;
   child.parent_pid = internal::CurrentProcessId();
   child.parent_name = parent.name;
+  child.authkey = parent.authkey;
   return child;
 }
 
@@ -180,6 +181,12 @@ std::vector<ProcessInfo> ActiveChildren() {
     children.push_back({child->name(), child->pid(), child->daemon()});
   }
   return children;
+}
+
+std::string CurrentAuthKey() { return internal::CurrentAuthKey(); }
+
+void SetCurrentAuthKey(std::string key) {
+  internal::SetCurrentAuthKey(std::move(key));
 }
 
 int CpuCount() {

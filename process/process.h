@@ -194,6 +194,18 @@ std::optional<ProcessInfo> ParentProcess();
 // that have exited, as Python's does.
 std::vector<ProcessInfo> ActiveChildren();
 
+// This process's authentication key, Python's `current_process().authkey`:
+// 32 random bytes made on first use in a process not started by this
+// library, and inherited by every child it starts (fork and spawn alike), so
+// that a manager (manager/manager.h) started by one process of the family
+// accepts the others by default. Secret: anyone who has it can use the
+// family's managers.
+std::string CurrentAuthKey();
+
+// Replaces this process's key; children started afterwards inherit the new
+// one.
+void SetCurrentAuthKey(std::string key);
+
 // The number of CPUs online.
 int CpuCount();
 

@@ -95,6 +95,11 @@ void CheckIdentity(std::string expected_name, int64_t expected_parent) {
 
 void Nothing() {}
 
+// Exits 0 when this process's authkey is `expected`.
+void CheckAuthKey(std::string expected) {
+  std::exit(CurrentAuthKey() == expected ? 0 : 20);
+}
+
 // ---- Exit codes (fork). ----
 
 TEST(ProcessTest, SuccessExitsZero) {
@@ -307,6 +312,23 @@ TEST(ProcessTest, ManyChildrenFromManyThreads) {
 
 TEST(ProcessTest, CpuCountIsPositive) { EXPECT_GE(CpuCount(), 1); }
 
+TEST(ProcessTest, AuthKeyIsRandomAndInheritedByForkedChildren) {
+  const std::string key = CurrentAuthKey();
+  EXPECT_EQ(key.size(), 32u);
+  EXPECT_EQ(CurrentAuthKey(), key);
+  Process same(CheckAuthKey, key);
+  ASSERT_THAT(same.Start(), IsOk());
+  ASSERT_TRUE(same.Join(kLong));
+  EXPECT_EQ(same.exitcode(), 0);
+
+  SetCurrentAuthKey("a key of our own");
+  Process replaced(CheckAuthKey, std::string("a key of our own"));
+  ASSERT_THAT(replaced.Start(), IsOk());
+  ASSERT_TRUE(replaced.Join(kLong));
+  EXPECT_EQ(replaced.exitcode(), 0);
+  SetCurrentAuthKey(key);
+}
+
 // ---- Start methods. ----
 
 TEST(StartMethodTest, NamesAndParsing) {
@@ -450,6 +472,17 @@ TEST_F(SpawnTest, ChildHasItsIdentityAndNeverRunsMain) {
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_TRUE(p.Join(kLong));
   EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_F(SpawnTest, AuthKeyIsInherited) {
+  // Not valid UTF-8, so it travels as bytes.
+  const std::string key = CurrentAuthKey();
+  SetCurrentAuthKey(std::string("\xff\x00binary key", 12));
+  Process p = spawn_.Process(CheckAuthKey, std::string("\xff\x00binary key", 12));
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  SetCurrentAuthKey(key);
 }
 
 TEST_F(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {

@@ -39,6 +39,34 @@ std::string FloatRepr(double value) {
   return text;
 }
 
+// The repr of a shared-object reference (serialize/value.proto's
+// SharedObjectRef): "<shared Lock>", or for a manager proxy
+// "<proxy object, typeid 'dict', id ...>", as Python prints a proxy.
+std::string SharedRefRepr(absl::string_view message) {
+  absl::string_view kind;
+  absl::string_view type_id;
+  absl::string_view id;
+  internal::Reader reader(message);
+  while (!reader.done()) {
+    uint32_t field;
+    internal::WireType type;
+    if (!reader.ReadTag(&field, &type).ok()) break;
+    absl::string_view bytes;
+    if (type != internal::kLengthDelimited) {
+      if (!reader.Skip(type).ok()) break;
+      continue;
+    }
+    if (!reader.ReadLengthDelimited(&bytes).ok()) break;
+    if (field == 1) kind = bytes;
+    if (field == 6) id = bytes;
+    if (field == 7) type_id = bytes;
+  }
+  if (kind == "proxy") {
+    return absl::StrCat("<proxy object, typeid '", type_id, "', id ", id, ">");
+  }
+  return absl::StrCat("<shared ", kind, ">");
+}
+
 std::string QuotedRepr(absl::string_view text, bool bytes) {
   const bool has_single = text.find('\'') != absl::string_view::npos;
   const bool has_double = text.find('"') != absl::string_view::npos;
@@ -222,6 +250,9 @@ std::string Object::DebugString() const {
                                            absl::UTCTimeZone()),
                           ")");
     case Kind::kOpaque:
+      if (get_if<Opaque>()->kind == internal::kSharedField) {
+        return SharedRefRepr(get_if<Opaque>()->value);
+      }
       return absl::StrCat("<", internal::KindName(get_if<Opaque>()->kind),
                           " of ", get_if<Opaque>()->value.size(), " bytes>");
   }

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "serialize/value.pb.h"
 #include "tests/testing/status_matchers.h"
 
 namespace mp {
@@ -164,6 +165,24 @@ TEST(ObjectTest, RoundTripsEveryKind) {
   writer.EndMessage(at);
   EXPECT_THAT(Loads<Object>(duplicate),
               IsOkAndHolds(Object(Object::Dict{{1, 2}})));
+}
+
+TEST(ObjectTest, SharedReferencesPrintWhatTheyReferTo) {
+  serialize::Value proxy;
+  proxy.mutable_shared_value()->set_kind("proxy");
+  proxy.mutable_shared_value()->set_id("00ab-7");
+  proxy.mutable_shared_value()->set_typeid_("dict");
+  absl::StatusOr<Object> object = Loads<Object>(proxy.SerializeAsString());
+  ASSERT_THAT(object, IsOk());
+  EXPECT_EQ(object->DebugString(), "<proxy object, typeid 'dict', id 00ab-7>");
+  serialize::Value lock;
+  lock.mutable_shared_value()->set_kind("Lock");
+  lock.mutable_shared_value()->set_segment("/mp-1-lock");
+  object = Loads<Object>(lock.SerializeAsString());
+  ASSERT_THAT(object, IsOk());
+  EXPECT_EQ(object->DebugString(), "<shared Lock>");
+  // Stays opaque: the bytes travel back unchanged.
+  EXPECT_THAT(Dumps(*object), IsOkAndHolds(lock.SerializeAsString()));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -257,10 +258,47 @@ void JoinChildrenAtExit() {
   }
 }
 
+namespace {
+
+// 32 bytes from the kernel's random source, as Python's os.urandom(32).
+std::string RandomAuthKey() {
+  std::string key(32, '\0');
+  size_t filled = 0;
+  while (filled < key.size()) {
+    const ssize_t n = getrandom(key.data() + filled, key.size() - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::perror("multiprocess: getrandom for the authkey");
+      std::abort();
+    }
+    filled += static_cast<size_t>(n);
+  }
+  return key;
+}
+
+const Identity& IdentityLocked(ProcessState& state) {
+  if (state.identity.authkey.empty()) state.identity.authkey = RandomAuthKey();
+  return state.identity;
+}
+
+}  // namespace
+
 Identity CurrentIdentity() {
   ProcessState& state = State();
   std::lock_guard<std::mutex> guard(state.mutex);
-  return state.identity;
+  return IdentityLocked(state);
+}
+
+std::string CurrentAuthKey() {
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  return IdentityLocked(state).authkey;
+}
+
+void SetCurrentAuthKey(std::string key) {
+  ProcessState& state = State();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  state.identity.authkey = std::move(key);
 }
 
 std::string NextChildIdentity() {

@@ -96,9 +96,16 @@ struct Identity {
   bool daemon = false;
   pid_t parent_pid = 0;  // 0 in a process not started by this library.
   std::string parent_name;
+  // Python's `authkey`: random in the main process, inherited by children.
+  std::string authkey;
 };
 
+// Also makes the main process's authkey on first use.
 Identity CurrentIdentity();
+
+// This process's authkey (made on first use), and its replacement.
+std::string CurrentAuthKey();
+void SetCurrentAuthKey(std::string key);
 
 // The identity of the next child: "<prefix><n>", as "2" or "1:2"; its
 // default name is "Process-" followed by it.

@@ -23,7 +23,8 @@ namespace mp::internal {
 
 inline constexpr char kSpawnFdVariable[] = "MULTIPROCESS_SPAWN_FD";
 
-MP_SERIALIZE_FIELDS(Identity, name, prefix, daemon, parent_pid, parent_name);
+MP_SERIALIZE_FIELDS(Identity, name, prefix, daemon, parent_pid, parent_name,
+                    authkey);
 
 struct SpawnRequest {
   Identity identity;      // The child's.

@@ -1,0 +1,938 @@
+// The dict, list and Namespace a manager serves, with Python's semantics and
+// Python's messages.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "manager/internal/managed.h"
+
+namespace mp::internal {
+namespace {
+
+using Kind = Object::Kind;
+
+// ---- Python's exceptions, as statuses. ----
+
+absl::Status KeyError(const Object& key) {
+  return absl::NotFoundError(absl::StrCat("KeyError: ", key.DebugString()));
+}
+absl::Status KeyErrorMessage(absl::string_view message) {
+  return absl::NotFoundError(absl::StrCat("KeyError: '", message, "'"));
+}
+absl::Status IndexError(absl::string_view message) {
+  return absl::OutOfRangeError(absl::StrCat("IndexError: ", message));
+}
+absl::Status TypeError(absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat("TypeError: ", message));
+}
+absl::Status ValueError(absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat("ValueError: ", message));
+}
+// A ValueError that reports something missing ("x not in list").
+absl::Status NotInListError(absl::string_view message) {
+  return absl::NotFoundError(absl::StrCat("ValueError: ", message));
+}
+absl::Status AttributeError(absl::string_view name) {
+  return absl::NotFoundError(absl::StrCat(
+      "AttributeError: 'Namespace' object has no attribute '", name, "'"));
+}
+absl::Status NotExposed(absl::string_view type, absl::string_view method) {
+  return absl::UnimplementedError(absl::StrCat(
+      "AttributeError: method '", method, "' of '", type,
+      "' object is not exposed"));
+}
+
+bool IsHashable(const Object& value) {
+  switch (value.kind()) {
+    case Kind::kList:
+    case Kind::kDict:
+    case Kind::kSet:
+      return false;
+    case Kind::kTuple:
+      for (const Object& item : value.get_if<Object::Tuple>()->items) {
+        if (!IsHashable(item)) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+absl::Status CheckHashable(const Object& key) {
+  if (IsHashable(key)) return absl::OkStatus();
+  return TypeError(absl::StrCat("unhashable type: '", PythonTypeName(key), "'"));
+}
+
+bool IsNumber(Kind kind) {
+  return kind == Kind::kBool || kind == Kind::kInt || kind == Kind::kUnsigned ||
+         kind == Kind::kFloat;
+}
+
+// Python's `a < b`, or the TypeError it raises.
+absl::StatusOr<bool> Less(const Object& a, const Object& b) {
+  const Kind left = a.kind();
+  const Kind right = b.kind();
+  const bool sequences = (left == Kind::kList && right == Kind::kList) ||
+                         (left == Kind::kTuple && right == Kind::kTuple);
+  if (sequences) {
+    const std::vector<Object>& x = left == Kind::kList
+                                       ? *a.get_if<Object::List>()
+                                       : a.get_if<Object::Tuple>()->items;
+    const std::vector<Object>& y = right == Kind::kList
+                                       ? *b.get_if<Object::List>()
+                                       : b.get_if<Object::Tuple>()->items;
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+      if (!(x[i] == y[i])) return Less(x[i], y[i]);
+    }
+    return x.size() < y.size();
+  }
+  const bool comparable = (IsNumber(left) && IsNumber(right)) ||
+                          (left == right && (left == Kind::kStr ||
+                                             left == Kind::kBytes ||
+                                             left == Kind::kDuration ||
+                                             left == Kind::kTime));
+  if (!comparable) {
+    return TypeError(absl::StrCat("'<' not supported between instances of '",
+                                  PythonTypeName(a), "' and '",
+                                  PythonTypeName(b), "'"));
+  }
+  return (a <=> b) == std::partial_ordering::less;
+}
+
+// A stable merge sort whose comparison may fail; on failure `items` is left
+// as it was.
+absl::Status SortObjects(std::vector<Object>& items, bool reverse) {
+  std::vector<Object> scratch(items.size());
+  std::vector<Object> work = items;
+  absl::Status failed;
+  // Whether `right` must come before `left` (only then is the order changed,
+  // which keeps equal items in place).
+  auto before = [&](const Object& right, const Object& left) {
+    if (!failed.ok()) return false;
+    absl::StatusOr<bool> less = reverse ? Less(left, right) : Less(right, left);
+    if (!less.ok()) {
+      failed = less.status();
+      return false;
+    }
+    return *less;
+  };
+  for (size_t width = 1; width < work.size(); width *= 2) {
+    for (size_t low = 0; low < work.size(); low += 2 * width) {
+      const size_t middle = std::min(low + width, work.size());
+      const size_t high = std::min(low + 2 * width, work.size());
+      size_t i = low, j = middle, out = low;
+      while (i < middle && j < high) {
+        scratch[out++] = before(work[j], work[i]) ? std::move(work[j++])
+                                                  : std::move(work[i++]);
+      }
+      while (i < middle) scratch[out++] = std::move(work[i++]);
+      while (j < high) scratch[out++] = std::move(work[j++]);
+    }
+    std::swap(work, scratch);
+    if (!failed.ok()) return failed;
+  }
+  items = std::move(work);
+  return absl::OkStatus();
+}
+
+// An index argument as Python reads one.
+absl::StatusOr<int64_t> IndexArgument(const Object& value,
+                                      absl::string_view what) {
+  if (const int64_t* number = value.get_if<int64_t>()) return *number;
+  if (const bool* flag = value.get_if<bool>()) return *flag ? 1 : 0;
+  if (value.kind() == Kind::kUnsigned) {
+    return IndexError("cannot fit 'int' into an index-sized integer");
+  }
+  return TypeError(absl::StrCat(what, " must be integers or slices, not ",
+                                PythonTypeName(value)));
+}
+
+// Python's slice.indices(length): start, stop, step and the slice's length.
+struct Slice {
+  int64_t start = 0;
+  int64_t stop = 0;
+  int64_t step = 1;
+  int64_t length = 0;
+};
+
+absl::StatusOr<Slice> AdjustSlice(const Object& start, const Object& stop,
+                                  const Object& step, int64_t length) {
+  Slice slice;
+  auto integer = [](const Object& value) -> absl::StatusOr<int64_t> {
+    if (const int64_t* number = value.get_if<int64_t>()) return *number;
+    if (const bool* flag = value.get_if<bool>()) return *flag ? 1 : 0;
+    return TypeError(
+        "slice indices must be integers or None or have an __index__ method");
+  };
+  if (!step.is_none()) {
+    absl::StatusOr<int64_t> read = integer(step);
+    if (!read.ok()) return read.status();
+    if (*read == 0) return ValueError("slice step cannot be zero");
+    slice.step = *read;
+  }
+  auto bound = [&](const Object& value, int64_t absent) -> absl::StatusOr<int64_t> {
+    if (value.is_none()) return absent;
+    absl::StatusOr<int64_t> read = integer(value);
+    if (!read.ok()) return read.status();
+    int64_t at = *read;
+    if (at < 0) {
+      at += length;
+      if (at < 0) at = slice.step < 0 ? -1 : 0;
+    } else if (at >= length) {
+      at = slice.step < 0 ? length - 1 : length;
+    }
+    return at;
+  };
+  absl::StatusOr<int64_t> first = bound(start, slice.step < 0 ? length - 1 : 0);
+  if (!first.ok()) return first.status();
+  absl::StatusOr<int64_t> last = bound(stop, slice.step < 0 ? -1 : length);
+  if (!last.ok()) return last.status();
+  slice.start = *first;
+  slice.stop = *last;
+  if (slice.step < 0) {
+    slice.length = slice.stop < slice.start
+                       ? (slice.start - slice.stop - 1) / -slice.step + 1
+                       : 0;
+  } else {
+    slice.length = slice.start < slice.stop
+                       ? (slice.stop - slice.start - 1) / slice.step + 1
+                       : 0;
+  }
+  return slice;
+}
+
+// The items of an iterable argument (list, tuple, set, dict keys, or the
+// characters of a str).
+absl::StatusOr<std::vector<Object>> Items(Object value) {
+  switch (value.kind()) {
+    case Kind::kList:
+      return std::move(*value.get_if<Object::List>());
+    case Kind::kTuple:
+      return std::move(value.get_if<Object::Tuple>()->items);
+    case Kind::kSet:
+      return std::move(value.get_if<Object::Set>()->items);
+    case Kind::kDict: {
+      std::vector<Object> keys;
+      for (auto& [key, item] : value.get_if<Object::Dict>()->entries) {
+        keys.push_back(std::move(key));
+      }
+      return keys;
+    }
+    case Kind::kStr: {
+      // One str per code point (the string is valid UTF-8).
+      const std::string& text = *value.get_if<std::string>();
+      std::vector<Object> characters;
+      for (size_t i = 0; i < text.size();) {
+        const unsigned char lead = static_cast<unsigned char>(text[i]);
+        const size_t width = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+        characters.emplace_back(text.substr(i, width));
+        i += width;
+      }
+      return characters;
+    }
+    default:
+      return TypeError(
+          absl::StrCat("'", PythonTypeName(value), "' object is not iterable"));
+  }
+}
+
+absl::StatusOr<Object> Repr(const Object& value) {
+  return Object(value.DebugString());
+}
+
+// ---- dict ----
+
+// Python's dict: a hash index over entries kept in insertion order, with
+// holes where entries were deleted until the holes outnumber the entries.
+class OrderedDict {
+ public:
+  OrderedDict() : index_(0, IndexHash{&slots_}, IndexEq{&slots_}) {}
+  OrderedDict(const OrderedDict&) = delete;
+  OrderedDict& operator=(const OrderedDict&) = delete;
+
+  size_t size() const { return index_.size(); }
+
+  Object* Find(const Object& key) {
+    auto found = index_.find(key);
+    return found == index_.end() ? nullptr : &slots_[*found].value;
+  }
+
+  // Sets key to value; returns the value replaced, if any.
+  std::optional<Object> Set(Object key, Object value) {
+    if (Object* existing = Find(key)) {
+      std::optional<Object> old(std::move(*existing));
+      *existing = std::move(value);
+      return old;
+    }
+    const size_t hash = absl::HashOf(key);
+    slots_.push_back(Slot{std::move(key), std::move(value), hash, true});
+    index_.insert(slots_.size() - 1);
+    return std::nullopt;
+  }
+
+  // Removes key; returns its entry, if it was there.
+  std::optional<std::pair<Object, Object>> Erase(const Object& key) {
+    auto found = index_.find(key);
+    if (found == index_.end()) return std::nullopt;
+    const size_t at = *found;
+    index_.erase(found);
+    return TakeSlot(at);
+  }
+
+  // Removes the entry inserted last.
+  std::optional<std::pair<Object, Object>> PopLast() {
+    while (!slots_.empty() && !slots_.back().live) slots_.pop_back();
+    if (slots_.empty()) return std::nullopt;
+    const size_t at = slots_.size() - 1;
+    index_.erase(at);
+    std::optional<std::pair<Object, Object>> entry = TakeSlot(at);
+    slots_.pop_back();
+    return entry;
+  }
+
+  template <typename Each>
+  void ForEach(Each&& each) const {
+    for (const Slot& slot : slots_) {
+      if (slot.live) each(slot.key, slot.value);
+    }
+  }
+
+  Object::Dict Copy() const {
+    Object::Dict dict;
+    dict.entries.reserve(size());
+    ForEach([&](const Object& key, const Object& value) {
+      dict.entries.emplace_back(key, value);
+    });
+    return dict;
+  }
+
+  void Clear() {
+    index_.clear();
+    slots_.clear();
+    holes_ = 0;
+  }
+
+ private:
+  struct Slot {
+    Object key;
+    Object value;
+    size_t hash;
+    bool live;
+  };
+  struct IndexHash {
+    using is_transparent = void;
+    const std::vector<Slot>* slots;
+    size_t operator()(size_t at) const { return (*slots)[at].hash; }
+    size_t operator()(const Object& key) const { return absl::HashOf(key); }
+  };
+  struct IndexEq {
+    using is_transparent = void;
+    const std::vector<Slot>* slots;
+    bool operator()(size_t a, size_t b) const { return a == b; }
+    bool operator()(size_t at, const Object& key) const {
+      return (*slots)[at].key == key;
+    }
+    bool operator()(const Object& key, size_t at) const {
+      return (*slots)[at].key == key;
+    }
+  };
+
+  std::optional<std::pair<Object, Object>> TakeSlot(size_t at) {
+    Slot& slot = slots_[at];
+    std::pair<Object, Object> entry(std::move(slot.key), std::move(slot.value));
+    slot.live = false;
+    slot.key = Object();
+    slot.value = Object();
+    ++holes_;
+    if (holes_ > 16 && holes_ > index_.size()) Compact();
+    return entry;
+  }
+
+  void Compact() {
+    std::vector<Slot> live;
+    live.reserve(index_.size());
+    for (Slot& slot : slots_) {
+      if (slot.live) live.push_back(std::move(slot));
+    }
+    slots_ = std::move(live);
+    index_.clear();
+    for (size_t at = 0; at < slots_.size(); ++at) index_.insert(at);
+    holes_ = 0;
+  }
+
+  std::vector<Slot> slots_;
+  // Indices of live slots; unique keys, so two indices are equal only when
+  // they are the same index.
+  absl::flat_hash_set<size_t, IndexHash, IndexEq> index_;
+  size_t holes_ = 0;
+};
+
+class ManagedDict final : public ManagedObject {
+ public:
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    if (method == "__getitem__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+      Object* found = dict_.Find(args[0]);
+      if (found == nullptr) return KeyError(args[0]);
+      return *found;
+    }
+    if (method == "__setitem__") {
+      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
+      return Set(std::move(args[0]), std::move(args[1]), effects);
+    }
+    if (method == "get") {
+      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
+      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+      Object* found = dict_.Find(args[0]);
+      if (found != nullptr) return *found;
+      return args.size() == 2 ? std::move(args[1]) : Object();
+    }
+    if (method == "__contains__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+      return Object(dict_.Find(args[0]) != nullptr);
+    }
+    if (method == "__delitem__" || method == "pop") {
+      const bool pop = method == "pop";
+      if (auto s = CheckArity(method, args, 1, pop ? 2 : 1); !s.ok()) return s;
+      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+      std::optional<std::pair<Object, Object>> entry = dict_.Erase(args[0]);
+      if (!entry.has_value()) {
+        if (args.size() == 2) return std::move(args[1]);
+        return KeyError(args[0]);
+      }
+      effects.Dropped(entry->first);
+      effects.Dropped(entry->second);
+      return pop ? std::move(entry->second) : Object();
+    }
+    if (method == "__len__") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      return Object(dict_.size());
+    }
+    if (method == "keys" || method == "values" || method == "items") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      Object::List out;
+      out.reserve(dict_.size());
+      dict_.ForEach([&](const Object& key, const Object& value) {
+        if (method == "keys") {
+          out.push_back(key);
+        } else if (method == "values") {
+          out.push_back(value);
+        } else {
+          out.push_back(Object::Tuple{{key, value}});
+        }
+      });
+      return Object(std::move(out));
+    }
+    if (method == "update") {
+      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
+      if (args.empty()) return Object();
+      return Update(std::move(args[0]), effects);
+    }
+    if (method == "popitem") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      std::optional<std::pair<Object, Object>> entry = dict_.PopLast();
+      if (!entry.has_value()) return KeyErrorMessage("popitem(): dictionary is empty");
+      effects.Dropped(entry->first);
+      effects.Dropped(entry->second);
+      return Object(Object::Tuple{{std::move(entry->first), std::move(entry->second)}});
+    }
+    if (method == "setdefault") {
+      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
+      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+      if (Object* found = dict_.Find(args[0])) return *found;
+      Object value = args.size() == 2 ? std::move(args[1]) : Object();
+      effects.Stored(args[0]);
+      effects.Stored(value);
+      (void)dict_.Set(std::move(args[0]), value);
+      return value;
+    }
+    if (method == "clear") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      DropAll(effects);
+      dict_.Clear();
+      return Object();
+    }
+    if (method == "copy" || method == "_getvalue") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      return Object(dict_.Copy());
+    }
+    if (method == "__repr__" || method == "__str__") {
+      return Repr(Object(dict_.Copy()));
+    }
+    return NotExposed("dict", method);
+  }
+
+  void DropAll(CallEffects& effects) override {
+    dict_.ForEach([&](const Object& key, const Object& value) {
+      effects.Dropped(key);
+      effects.Dropped(value);
+    });
+  }
+
+  absl::StatusOr<Object> Set(Object key, Object value, CallEffects& effects) {
+    if (auto s = CheckHashable(key); !s.ok()) return s;
+    effects.Stored(value);
+    if (Object* existing = dict_.Find(key)) {
+      // Python keeps the first key object; only the value changes.
+      effects.Dropped(*existing);
+      *existing = std::move(value);
+      return Object();
+    }
+    effects.Stored(key);
+    (void)dict_.Set(std::move(key), std::move(value));
+    return Object();
+  }
+
+  absl::StatusOr<Object> Update(Object source, CallEffects& effects) {
+    if (Object::Dict* mapping = source.get_if<Object::Dict>()) {
+      for (auto& [key, value] : mapping->entries) {
+        if (auto set = Set(std::move(key), std::move(value), effects); !set.ok()) {
+          return set.status();
+        }
+      }
+      return Object();
+    }
+    absl::StatusOr<std::vector<Object>> pairs = Items(std::move(source));
+    if (!pairs.ok()) return pairs.status();
+    for (size_t i = 0; i < pairs->size(); ++i) {
+      Object& pair = (*pairs)[i];
+      std::vector<Object>* items = nullptr;
+      if (auto* list = pair.get_if<Object::List>()) items = list;
+      if (auto* tuple = pair.get_if<Object::Tuple>()) items = &tuple->items;
+      if (items == nullptr) {
+        return TypeError(absl::StrCat(
+            "cannot convert dictionary update sequence element #", i,
+            " to a sequence"));
+      }
+      if (items->size() != 2) {
+        return ValueError(absl::StrCat("dictionary update sequence element #", i,
+                                       " has length ", items->size(),
+                                       "; 2 is required"));
+      }
+      if (auto set = Set(std::move((*items)[0]), std::move((*items)[1]), effects);
+          !set.ok()) {
+        return set.status();
+      }
+    }
+    return Object();
+  }
+
+ private:
+  OrderedDict dict_;
+};
+
+// ---- list ----
+
+class ManagedList final : public ManagedObject {
+ public:
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    const int64_t length = static_cast<int64_t>(items_.size());
+    if (method == "__getitem__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      absl::StatusOr<size_t> at = Position(args[0], "list index out of range");
+      if (!at.ok()) return at.status();
+      return items_[*at];
+    }
+    if (method == "__setitem__") {
+      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
+      absl::StatusOr<size_t> at =
+          Position(args[0], "list assignment index out of range");
+      if (!at.ok()) return at.status();
+      effects.Dropped(items_[*at]);
+      effects.Stored(args[1]);
+      items_[*at] = std::move(args[1]);
+      return Object();
+    }
+    if (method == "__delitem__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      absl::StatusOr<size_t> at =
+          Position(args[0], "list assignment index out of range");
+      if (!at.ok()) return at.status();
+      effects.Dropped(items_[*at]);
+      items_.erase(items_.begin() + static_cast<ptrdiff_t>(*at));
+      return Object();
+    }
+    if (method == "__getslice__") {
+      if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
+      absl::StatusOr<Slice> slice = AdjustSlice(args[0], args[1], args[2], length);
+      if (!slice.ok()) return slice.status();
+      Object::List out;
+      out.reserve(static_cast<size_t>(slice->length));
+      for (int64_t i = 0, at = slice->start; i < slice->length;
+           ++i, at += slice->step) {
+        out.push_back(items_[static_cast<size_t>(at)]);
+      }
+      return Object(std::move(out));
+    }
+    if (method == "__setslice__") {
+      if (auto s = CheckArity(method, args, 4, 4); !s.ok()) return s;
+      return SetSlice(args, effects);
+    }
+    if (method == "__delslice__") {
+      if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
+      absl::StatusOr<Slice> slice = AdjustSlice(args[0], args[1], args[2], length);
+      if (!slice.ok()) return slice.status();
+      std::vector<bool> doomed(items_.size(), false);
+      for (int64_t i = 0, at = slice->start; i < slice->length;
+           ++i, at += slice->step) {
+        doomed[static_cast<size_t>(at)] = true;
+      }
+      std::vector<Object> kept;
+      kept.reserve(items_.size() - static_cast<size_t>(slice->length));
+      for (size_t i = 0; i < items_.size(); ++i) {
+        if (doomed[i]) {
+          effects.Dropped(items_[i]);
+        } else {
+          kept.push_back(std::move(items_[i]));
+        }
+      }
+      items_ = std::move(kept);
+      return Object();
+    }
+    if (method == "__len__") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      return Object(items_.size());
+    }
+    if (method == "__contains__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      return Object(std::find(items_.begin(), items_.end(), args[0]) !=
+                    items_.end());
+    }
+    if (method == "append") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      effects.Stored(args[0]);
+      items_.push_back(std::move(args[0]));
+      return Object();
+    }
+    if (method == "extend" || method == "__iadd__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      absl::StatusOr<std::vector<Object>> more = Items(std::move(args[0]));
+      if (!more.ok()) return more.status();
+      for (Object& item : *more) {
+        effects.Stored(item);
+        items_.push_back(std::move(item));
+      }
+      return Object();
+    }
+    if (method == "insert") {
+      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
+      absl::StatusOr<int64_t> index = IndexArgument(args[0], "list indices");
+      if (!index.ok()) return index.status();
+      int64_t at = *index < 0 ? *index + length : *index;
+      at = std::clamp<int64_t>(at, 0, length);
+      effects.Stored(args[1]);
+      items_.insert(items_.begin() + at, std::move(args[1]));
+      return Object();
+    }
+    if (method == "pop") {
+      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
+      if (items_.empty()) return IndexError("pop from empty list");
+      size_t at = items_.size() - 1;
+      if (!args.empty()) {
+        absl::StatusOr<size_t> position = Position(args[0], "pop index out of range");
+        if (!position.ok()) return position.status();
+        at = *position;
+      }
+      Object item = std::move(items_[at]);
+      items_.erase(items_.begin() + static_cast<ptrdiff_t>(at));
+      effects.Dropped(item);
+      return item;
+    }
+    if (method == "remove") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      auto found = std::find(items_.begin(), items_.end(), args[0]);
+      if (found == items_.end()) return NotInListError("list.remove(x): x not in list");
+      effects.Dropped(*found);
+      items_.erase(found);
+      return Object();
+    }
+    if (method == "index") {
+      if (auto s = CheckArity(method, args, 1, 3); !s.ok()) return s;
+      const Object none;
+      absl::StatusOr<Slice> range = AdjustSlice(args.size() > 1 ? args[1] : none,
+                                                args.size() > 2 ? args[2] : none,
+                                                none, length);
+      if (!range.ok()) return range.status();
+      for (int64_t at = range->start; at < range->stop; ++at) {
+        if (items_[static_cast<size_t>(at)] == args[0]) return Object(at);
+      }
+      return NotInListError(absl::StrCat(args[0].DebugString(), " is not in list"));
+    }
+    if (method == "count") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      return Object(std::count(items_.begin(), items_.end(), args[0]));
+    }
+    if (method == "sort") {
+      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
+      const bool reverse = !args.empty() && args[0] == Object(true);
+      if (absl::Status sorted = SortObjects(items_, reverse); !sorted.ok()) {
+        return sorted;
+      }
+      return Object();
+    }
+    if (method == "reverse") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      std::reverse(items_.begin(), items_.end());
+      return Object();
+    }
+    if (method == "copy" || method == "_getvalue") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      return Object(items_);
+    }
+    if (method == "__repr__" || method == "__str__") return Repr(Object(items_));
+    return NotExposed("list", method);
+  }
+
+  void DropAll(CallEffects& effects) override {
+    for (const Object& item : items_) effects.Dropped(item);
+  }
+
+  void Extend(std::vector<Object> items, CallEffects& effects) {
+    for (Object& item : items) {
+      effects.Stored(item);
+      items_.push_back(std::move(item));
+    }
+  }
+
+ private:
+  // An index argument made non-negative and checked against the length.
+  absl::StatusOr<size_t> Position(const Object& index, absl::string_view error) {
+    absl::StatusOr<int64_t> read = IndexArgument(index, "list indices");
+    if (!read.ok()) return read.status();
+    const int64_t length = static_cast<int64_t>(items_.size());
+    const int64_t at = *read < 0 ? *read + length : *read;
+    if (at < 0 || at >= length) return IndexError(error);
+    return static_cast<size_t>(at);
+  }
+
+  absl::StatusOr<Object> SetSlice(std::vector<Object>& args, CallEffects& effects) {
+    const int64_t length = static_cast<int64_t>(items_.size());
+    absl::StatusOr<Slice> slice = AdjustSlice(args[0], args[1], args[2], length);
+    if (!slice.ok()) return slice.status();
+    absl::StatusOr<std::vector<Object>> values = Items(std::move(args[3]));
+    if (!values.ok()) {
+      return TypeError("can only assign an iterable");
+    }
+    for (const Object& value : *values) effects.Stored(value);
+    if (slice->step == 1) {
+      const int64_t stop = std::max(slice->stop, slice->start);
+      for (int64_t at = slice->start; at < stop; ++at) {
+        effects.Dropped(items_[static_cast<size_t>(at)]);
+      }
+      items_.erase(items_.begin() + slice->start, items_.begin() + stop);
+      items_.insert(items_.begin() + slice->start,
+                    std::make_move_iterator(values->begin()),
+                    std::make_move_iterator(values->end()));
+      return Object();
+    }
+    if (static_cast<int64_t>(values->size()) != slice->length) {
+      return ValueError(absl::StrCat("attempt to assign sequence of size ",
+                                     values->size(), " to extended slice of size ",
+                                     slice->length));
+    }
+    for (int64_t i = 0, at = slice->start; i < slice->length;
+         ++i, at += slice->step) {
+      Object& slot = items_[static_cast<size_t>(at)];
+      effects.Dropped(slot);
+      slot = std::move((*values)[static_cast<size_t>(i)]);
+    }
+    return Object();
+  }
+
+  std::vector<Object> items_;
+};
+
+// ---- Namespace ----
+
+class ManagedNamespace final : public ManagedObject {
+ public:
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    if (method == "__getattribute__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      absl::StatusOr<std::string> name = Name(args[0]);
+      if (!name.ok()) return name.status();
+      Object* found = Find(*name);
+      if (found == nullptr) return AttributeError(*name);
+      return *found;
+    }
+    if (method == "__setattr__") {
+      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
+      absl::StatusOr<std::string> name = Name(args[0]);
+      if (!name.ok()) return name.status();
+      Set(*std::move(name), std::move(args[1]), effects);
+      return Object();
+    }
+    if (method == "__delattr__") {
+      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
+      absl::StatusOr<std::string> name = Name(args[0]);
+      if (!name.ok()) return name.status();
+      auto found = std::find_if(attributes_.begin(), attributes_.end(),
+                                [&](const auto& entry) { return entry.first == *name; });
+      if (found == attributes_.end()) return AttributeError(*name);
+      effects.Dropped(found->second);
+      attributes_.erase(found);
+      return Object();
+    }
+    if (method == "__dir__") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      Object::List names;
+      for (const auto& [name, value] : attributes_) names.emplace_back(name);
+      return Object(std::move(names));
+    }
+    if (method == "copy" || method == "_getvalue") {
+      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
+      return Copy();
+    }
+    if (method == "__repr__" || method == "__str__") return Repr(Copy());
+    return NotExposed("Namespace", method);
+  }
+
+  void DropAll(CallEffects& effects) override {
+    for (const auto& [name, value] : attributes_) effects.Dropped(value);
+  }
+
+  void Set(std::string name, Object value, CallEffects& effects) {
+    effects.Stored(value);
+    if (Object* found = Find(name)) {
+      effects.Dropped(*found);
+      *found = std::move(value);
+      return;
+    }
+    attributes_.emplace_back(std::move(name), std::move(value));
+  }
+
+  static absl::StatusOr<std::string> Name(const Object& name) {
+    if (const std::string* text = name.get_if<std::string>()) return *text;
+    return TypeError(absl::StrCat("attribute name must be string, not '",
+                                  PythonTypeName(name), "'"));
+  }
+
+ private:
+  Object* Find(absl::string_view name) {
+    for (auto& [each, value] : attributes_) {
+      if (each == name) return &value;
+    }
+    return nullptr;
+  }
+
+  Object Copy() const {
+    return Object(Object::Namespace{"Namespace", attributes_});
+  }
+
+  // In the order they were first set, as Python's vars() lists them.
+  std::vector<std::pair<std::string, Object>> attributes_;
+};
+
+}  // namespace
+
+std::string PythonTypeName(const Object& value) {
+  switch (value.kind()) {
+    case Kind::kNone:
+      return "NoneType";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+    case Kind::kUnsigned:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kStr:
+      return "str";
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kList:
+      return "list";
+    case Kind::kTuple:
+      return "tuple";
+    case Kind::kDict:
+      return "dict";
+    case Kind::kSet:
+      return "set";
+    case Kind::kNamespace: {
+      const std::string& name = value.get_if<Object::Namespace>()->type_name;
+      return name.empty() ? "namespace" : name;
+    }
+    case Kind::kDuration:
+      return "timedelta";
+    case Kind::kTime:
+      return "datetime";
+    case Kind::kOpaque:
+      return ProxyRefOf(value).has_value() ? "proxy" : "object";
+  }
+  return "object";
+}
+
+absl::Status CheckArity(absl::string_view method, const std::vector<Object>& args,
+                        size_t min, size_t max) {
+  if (args.size() >= min && args.size() <= max) return absl::OkStatus();
+  if (min == max) {
+    return TypeError(absl::StrCat(method, "() takes exactly ", min,
+                                  min == 1 ? " argument" : " arguments", " (",
+                                  args.size(), " given)"));
+  }
+  return TypeError(absl::StrCat(method, " expected ", min, " to ", max,
+                                " arguments, got ", args.size()));
+}
+
+absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
+  absl::flat_hash_map<std::string, ManagedFactory> types;
+  types["dict"] = [](std::vector<Object>& args, CallEffects& effects)
+      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+    if (auto s = CheckArity("dict", args, 0, 1); !s.ok()) return s;
+    auto dict = std::make_unique<ManagedDict>();
+    if (!args.empty()) {
+      if (auto updated = dict->Update(std::move(args[0]), effects); !updated.ok()) {
+        return updated.status();
+      }
+    }
+    return dict;
+  };
+  types["list"] = [](std::vector<Object>& args, CallEffects& effects)
+      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+    if (auto s = CheckArity("list", args, 0, 1); !s.ok()) return s;
+    auto list = std::make_unique<ManagedList>();
+    if (!args.empty()) {
+      absl::StatusOr<std::vector<Object>> items = Items(std::move(args[0]));
+      if (!items.ok()) return items.status();
+      list->Extend(*std::move(items), effects);
+    }
+    return list;
+  };
+  types["Namespace"] = [](std::vector<Object>& args, CallEffects& effects)
+      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+    if (auto s = CheckArity("Namespace", args, 0, 1); !s.ok()) return s;
+    auto space = std::make_unique<ManagedNamespace>();
+    if (!args.empty()) {
+      Object::Dict* attributes = args[0].get_if<Object::Dict>();
+      if (attributes == nullptr) {
+        return TypeError("Namespace() takes a dict of attributes");
+      }
+      for (auto& [key, value] : attributes->entries) {
+        absl::StatusOr<std::string> name = ManagedNamespace::Name(key);
+        if (!name.ok()) return name.status();
+        space->Set(*std::move(name), std::move(value), effects);
+      }
+    }
+    return space;
+  };
+  return types;
+}
+
+}  // namespace mp::internal

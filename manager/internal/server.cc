@@ -1,0 +1,398 @@
+#include "manager/internal/server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "manager/internal/handshake.h"
+#include "serialize/serialize.h"
+
+namespace mp::internal {
+
+struct Server::Connection {
+  explicit Connection(FrameChannel channel) : channel(std::move(channel)) {}
+
+  FrameChannel channel;  // Closed only after `thread` has been joined.
+  std::thread thread;
+  std::atomic<bool> finished{false};
+  // References this connection holds, by object. Guarded by Server::mutex_.
+  absl::flat_hash_map<uint64_t, uint64_t> held;
+};
+
+namespace {
+
+uint64_t RandomServerId() {
+  uint64_t id = 0;
+  while (id == 0) {
+    const std::string bytes = RandomBytes(sizeof id);
+    std::memcpy(&id, bytes.data(), sizeof id);
+  }
+  return id;
+}
+
+void SetError(const absl::Status& status, manager::Reply& reply) {
+  reply.mutable_error()->set_code(static_cast<int32_t>(status.code()));
+  reply.mutable_error()->set_message(std::string(status.message()));
+}
+
+// The positional arguments of a call: an mp.serialize.Value tuple (or
+// list); empty bytes mean none.
+absl::StatusOr<std::vector<Object>> DecodeArguments(const std::string& bytes) {
+  if (bytes.empty()) return std::vector<Object>();
+  absl::StatusOr<Object> decoded = Loads<Object>(bytes);
+  if (!decoded.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed arguments: ", decoded.status().message()));
+  }
+  if (Object::Tuple* tuple = decoded->get_if<Object::Tuple>()) {
+    return std::move(tuple->items);
+  }
+  if (Object::List* list = decoded->get_if<Object::List>()) {
+    return std::move(*list);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "malformed arguments: expected a tuple, got ", PythonTypeName(*decoded)));
+}
+
+}  // namespace
+
+ServerOptions ToServerOptions(const ManagerOptions& options,
+                              const std::string& authkey) {
+  ServerOptions server;
+  server.address = options.address;
+  server.authkey = authkey;
+  server.max_frame_bytes = options.max_frame_bytes;
+  server.max_connections = options.max_connections;
+  return server;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Listen(ServerOptions options) {
+  std::string directory;
+  std::string text = options.address;
+  if (text.empty()) {
+    absl::StatusOr<std::string> made = MakePrivateSocketDirectory();
+    if (!made.ok()) return made.status();
+    directory = *made;
+    text = absl::StrCat(directory, "/manager");
+  }
+  absl::StatusOr<Address> address = ParseAddress(text);
+  absl::StatusOr<Listener> listener =
+      address.ok() ? internal::Listen(*address) : address.status();
+  if (!listener.ok()) {
+    if (!directory.empty()) rmdir(directory.c_str());
+    return listener.status();
+  }
+  return std::unique_ptr<Server>(
+      new Server(std::move(options), *listener, std::move(directory)));
+}
+
+Server::Server(ServerOptions options, Listener listener, std::string directory)
+    : options_(std::move(options)),
+      server_id_(RandomServerId()),
+      listener_(listener),
+      address_(listener.bound.ToString()),
+      directory_(std::move(directory)),
+      stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      types_(BuiltinTypes()) {}
+
+Server::~Server() {
+  Stop();
+  ReapFinished(/*all=*/true);
+  RemoveSocket();
+  if (stop_fd_ >= 0) close(stop_fd_);
+}
+
+void Server::Stop() {
+  stopping_.store(true, std::memory_order_relaxed);
+  const uint64_t one = 1;
+  // Async-signal-safe: a write to an eventfd.
+  if (stop_fd_ >= 0) (void)!write(stop_fd_, &one, sizeof one);
+}
+
+void Server::Disown() {
+  owns_socket_ = false;
+  if (listener_.fd >= 0) close(listener_.fd);
+  listener_.fd = -1;
+  // The eventfd is shared with the serving child: writing it here would
+  // stop that server.
+  if (stop_fd_ >= 0) close(stop_fd_);
+  stop_fd_ = -1;
+}
+
+void Server::RemoveSocket() {
+  if (listener_.fd >= 0) {
+    close(listener_.fd);
+    listener_.fd = -1;
+    if (!owns_socket_) return;
+    if (listener_.bound.family == Address::Family::kUnix) {
+      unlink(listener_.bound.path.c_str());
+    }
+    if (!directory_.empty()) rmdir(directory_.c_str());
+  }
+}
+
+absl::Status Server::Serve() {
+  if (stop_fd_ < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("manager \"", address_,
+                                                   "\": eventfd"));
+  }
+  int watch_fd = -1;
+  if (options_.watch_pid > 0) {
+    watch_fd = static_cast<int>(syscall(SYS_pidfd_open, options_.watch_pid, 0));
+    // The starter may be gone already (or pidfds unsupported: then the
+    // starter's exit handler stops us).
+    if (watch_fd < 0 && errno == ESRCH) Stop();
+  }
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    pollfd ready[3] = {{listener_.fd, POLLIN, 0}, {stop_fd_, POLLIN, 0},
+                       {watch_fd, POLLIN, 0}};
+    const int count = poll(ready, watch_fd >= 0 ? 3 : 2, 1000);
+    if (count < 0 && errno != EINTR) break;
+    ReapFinished(/*all=*/false);
+    if (count <= 0) continue;
+    if (ready[1].revents != 0 || (watch_fd >= 0 && ready[2].revents != 0)) break;
+    if (ready[0].revents == 0) continue;
+    const int fd = accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;  // The peer left already, or out of descriptors.
+    if (static_cast<int>(connections_.size()) >= options_.max_connections) {
+      close(fd);
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++refused_;
+      continue;
+    }
+    connections_.push_back(std::make_unique<Connection>(
+        FrameChannel(fd, kMaxHandshakeFrameBytes)));
+    Connection* connection = connections_.back().get();
+    connection->thread = std::thread([this, connection] {
+      RunConnection(connection);
+      connection->finished.store(true, std::memory_order_release);
+    });
+  }
+  if (watch_fd >= 0) close(watch_fd);
+  stopping_.store(true, std::memory_order_relaxed);
+  ReapFinished(/*all=*/true);
+  RemoveSocket();
+  return absl::OkStatus();
+}
+
+void Server::ReapFinished(bool all) {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    Connection& connection = **it;
+    if (all) connection.channel.Interrupt();
+    if (all || connection.finished.load(std::memory_order_acquire)) {
+      if (connection.thread.joinable()) connection.thread.join();
+      it = connections_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Server::RunConnection(Connection* connection) {
+  FrameChannel& channel = connection->channel;
+  const absl::Status accepted =
+      AcceptClient(channel, options_.authkey, server_id_,
+                   absl::Now() + options_.handshake_timeout);
+  if (!accepted.ok()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++refused_;
+    return;
+  }
+  channel.set_max_frame_bytes(options_.max_frame_bytes);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++authenticated_;
+  }
+  manager::Request request;
+  manager::Reply reply;
+  std::string out;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    // Any failure (end of stream, a frame cut short or too long, bytes that
+    // are not a Request) ends this connection only.
+    absl::StatusOr<absl::string_view> frame = channel.Read();
+    if (!frame.ok()) break;
+    request.Clear();
+    if (!request.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
+      break;
+    }
+    reply.Clear();
+    if (!Handle(*connection, request, reply)) continue;
+    out.clear();
+    reply.SerializeToString(&out);
+    if (!channel.Write(out).ok()) break;
+    if (request.call_case() == manager::Request::kShutdown) Stop();
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  ReleaseAll(*connection);
+  --authenticated_;
+}
+
+bool Server::Handle(Connection& connection, manager::Request& request,
+                    manager::Reply& reply) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const manager::Release& release : request.releases()) {
+      Release(connection, release.object(), release.count());
+    }
+  }
+  switch (request.call_case()) {
+    case manager::Request::kCreate:
+      HandleCreate(connection, request.create(), reply);
+      return true;
+    case manager::Request::kMethod:
+      HandleMethod(connection, request.method(), reply);
+      return true;
+    case manager::Request::kIncref: {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (uint64_t object : request.incref().objects()) {
+        Grant(connection, object, reply);
+      }
+      reply.set_value(*Dumps(Object()));
+      return true;
+    }
+    case manager::Request::kStats: {
+      std::lock_guard<std::mutex> lock(mutex_);
+      FillStats(*reply.mutable_stats());
+      return true;
+    }
+    case manager::Request::kShutdown:
+    case manager::Request::kPing:
+      reply.set_value(*Dumps(Object()));
+      return true;
+    case manager::Request::CALL_NOT_SET:
+      return false;
+  }
+  return false;
+}
+
+void Server::HandleCreate(Connection& connection, const manager::Create& create,
+                          manager::Reply& reply) {
+  absl::StatusOr<std::vector<Object>> args = DecodeArguments(create.args());
+  if (!args.ok()) return SetError(args.status(), reply);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++calls_;
+  auto type = types_.find(create.typeid_());
+  if (type == types_.end()) {
+    return SetError(absl::NotFoundError(absl::StrCat(
+                        "KeyError: no type '", create.typeid_(),
+                        "' is registered with this manager")),
+                    reply);
+  }
+  CallEffects effects(server_id_);
+  absl::StatusOr<std::unique_ptr<ManagedObject>> made = type->second(*args, effects);
+  if (!made.ok()) return SetError(made.status(), reply);
+  const uint64_t id = next_object_++;
+  objects_.emplace(id, Entry{create.typeid_(), *std::move(made), 0});
+  for (uint64_t stored : effects.stored()) Incref(stored);
+  Grant(connection, id, reply);
+  reply.set_value(*Dumps(Object(id)));
+}
+
+void Server::HandleMethod(Connection& connection, const manager::MethodCall& call,
+                          manager::Reply& reply) {
+  absl::StatusOr<std::vector<Object>> args = DecodeArguments(call.args());
+  if (!args.ok()) return SetError(args.status(), reply);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++calls_;
+  auto entry = objects_.find(call.object());
+  if (entry == objects_.end()) {
+    return SetError(absl::NotFoundError(absl::StrCat(
+                        "object ", call.object(),
+                        " does not exist (it was freed: no proxy holds it)")),
+                    reply);
+  }
+  CallEffects effects(server_id_);
+  absl::StatusOr<Object> result =
+      entry->second.object->Call(call.method(), *args, effects);
+  // Stored first, dropped last: a value moved from one slot to another (or
+  // returned, as by pop) must not be freed on the way.
+  for (uint64_t stored : effects.stored()) Incref(stored);
+  if (result.ok()) {
+    absl::StatusOr<std::string> bytes = Dumps(*result);
+    if (bytes.ok()) {
+      Grant(connection, *result, reply);
+      reply.set_value(*std::move(bytes));
+    } else {
+      SetError(bytes.status(), reply);
+    }
+  } else {
+    SetError(result.status(), reply);
+  }
+  for (uint64_t dropped : effects.dropped()) Decref(dropped);
+}
+
+void Server::FillStats(manager::Stats& stats) {
+  stats.set_objects(objects_.size());
+  stats.set_connections(authenticated_);
+  stats.set_calls(calls_);
+  stats.set_pid(getpid());
+  stats.set_refused(refused_);
+  for (const auto& [id, entry] : objects_) {
+    ++(*stats.mutable_objects_by_type())[entry.type_id];
+  }
+}
+
+void Server::Grant(Connection& connection, const Object& value,
+                   manager::Reply& reply) {
+  ForEachProxyRef(value, [&](const ProxyRef& ref) {
+    if (ref.server_id == server_id_) Grant(connection, ref.object, reply);
+  });
+}
+
+void Server::Grant(Connection& connection, uint64_t object,
+                   manager::Reply& reply) {
+  if (!objects_.contains(object)) return;
+  Incref(object);
+  ++connection.held[object];
+  reply.add_granted(object);
+}
+
+void Server::Release(Connection& connection, uint64_t object, uint64_t count) {
+  auto held = connection.held.find(object);
+  if (held == connection.held.end()) return;  // Not ours to give back.
+  count = std::min(count, held->second);
+  held->second -= count;
+  if (held->second == 0) connection.held.erase(held);
+  for (uint64_t i = 0; i < count; ++i) Decref(object);
+}
+
+void Server::ReleaseAll(Connection& connection) {
+  absl::flat_hash_map<uint64_t, uint64_t> held;
+  held.swap(connection.held);
+  for (const auto& [object, count] : held) {
+    for (uint64_t i = 0; i < count; ++i) Decref(object);
+  }
+}
+
+void Server::Incref(uint64_t object) {
+  auto entry = objects_.find(object);
+  if (entry != objects_.end()) ++entry->second.refs;
+}
+
+void Server::Decref(uint64_t object) {
+  // Iterative: freeing a list of lists of lists must not recurse.
+  std::vector<uint64_t> work = {object};
+  while (!work.empty()) {
+    const uint64_t id = work.back();
+    work.pop_back();
+    auto entry = objects_.find(id);
+    if (entry == objects_.end() || entry->second.refs == 0) continue;
+    if (--entry->second.refs > 0) continue;
+    std::unique_ptr<ManagedObject> freed = std::move(entry->second.object);
+    objects_.erase(entry);
+    CallEffects effects(server_id_);
+    freed->DropAll(effects);
+    work.insert(work.end(), effects.dropped().begin(), effects.dropped().end());
+  }
+}
+
+}  // namespace mp::internal

@@ -1,0 +1,146 @@
+// Internal: the manager server — the object table, and the threads that
+// serve its connections (the public face is manager/server.h and
+// manager/manager.h).
+//
+// One thread accepts connections; each authenticated connection gets a
+// thread of its own that reads a Request, runs it under the server's one
+// lock and writes the Reply. Managed objects are not thread-safe, and a
+// call is short next to its round trip, so one lock serialises calls
+// without costing throughput.
+//
+// Every reference is counted: those a connection holds (granted in replies,
+// taken by Incref, given back by Release or by the connection closing) and
+// those stored values hold (a list kept in a dict). An object whose count
+// reaches zero is freed, and the objects its values named lose a reference
+// each in turn.
+//
+// Hostile or broken peers: a connection that fails the handshake, sends a
+// frame that does not parse, or a frame over the limit is closed, and its
+// references dropped; nothing else changes.
+
+#ifndef MULTIPROCESS_MANAGER_INTERNAL_SERVER_H_
+#define MULTIPROCESS_MANAGER_INTERNAL_SERVER_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "manager/internal/managed.h"
+#include "manager/internal/transport.h"
+#include "manager/options.h"
+#include "manager/protocol.pb.h"
+
+namespace mp::internal {
+
+struct ServerOptions {
+  // Empty: a Unix socket in a new private directory.
+  std::string address;
+  std::string authkey;
+  size_t max_frame_bytes = kDefaultMaxFrameBytes;
+  // Connections beyond this many (authenticating or authenticated) are
+  // closed at once and counted as refused.
+  int max_connections = 512;
+  // A peer that has not completed the handshake by then is dropped.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // When positive: Serve returns once this process has exited (the manager's
+  // starter), so a killed program leaves no server behind.
+  pid_t watch_pid = 0;
+};
+
+// The server side of `options`, with the key to require.
+ServerOptions ToServerOptions(const ManagerOptions& options,
+                              const std::string& authkey);
+
+class Server {
+ public:
+  // Binds the socket; connections wait in its backlog until Serve.
+  // Errors: from ParseAddress and Listen, naming the address.
+  static absl::StatusOr<std::unique_ptr<Server>> Listen(ServerOptions options);
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  // Stops serving (if Serve ran) and removes the socket.
+  ~Server();
+
+  // Accepts and serves until Stop, a Shutdown request, or the death of
+  // `watch_pid`; then closes every connection and waits for their threads.
+  absl::Status Serve();
+
+  // Makes Serve return; safe from any thread and from a signal handler.
+  void Stop();
+
+  // Closes this process's copies of the socket and leaves the socket file
+  // in place: for the starter of a server process that serves the same
+  // socket after fork.
+  void Disown();
+
+  // As clients should write it ("/tmp/mp-123-ab12cd/manager", "127.0.0.1:4711").
+  const std::string& address() const { return address_; }
+  uint64_t server_id() const { return server_id_; }
+
+ private:
+  struct Connection;
+  struct Entry {
+    std::string type_id;
+    std::unique_ptr<ManagedObject> object;
+    uint64_t refs = 0;
+  };
+
+  Server(ServerOptions options, Listener listener, std::string directory);
+
+  void RunConnection(Connection* connection);
+  // Fills `reply` for `request`; returns whether a reply is due.
+  bool Handle(Connection& connection, manager::Request& request,
+              manager::Reply& reply);
+  void HandleCreate(Connection& connection, const manager::Create& create,
+                    manager::Reply& reply);
+  void HandleMethod(Connection& connection, const manager::MethodCall& call,
+                    manager::Reply& reply);
+  void FillStats(manager::Stats& stats);
+
+  // All with mutex_ held.
+  void Release(Connection& connection, uint64_t object, uint64_t count);
+  void ReleaseAll(Connection& connection);
+  void Incref(uint64_t object);
+  void Decref(uint64_t object);
+  // Grants `connection` a reference to each proxy of ours inside `value`.
+  void Grant(Connection& connection, const Object& value, manager::Reply& reply);
+  void Grant(Connection& connection, uint64_t object, manager::Reply& reply);
+
+  void ReapFinished(bool all);
+  void RemoveSocket();
+
+  const ServerOptions options_;
+  const uint64_t server_id_;
+  Listener listener_;
+  std::string address_;
+  std::string directory_;  // The private directory we made, if any.
+  bool owns_socket_ = true;
+  int stop_fd_ = -1;       // An eventfd.
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mutex_;
+  absl::flat_hash_map<std::string, ManagedFactory> types_;  // Guarded by mutex_.
+  absl::flat_hash_map<uint64_t, Entry> objects_;            // Guarded by mutex_.
+  uint64_t next_object_ = 1;                                // Guarded by mutex_.
+  uint64_t calls_ = 0;                                      // Guarded by mutex_.
+  uint64_t authenticated_ = 0;                              // Guarded by mutex_.
+  uint64_t refused_ = 0;                                    // Guarded by mutex_.
+
+  // Owned by the thread running Serve.
+  std::list<std::unique_ptr<Connection>> connections_;
+};
+
+}  // namespace mp::internal
+
+#endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_H_

@@ -1,0 +1,307 @@
+#include "manager/internal/session.h"
+
+#include <pthread.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "manager/internal/handshake.h"
+#include "process/process.h"
+
+namespace mp::internal {
+
+// The sessions of this process by address, and the options new ones use.
+struct SessionRegistry {
+  std::mutex mutex;
+  absl::flat_hash_map<std::string, std::weak_ptr<Session>> sessions;
+  absl::flat_hash_map<std::string, SessionOptions> defaults;
+  // Locked across a fork, from prepare to the parent or child handler.
+  std::vector<std::shared_ptr<Session>> forking;
+
+  static SessionRegistry& Get();
+
+  static void Prepare() {
+    SessionRegistry& registry = Get();
+    registry.mutex.lock();
+    for (auto& [address, weak] : registry.sessions) {
+      if (std::shared_ptr<Session> session = weak.lock()) {
+        registry.forking.push_back(std::move(session));
+      }
+    }
+    for (auto& session : registry.forking) session->LockForFork();
+  }
+
+  static void Resume(bool child) {
+    SessionRegistry& registry = Get();
+    std::vector<std::shared_ptr<Session>> forked;
+    forked.swap(registry.forking);
+    for (auto& session : forked) {
+      if (child) session->ForgetConnectionInChild();
+      session->UnlockAfterFork();
+    }
+    registry.mutex.unlock();
+    // `forked` may hold the last reference to a session: it is destroyed
+    // here, with no lock held.
+  }
+};
+
+SessionRegistry& SessionRegistry::Get() {
+  static SessionRegistry* const registry = [] {
+    auto* made = new SessionRegistry;
+    pthread_atfork(&SessionRegistry::Prepare, [] { Resume(/*child=*/false); },
+                   [] { Resume(/*child=*/true); });
+    return made;
+  }();
+  return *registry;
+}
+
+ProxyHandle::ProxyHandle(std::shared_ptr<Session> session, uint64_t object,
+                         std::string type_id)
+    : session_(std::move(session)), object_(object), type_id_(std::move(type_id)) {}
+
+ProxyHandle::~ProxyHandle() { session_->DropLive(object_); }
+
+ProxyRef ProxyHandle::ref() const {
+  return ProxyRef{session_->address(), session_->server_id(), object_, type_id_};
+}
+
+absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
+    absl::string_view address, const std::optional<SessionOptions>& options) {
+  SessionRegistry& registry = SessionRegistry::Get();
+  const std::string key(address);
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    if (!options.has_value()) {
+      auto found = registry.sessions.find(key);
+      if (found != registry.sessions.end()) session = found->second.lock();
+    }
+    if (session != nullptr) {
+      std::lock_guard<std::mutex> session_lock(session->mutex_);
+      if (!session->broken_.ok()) session = nullptr;
+    }
+    if (session == nullptr) {
+      SessionOptions chosen;
+      if (options.has_value()) {
+        chosen = *options;
+      } else if (auto known = registry.defaults.find(key);
+                 known != registry.defaults.end()) {
+        chosen = known->second;
+      } else {
+        chosen.authkey = CurrentAuthKey();
+      }
+      session = std::shared_ptr<Session>(new Session(key, std::move(chosen)));
+      if (!options.has_value()) registry.sessions[key] = session;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(session->mutex_);
+    if (absl::Status usable = session->EnsureUsableLocked(); !usable.ok()) {
+      return usable;
+    }
+  }
+  if (options.has_value()) {
+    // Authenticated with these options: proxies of this address decoded
+    // from now on use this session.
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    registry.sessions[key] = session;
+  }
+  return session;
+}
+
+void Session::SetDefaultOptions(absl::string_view address,
+                                SessionOptions options) {
+  SessionRegistry& registry = SessionRegistry::Get();
+  std::lock_guard<std::mutex> lock(registry.mutex);
+  registry.defaults[std::string(address)] = std::move(options);
+}
+
+Session::Session(std::string address, SessionOptions options)
+    : address_(std::move(address)), options_(std::move(options)) {}
+
+Session::~Session() { channel_.Close(); }
+
+absl::Status Session::Error(absl::StatusCode code, absl::string_view what) const {
+  return absl::Status(code, absl::StrCat("manager \"", address_, "\": ", what));
+}
+
+absl::Status Session::ConnectLocked() {
+  absl::StatusOr<Address> parsed = ParseAddress(address_);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<int> fd = Connect(*parsed, options_.connect_timeout);
+  if (!fd.ok()) {
+    return Error(fd.status().code(),
+                 absl::StrCat("cannot connect: ", fd.status().message()));
+  }
+  channel_ = FrameChannel(*fd, kMaxHandshakeFrameBytes);
+  absl::StatusOr<uint64_t> id = AuthenticateToServer(
+      channel_, options_.authkey, absl::Now() + options_.connect_timeout);
+  if (!id.ok()) {
+    channel_.Close();
+    return Error(id.status().code(), id.status().message());
+  }
+  if (server_id_ != 0 && *id != server_id_) {
+    channel_.Close();
+    return Error(absl::StatusCode::kUnavailable,
+                 "the manager that served this process has gone; another "
+                 "runs at its address now");
+  }
+  server_id_ = *id;
+  channel_.set_max_frame_bytes(options_.max_frame_bytes);
+  connected_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Session::EnsureUsableLocked() {
+  if (!broken_.ok()) return broken_;
+  if (connected_) return absl::OkStatus();
+  if (absl::Status connected = ConnectLocked(); !connected.ok()) {
+    broken_ = connected;
+    return connected;
+  }
+  if (!forked_) return absl::OkStatus();
+  // A forked child: take references for the proxies it inherited.
+  forked_ = false;
+  manager::Request request;
+  for (const auto& [object, ref] : refs_) {
+    if (ref.live > 0) request.mutable_incref()->add_objects(object);
+  }
+  if (request.incref().objects_size() == 0) return absl::OkStatus();
+  absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
+  if (!reply.ok()) return reply.status();
+  for (uint64_t object : reply->granted()) ++refs_[object].held;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<manager::Reply> Session::RoundTripLocked(
+    const manager::Request& request) {
+  frame_.clear();
+  request.SerializeToString(&frame_);
+  if (absl::Status sent = channel_.Write(frame_); !sent.ok()) {
+    BreakLocked(sent);
+    return broken_;
+  }
+  absl::StatusOr<absl::string_view> frame =
+      channel_.Read(absl::Now() + options_.call_timeout);
+  if (!frame.ok()) {
+    BreakLocked(absl::IsDeadlineExceeded(frame.status())
+                    ? absl::DeadlineExceededError(absl::StrCat(
+                          "no answer within ",
+                          absl::FormatDuration(options_.call_timeout)))
+                    : frame.status());
+    return broken_;
+  }
+  manager::Reply reply;
+  if (!reply.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
+    BreakLocked(absl::DataLossError("the server's reply does not parse"));
+    return broken_;
+  }
+  return reply;
+}
+
+void Session::BreakLocked(const absl::Status& why) {
+  broken_ = Error(absl::StatusCode::kUnavailable,
+                  absl::StrCat("connection lost: ", why.message()));
+  channel_.Close();
+  connected_ = false;
+}
+
+void Session::MarkClosed(absl::string_view why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (broken_.ok()) broken_ = Error(absl::StatusCode::kUnavailable, why);
+  channel_.Close();
+  connected_ = false;
+}
+
+absl::StatusOr<manager::Reply> Session::Call(manager::Request& request) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
+  absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
+  if (!reply.ok()) return reply;
+  for (uint64_t object : reply->granted()) ++refs_[object].held;
+  return reply;
+}
+
+void Session::Settle(const manager::Reply& reply) {
+  if (reply.granted_size() == 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  FlushReleasesLocked(
+      std::vector<uint64_t>(reply.granted().begin(), reply.granted().end()));
+}
+
+void Session::FlushReleasesLocked(const std::vector<uint64_t>& objects) {
+  manager::Request request;
+  for (uint64_t object : objects) {
+    auto ref = refs_.find(object);
+    if (ref == refs_.end() || ref->second.live > 0) continue;
+    if (ref->second.held > 0) {
+      manager::Release* release = request.add_releases();
+      release->set_object(object);
+      release->set_count(ref->second.held);
+    }
+    refs_.erase(ref);
+  }
+  if (request.releases_size() == 0 || !connected_ || !broken_.ok()) return;
+  frame_.clear();
+  request.SerializeToString(&frame_);
+  if (absl::Status sent = channel_.Write(frame_); !sent.ok()) BreakLocked(sent);
+}
+
+absl::StatusOr<std::shared_ptr<ProxyHandle>> Session::Attach(
+    uint64_t object, uint64_t server_id, const std::string& type_id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
+    if (server_id != server_id_) {
+      return Error(absl::StatusCode::kNotFound,
+                   absl::StrCat("a proxy of ", type_id, " ", object,
+                                " refers to a manager that no longer runs at "
+                                "this address"));
+    }
+    Ref& ref = refs_[object];
+    if (ref.held == 0) {
+      manager::Request request;
+      request.mutable_incref()->add_objects(object);
+      absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
+      if (!reply.ok()) return reply.status();
+      for (uint64_t granted : reply->granted()) ++refs_[granted].held;
+      Ref& after = refs_[object];
+      if (after.held == 0) {
+        if (after.live == 0) refs_.erase(object);
+        return Error(absl::StatusCode::kNotFound,
+                     absl::StrCat(type_id, " ", object,
+                                  " no longer exists: the last proxy of it "
+                                  "was gone before this one arrived"));
+      }
+    }
+    ++refs_[object].live;
+  }
+  return std::make_shared<ProxyHandle>(shared_from_this(), object, type_id);
+}
+
+void Session::DropLive(uint64_t object) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto ref = refs_.find(object);
+  if (ref == refs_.end() || ref->second.live == 0) return;
+  if (--ref->second.live > 0) return;
+  FlushReleasesLocked({object});
+}
+
+void Session::ForgetConnectionInChild() {
+  // Only the child's copy of the descriptor is closed; the parent's
+  // connection stays as it was.
+  if (connected_) forked_ = true;
+  channel_.Close();
+  connected_ = false;
+  for (auto it = refs_.begin(); it != refs_.end();) {
+    it->second.held = 0;
+    if (it->second.live == 0) {
+      refs_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace mp::internal

@@ -1,0 +1,159 @@
+// Internal: a process's connection to one manager server, shared by every
+// proxy of that server in the process, and the reference bookkeeping that
+// lets the server free objects no process uses.
+//
+// For each object a Session counts the live proxies of this process
+// (ProxyHandles) and the references the server has granted this
+// connection. A proxy decoded from a reply uses a reference granted in the
+// same reply; one decoded from elsewhere (a Queue, a Pipe, a spawned
+// child's arguments) takes one with an Incref round trip. When the last
+// proxy of an object goes, the session gives its references back at once
+// (one frame, no reply awaited).
+//
+// After fork the child must not speak on its parent's socket: an atfork
+// handler closes the child's copy, and the child's first call reconnects
+// and takes a reference for each object it still has proxies of.
+//
+// A connection that breaks (the server died, shut down, or closed it over
+// a bad frame) is not silently replaced, because the server dropped its
+// references when it went: every later call fails with `Unavailable`.
+
+#ifndef MULTIPROCESS_MANAGER_INTERNAL_SESSION_H_
+#define MULTIPROCESS_MANAGER_INTERNAL_SESSION_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "manager/internal/proxy_ref.h"
+#include "manager/internal/transport.h"
+#include "manager/protocol.pb.h"
+
+namespace mp::internal {
+
+struct SessionOptions {
+  std::string authkey;
+  size_t max_frame_bytes = kDefaultMaxFrameBytes;
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // A server that has not answered a call by then is treated as gone.
+  absl::Duration call_timeout = absl::Seconds(60);
+};
+
+class Session;
+
+// One proxy's hold on an object; copies of a proxy share it.
+class ProxyHandle {
+ public:
+  ProxyHandle(std::shared_ptr<Session> session, uint64_t object,
+              std::string type_id);
+  ProxyHandle(const ProxyHandle&) = delete;
+  ProxyHandle& operator=(const ProxyHandle&) = delete;
+  ~ProxyHandle();
+
+  Session& session() const { return *session_; }
+  uint64_t object() const { return object_; }
+  const std::string& type_id() const { return type_id_; }
+  ProxyRef ref() const;
+
+ private:
+  std::shared_ptr<Session> session_;
+  const uint64_t object_;
+  const std::string type_id_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  // This process's session for `address` (a new one if there is none or it
+  // has broken), connected and authenticated. `options` apply to a new
+  // session; without them a new session uses the authkey last given for
+  // this address (by Connect or Start), else the process's authkey.
+  // Errors: those of connecting (`Unavailable`) and authenticating
+  // (`PermissionDenied`), naming the address.
+  static absl::StatusOr<std::shared_ptr<Session>> ForAddress(
+      absl::string_view address,
+      const std::optional<SessionOptions>& options = std::nullopt);
+
+  // Remembers the options new sessions to `address` use.
+  static void SetDefaultOptions(absl::string_view address, SessionOptions options);
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session();
+
+  // Sends `request` and waits for its reply. The references the reply
+  // grants are counted as held; call Settle once its value is decoded.
+  // Errors: `Unavailable` when the connection is or becomes broken.
+  absl::StatusOr<manager::Reply> Call(manager::Request& request);
+
+  // Gives back the references `reply` granted that no proxy took up.
+  void Settle(const manager::Reply& reply);
+
+  // A handle for a proxy of `object` (whose reference a reply granted, or
+  // which is taken by an Incref round trip when this process holds none).
+  // Errors: `NotFound` when the server has freed the object or the
+  // reference is another server's that once had this address;
+  // `Unavailable`.
+  absl::StatusOr<std::shared_ptr<ProxyHandle>> Attach(uint64_t object,
+                                                      uint64_t server_id,
+                                                      const std::string& type_id);
+
+  const std::string& address() const { return address_; }
+  // Known once connected (ForAddress connects).
+  uint64_t server_id() const { return server_id_; }
+
+  // Marks the session broken: for Shutdown, after which the server goes.
+  void MarkClosed(absl::string_view why);
+
+  // A status of `code` whose message names the manager, then `what`.
+  absl::Status Error(absl::StatusCode code, absl::string_view what) const;
+
+ private:
+  friend class ProxyHandle;
+  friend struct SessionRegistry;
+  struct Ref {
+    uint64_t live = 0;  // ProxyHandles in this process.
+    uint64_t held = 0;  // References the server granted this connection.
+  };
+
+  Session(std::string address, SessionOptions options);
+
+  // With mutex_ held.
+  absl::Status ConnectLocked();
+  absl::Status EnsureUsableLocked();
+  absl::StatusOr<manager::Reply> RoundTripLocked(const manager::Request& request);
+  void BreakLocked(const absl::Status& why);
+  // Sends the Releases of every object without proxies, without a reply.
+  void FlushReleasesLocked(const std::vector<uint64_t>& objects);
+
+  // From ~ProxyHandle.
+  void DropLive(uint64_t object);
+
+  // pthread_atfork.
+  void LockForFork() { mutex_.lock(); }
+  void UnlockAfterFork() { mutex_.unlock(); }
+  void ForgetConnectionInChild();
+
+  const std::string address_;
+  const SessionOptions options_;
+
+  std::mutex mutex_;
+  FrameChannel channel_;                      // Guarded by mutex_.
+  bool connected_ = false;                    // Guarded by mutex_.
+  bool forked_ = false;                       // Guarded by mutex_.
+  absl::Status broken_;                       // Guarded by mutex_.
+  uint64_t server_id_ = 0;                    // Set once, when connected.
+  absl::flat_hash_map<uint64_t, Ref> refs_;   // Guarded by mutex_.
+  std::string frame_;                         // Guarded by mutex_.
+};
+
+}  // namespace mp::internal
+
+#endif  // MULTIPROCESS_MANAGER_INTERNAL_SESSION_H_

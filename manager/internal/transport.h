@@ -1,0 +1,112 @@
+// Internal: the manager's sockets and frames.
+//
+// Addresses are strings, as a user writes them:
+//   "/run/app/manager"  a Unix stream socket at that path ("unix:" may
+//                       precede it);
+//   "host:port"         TCP ("127.0.0.1:0" asks for any free port;
+//                       "[::1]:5000" for IPv6).
+//
+// A FrameChannel sends and receives frames on one connected socket: a
+// 4-byte little-endian length, then the bytes. It reads ahead into a buffer
+// of its own, so a small frame costs one system call, and refuses any frame
+// longer than its limit before reading it.
+
+#ifndef MULTIPROCESS_MANAGER_INTERNAL_TRANSPORT_H_
+#define MULTIPROCESS_MANAGER_INTERNAL_TRANSPORT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace mp::internal {
+
+inline constexpr size_t kDefaultMaxFrameBytes = size_t{64} << 20;
+
+struct Address {
+  enum class Family { kUnix, kTcp };
+  Family family = Family::kUnix;
+  std::string path;  // kUnix.
+  std::string host;  // kTcp.
+  int port = 0;      // kTcp.
+
+  // As ParseAddress reads it back.
+  std::string ToString() const;
+};
+
+// Errors: `InvalidArgument` naming what is wrong with `text`.
+absl::StatusOr<Address> ParseAddress(absl::string_view text);
+
+// A listening socket (close-on-exec, backlog 128) and the address it is
+// bound to (a TCP port of 0 replaced by the one the kernel chose).
+// Errors: `AlreadyExists` when a Unix socket path exists; `InvalidArgument`
+// for a path longer than a socket address holds; the system's otherwise.
+struct Listener {
+  int fd = -1;
+  Address bound;
+};
+absl::StatusOr<Listener> Listen(const Address& address);
+
+// A new private directory for a Unix socket ("/tmp/mp-<pid>-XXXXXX", mode
+// 0700), under $TMPDIR when that is short enough for a socket path.
+absl::StatusOr<std::string> MakePrivateSocketDirectory();
+
+// Connects to `address`, giving up after `timeout`.
+// Errors: `Unavailable` when nothing listens there (or it does not answer in
+// time); `InvalidArgument` for a bad address.
+absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout);
+
+class FrameChannel {
+ public:
+  FrameChannel() = default;
+  // Takes ownership of the connected socket `fd`.
+  FrameChannel(int fd, size_t max_frame_bytes);
+  FrameChannel(FrameChannel&& other) noexcept;
+  FrameChannel& operator=(FrameChannel&& other) noexcept;
+  FrameChannel(const FrameChannel&) = delete;
+  FrameChannel& operator=(const FrameChannel&) = delete;
+  ~FrameChannel();
+
+  // Sends one frame. Errors: `Unavailable` when the peer is gone.
+  absl::Status Write(absl::string_view frame);
+
+  // Receives one frame; the view stays valid until the next Read. Waits at
+  // most until `deadline`.
+  // Errors: `Unavailable` at end of stream (the peer closed or died between
+  // frames); `DataLoss` for a frame cut short; `ResourceExhausted` for a
+  // frame over the limit (the channel is then unusable: close it);
+  // `DeadlineExceeded`.
+  absl::StatusOr<absl::string_view> Read(
+      absl::Time deadline = absl::InfiniteFuture());
+
+  // Makes a Read in another thread return `Unavailable` (shutdown(2)).
+  void Interrupt();
+  void Close();
+  // Forgets the socket without closing it: for a forked child, whose copy
+  // of the descriptor is its parent's connection.
+  void Abandon();
+
+  // Frames longer than this are refused from now on.
+  void set_max_frame_bytes(size_t limit) { max_frame_bytes_ = limit; }
+
+  bool open() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+
+ private:
+  // Reads until at least `want` unread bytes are buffered.
+  absl::Status Fill(size_t want, absl::Time deadline);
+
+  int fd_ = -1;
+  size_t max_frame_bytes_ = kDefaultMaxFrameBytes;
+  std::string buffer_;  // Unread bytes are buffer_[read_, end_).
+  size_t read_ = 0;
+  size_t end_ = 0;
+};
+
+}  // namespace mp::internal
+
+#endif  // MULTIPROCESS_MANAGER_INTERNAL_TRANSPORT_H_

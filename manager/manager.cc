@@ -1,0 +1,314 @@
+#include "manager/manager.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "manager/internal/server.h"
+#include "manager/internal/session.h"
+#include "manager/protocol.pb.h"
+#include "process/process.h"
+
+namespace mp {
+namespace internal {
+
+struct ManagerState {
+  std::mutex mutex;
+  std::string address;
+  std::string authkey;
+  std::shared_ptr<Session> session;  // Null once shut down.
+  std::optional<Process> process;    // A server this process started.
+  pid_t owner = 0;                   // The process that started it.
+};
+
+namespace {
+
+constexpr absl::Duration kServerExitWait = absl::Seconds(10);
+
+SessionOptions SessionOptionsFrom(const ManagerOptions& options,
+                                  const std::string& authkey) {
+  SessionOptions session;
+  session.authkey = authkey;
+  session.max_frame_bytes = options.max_frame_bytes;
+  session.connect_timeout = options.connect_timeout;
+  session.call_timeout = options.call_timeout;
+  return session;
+}
+
+// The servers this process started, for the exit handler: a program that
+// returns from main with a manager still alive (a static one, a leaked one)
+// must not wait forever in the join of its non-daemonic server process.
+struct StartedManagers {
+  std::mutex mutex;
+  std::vector<std::weak_ptr<ManagerState>> states;
+};
+
+StartedManagers& Started() {
+  static StartedManagers* const started = new StartedManagers;
+  return *started;
+}
+
+absl::Status ShutdownState(ManagerState& state);
+
+void ShutdownAllAtExit() {
+  std::vector<std::shared_ptr<ManagerState>> live;
+  {
+    std::lock_guard<std::mutex> lock(Started().mutex);
+    for (auto& weak : Started().states) {
+      if (auto state = weak.lock()) live.push_back(std::move(state));
+    }
+    Started().states.clear();
+  }
+  for (auto& state : live) (void)ShutdownState(*state);
+}
+
+void RememberStarted(const std::shared_ptr<ManagerState>& state) {
+  // Registered after the server's Process, whose exit handler (joining
+  // children) was installed by then: handlers run in reverse, so the
+  // servers are told to stop before anything waits for them.
+  static const bool registered = [] {
+    std::atexit(&ShutdownAllAtExit);
+    return true;
+  }();
+  (void)registered;
+  std::lock_guard<std::mutex> lock(Started().mutex);
+  auto& states = Started().states;
+  std::erase_if(states, [](const auto& weak) { return weak.expired(); });
+  states.push_back(state);
+}
+
+absl::Status ShutdownState(ManagerState& state) {
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (state.session == nullptr) return absl::OkStatus();
+  const bool owner = state.process.has_value() && state.owner == getpid();
+  if (state.process.has_value() && !owner) {
+    // A forked copy of the starter's manager: the server is not ours.
+    state.session = nullptr;
+    return absl::OkStatus();
+  }
+  manager::Request request;
+  request.mutable_shutdown();
+  absl::StatusOr<manager::Reply> reply = state.session->Call(request);
+  state.session->MarkClosed("the manager has shut down");
+  state.session = nullptr;
+  absl::Status result = reply.ok() ? absl::OkStatus() : reply.status();
+  if (owner) {
+    if (!state.process->Join(kServerExitWait)) {
+      (void)state.process->Kill();
+      state.process->Join();
+      result = absl::DeadlineExceededError(absl::StrCat(
+          "manager \"", state.address, "\": the server did not exit within ",
+          absl::FormatDuration(kServerExitWait), " of Shutdown; killed"));
+    }
+  }
+  return result;
+}
+
+// The server process, once it is serving: SIGTERM (Process::Terminate, or
+// an exit handler's) stops it cleanly, so the socket is removed.
+Server* serving = nullptr;
+
+void StopOnSignal(int) {
+  if (serving != nullptr) serving->Stop();
+}
+
+int RunServer(Server* server, const std::function<void()>& initializer) {
+  serving = server;
+  struct sigaction action {};
+  action.sa_handler = &StopOnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  if (initializer) initializer();
+  const absl::Status served = server->Serve();
+  serving = nullptr;
+  return served.ok() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace internal
+
+// ---- BaseManager ----
+
+absl::StatusOr<BaseManager> BaseManager::StartWith(
+    const ManagerOptions& options, std::function<void()> initializer) {
+  const std::string authkey = options.authkey.value_or(CurrentAuthKey());
+  internal::ServerOptions server_options =
+      internal::ToServerOptions(options, authkey);
+  server_options.watch_pid = getpid();
+  // Bound here, served by the child: the address is known (and reachable,
+  // the backlog holding early connections) before the child runs.
+  absl::StatusOr<std::unique_ptr<internal::Server>> server =
+      internal::Server::Listen(std::move(server_options));
+  if (!server.ok()) return server.status();
+  internal::Server* raw = server->get();
+  auto state = std::make_shared<internal::ManagerState>();
+  state->address = raw->address();
+  state->authkey = authkey;
+  state->owner = getpid();
+  ProcessOptions process_options;
+  process_options.name = "SyncManager-server";
+  process_options.daemon = false;
+  process_options.start_method = StartMethod::kFork;
+  state->process.emplace(process_options, [raw, initializer] {
+    return internal::RunServer(raw, initializer);
+  });
+  if (absl::Status started = state->process->Start(); !started.ok()) {
+    return started;
+  }
+  // The child serves the socket now; the parent only closes its copies.
+  (*server)->Disown();
+  server->reset();
+  const internal::SessionOptions session_options =
+      internal::SessionOptionsFrom(options, authkey);
+  internal::Session::SetDefaultOptions(state->address, session_options);
+  absl::StatusOr<std::shared_ptr<internal::Session>> session =
+      internal::Session::ForAddress(state->address, session_options);
+  if (!session.ok()) {
+    (void)state->process->Kill();
+    state->process->Join();
+    return session.status();
+  }
+  state->session = *std::move(session);
+  internal::RememberStarted(state);
+  return BaseManager(std::move(state));
+}
+
+absl::StatusOr<BaseManager> BaseManager::Connect(absl::string_view address,
+                                                 std::optional<std::string> authkey,
+                                                 ManagerOptions options) {
+  auto state = std::make_shared<internal::ManagerState>();
+  state->address = std::string(address);
+  state->authkey = authkey.has_value() ? *std::move(authkey) : CurrentAuthKey();
+  const internal::SessionOptions session_options =
+      internal::SessionOptionsFrom(options, state->authkey);
+  absl::StatusOr<std::shared_ptr<internal::Session>> session =
+      internal::Session::ForAddress(state->address, session_options);
+  if (!session.ok()) return session.status();
+  internal::Session::SetDefaultOptions(state->address, session_options);
+  state->session = *std::move(session);
+  return BaseManager(std::move(state));
+}
+
+BaseManager::BaseManager(BaseManager&&) noexcept = default;
+BaseManager& BaseManager::operator=(BaseManager&& other) noexcept {
+  if (this != &other) {
+    if (state_ != nullptr && state_->process.has_value()) {
+      (void)internal::ShutdownState(*state_);
+    }
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+BaseManager::~BaseManager() {
+  if (state_ != nullptr && state_->process.has_value()) {
+    (void)internal::ShutdownState(*state_);
+  }
+}
+
+absl::Status BaseManager::Shutdown() {
+  if (state_ == nullptr) return absl::OkStatus();
+  return internal::ShutdownState(*state_);
+}
+
+namespace {
+
+absl::StatusOr<std::shared_ptr<internal::Session>> SessionOf(
+    const std::shared_ptr<internal::ManagerState>& state) {
+  if (state == nullptr) {
+    return absl::FailedPreconditionError("manager: moved from");
+  }
+  std::lock_guard<std::mutex> lock(state->mutex);
+  if (state->session == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("manager \"", state->address, "\": shut down"));
+  }
+  return state->session;
+}
+
+absl::StatusOr<manager::Reply> CallManager(
+    const std::shared_ptr<internal::ManagerState>& state,
+    manager::Request& request) {
+  absl::StatusOr<std::shared_ptr<internal::Session>> session = SessionOf(state);
+  if (!session.ok()) return session.status();
+  return (*session)->Call(request);
+}
+
+}  // namespace
+
+absl::StatusOr<BaseProxy> BaseManager::CreateEncoded(
+    absl::string_view type_id, const absl::StatusOr<std::string>& args) const {
+  absl::StatusOr<std::shared_ptr<internal::Session>> session = SessionOf(state_);
+  if (!session.ok()) return session.status();
+  if (!args.ok()) {
+    return (*session)->Error(args.status().code(),
+                             absl::StrCat("creating a ", type_id, ": arguments: ",
+                                          args.status().message()));
+  }
+  manager::Request request;
+  request.mutable_create()->set_typeid_(std::string(type_id));
+  request.mutable_create()->set_args(*args);
+  absl::StatusOr<manager::Reply> reply = (*session)->Call(request);
+  if (!reply.ok()) return reply.status();
+  absl::StatusOr<BaseProxy> proxy;
+  if (reply->has_error()) {
+    proxy = (*session)->Error(
+        static_cast<absl::StatusCode>(reply->error().code()),
+        absl::StrCat("creating a ", type_id, ": ", reply->error().message()));
+  } else {
+    absl::StatusOr<uint64_t> id = Loads<uint64_t>(reply->value());
+    if (!id.ok()) {
+      proxy = (*session)->Error(absl::StatusCode::kDataLoss,
+                                "a Create reply without the new object's id");
+    } else {
+      absl::StatusOr<std::shared_ptr<internal::ProxyHandle>> handle =
+          (*session)->Attach(*id, (*session)->server_id(), std::string(type_id));
+      if (handle.ok()) {
+        proxy = BaseProxy(*std::move(handle));
+      } else {
+        proxy = handle.status();
+      }
+    }
+  }
+  (*session)->Settle(*reply);
+  return proxy;
+}
+
+absl::Status BaseManager::Ping() const {
+  manager::Request request;
+  request.mutable_ping();
+  return CallManager(state_, request).status();
+}
+
+absl::StatusOr<ManagerStats> BaseManager::Stats() const {
+  manager::Request request;
+  request.mutable_stats();
+  absl::StatusOr<manager::Reply> reply = CallManager(state_, request);
+  if (!reply.ok()) return reply.status();
+  const manager::Stats& stats = reply->stats();
+  ManagerStats out;
+  out.objects = stats.objects();
+  out.connections = stats.connections();
+  out.calls = stats.calls();
+  out.refused = stats.refused();
+  out.pid = static_cast<pid_t>(stats.pid());
+  for (const auto& [type, count] : stats.objects_by_type()) {
+    out.objects_by_type[type] = count;
+  }
+  return out;
+}
+
+const std::string& BaseManager::address() const { return state_->address; }
+const std::string& BaseManager::authkey() const { return state_->authkey; }
+pid_t BaseManager::pid() const {
+  return state_ != nullptr && state_->process.has_value() ? state_->process->pid()
+                                                           : 0;
+}
+
+}  // namespace mp

@@ -1,0 +1,406 @@
+#include "manager/manager.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "manager/server.h"
+#include "process/connection.h"
+#include "process/process.h"
+#include "process/queue.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+
+namespace mp {
+namespace {
+
+using ::mp::testing::IsOk;
+using ::mp::testing::IsOkAndHolds;
+using ::mp::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// Waits (bounded) until `done` holds: for effects the server applies on
+// another connection's thread, such as the references of a dead client.
+template <typename Done>
+bool Eventually(Done done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return done();
+}
+
+bool PathExists(const std::string& path) {
+  struct stat info;
+  return stat(path.c_str(), &info) == 0;
+}
+
+// Gone, or a zombie waiting for a parent that is not this test.
+bool Exited(pid_t pid) {
+  FILE* stat = std::fopen(absl::StrCat("/proc/", pid, "/stat").c_str(), "r");
+  if (stat == nullptr) return true;
+  char state = '?';
+  const int read = std::fscanf(stat, "%*d %*s %c", &state);
+  std::fclose(stat);
+  return read == 1 && state == 'Z';
+}
+
+uint64_t Objects(const BaseManager& manager) {
+  absl::StatusOr<ManagerStats> stats = manager.Stats();
+  return stats.ok() ? stats->objects : ~uint64_t{0};
+}
+
+TEST(ManagerTest, StartsServesAndShutsDown) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  EXPECT_GT(manager->pid(), 0);
+  EXPECT_NE(manager->pid(), getpid());
+  ASSERT_THAT(manager->Ping(), IsOk());
+  absl::StatusOr<ManagerStats> stats = manager->Stats();
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->pid, manager->pid());
+  EXPECT_EQ(stats->objects, 0u);
+  EXPECT_EQ(stats->connections, 1u);
+  const std::string socket = manager->address();
+  EXPECT_TRUE(PathExists(socket)) << socket;
+
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT(d->SetItem("k", 1), IsOk());
+  ASSERT_THAT(manager->Shutdown(), IsOk());
+  EXPECT_FALSE(PathExists(socket));
+  EXPECT_THAT(d->Len(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(manager->Ping(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(manager->Dict(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(manager->Shutdown(), IsOk());  // Again: nothing to do.
+}
+
+TEST(ManagerTest, LeavingScopeStopsTheServer) {
+  std::string socket;
+  pid_t server = 0;
+  {
+    absl::StatusOr<SyncManager> manager = Manager();
+    ASSERT_THAT(manager, IsOk());
+    socket = manager->address();
+    server = manager->pid();
+  }
+  EXPECT_FALSE(PathExists(socket));
+  EXPECT_EQ(kill(server, 0), -1);  // Reaped, not a zombie.
+}
+
+// The seed's first manager program.
+void Worker(DictProxy d, ListProxy l) {
+  if (!d.SetItem(1, "1").ok() || !d.SetItem("2", 2).ok() ||
+      !d.SetItem(0.25, Object()).ok() || !l.Reverse().ok()) {
+    _exit(7);
+  }
+}
+
+void RunSeedExample(StartMethod method) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  std::vector<int> range(10);
+  for (int i = 0; i < 10; ++i) range[i] = i;
+  absl::StatusOr<ListProxy> l = manager->List(range);
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT(l, IsOk());
+  ProcessOptions options;
+  options.start_method = method;
+  Process p(options, &Worker, *d, *l);
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(absl::Seconds(60)));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_THAT(d->Repr(), IsOkAndHolds("{1: '1', '2': 2, 0.25: None}"));
+  EXPECT_THAT(l->Repr(), IsOkAndHolds("[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]"));
+}
+
+TEST(ManagerTest, SeedDictAndListThroughFork) { RunSeedExample(StartMethod::kFork); }
+TEST(ManagerTest, SeedDictAndListThroughSpawn) { RunSeedExample(StartMethod::kSpawn); }
+
+TEST(ManagerTest, ProxiesTravelThroughQueuesAndPipes) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<ListProxy> l = manager->List();
+  ASSERT_THAT(l, IsOk());
+  absl::StatusOr<Queue> queue = Queue::Create();
+  ASSERT_THAT(queue, IsOk());
+  absl::StatusOr<std::pair<Connection, Connection>> pipe = Pipe();
+  ASSERT_THAT(pipe, IsOk());
+  ASSERT_THAT(queue->Put(*l), IsOk());
+  ASSERT_THAT(pipe->first.Send(*l), IsOk());
+  Process p([&] {
+    absl::StatusOr<ListProxy> from_queue = queue->Get<ListProxy>();
+    absl::StatusOr<ListProxy> from_pipe = pipe->second.Recv<ListProxy>();
+    if (!from_queue.ok() || !from_pipe.ok()) return 2;
+    if (!(*from_queue == *from_pipe)) return 3;
+    if (!from_queue->Append("queue").ok()) return 4;
+    if (!from_pipe->Append("pipe").ok()) return 5;
+    return 0;
+  });
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(absl::Seconds(60)));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_THAT(l->Copy<std::vector<std::string>>(),
+              IsOkAndHolds(std::vector<std::string>{"queue", "pipe"}));
+}
+
+TEST(ManagerTest, StoredProxiesReadBackAsProxies) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> outer = manager->Dict();
+  ASSERT_THAT(outer, IsOk());
+  {
+    // Python: outer['lists'] = manager.list(); the temporary proxy goes.
+    absl::StatusOr<ListProxy> inner = manager->List();
+    ASSERT_THAT(inner, IsOk());
+    ASSERT_THAT(outer->SetItem("lists", *inner), IsOk());
+  }
+  EXPECT_EQ(Objects(*manager), 2u);  // The dict holds the list.
+  absl::StatusOr<ListProxy> inner = outer->GetItem<ListProxy>("lists");
+  ASSERT_THAT(inner, IsOk());
+  ASSERT_THAT(inner->Append(1), IsOk());
+  ASSERT_THAT(inner->Append(2), IsOk());
+  absl::StatusOr<ListProxy> again = outer->GetItem<ListProxy>("lists");
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(*again == *inner);
+  EXPECT_THAT(again->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{1, 2}));
+  // As an Object, a stored proxy is a reference, not a copy.
+  absl::StatusOr<Object> value = outer->GetItem("lists");
+  ASSERT_THAT(value, IsOk());
+  EXPECT_THAT(value->DebugString(), HasSubstr("<proxy object, typeid 'list'"));
+  absl::StatusOr<ListProxy> converted = value->As<ListProxy>();
+  ASSERT_THAT(converted, IsOk());
+  EXPECT_THAT(converted->Len(), IsOkAndHolds(2));
+  // A wrong proxy type is refused by name.
+  EXPECT_THAT(outer->GetItem<DictProxy>("lists"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("expected a proxy of a dict, got a proxy of a list")));
+}
+
+TEST(ManagerTest, ObjectsAreFreedWithTheirLastProxy) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  {
+    absl::StatusOr<DictProxy> d = manager->Dict();
+    ASSERT_THAT(d, IsOk());
+    DictProxy copy = *d;
+    absl::StatusOr<ListProxy> l = manager->List();
+    ASSERT_THAT(l, IsOk());
+    ASSERT_THAT(d->SetItem("l", *l), IsOk());
+    ASSERT_THAT(l->Append(*d), IsOk());  // A cycle, broken below.
+    EXPECT_EQ(Objects(*manager), 2u);
+    // Python's ListProxy exposes no clear().
+    ASSERT_THAT(l->Call("clear"), StatusIs(absl::StatusCode::kUnimplemented));
+    ASSERT_THAT(l->Pop(), IsOk());
+  }
+  EXPECT_EQ(Objects(*manager), 0u);
+  // Overwriting and deleting stored proxies frees what they held.
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(d, IsOk());
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<ListProxy> l = manager->List(std::vector<int>{i});
+    ASSERT_THAT(l, IsOk());
+    ASSERT_THAT(d->SetItem("slot", *l), IsOk());
+  }
+  EXPECT_EQ(Objects(*manager), 2u);
+  ASSERT_THAT(d->DelItem("slot"), IsOk());
+  EXPECT_EQ(Objects(*manager), 1u);
+  // pop hands a stored proxy back alive.
+  {
+    absl::StatusOr<ListProxy> l = manager->List(std::vector<int>{5});
+    ASSERT_THAT(l, IsOk());
+    ASSERT_THAT(d->SetItem("slot", *l), IsOk());
+  }
+  absl::StatusOr<ListProxy> popped = d->Pop<ListProxy>("slot");
+  ASSERT_THAT(popped, IsOk());
+  EXPECT_THAT(popped->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{5}));
+}
+
+TEST(ManagerTest, AKilledClientsReferencesAreDropped) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> kept = manager->Dict();
+  ASSERT_THAT(kept, IsOk());
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  absl::StatusOr<mp::testing::ForkedChild> child =
+      mp::testing::ForkedChild::Start([&] {
+        std::vector<ListProxy> held;
+        for (int i = 0; i < 5; ++i) {
+          absl::StatusOr<ListProxy> l = manager->List();
+          if (!l.ok()) return 1;
+          held.push_back(*l);
+        }
+        // And a reference of its own to the parent's dict.
+        if (!kept->SetItem("child", 1).ok()) return 2;
+        const char byte = 1;
+        if (write(ready[1], &byte, 1) != 1) return 3;
+        pause();
+        return 0;
+      });
+  ASSERT_THAT(child, IsOk());
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+  EXPECT_EQ(Objects(*manager), 6u);
+  EXPECT_THAT(child->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
+  EXPECT_TRUE(Eventually([&] { return Objects(*manager) == 1u; }))
+      << Objects(*manager);
+  EXPECT_THAT(kept->GetItem<int>("child"), IsOkAndHolds(1));
+}
+
+TEST(ManagerTest, ErrorsCarryPythonsMessages) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  absl::StatusOr<ListProxy> l = manager->List();
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT(l, IsOk());
+  EXPECT_THAT(d->GetItem("missing"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("dict " + std::to_string(d->id()) +
+                                 " __getitem__: KeyError: 'missing'")));
+  EXPECT_THAT(d->GetItem("missing"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(manager->address())));
+  EXPECT_THAT(l->GetItem(3), StatusIs(absl::StatusCode::kOutOfRange,
+                                      HasSubstr("IndexError: list index out of range")));
+  EXPECT_THAT(d->SetItem(std::vector<int>{1}, 1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("TypeError: unhashable type: 'list'")));
+  EXPECT_THAT(l->Remove(5), StatusIs(absl::StatusCode::kNotFound,
+                                     HasSubstr("x not in list")));
+  EXPECT_THAT(d->CallMethod("no_such_method"),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("no_such_method")));
+  ASSERT_THAT(d->SetItem("text", "abc"), IsOk());
+  EXPECT_THAT(d->GetItem<int>("text"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("result")));
+  EXPECT_THAT(BaseProxy().Call("append", 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  // None of it hurt the connection.
+  EXPECT_THAT(d->Len(), IsOkAndHolds(1));
+}
+
+TEST(ManagerTest, WrongAuthkeyIsRefused) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  EXPECT_THAT(SyncManager::Connect(manager->address(), "not the key"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  absl::StatusOr<SyncManager> right =
+      SyncManager::Connect(manager->address(), manager->authkey());
+  ASSERT_THAT(right, IsOk());
+  // The refusal is counted by the refused connection's thread.
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<ManagerStats> stats = right->Stats();
+    return stats.ok() && stats->refused == 1u;
+  }));
+  // The refused attempt did not disturb the manager's own session.
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(d, IsOk());
+  EXPECT_THAT(d->Len(), IsOkAndHolds(0));
+}
+
+TEST(ManagerTest, AKilledServerFailsCallsPromptly) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(d, IsOk());
+  ASSERT_EQ(kill(manager->pid(), SIGKILL), 0);
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(d->SetItem("k", 1), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(d->Len(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  EXPECT_THAT(manager->Shutdown(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(ManagerTest, TcpManagerAndConnect) {
+  ManagerOptions options;
+  options.address = "127.0.0.1:0";
+  absl::StatusOr<SyncManager> manager = SyncManager::Start(options);
+  ASSERT_THAT(manager, IsOk());
+  EXPECT_THAT(manager->address(), ::testing::StartsWith("127.0.0.1:"));
+  EXPECT_NE(manager->address(), "127.0.0.1:0");
+  absl::StatusOr<NamespaceProxy> ns = manager->Namespace();
+  ASSERT_THAT(ns, IsOk());
+  ASSERT_THAT(ns->SetAttr("x", 10), IsOk());
+  absl::StatusOr<int> code = mp::testing::ForkAndWait([&] {
+    absl::StatusOr<SyncManager> client =
+        SyncManager::Connect(manager->address(), manager->authkey());
+    if (!client.ok()) return 1;
+    absl::StatusOr<NamespaceProxy> remote = client->Namespace(
+        std::map<std::string, int>{{"y", 1}});
+    if (!remote.ok()) return 2;
+    return ns->SetAttr("from_child", 2).ok() ? 0 : 3;
+  });
+  EXPECT_THAT(code, IsOkAndHolds(0));
+  EXPECT_THAT(ns->GetAttr<int>("from_child"), IsOkAndHolds(2));
+}
+
+TEST(ManagerTest, StandaloneServerServesConnectedClients) {
+  ManagerOptions options;
+  options.authkey = "standalone secret";
+  absl::StatusOr<ManagerServer> server = ManagerServer::Listen(options);
+  ASSERT_THAT(server, IsOk());
+  const std::string address = server->address();
+  absl::Status served;
+  std::thread serving([&] { served = server->Serve(); });
+  {
+    absl::StatusOr<SyncManager> client =
+        SyncManager::Connect(address, "standalone secret");
+    ASSERT_THAT(client, IsOk());
+    absl::StatusOr<DictProxy> d = client->Dict(std::map<std::string, int>{{"a", 1}});
+    ASSERT_THAT(d, IsOk());
+    EXPECT_THAT(d->GetItem<int>("a"), IsOkAndHolds(1));
+    EXPECT_EQ(client->pid(), 0);
+    ASSERT_THAT(client->Shutdown(), IsOk());
+  }
+  serving.join();
+  EXPECT_THAT(served, IsOk());
+  EXPECT_FALSE(PathExists(address));
+}
+
+TEST(ManagerTest, ServerExitsWhenItsStarterIsKilled) {
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  absl::StatusOr<mp::testing::ForkedChild> starter =
+      mp::testing::ForkedChild::Start([&] {
+        absl::StatusOr<SyncManager> manager = Manager();
+        if (!manager.ok()) return 1;
+        const pid_t server = manager->pid();
+        const std::string line = absl::StrCat(server, " ", manager->address());
+        if (write(report[1], line.data(), line.size()) !=
+            static_cast<ssize_t>(line.size())) {
+          return 2;
+        }
+        pause();
+        return 0;
+      });
+  ASSERT_THAT(starter, IsOk());
+  close(report[1]);
+  char buffer[256];
+  const ssize_t got = read(report[0], buffer, sizeof buffer);
+  close(report[0]);
+  ASSERT_GT(got, 0);
+  const std::string line(buffer, static_cast<size_t>(got));
+  const pid_t server = std::stoi(line.substr(0, line.find(' ')));
+  const std::string address = line.substr(line.find(' ') + 1);
+  EXPECT_THAT(starter->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
+  // The server (reparented, so not ours to reap) notices and cleans up.
+  EXPECT_TRUE(Eventually([&] { return !PathExists(address); })) << address;
+  EXPECT_TRUE(Eventually([&] { return Exited(server); }));
+}
+
+}  // namespace
+}  // namespace mp

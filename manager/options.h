@@ -1,0 +1,51 @@
+// -----------------------------------------------------------------------------
+// File: manager/options.h
+// -----------------------------------------------------------------------------
+//
+// `ManagerOptions` configures a manager server and the connections to it
+// (manager/manager.h, manager/server.h). Every field has a default, so most
+// programs write `mp::Manager()` and set nothing:
+//
+//   mp::ManagerOptions options;
+//   options.address = "127.0.0.1:0";   // TCP on any free port, not a Unix socket
+//   absl::StatusOr<mp::SyncManager> manager = mp::SyncManager::Start(options);
+//
+// The authkey is the secret both sides must hold: every connection first
+// proves it knows the key (HMAC-SHA256 challenge-response, the key never
+// crosses the socket). By default it is this process's `mp::CurrentAuthKey()`,
+// 32 random bytes that every child started by `mp::Process` inherits, so a
+// program's own processes connect without configuration and nobody else can.
+
+#ifndef MULTIPROCESS_MANAGER_OPTIONS_H_
+#define MULTIPROCESS_MANAGER_OPTIONS_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace mp {
+
+struct ManagerOptions {
+  // Where the server listens. Empty: a Unix socket in a new directory that
+  // only this user can open (/tmp/mp-<pid>-XXXXXX/manager). A path: a Unix
+  // socket there. "host:port": TCP ("127.0.0.1:0" for any free port).
+  std::string address;
+  // Unset: mp::CurrentAuthKey().
+  std::optional<std::string> authkey;
+  // Frames (requests, replies) longer than this are refused: the
+  // connection that sent one is closed.
+  size_t max_frame_bytes = size_t{64} << 20;
+  // The server refuses connections beyond this many at once.
+  int max_connections = 512;
+  // Connecting and authenticating give up after this long.
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // A call the server has not answered by then fails with `Unavailable`,
+  // and the connection is dropped.
+  absl::Duration call_timeout = absl::Seconds(60);
+};
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_MANAGER_OPTIONS_H_

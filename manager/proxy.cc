@@ -1,0 +1,117 @@
+#include "manager/proxy.h"
+
+#include "absl/strings/str_cat.h"
+#include "manager/internal/proxy_ref.h"
+#include "manager/internal/session.h"
+#include "manager/protocol.pb.h"
+
+namespace mp {
+namespace internal {
+namespace {
+
+const std::string& EmptyString() {
+  static const std::string* const empty = new std::string;
+  return *empty;
+}
+
+// "DictProxy" for "dict", as Python names its proxy classes.
+std::string ProxyClassName(absl::string_view type_id) {
+  if (type_id == "dict") return "DictProxy";
+  if (type_id == "list") return "ListProxy";
+  if (type_id == "Namespace") return "NamespaceProxy";
+  return absl::StrCat("AutoProxy[", type_id, "]");
+}
+
+}  // namespace
+
+absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
+                         absl::string_view method,
+                         const absl::StatusOr<std::string>& args,
+                         absl::FunctionRef<absl::Status(absl::string_view)> decode) {
+  if (handle == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "manager proxy: ", method, " called on a proxy that refers to nothing"));
+  }
+  Session& session = handle->session();
+  const std::string what =
+      absl::StrCat(handle->type_id(), " ", handle->object(), " ", method);
+  if (!args.ok()) {
+    return session.Error(args.status().code(),
+                         absl::StrCat(what, ": arguments: ", args.status().message()));
+  }
+  manager::Request request;
+  manager::MethodCall* call = request.mutable_method();
+  call->set_object(handle->object());
+  call->set_method(std::string(method));
+  call->set_args(*args);
+  absl::StatusOr<manager::Reply> reply = session.Call(request);
+  if (!reply.ok()) return reply.status();
+  absl::Status outcome;
+  if (reply->has_error()) {
+    outcome = session.Error(static_cast<absl::StatusCode>(reply->error().code()),
+                            absl::StrCat(what, ": ", reply->error().message()));
+  } else if (!reply->has_value()) {
+    outcome = session.Error(absl::StatusCode::kDataLoss,
+                            absl::StrCat(what, ": a reply without a value"));
+  } else if (absl::Status decoded = decode(reply->value()); !decoded.ok()) {
+    outcome = session.Error(decoded.code(),
+                            absl::StrCat(what, ": result: ", decoded.message()));
+  }
+  session.Settle(*reply);
+  return outcome;
+}
+
+void EncodeProxy(const BaseProxy& proxy, Writer& writer) {
+  EncodeProxyRef(proxy.valid() ? proxy.handle()->ref() : ProxyRef{}, writer);
+}
+
+absl::Status DecodeProxy(const ValueView& view, absl::string_view type_id,
+                         BaseProxy* out) {
+  ProxyRef ref;
+  if (absl::Status read = DecodeProxyRef(view, &ref); !read.ok()) return read;
+  if (ref.server_id == 0) {
+    return absl::InvalidArgumentError(
+        "manager proxy: the proxy sent refers to nothing");
+  }
+  if (!type_id.empty() && ref.type_id != type_id) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "manager proxy: expected a proxy of a ", type_id, ", got a proxy of a ",
+        ref.type_id));
+  }
+  absl::StatusOr<std::shared_ptr<Session>> session = Session::ForAddress(ref.address);
+  if (!session.ok()) return session.status();
+  absl::StatusOr<std::shared_ptr<ProxyHandle>> handle =
+      (*session)->Attach(ref.object, ref.server_id, ref.type_id);
+  if (!handle.ok()) return handle.status();
+  *out = BaseProxy(*std::move(handle));
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+const std::string& BaseProxy::type_id() const {
+  return handle_ == nullptr ? internal::EmptyString() : handle_->type_id();
+}
+
+uint64_t BaseProxy::id() const { return handle_ == nullptr ? 0 : handle_->object(); }
+
+const std::string& BaseProxy::address() const {
+  return handle_ == nullptr ? internal::EmptyString()
+                            : handle_->session().address();
+}
+
+std::string BaseProxy::DebugString() const {
+  if (handle_ == nullptr) return "<proxy of nothing>";
+  return absl::StrCat("<", internal::ProxyClassName(type_id()), " object, typeid '",
+                      type_id(), "', id ", id(), ", manager \"", address(), "\">");
+}
+
+bool operator==(const BaseProxy& a, const BaseProxy& b) {
+  if (a.handle_ == nullptr || b.handle_ == nullptr) {
+    return a.handle_ == b.handle_;
+  }
+  return a.handle_->object() == b.handle_->object() &&
+         a.handle_->session().server_id() == b.handle_->session().server_id();
+}
+
+}  // namespace mp

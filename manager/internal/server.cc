@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -163,7 +164,11 @@ absl::Status Server::Serve() {
     if (ready[0].revents == 0) continue;
     const int fd = accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;  // The peer left already, or out of descriptors.
-    if (static_cast<int>(connections_.size()) >= options_.max_connections) {
+    const auto live = std::count_if(
+        connections_.begin(), connections_.end(), [](const auto& connection) {
+          return !connection->finished.load(std::memory_order_acquire);
+        });
+    if (live >= options_.max_connections) {
       close(fd);
       std::lock_guard<std::mutex> lock(mutex_);
       ++refused_;
@@ -172,10 +177,7 @@ absl::Status Server::Serve() {
     connections_.push_back(std::make_unique<Connection>(
         FrameChannel(fd, kMaxHandshakeFrameBytes)));
     Connection* connection = connections_.back().get();
-    connection->thread = std::thread([this, connection] {
-      RunConnection(connection);
-      connection->finished.store(true, std::memory_order_release);
-    });
+    connection->thread = std::thread([this, connection] { RunConnection(connection); });
   }
   if (watch_fd >= 0) close(watch_fd);
   stopping_.store(true, std::memory_order_relaxed);
@@ -203,8 +205,10 @@ void Server::RunConnection(Connection* connection) {
       AcceptClient(channel, options_.authkey, server_id_,
                    absl::Now() + options_.handshake_timeout);
   if (!accepted.ok()) {
+    channel.Interrupt();  // The peer sees the end now, not at reaping.
     std::lock_guard<std::mutex> lock(mutex_);
     ++refused_;
+    connection->finished.store(true, std::memory_order_release);
     return;
   }
   channel.set_max_frame_bytes(options_.max_frame_bytes);
@@ -228,11 +232,31 @@ void Server::RunConnection(Connection* connection) {
     if (!Handle(*connection, request, reply)) continue;
     out.clear();
     reply.SerializeToString(&out);
+    if (out.size() > options_.max_frame_bytes) {
+      // The result is too big to send: say so instead of sending it. The
+      // references it granted are given back with it.
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (uint64_t object : reply.granted()) Release(*connection, object, 1);
+      }
+      const size_t size = out.size();
+      reply.Clear();
+      SetError(absl::ResourceExhaustedError(absl::StrCat(
+                   "the result takes ", size, " bytes, over the limit of ",
+                   options_.max_frame_bytes, " (max_frame_bytes)")),
+               reply);
+      out.clear();
+      reply.SerializeToString(&out);
+    }
     if (!channel.Write(out).ok()) break;
     if (request.call_case() == manager::Request::kShutdown) Stop();
   }
+  channel.Interrupt();
   std::lock_guard<std::mutex> lock(mutex_);
   ReleaseAll(*connection);
+  // Before the count drops: whoever sees the lower count (through the lock)
+  // also sees the connection finished.
+  connection->finished.store(true, std::memory_order_release);
   --authenticated_;
 }
 

@@ -178,6 +178,14 @@ absl::StatusOr<manager::Reply> Session::RoundTripLocked(
     const manager::Request& request) {
   frame_.clear();
   request.SerializeToString(&frame_);
+  if (frame_.size() > options_.max_frame_bytes) {
+    // Refused here, so the connection (which the server would close over
+    // it) and every other proxy's calls carry on.
+    return Error(absl::StatusCode::kResourceExhausted,
+                 absl::StrCat("a request of ", frame_.size(),
+                              " bytes is over the limit of ",
+                              options_.max_frame_bytes, " (max_frame_bytes)"));
+  }
   if (absl::Status sent = channel_.Write(frame_); !sent.ok()) {
     BreakLocked(sent);
     return broken_;

@@ -205,10 +205,14 @@ void Server::RunConnection(Connection* connection) {
       AcceptClient(channel, options_.authkey, server_id_,
                    absl::Now() + options_.handshake_timeout);
   if (!accepted.ok()) {
-    channel.Interrupt();  // The peer sees the end now, not at reaping.
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++refused_;
-    connection->finished.store(true, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++refused_;
+      connection->finished.store(true, std::memory_order_release);
+    }
+    // The peer sees the end now, not at reaping, and once it does, the
+    // refusal is counted.
+    channel.Interrupt();
     return;
   }
   channel.set_max_frame_bytes(options_.max_frame_bytes);
@@ -251,13 +255,17 @@ void Server::RunConnection(Connection* connection) {
     if (!channel.Write(out).ok()) break;
     if (request.call_case() == manager::Request::kShutdown) Stop();
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ReleaseAll(*connection);
+    // Before the count drops: whoever sees the lower count (through the
+    // lock) also sees the connection finished.
+    connection->finished.store(true, std::memory_order_release);
+    --authenticated_;
+  }
+  // After the references are dropped: a peer that sees the end of stream
+  // knows they are.
   channel.Interrupt();
-  std::lock_guard<std::mutex> lock(mutex_);
-  ReleaseAll(*connection);
-  // Before the count drops: whoever sees the lower count (through the lock)
-  // also sees the connection finished.
-  connection->finished.store(true, std::memory_order_release);
-  --authenticated_;
 }
 
 bool Server::Handle(Connection& connection, manager::Request& request,

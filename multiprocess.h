@@ -34,6 +34,12 @@
 //   process/context.h      mp::GetContext("spawn")
 //   process/connection.h   mp::Pipe, mp::Connection
 //   process/queue.h        mp::Queue, JoinableQueue, SimpleQueue
+//   process/pool.h         mp::Pool
+//   manager/manager.h      mp::Manager(), SyncManager, BaseManager
+//   manager/dict_proxy.h   mp::DictProxy (and list_proxy.h, namespace_proxy.h)
+//   manager/proxy.h        mp::BaseProxy: any method by its Python name
+//   manager/server.h       mp::ManagerServer: a standalone manager
+//   manager/options.h      mp::ManagerOptions: address, authkey, limits
 //
 // Every fallible call returns absl::Status or absl::StatusOr<T> whose message
 // names the object and the cause; nothing throws and nothing aborts.
@@ -41,6 +47,13 @@
 #ifndef MULTIPROCESS_MULTIPROCESS_H_
 #define MULTIPROCESS_MULTIPROCESS_H_
 
+#include "manager/dict_proxy.h"        // IWYU pragma: export
+#include "manager/list_proxy.h"        // IWYU pragma: export
+#include "manager/manager.h"           // IWYU pragma: export
+#include "manager/namespace_proxy.h"   // IWYU pragma: export
+#include "manager/options.h"           // IWYU pragma: export
+#include "manager/proxy.h"             // IWYU pragma: export
+#include "manager/server.h"            // IWYU pragma: export
 #include "process/connection.h"        // IWYU pragma: export
 #include "process/context.h"           // IWYU pragma: export
 #include "process/pool.h"              // IWYU pragma: export

@@ -42,6 +42,22 @@ TEST(ExamplesTest, SharedMemoryTourPrintsWhatPythonsTourPrints) {
           Eq("format: 8s8s8sqxxxxxx?xxxxxxxx?q")));
 }
 
+TEST(ExamplesTest, ManagerTourPrintsTheSeedsOutputAndMore) {
+  absl::StatusOr<mp::testing::ProgramResult> tour =
+      RunProgram({RunfilePath("examples/manager_tour")});
+  ASSERT_TRUE(tour.ok()) << tour.status();
+  ASSERT_EQ(tour->exit_code, 0) << tour->output;
+  std::vector<std::string> lines =
+      absl::StrSplit(tour->output, '\n', absl::SkipEmpty());
+  EXPECT_THAT(lines, ElementsAre(Eq("{1: '1', '2': 2, 0.25: None}"),
+                                 Eq("[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]"),
+                                 Eq("squares: [0, 1, 4, 9]"),
+                                 Eq("d['missing']: NOT_FOUND, KeyError: 'missing'"),
+                                 Eq("wrong authkey: PERMISSION_DENIED"),
+                                 Eq("objects: 4"),
+                                 Eq("after shutdown: UNAVAILABLE")));
+}
+
 TEST(ExamplesTest, LocksTourCountsExactlyAndSurvivesAKilledHolder) {
   absl::StatusOr<mp::testing::ProgramResult> tour =
       RunProgram({RunfilePath("examples/locks_tour")});

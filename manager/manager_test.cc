@@ -402,5 +402,107 @@ TEST(ManagerTest, ServerExitsWhenItsStarterIsKilled) {
   EXPECT_TRUE(Eventually([&] { return Exited(server); }));
 }
 
+// Writes the process it runs in to `fd`: the server's, before it serves.
+void ReportServerPid(int fd, std::string tag) {
+  const std::string line = absl::StrCat(tag, " ", getpid());
+  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    _exit(9);
+  }
+}
+
+TEST(ManagerTest, InitializerRunsInTheServerBeforeItServes) {
+  int report[2];
+  ASSERT_EQ(pipe(report), 0);
+  absl::StatusOr<SyncManager> manager =
+      SyncManager::Start(ManagerOptions{}, &ReportServerPid, report[1],
+                         std::string("initialized"));
+  ASSERT_THAT(manager, IsOk());
+  close(report[1]);
+  char buffer[64];
+  const ssize_t got = read(report[0], buffer, sizeof buffer);
+  close(report[0]);
+  ASSERT_GT(got, 0);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(got)),
+            absl::StrCat("initialized ", manager->pid()));
+  EXPECT_THAT(manager->Ping(), IsOk());
+}
+
+TEST(ManagerTest, ThreadsShareOneProxySafely) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<ListProxy> l = manager->List();
+  ASSERT_THAT(l, IsOk());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        ListProxy copy = *l;  // Copies come and go while others call.
+        EXPECT_THAT(copy.Append(t * 1000 + i), IsOk());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_THAT(l->Len(), IsOkAndHolds(800));
+  EXPECT_EQ(Objects(*manager), 1u);
+}
+
+TEST(ManagerTest, GrandchildrenOfForkUseInheritedProxies) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT(d->SetItem("depth", 0), IsOk());
+  absl::StatusOr<int> code = mp::testing::ForkAndWait([&] {
+    if (!d->SetItem("child", 1).ok()) return 1;
+    absl::StatusOr<int> grandchild = mp::testing::ForkAndWait([&] {
+      return d->SetItem("grandchild", 2).ok() ? 0 : 1;
+    });
+    return grandchild.ok() && *grandchild == 0 ? 0 : 2;
+  });
+  EXPECT_THAT(code, IsOkAndHolds(0));
+  EXPECT_THAT(d->GetItem<int>("grandchild"), IsOkAndHolds(2));
+  EXPECT_THAT(d->GetItem<int>("child"), IsOkAndHolds(1));
+  // The children's connections (and references) are gone with them; the
+  // parent's proxy still holds the dict.
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<ManagerStats> stats = manager->Stats();
+    return stats.ok() && stats->connections == 1u;
+  }));
+  EXPECT_EQ(Objects(*manager), 1u);
+}
+
+TEST(ManagerTest, ValuesOverTheFrameLimitAreRefusedAndTheConnectionStays) {
+  ManagerOptions options;
+  options.max_frame_bytes = 1 << 16;
+  absl::StatusOr<SyncManager> manager = SyncManager::Start(options);
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(d, IsOk());
+  EXPECT_THAT(d->SetItem("big", std::string(1 << 17, 'x')),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("max_frame_bytes")));
+  ASSERT_THAT(d->SetItem("a", std::string(40000, 'a')), IsOk());
+  ASSERT_THAT(d->SetItem("b", std::string(40000, 'b')), IsOk());
+  EXPECT_THAT(d->Copy(), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(d->Len(), IsOkAndHolds(2));
+  EXPECT_THAT(d->GetItem<std::string>("a"), IsOkAndHolds(std::string(40000, 'a')));
+}
+
+TEST(ManagerTest, AProxyOfAFreedObjectSaysSo) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  std::string sent;
+  {
+    absl::StatusOr<DictProxy> d = manager->Dict();
+    ASSERT_THAT(d, IsOk());
+    absl::StatusOr<std::string> bytes = Dumps(*d);
+    ASSERT_THAT(bytes, IsOk());
+    sent = *bytes;
+  }
+  // Nobody held the dict while its proxy was "in flight".
+  EXPECT_THAT(Loads<DictProxy>(sent),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no longer exists")));
+}
+
 }  // namespace
 }  // namespace mp

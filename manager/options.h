@@ -15,6 +15,9 @@
 // crosses the socket). By default it is this process's `mp::CurrentAuthKey()`,
 // 32 random bytes that every child started by `mp::Process` inherits, so a
 // program's own processes connect without configuration and nobody else can.
+// A manager given another key: forked children know it too, but a spawned
+// child must be told it (`mp::SetCurrentAuthKey(key)`, or
+// `SyncManager::Connect(address, key)`) before it uses that manager's proxies.
 
 #ifndef MULTIPROCESS_MANAGER_OPTIONS_H_
 #define MULTIPROCESS_MANAGER_OPTIONS_H_

@@ -6,7 +6,7 @@
 //   - as the C++ types themselves through mp::Dumps / mp::Loads;
 //   - as mp::Object (a dict of namespaces), through the same calls.
 //
-//   ./bazelw run -c opt //serialize:serialize_benchmark -- \
+//   ./bazelw run -c opt //serialize:serialize_benchmark --
 //       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
 
 #include <cstdint>

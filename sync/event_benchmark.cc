@@ -3,7 +3,7 @@
 // a sleeping hand-off can cost) and a pipe (what Python's Event costs at
 // best), in one binary so that the figures to quote are ratios.
 //
-//   ./bazelw run -c opt //sync:event_benchmark -- \
+//   ./bazelw run -c opt //sync:event_benchmark --
 //       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
 
 #include <unistd.h>

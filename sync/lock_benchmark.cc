@@ -6,7 +6,7 @@
 //   - a plain process-shared pthread mutex (for reference).
 // Uncontended pairs, then two processes incrementing one counter.
 //
-//   ./bazelw run -c opt //sync:lock_benchmark -- \
+//   ./bazelw run -c opt //sync:lock_benchmark --
 //       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
 
 #include <pthread.h>

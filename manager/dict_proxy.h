@@ -121,6 +121,23 @@ class DictProxy : public BaseProxy {
   }
   // d.clear().
   absl::Status Clear() const { return Call("clear"); }
+  // Beyond Python, atomic in the server, so that processes sharing a
+  // counter need no lock:
+  //
+  // d[key] = d.get(key, 0) + by, returning the new value. Errors:
+  // `InvalidArgument` (TypeError) when the value is not a number;
+  // `OutOfRange` when an int sum leaves int64.
+  template <typename V = int64_t, typename K, typename N = int64_t>
+  absl::StatusOr<V> Increment(const K& key, const N& by = 1) const {
+    return CallMethod<V>("increment", key, by);
+  }
+  // if d.get(key) == expected: d[key] = desired. Returns whether it did. A
+  // missing key compares equal to None (`mp::Object()`).
+  template <typename K, typename E, typename D>
+  absl::StatusOr<bool> CompareAndSet(const K& key, const E& expected,
+                                     const D& desired) const {
+    return CallMethod<bool>("compare_and_set", key, expected, desired);
+  }
   // d.copy(): a copy of the whole dict, as an `M`.
   template <typename M = Object>
   absl::StatusOr<M> Copy() const {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -400,6 +401,50 @@ TEST(ManagerTest, ServerExitsWhenItsStarterIsKilled) {
   // The server (reparented, so not ours to reap) notices and cleans up.
   EXPECT_TRUE(Eventually([&] { return !PathExists(address); })) << address;
   EXPECT_TRUE(Eventually([&] { return Exited(server); }));
+}
+
+TEST(ManagerTest, AtomicIncrementsAndCompareAndSetNeedNoLock) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  absl::StatusOr<NamespaceProxy> ns = manager->Namespace();
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT(ns, IsOk());
+  constexpr int kProcesses = 4;
+  constexpr int kEach = 200;
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(kProcesses, [&](int) {
+        for (int i = 0; i < kEach; ++i) {
+          if (!d->Increment("hits").ok()) return 1;
+          if (!ns->Increment("hits", 2).ok()) return 2;
+          // A counter by compare-and-set: retry until no one raced us.
+          for (;;) {
+            absl::StatusOr<int64_t> seen = d->Get<int64_t>("cas", 0);
+            if (!seen.ok()) return 3;
+            absl::StatusOr<bool> swapped =
+                *seen == 0 ? d->CompareAndSet("cas", Object(), 1)
+                           : d->CompareAndSet("cas", *seen, *seen + 1);
+            if (!swapped.ok()) return 4;
+            if (*swapped) break;
+          }
+        }
+        return 0;
+      });
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_EQ(*codes, std::vector<int>(kProcesses, 0));
+  EXPECT_THAT(d->GetItem<int64_t>("hits"), IsOkAndHolds(kProcesses * kEach));
+  EXPECT_THAT(ns->GetAttr<int64_t>("hits"), IsOkAndHolds(2 * kProcesses * kEach));
+  EXPECT_THAT(d->GetItem<int64_t>("cas"), IsOkAndHolds(kProcesses * kEach));
+  // Python's arithmetic, and its errors.
+  EXPECT_THAT(d->Increment<double>("hits", 0.5), IsOkAndHolds(kProcesses * kEach + 0.5));
+  ASSERT_THAT(d->SetItem("name", "text"), IsOk());
+  EXPECT_THAT(d->Increment("name"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unsupported operand type(s) for +=: 'str' and 'int'")));
+  ASSERT_THAT(d->SetItem("big", std::numeric_limits<int64_t>::max()), IsOk());
+  EXPECT_THAT(d->Increment("big"), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(d->CompareAndSet("name", "other", 1), IsOkAndHolds(false));
+  EXPECT_THAT(d->GetItem<std::string>("name"), IsOkAndHolds("text"));
 }
 
 // Writes the process it runs in to `fd`: the server's, before it serves.

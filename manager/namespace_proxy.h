@@ -17,7 +17,8 @@
 // instead to share a list that processes append to.
 //
 // Reading and then setting an attribute is two calls; another process may
-// run between them. Guard such updates with a lock (as Python code must).
+// run between them. Guard such updates with a lock (as Python code must),
+// or, for a counter, use `Increment`, which is one atomic call.
 //
 // Errors: `NotFound` with "AttributeError: 'Namespace' object has no
 // attribute 'x'".
@@ -58,6 +59,13 @@ class NamespaceProxy : public BaseProxy {
   // del ns.<name>. Errors: `NotFound` (AttributeError).
   absl::Status DelAttr(absl::string_view name) const {
     return Call("__delattr__", name);
+  }
+  // ns.<name> += by, atomically in the server (a missing attribute counts
+  // as 0), returning the new value: a counter that needs no lock.
+  // Errors: `InvalidArgument` when the attribute is not a number.
+  template <typename V = int64_t, typename N = int64_t>
+  absl::StatusOr<V> Increment(absl::string_view name, const N& by = 1) const {
+    return CallMethod<V>("increment", name, by);
   }
   // The attributes' names, in the order they were first set.
   absl::StatusOr<std::vector<std::string>> Dir() const {

@@ -80,6 +80,31 @@ bool IsNumber(Kind kind) {
          kind == Kind::kFloat;
 }
 
+// Python's `a + b` for numbers, for the atomic increment: int + int stays
+// an int (refused when it leaves int64, where Python would grow), anything
+// with a float is a float; bool counts as int.
+absl::StatusOr<Object> AddNumbers(const Object& a, const Object& b) {
+  if (!IsNumber(a.kind()) || !IsNumber(b.kind())) {
+    return TypeError(absl::StrCat("unsupported operand type(s) for +=: '",
+                                  PythonTypeName(a), "' and '",
+                                  PythonTypeName(b), "'"));
+  }
+  if (a.kind() == Kind::kFloat || b.kind() == Kind::kFloat) {
+    absl::StatusOr<double> x = a.As<double>();
+    absl::StatusOr<double> y = b.As<double>();
+    if (!x.ok() || !y.ok()) return TypeError("a number out of range");
+    return Object(*x + *y);
+  }
+  absl::StatusOr<int64_t> x = a.As<int64_t>();
+  absl::StatusOr<int64_t> y = b.As<int64_t>();
+  int64_t sum = 0;
+  if (!x.ok() || !y.ok() || __builtin_add_overflow(*x, *y, &sum)) {
+    return absl::OutOfRangeError(
+        "OverflowError: the sum does not fit a 64-bit int");
+  }
+  return Object(sum);
+}
+
 // Python's `a < b`, or the TypeError it raises.
 absl::StatusOr<bool> Less(const Object& a, const Object& b) {
   const Kind left = a.kind();
@@ -474,6 +499,35 @@ class ManagedDict final : public ManagedObject {
     if (method == "__repr__" || method == "__str__") {
       return Repr(Object(dict_.Copy()));
     }
+    // Beyond Python: atomic read-modify-write, so counters need no lock.
+    if (method == "increment") {
+      // d[key] = d.get(key, 0) + by; returns the new value.
+      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
+      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+      const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
+      Object* found = dict_.Find(args[0]);
+      absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
+      if (!sum.ok()) return sum.status();
+      if (found != nullptr) {
+        *found = *sum;  // A number replaces a number: no references change.
+      } else {
+        effects.Stored(args[0]);
+        (void)dict_.Set(std::move(args[0]), *sum);
+      }
+      return sum;
+    }
+    if (method == "compare_and_set") {
+      // if d.get(key) == expected: d[key] = desired; returns whether it did.
+      if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
+      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+      Object* found = dict_.Find(args[0]);
+      if (!(found != nullptr ? *found == args[1] : args[1].is_none())) {
+        return Object(false);
+      }
+      absl::StatusOr<Object> set = Set(std::move(args[0]), std::move(args[2]), effects);
+      if (!set.ok()) return set.status();
+      return Object(true);
+    }
     return NotExposed("dict", method);
   }
 
@@ -801,6 +855,22 @@ class ManagedNamespace final : public ManagedObject {
       return Copy();
     }
     if (method == "__repr__" || method == "__str__") return Repr(Copy());
+    if (method == "increment") {
+      // ns.<name> += by, atomically; a missing attribute counts as 0.
+      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
+      absl::StatusOr<std::string> name = Name(args[0]);
+      if (!name.ok()) return name.status();
+      const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
+      Object* found = Find(*name);
+      absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
+      if (!sum.ok()) return sum.status();
+      if (found != nullptr) {
+        *found = *sum;
+      } else {
+        attributes_.emplace_back(*std::move(name), *sum);
+      }
+      return sum;
+    }
     return NotExposed("Namespace", method);
   }
 

@@ -40,6 +40,7 @@
 //   manager/proxy.h        mp::BaseProxy: any method by its Python name
 //   manager/server.h       mp::ManagerServer: a standalone manager
 //   manager/options.h      mp::ManagerOptions: address, authkey, limits
+//   manager/managed_type.h mp::ManagedType<T>: serve your own C++ types
 //
 // Every fallible call returns absl::Status or absl::StatusOr<T> whose message
 // names the object and the cause; nothing throws and nothing aborts.
@@ -49,6 +50,7 @@
 
 #include "manager/dict_proxy.h"        // IWYU pragma: export
 #include "manager/list_proxy.h"        // IWYU pragma: export
+#include "manager/managed_type.h"      // IWYU pragma: export
 #include "manager/manager.h"           // IWYU pragma: export
 #include "manager/namespace_proxy.h"   // IWYU pragma: export
 #include "manager/options.h"           // IWYU pragma: export

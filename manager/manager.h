@@ -135,6 +135,15 @@ class BaseManager {
     return CreateEncoded(type_id, internal::EncodeArguments(args...));
   }
 
+  // As Create, as a proxy type `P` constructible from a BaseProxy (one
+  // written for a type registered with mp::ManagedType).
+  template <typename P, typename... Args>
+  absl::StatusOr<P> CreateAs(absl::string_view type_id, const Args&... args) const {
+    absl::StatusOr<BaseProxy> proxy = Create(type_id, args...);
+    if (!proxy.ok()) return proxy.status();
+    return P(*std::move(proxy));
+  }
+
   // A round trip to the server. Errors: `Unavailable`.
   absl::Status Ping() const;
   absl::StatusOr<ManagerStats> Stats() const;

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "manager/managed_type.h"
 #include "manager/server.h"
 #include "process/connection.h"
 #include "process/process.h"
@@ -445,6 +446,113 @@ TEST(ManagerTest, AtomicIncrementsAndCompareAndSetNeedNoLock) {
   EXPECT_THAT(d->Increment("big"), StatusIs(absl::StatusCode::kOutOfRange));
   EXPECT_THAT(d->CompareAndSet("name", "other", 1), IsOkAndHolds(false));
   EXPECT_THAT(d->GetItem<std::string>("name"), IsOkAndHolds("text"));
+}
+
+// A user's type, served by the manager (Python's BaseManager.register).
+class Inventory {
+ public:
+  explicit Inventory(std::string owner) : owner_(std::move(owner)) {}
+  int64_t Add(std::string item, int64_t count) { return counts_[item] += count; }
+  absl::StatusOr<int64_t> Take(const std::string& item, int64_t count) {
+    auto found = counts_.find(item);
+    if (found == counts_.end() || found->second < count) {
+      return absl::FailedPreconditionError(absl::StrCat("not enough ", item));
+    }
+    return found->second -= count;
+  }
+  std::map<std::string, int64_t> Counts() const { return counts_; }
+  std::string Owner() const { return owner_; }
+  void Clear() { counts_.clear(); }
+
+ private:
+  std::string owner_;
+  std::map<std::string, int64_t> counts_;
+};
+
+class InventoryProxy : public BaseProxy {
+ public:
+  InventoryProxy() = default;
+  explicit InventoryProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
+  absl::StatusOr<int64_t> Add(const std::string& item, int64_t count) const {
+    return CallMethod<int64_t>("add", item, count);
+  }
+  absl::StatusOr<int64_t> Take(const std::string& item, int64_t count) const {
+    return CallMethod<int64_t>("take", item, count);
+  }
+};
+
+ManagerOptions WithInventory() {
+  ManagerOptions options;
+  options.types.push_back(ManagedType<Inventory>("Inventory")
+                              .Constructor<std::string>()
+                              .Method("add", &Inventory::Add)
+                              .Method("take", &Inventory::Take)
+                              .Method("counts", &Inventory::Counts)
+                              .Method("owner", &Inventory::Owner)
+                              .Method("clear", &Inventory::Clear));
+  return options;
+}
+
+TEST(ManagerTest, RegisteredTypesAreServedToEveryProcess) {
+  absl::StatusOr<SyncManager> manager = SyncManager::Start(WithInventory());
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<InventoryProxy> inventory =
+      manager->CreateAs<InventoryProxy>("Inventory", "shop");
+  ASSERT_THAT(inventory, IsOk());
+  EXPECT_THAT(inventory->CallMethod<std::string>("owner"), IsOkAndHolds("shop"));
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(4, [&](int) {
+        for (int i = 0; i < 50; ++i) {
+          if (!inventory->Add("apples", 2).ok()) return 1;
+        }
+        return 0;
+      });
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_EQ(*codes, std::vector<int>(4, 0));
+  EXPECT_THAT(inventory->Take("apples", 150), IsOkAndHolds(250));
+  EXPECT_THAT(inventory->Take("apples", 1000),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("not enough apples")));
+  EXPECT_THAT((inventory->CallMethod<std::map<std::string, int64_t>>("counts")),
+              IsOkAndHolds(std::map<std::string, int64_t>{{"apples", 250}}));
+  ASSERT_THAT(inventory->Call("clear"), IsOk());
+  EXPECT_THAT(inventory->CallMethod("counts"), IsOkAndHolds(Object(Object::Dict{})));
+  // Wrong calls are TypeErrors; unexposed methods are refused.
+  EXPECT_THAT(inventory->Add("x", 1).status(), IsOk());
+  EXPECT_THAT(inventory->CallMethod("add", "only one"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("TypeError: add() takes 2 arguments (1 given)")));
+  EXPECT_THAT(inventory->CallMethod("add", 5, 1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("TypeError: add() argument 1")));
+  EXPECT_THAT(inventory->CallMethod("steal"),
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       HasSubstr("method 'steal' of 'Inventory' object is not exposed")));
+  EXPECT_THAT(manager->Create("Inventory"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("Inventory() takes 1 argument (0 given)")));
+  EXPECT_THAT(manager->Create("Unregistered"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("Unregistered")));
+  absl::StatusOr<ManagerStats> stats = manager->Stats();
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->objects_by_type.at("Inventory"), 1u);
+}
+
+TEST(ManagerTest, AStandaloneServerServesRegisteredTypes) {
+  ManagerOptions options = WithInventory();
+  absl::StatusOr<ManagerServer> server = ManagerServer::Listen(options);
+  ASSERT_THAT(server, IsOk());
+  std::thread serving([&] { (void)server->Serve(); });
+  {
+    absl::StatusOr<SyncManager> client = SyncManager::Connect(server->address());
+    ASSERT_THAT(client, IsOk());
+    absl::StatusOr<InventoryProxy> inventory =
+        client->CreateAs<InventoryProxy>("Inventory", "remote");
+    ASSERT_THAT(inventory, IsOk());
+    EXPECT_THAT(inventory->Add("pears", 3), IsOkAndHolds(3));
+  }
+  server->Stop();
+  serving.join();
 }
 
 // Writes the process it runs in to `fd`: the server's, before it serves.

@@ -25,10 +25,19 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
+#include "manager/internal/managed.h"
 
 namespace mp {
+
+// A type a server serves besides dict, list and Namespace: made with
+// mp::ManagedType<T> (manager/managed_type.h).
+struct TypeRegistration {
+  std::string type_id;
+  internal::ManagedFactory factory;
+};
 
 struct ManagerOptions {
   // Where the server listens. Empty: a Unix socket in a new directory that
@@ -47,6 +56,9 @@ struct ManagerOptions {
   // A call the server has not answered by then fails with `Unavailable`,
   // and the connection is dropped.
   absl::Duration call_timeout = absl::Seconds(60);
+  // Your own types (Python's BaseManager.register), for a server started
+  // or listening with these options.
+  std::vector<TypeRegistration> types;
 };
 
 }  // namespace mp

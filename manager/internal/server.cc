@@ -73,6 +73,7 @@ ServerOptions ToServerOptions(const ManagerOptions& options,
   server.authkey = authkey;
   server.max_frame_bytes = options.max_frame_bytes;
   server.max_connections = options.max_connections;
+  server.types = options.types;
   return server;
 }
 
@@ -103,7 +104,11 @@ Server::Server(ServerOptions options, Listener listener, std::string directory)
       address_(listener.bound.ToString()),
       directory_(std::move(directory)),
       stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      types_(BuiltinTypes()) {}
+      types_(BuiltinTypes()) {
+  for (const TypeRegistration& type : options_.types) {
+    types_[type.type_id] = type.factory;
+  }
+}
 
 Server::~Server() {
   Stop();

@@ -55,6 +55,8 @@ struct ServerOptions {
   // When positive: Serve returns once this process has exited (the manager's
   // starter), so a killed program leaves no server behind.
   pid_t watch_pid = 0;
+  // Served besides the builtin types (replacing one of the same name).
+  std::vector<TypeRegistration> types;
 };
 
 // The server side of `options`, with the key to require.

@@ -1,0 +1,273 @@
+// -----------------------------------------------------------------------------
+// File: manager/managed_type.h
+// -----------------------------------------------------------------------------
+//
+// `mp::ManagedType<T>` lets a manager serve objects of your own C++ type,
+// as Python's `BaseManager.register(typeid, callable)` does: you name the
+// type, how it is constructed and which methods clients may call; every
+// process then creates and uses such objects through proxies.
+//
+//   class Counter {
+//    public:
+//     explicit Counter(int64_t start) : value_(start) {}
+//     int64_t Add(int64_t by) { return value_ += by; }
+//     int64_t Get() const { return value_; }
+//    private:
+//     int64_t value_;
+//   };
+//
+//   mp::ManagerOptions options;
+//   options.types.push_back(mp::ManagedType<Counter>("Counter")
+//                               .Constructor<int64_t>()
+//                               .Method("add", &Counter::Add)
+//                               .Method("get", &Counter::Get));
+//   absl::StatusOr<mp::SyncManager> manager = mp::SyncManager::Start(options);
+//   absl::StatusOr<mp::BaseProxy> counter = manager->Create("Counter", 10);
+//   absl::StatusOr<int64_t> now = counter->CallMethod<int64_t>("add", 5);  // 15
+//
+// A typed proxy is a few lines (the shape Python's AutoProxy generates):
+//
+//   class CounterProxy : public mp::BaseProxy {
+//    public:
+//     CounterProxy() = default;
+//     explicit CounterProxy(mp::BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
+//     absl::StatusOr<int64_t> Add(int64_t by) const { return CallMethod<int64_t>("add", by); }
+//   };
+//   absl::StatusOr<CounterProxy> typed = manager->CreateAs<CounterProxy>("Counter", 0);
+//
+// Arguments arrive decoded as the parameter types (any type `mp::Loads`
+// reads); results go back through `mp::Dumps`. A method may return
+// `absl::Status` or `absl::StatusOr<R>` to fail with a status of its own;
+// a wrong argument count or type fails with `InvalidArgument` (TypeError),
+// a method not registered with `Unimplemented`. The server runs one call at
+// a time, so `T` needs no locking of its own. A `T` must not hold proxies:
+// references held inside a C++ object are not counted.
+//
+// The server process is forked from the one that calls Start, so the
+// registrations travel with it; a standalone `mp::ManagerServer` takes them
+// from the options given to Listen.
+
+#ifndef MULTIPROCESS_MANAGER_MANAGED_TYPE_H_
+#define MULTIPROCESS_MANAGER_MANAGED_TYPE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "manager/internal/managed.h"
+#include "manager/options.h"
+#include "serialize/object.h"
+
+namespace mp {
+
+namespace internal {
+
+template <typename T>
+struct IsStatusOr : std::false_type {};
+template <typename T>
+struct IsStatusOr<absl::StatusOr<T>> : std::true_type {};
+
+// Decodes `args` as Args... into a tuple. Errors: TypeError as Python words
+// it for a call with the wrong arguments.
+template <typename... Args>
+absl::StatusOr<std::tuple<std::decay_t<Args>...>> DecodeCallArguments(
+    absl::string_view name, std::vector<Object>& args) {
+  if (args.size() != sizeof...(Args)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TypeError: ", name, "() takes ", sizeof...(Args), " argument",
+        sizeof...(Args) == 1 ? "" : "s", " (", args.size(), " given)"));
+  }
+  std::tuple<std::decay_t<Args>...> out;
+  absl::Status failed;
+  size_t at = 0;
+  std::apply(
+      [&](auto&... each) {
+        (
+            [&](auto& slot) {
+              if (!failed.ok()) return;
+              using Slot = std::decay_t<decltype(slot)>;
+              absl::StatusOr<Slot> value = args[at].As<Slot>();
+              if (!value.ok()) {
+                failed = absl::InvalidArgumentError(absl::StrCat(
+                    "TypeError: ", name, "() argument ", at + 1, ": ",
+                    value.status().message()));
+              } else {
+                slot = *std::move(value);
+              }
+              ++at;
+            }(each),
+            ...);
+      },
+      out);
+  if (!failed.ok()) return failed;
+  return out;
+}
+
+// The Object a method's result travels as.
+template <typename R>
+absl::StatusOr<Object> ResultObject(R&& result) {
+  using Plain = std::decay_t<R>;
+  if constexpr (std::is_same_v<Plain, absl::Status>) {
+    if (!result.ok()) return result;
+    return Object();
+  } else if constexpr (IsStatusOr<Plain>::value) {
+    if (!result.ok()) return result.status();
+    return Object::From(*result);
+  } else {
+    return Object::From(result);
+  }
+}
+
+}  // namespace internal
+
+template <typename T>
+class ManagedType {
+ public:
+  using Handler = std::function<absl::StatusOr<Object>(T&, std::vector<Object>&)>;
+
+  // A type whose objects are made by `T()` until Constructor says otherwise.
+  explicit ManagedType(std::string type_id) : type_id_(std::move(type_id)) {
+    if constexpr (std::is_default_constructible_v<T>) Constructor<>();
+  }
+
+  // Objects are made by `T(args...)` from Create's arguments.
+  template <typename... Args>
+  ManagedType& Constructor() {
+    make_ = [name = type_id_](std::vector<Object>& args)
+        -> absl::StatusOr<std::unique_ptr<T>> {
+      auto decoded = internal::DecodeCallArguments<Args...>(name, args);
+      if (!decoded.ok()) return decoded.status();
+      return std::apply(
+          [](auto&... values) { return std::make_unique<T>(std::move(values)...); },
+          *decoded);
+    };
+    return *this;
+  }
+
+  // Objects are made by `factory(args...)`, which returns a T,
+  // a std::unique_ptr<T> or an absl::StatusOr of either.
+  template <typename R, typename... Args>
+  ManagedType& Factory(R (*factory)(Args...)) {
+    make_ = [name = type_id_, factory](std::vector<Object>& args)
+        -> absl::StatusOr<std::unique_ptr<T>> {
+      auto decoded = internal::DecodeCallArguments<Args...>(name, args);
+      if (!decoded.ok()) return decoded.status();
+      auto made = std::apply(factory, *std::move(decoded));
+      return Own(std::move(made));
+    };
+    return *this;
+  }
+
+  // Exposes `method` to clients as `name`.
+  template <typename R, typename... Args>
+  ManagedType& Method(std::string name, R (T::*method)(Args...)) {
+    return Expose<R, Args...>(std::move(name), [method](T& object, auto&&... args) {
+      return (object.*method)(std::forward<decltype(args)>(args)...);
+    });
+  }
+  template <typename R, typename... Args>
+  ManagedType& Method(std::string name, R (T::*method)(Args...) const) {
+    return Expose<R, Args...>(std::move(name), [method](T& object, auto&&... args) {
+      return (object.*method)(std::forward<decltype(args)>(args)...);
+    });
+  }
+
+  // What ManagerOptions::types takes.
+  operator TypeRegistration() const {
+    return TypeRegistration{type_id_, MakeFactory()};
+  }
+
+ private:
+  class Object_ final : public internal::ManagedObject {
+   public:
+    Object_(std::unique_ptr<T> object,
+            std::shared_ptr<const absl::flat_hash_map<std::string, Handler>> methods,
+            std::string type_id)
+        : object_(std::move(object)),
+          methods_(std::move(methods)),
+          type_id_(std::move(type_id)) {}
+
+    absl::StatusOr<mp::Object> Call(absl::string_view method,
+                                    std::vector<mp::Object>& args,
+                                    internal::CallEffects&) override {
+      auto found = methods_->find(method);
+      if (found == methods_->end()) {
+        return absl::UnimplementedError(absl::StrCat(
+            "AttributeError: method '", method, "' of '", type_id_,
+            "' object is not exposed"));
+      }
+      return found->second(*object_, args);
+    }
+    void DropAll(internal::CallEffects&) override {}
+
+   private:
+    std::unique_ptr<T> object_;
+    std::shared_ptr<const absl::flat_hash_map<std::string, Handler>> methods_;
+    std::string type_id_;
+  };
+
+  template <typename R, typename... Args, typename Invoke>
+  ManagedType& Expose(std::string name, Invoke invoke) {
+    methods_[name] = [name, invoke](T& object, std::vector<mp::Object>& args)
+        -> absl::StatusOr<mp::Object> {
+      auto decoded = internal::DecodeCallArguments<Args...>(name, args);
+      if (!decoded.ok()) return decoded.status();
+      if constexpr (std::is_void_v<R>) {
+        std::apply([&](auto&... values) { invoke(object, std::move(values)...); },
+                   *decoded);
+        return mp::Object();
+      } else {
+        return internal::ResultObject(std::apply(
+            [&](auto&... values) -> R { return invoke(object, std::move(values)...); },
+            *decoded));
+      }
+    };
+    return *this;
+  }
+
+  template <typename Made>
+  static absl::StatusOr<std::unique_ptr<T>> Own(Made made) {
+    if constexpr (internal::IsStatusOr<Made>::value) {
+      if (!made.ok()) return made.status();
+      return Own(*std::move(made));
+    } else if constexpr (std::is_same_v<Made, std::unique_ptr<T>>) {
+      return made;
+    } else {
+      return std::make_unique<T>(std::move(made));
+    }
+  }
+
+  internal::ManagedFactory MakeFactory() const {
+    auto methods =
+        std::make_shared<const absl::flat_hash_map<std::string, Handler>>(methods_);
+    return [make = make_, methods, type_id = type_id_](
+               std::vector<mp::Object>& args, internal::CallEffects&)
+               -> absl::StatusOr<std::unique_ptr<internal::ManagedObject>> {
+      if (!make) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "TypeError: '", type_id, "' has no constructor registered"));
+      }
+      absl::StatusOr<std::unique_ptr<T>> made = make(args);
+      if (!made.ok()) return made.status();
+      return std::unique_ptr<internal::ManagedObject>(
+          new Object_(*std::move(made), methods, type_id));
+    };
+  }
+
+  std::string type_id_;
+  std::function<absl::StatusOr<std::unique_ptr<T>>(std::vector<mp::Object>&)> make_;
+  absl::flat_hash_map<std::string, Handler> methods_;
+};
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_MANAGER_MANAGED_TYPE_H_

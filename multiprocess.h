@@ -37,6 +37,8 @@
 //   process/pool.h         mp::Pool
 //   manager/manager.h      mp::Manager(), SyncManager, BaseManager
 //   manager/dict_proxy.h   mp::DictProxy (and list_proxy.h, namespace_proxy.h)
+//   manager/lock_proxy.h   mp::LockProxy, RLockProxy, ManagedLockGuard (and
+//                          semaphore_proxy.h, event_proxy.h, barrier_proxy.h)
 //   manager/proxy.h        mp::BaseProxy: any method by its Python name
 //   manager/server.h       mp::ManagerServer: a standalone manager
 //   manager/options.h      mp::ManagerOptions: address, authkey, limits
@@ -48,7 +50,11 @@
 #ifndef MULTIPROCESS_MULTIPROCESS_H_
 #define MULTIPROCESS_MULTIPROCESS_H_
 
+#include "manager/barrier_proxy.h"     // IWYU pragma: export
 #include "manager/dict_proxy.h"        // IWYU pragma: export
+#include "manager/event_proxy.h"       // IWYU pragma: export
+#include "manager/lock_proxy.h"        // IWYU pragma: export
+#include "manager/semaphore_proxy.h"   // IWYU pragma: export
 #include "manager/list_proxy.h"        // IWYU pragma: export
 #include "manager/managed_type.h"      // IWYU pragma: export
 #include "manager/manager.h"           // IWYU pragma: export

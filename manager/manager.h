@@ -68,11 +68,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "manager/barrier_proxy.h"
 #include "manager/dict_proxy.h"
+#include "manager/event_proxy.h"
 #include "manager/list_proxy.h"
+#include "manager/lock_proxy.h"
 #include "manager/namespace_proxy.h"
 #include "manager/options.h"
 #include "manager/proxy.h"
+#include "manager/semaphore_proxy.h"
 #include "serialize/object.h"
 
 namespace mp {
@@ -166,8 +170,8 @@ class BaseManager {
   std::shared_ptr<internal::ManagerState> state_;
 };
 
-// A manager of the types Python's `SyncManager` serves. This issue's
-// types: dict, list and Namespace.
+// A manager of the types Python's `SyncManager` serves: dict, list,
+// Namespace, Lock, RLock, Semaphore, BoundedSemaphore, Event, Barrier.
 class SyncManager : public BaseManager {
  public:
   static absl::StatusOr<SyncManager> Start(const ManagerOptions& options = {}) {
@@ -214,6 +218,24 @@ class SyncManager : public BaseManager {
   template <typename M>
   absl::StatusOr<NamespaceProxy> Namespace(const M& attributes) const {
     return Typed<NamespaceProxy>(Create("Namespace", attributes));
+  }
+  // manager.Lock(), manager.RLock(): released when a holder's process dies.
+  absl::StatusOr<LockProxy> Lock() const { return Typed<LockProxy>(Create("Lock")); }
+  absl::StatusOr<RLockProxy> RLock() const { return Typed<RLockProxy>(Create("RLock")); }
+  // manager.Semaphore(value), manager.BoundedSemaphore(value).
+  absl::StatusOr<SemaphoreProxy> Semaphore(int64_t value = 1) const {
+    return Typed<SemaphoreProxy>(Create("Semaphore", value));
+  }
+  absl::StatusOr<SemaphoreProxy> BoundedSemaphore(int64_t value = 1) const {
+    return Typed<SemaphoreProxy>(Create("BoundedSemaphore", value));
+  }
+  // manager.Event().
+  absl::StatusOr<EventProxy> Event() const { return Typed<EventProxy>(Create("Event")); }
+  // manager.Barrier(parties, timeout): `timeout` the default of each Wait.
+  absl::StatusOr<BarrierProxy> Barrier(
+      int64_t parties, absl::Duration timeout = absl::InfiniteDuration()) const {
+    return Typed<BarrierProxy>(
+        Create("Barrier", parties, internal::TimeoutSeconds(timeout)));
   }
 
  private:

@@ -1,5 +1,7 @@
 #include "manager/proxy.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "manager/internal/proxy_ref.h"
 #include "manager/internal/session.h"
@@ -22,12 +24,21 @@ std::string ProxyClassName(absl::string_view type_id) {
   return absl::StrCat("AutoProxy[", type_id, "]");
 }
 
+// A number for the calling thread, unique in this process: an RLock's
+// owner is a thread of a process.
+uint64_t ThisThread() {
+  static std::atomic<uint64_t> next{1};
+  thread_local const uint64_t mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine;
+}
+
 }  // namespace
 
 absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
                          absl::string_view method,
                          const absl::StatusOr<std::string>& args,
-                         absl::FunctionRef<absl::Status(absl::string_view)> decode) {
+                         absl::FunctionRef<absl::Status(absl::string_view)> decode,
+                         absl::Duration wait) {
   if (handle == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         "manager proxy: ", method, " called on a proxy that refers to nothing"));
@@ -44,7 +55,8 @@ absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
   call->set_object(handle->object());
   call->set_method(std::string(method));
   call->set_args(*args);
-  absl::StatusOr<manager::Reply> reply = session.Call(request);
+  call->set_thread(ThisThread());
+  absl::StatusOr<manager::Reply> reply = session.Call(request, wait);
   if (!reply.ok()) return reply.status();
   absl::Status outcome;
   if (reply->has_error()) {

@@ -68,10 +68,13 @@ class ProxyHandle;
 
 // Sends `method` with the encoded `args` and gives the reply's value to
 // `decode` before the references it grants are settled.
+// `wait`: how long the server may legitimately take beyond the call
+// timeout (a blocking acquire).
 absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
                          absl::string_view method,
                          const absl::StatusOr<std::string>& args,
-                         absl::FunctionRef<absl::Status(absl::string_view)> decode);
+                         absl::FunctionRef<absl::Status(absl::string_view)> decode,
+                         absl::Duration wait = absl::ZeroDuration());
 
 // Arguments travel as the types the serializer knows: string literals and
 // C strings as std::string.
@@ -105,6 +108,14 @@ class BaseProxy {
   template <typename R = Object, typename... Args>
   absl::StatusOr<R> CallMethod(absl::string_view method,
                                const Args&... args) const {
+    return CallWaiting<R>(absl::ZeroDuration(), method, args...);
+  }
+
+  // As CallMethod, for a method that may wait in the server up to `wait`
+  // (infinite: no limit) beyond the manager's call timeout.
+  template <typename R = Object, typename... Args>
+  absl::StatusOr<R> CallWaiting(absl::Duration wait, absl::string_view method,
+                                const Args&... args) const {
     std::optional<R> result;
     absl::Status called = internal::InvokeProxy(
         handle_, method, internal::EncodeArguments(args...),
@@ -113,7 +124,8 @@ class BaseProxy {
           if (!decoded.ok()) return decoded.status();
           result.emplace(*std::move(decoded));
           return absl::OkStatus();
-        });
+        },
+        wait);
     if (!called.ok()) return called;
     return *std::move(result);
   }

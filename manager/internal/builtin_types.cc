@@ -1002,6 +1002,7 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
     }
     return space;
   };
+  AddSyncTypes(types);
   return types;
 }
 

@@ -28,14 +28,48 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "manager/internal/proxy_ref.h"
 #include "serialize/object.h"
 
 namespace mp::internal {
 
+// Lets a call wait for another connection's call (a lock to be released):
+// the server's lock is let go meanwhile.
+class Waiter {
+ public:
+  virtual ~Waiter() = default;
+  // Waits until `ready()` (checked with the server's lock held) or
+  // `deadline`; returns whether ready. Errors: `Cancelled` when the calling
+  // client has gone; `Unavailable` when the server is stopping.
+  virtual absl::StatusOr<bool> WaitUntil(const std::function<bool()>& ready,
+                                         absl::Time deadline) = 0;
+};
+
 class CallEffects {
  public:
   explicit CallEffects(uint64_t server_id) : server_id_(server_id) {}
+  CallEffects(uint64_t server_id, uint64_t connection, uint64_t thread,
+              Waiter* waiter)
+      : server_id_(server_id),
+        connection_(connection),
+        thread_(thread),
+        waiter_(waiter) {}
+
+  // Who calls: the connection (one per client process) and the calling
+  // thread within that process, for objects with owners (an RLock).
+  uint64_t connection() const { return connection_; }
+  uint64_t thread() const { return thread_; }
+
+  // See Waiter. Without a waiter (object construction, freeing), nothing
+  // can wait: ready() or a timeout at once.
+  absl::StatusOr<bool> WaitUntil(const std::function<bool()>& ready,
+                                 absl::Time deadline) {
+    if (ready()) return true;
+    if (waiter_ == nullptr || deadline <= absl::Now()) return false;
+    return waiter_->WaitUntil(ready, deadline);
+  }
 
   // `value` is now held by the object.
   void Stored(const Object& value) { Collect(value, stored_); }
@@ -55,6 +89,9 @@ class CallEffects {
   }
 
   uint64_t server_id_;
+  uint64_t connection_ = 0;
+  uint64_t thread_ = 0;
+  Waiter* waiter_ = nullptr;
   std::vector<uint64_t> stored_;
   std::vector<uint64_t> dropped_;
 };
@@ -70,6 +107,12 @@ class ManagedObject {
 
   // Reports every value the object holds as dropped: it is being freed.
   virtual void DropAll(CallEffects& effects) = 0;
+
+  // Whether Disconnected should be called when clients go.
+  virtual bool WatchesConnections() const { return false; }
+  // `connection` has closed (its process may have died): give back what it
+  // held — a lock, semaphore permits.
+  virtual void Disconnected(uint64_t connection) {}
 };
 
 // Makes an object from its constructor's arguments; initial values are
@@ -77,8 +120,12 @@ class ManagedObject {
 using ManagedFactory = std::function<absl::StatusOr<std::unique_ptr<ManagedObject>>(
     std::vector<Object>& args, CallEffects& effects)>;
 
-// The types every server serves: "dict", "list" and "Namespace".
+// The types every server serves: "dict", "list", "Namespace", and those
+// AddSyncTypes adds.
 absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes();
+
+// "Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Barrier".
+void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types);
 
 // Python's type name for a value, for messages ("int", "list").
 std::string PythonTypeName(const Object& value);

@@ -27,6 +27,42 @@ struct Server::Connection {
   std::atomic<bool> finished{false};
   // References this connection holds, by object. Guarded by Server::mutex_.
   absl::flat_hash_map<uint64_t, uint64_t> held;
+  uint64_t id = 0;  // Set once authenticated.
+};
+
+// Waits on `changed_` in slices, so that a caller whose client has gone
+// (its socket hung up) or a server that stops ends the wait.
+class Server::CallWaiter final : public Waiter {
+ public:
+  CallWaiter(Server& server, std::unique_lock<std::mutex>& lock, int fd)
+      : server_(server), lock_(lock), fd_(fd) {}
+
+  absl::StatusOr<bool> WaitUntil(const std::function<bool()>& ready,
+                                 absl::Time deadline) override {
+    constexpr absl::Duration kSlice = absl::Milliseconds(50);
+    while (!ready()) {
+      if (server_.stopping_.load(std::memory_order_relaxed)) {
+        return absl::UnavailableError("the manager is shutting down");
+      }
+      if (ClientGone()) return absl::CancelledError("the caller has gone");
+      const absl::Time now = absl::Now();
+      if (now >= deadline) return false;
+      const absl::Duration wait = std::min(deadline - now, kSlice);
+      server_.changed_.wait_for(lock_, absl::ToChronoNanoseconds(wait));
+    }
+    return true;
+  }
+
+ private:
+  bool ClientGone() const {
+    pollfd hangup{fd_, POLLRDHUP, 0};
+    return poll(&hangup, 1, 0) > 0 &&
+           (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+
+  Server& server_;
+  std::unique_lock<std::mutex>& lock_;
+  const int fd_;
 };
 
 namespace {
@@ -119,6 +155,7 @@ Server::~Server() {
 
 void Server::Stop() {
   stopping_.store(true, std::memory_order_relaxed);
+  // (Waiting calls notice within a slice; a signal handler may not lock.)
   const uint64_t one = 1;
   // Async-signal-safe: a write to an eventfd.
   if (stop_fd_ >= 0) (void)!write(stop_fd_, &one, sizeof one);
@@ -224,6 +261,7 @@ void Server::RunConnection(Connection* connection) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++authenticated_;
+    connection->id = next_connection_++;
   }
   manager::Request request;
   manager::Reply reply;
@@ -262,7 +300,12 @@ void Server::RunConnection(Connection* connection) {
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    for (uint64_t watcher : watching_) {
+      auto entry = objects_.find(watcher);
+      if (entry != objects_.end()) entry->second.object->Disconnected(connection->id);
+    }
     ReleaseAll(*connection);
+    changed_.notify_all();
     // Before the count drops: whoever sees the lower count (through the
     // lock) also sees the connection finished.
     connection->finished.store(true, std::memory_order_release);
@@ -328,6 +371,7 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
   absl::StatusOr<std::unique_ptr<ManagedObject>> made = type->second(*args, effects);
   if (!made.ok()) return SetError(made.status(), reply);
   const uint64_t id = next_object_++;
+  if ((*made)->WatchesConnections()) watching_.insert(id);
   objects_.emplace(id, Entry{create.typeid_(), *std::move(made), 0});
   for (uint64_t stored : effects.stored()) Incref(stored);
   Grant(connection, id, reply);
@@ -338,7 +382,7 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
                           manager::Reply& reply) {
   absl::StatusOr<std::vector<Object>> args = DecodeArguments(call.args());
   if (!args.ok()) return SetError(args.status(), reply);
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   ++calls_;
   auto entry = objects_.find(call.object());
   if (entry == objects_.end()) {
@@ -347,9 +391,14 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
                         " does not exist (it was freed: no proxy holds it)")),
                     reply);
   }
-  CallEffects effects(server_id_);
-  absl::StatusOr<Object> result =
-      entry->second.object->Call(call.method(), *args, effects);
+  // Pinned for the call: a call that waits lets the lock go, and the
+  // object must outlive it whatever other connections release meanwhile.
+  const uint64_t id = call.object();
+  ManagedObject* object = entry->second.object.get();
+  Incref(id);
+  CallWaiter waiter(*this, lock, connection.channel.fd());
+  CallEffects effects(server_id_, connection.id, call.thread(), &waiter);
+  absl::StatusOr<Object> result = object->Call(call.method(), *args, effects);
   // Stored first, dropped last: a value moved from one slot to another (or
   // returned, as by pop) must not be freed on the way.
   for (uint64_t stored : effects.stored()) Incref(stored);
@@ -365,6 +414,8 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
     SetError(result.status(), reply);
   }
   for (uint64_t dropped : effects.dropped()) Decref(dropped);
+  Decref(id);
+  changed_.notify_all();
 }
 
 void Server::FillStats(manager::Stats& stats) {
@@ -426,6 +477,7 @@ void Server::Decref(uint64_t object) {
     if (--entry->second.refs > 0) continue;
     std::unique_ptr<ManagedObject> freed = std::move(entry->second.object);
     objects_.erase(entry);
+    watching_.erase(id);
     CallEffects effects(server_id_);
     freed->DropAll(effects);
     work.insert(work.end(), effects.dropped().begin(), effects.dropped().end());

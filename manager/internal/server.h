@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -32,6 +33,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -131,8 +133,15 @@ class Server {
   int stop_fd_ = -1;       // An eventfd.
   std::atomic<bool> stopping_{false};
 
+  class CallWaiter;
+
   std::mutex mutex_;
+  // Notified after every call: what a waiting call waits for may have come.
+  std::condition_variable changed_;
   absl::flat_hash_map<std::string, ManagedFactory> types_;  // Guarded by mutex_.
+  // Objects that want to hear of closed connections.
+  absl::flat_hash_set<uint64_t> watching_;                  // Guarded by mutex_.
+  uint64_t next_connection_ = 1;                            // Guarded by mutex_.
   absl::flat_hash_map<uint64_t, Entry> objects_;            // Guarded by mutex_.
   uint64_t next_object_ = 1;                                // Guarded by mutex_.
   uint64_t calls_ = 0;                                      // Guarded by mutex_.

@@ -175,7 +175,7 @@ absl::Status Session::EnsureUsableLocked() {
 }
 
 absl::StatusOr<manager::Reply> Session::RoundTripLocked(
-    const manager::Request& request) {
+    const manager::Request& request, absl::Duration wait) {
   frame_.clear();
   request.SerializeToString(&frame_);
   if (frame_.size() > options_.max_frame_bytes) {
@@ -190,8 +190,10 @@ absl::StatusOr<manager::Reply> Session::RoundTripLocked(
     BreakLocked(sent);
     return broken_;
   }
-  absl::StatusOr<absl::string_view> frame =
-      channel_.Read(absl::Now() + options_.call_timeout);
+  const absl::Duration patience = options_.call_timeout + wait;
+  absl::StatusOr<absl::string_view> frame = channel_.Read(
+      patience == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                           : absl::Now() + patience);
   if (!frame.ok()) {
     BreakLocked(absl::IsDeadlineExceeded(frame.status())
                     ? absl::DeadlineExceededError(absl::StrCat(
@@ -222,10 +224,11 @@ void Session::MarkClosed(absl::string_view why) {
   connected_ = false;
 }
 
-absl::StatusOr<manager::Reply> Session::Call(manager::Request& request) {
+absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
+                                             absl::Duration wait) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
-  absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
+  absl::StatusOr<manager::Reply> reply = RoundTripLocked(request, wait);
   if (!reply.ok()) return reply;
   for (uint64_t object : reply->granted()) ++refs_[object].held;
   return reply;

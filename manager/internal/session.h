@@ -91,7 +91,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Sends `request` and waits for its reply. The references the reply
   // grants are counted as held; call Settle once its value is decoded.
   // Errors: `Unavailable` when the connection is or becomes broken.
-  absl::StatusOr<manager::Reply> Call(manager::Request& request);
+  // `wait`: how long the server may take beyond the call timeout (a call
+  // that waits for a lock; infinite for one without a timeout).
+  absl::StatusOr<manager::Reply> Call(manager::Request& request,
+                                      absl::Duration wait = absl::ZeroDuration());
 
   // Gives back the references `reply` granted that no proxy took up.
   void Settle(const manager::Reply& reply);
@@ -128,7 +131,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // With mutex_ held.
   absl::Status ConnectLocked();
   absl::Status EnsureUsableLocked();
-  absl::StatusOr<manager::Reply> RoundTripLocked(const manager::Request& request);
+  absl::StatusOr<manager::Reply> RoundTripLocked(
+      const manager::Request& request, absl::Duration wait = absl::ZeroDuration());
   void BreakLocked(const absl::Status& why);
   // Sends the Releases of every object without proxies, without a reply.
   void FlushReleasesLocked(const std::vector<uint64_t>& objects);

@@ -1,0 +1,344 @@
+// The synchronisation objects a manager serves (Python's SyncManager.Lock,
+// RLock, Semaphore, BoundedSemaphore, Event, Barrier), with Python's
+// semantics, plus what Python's lack: whatever a client holds is given
+// back when its connection closes (its process died), and the next
+// acquirer is told the previous holder died.
+//
+// They run under the server's lock like every managed object; a call that
+// must wait waits through CallEffects::WaitUntil, which lets the lock go.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "manager/internal/managed.h"
+
+namespace mp::internal {
+namespace {
+
+absl::Status RuntimeError(absl::string_view message) {
+  return absl::FailedPreconditionError(absl::StrCat("RuntimeError: ", message));
+}
+
+absl::Status NotExposed(absl::string_view type, absl::string_view method) {
+  return absl::UnimplementedError(absl::StrCat(
+      "AttributeError: method '", method, "' of '", type, "' object is not exposed"));
+}
+
+// When a wait with `timeout` (seconds; None or negative: forever) ends.
+absl::StatusOr<absl::Time> Deadline(const Object& timeout) {
+  if (timeout.is_none()) return absl::InfiniteFuture();
+  absl::StatusOr<double> seconds = timeout.As<double>();
+  if (!seconds.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TypeError: timeout must be a number or None, not '",
+        PythonTypeName(timeout), "'"));
+  }
+  if (*seconds < 0) return absl::InfiniteFuture();
+  return absl::Now() + absl::Seconds(*seconds);
+}
+
+// acquire(block=True, timeout=None): the deadline to wait until.
+absl::StatusOr<absl::Time> AcquireDeadline(absl::string_view method,
+                                           const std::vector<Object>& args) {
+  if (auto s = CheckArity(method, args, 0, 2); !s.ok()) return s;
+  const bool block = args.empty() || args[0] == Object(true);
+  if (!block) return absl::InfinitePast();
+  return Deadline(args.size() > 1 ? args[1] : Object());
+}
+
+Object HeldReply(bool held, bool owner_died) {
+  return Object(Object::Tuple{{held, owner_died}});
+}
+
+// Lock and RLock: an owner (connection, thread), a depth for RLock.
+class ManagedLock final : public ManagedObject {
+ public:
+  explicit ManagedLock(bool recursive) : recursive_(recursive) {}
+
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    const Owner caller{effects.connection(), effects.thread()};
+    if (method == "acquire" || method == "__enter__") {
+      absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
+      if (!deadline.ok()) return deadline.status();
+      if (recursive_ && depth_ > 0 && owner_ == caller) {
+        ++depth_;
+        return HeldReply(true, false);
+      }
+      absl::StatusOr<bool> free =
+          effects.WaitUntil([this] { return depth_ == 0; }, *deadline);
+      if (!free.ok()) return free.status();
+      if (!*free) return HeldReply(false, false);
+      owner_ = caller;
+      depth_ = 1;
+      const bool died = owner_died_;
+      owner_died_ = false;
+      return HeldReply(true, died);
+    }
+    if (method == "release" || method == "__exit__") {
+      if (depth_ == 0) {
+        return RuntimeError(recursive_ ? "cannot release un-acquired lock"
+                                       : "release unlocked lock");
+      }
+      // A Lock may be released by anyone, as in Python; an RLock only by
+      // its owner.
+      if (recursive_ && !(owner_ == caller)) {
+        return RuntimeError("cannot release un-acquired lock");
+      }
+      if (--depth_ == 0) owner_ = Owner{};
+      return Object();
+    }
+    if (method == "locked") return Object(depth_ > 0);
+    if (method == "__repr__") {
+      return Object(absl::StrCat("<", recursive_ ? "RLock" : "Lock", "(",
+                                 depth_ > 0 ? "locked" : "unlocked", ")>"));
+    }
+    return NotExposed(recursive_ ? "RLock" : "Lock", method);
+  }
+
+  void DropAll(CallEffects&) override {}
+  bool WatchesConnections() const override { return true; }
+  void Disconnected(uint64_t connection) override {
+    if (depth_ > 0 && owner_.connection == connection) {
+      depth_ = 0;
+      owner_ = Owner{};
+      owner_died_ = true;
+    }
+  }
+
+ private:
+  struct Owner {
+    uint64_t connection = 0;
+    uint64_t thread = 0;
+    friend bool operator==(const Owner& a, const Owner& b) {
+      return a.connection == b.connection && a.thread == b.thread;
+    }
+  };
+
+  const bool recursive_;
+  Owner owner_;
+  int64_t depth_ = 0;
+  bool owner_died_ = false;
+};
+
+// Semaphore and BoundedSemaphore; permits a connection took and did not
+// give back return when it closes.
+class ManagedSemaphore final : public ManagedObject {
+ public:
+  ManagedSemaphore(int64_t value, bool bounded)
+      : value_(value), initial_(value), bounded_(bounded) {}
+
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    if (method == "acquire" || method == "__enter__") {
+      absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
+      if (!deadline.ok()) return deadline.status();
+      absl::StatusOr<bool> available =
+          effects.WaitUntil([this] { return value_ > 0; }, *deadline);
+      if (!available.ok()) return available.status();
+      if (!*available) return Object(false);
+      --value_;
+      ++taken_[effects.connection()];
+      return Object(true);
+    }
+    if (method == "release" || method == "__exit__") {
+      int64_t n = 1;
+      if (method == "release" && !args.empty()) {
+        absl::StatusOr<int64_t> count = args[0].As<int64_t>();
+        if (!count.ok() || *count < 1) {
+          return absl::InvalidArgumentError("ValueError: n must be one or more");
+        }
+        n = *count;
+      }
+      if (bounded_ && value_ + n > initial_) {
+        return absl::InvalidArgumentError(
+            "ValueError: Semaphore released too many times");
+      }
+      value_ += n;
+      auto taken = taken_.find(effects.connection());
+      if (taken != taken_.end()) {
+        taken->second -= std::min(taken->second, n);
+        if (taken->second == 0) taken_.erase(taken);
+      }
+      return Object();
+    }
+    if (method == "get_value") return Object(value_);
+    return NotExposed(bounded_ ? "BoundedSemaphore" : "Semaphore", method);
+  }
+
+  void DropAll(CallEffects&) override {}
+  bool WatchesConnections() const override { return true; }
+  void Disconnected(uint64_t connection) override {
+    auto taken = taken_.find(connection);
+    if (taken == taken_.end()) return;
+    value_ += taken->second;
+    if (bounded_) value_ = std::min(value_, initial_);
+    taken_.erase(taken);
+  }
+
+ private:
+  int64_t value_;
+  const int64_t initial_;
+  const bool bounded_;
+  absl::flat_hash_map<uint64_t, int64_t> taken_;
+};
+
+class ManagedEvent final : public ManagedObject {
+ public:
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    if (method == "set") {
+      set_ = true;
+      return Object();
+    }
+    if (method == "clear") {
+      set_ = false;
+      return Object();
+    }
+    if (method == "is_set") return Object(set_);
+    if (method == "wait") {
+      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
+      absl::StatusOr<absl::Time> deadline =
+          Deadline(args.empty() ? Object() : args[0]);
+      if (!deadline.ok()) return deadline.status();
+      absl::StatusOr<bool> set = effects.WaitUntil([this] { return set_; }, *deadline);
+      if (!set.ok()) return set.status();
+      return Object(*set);
+    }
+    return NotExposed("Event", method);
+  }
+  void DropAll(CallEffects&) override {}
+
+ private:
+  bool set_ = false;
+};
+
+// Python's threading.Barrier: `parties` waiters pass together; a timeout,
+// an abort or a waiter whose client dies breaks it (BrokenBarrierError is
+// `Aborted`) until reset.
+class ManagedBarrier final : public ManagedObject {
+ public:
+  ManagedBarrier(int64_t parties, Object timeout)
+      : parties_(parties), default_timeout_(std::move(timeout)) {}
+
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    if (method == "wait") {
+      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
+      absl::StatusOr<absl::Time> deadline =
+          Deadline(args.empty() || args[0].is_none() ? default_timeout_ : args[0]);
+      if (!deadline.ok()) return deadline.status();
+      if (broken_) return Broken();
+      const uint64_t generation = generation_;
+      const int64_t index = waiting_;  // 0 for the first to arrive.
+      if (++waiting_ == parties_) {
+        waiting_ = 0;
+        ++generation_;
+        return Object(index);
+      }
+      absl::StatusOr<bool> passed = effects.WaitUntil(
+          [&] { return generation_ != generation || broken_; }, *deadline);
+      if (generation_ != generation) {
+        if (reset_generation_ == generation) return Broken();
+        return Object(index);
+      }
+      // Timed out, cancelled (the waiter's client died) or broken by
+      // another: the barrier is broken for everyone until reset.
+      broken_ = true;
+      waiting_ = 0;
+      if (!passed.ok()) return passed.status();
+      return Broken();
+    }
+    if (method == "abort") {
+      broken_ = true;
+      waiting_ = 0;
+      return Object();
+    }
+    if (method == "reset") {
+      // Those waiting now wake broken; the barrier starts afresh.
+      if (waiting_ > 0) reset_generation_ = generation_;
+      waiting_ = 0;
+      ++generation_;
+      broken_ = false;
+      return Object();
+    }
+    if (method == "parties") return Object(parties_);
+    if (method == "n_waiting") return Object(waiting_);
+    if (method == "broken") return Object(broken_);
+    return NotExposed("Barrier", method);
+  }
+  void DropAll(CallEffects&) override {}
+
+ private:
+  static absl::Status Broken() {
+    return absl::AbortedError("BrokenBarrierError");
+  }
+
+  const int64_t parties_;
+  const Object default_timeout_;
+  int64_t waiting_ = 0;
+  uint64_t generation_ = 0;
+  uint64_t reset_generation_ = ~uint64_t{0};  // A generation reset while waited on.
+  bool broken_ = false;
+};
+
+absl::StatusOr<int64_t> IntArgument(absl::string_view type,
+                                    const std::vector<Object>& args, size_t at,
+                                    int64_t otherwise, int64_t minimum) {
+  if (args.size() <= at) return otherwise;
+  absl::StatusOr<int64_t> value = args[at].As<int64_t>();
+  if (!value.ok() || *value < minimum) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ValueError: ", type, "() needs an int of at least ", minimum));
+  }
+  return *value;
+}
+
+}  // namespace
+
+void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
+  for (const bool recursive : {false, true}) {
+    types[recursive ? "RLock" : "Lock"] =
+        [recursive](std::vector<Object>& args, CallEffects&)
+        -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+      if (auto s = CheckArity(recursive ? "RLock" : "Lock", args, 0, 0); !s.ok()) {
+        return s;
+      }
+      return std::make_unique<ManagedLock>(recursive);
+    };
+  }
+  for (const bool bounded : {false, true}) {
+    const char* name = bounded ? "BoundedSemaphore" : "Semaphore";
+    types[name] = [bounded, name](std::vector<Object>& args, CallEffects&)
+        -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+      if (auto s = CheckArity(name, args, 0, 1); !s.ok()) return s;
+      absl::StatusOr<int64_t> value = IntArgument(name, args, 0, 1, 0);
+      if (!value.ok()) return value.status();
+      return std::make_unique<ManagedSemaphore>(*value, bounded);
+    };
+  }
+  types["Event"] = [](std::vector<Object>& args, CallEffects&)
+      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+    if (auto s = CheckArity("Event", args, 0, 0); !s.ok()) return s;
+    return std::make_unique<ManagedEvent>();
+  };
+  types["Barrier"] = [](std::vector<Object>& args, CallEffects&)
+      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+    if (auto s = CheckArity("Barrier", args, 1, 2); !s.ok()) return s;
+    absl::StatusOr<int64_t> parties = IntArgument("Barrier", args, 0, 1, 1);
+    if (!parties.ok()) return parties.status();
+    return std::make_unique<ManagedBarrier>(*parties,
+                                            args.size() > 1 ? args[1] : Object());
+  };
+}
+
+}  // namespace mp::internal

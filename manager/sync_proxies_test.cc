@@ -1,0 +1,287 @@
+// The manager's Lock, RLock, Semaphore, BoundedSemaphore, Event and Barrier
+// across real processes, including holders that are killed.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "manager/manager.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
+
+namespace mp {
+namespace {
+
+using ::mp::testing::IsOk;
+using ::mp::testing::IsOkAndHolds;
+using ::mp::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// A pipe a child writes one byte to once it holds what the test needs.
+class Signal {
+ public:
+  Signal() { EXPECT_EQ(pipe(fds_), 0); }
+  ~Signal() {
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  void Notify() { (void)!write(fds_[1], "x", 1); }
+  bool Wait() {
+    char byte;
+    return read(fds_[0], &byte, 1) == 1;
+  }
+
+ private:
+  int fds_[2];
+};
+
+// The seed's Manager-with-Lock program: exact counts under a manager lock.
+TEST(SyncProxiesTest, ManagerLockMakesReadModifyWriteExact) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(lock, IsOk());
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT(d->SetItem("count", 0), IsOk());
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(4, [&](int) {
+        for (int i = 0; i < 100; ++i) {
+          ManagedLockGuard guard(*lock);
+          if (!guard.ok()) return 1;
+          absl::StatusOr<int> count = d->GetItem<int>("count");
+          if (!count.ok() || !d->SetItem("count", *count + 1).ok()) return 2;
+        }
+        return 0;
+      });
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_EQ(*codes, std::vector<int>(4, 0));
+  EXPECT_THAT(d->GetItem<int>("count"), IsOkAndHolds(400));
+  EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
+}
+
+TEST(SyncProxiesTest, LockSemanticsAreThoseOfPython) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  ASSERT_THAT(lock, IsOk());
+  EXPECT_THAT(lock->Release(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                        HasSubstr("release unlocked lock")));
+  absl::StatusOr<Acquired> first = lock->Acquire();
+  ASSERT_THAT(first, IsOk());
+  EXPECT_TRUE(*first);
+  EXPECT_FALSE(first->owner_died());
+  // Not re-entrant, even for the holder.
+  absl::StatusOr<Acquired> again = lock->Acquire(/*block=*/false);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(*again);
+  absl::StatusOr<Acquired> timed = lock->Acquire(true, absl::Milliseconds(100));
+  ASSERT_THAT(timed, IsOk());
+  EXPECT_FALSE(*timed);
+  // Any process may release a Lock (Python allows it).
+  absl::StatusOr<int> code = mp::testing::ForkAndWait(
+      [&] { return lock->Release().ok() ? 0 : 1; });
+  EXPECT_THAT(code, IsOkAndHolds(0));
+  EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
+}
+
+TEST(SyncProxiesTest, AKilledHoldersLockIsReleasedAndReported) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  ASSERT_THAT(lock, IsOk());
+  Signal holding;
+  absl::StatusOr<mp::testing::ForkedChild> holder =
+      mp::testing::ForkedChild::Start([&] {
+        absl::StatusOr<Acquired> got = lock->Acquire();
+        if (!got.ok() || !*got) return 1;
+        holding.Notify();
+        pause();
+        return 0;
+      });
+  ASSERT_THAT(holder, IsOk());
+  ASSERT_TRUE(holding.Wait());
+  absl::StatusOr<Acquired> blocked = lock->Acquire(/*block=*/false);
+  ASSERT_THAT(blocked, IsOk());
+  EXPECT_FALSE(*blocked);
+  EXPECT_THAT(holder->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
+  // Waits until the server sees the holder's connection close.
+  absl::StatusOr<Acquired> taken = lock->Acquire(true, absl::Seconds(60));
+  ASSERT_THAT(taken, IsOk());
+  EXPECT_TRUE(*taken);
+  EXPECT_TRUE(taken->owner_died());
+  ASSERT_THAT(lock->Release(), IsOk());
+  absl::StatusOr<Acquired> clean = lock->Acquire();
+  ASSERT_THAT(clean, IsOk());
+  EXPECT_FALSE(clean->owner_died());
+}
+
+TEST(SyncProxiesTest, AWaiterBlockedOnALockIsWokenByTheRelease) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  ASSERT_THAT(lock, IsOk());
+  ASSERT_THAT(lock->Acquire(), IsOk());
+  absl::StatusOr<mp::testing::ForkedChild> waiter =
+      mp::testing::ForkedChild::Start([&] {
+        absl::StatusOr<Acquired> got = lock->Acquire();  // No timeout.
+        return got.ok() && *got && !got->owner_died() ? 0 : 1;
+      });
+  ASSERT_THAT(waiter, IsOk());
+  // Other calls go on while the waiter waits in the server.
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 1000; ++i) {
+      absl::StatusOr<ManagerStats> stats = manager->Stats();
+      if (stats.ok() && stats->connections == 2) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }());
+  ASSERT_THAT(lock->Release(), IsOk());
+  EXPECT_THAT(waiter->Wait(), IsOkAndHolds(0));
+}
+
+TEST(SyncProxiesTest, RLockIsReentrantForItsOwnerThreadOnly) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<RLockProxy> rlock = manager->RLock();
+  ASSERT_THAT(rlock, IsOk());
+  ASSERT_THAT(rlock->Acquire(), IsOk());
+  absl::StatusOr<Acquired> twice = rlock->Acquire(/*block=*/false);
+  ASSERT_THAT(twice, IsOk());
+  EXPECT_TRUE(*twice);
+  std::thread other([&] {
+    absl::StatusOr<Acquired> got = rlock->Acquire(/*block=*/false);
+    ASSERT_THAT(got, IsOk());
+    EXPECT_FALSE(*got);
+    EXPECT_THAT(rlock->Release(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                           HasSubstr("un-acquired")));
+  });
+  other.join();
+  ASSERT_THAT(rlock->Release(), IsOk());
+  EXPECT_THAT(rlock->Locked(), IsOkAndHolds(true));
+  ASSERT_THAT(rlock->Release(), IsOk());
+  EXPECT_THAT(rlock->Locked(), IsOkAndHolds(false));
+}
+
+TEST(SyncProxiesTest, SemaphorePermitsOfAKilledProcessReturn) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<SemaphoreProxy> slots = manager->Semaphore(2);
+  ASSERT_THAT(slots, IsOk());
+  Signal holding;
+  absl::StatusOr<mp::testing::ForkedChild> holder =
+      mp::testing::ForkedChild::Start([&] {
+        absl::StatusOr<bool> a = slots->Acquire();
+        absl::StatusOr<bool> b = slots->Acquire();
+        if (!a.ok() || !b.ok() || !*a || !*b) return 1;
+        holding.Notify();
+        pause();
+        return 0;
+      });
+  ASSERT_THAT(holder, IsOk());
+  ASSERT_TRUE(holding.Wait());
+  EXPECT_THAT(slots->Value(), IsOkAndHolds(0));
+  EXPECT_THAT(slots->Acquire(/*block=*/false), IsOkAndHolds(false));
+  EXPECT_THAT(holder->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
+  EXPECT_THAT(slots->Acquire(true, absl::Seconds(60)), IsOkAndHolds(true));
+  EXPECT_THAT(slots->Value(), IsOkAndHolds(1));
+
+  absl::StatusOr<SemaphoreProxy> bounded = manager->BoundedSemaphore(1);
+  ASSERT_THAT(bounded, IsOk());
+  EXPECT_THAT(bounded->Release(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("released too many times")));
+  EXPECT_THAT(bounded->Acquire(), IsOkAndHolds(true));
+  EXPECT_THAT(bounded->Release(), IsOk());
+  // An unbounded one may grow.
+  EXPECT_THAT(slots->Release(3), IsOk());
+  EXPECT_THAT(slots->Value(), IsOkAndHolds(4));
+}
+
+TEST(SyncProxiesTest, EventWakesItsWaiters) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<EventProxy> event = manager->Event();
+  ASSERT_THAT(event, IsOk());
+  EXPECT_THAT(event->Wait(absl::Milliseconds(50)), IsOkAndHolds(false));
+  absl::StatusOr<mp::testing::ForkedChild> waiter =
+      mp::testing::ForkedChild::Start([&] {
+        absl::StatusOr<bool> set = event->Wait();
+        return set.ok() && *set ? 0 : 1;
+      });
+  ASSERT_THAT(waiter, IsOk());
+  ASSERT_THAT(event->Set(), IsOk());
+  EXPECT_THAT(waiter->Wait(), IsOkAndHolds(0));
+  EXPECT_THAT(event->IsSet(), IsOkAndHolds(true));
+  ASSERT_THAT(event->Clear(), IsOk());
+  EXPECT_THAT(event->IsSet(), IsOkAndHolds(false));
+}
+
+TEST(SyncProxiesTest, BarrierAcrossThreeProcesses) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<BarrierProxy> barrier = manager->Barrier(3);
+  absl::StatusOr<ListProxy> indices = manager->List();
+  ASSERT_THAT(barrier, IsOk());
+  ASSERT_THAT(indices, IsOk());
+  EXPECT_THAT(barrier->Parties(), IsOkAndHolds(3));
+  for (int round = 0; round < 3; ++round) {
+    absl::StatusOr<std::vector<int>> codes =
+        mp::testing::ForkAllAndWait(3, [&](int) {
+          absl::StatusOr<int64_t> index = barrier->Wait();
+          if (!index.ok()) return 1;
+          return indices->Append(*index).ok() ? 0 : 2;
+        });
+    ASSERT_THAT(codes, IsOk());
+    EXPECT_EQ(*codes, std::vector<int>(3, 0));
+  }
+  absl::StatusOr<std::vector<int>> seen = indices->Copy<std::vector<int>>();
+  ASSERT_THAT(seen, IsOk());
+  std::sort(seen->begin(), seen->end());
+  EXPECT_EQ(*seen, (std::vector<int>{0, 0, 0, 1, 1, 1, 2, 2, 2}));
+
+  // A wait that times out breaks it for everyone until reset.
+  EXPECT_THAT(barrier->Wait(absl::Milliseconds(50)),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("BrokenBarrierError")));
+  EXPECT_THAT(barrier->Broken(), IsOkAndHolds(true));
+  EXPECT_THAT(barrier->Wait(), StatusIs(absl::StatusCode::kAborted));
+  ASSERT_THAT(barrier->Reset(), IsOk());
+  EXPECT_THAT(barrier->Broken(), IsOkAndHolds(false));
+  // A waiter whose process is killed breaks it too.
+  Signal started;
+  absl::StatusOr<mp::testing::ForkedChild> waiter =
+      mp::testing::ForkedChild::Start([&] {
+        started.Notify();
+        (void)barrier->Wait();
+        return 0;
+      });
+  ASSERT_THAT(waiter, IsOk());
+  ASSERT_TRUE(started.Wait());
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 2000; ++i) {
+      absl::StatusOr<int64_t> waiting = barrier->NWaiting();
+      if (waiting.ok() && *waiting == 1) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }());
+  EXPECT_THAT(waiter->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 2000; ++i) {
+      absl::StatusOr<bool> broken = barrier->Broken();
+      if (broken.ok() && *broken) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }());
+}
+
+}  // namespace
+}  // namespace mp

@@ -38,7 +38,8 @@
 //   manager/manager.h      mp::Manager(), SyncManager, BaseManager
 //   manager/dict_proxy.h   mp::DictProxy (and list_proxy.h, namespace_proxy.h)
 //   manager/lock_proxy.h   mp::LockProxy, RLockProxy, ManagedLockGuard (and
-//                          semaphore_proxy.h, event_proxy.h, barrier_proxy.h)
+//                          semaphore_proxy.h, condition_proxy.h, event_proxy.h,
+//                          barrier_proxy.h, queue_proxy.h, value_proxy.h)
 //   manager/proxy.h        mp::BaseProxy: any method by its Python name
 //   manager/server.h       mp::ManagerServer: a standalone manager
 //   manager/options.h      mp::ManagerOptions: address, authkey, limits
@@ -51,6 +52,7 @@
 #define MULTIPROCESS_MULTIPROCESS_H_
 
 #include "manager/barrier_proxy.h"     // IWYU pragma: export
+#include "manager/condition_proxy.h"   // IWYU pragma: export
 #include "manager/dict_proxy.h"        // IWYU pragma: export
 #include "manager/event_proxy.h"       // IWYU pragma: export
 #include "manager/lock_proxy.h"        // IWYU pragma: export
@@ -61,7 +63,9 @@
 #include "manager/namespace_proxy.h"   // IWYU pragma: export
 #include "manager/options.h"           // IWYU pragma: export
 #include "manager/proxy.h"             // IWYU pragma: export
+#include "manager/queue_proxy.h"       // IWYU pragma: export
 #include "manager/server.h"            // IWYU pragma: export
+#include "manager/value_proxy.h"       // IWYU pragma: export
 #include "process/connection.h"        // IWYU pragma: export
 #include "process/context.h"           // IWYU pragma: export
 #include "process/pool.h"              // IWYU pragma: export

@@ -69,6 +69,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "manager/barrier_proxy.h"
+#include "manager/condition_proxy.h"
 #include "manager/dict_proxy.h"
 #include "manager/event_proxy.h"
 #include "manager/list_proxy.h"
@@ -76,7 +77,9 @@
 #include "manager/namespace_proxy.h"
 #include "manager/options.h"
 #include "manager/proxy.h"
+#include "manager/queue_proxy.h"
 #include "manager/semaphore_proxy.h"
+#include "manager/value_proxy.h"
 #include "serialize/object.h"
 
 namespace mp {
@@ -171,7 +174,8 @@ class BaseManager {
 };
 
 // A manager of the types Python's `SyncManager` serves: dict, list,
-// Namespace, Lock, RLock, Semaphore, BoundedSemaphore, Event, Barrier.
+// Namespace, Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event,
+// Barrier, Queue, JoinableQueue, Value, Array. (Not yet: Pool.)
 class SyncManager : public BaseManager {
  public:
   static absl::StatusOr<SyncManager> Start(const ManagerOptions& options = {}) {
@@ -228,6 +232,26 @@ class SyncManager : public BaseManager {
   }
   absl::StatusOr<SemaphoreProxy> BoundedSemaphore(int64_t value = 1) const {
     return Typed<SemaphoreProxy>(Create("BoundedSemaphore", value));
+  }
+  // manager.Condition(): with a re-entrant lock of its own.
+  absl::StatusOr<ConditionProxy> Condition() const {
+    return Typed<ConditionProxy>(Create("Condition"));
+  }
+  // manager.Queue(maxsize), manager.JoinableQueue(maxsize); 0: unbounded.
+  absl::StatusOr<QueueProxy> Queue(int64_t maxsize = 0) const {
+    return Typed<QueueProxy>(Create("Queue", maxsize));
+  }
+  absl::StatusOr<QueueProxy> JoinableQueue(int64_t maxsize = 0) const {
+    return Typed<QueueProxy>(Create("JoinableQueue", maxsize));
+  }
+  // manager.Value(typecode, value), manager.Array(typecode, sequence).
+  template <typename T>
+  absl::StatusOr<ValueProxy> Value(absl::string_view typecode, const T& value) const {
+    return Typed<ValueProxy>(Create("Value", typecode, value));
+  }
+  template <typename S>
+  absl::StatusOr<ArrayProxy> Array(absl::string_view typecode, const S& items) const {
+    return Typed<ArrayProxy>(Create("Array", typecode, items));
   }
   // manager.Event().
   absl::StatusOr<EventProxy> Event() const { return Typed<EventProxy>(Create("Event")); }

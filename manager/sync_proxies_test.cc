@@ -283,5 +283,135 @@ TEST(SyncProxiesTest, BarrierAcrossThreeProcesses) {
   }());
 }
 
+TEST(SyncProxiesTest, ConditionHandsOffBetweenProcesses) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<ConditionProxy> changed = manager->Condition();
+  absl::StatusOr<DictProxy> state = manager->Dict();
+  ASSERT_THAT(changed, IsOk());
+  ASSERT_THAT(state, IsOk());
+  ASSERT_THAT(state->SetItem("turn", 0), IsOk());
+  EXPECT_THAT(changed->Wait(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                        HasSubstr("un-acquired")));
+  // Three processes take turns 0, 1, 2, 0, ... each waiting for its own.
+  constexpr int kTurns = 30;
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(3, [&](int me) {
+        for (int round = 0; round < kTurns / 3; ++round) {
+          ManagedLockGuard guard(*changed);
+          if (!guard.ok()) return 1;
+          absl::StatusOr<bool> mine = changed->WaitFor([&] {
+            absl::StatusOr<int> turn = state->GetItem<int>("turn");
+            return turn.ok() && *turn % 3 == me;
+          }, absl::Seconds(60));
+          if (!mine.ok() || !*mine) return 2;
+          if (!state->Increment("turn").ok()) return 3;
+          if (!changed->NotifyAll().ok()) return 4;
+        }
+        return 0;
+      });
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_EQ(*codes, std::vector<int>(3, 0));
+  EXPECT_THAT(state->GetItem<int>("turn"), IsOkAndHolds(kTurns));
+  // A wait that nobody notifies times out, holding the lock again after.
+  ManagedLockGuard guard(*changed);
+  ASSERT_TRUE(guard.ok());
+  EXPECT_THAT(changed->Wait(absl::Milliseconds(30)), IsOkAndHolds(false));
+  EXPECT_THAT(changed->Notify(), IsOk());
+}
+
+TEST(SyncProxiesTest, QueueWithSeveralProducersAndConsumersLosesNothing) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<QueueProxy> queue = manager->Queue(8);
+  absl::StatusOr<ListProxy> got = manager->List();
+  ASSERT_THAT(queue, IsOk());
+  ASSERT_THAT(got, IsOk());
+  constexpr int kProducers = 3;
+  constexpr int kConsumers = 2;
+  constexpr int kEach = 100;
+  absl::StatusOr<std::vector<int>> codes = mp::testing::ForkAllAndWait(
+      kProducers + kConsumers, [&](int me) {
+        if (me < kProducers) {
+          for (int i = 0; i < kEach; ++i) {
+            if (!queue->Put(me * kEach + i).ok()) return 1;
+          }
+          return 0;
+        }
+        for (int i = 0; i < kProducers * kEach / kConsumers; ++i) {
+          absl::StatusOr<int> item = queue->Get<int>(true, absl::Seconds(60));
+          if (!item.ok() || !got->Append(*item).ok()) return 2;
+        }
+        return 0;
+      });
+  ASSERT_THAT(codes, IsOk());
+  EXPECT_EQ(*codes, std::vector<int>(kProducers + kConsumers, 0));
+  absl::StatusOr<std::vector<int>> items = got->Copy<std::vector<int>>();
+  ASSERT_THAT(items, IsOk());
+  std::sort(items->begin(), items->end());
+  std::vector<int> expected(kProducers * kEach);
+  for (int i = 0; i < kProducers * kEach; ++i) expected[i] = i;
+  EXPECT_EQ(*items, expected);
+  EXPECT_THAT(queue->Empty(), IsOkAndHolds(true));
+  EXPECT_THAT(queue->Get(true, absl::Milliseconds(20)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("queue.Empty")));
+  for (int i = 0; i < 8; ++i) ASSERT_THAT(queue->PutNowait(i), IsOk());
+  EXPECT_THAT(queue->Full(), IsOkAndHolds(true));
+  EXPECT_THAT(queue->PutNowait(9),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("queue.Full")));
+  EXPECT_THAT(queue->GetNowait<int>(), IsOkAndHolds(0));
+  EXPECT_THAT(queue->Qsize(), IsOkAndHolds(7));
+}
+
+TEST(SyncProxiesTest, JoinableQueueJoinsWhenEveryTaskIsDone) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<QueueProxy> tasks = manager->JoinableQueue();
+  absl::StatusOr<DictProxy> done = manager->Dict();
+  ASSERT_THAT(tasks, IsOk());
+  ASSERT_THAT(done, IsOk());
+  for (int i = 0; i < 20; ++i) ASSERT_THAT(tasks->Put(i), IsOk());
+  absl::StatusOr<mp::testing::ForkedChild> worker =
+      mp::testing::ForkedChild::Start([&] {
+        for (int i = 0; i < 20; ++i) {
+          absl::StatusOr<int> task = tasks->Get<int>();
+          if (!task.ok() || !done->Increment("count").ok()) return 1;
+          if (!tasks->TaskDone().ok()) return 2;
+        }
+        return 0;
+      });
+  ASSERT_THAT(worker, IsOk());
+  ASSERT_THAT(tasks->Join(), IsOk());
+  // Join returned: every task_done has been counted.
+  EXPECT_THAT(done->GetItem<int>("count"), IsOkAndHolds(20));
+  EXPECT_THAT(worker->Wait(), IsOkAndHolds(0));
+  EXPECT_THAT(tasks->TaskDone(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("called too many times")));
+}
+
+TEST(SyncProxiesTest, ValueAndArray) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<ValueProxy> value = manager->Value("d", 1.5);
+  ASSERT_THAT(value, IsOk());
+  EXPECT_THAT(value->Get<double>(), IsOkAndHolds(1.5));
+  absl::StatusOr<int> code = mp::testing::ForkAndWait(
+      [&] { return value->Set(2.5).ok() ? 0 : 1; });
+  EXPECT_THAT(code, IsOkAndHolds(0));
+  EXPECT_THAT(value->Get<double>(), IsOkAndHolds(2.5));
+  EXPECT_THAT(value->Repr(), IsOkAndHolds("Value('d', 2.5)"));
+
+  absl::StatusOr<ArrayProxy> array = manager->Array("i", std::vector<int>{1, 2, 3});
+  ASSERT_THAT(array, IsOk());
+  EXPECT_THAT(array->Len(), IsOkAndHolds(3));
+  ASSERT_THAT(array->SetItem(-1, 30), IsOk());
+  EXPECT_THAT(array->GetItem<int>(2), IsOkAndHolds(30));
+  EXPECT_THAT(array->GetItem(3), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(array->SetItem(0, "text"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(array->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{1, 2, 30}));
+  EXPECT_THAT(manager->Array("i", std::vector<std::string>{"x"}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace mp

@@ -1003,6 +1003,7 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
     return space;
   };
   AddSyncTypes(types);
+  AddQueueTypes(types);
   return types;
 }
 

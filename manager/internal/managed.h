@@ -124,8 +124,11 @@ using ManagedFactory = std::function<absl::StatusOr<std::unique_ptr<ManagedObjec
 // AddSyncTypes adds.
 absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes();
 
-// "Lock", "RLock", "Semaphore", "BoundedSemaphore", "Event", "Barrier".
+// "Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition", "Event",
+// "Barrier".
 void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types);
+// "Queue", "JoinableQueue", "Value", "Array".
+void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types);
 
 // Python's type name for a value, for messages ("int", "list").
 std::string PythonTypeName(const Object& value);

@@ -7,13 +7,16 @@
 // They run under the server's lock like every managed object; a call that
 // must wait waits through CallEffects::WaitUntil, which lets the lock go.
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -291,6 +294,111 @@ class ManagedBarrier final : public ManagedObject {
   bool broken_ = false;
 };
 
+// Python's threading.Condition with its own RLock: wait() gives the lock
+// up, waits for a notify, and takes it back at the depth it had. A waiter
+// that times out (or whose client dies) leaves the queue, so a later
+// notify wakes a live waiter.
+class ManagedCondition final : public ManagedObject {
+ public:
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    const Owner caller{effects.connection(), effects.thread()};
+    if (method == "acquire" || method == "__enter__") {
+      absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
+      if (!deadline.ok()) return deadline.status();
+      if (depth_ > 0 && owner_ == caller) {
+        ++depth_;
+        return HeldReply(true, false);
+      }
+      absl::StatusOr<bool> free =
+          effects.WaitUntil([this] { return depth_ == 0; }, *deadline);
+      if (!free.ok()) return free.status();
+      if (!*free) return HeldReply(false, false);
+      owner_ = caller;
+      depth_ = 1;
+      const bool died = owner_died_;
+      owner_died_ = false;
+      return HeldReply(true, died);
+    }
+    if (method == "release" || method == "__exit__") {
+      if (depth_ == 0 || !(owner_ == caller)) {
+        return RuntimeError("cannot release un-acquired lock");
+      }
+      if (--depth_ == 0) owner_ = Owner{};
+      return Object();
+    }
+    if (method == "wait") {
+      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
+      if (depth_ == 0 || !(owner_ == caller)) {
+        return RuntimeError("cannot wait on un-acquired lock");
+      }
+      absl::StatusOr<absl::Time> deadline =
+          Deadline(args.empty() ? Object() : args[0]);
+      if (!deadline.ok()) return deadline.status();
+      const int64_t depth = depth_;
+      depth_ = 0;
+      owner_ = Owner{};
+      const uint64_t ticket = next_ticket_++;
+      waiting_.push_back(ticket);
+      absl::StatusOr<bool> notified = effects.WaitUntil(
+          [&] { return notified_.contains(ticket); }, *deadline);
+      const bool woken = notified_.erase(ticket) > 0;
+      if (!woken) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
+      if (!notified.ok()) return notified.status();  // The client has gone.
+      // Take the lock back, however long that takes, as Python does.
+      absl::StatusOr<bool> free = effects.WaitUntil(
+          [this] { return depth_ == 0; }, absl::InfiniteFuture());
+      if (!free.ok()) return free.status();
+      owner_ = caller;
+      depth_ = depth;
+      return Object(woken);
+    }
+    if (method == "notify" || method == "notify_all") {
+      if (depth_ == 0 || !(owner_ == caller)) {
+        return RuntimeError("cannot notify on un-acquired lock");
+      }
+      int64_t n = method == "notify_all" ? static_cast<int64_t>(waiting_.size()) : 1;
+      if (method == "notify" && !args.empty()) {
+        absl::StatusOr<int64_t> count = args[0].As<int64_t>();
+        if (!count.ok()) return absl::InvalidArgumentError("TypeError: n must be an int");
+        n = *count;
+      }
+      while (n-- > 0 && !waiting_.empty()) {
+        notified_.insert(waiting_.front());
+        waiting_.pop_front();
+      }
+      return Object();
+    }
+    return NotExposed("Condition", method);
+  }
+
+  void DropAll(CallEffects&) override {}
+  bool WatchesConnections() const override { return true; }
+  void Disconnected(uint64_t connection) override {
+    if (depth_ > 0 && owner_.connection == connection) {
+      depth_ = 0;
+      owner_ = Owner{};
+      owner_died_ = true;
+    }
+  }
+
+ private:
+  struct Owner {
+    uint64_t connection = 0;
+    uint64_t thread = 0;
+    friend bool operator==(const Owner& a, const Owner& b) {
+      return a.connection == b.connection && a.thread == b.thread;
+    }
+  };
+
+  Owner owner_;
+  int64_t depth_ = 0;
+  bool owner_died_ = false;
+  uint64_t next_ticket_ = 0;
+  std::deque<uint64_t> waiting_;
+  absl::flat_hash_set<uint64_t> notified_;
+};
+
 absl::StatusOr<int64_t> IntArgument(absl::string_view type,
                                     const std::vector<Object>& args, size_t at,
                                     int64_t otherwise, int64_t minimum) {
@@ -326,6 +434,11 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       return std::make_unique<ManagedSemaphore>(*value, bounded);
     };
   }
+  types["Condition"] = [](std::vector<Object>& args, CallEffects&)
+      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+    if (auto s = CheckArity("Condition", args, 0, 0); !s.ok()) return s;
+    return std::make_unique<ManagedCondition>();
+  };
   types["Event"] = [](std::vector<Object>& args, CallEffects&)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Event", args, 0, 0); !s.ok()) return s;

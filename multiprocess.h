@@ -41,6 +41,7 @@
 //                          semaphore_proxy.h, condition_proxy.h, event_proxy.h,
 //                          barrier_proxy.h, queue_proxy.h, value_proxy.h)
 //   manager/proxy.h        mp::BaseProxy: any method by its Python name
+//   manager/batch.h        mp::Batch: many calls, one round trip
 //   manager/server.h       mp::ManagerServer: a standalone manager
 //   manager/options.h      mp::ManagerOptions: address, authkey, limits
 //   manager/managed_type.h mp::ManagedType<T>: serve your own C++ types
@@ -52,6 +53,7 @@
 #define MULTIPROCESS_MULTIPROCESS_H_
 
 #include "manager/barrier_proxy.h"     // IWYU pragma: export
+#include "manager/batch.h"             // IWYU pragma: export
 #include "manager/condition_proxy.h"   // IWYU pragma: export
 #include "manager/dict_proxy.h"        // IWYU pragma: export
 #include "manager/event_proxy.h"       // IWYU pragma: export

@@ -7,18 +7,32 @@
 //   BM_DictGet                 d["key"]
 //   BM_ListAppend              l.append(i)
 //   BM_NamespaceGetAttr        ns.x
+//   BM_LockAcquireRelease      a manager Lock's acquire + release (2 calls)
+//   BM_QueuePutGet             a manager Queue's put + get (2 calls)
+//   BM_DictSetBatched          1000 d[k] = v in one Batch (one round trip)
+//   BM_DictSet4Clients         4 processes, each its own connection, each
+//                              setting its own key
+//   BM_RawFutexPingPong        two processes handing a word back and forth
+//                              through FUTEX_WAIT / FUTEX_WAKE: the floor of
+//                              any cross-process call that sleeps
 //
 // Every manager call is one round trip, so the raw figure is its floor;
 // the ratio is what the protocol, the serializer and the server add.
 // (Issue 8 sets the speed goal.)
 
+#include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "benchmark/benchmark.h"
+#include "manager/batch.h"
 #include "manager/manager.h"
 
 namespace mp {
@@ -112,6 +126,112 @@ void BM_NamespaceGetAttr(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_NamespaceGetAttr)->UseRealTime();
+
+void BM_LockAcquireRelease(benchmark::State& state) {
+  absl::StatusOr<LockProxy> lock = TheManager().Lock();
+  if (!lock.ok()) return state.SkipWithError("no lock");
+  for (auto _ : state) {
+    absl::StatusOr<Acquired> got = lock->Acquire();
+    if (!got.ok() || !*got || !lock->Release().ok()) {
+      return state.SkipWithError("lock failed");
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LockAcquireRelease)->UseRealTime();
+
+void BM_QueuePutGet(benchmark::State& state) {
+  absl::StatusOr<QueueProxy> queue = TheManager().Queue();
+  if (!queue.ok()) return state.SkipWithError("no queue");
+  int64_t i = 0;
+  for (auto _ : state) {
+    if (!queue->Put(++i).ok() || !queue->Get<int64_t>().ok()) {
+      return state.SkipWithError("queue failed");
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_QueuePutGet)->UseRealTime();
+
+void BM_DictSetBatched(benchmark::State& state) {
+  absl::StatusOr<DictProxy> d = TheManager().Dict();
+  if (!d.ok()) return state.SkipWithError("no dict");
+  constexpr int kCalls = 1000;
+  int64_t i = 0;
+  for (auto _ : state) {
+    Batch batch;
+    for (int call = 0; call < kCalls; ++call) batch.Add(*d, "__setitem__", "key", ++i);
+    if (!batch.Run().ok() || !batch.Result(kCalls - 1).ok()) {
+      return state.SkipWithError("batch failed");
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * kCalls);
+}
+BENCHMARK(BM_DictSetBatched)->UseRealTime();
+
+void BM_DictSet4Clients(benchmark::State& state) {
+  absl::StatusOr<DictProxy> d = TheManager().Dict();
+  if (!d.ok()) return state.SkipWithError("no dict");
+  constexpr int kClients = 4;
+  constexpr int kCalls = 250;
+  for (auto _ : state) {
+    std::vector<pid_t> children;
+    for (int client = 0; client < kClients; ++client) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        for (int i = 0; i < kCalls; ++i) {
+          if (!d->SetItem(client, i).ok()) _exit(1);
+        }
+        _exit(0);
+      }
+      children.push_back(pid);
+    }
+    bool ok = true;
+    for (pid_t child : children) {
+      int status = 0;
+      waitpid(child, &status, 0);
+      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    if (!ok) return state.SkipWithError("a client failed");
+  }
+  state.SetItemsProcessed(state.iterations() * kClients * kCalls);
+}
+BENCHMARK(BM_DictSet4Clients)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+long Futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr,
+                 nullptr, 0);
+}
+
+void BM_RawFutexPingPong(benchmark::State& state) {
+  // word: 0 = the parent's turn, 1 = the child's, 2 = stop.
+  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) return state.SkipWithError("mmap failed");
+  auto* word = new (shared) std::atomic<uint32_t>(0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    for (;;) {
+      uint32_t seen;
+      while ((seen = word->load()) == 0) Futex(word, FUTEX_WAIT, 0);
+      if (seen == 2) _exit(0);
+      word->store(0);
+      Futex(word, FUTEX_WAKE, 1);
+    }
+  }
+  for (auto _ : state) {
+    word->store(1);
+    Futex(word, FUTEX_WAKE, 1);
+    while (word->load() == 1) Futex(word, FUTEX_WAIT, 1);
+  }
+  word->store(2);
+  Futex(word, FUTEX_WAKE, 1);
+  int status;
+  waitpid(pid, &status, 0);
+  munmap(shared, 4096);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
 
 }  // namespace
 }  // namespace mp

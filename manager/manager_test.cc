@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "manager/batch.h"
 #include "manager/managed_type.h"
 #include "manager/server.h"
 #include "process/connection.h"
@@ -553,6 +554,55 @@ TEST(ManagerTest, AStandaloneServerServesRegisteredTypes) {
   }
   server->Stop();
   serving.join();
+}
+
+TEST(ManagerTest, BatchedCallsGiveWhatSingleCallsGive) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  absl::StatusOr<ListProxy> l = manager->List();
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT(l, IsOk());
+  Batch batch;
+  EXPECT_THAT(batch.Result(0), StatusIs(absl::StatusCode::kFailedPrecondition));
+  for (int i = 0; i < 1000; ++i) batch.Add(*d, "__setitem__", i, i * i);
+  const size_t length = batch.Add(*d, "__len__");
+  const size_t missing = batch.Add(*d, "__getitem__", "missing");
+  const size_t stored = batch.Add(*d, "__setitem__", "list", *l);
+  const size_t back = batch.Add(*d, "__getitem__", "list");
+  const size_t appended = batch.Add(*l, "append", 7);
+  ASSERT_THAT(batch.Run(), IsOk());
+  EXPECT_THAT(batch.Result<int64_t>(length), IsOkAndHolds(1000));
+  EXPECT_THAT(batch.Result(missing),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("KeyError: 'missing'")));
+  EXPECT_THAT(batch.Result(stored), IsOkAndHolds(Object()));
+  EXPECT_THAT(batch.Result(appended), IsOkAndHolds(Object()));
+  absl::StatusOr<ListProxy> list = batch.Result<ListProxy>(back);
+  ASSERT_THAT(list, IsOk());
+  EXPECT_TRUE(*list == *l);
+  EXPECT_THAT(batch.Result(back + 100), StatusIs(absl::StatusCode::kOutOfRange));
+  // The same state single calls see.
+  EXPECT_THAT(d->GetItem<int>(999), IsOkAndHolds(999 * 999));
+  EXPECT_THAT(l->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{7}));
+  EXPECT_THAT(d->Len(), IsOkAndHolds(1001));
+
+  // A batch runs again with new calls; an empty one is fine.
+  batch.Add(*l, "append", 8);
+  ASSERT_THAT(batch.Run(), IsOk());
+  EXPECT_THAT(l->Len(), IsOkAndHolds(2));
+  ASSERT_THAT(batch.Run(), IsOk());
+
+  absl::StatusOr<SyncManager> other = Manager();
+  ASSERT_THAT(other, IsOk());
+  absl::StatusOr<ListProxy> elsewhere = other->List();
+  ASSERT_THAT(elsewhere, IsOk());
+  batch.Add(*l, "append", 1);
+  batch.Add(*elsewhere, "append", 1);
+  EXPECT_THAT(batch.Run(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("goes to manager")));
+  EXPECT_THAT(l->Len(), IsOkAndHolds(2));  // Nothing was sent.
+  // Only the dict and the list remain: no grant of the batch leaked.
+  EXPECT_EQ(Objects(*manager), 2u);
 }
 
 // Writes the process it runs in to `fd`: the server's, before it serves.

@@ -265,7 +265,8 @@ void Server::RunConnection(Connection* connection) {
   }
   manager::Request request;
   manager::Reply reply;
-  std::string out;
+  std::string reply_bytes;
+  std::string out;  // Replies not yet sent.
   while (!stopping_.load(std::memory_order_relaxed)) {
     // Any failure (end of stream, a frame cut short or too long, bytes that
     // are not a Request) ends this connection only.
@@ -276,27 +277,18 @@ void Server::RunConnection(Connection* connection) {
       break;
     }
     reply.Clear();
-    if (!Handle(*connection, request, reply)) continue;
-    out.clear();
-    reply.SerializeToString(&out);
-    if (out.size() > options_.max_frame_bytes) {
-      // The result is too big to send: say so instead of sending it. The
-      // references it granted are given back with it.
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        for (uint64_t object : reply.granted()) Release(*connection, object, 1);
-      }
-      const size_t size = out.size();
-      reply.Clear();
-      SetError(absl::ResourceExhaustedError(absl::StrCat(
-                   "the result takes ", size, " bytes, over the limit of ",
-                   options_.max_frame_bytes, " (max_frame_bytes)")),
-               reply);
-      out.clear();
-      reply.SerializeToString(&out);
+    if (Handle(*connection, request, reply)) AppendReply(*connection, reply, reply_bytes, out);
+    const bool shutdown = request.call_case() == manager::Request::kShutdown;
+    // A client that sent a batch has its next request read ahead already:
+    // answer the whole batch with one write.
+    if (!shutdown && channel.HasBufferedFrame() && out.size() < (size_t{1} << 20)) {
+      continue;
     }
-    if (!channel.Write(out).ok()) break;
-    if (request.call_case() == manager::Request::kShutdown) Stop();
+    if (!out.empty()) {
+      if (!channel.WriteFrames(out).ok()) break;
+      out.clear();
+    }
+    if (shutdown) Stop();
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -314,6 +306,28 @@ void Server::RunConnection(Connection* connection) {
   // After the references are dropped: a peer that sees the end of stream
   // knows they are.
   channel.Interrupt();
+}
+
+void Server::AppendReply(Connection& connection, const manager::Reply& reply,
+                         std::string& scratch, std::string& out) {
+  scratch.clear();
+  reply.SerializeToString(&scratch);
+  if (scratch.size() > options_.max_frame_bytes) {
+    // The result is too big to send: say so instead of sending it. The
+    // references it granted are given back with it.
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (uint64_t object : reply.granted()) Release(connection, object, 1);
+    }
+    manager::Reply refused;
+    SetError(absl::ResourceExhaustedError(absl::StrCat(
+                 "the result takes ", scratch.size(), " bytes, over the limit of ",
+                 options_.max_frame_bytes, " (max_frame_bytes)")),
+             refused);
+    scratch.clear();
+    refused.SerializeToString(&scratch);
+  }
+  FrameChannel::AppendFrame(scratch, out);
 }
 
 bool Server::Handle(Connection& connection, manager::Request& request,

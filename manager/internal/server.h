@@ -103,6 +103,9 @@ class Server {
   Server(ServerOptions options, Listener listener, std::string directory);
 
   void RunConnection(Connection* connection);
+  // Appends `reply` as a frame to `out` (an error instead when too big).
+  void AppendReply(Connection& connection, const manager::Reply& reply,
+                   std::string& scratch, std::string& out);
   // Fills `reply` for `request`; returns whether a reply is due.
   bool Handle(Connection& connection, manager::Request& request,
               manager::Reply& reply);

@@ -234,6 +234,44 @@ absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
   return reply;
 }
 
+absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
+    const std::vector<manager::Request>& requests) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
+  std::string frames;
+  std::string one;
+  for (const manager::Request& request : requests) {
+    one.clear();
+    request.SerializeToString(&one);
+    if (one.size() > options_.max_frame_bytes) {
+      return Error(absl::StatusCode::kResourceExhausted,
+                   absl::StrCat("a request of ", one.size(),
+                                " bytes is over the limit of ",
+                                options_.max_frame_bytes, " (max_frame_bytes)"));
+    }
+    FrameChannel::AppendFrame(one, frames);
+  }
+  if (absl::Status sent = channel_.WriteFrames(frames); !sent.ok()) {
+    BreakLocked(sent);
+    return broken_;
+  }
+  std::vector<manager::Reply> replies(requests.size());
+  const absl::Time deadline = absl::Now() + options_.call_timeout;
+  for (manager::Reply& reply : replies) {
+    absl::StatusOr<absl::string_view> frame = channel_.Read(deadline);
+    if (!frame.ok()) {
+      BreakLocked(frame.status());
+      return broken_;
+    }
+    if (!reply.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
+      BreakLocked(absl::DataLossError("the server's reply does not parse"));
+      return broken_;
+    }
+    for (uint64_t object : reply.granted()) ++refs_[object].held;
+  }
+  return replies;
+}
+
 void Session::Settle(const manager::Reply& reply) {
   if (reply.granted_size() == 0) return;
   std::lock_guard<std::mutex> lock(mutex_);

@@ -96,6 +96,11 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::StatusOr<manager::Reply> Call(manager::Request& request,
                                       absl::Duration wait = absl::ZeroDuration());
 
+  // Sends `requests` together and waits for all their replies: one round
+  // trip. Errors: as Call.
+  absl::StatusOr<std::vector<manager::Reply>> CallBatch(
+      const std::vector<manager::Request>& requests);
+
   // Gives back the references `reply` granted that no proxy took up.
   void Settle(const manager::Reply& reply);
 

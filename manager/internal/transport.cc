@@ -356,6 +356,38 @@ absl::Status FrameChannel::Write(absl::string_view frame) {
   return absl::OkStatus();
 }
 
+void FrameChannel::AppendFrame(absl::string_view frame, std::string& out) {
+  const uint32_t length = static_cast<uint32_t>(frame.size());
+  const char header[kHeaderBytes] = {
+      static_cast<char>(length), static_cast<char>(length >> 8),
+      static_cast<char>(length >> 16), static_cast<char>(length >> 24)};
+  out.append(header, kHeaderBytes);
+  out.append(frame.data(), frame.size());
+}
+
+absl::Status FrameChannel::WriteFrames(absl::string_view frames) {
+  if (fd_ < 0) return absl::UnavailableError("connection closed");
+  size_t done = 0;
+  while (done < frames.size()) {
+    const ssize_t sent =
+        send(fd_, frames.data() + done, frames.size() - done, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
+    }
+    done += static_cast<size_t>(sent);
+  }
+  return absl::OkStatus();
+}
+
+bool FrameChannel::HasBufferedFrame() const {
+  if (end_ - read_ < kHeaderBytes) return false;
+  const auto* header = reinterpret_cast<const unsigned char*>(buffer_.data() + read_);
+  const uint64_t length = uint64_t{header[0]} | uint64_t{header[1]} << 8 |
+                          uint64_t{header[2]} << 16 | uint64_t{header[3]} << 24;
+  return end_ - read_ >= kHeaderBytes + length;
+}
+
 absl::Status FrameChannel::Fill(size_t want, absl::Time deadline) {
   while (end_ - read_ < want) {
     if (buffer_.size() - read_ < want) {

@@ -74,6 +74,16 @@ class FrameChannel {
   // Sends one frame. Errors: `Unavailable` when the peer is gone.
   absl::Status Write(absl::string_view frame);
 
+  // Appends `frame` with its header to `out`, for WriteFrames: several
+  // frames sent with one system call (a batch of calls, or replies).
+  static void AppendFrame(absl::string_view frame, std::string& out);
+  // Sends bytes made by AppendFrame. Errors: as Write.
+  absl::Status WriteFrames(absl::string_view frames);
+
+  // Whether a whole frame has already been read ahead: a Read now would
+  // not wait.
+  bool HasBufferedFrame() const;
+
   // Receives one frame; the view stays valid until the next Read. Waits at
   // most until `deadline`.
   // Errors: `Unavailable` at end of stream (the peer closed or died between

@@ -1,0 +1,87 @@
+#include "manager/batch.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "manager/internal/session.h"
+#include "manager/protocol.pb.h"
+
+namespace mp {
+
+struct Batch::Done {
+  std::vector<manager::Reply> replies;
+  std::vector<std::string> what;  // "dict 3 __setitem__", per call.
+};
+
+Batch::~Batch() { Settle(); }
+
+void Batch::Settle() {
+  if (done_ == nullptr || session_ == nullptr) return;
+  for (const manager::Reply& reply : done_->replies) session_->Settle(reply);
+  done_ = nullptr;
+}
+
+absl::Status Batch::Run() {
+  Settle();
+  std::shared_ptr<internal::Session> session;
+  auto done = std::make_shared<Done>();
+  std::vector<manager::Request> requests;
+  requests.reserve(calls_.size());
+  for (size_t i = 0; i < calls_.size(); ++i) {
+    const Pending& call = calls_[i];
+    if (call.handle == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "manager batch: call ", i, " (", call.method, ") is on a proxy of nothing"));
+    }
+    internal::Session& its = call.handle->session();
+    if (session == nullptr) {
+      session = its.shared_from_this();
+    } else if (&its != session.get()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "manager batch: call ", i, " goes to manager \"", its.address(),
+          "\", the others to \"", session->address(), "\""));
+    }
+    const std::string what = absl::StrCat(call.handle->type_id(), " ",
+                                          call.handle->object(), " ", call.method);
+    if (!call.args.ok()) {
+      return session->Error(call.args.status().code(),
+                            absl::StrCat(what, ": arguments: ", call.args.status().message()));
+    }
+    manager::Request& request = requests.emplace_back();
+    manager::MethodCall* method = request.mutable_method();
+    method->set_object(call.handle->object());
+    method->set_method(call.method);
+    method->set_args(*call.args);
+    done->what.push_back(what);
+  }
+  calls_.clear();
+  if (requests.empty()) {
+    done_ = done;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<manager::Reply>> replies = session->CallBatch(requests);
+  if (!replies.ok()) return replies.status();
+  done->replies = *std::move(replies);
+  session_ = std::move(session);
+  done_ = std::move(done);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::string_view> Batch::ResultBytes(size_t index) const {
+  if (done_ == nullptr) {
+    return absl::FailedPreconditionError("manager batch: Result before Run");
+  }
+  if (index >= done_->replies.size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "manager batch: no call ", index, " (the batch ran ",
+        done_->replies.size(), ")"));
+  }
+  const manager::Reply& reply = done_->replies[index];
+  if (reply.has_error()) {
+    return session_->Error(static_cast<absl::StatusCode>(reply.error().code()),
+                           absl::StrCat(done_->what[index], ": ", reply.error().message()));
+  }
+  return absl::string_view(reply.value());
+}
+
+}  // namespace mp

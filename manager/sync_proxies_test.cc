@@ -224,6 +224,60 @@ TEST(SyncProxiesTest, EventWakesItsWaiters) {
   EXPECT_THAT(event->IsSet(), IsOkAndHolds(false));
 }
 
+TEST(SyncProxiesTest, ForkDoesNotWaitForACallWaitingInTheServer) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<EventProxy> never_yet = manager->Event();
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(never_yet, IsOk());
+  ASSERT_THAT(d, IsOk());
+  // This thread holds the process's connection while the server waits.
+  std::thread waiting([&] { EXPECT_THAT(never_yet->Wait(), IsOkAndHolds(true)); });
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 2000; ++i) {
+      absl::StatusOr<ManagerStats> stats = manager->Stats();
+      if (stats.ok() && stats->calls >= 3) return true;  // Create, Create, wait.
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }());
+  // A fork now must not hang, and its child has a working connection.
+  absl::StatusOr<int> code = mp::testing::ForkAndWait(
+      [&] { return d->SetItem("child", 1).ok() && never_yet->Set().ok() ? 0 : 1; });
+  EXPECT_THAT(code, IsOkAndHolds(0));
+  waiting.join();
+  EXPECT_THAT(d->GetItem<int>("child"), IsOkAndHolds(1));
+}
+
+TEST(SyncProxiesTest, AThreadWaitingForALockDoesNotBlockTheThreadReleasingIt) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  ASSERT_THAT(lock, IsOk());
+  absl::StatusOr<Acquired> held = lock->Acquire();
+  ASSERT_THAT(held, IsOk());
+  ASSERT_TRUE(*held);
+  std::thread waiter([&] {
+    absl::StatusOr<Acquired> got = lock->Acquire(true, absl::Seconds(60));
+    ASSERT_THAT(got, IsOk());
+    EXPECT_TRUE(*got);
+    EXPECT_THAT(lock->Release(), IsOk());
+  });
+  // Both on this process's connections: the release must get through
+  // while the waiter waits in the server.
+  EXPECT_TRUE([&] {
+    for (int i = 0; i < 2000; ++i) {
+      absl::StatusOr<ManagerStats> stats = manager->Stats();
+      if (stats.ok() && stats->connections == 2) return true;  // Its side connection.
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }());
+  ASSERT_THAT(lock->Release(), IsOk());
+  waiter.join();
+  EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
+}
+
 TEST(SyncProxiesTest, BarrierAcrossThreeProcesses) {
   absl::StatusOr<SyncManager> manager = Manager();
   ASSERT_THAT(manager, IsOk());

@@ -28,6 +28,8 @@ struct Server::Connection {
   // References this connection holds, by object. Guarded by Server::mutex_.
   absl::flat_hash_map<uint64_t, uint64_t> held;
   uint64_t id = 0;  // Set once authenticated.
+  uint64_t principal = 0;  // The connection this one joined, if any.
+  std::vector<uint64_t> tokens;  // Handed out by this connection.
 };
 
 // Waits on `changed_` in slices, so that a caller whose client has gone
@@ -262,6 +264,7 @@ void Server::RunConnection(Connection* connection) {
     std::lock_guard<std::mutex> lock(mutex_);
     ++authenticated_;
     connection->id = next_connection_++;
+    live_[connection->id] = connection;
   }
   manager::Request request;
   manager::Reply reply;
@@ -292,9 +295,15 @@ void Server::RunConnection(Connection* connection) {
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (uint64_t watcher : watching_) {
-      auto entry = objects_.find(watcher);
-      if (entry != objects_.end()) entry->second.object->Disconnected(connection->id);
+    live_.erase(connection->id);
+    for (uint64_t token : connection->tokens) tokens_.erase(token);
+    if (connection->principal == 0) {
+      // A joined connection's end is not its client's: only the
+      // principal's says the client is gone.
+      for (uint64_t watcher : watching_) {
+        auto entry = objects_.find(watcher);
+        if (entry != objects_.end()) entry->second.object->Disconnected(connection->id);
+      }
     }
     ReleaseAll(*connection);
     changed_.notify_all();
@@ -317,7 +326,7 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
     // references it granted are given back with it.
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (uint64_t object : reply.granted()) Release(connection, object, 1);
+      for (uint64_t object : reply.granted()) Release(Principal(connection), object, 1);
     }
     manager::Reply refused;
     SetError(absl::ResourceExhaustedError(absl::StrCat(
@@ -356,6 +365,27 @@ bool Server::Handle(Connection& connection, manager::Request& request,
     case manager::Request::kStats: {
       std::lock_guard<std::mutex> lock(mutex_);
       FillStats(*reply.mutable_stats());
+      return true;
+    }
+    case manager::Request::kToken: {
+      std::lock_guard<std::mutex> lock(mutex_);
+      uint64_t token = 0;
+      while (token == 0 || tokens_.contains(token)) token = RandomServerId();
+      tokens_[token] = connection.id;
+      connection.tokens.push_back(token);
+      reply.set_value(*Dumps(Object(token)));
+      return true;
+    }
+    case manager::Request::kJoin: {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto found = tokens_.find(request.join());
+      if (found == tokens_.end() || connection.principal != 0) {
+        SetError(absl::PermissionDeniedError("join: no connection has that token"),
+                 reply);
+      } else {
+        connection.principal = found->second;
+        reply.set_value(*Dumps(Object()));
+      }
       return true;
     }
     case manager::Request::kShutdown:
@@ -411,7 +441,9 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
   ManagedObject* object = entry->second.object.get();
   Incref(id);
   CallWaiter waiter(*this, lock, connection.channel.fd());
-  CallEffects effects(server_id_, connection.id, call.thread(), &waiter);
+  CallEffects effects(server_id_,
+                      connection.principal != 0 ? connection.principal : connection.id,
+                      call.thread(), &waiter);
   absl::StatusOr<Object> result = object->Call(call.method(), *args, effects);
   // Stored first, dropped last: a value moved from one slot to another (or
   // returned, as by pop) must not be freed on the way.
@@ -450,11 +482,17 @@ void Server::Grant(Connection& connection, const Object& value,
   });
 }
 
+Server::Connection& Server::Principal(Connection& connection) {
+  if (connection.principal == 0) return connection;
+  auto found = live_.find(connection.principal);
+  return found != live_.end() ? *found->second : connection;
+}
+
 void Server::Grant(Connection& connection, uint64_t object,
                    manager::Reply& reply) {
   if (!objects_.contains(object)) return;
   Incref(object);
-  ++connection.held[object];
+  ++Principal(connection).held[object];
   reply.add_granted(object);
 }
 

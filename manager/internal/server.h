@@ -123,6 +123,8 @@ class Server {
   // Grants `connection` a reference to each proxy of ours inside `value`.
   void Grant(Connection& connection, const Object& value, manager::Reply& reply);
   void Grant(Connection& connection, uint64_t object, manager::Reply& reply);
+  // The connection `connection` acts for (itself unless it joined one).
+  Connection& Principal(Connection& connection);
 
   void ReapFinished(bool all);
   void RemoveSocket();
@@ -144,6 +146,9 @@ class Server {
   absl::flat_hash_map<std::string, ManagedFactory> types_;  // Guarded by mutex_.
   // Objects that want to hear of closed connections.
   absl::flat_hash_set<uint64_t> watching_;                  // Guarded by mutex_.
+  // Authenticated connections by id, and the join tokens they handed out.
+  absl::flat_hash_map<uint64_t, Connection*> live_;         // Guarded by mutex_.
+  absl::flat_hash_map<uint64_t, uint64_t> tokens_;          // Guarded by mutex_.
   uint64_t next_connection_ = 1;                            // Guarded by mutex_.
   absl::flat_hash_map<uint64_t, Entry> objects_;            // Guarded by mutex_.
   uint64_t next_object_ = 1;                                // Guarded by mutex_.

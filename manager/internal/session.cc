@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "manager/internal/handshake.h"
+#include "serialize/serialize.h"
 #include "process/process.h"
 
 namespace mp::internal {
@@ -16,8 +17,10 @@ struct SessionRegistry {
   std::mutex mutex;
   absl::flat_hash_map<std::string, std::weak_ptr<Session>> sessions;
   absl::flat_hash_map<std::string, SessionOptions> defaults;
-  // Locked across a fork, from prepare to the parent or child handler.
+  // Held across a fork, from prepare to the parent or child handler, with
+  // whether each session's mutex could be taken.
   std::vector<std::shared_ptr<Session>> forking;
+  std::vector<bool> locked;
 
   static SessionRegistry& Get();
 
@@ -29,16 +32,24 @@ struct SessionRegistry {
         registry.forking.push_back(std::move(session));
       }
     }
-    for (auto& session : registry.forking) session->LockForFork();
+    for (auto& session : registry.forking) {
+      registry.locked.push_back(session->LockForFork());
+    }
   }
 
   static void Resume(bool child) {
     SessionRegistry& registry = Get();
     std::vector<std::shared_ptr<Session>> forked;
+    std::vector<bool> locked;
     forked.swap(registry.forking);
-    for (auto& session : forked) {
-      if (child) session->ForgetConnectionInChild();
-      session->UnlockAfterFork();
+    locked.swap(registry.locked);
+    for (size_t i = 0; i < forked.size(); ++i) {
+      if (child) {
+        forked[i]->ResetMutexInChild(locked[i]);
+        forked[i]->ForgetConnectionInChild();
+      } else if (locked[i]) {
+        forked[i]->UnlockAfterFork();
+      }
     }
     registry.mutex.unlock();
     // `forked` may hold the last reference to a session: it is destroyed
@@ -77,10 +88,8 @@ absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
       auto found = registry.sessions.find(key);
       if (found != registry.sessions.end()) session = found->second.lock();
     }
-    if (session != nullptr) {
-      std::lock_guard<std::mutex> session_lock(session->mutex_);
-      if (!session->broken_.ok()) session = nullptr;
-    }
+    // Not the session's mutex: a call may hold it while it waits.
+    if (session != nullptr && session->broken_flag_.load()) session = nullptr;
     if (session == nullptr) {
       SessionOptions chosen;
       if (options.has_value()) {
@@ -96,7 +105,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
     }
   }
   {
-    std::lock_guard<std::mutex> lock(session->mutex_);
+    std::lock_guard<std::timed_mutex> lock(session->mutex_);
     if (absl::Status usable = session->EnsureUsableLocked(); !usable.ok()) {
       return usable;
     }
@@ -158,6 +167,7 @@ absl::Status Session::EnsureUsableLocked() {
   if (connected_) return absl::OkStatus();
   if (absl::Status connected = ConnectLocked(); !connected.ok()) {
     broken_ = connected;
+    broken_flag_.store(true);
     return connected;
   }
   if (!forked_) return absl::OkStatus();
@@ -213,20 +223,23 @@ absl::StatusOr<manager::Reply> Session::RoundTripLocked(
 void Session::BreakLocked(const absl::Status& why) {
   broken_ = Error(absl::StatusCode::kUnavailable,
                   absl::StrCat("connection lost: ", why.message()));
+  broken_flag_.store(true);
   channel_.Close();
   connected_ = false;
 }
 
 void Session::MarkClosed(absl::string_view why) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::timed_mutex> lock(mutex_);
   if (broken_.ok()) broken_ = Error(absl::StatusCode::kUnavailable, why);
+  broken_flag_.store(true);
   channel_.Close();
   connected_ = false;
 }
 
 absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
                                              absl::Duration wait) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  if (wait > absl::ZeroDuration()) return CallOnSide(request, wait);
+  std::lock_guard<std::timed_mutex> lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
   absl::StatusOr<manager::Reply> reply = RoundTripLocked(request, wait);
   if (!reply.ok()) return reply;
@@ -234,9 +247,101 @@ absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
   return reply;
 }
 
+absl::StatusOr<FrameChannel> Session::TakeSideChannel() {
+  uint64_t token;
+  {
+    std::lock_guard<std::timed_mutex> lock(mutex_);
+    if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
+    if (token_ == 0) {
+      manager::Request request;
+      request.mutable_token();
+      absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
+      if (!reply.ok()) return reply.status();
+      absl::StatusOr<uint64_t> made = Loads<uint64_t>(reply->value());
+      if (!made.ok()) return Error(absl::StatusCode::kDataLoss, "no join token");
+      token_ = *made;
+    }
+    token = token_;
+  }
+  {
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    if (!idle_side_.empty()) {
+      FrameChannel channel = std::move(idle_side_.back());
+      idle_side_.pop_back();
+      return channel;
+    }
+  }
+  absl::StatusOr<Address> parsed = ParseAddress(address_);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<int> fd = Connect(*parsed, options_.connect_timeout);
+  if (!fd.ok()) return Error(fd.status().code(), fd.status().message());
+  FrameChannel channel(*fd, kMaxHandshakeFrameBytes);
+  const absl::Time deadline = absl::Now() + options_.connect_timeout;
+  absl::StatusOr<uint64_t> id = AuthenticateToServer(channel, options_.authkey, deadline);
+  if (!id.ok()) return Error(id.status().code(), id.status().message());
+  channel.set_max_frame_bytes(options_.max_frame_bytes);
+  manager::Request join;
+  join.set_join(token);
+  if (absl::Status sent = channel.Write(join.SerializeAsString()); !sent.ok()) {
+    return Error(absl::StatusCode::kUnavailable, sent.message());
+  }
+  absl::StatusOr<absl::string_view> frame = channel.Read(deadline);
+  manager::Reply reply;
+  if (!frame.ok() ||
+      !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size())) ||
+      reply.has_error()) {
+    return Error(absl::StatusCode::kUnavailable, "could not join a side connection");
+  }
+  return channel;
+}
+
+absl::StatusOr<manager::Reply> Session::CallOnSide(const manager::Request& request,
+                                                   absl::Duration wait) {
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(side_mutex_);
+    generation = side_generation_;
+  }
+  absl::StatusOr<FrameChannel> channel = TakeSideChannel();
+  if (!channel.ok()) return channel.status();
+  std::string frame;
+  request.SerializeToString(&frame);
+  if (frame.size() > options_.max_frame_bytes) {
+    return Error(absl::StatusCode::kResourceExhausted,
+                 absl::StrCat("a request of ", frame.size(),
+                              " bytes is over the limit of ",
+                              options_.max_frame_bytes, " (max_frame_bytes)"));
+  }
+  if (absl::Status sent = channel->Write(frame); !sent.ok()) {
+    return Error(absl::StatusCode::kUnavailable,
+                 absl::StrCat("connection lost: ", sent.message()));
+  }
+  const absl::Duration patience = options_.call_timeout + wait;
+  absl::StatusOr<absl::string_view> got = channel->Read(
+      patience == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                           : absl::Now() + patience);
+  manager::Reply reply;
+  if (!got.ok() || !reply.ParseFromArray(got->data(), static_cast<int>(got->size()))) {
+    return Error(absl::StatusCode::kUnavailable,
+                 absl::StrCat("connection lost: ",
+                              got.ok() ? "a reply that does not parse"
+                                       : got.status().message()));
+  }
+  {
+    std::lock_guard<std::timed_mutex> lock(mutex_);
+    for (uint64_t object : reply.granted()) ++refs_[object].held;
+  }
+  std::lock_guard<std::mutex> lock(side_mutex_);
+  // Kept for the next waiting call, unless a fork came in between.
+  if (generation == side_generation_ && idle_side_.size() < 4) {
+    idle_side_.push_back(*std::move(channel));
+  }
+  return reply;
+}
+
 absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
     const std::vector<manager::Request>& requests) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::timed_mutex> lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
   std::string frames;
   std::string one;
@@ -274,7 +379,7 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
 
 void Session::Settle(const manager::Reply& reply) {
   if (reply.granted_size() == 0) return;
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::timed_mutex> lock(mutex_);
   FlushReleasesLocked(
       std::vector<uint64_t>(reply.granted().begin(), reply.granted().end()));
 }
@@ -300,7 +405,7 @@ void Session::FlushReleasesLocked(const std::vector<uint64_t>& objects) {
 absl::StatusOr<std::shared_ptr<ProxyHandle>> Session::Attach(
     uint64_t object, uint64_t server_id, const std::string& type_id) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::timed_mutex> lock(mutex_);
     if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
     if (server_id != server_id_) {
       return Error(absl::StatusCode::kNotFound,
@@ -330,7 +435,7 @@ absl::StatusOr<std::shared_ptr<ProxyHandle>> Session::Attach(
 }
 
 void Session::DropLive(uint64_t object) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::timed_mutex> lock(mutex_);
   auto ref = refs_.find(object);
   if (ref == refs_.end() || ref->second.live == 0) return;
   if (--ref->second.live > 0) return;
@@ -338,11 +443,14 @@ void Session::DropLive(uint64_t object) {
 }
 
 void Session::ForgetConnectionInChild() {
-  // Only the child's copy of the descriptor is closed; the parent's
-  // connection stays as it was.
+  // Only the child's copies of the descriptors are closed; the parent's
+  // connections stay as they were.
   if (connected_) forked_ = true;
   channel_.Close();
   connected_ = false;
+  token_ = 0;
+  idle_side_.clear();
+  ++side_generation_;
   for (auto it = refs_.begin(); it != refs_.end();) {
     it->second.held = 0;
     if (it->second.live == 0) {

@@ -21,7 +21,10 @@
 #ifndef MULTIPROCESS_MANAGER_INTERNAL_SESSION_H_
 #define MULTIPROCESS_MANAGER_INTERNAL_SESSION_H_
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <new>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -93,6 +96,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // Errors: `Unavailable` when the connection is or becomes broken.
   // `wait`: how long the server may take beyond the call timeout (a call
   // that waits for a lock; infinite for one without a timeout).
+  //
+  // A call that may wait (`wait` > 0) travels on an extra connection that
+  // joined this one, so that this process's other calls do not wait
+  // behind it (a thread waiting for a manager lock while another thread
+  // of the process releases it).
   absl::StatusOr<manager::Reply> Call(manager::Request& request,
                                       absl::Duration wait = absl::ZeroDuration());
 
@@ -142,25 +150,50 @@ class Session : public std::enable_shared_from_this<Session> {
   // Sends the Releases of every object without proxies, without a reply.
   void FlushReleasesLocked(const std::vector<uint64_t>& objects);
 
+  // A call on an extra connection (see Call).
+  absl::StatusOr<manager::Reply> CallOnSide(const manager::Request& request,
+                                            absl::Duration wait);
+  // An idle extra connection, or a new one joined to ours.
+  absl::StatusOr<FrameChannel> TakeSideChannel();
+
   // From ~ProxyHandle.
   void DropLive(uint64_t object);
 
-  // pthread_atfork.
-  void LockForFork() { mutex_.lock(); }
+  // pthread_atfork. A call may be waiting in the server (for a manager
+  // lock) with the mutex held for as long as it waits; the fork does not
+  // wait for it. Returns whether the mutex was taken.
+  bool LockForFork() { return mutex_.try_lock_for(std::chrono::milliseconds(20)); }
   void UnlockAfterFork() { mutex_.unlock(); }
+  // In the child, which has only the forking thread: makes the mutex
+  // usable again if another thread held it at the fork (that thread was
+  // waiting on the socket, with the session's state as it leaves it).
+  void ResetMutexInChild(bool locked) {
+    if (locked) {
+      mutex_.unlock();
+    } else {
+      new (&mutex_) std::timed_mutex;
+    }
+    new (&side_mutex_) std::mutex;
+  }
   void ForgetConnectionInChild();
 
   const std::string address_;
   const SessionOptions options_;
 
-  std::mutex mutex_;
+  std::timed_mutex mutex_;
   FrameChannel channel_;                      // Guarded by mutex_.
   bool connected_ = false;                    // Guarded by mutex_.
   bool forked_ = false;                       // Guarded by mutex_.
   absl::Status broken_;                       // Guarded by mutex_.
+  std::atomic<bool> broken_flag_{false};      // !broken_.ok(), lock-free.
   uint64_t server_id_ = 0;                    // Set once, when connected.
   absl::flat_hash_map<uint64_t, Ref> refs_;   // Guarded by mutex_.
   std::string frame_;                         // Guarded by mutex_.
+  uint64_t token_ = 0;                        // Guarded by mutex_.
+
+  std::mutex side_mutex_;
+  std::vector<FrameChannel> idle_side_;       // Guarded by side_mutex_.
+  uint64_t side_generation_ = 0;              // Guarded by side_mutex_.
 };
 
 }  // namespace mp::internal

@@ -326,6 +326,10 @@ TEST(ManagerTest, AKilledServerFailsCallsPromptly) {
   EXPECT_THAT(d->Len(), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));
   EXPECT_THAT(manager->Shutdown(), StatusIs(absl::StatusCode::kUnavailable));
+  // A server killed by SIGKILL cannot remove its socket: the test does.
+  const std::string socket = manager->address();
+  EXPECT_EQ(unlink(socket.c_str()), 0);
+  EXPECT_EQ(rmdir(socket.substr(0, socket.rfind('/')).c_str()), 0);
 }
 
 TEST(ManagerTest, TcpManagerAndConnect) {

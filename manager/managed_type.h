@@ -200,11 +200,7 @@ class ManagedType {
                                     std::vector<mp::Object>& args,
                                     internal::CallEffects&) override {
       auto found = methods_->find(method);
-      if (found == methods_->end()) {
-        return absl::UnimplementedError(absl::StrCat(
-            "AttributeError: method '", method, "' of '", type_id_,
-            "' object is not exposed"));
-      }
+      if (found == methods_->end()) return internal::NotExposed(type_id_, method);
       return found->second(*object_, args);
     }
     void DropAll(internal::CallEffects&) override {}

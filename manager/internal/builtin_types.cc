@@ -48,11 +48,6 @@ absl::Status AttributeError(absl::string_view name) {
   return absl::NotFoundError(absl::StrCat(
       "AttributeError: 'Namespace' object has no attribute '", name, "'"));
 }
-absl::Status NotExposed(absl::string_view type, absl::string_view method) {
-  return absl::UnimplementedError(absl::StrCat(
-      "AttributeError: method '", method, "' of '", type,
-      "' object is not exposed"));
-}
 
 bool IsHashable(const Object& value) {
   switch (value.kind()) {
@@ -959,6 +954,12 @@ absl::Status CheckArity(absl::string_view method, const std::vector<Object>& arg
   }
   return TypeError(absl::StrCat(method, " expected ", min, " to ", max,
                                 " arguments, got ", args.size()));
+}
+
+absl::Status NotExposed(absl::string_view type, absl::string_view method) {
+  return absl::UnimplementedError(absl::StrCat(
+      "AttributeError: method '", method, "' of '", type,
+      "' object is not exposed"));
 }
 
 absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {

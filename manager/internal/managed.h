@@ -133,6 +133,10 @@ void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types);
 // Python's type name for a value, for messages ("int", "list").
 std::string PythonTypeName(const Object& value);
 
+// Unimplemented, in Python's words: "AttributeError: method 'x' of 'dict'
+// object is not exposed".
+absl::Status NotExposed(absl::string_view type, absl::string_view method);
+
 // "TypeError: <method> expected ..." unless `min` <= args.size() <= `max`.
 absl::Status CheckArity(absl::string_view method, const std::vector<Object>& args,
                         size_t min, size_t max);

@@ -20,11 +20,6 @@
 namespace mp::internal {
 namespace {
 
-absl::Status NotExposed(absl::string_view type, absl::string_view method) {
-  return absl::UnimplementedError(absl::StrCat(
-      "AttributeError: method '", method, "' of '", type, "' object is not exposed"));
-}
-
 // (block=True, timeout=None) as a deadline; arguments start at `at`.
 absl::StatusOr<absl::Time> BlockingDeadline(const std::vector<Object>& args,
                                             size_t at) {

@@ -31,11 +31,6 @@ absl::Status RuntimeError(absl::string_view message) {
   return absl::FailedPreconditionError(absl::StrCat("RuntimeError: ", message));
 }
 
-absl::Status NotExposed(absl::string_view type, absl::string_view method) {
-  return absl::UnimplementedError(absl::StrCat(
-      "AttributeError: method '", method, "' of '", type, "' object is not exposed"));
-}
-
 // When a wait with `timeout` (seconds; None or negative: forever) ends.
 absl::StatusOr<absl::Time> Deadline(const Object& timeout) {
   if (timeout.is_none()) return absl::InfiniteFuture();
@@ -62,63 +57,10 @@ Object HeldReply(bool held, bool owner_died) {
   return Object(Object::Tuple{{held, owner_died}});
 }
 
-// Lock and RLock: an owner (connection, thread), a depth for RLock.
-class ManagedLock final : public ManagedObject {
+// The state of a held lock, shared by Lock, RLock and Condition: its owner
+// (connection, thread), its depth, and whether a holder died holding it.
+class LockState {
  public:
-  explicit ManagedLock(bool recursive) : recursive_(recursive) {}
-
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
-                              CallEffects& effects) override {
-    const Owner caller{effects.connection(), effects.thread()};
-    if (method == "acquire" || method == "__enter__") {
-      absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
-      if (!deadline.ok()) return deadline.status();
-      if (recursive_ && depth_ > 0 && owner_ == caller) {
-        ++depth_;
-        return HeldReply(true, false);
-      }
-      absl::StatusOr<bool> free =
-          effects.WaitUntil([this] { return depth_ == 0; }, *deadline);
-      if (!free.ok()) return free.status();
-      if (!*free) return HeldReply(false, false);
-      owner_ = caller;
-      depth_ = 1;
-      const bool died = owner_died_;
-      owner_died_ = false;
-      return HeldReply(true, died);
-    }
-    if (method == "release" || method == "__exit__") {
-      if (depth_ == 0) {
-        return RuntimeError(recursive_ ? "cannot release un-acquired lock"
-                                       : "release unlocked lock");
-      }
-      // A Lock may be released by anyone, as in Python; an RLock only by
-      // its owner.
-      if (recursive_ && !(owner_ == caller)) {
-        return RuntimeError("cannot release un-acquired lock");
-      }
-      if (--depth_ == 0) owner_ = Owner{};
-      return Object();
-    }
-    if (method == "locked") return Object(depth_ > 0);
-    if (method == "__repr__") {
-      return Object(absl::StrCat("<", recursive_ ? "RLock" : "Lock", "(",
-                                 depth_ > 0 ? "locked" : "unlocked", ")>"));
-    }
-    return NotExposed(recursive_ ? "RLock" : "Lock", method);
-  }
-
-  void DropAll(CallEffects&) override {}
-  bool WatchesConnections() const override { return true; }
-  void Disconnected(uint64_t connection) override {
-    if (depth_ > 0 && owner_.connection == connection) {
-      depth_ = 0;
-      owner_ = Owner{};
-      owner_died_ = true;
-    }
-  }
-
- private:
   struct Owner {
     uint64_t connection = 0;
     uint64_t thread = 0;
@@ -127,10 +69,107 @@ class ManagedLock final : public ManagedObject {
     }
   };
 
-  const bool recursive_;
+  static Owner Caller(const CallEffects& effects) {
+    return Owner{effects.connection(), effects.thread()};
+  }
+
+  // acquire(block, timeout): the reply (held, owner_died). `recursive`: the
+  // owner may acquire again.
+  absl::StatusOr<Object> Acquire(absl::string_view method,
+                                 const std::vector<Object>& args,
+                                 CallEffects& effects, bool recursive) {
+    absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
+    if (!deadline.ok()) return deadline.status();
+    const Owner caller = Caller(effects);
+    if (recursive && HeldBy(caller)) {
+      ++depth_;
+      return HeldReply(true, false);
+    }
+    absl::StatusOr<bool> free = WaitFree(effects, *deadline);
+    if (!free.ok()) return free.status();
+    if (!*free) return HeldReply(false, false);
+    Take(caller, 1);
+    const bool died = owner_died_;
+    owner_died_ = false;
+    return HeldReply(true, died);
+  }
+
+  // Errors: RuntimeError `not_held` when not held; `not_owner` when
+  // `owned` and the caller is not the owner.
+  absl::Status Release(const CallEffects& effects, bool owned,
+                       absl::string_view not_held) {
+    if (depth_ == 0 || (owned && !HeldBy(Caller(effects)))) {
+      return RuntimeError(not_held);
+    }
+    if (--depth_ == 0) owner_ = Owner{};
+    return absl::OkStatus();
+  }
+
+  bool held() const { return depth_ > 0; }
+  bool HeldBy(const Owner& caller) const { return depth_ > 0 && owner_ == caller; }
+
+  // Lets go at whatever depth (for Condition.wait); returns the depth.
+  int64_t GiveUp() {
+    const int64_t depth = depth_;
+    depth_ = 0;
+    owner_ = Owner{};
+    return depth;
+  }
+  absl::StatusOr<bool> WaitFree(CallEffects& effects, absl::Time deadline) {
+    return effects.WaitUntil([this] { return depth_ == 0; }, deadline);
+  }
+  void Take(const Owner& caller, int64_t depth) {
+    owner_ = caller;
+    depth_ = depth;
+  }
+
+  void Disconnected(uint64_t connection) {
+    if (depth_ > 0 && owner_.connection == connection) {
+      GiveUp();
+      owner_died_ = true;
+    }
+  }
+
+ private:
   Owner owner_;
   int64_t depth_ = 0;
   bool owner_died_ = false;
+};
+
+// Lock and RLock.
+class ManagedLock final : public ManagedObject {
+ public:
+  explicit ManagedLock(bool recursive) : recursive_(recursive) {}
+
+  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+                              CallEffects& effects) override {
+    if (method == "acquire" || method == "__enter__") {
+      return lock_.Acquire(method, args, effects, recursive_);
+    }
+    if (method == "release" || method == "__exit__") {
+      // A Lock may be released by anyone, as in Python; an RLock only by
+      // its owner.
+      absl::Status released = lock_.Release(
+          effects, /*owned=*/recursive_,
+          recursive_ ? "cannot release un-acquired lock" : "release unlocked lock");
+      if (!released.ok()) return released;
+      return Object();
+    }
+    if (method == "locked") return Object(lock_.held());
+    if (method == "__repr__") {
+      return Object(absl::StrCat("<", recursive_ ? "RLock" : "Lock", "(",
+                                 lock_.held() ? "locked" : "unlocked", ")>"));
+    }
+    return NotExposed(recursive_ ? "RLock" : "Lock", method);
+  }
+
+  void DropAll(CallEffects&) override {}
+  bool WatchesConnections() const override { return true; }
+  void Disconnected(uint64_t connection) override { lock_.Disconnected(connection); }
+
+ private:
+  const bool recursive_;
+  LockState lock_;
 };
 
 // Semaphore and BoundedSemaphore; permits a connection took and did not
@@ -302,42 +341,23 @@ class ManagedCondition final : public ManagedObject {
  public:
   absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
                               CallEffects& effects) override {
-    const Owner caller{effects.connection(), effects.thread()};
     if (method == "acquire" || method == "__enter__") {
-      absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
-      if (!deadline.ok()) return deadline.status();
-      if (depth_ > 0 && owner_ == caller) {
-        ++depth_;
-        return HeldReply(true, false);
-      }
-      absl::StatusOr<bool> free =
-          effects.WaitUntil([this] { return depth_ == 0; }, *deadline);
-      if (!free.ok()) return free.status();
-      if (!*free) return HeldReply(false, false);
-      owner_ = caller;
-      depth_ = 1;
-      const bool died = owner_died_;
-      owner_died_ = false;
-      return HeldReply(true, died);
+      return lock_.Acquire(method, args, effects, /*recursive=*/true);
     }
     if (method == "release" || method == "__exit__") {
-      if (depth_ == 0 || !(owner_ == caller)) {
-        return RuntimeError("cannot release un-acquired lock");
-      }
-      if (--depth_ == 0) owner_ = Owner{};
+      absl::Status released =
+          lock_.Release(effects, /*owned=*/true, "cannot release un-acquired lock");
+      if (!released.ok()) return released;
       return Object();
     }
+    const LockState::Owner caller = LockState::Caller(effects);
     if (method == "wait") {
       if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      if (depth_ == 0 || !(owner_ == caller)) {
-        return RuntimeError("cannot wait on un-acquired lock");
-      }
+      if (!lock_.HeldBy(caller)) return RuntimeError("cannot wait on un-acquired lock");
       absl::StatusOr<absl::Time> deadline =
           Deadline(args.empty() ? Object() : args[0]);
       if (!deadline.ok()) return deadline.status();
-      const int64_t depth = depth_;
-      depth_ = 0;
-      owner_ = Owner{};
+      const int64_t depth = lock_.GiveUp();
       const uint64_t ticket = next_ticket_++;
       waiting_.push_back(ticket);
       absl::StatusOr<bool> notified = effects.WaitUntil(
@@ -346,17 +366,13 @@ class ManagedCondition final : public ManagedObject {
       if (!woken) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
       if (!notified.ok()) return notified.status();  // The client has gone.
       // Take the lock back, however long that takes, as Python does.
-      absl::StatusOr<bool> free = effects.WaitUntil(
-          [this] { return depth_ == 0; }, absl::InfiniteFuture());
+      absl::StatusOr<bool> free = lock_.WaitFree(effects, absl::InfiniteFuture());
       if (!free.ok()) return free.status();
-      owner_ = caller;
-      depth_ = depth;
+      lock_.Take(caller, depth);
       return Object(woken);
     }
     if (method == "notify" || method == "notify_all") {
-      if (depth_ == 0 || !(owner_ == caller)) {
-        return RuntimeError("cannot notify on un-acquired lock");
-      }
+      if (!lock_.HeldBy(caller)) return RuntimeError("cannot notify on un-acquired lock");
       int64_t n = method == "notify_all" ? static_cast<int64_t>(waiting_.size()) : 1;
       if (method == "notify" && !args.empty()) {
         absl::StatusOr<int64_t> count = args[0].As<int64_t>();
@@ -374,26 +390,10 @@ class ManagedCondition final : public ManagedObject {
 
   void DropAll(CallEffects&) override {}
   bool WatchesConnections() const override { return true; }
-  void Disconnected(uint64_t connection) override {
-    if (depth_ > 0 && owner_.connection == connection) {
-      depth_ = 0;
-      owner_ = Owner{};
-      owner_died_ = true;
-    }
-  }
+  void Disconnected(uint64_t connection) override { lock_.Disconnected(connection); }
 
  private:
-  struct Owner {
-    uint64_t connection = 0;
-    uint64_t thread = 0;
-    friend bool operator==(const Owner& a, const Owner& b) {
-      return a.connection == b.connection && a.thread == b.thread;
-    }
-  };
-
-  Owner owner_;
-  int64_t depth_ = 0;
-  bool owner_died_ = false;
+  LockState lock_;
   uint64_t next_ticket_ = 0;
   std::deque<uint64_t> waiting_;
   absl::flat_hash_set<uint64_t> notified_;

@@ -21,28 +21,18 @@
 #include "process/connection.h"
 #include "process/process.h"
 #include "process/queue.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
 namespace mp {
 namespace {
 
+using ::mp::testing::Eventually;
 using ::mp::testing::IsOk;
 using ::mp::testing::IsOkAndHolds;
 using ::mp::testing::StatusIs;
 using ::testing::HasSubstr;
-
-// Waits (bounded) until `done` holds: for effects the server applies on
-// another connection's thread, such as the references of a dead client.
-template <typename Done>
-bool Eventually(Done done) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (absl::Now() < deadline) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return done();
-}
 
 bool PathExists(const std::string& path) {
   struct stat info;

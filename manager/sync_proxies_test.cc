@@ -13,12 +13,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "manager/manager.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
 namespace mp {
 namespace {
 
+using ::mp::testing::Eventually;
 using ::mp::testing::IsOk;
 using ::mp::testing::IsOkAndHolds;
 using ::mp::testing::StatusIs;
@@ -136,14 +138,12 @@ TEST(SyncProxiesTest, AWaiterBlockedOnALockIsWokenByTheRelease) {
       });
   ASSERT_THAT(waiter, IsOk());
   // Other calls go on while the waiter waits in the server.
-  EXPECT_TRUE([&] {
-    for (int i = 0; i < 1000; ++i) {
-      absl::StatusOr<ManagerStats> stats = manager->Stats();
-      if (stats.ok() && stats->connections == 2) return true;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<ManagerStats> stats = manager->Stats();
+        return stats.ok() && stats->connections == 2;
+      },
+      absl::Seconds(5)));
   ASSERT_THAT(lock->Release(), IsOk());
   EXPECT_THAT(waiter->Wait(), IsOkAndHolds(0));
 }
@@ -233,14 +233,12 @@ TEST(SyncProxiesTest, ForkDoesNotWaitForACallWaitingInTheServer) {
   ASSERT_THAT(d, IsOk());
   // This thread holds the process's connection while the server waits.
   std::thread waiting([&] { EXPECT_THAT(never_yet->Wait(), IsOkAndHolds(true)); });
-  EXPECT_TRUE([&] {
-    for (int i = 0; i < 2000; ++i) {
-      absl::StatusOr<ManagerStats> stats = manager->Stats();
-      if (stats.ok() && stats->calls >= 3) return true;  // Create, Create, wait.
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<ManagerStats> stats = manager->Stats();
+        return stats.ok() && stats->calls >= 3;  // Create, Create, wait.
+      },
+      absl::Seconds(10)));
   // A fork now must not hang, and its child has a working connection.
   absl::StatusOr<int> code = mp::testing::ForkAndWait(
       [&] { return d->SetItem("child", 1).ok() && never_yet->Set().ok() ? 0 : 1; });
@@ -265,14 +263,12 @@ TEST(SyncProxiesTest, AThreadWaitingForALockDoesNotBlockTheThreadReleasingIt) {
   });
   // Both on this process's connections: the release must get through
   // while the waiter waits in the server.
-  EXPECT_TRUE([&] {
-    for (int i = 0; i < 2000; ++i) {
-      absl::StatusOr<ManagerStats> stats = manager->Stats();
-      if (stats.ok() && stats->connections == 2) return true;  // Its side connection.
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<ManagerStats> stats = manager->Stats();
+        return stats.ok() && stats->connections == 2;  // Its side connection.
+      },
+      absl::Seconds(10)));
   ASSERT_THAT(lock->Release(), IsOk());
   waiter.join();
   EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
@@ -318,23 +314,19 @@ TEST(SyncProxiesTest, BarrierAcrossThreeProcesses) {
       });
   ASSERT_THAT(waiter, IsOk());
   ASSERT_TRUE(started.Wait());
-  EXPECT_TRUE([&] {
-    for (int i = 0; i < 2000; ++i) {
-      absl::StatusOr<int64_t> waiting = barrier->NWaiting();
-      if (waiting.ok() && *waiting == 1) return true;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<int64_t> waiting = barrier->NWaiting();
+        return waiting.ok() && *waiting == 1;
+      },
+      absl::Seconds(10)));
   EXPECT_THAT(waiter->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
-  EXPECT_TRUE([&] {
-    for (int i = 0; i < 2000; ++i) {
-      absl::StatusOr<bool> broken = barrier->Broken();
-      if (broken.ok() && *broken) return true;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<bool> broken = barrier->Broken();
+        return broken.ok() && *broken;
+      },
+      absl::Seconds(10)));
 }
 
 TEST(SyncProxiesTest, ConditionHandsOffBetweenProcesses) {

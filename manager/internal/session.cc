@@ -135,7 +135,7 @@ absl::Status Session::Error(absl::StatusCode code, absl::string_view what) const
   return absl::Status(code, absl::StrCat("manager \"", address_, "\": ", what));
 }
 
-absl::Status Session::ConnectLocked() {
+absl::StatusOr<FrameChannel> Session::OpenChannel(uint64_t* server_id) const {
   absl::StatusOr<Address> parsed = ParseAddress(address_);
   if (!parsed.ok()) return parsed.status();
   absl::StatusOr<int> fd = Connect(*parsed, options_.connect_timeout);
@@ -143,21 +143,26 @@ absl::Status Session::ConnectLocked() {
     return Error(fd.status().code(),
                  absl::StrCat("cannot connect: ", fd.status().message()));
   }
-  channel_ = FrameChannel(*fd, kMaxHandshakeFrameBytes);
+  FrameChannel channel(*fd, kMaxHandshakeFrameBytes);
   absl::StatusOr<uint64_t> id = AuthenticateToServer(
-      channel_, options_.authkey, absl::Now() + options_.connect_timeout);
-  if (!id.ok()) {
-    channel_.Close();
-    return Error(id.status().code(), id.status().message());
-  }
+      channel, options_.authkey, absl::Now() + options_.connect_timeout);
+  if (!id.ok()) return Error(id.status().code(), id.status().message());
   if (server_id_ != 0 && *id != server_id_) {
-    channel_.Close();
     return Error(absl::StatusCode::kUnavailable,
                  "the manager that served this process has gone; another "
                  "runs at its address now");
   }
-  server_id_ = *id;
-  channel_.set_max_frame_bytes(options_.max_frame_bytes);
+  channel.set_max_frame_bytes(options_.max_frame_bytes);
+  *server_id = *id;
+  return channel;
+}
+
+absl::Status Session::ConnectLocked() {
+  uint64_t id = 0;
+  absl::StatusOr<FrameChannel> channel = OpenChannel(&id);
+  if (!channel.ok()) return channel.status();
+  channel_ = *std::move(channel);
+  server_id_ = id;
   connected_ = true;
   return absl::OkStatus();
 }
@@ -271,21 +276,17 @@ absl::StatusOr<FrameChannel> Session::TakeSideChannel() {
       return channel;
     }
   }
-  absl::StatusOr<Address> parsed = ParseAddress(address_);
-  if (!parsed.ok()) return parsed.status();
-  absl::StatusOr<int> fd = Connect(*parsed, options_.connect_timeout);
-  if (!fd.ok()) return Error(fd.status().code(), fd.status().message());
-  FrameChannel channel(*fd, kMaxHandshakeFrameBytes);
-  const absl::Time deadline = absl::Now() + options_.connect_timeout;
-  absl::StatusOr<uint64_t> id = AuthenticateToServer(channel, options_.authkey, deadline);
-  if (!id.ok()) return Error(id.status().code(), id.status().message());
-  channel.set_max_frame_bytes(options_.max_frame_bytes);
+  uint64_t id = 0;
+  absl::StatusOr<FrameChannel> opened = OpenChannel(&id);
+  if (!opened.ok()) return opened.status();
+  FrameChannel channel = *std::move(opened);
   manager::Request join;
   join.set_join(token);
   if (absl::Status sent = channel.Write(join.SerializeAsString()); !sent.ok()) {
     return Error(absl::StatusCode::kUnavailable, sent.message());
   }
-  absl::StatusOr<absl::string_view> frame = channel.Read(deadline);
+  absl::StatusOr<absl::string_view> frame =
+      channel.Read(absl::Now() + options_.connect_timeout);
   manager::Reply reply;
   if (!frame.ok() ||
       !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size())) ||

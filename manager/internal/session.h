@@ -141,6 +141,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Session(std::string address, SessionOptions options);
 
+  // A new authenticated connection to this session's server (refused when
+  // another server now runs at the address). Sets `server_id`.
+  absl::StatusOr<FrameChannel> OpenChannel(uint64_t* server_id) const;
+
   // With mutex_ held.
   absl::Status ConnectLocked();
   absl::Status EnsureUsableLocked();

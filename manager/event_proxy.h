@@ -35,7 +35,7 @@ class EventProxy : public BaseProxy {
   absl::StatusOr<bool> IsSet() const { return CallMethod<bool>("is_set"); }
   // e.wait(timeout): whether the flag is set (false: timed out).
   absl::StatusOr<bool> Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallWaiting<bool>(timeout, "wait", internal::TimeoutSeconds(timeout));
+    return CallBlocking<bool>(timeout, "wait", internal::TimeoutSeconds(timeout));
   }
 };
 

@@ -64,7 +64,7 @@ class LockLikeProxy : public BaseProxy {
   absl::StatusOr<Acquired> Acquire(
       bool block = true, absl::Duration timeout = absl::InfiniteDuration()) const {
     absl::StatusOr<std::tuple<bool, bool>> got =
-        CallWaiting<std::tuple<bool, bool>>(block ? timeout : absl::ZeroDuration(),
+        CallBlocking<std::tuple<bool, bool>>(block ? timeout : absl::ZeroDuration(),
                                             "acquire", block, TimeoutSeconds(timeout));
     if (!got.ok()) return got.status();
     if (!std::get<0>(*got)) return Acquired::NotHeld();

@@ -37,6 +37,7 @@ SessionOptions SessionOptionsFrom(const ManagerOptions& options,
   session.max_frame_bytes = options.max_frame_bytes;
   session.connect_timeout = options.connect_timeout;
   session.call_timeout = options.call_timeout;
+  session.call_area = options.shared_memory_calls;
   return session;
 }
 
@@ -297,6 +298,7 @@ absl::StatusOr<ManagerStats> BaseManager::Stats() const {
   out.connections = stats.connections();
   out.calls = stats.calls();
   out.refused = stats.refused();
+  out.call_areas = stats.call_areas();
   out.pid = static_cast<pid_t>(stats.pid());
   for (const auto& [type, count] : stats.objects_by_type()) {
     out.objects_by_type[type] = count;

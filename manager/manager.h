@@ -90,6 +90,7 @@ struct ManagerStats {
   uint64_t connections = 0;  // Authenticated connections open now.
   uint64_t calls = 0;        // Calls served since the server started.
   uint64_t refused = 0;      // Connections refused (bad key, limits).
+  uint64_t call_areas = 0;   // Open connections calling through shared memory.
   pid_t pid = 0;             // The server's process.
   std::map<std::string, uint64_t> objects_by_type;
 };

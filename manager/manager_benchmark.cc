@@ -16,9 +16,10 @@
 //                              through FUTEX_WAIT / FUTEX_WAKE: the floor of
 //                              any cross-process call that sleeps
 //
-// Every manager call is one round trip, so the raw figure is its floor;
-// the ratio is what the protocol, the serializer and the server add.
-// (Issue 8 sets the speed goal.)
+// Each manager benchmark runs on both paths: /shm:0 over the Unix socket
+// (whose floor is the raw socket round trip), /shm:1 through the
+// shared-memory call area (whose floor, when both sides sleep, is the raw
+// futex ping-pong, and less when they are awake and spinning).
 
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -69,20 +70,37 @@ void BM_RawUnixSocketRoundTrip(benchmark::State& state) {
 }
 BENCHMARK(BM_RawUnixSocketRoundTrip)->UseRealTime();
 
-SyncManager& TheManager() {
-  static SyncManager* const manager = [] {
+// Two servers, so that each path has a session of its own: calls through
+// the socket (state.range(0) == 0) and through the shared-memory call area
+// (1).
+SyncManager& TheManager(bool call_area = true) {
+  static SyncManager* const managers[2] = {[] {
+    ManagerOptions options;
+    options.shared_memory_calls = false;
+    absl::StatusOr<SyncManager> started = SyncManager::Start(options);
+    if (!started.ok()) {
+      fprintf(stderr, "manager: %s\n", started.status().ToString().c_str());
+      std::abort();
+    }
+    return new SyncManager(*std::move(started));
+  }(), [] {
     absl::StatusOr<SyncManager> started = Manager();
     if (!started.ok()) {
       fprintf(stderr, "manager: %s\n", started.status().ToString().c_str());
       std::abort();
     }
     return new SyncManager(*std::move(started));
-  }();
-  return *manager;
+  }()};
+  return *managers[call_area ? 1 : 0];
+}
+
+// Arg 0: the socket; 1: shared memory.
+void Paths(benchmark::internal::Benchmark* benchmark) {
+  benchmark->ArgName("shm")->Arg(0)->Arg(1)->UseRealTime();
 }
 
 void BM_DictSet(benchmark::State& state) {
-  absl::StatusOr<DictProxy> d = TheManager().Dict();
+  absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
   int64_t i = 0;
   for (auto _ : state) {
@@ -90,10 +108,10 @@ void BM_DictSet(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_DictSet)->UseRealTime();
+BENCHMARK(BM_DictSet)->Apply(Paths);
 
 void BM_DictGet(benchmark::State& state) {
-  absl::StatusOr<DictProxy> d = TheManager().Dict();
+  absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok() || !d->SetItem("key", 42).ok()) return state.SkipWithError("no dict");
   for (auto _ : state) {
     absl::StatusOr<int64_t> value = d->GetItem<int64_t>("key");
@@ -102,10 +120,10 @@ void BM_DictGet(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_DictGet)->UseRealTime();
+BENCHMARK(BM_DictGet)->Apply(Paths);
 
 void BM_ListAppend(benchmark::State& state) {
-  absl::StatusOr<ListProxy> l = TheManager().List();
+  absl::StatusOr<ListProxy> l = TheManager(state.range(0) != 0).List();
   if (!l.ok()) return state.SkipWithError("no list");
   int64_t i = 0;
   for (auto _ : state) {
@@ -113,10 +131,10 @@ void BM_ListAppend(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ListAppend)->UseRealTime();
+BENCHMARK(BM_ListAppend)->Apply(Paths);
 
 void BM_NamespaceGetAttr(benchmark::State& state) {
-  absl::StatusOr<NamespaceProxy> ns = TheManager().Namespace();
+  absl::StatusOr<NamespaceProxy> ns = TheManager(state.range(0) != 0).Namespace();
   if (!ns.ok() || !ns->SetAttr("x", 1).ok()) return state.SkipWithError("no ns");
   for (auto _ : state) {
     absl::StatusOr<int64_t> value = ns->GetAttr<int64_t>("x");
@@ -125,10 +143,10 @@ void BM_NamespaceGetAttr(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_NamespaceGetAttr)->UseRealTime();
+BENCHMARK(BM_NamespaceGetAttr)->Apply(Paths);
 
 void BM_LockAcquireRelease(benchmark::State& state) {
-  absl::StatusOr<LockProxy> lock = TheManager().Lock();
+  absl::StatusOr<LockProxy> lock = TheManager(state.range(0) != 0).Lock();
   if (!lock.ok()) return state.SkipWithError("no lock");
   for (auto _ : state) {
     absl::StatusOr<Acquired> got = lock->Acquire();
@@ -138,10 +156,10 @@ void BM_LockAcquireRelease(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_LockAcquireRelease)->UseRealTime();
+BENCHMARK(BM_LockAcquireRelease)->Apply(Paths);
 
 void BM_QueuePutGet(benchmark::State& state) {
-  absl::StatusOr<QueueProxy> queue = TheManager().Queue();
+  absl::StatusOr<QueueProxy> queue = TheManager(state.range(0) != 0).Queue();
   if (!queue.ok()) return state.SkipWithError("no queue");
   int64_t i = 0;
   for (auto _ : state) {
@@ -151,10 +169,10 @@ void BM_QueuePutGet(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_QueuePutGet)->UseRealTime();
+BENCHMARK(BM_QueuePutGet)->Apply(Paths);
 
 void BM_DictSetBatched(benchmark::State& state) {
-  absl::StatusOr<DictProxy> d = TheManager().Dict();
+  absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
   constexpr int kCalls = 1000;
   int64_t i = 0;
@@ -167,10 +185,10 @@ void BM_DictSetBatched(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kCalls);
 }
-BENCHMARK(BM_DictSetBatched)->UseRealTime();
+BENCHMARK(BM_DictSetBatched)->Apply(Paths);
 
 void BM_DictSet4Clients(benchmark::State& state) {
-  absl::StatusOr<DictProxy> d = TheManager().Dict();
+  absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
   constexpr int kClients = 4;
   constexpr int kCalls = 250;
@@ -196,7 +214,7 @@ void BM_DictSet4Clients(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kClients * kCalls);
 }
-BENCHMARK(BM_DictSet4Clients)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DictSet4Clients)->Apply(Paths)->Unit(benchmark::kMillisecond);
 
 long Futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr,
@@ -241,6 +259,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // The manager is static: shut it down before the exit handlers join it.
-  (void)mp::TheManager().Shutdown();
+  (void)mp::TheManager(false).Shutdown();
+  (void)mp::TheManager(true).Shutdown();
   return 0;
 }

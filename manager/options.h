@@ -56,6 +56,11 @@ struct ManagerOptions {
   // A call the server has not answered by then fails with `Unavailable`,
   // and the connection is dropped.
   absl::Duration call_timeout = absl::Seconds(60);
+  // For a Unix-socket address, calls travel through shared memory set up
+  // by the connection (a fraction of a socket round trip); the socket
+  // stays for setup, liveness and oversized messages. False: every call on
+  // the socket, as for TCP. Results are the same either way.
+  bool shared_memory_calls = true;
   // Your own types (Python's BaseManager.register), for a server started
   // or listening with these options.
   std::vector<TypeRegistration> types;

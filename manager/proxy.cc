@@ -38,7 +38,7 @@ absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
                          absl::string_view method,
                          const absl::StatusOr<std::string>& args,
                          absl::FunctionRef<absl::Status(absl::string_view)> decode,
-                         absl::Duration wait) {
+                         absl::Duration wait, bool try_first) {
   if (handle == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         "manager proxy: ", method, " called on a proxy that refers to nothing"));
@@ -56,7 +56,7 @@ absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
   call->set_method(std::string(method));
   call->set_args(*args);
   call->set_thread(ThisThread());
-  absl::StatusOr<manager::Reply> reply = session.Call(request, wait);
+  absl::StatusOr<manager::Reply> reply = session.Call(request, wait, try_first);
   if (!reply.ok()) return reply.status();
   absl::Status outcome;
   if (reply->has_error()) {

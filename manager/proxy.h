@@ -69,12 +69,13 @@ class ProxyHandle;
 // Sends `method` with the encoded `args` and gives the reply's value to
 // `decode` before the references it grants are settled.
 // `wait`: how long the server may legitimately take beyond the call
-// timeout (a blocking acquire).
+// timeout (a blocking acquire). `try_first`: see BaseProxy::CallBlocking.
 absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
                          absl::string_view method,
                          const absl::StatusOr<std::string>& args,
                          absl::FunctionRef<absl::Status(absl::string_view)> decode,
-                         absl::Duration wait = absl::ZeroDuration());
+                         absl::Duration wait = absl::ZeroDuration(),
+                         bool try_first = false);
 
 // Arguments travel as the types the serializer knows: string literals and
 // C strings as std::string.
@@ -116,6 +117,24 @@ class BaseProxy {
   template <typename R = Object, typename... Args>
   absl::StatusOr<R> CallWaiting(absl::Duration wait, absl::string_view method,
                                 const Args&... args) const {
+    return CallWaitingImpl<R>(wait, /*try_first=*/false, method, args...);
+  }
+
+  // As CallWaiting, for a method that waits before it changes anything
+  // (acquire, get, put): it is tried first as an ordinary call, and waits
+  // on a side connection only if it must — an uncontended manager lock
+  // costs one fast call.
+  template <typename R = Object, typename... Args>
+  absl::StatusOr<R> CallBlocking(absl::Duration wait, absl::string_view method,
+                                 const Args&... args) const {
+    return CallWaitingImpl<R>(wait, /*try_first=*/true, method, args...);
+  }
+
+ private:
+  template <typename R, typename... Args>
+  absl::StatusOr<R> CallWaitingImpl(absl::Duration wait, bool try_first,
+                                    absl::string_view method,
+                                    const Args&... args) const {
     std::optional<R> result;
     absl::Status called = internal::InvokeProxy(
         handle_, method, internal::EncodeArguments(args...),
@@ -125,11 +144,12 @@ class BaseProxy {
           result.emplace(*std::move(decoded));
           return absl::OkStatus();
         },
-        wait);
+        wait, try_first);
     if (!called.ok()) return called;
     return *std::move(result);
   }
 
+ public:
   // As CallMethod, for methods whose result is None.
   template <typename... Args>
   absl::Status Call(absl::string_view method, const Args&... args) const {

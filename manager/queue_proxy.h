@@ -44,7 +44,7 @@ class QueueProxy : public BaseProxy {
   template <typename T>
   absl::Status Put(const T& item, bool block = true,
                    absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallWaiting<Object>(block ? timeout : absl::ZeroDuration(), "put", item,
+    return CallBlocking<Object>(block ? timeout : absl::ZeroDuration(), "put", item,
                                block, internal::TimeoutSeconds(timeout))
         .status();
   }
@@ -56,7 +56,7 @@ class QueueProxy : public BaseProxy {
   template <typename T = Object>
   absl::StatusOr<T> Get(bool block = true,
                         absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallWaiting<T>(block ? timeout : absl::ZeroDuration(), "get", block,
+    return CallBlocking<T>(block ? timeout : absl::ZeroDuration(), "get", block,
                           internal::TimeoutSeconds(timeout));
   }
   template <typename T = Object>

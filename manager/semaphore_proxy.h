@@ -39,7 +39,7 @@ class SemaphoreProxy : public BaseProxy {
   // s.acquire(block, timeout): whether a permit was taken.
   absl::StatusOr<bool> Acquire(
       bool block = true, absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallWaiting<bool>(block ? timeout : absl::ZeroDuration(), "acquire",
+    return CallBlocking<bool>(block ? timeout : absl::ZeroDuration(), "acquire",
                              block, internal::TimeoutSeconds(timeout));
   }
   // s.release(n).

@@ -51,11 +51,12 @@ class CallEffects {
  public:
   explicit CallEffects(uint64_t server_id) : server_id_(server_id) {}
   CallEffects(uint64_t server_id, uint64_t connection, uint64_t thread,
-              Waiter* waiter)
+              Waiter* waiter, bool try_only = false)
       : server_id_(server_id),
         connection_(connection),
         thread_(thread),
-        waiter_(waiter) {}
+        waiter_(waiter),
+        try_only_(try_only) {}
 
   // Who calls: the connection (one per client process) and the calling
   // thread within that process, for objects with owners (an RLock).
@@ -64,12 +65,21 @@ class CallEffects {
 
   // See Waiter. Without a waiter (object construction, freeing), nothing
   // can wait: ready() or a timeout at once.
+  //
+  // A `try_only` call (MethodCall.try_only) that would wait fails instead,
+  // and would_block() says so: the method must return that failure as it
+  // is, having changed nothing.
   absl::StatusOr<bool> WaitUntil(const std::function<bool()>& ready,
                                  absl::Time deadline) {
     if (ready()) return true;
     if (waiter_ == nullptr || deadline <= absl::Now()) return false;
+    if (try_only_) {
+      would_block_ = true;
+      return absl::UnavailableError("would block");
+    }
     return waiter_->WaitUntil(ready, deadline);
   }
+  bool would_block() const { return would_block_; }
 
   // `value` is now held by the object.
   void Stored(const Object& value) { Collect(value, stored_); }
@@ -92,6 +102,8 @@ class CallEffects {
   uint64_t connection_ = 0;
   uint64_t thread_ = 0;
   Waiter* waiter_ = nullptr;
+  bool try_only_ = false;
+  bool would_block_ = false;
   std::vector<uint64_t> stored_;
   std::vector<uint64_t> dropped_;
 };

@@ -30,6 +30,10 @@ struct Server::Connection {
   uint64_t id = 0;  // Set once authenticated.
   uint64_t principal = 0;  // The connection this one joined, if any.
   std::vector<uint64_t> tokens;  // Handed out by this connection.
+  // Where its calls travel once the client asked (only its thread assigns
+  // it, once; `has_area` then says so to the serving thread).
+  CallArea area;
+  std::atomic<bool> has_area{false};
 };
 
 // Waits on `changed_` in slices, so that a caller whose client has gone
@@ -46,7 +50,7 @@ class Server::CallWaiter final : public Waiter {
       if (server_.stopping_.load(std::memory_order_relaxed)) {
         return absl::UnavailableError("the manager is shutting down");
       }
-      if (ClientGone()) return absl::CancelledError("the caller has gone");
+      if (PeerHungUp(fd_)) return absl::CancelledError("the caller has gone");
       const absl::Time now = absl::Now();
       if (now >= deadline) return false;
       const absl::Duration wait = std::min(deadline - now, kSlice);
@@ -56,12 +60,6 @@ class Server::CallWaiter final : public Waiter {
   }
 
  private:
-  bool ClientGone() const {
-    pollfd hangup{fd_, POLLRDHUP, 0};
-    return poll(&hangup, 1, 0) > 0 &&
-           (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-  }
-
   Server& server_;
   std::unique_lock<std::mutex>& lock_;
   const int fd_;
@@ -233,7 +231,11 @@ absl::Status Server::Serve() {
 void Server::ReapFinished(bool all) {
   for (auto it = connections_.begin(); it != connections_.end();) {
     Connection& connection = **it;
-    if (all) connection.channel.Interrupt();
+    if (all) {
+      connection.channel.Interrupt();
+      // A thread asleep on its call area notices `stopping_` now.
+      if (connection.has_area.load(std::memory_order_acquire)) connection.area.Nudge();
+    }
     if (all || connection.finished.load(std::memory_order_acquire)) {
       if (connection.thread.joinable()) connection.thread.join();
       it = connections_.erase(it);
@@ -280,6 +282,14 @@ void Server::RunConnection(Connection* connection) {
       break;
     }
     reply.Clear();
+    if (request.call_case() == manager::Request::kCallArea) {
+      // Replies owed so far go first: the client reads in order.
+      if (!out.empty() && !channel.WriteFrames(out).ok()) break;
+      out.clear();
+      if (OpenCallArea(*connection, request.call_area())) ServeCallArea(*connection);
+      if (connection->has_area.load(std::memory_order_relaxed)) break;
+      continue;
+    }
     if (Handle(*connection, request, reply)) AppendReply(*connection, reply, reply_bytes, out);
     const bool shutdown = request.call_case() == manager::Request::kShutdown;
     // A client that sent a batch has its next request read ahead already:
@@ -311,10 +321,101 @@ void Server::RunConnection(Connection* connection) {
     // lock) also sees the connection finished.
     connection->finished.store(true, std::memory_order_release);
     --authenticated_;
+    if (connection->has_area.load(std::memory_order_relaxed)) --call_areas_;
   }
   // After the references are dropped: a peer that sees the end of stream
   // knows they are.
   channel.Interrupt();
+}
+
+bool Server::OpenCallArea(Connection& connection,
+                          const manager::CallAreaRequest& wanted) {
+  manager::Reply reply;
+  absl::StatusOr<CallArea> area = absl::FailedPreconditionError("");
+  int fd = -1;
+  if (listener_.bound.family != Address::Family::kUnix) {
+    // A descriptor cannot cross TCP, and the peer may be on another machine.
+    SetError(absl::FailedPreconditionError(
+                 "call areas are for clients of a Unix socket"),
+             reply);
+  } else if (connection.has_area.load(std::memory_order_relaxed)) {
+    SetError(absl::FailedPreconditionError("this connection has a call area"), reply);
+  } else {
+    const size_t capacity = std::min<size_t>(
+        {wanted.capacity(), kDefaultCallAreaBytes * 16, options_.max_frame_bytes});
+    area = CallArea::Create(capacity, &fd);
+    if (area.ok()) {
+      reply.set_value(*Dumps(Object(area->capacity())));
+    } else {
+      SetError(area.status(), reply);
+    }
+  }
+  const std::string bytes = reply.SerializeAsString();
+  const absl::Status sent =
+      fd >= 0 ? connection.channel.WriteWithFd(bytes, fd) : connection.channel.Write(bytes);
+  if (fd >= 0) close(fd);
+  if (!sent.ok() || !area.ok()) return false;
+  connection.area = *std::move(area);
+  connection.has_area.store(true, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++call_areas_;
+  return true;
+}
+
+void Server::ServeCallArea(Connection& connection) {
+  FrameChannel& channel = connection.channel;
+  CallArea& area = connection.area;
+  const auto keep_waiting = [&] {
+    return !stopping_.load(std::memory_order_relaxed) && !PeerHungUp(channel.fd());
+  };
+  uint32_t seen = 0;
+  std::string copy;
+  std::string reply_bytes;
+  std::string out;
+  manager::Request request;
+  manager::Reply reply;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    CallArea::Message message;
+    absl::StatusOr<bool> posted = area.AwaitPosted(&seen, copy, &message, keep_waiting);
+    if (!posted.ok() || !*posted) return;
+    absl::string_view rest = message.bytes;
+    out.clear();
+    uint32_t replies = 0;
+    bool shutdown = false;
+    for (uint32_t i = 0; i < message.frames; ++i) {
+      // As on the socket: anything malformed ends this connection only.
+      absl::string_view frame;
+      if (message.on_socket) {
+        absl::StatusOr<absl::string_view> read = channel.Read();
+        if (!read.ok()) return;
+        frame = *read;
+      } else if (!FrameChannel::TakeFrame(rest, &frame) ||
+                 frame.size() > options_.max_frame_bytes) {
+        return;
+      }
+      request.Clear();
+      if (!request.ParseFromArray(frame.data(), static_cast<int>(frame.size())) ||
+          request.call_case() == manager::Request::kCallArea) {
+        return;
+      }
+      reply.Clear();
+      if (Handle(connection, request, reply)) {
+        AppendReply(connection, reply, reply_bytes, out);
+        ++replies;
+      }
+      shutdown = shutdown || request.call_case() == manager::Request::kShutdown;
+    }
+    if (!rest.empty()) return;  // Bytes beyond the frames it claimed.
+    if (area.Fits(out.size())) {
+      area.Finish(seen, out, replies, /*on_socket=*/false);
+    } else {
+      // Said first, then written: the client reads the socket only once it
+      // knows to.
+      area.Finish(seen, {}, replies, /*on_socket=*/true);
+      if (!channel.WriteFrames(out).ok()) return;
+    }
+    if (shutdown) Stop();
+  }
 }
 
 void Server::AppendReply(Connection& connection, const manager::Reply& reply,
@@ -392,6 +493,7 @@ bool Server::Handle(Connection& connection, manager::Request& request,
     case manager::Request::kPing:
       reply.set_value(*Dumps(Object()));
       return true;
+    case manager::Request::kCallArea:  // Served by RunConnection.
     case manager::Request::CALL_NOT_SET:
       return false;
   }
@@ -443,8 +545,13 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
   CallWaiter waiter(*this, lock, connection.channel.fd());
   CallEffects effects(server_id_,
                       connection.principal != 0 ? connection.principal : connection.id,
-                      call.thread(), &waiter);
+                      call.thread(), &waiter, call.try_only());
   absl::StatusOr<Object> result = object->Call(call.method(), *args, effects);
+  if (effects.would_block()) {
+    reply.set_would_block(true);
+    Decref(id);
+    return;
+  }
   // Stored first, dropped last: a value moved from one slot to another (or
   // returned, as by pop) must not be freed on the way.
   for (uint64_t stored : effects.stored()) Incref(stored);
@@ -470,6 +577,7 @@ void Server::FillStats(manager::Stats& stats) {
   stats.set_calls(calls_);
   stats.set_pid(getpid());
   stats.set_refused(refused_);
+  stats.set_call_areas(call_areas_);
   for (const auto& [id, entry] : objects_) {
     ++(*stats.mutable_objects_by_type())[entry.type_id];
   }

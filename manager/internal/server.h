@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "manager/internal/call_area.h"
 #include "manager/internal/managed.h"
 #include "manager/internal/transport.h"
 #include "manager/options.h"
@@ -103,6 +104,11 @@ class Server {
   Server(ServerOptions options, Listener listener, std::string directory);
 
   void RunConnection(Connection* connection);
+  // Answers a CallAreaRequest; returns whether the connection now has an
+  // area (the reply carried it).
+  bool OpenCallArea(Connection& connection, const manager::CallAreaRequest& wanted);
+  // Serves the connection's calls through its area until it ends.
+  void ServeCallArea(Connection& connection);
   // Appends `reply` as a frame to `out` (an error instead when too big).
   void AppendReply(Connection& connection, const manager::Reply& reply,
                    std::string& scratch, std::string& out);
@@ -155,6 +161,7 @@ class Server {
   uint64_t calls_ = 0;                                      // Guarded by mutex_.
   uint64_t authenticated_ = 0;                              // Guarded by mutex_.
   uint64_t refused_ = 0;                                    // Guarded by mutex_.
+  uint64_t call_areas_ = 0;                                 // Guarded by mutex_.
 
   // Owned by the thread running Serve.
   std::list<std::unique_ptr<Connection>> connections_;

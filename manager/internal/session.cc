@@ -1,9 +1,13 @@
 #include "manager/internal/session.h"
 
 #include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "manager/internal/handshake.h"
@@ -11,6 +15,19 @@
 #include "process/process.h"
 
 namespace mp::internal {
+namespace {
+
+// `request` (of `size` bytes) as one frame, in `out`, serialized in place.
+void FrameRequest(const manager::Request& request, size_t size, std::string& out) {
+  out.clear();
+  FrameChannel::AppendFrame(absl::string_view(), out);
+  const uint32_t length = static_cast<uint32_t>(size);
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(length >> (8 * i));
+  out.resize(4 + size);
+  request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + 4));
+}
+
+}  // namespace
 
 // The sessions of this process by address, and the options new ones use.
 struct SessionRegistry {
@@ -164,6 +181,101 @@ absl::Status Session::ConnectLocked() {
   channel_ = *std::move(channel);
   server_id_ = id;
   connected_ = true;
+  if (!options_.call_area) return absl::OkStatus();
+  absl::StatusOr<Address> parsed = ParseAddress(address_);
+  if (parsed.ok() && parsed->family == Address::Family::kUnix) {
+    return OpenCallAreaLocked();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::OpenCallAreaLocked() {
+  manager::Request request;
+  request.mutable_call_area()->set_capacity(
+      std::min(kDefaultCallAreaBytes, options_.max_frame_bytes));
+  absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
+  if (!reply.ok()) return reply.status();
+  const int fd = channel_.TakeReceivedFd();
+  if (reply->has_error() || fd < 0) {
+    // An older or TCP-only server: the socket it is.
+    if (fd >= 0) close(fd);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<CallArea> area = CallArea::Map(fd);
+  close(fd);
+  if (!area.ok()) {
+    // The server now serves this connection through the area only.
+    BreakLocked(area.status());
+    return broken_;
+  }
+  area_ = *std::move(area);
+  has_area_.store(true, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status Session::CheckRequestSize(size_t bytes) const {
+  if (bytes <= options_.max_frame_bytes) return absl::OkStatus();
+  // Refused here, so the connection (which the server would close over it)
+  // and every other proxy's calls carry on.
+  return Error(absl::StatusCode::kResourceExhausted,
+               absl::StrCat("a request of ", bytes, " bytes is over the limit of ",
+                            options_.max_frame_bytes, " (max_frame_bytes)"));
+}
+
+absl::Status Session::ExchangeLocked(
+    absl::string_view frames, uint32_t count, uint32_t replies, absl::Time deadline,
+    const std::function<absl::Status(absl::string_view)>& each) {
+  const auto fail = [&](const absl::Status& why) {
+    BreakLocked(absl::IsDeadlineExceeded(why)
+                    ? absl::DeadlineExceededError(absl::StrCat(
+                          "no answer within ",
+                          absl::FormatDuration(options_.call_timeout)))
+                    : why);
+    return broken_;
+  };
+  if (!area_.mapped()) {
+    if (absl::Status sent = channel_.WriteFrames(frames); !sent.ok()) return fail(sent);
+    for (uint32_t i = 0; i < replies; ++i) {
+      absl::StatusOr<absl::string_view> frame = channel_.Read(deadline);
+      if (!frame.ok()) return fail(frame.status());
+      if (absl::Status taken = each(*frame); !taken.ok()) return fail(taken);
+    }
+    return absl::OkStatus();
+  }
+  const int fd = channel_.fd();
+  const auto alive = [fd] { return !PeerHungUp(fd); };
+  const bool fits = area_.Fits(frames.size());
+  // Posted first, then written: the server reads the socket only once it
+  // knows to, and the frames may be more than the socket buffers.
+  if (absl::Status posted = area_.Post(fits ? frames : absl::string_view(), count,
+                                       !fits, deadline, alive);
+      !posted.ok()) {
+    return fail(posted);
+  }
+  if (!fits) {
+    if (absl::Status sent = channel_.WriteFrames(frames); !sent.ok()) return fail(sent);
+  }
+  if (replies == 0) return absl::OkStatus();
+  CallArea::Message reply;
+  if (absl::Status done = area_.AwaitDone(deadline, alive, &reply); !done.ok()) {
+    return fail(done);
+  }
+  if (reply.frames != replies) {
+    return fail(absl::DataLossError(absl::StrCat(
+        reply.frames, " replies to a message that wanted ", replies)));
+  }
+  absl::string_view rest = reply.bytes;
+  for (uint32_t i = 0; i < replies; ++i) {
+    absl::string_view frame;
+    if (reply.on_socket) {
+      absl::StatusOr<absl::string_view> read = channel_.Read(deadline);
+      if (!read.ok()) return fail(read.status());
+      frame = *read;
+    } else if (!FrameChannel::TakeFrame(rest, &frame)) {
+      return fail(absl::DataLossError("a reply cut short in the call area"));
+    }
+    if (absl::Status taken = each(frame); !taken.ok()) return fail(taken);
+  }
   return absl::OkStatus();
 }
 
@@ -191,37 +303,21 @@ absl::Status Session::EnsureUsableLocked() {
 
 absl::StatusOr<manager::Reply> Session::RoundTripLocked(
     const manager::Request& request, absl::Duration wait) {
-  frame_.clear();
-  request.SerializeToString(&frame_);
-  if (frame_.size() > options_.max_frame_bytes) {
-    // Refused here, so the connection (which the server would close over
-    // it) and every other proxy's calls carry on.
-    return Error(absl::StatusCode::kResourceExhausted,
-                 absl::StrCat("a request of ", frame_.size(),
-                              " bytes is over the limit of ",
-                              options_.max_frame_bytes, " (max_frame_bytes)"));
-  }
-  if (absl::Status sent = channel_.Write(frame_); !sent.ok()) {
-    BreakLocked(sent);
-    return broken_;
-  }
+  const size_t size = request.ByteSizeLong();
+  if (absl::Status fits = CheckRequestSize(size); !fits.ok()) return fits;
+  FrameRequest(request, size, frame_);
   const absl::Duration patience = options_.call_timeout + wait;
-  absl::StatusOr<absl::string_view> frame = channel_.Read(
-      patience == absl::InfiniteDuration() ? absl::InfiniteFuture()
-                                           : absl::Now() + patience);
-  if (!frame.ok()) {
-    BreakLocked(absl::IsDeadlineExceeded(frame.status())
-                    ? absl::DeadlineExceededError(absl::StrCat(
-                          "no answer within ",
-                          absl::FormatDuration(options_.call_timeout)))
-                    : frame.status());
-    return broken_;
-  }
+  const absl::Time deadline = patience == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + patience;
   manager::Reply reply;
-  if (!reply.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
-    BreakLocked(absl::DataLossError("the server's reply does not parse"));
-    return broken_;
-  }
+  absl::Status exchanged =
+      ExchangeLocked(frame_, 1, 1, deadline, [&](absl::string_view frame) {
+        return reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))
+                   ? absl::OkStatus()
+                   : absl::DataLossError("the server's reply does not parse");
+      });
+  if (!exchanged.ok()) return exchanged;
   return reply;
 }
 
@@ -230,6 +326,8 @@ void Session::BreakLocked(const absl::Status& why) {
                   absl::StrCat("connection lost: ", why.message()));
   broken_flag_.store(true);
   channel_.Close();
+  area_.Unmap();
+  has_area_.store(false, std::memory_order_relaxed);
   connected_ = false;
 }
 
@@ -238,12 +336,24 @@ void Session::MarkClosed(absl::string_view why) {
   if (broken_.ok()) broken_ = Error(absl::StatusCode::kUnavailable, why);
   broken_flag_.store(true);
   channel_.Close();
+  area_.Unmap();
+  has_area_.store(false, std::memory_order_relaxed);
   connected_ = false;
 }
 
 absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
-                                             absl::Duration wait) {
-  if (wait > absl::ZeroDuration()) return CallOnSide(request, wait);
+                                             absl::Duration wait, bool try_first) {
+  if (wait > absl::ZeroDuration()) {
+    // Over the socket a try costs a whole round trip, as much as the wait
+    // on the side: worth it only through the call area.
+    if (try_first && request.has_method() && has_area_.load(std::memory_order_relaxed)) {
+      request.mutable_method()->set_try_only(true);
+      absl::StatusOr<manager::Reply> tried = Call(request);
+      request.mutable_method()->set_try_only(false);
+      if (!tried.ok() || !tried->would_block()) return tried;
+    }
+    return CallOnSide(request, wait);
+  }
   std::lock_guard<std::timed_mutex> lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
   absl::StatusOr<manager::Reply> reply = RoundTripLocked(request, wait);
@@ -307,12 +417,7 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(const manager::Request& reque
   if (!channel.ok()) return channel.status();
   std::string frame;
   request.SerializeToString(&frame);
-  if (frame.size() > options_.max_frame_bytes) {
-    return Error(absl::StatusCode::kResourceExhausted,
-                 absl::StrCat("a request of ", frame.size(),
-                              " bytes is over the limit of ",
-                              options_.max_frame_bytes, " (max_frame_bytes)"));
-  }
+  if (absl::Status fits = CheckRequestSize(frame.size()); !fits.ok()) return fits;
   if (absl::Status sent = channel->Write(frame); !sent.ok()) {
     return Error(absl::StatusCode::kUnavailable,
                  absl::StrCat("connection lost: ", sent.message()));
@@ -349,32 +454,23 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
   for (const manager::Request& request : requests) {
     one.clear();
     request.SerializeToString(&one);
-    if (one.size() > options_.max_frame_bytes) {
-      return Error(absl::StatusCode::kResourceExhausted,
-                   absl::StrCat("a request of ", one.size(),
-                                " bytes is over the limit of ",
-                                options_.max_frame_bytes, " (max_frame_bytes)"));
-    }
+    if (absl::Status fits = CheckRequestSize(one.size()); !fits.ok()) return fits;
     FrameChannel::AppendFrame(one, frames);
   }
-  if (absl::Status sent = channel_.WriteFrames(frames); !sent.ok()) {
-    BreakLocked(sent);
-    return broken_;
-  }
   std::vector<manager::Reply> replies(requests.size());
-  const absl::Time deadline = absl::Now() + options_.call_timeout;
-  for (manager::Reply& reply : replies) {
-    absl::StatusOr<absl::string_view> frame = channel_.Read(deadline);
-    if (!frame.ok()) {
-      BreakLocked(frame.status());
-      return broken_;
-    }
-    if (!reply.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
-      BreakLocked(absl::DataLossError("the server's reply does not parse"));
-      return broken_;
-    }
-    for (uint64_t object : reply.granted()) ++refs_[object].held;
-  }
+  size_t next = 0;
+  absl::Status exchanged = ExchangeLocked(
+      frames, static_cast<uint32_t>(requests.size()),
+      static_cast<uint32_t>(requests.size()), absl::Now() + options_.call_timeout,
+      [&](absl::string_view frame) {
+        manager::Reply& reply = replies[next++];
+        if (!reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+          return absl::DataLossError("the server's reply does not parse");
+        }
+        for (uint64_t object : reply.granted()) ++refs_[object].held;
+        return absl::OkStatus();
+      });
+  if (!exchanged.ok()) return exchanged;
   return replies;
 }
 
@@ -398,9 +494,10 @@ void Session::FlushReleasesLocked(const std::vector<uint64_t>& objects) {
     refs_.erase(ref);
   }
   if (request.releases_size() == 0 || !connected_ || !broken_.ok()) return;
-  frame_.clear();
-  request.SerializeToString(&frame_);
-  if (absl::Status sent = channel_.Write(frame_); !sent.ok()) BreakLocked(sent);
+  FrameRequest(request, request.ByteSizeLong(), frame_);
+  // No reply: a failure breaks the session, and the next call reports it.
+  (void)ExchangeLocked(frame_, 1, 0, absl::Now() + options_.call_timeout,
+                       [](absl::string_view) { return absl::OkStatus(); });
 }
 
 absl::StatusOr<std::shared_ptr<ProxyHandle>> Session::Attach(
@@ -448,6 +545,8 @@ void Session::ForgetConnectionInChild() {
   // connections stay as they were.
   if (connected_) forked_ = true;
   channel_.Close();
+  area_.Unmap();
+  has_area_.store(false, std::memory_order_relaxed);
   connected_ = false;
   token_ = 0;
   idle_side_.clear();

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <new>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "manager/internal/call_area.h"
 #include "manager/internal/proxy_ref.h"
 #include "manager/internal/transport.h"
 #include "manager/protocol.pb.h"
@@ -48,6 +50,9 @@ struct SessionOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
   // A server that has not answered a call by then is treated as gone.
   absl::Duration call_timeout = absl::Seconds(60);
+  // Calls to a Unix-socket address travel through shared memory
+  // (call_area.h); false keeps them on the socket.
+  bool call_area = true;
 };
 
 class Session;
@@ -101,8 +106,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // joined this one, so that this process's other calls do not wait
   // behind it (a thread waiting for a manager lock while another thread
   // of the process releases it).
+  //
+  // `try_first`: a call that may wait goes first on this connection with
+  // `try_only`, and to an extra connection only if it would wait (an
+  // uncontended lock costs one fast call).
   absl::StatusOr<manager::Reply> Call(manager::Request& request,
-                                      absl::Duration wait = absl::ZeroDuration());
+                                      absl::Duration wait = absl::ZeroDuration(),
+                                      bool try_first = false);
 
   // Sends `requests` together and waits for all their replies: one round
   // trip. Errors: as Call.
@@ -150,6 +160,17 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::Status EnsureUsableLocked();
   absl::StatusOr<manager::Reply> RoundTripLocked(
       const manager::Request& request, absl::Duration wait = absl::ZeroDuration());
+  // Asks the server for a call area; the socket carries the calls if it
+  // cannot give one.
+  absl::Status OpenCallAreaLocked();
+  // Sends `count` frames (AppendFrame's bytes) through the area or the
+  // socket, then hands each of `replies` reply frames to `each`, in order.
+  // Breaks the session on any failure of the connection.
+  absl::Status ExchangeLocked(absl::string_view frames, uint32_t count,
+                              uint32_t replies, absl::Time deadline,
+                              const std::function<absl::Status(absl::string_view)>& each);
+  // A `ResourceExhausted` error for a request of `bytes`, or OK.
+  absl::Status CheckRequestSize(size_t bytes) const;
   void BreakLocked(const absl::Status& why);
   // Sends the Releases of every object without proxies, without a reply.
   void FlushReleasesLocked(const std::vector<uint64_t>& objects);
@@ -186,6 +207,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::timed_mutex mutex_;
   FrameChannel channel_;                      // Guarded by mutex_.
+  CallArea area_;                             // Guarded by mutex_.
+  std::atomic<bool> has_area_{false};         // area_.mapped(), lock-free.
   bool connected_ = false;                    // Guarded by mutex_.
   bool forked_ = false;                       // Guarded by mutex_.
   absl::Status broken_;                       // Guarded by mutex_.

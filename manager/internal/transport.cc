@@ -283,6 +283,7 @@ FrameChannel::FrameChannel(int fd, size_t max_frame_bytes)
 
 FrameChannel::FrameChannel(FrameChannel&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      received_fds_(std::move(other.received_fds_)),
       max_frame_bytes_(other.max_frame_bytes_),
       buffer_(std::move(other.buffer_)),
       read_(std::exchange(other.read_, 0)),
@@ -292,6 +293,8 @@ FrameChannel& FrameChannel::operator=(FrameChannel&& other) noexcept {
   if (this != &other) {
     Close();
     fd_ = std::exchange(other.fd_, -1);
+    received_fds_ = std::move(other.received_fds_);
+    other.received_fds_.clear();
     max_frame_bytes_ = other.max_frame_bytes_;
     buffer_ = std::move(other.buffer_);
     read_ = std::exchange(other.read_, 0);
@@ -306,11 +309,15 @@ void FrameChannel::Close() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
   read_ = end_ = 0;
+  for (int fd : received_fds_) close(fd);
+  received_fds_.clear();
 }
 
 void FrameChannel::Abandon() {
   fd_ = -1;
   read_ = end_ = 0;
+  for (int fd : received_fds_) close(fd);
+  received_fds_.clear();
 }
 
 void FrameChannel::Interrupt() {
@@ -365,6 +372,23 @@ void FrameChannel::AppendFrame(absl::string_view frame, std::string& out) {
   out.append(frame.data(), frame.size());
 }
 
+bool FrameChannel::TakeFrame(absl::string_view& bytes, absl::string_view* frame) {
+  if (bytes.size() < kHeaderBytes) return false;
+  const auto* header = reinterpret_cast<const unsigned char*>(bytes.data());
+  const uint64_t length = uint64_t{header[0]} | uint64_t{header[1]} << 8 |
+                          uint64_t{header[2]} << 16 | uint64_t{header[3]} << 24;
+  if (bytes.size() - kHeaderBytes < length) return false;
+  *frame = bytes.substr(kHeaderBytes, length);
+  bytes.remove_prefix(kHeaderBytes + length);
+  return true;
+}
+
+bool PeerHungUp(int fd) {
+  pollfd hangup{fd, POLLRDHUP, 0};
+  return poll(&hangup, 1, 0) > 0 &&
+         (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
 absl::Status FrameChannel::WriteFrames(absl::string_view frames) {
   if (fd_ < 0) return absl::UnavailableError("connection closed");
   size_t done = 0;
@@ -378,6 +402,57 @@ absl::Status FrameChannel::WriteFrames(absl::string_view frames) {
     done += static_cast<size_t>(sent);
   }
   return absl::OkStatus();
+}
+
+absl::Status FrameChannel::WriteWithFd(absl::string_view frame, int fd) {
+  if (fd_ < 0) return absl::UnavailableError("connection closed");
+  std::string bytes;
+  AppendFrame(frame, bytes);
+  iovec part{bytes.data(), bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* passed = CMSG_FIRSTHDR(&message);
+  passed->cmsg_level = SOL_SOCKET;
+  passed->cmsg_type = SCM_RIGHTS;
+  passed->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(passed), &fd, sizeof fd);
+  ssize_t sent;
+  do {
+    sent = sendmsg(fd_, &message, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
+  }
+  // The descriptor went with the first byte; the rest needs no more.
+  return WriteFrames(absl::string_view(bytes).substr(static_cast<size_t>(sent)));
+}
+
+void FrameChannel::KeepReceivedFds(const msghdr& message) {
+  for (const cmsghdr* part = CMSG_FIRSTHDR(&message); part != nullptr;
+       part = CMSG_NXTHDR(const_cast<msghdr*>(&message), const_cast<cmsghdr*>(part))) {
+    if (part->cmsg_level != SOL_SOCKET || part->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (part->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(part) + i * sizeof(int), sizeof fd);
+      if (received_fds_.size() < kMaxReceivedFds) {
+        received_fds_.push_back(fd);
+      } else {
+        close(fd);
+      }
+    }
+  }
+}
+
+int FrameChannel::TakeReceivedFd() {
+  if (received_fds_.empty()) return -1;
+  const int fd = received_fds_.front();
+  received_fds_.erase(received_fds_.begin());
+  return fd;
 }
 
 bool FrameChannel::HasBufferedFrame() const {
@@ -406,8 +481,17 @@ absl::Status FrameChannel::Fill(size_t want, absl::Time deadline) {
       } while (ready < 0 && errno == EINTR);
       if (ready == 0) return absl::DeadlineExceededError("no frame in time");
     }
-    const ssize_t received =
-        recv(fd_, buffer_.data() + end_, buffer_.size() - end_, 0);
+    // recvmsg, not recv: a descriptor the peer sends with its bytes (a
+    // call area) would otherwise be dropped by the kernel.
+    iovec into{buffer_.data() + end_, buffer_.size() - end_};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxReceivedFds)];
+    msghdr message{};
+    message.msg_iov = &into;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t received = recvmsg(fd_, &message, MSG_CMSG_CLOEXEC);
+    if (received > 0) KeepReceivedFds(message);
     if (received < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

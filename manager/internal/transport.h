@@ -14,9 +14,12 @@
 #ifndef MULTIPROCESS_MANAGER_INTERNAL_TRANSPORT_H_
 #define MULTIPROCESS_MANAGER_INTERNAL_TRANSPORT_H_
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -60,6 +63,10 @@ absl::StatusOr<std::string> MakePrivateSocketDirectory();
 // time); `InvalidArgument` for a bad address.
 absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout);
 
+// Whether the peer of the connected socket `fd` has closed or shut down
+// its end (it may have died). Does not wait.
+bool PeerHungUp(int fd);
+
 class FrameChannel {
  public:
   FrameChannel() = default;
@@ -77,8 +84,18 @@ class FrameChannel {
   // Appends `frame` with its header to `out`, for WriteFrames: several
   // frames sent with one system call (a batch of calls, or replies).
   static void AppendFrame(absl::string_view frame, std::string& out);
+  // Splits the first frame of AppendFrame's bytes off `bytes` into
+  // `frame`; false when `bytes` does not start with a whole frame.
+  static bool TakeFrame(absl::string_view& bytes, absl::string_view* frame);
   // Sends bytes made by AppendFrame. Errors: as Write.
   absl::Status WriteFrames(absl::string_view frames);
+
+  // Sends one frame with the descriptor `fd` (SCM_RIGHTS); the peer's
+  // TakeReceivedFd has it once the frame is read. Errors: as Write.
+  absl::Status WriteWithFd(absl::string_view frame, int fd);
+  // A descriptor that came with the frames read so far (close-on-exec,
+  // now the caller's), or -1.
+  int TakeReceivedFd();
 
   // Whether a whole frame has already been read ahead: a Read now would
   // not wait.
@@ -110,7 +127,11 @@ class FrameChannel {
   // Reads until at least `want` unread bytes are buffered.
   absl::Status Fill(size_t want, absl::Time deadline);
 
+  static constexpr size_t kMaxReceivedFds = 4;
+  void KeepReceivedFds(const msghdr& message);
+
   int fd_ = -1;
+  std::vector<int> received_fds_;  // Owned.
   size_t max_frame_bytes_ = kDefaultMaxFrameBytes;
   std::string buffer_;  // Unread bytes are buffer_[read_, end_).
   size_t read_ = 0;

@@ -68,6 +68,17 @@ FutexResult FutexWaitUntil(const std::atomic<uint32_t>& word,
 // Wakes up to `count` waiters of `word`; returns how many were woken.
 int FutexWake(const std::atomic<uint32_t>& word, int count);
 
+// One pause of the spin loop a waiter runs before it sleeps: a sleep and
+// wake-up cost tens of microseconds, and the other side is often back in a
+// few.
+inline void SpinPause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 }  // namespace mp::internal
 
 #endif  // MULTIPROCESS_SYNC_INTERNAL_FUTEX_H_

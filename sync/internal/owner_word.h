@@ -36,6 +36,7 @@
 #include "absl/time/time.h"
 #include "sync/acquired.h"
 #include "sync/internal/asymmetric_fence.h"
+#include "sync/internal/futex.h"
 
 namespace mp::internal {
 
@@ -93,15 +94,6 @@ struct OwnerWord {
 
 static_assert(std::is_standard_layout_v<OwnerWord>);
 static_assert(sizeof(OwnerWord) == 8);
-
-// One pause of a spin loop.
-inline void SpinPause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 }  // namespace mp::internal
 

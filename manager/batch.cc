@@ -10,8 +10,18 @@ namespace mp {
 
 struct Batch::Done {
   std::vector<manager::Reply> replies;
-  std::vector<std::string> what;  // "dict 3 __setitem__", per call.
+  // The calls (their arguments moved out): for naming a failed one.
+  std::vector<Pending> calls;
 };
+
+namespace {
+
+std::string What(const std::shared_ptr<internal::ProxyHandle>& handle,
+                 absl::string_view method) {
+  return absl::StrCat(handle->type_id(), " ", handle->object(), " ", method);
+}
+
+}  // namespace
 
 Batch::~Batch() { Settle(); }
 
@@ -41,19 +51,20 @@ absl::Status Batch::Run() {
           "manager batch: call ", i, " goes to manager \"", its.address(),
           "\", the others to \"", session->address(), "\""));
     }
-    const std::string what = absl::StrCat(call.handle->type_id(), " ",
-                                          call.handle->object(), " ", call.method);
     if (!call.args.ok()) {
       return session->Error(call.args.status().code(),
-                            absl::StrCat(what, ": arguments: ", call.args.status().message()));
+                            absl::StrCat(What(call.handle, call.method),
+                                         ": arguments: ", call.args.status().message()));
     }
+  }
+  for (Pending& call : calls_) {
     manager::Request& request = requests.emplace_back();
     manager::MethodCall* method = request.mutable_method();
     method->set_object(call.handle->object());
     method->set_method(call.method);
-    method->set_args(*call.args);
-    done->what.push_back(what);
+    method->set_args(std::move(*call.args));
   }
+  done->calls = std::move(calls_);
   calls_.clear();
   if (requests.empty()) {
     done_ = done;
@@ -78,8 +89,10 @@ absl::StatusOr<absl::string_view> Batch::ResultBytes(size_t index) const {
   }
   const manager::Reply& reply = done_->replies[index];
   if (reply.has_error()) {
+    const Pending& call = done_->calls[index];
     return session_->Error(static_cast<absl::StatusCode>(reply.error().code()),
-                           absl::StrCat(done_->what[index], ": ", reply.error().message()));
+                           absl::StrCat(What(call.handle, call.method), ": ",
+                                        reply.error().message()));
   }
   return absl::string_view(reply.value());
 }

@@ -517,6 +517,8 @@ absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
     case internal::kIntArrayField:
     case internal::kDoubleArrayField: {
       std::vector<Object> items;
+      // Most are short (a call's arguments): one allocation, not three.
+      items.reserve(4);
       absl::Status decoded = internal::DecodeElements<Object>(
           view, depth, [&](Object&& item) { items.push_back(std::move(item)); });
       if (!decoded.ok()) return decoded;

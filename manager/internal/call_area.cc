@@ -35,6 +35,8 @@ namespace {
 
 constexpr uint64_t kMagic = 0x314c4c4143504d2eULL;  // ".MPCALL1"
 constexpr uint32_t kOnSocket = 0x80000000u;
+constexpr uint32_t kMoreFollows = 0x40000000u;
+constexpr uint32_t kFlags = kOnSocket | kMoreFollows;
 constexpr size_t kPage = 4096;
 constexpr size_t kHeaderBytes = kPage;
 
@@ -48,6 +50,10 @@ constexpr size_t kHeaderBytes = kPage;
 constexpr absl::Duration kServerSpin = absl::Microseconds(50);
 constexpr absl::Duration kClientSpin = absl::Microseconds(100);
 constexpr absl::Duration kMinSpin = absl::Microseconds(2);
+// Within a batch sent in parts either side spins this long, unadapted:
+// each part takes a while, and a wake-up per part would cost more than
+// the spinning.
+constexpr absl::Duration kBatchSpin = absl::Milliseconds(1);
 // Sleepers look at their peer's liveness this often.
 constexpr absl::Duration kClientSlice = absl::Milliseconds(50);
 constexpr absl::Duration kServerSlice = absl::Milliseconds(100);
@@ -131,6 +137,7 @@ CallArea& CallArea::operator=(CallArea&& other) noexcept {
     reply_ = std::exchange(other.reply_, nullptr);
     capacity_ = std::exchange(other.capacity_, 0);
     posted_ = other.posted_;
+    more_follows_ = other.more_follows_;
     spin_ = other.spin_;
   }
   return *this;
@@ -202,7 +209,7 @@ absl::StatusOr<CallArea> CallArea::Map(int fd) {
 
 absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
                             bool on_socket, absl::Time deadline,
-                            const std::function<bool()>& alive) {
+                            const std::function<bool()>& alive, bool more_follows) {
   if (header_->done.load(std::memory_order_acquire) != posted_) {
     // The message before had no reply, and the server is still on it.
     Message ignored;
@@ -217,20 +224,24 @@ absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
     std::memcpy(request_, bytes.data(), bytes.size());
   }
   header_->request_bytes.store(on_socket ? 0 : bytes.size(), std::memory_order_relaxed);
-  header_->request_frames.store(frames | (on_socket ? kOnSocket : 0),
-                                std::memory_order_relaxed);
+  header_->request_frames.store(
+      frames | (on_socket ? kOnSocket : 0) | (more_follows ? kMoreFollows : 0),
+      std::memory_order_relaxed);
   Publish(header_->posted, ++posted_, header_->server_sleeping);
   return absl::OkStatus();
 }
 
 absl::Status CallArea::AwaitDone(absl::Time deadline,
                                  const std::function<bool()>& alive,
-                                 Message* reply) {
+                                 Message* reply, bool long_spin) {
   while (true) {
     const uint32_t done = header_->done.load(std::memory_order_acquire);
     if (done == posted_) break;
-    switch (WaitForChange(header_->done, done, header_->client_sleeping, &spin_,
-                          kClientSpin, kClientSlice, deadline, alive)) {
+    absl::Duration batch_spin = kBatchSpin;
+    switch (WaitForChange(header_->done, done, header_->client_sleeping,
+                          long_spin ? &batch_spin : &spin_,
+                          long_spin ? kBatchSpin : kClientSpin, kClientSlice,
+                          deadline, alive)) {
       case Waited::kChanged:
         continue;
       case Waited::kTimedOut:
@@ -244,7 +255,7 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
   if (size > capacity_) {
     return AreaError(absl::StatusCode::kDataLoss, "a reply size over the area's");
   }
-  reply->frames = frames & ~kOnSocket;
+  reply->frames = frames & ~kFlags;
   reply->on_socket = (frames & kOnSocket) != 0;
   reply->bytes = absl::string_view(reply_, reply->on_socket ? 0 : size);
   return absl::OkStatus();
@@ -253,9 +264,11 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
 absl::StatusOr<bool> CallArea::AwaitPosted(uint32_t* seen, std::string& copy,
                                            Message* message,
                                            const std::function<bool()>& keep_waiting) {
-  if (WaitForChange(header_->posted, *seen, header_->server_sleeping, &spin_,
-                    kServerSpin, kServerSlice, absl::InfiniteFuture(),
-                    keep_waiting) != Waited::kChanged) {
+  absl::Duration batch_spin = kBatchSpin;
+  if (WaitForChange(header_->posted, *seen, header_->server_sleeping,
+                    more_follows_ ? &batch_spin : &spin_,
+                    more_follows_ ? kBatchSpin : kServerSpin, kServerSlice,
+                    absl::InfiniteFuture(), keep_waiting) != Waited::kChanged) {
     return false;
   }
   *seen = header_->posted.load(std::memory_order_acquire);
@@ -267,7 +280,8 @@ absl::StatusOr<bool> CallArea::AwaitPosted(uint32_t* seen, std::string& copy,
                      absl::StrCat("a request of ", size, " bytes in an area of ",
                                   capacity_));
   }
-  message->frames = frames & ~kOnSocket;
+  message->frames = frames & ~kFlags;
+  more_follows_ = (frames & kMoreFollows) != 0;
   message->on_socket = (frames & kOnSocket) != 0;
   if (message->on_socket) {
     copy.clear();

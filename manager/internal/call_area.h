@@ -90,14 +90,21 @@ class CallArea {
   // nothing when the frames went on the socket. Waits first for the
   // server to finish the message before (one without a reply); `alive`
   // says whether the server is still there, checked between sleeps.
+  //
+  // `more_follows`: the next message comes as soon as this one's replies
+  // are read (a batch sent in parts), so the server waits for it spinning
+  // rather than asleep.
   absl::Status Post(absl::string_view bytes, uint32_t frames, bool on_socket,
-                    absl::Time deadline, const std::function<bool()>& alive);
+                    absl::Time deadline, const std::function<bool()>& alive,
+                    bool more_follows = false);
   // Waits until the server has finished the last message; then `reply`
   // says where its replies are. Errors: `DeadlineExceeded`;
   // `Unavailable` once `alive()` says no; `DataLoss` for a malformed
   // header.
+  // `long_spin`: the message is a large part of a batch, so the reply is
+  // worth spinning for longer than a single call's.
   absl::Status AwaitDone(absl::Time deadline, const std::function<bool()>& alive,
-                         Message* reply);
+                         Message* reply, bool long_spin = false);
 
   // --- Server.
   // Waits until the client posts a message after `*seen` (then `*seen` is
@@ -125,6 +132,7 @@ class CallArea {
   char* reply_ = nullptr;
   size_t capacity_ = 0;
   uint32_t posted_ = 0;  // Client: the number of its last message.
+  bool more_follows_ = false;  // Server: the last message said so.
   // This side's spin before it sleeps (see call_area.cc); this process's.
   absl::Duration spin_ = absl::Microseconds(50);
 };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "absl/time/clock.h"
 #include "manager/internal/handshake.h"
 #include "serialize/serialize.h"
@@ -74,6 +75,12 @@ uint64_t RandomServerId() {
     std::memcpy(&id, bytes.data(), sizeof id);
   }
   return id;
+}
+
+// The encoded None, the result of most calls that change something.
+const std::string& NoneBytes() {
+  static const std::string* const none = new std::string(*Dumps(Object()));
+  return *none;
 }
 
 void SetError(const absl::Status& status, manager::Reply& reply) {
@@ -372,9 +379,13 @@ void Server::ServeCallArea(Connection& connection) {
   std::string copy;
   std::string reply_bytes;
   std::string out;
-  manager::Request request;
-  manager::Reply reply;
+  // Each message's requests and replies live in an arena dropped after
+  // it: a batch of small calls costs no allocation per call.
+  std::string arena_block(size_t{256} << 10, '\0');
   while (!stopping_.load(std::memory_order_relaxed)) {
+    google::protobuf::Arena arena(arena_block.data(), arena_block.size());
+    auto& request = *google::protobuf::Arena::CreateMessage<manager::Request>(&arena);
+    auto& reply = *google::protobuf::Arena::CreateMessage<manager::Reply>(&arena);
     CallArea::Message message;
     absl::StatusOr<bool> posted = area.AwaitPosted(&seen, copy, &message, keep_waiting);
     if (!posted.ok() || !*posted) return;
@@ -420,29 +431,28 @@ void Server::ServeCallArea(Connection& connection) {
 
 void Server::AppendReply(Connection& connection, const manager::Reply& reply,
                          std::string& scratch, std::string& out) {
-  scratch.clear();
-  reply.SerializeToString(&scratch);
-  if (scratch.size() > options_.max_frame_bytes) {
-    // The result is too big to send: say so instead of sending it. The
-    // references it granted are given back with it.
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      for (uint64_t object : reply.granted()) Release(Principal(connection), object, 1);
-    }
-    manager::Reply refused;
-    SetError(absl::ResourceExhaustedError(absl::StrCat(
-                 "the result takes ", scratch.size(), " bytes, over the limit of ",
-                 options_.max_frame_bytes, " (max_frame_bytes)")),
-             refused);
-    scratch.clear();
-    refused.SerializeToString(&scratch);
+  const size_t size = reply.ByteSizeLong();
+  if (size <= options_.max_frame_bytes) {
+    FrameChannel::AppendMessageFrame(reply, size, out);
+    return;
   }
-  FrameChannel::AppendFrame(scratch, out);
+  // The result is too big to send: say so instead of sending it. The
+  // references it granted are given back with it.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (uint64_t object : reply.granted()) Release(Principal(connection), object, 1);
+  }
+  manager::Reply refused;
+  SetError(absl::ResourceExhaustedError(absl::StrCat(
+               "the result takes ", size, " bytes, over the limit of ",
+               options_.max_frame_bytes, " (max_frame_bytes)")),
+           refused);
+  FrameChannel::AppendMessageFrame(refused, refused.ByteSizeLong(), out);
 }
 
 bool Server::Handle(Connection& connection, manager::Request& request,
                     manager::Reply& reply) {
-  {
+  if (!request.releases().empty()) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const manager::Release& release : request.releases()) {
       Release(connection, release.object(), release.count());
@@ -460,7 +470,7 @@ bool Server::Handle(Connection& connection, manager::Request& request,
       for (uint64_t object : request.incref().objects()) {
         Grant(connection, object, reply);
       }
-      reply.set_value(*Dumps(Object()));
+      reply.set_value(NoneBytes());
       return true;
     }
     case manager::Request::kStats: {
@@ -485,13 +495,13 @@ bool Server::Handle(Connection& connection, manager::Request& request,
                  reply);
       } else {
         connection.principal = found->second;
-        reply.set_value(*Dumps(Object()));
+        reply.set_value(NoneBytes());
       }
       return true;
     }
     case manager::Request::kShutdown:
     case manager::Request::kPing:
-      reply.set_value(*Dumps(Object()));
+      reply.set_value(NoneBytes());
       return true;
     case manager::Request::kCallArea:  // Served by RunConnection.
     case manager::Request::CALL_NOT_SET:
@@ -555,7 +565,9 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
   // Stored first, dropped last: a value moved from one slot to another (or
   // returned, as by pop) must not be freed on the way.
   for (uint64_t stored : effects.stored()) Incref(stored);
-  if (result.ok()) {
+  if (result.ok() && result->is_none()) {
+    reply.set_value(NoneBytes());
+  } else if (result.ok()) {
     absl::StatusOr<std::string> bytes = Dumps(*result);
     if (bytes.ok()) {
       Grant(connection, *result, reply);

@@ -17,15 +17,6 @@
 namespace mp::internal {
 namespace {
 
-// `request` (of `size` bytes) as one frame, in `out`, serialized in place.
-void FrameRequest(const manager::Request& request, size_t size, std::string& out) {
-  out.clear();
-  FrameChannel::AppendFrame(absl::string_view(), out);
-  const uint32_t length = static_cast<uint32_t>(size);
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(length >> (8 * i));
-  out.resize(4 + size);
-  request.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + 4));
-}
 
 }  // namespace
 
@@ -222,59 +213,76 @@ absl::Status Session::CheckRequestSize(size_t bytes) const {
                             options_.max_frame_bytes, " (max_frame_bytes)"));
 }
 
-absl::Status Session::ExchangeLocked(
-    absl::string_view frames, uint32_t count, uint32_t replies, absl::Time deadline,
-    const std::function<absl::Status(absl::string_view)>& each) {
-  const auto fail = [&](const absl::Status& why) {
-    BreakLocked(absl::IsDeadlineExceeded(why)
-                    ? absl::DeadlineExceededError(absl::StrCat(
-                          "no answer within ",
-                          absl::FormatDuration(options_.call_timeout)))
-                    : why);
-    return broken_;
-  };
+absl::Status Session::FailLocked(const absl::Status& why) {
+  BreakLocked(absl::IsDeadlineExceeded(why)
+                  ? absl::DeadlineExceededError(absl::StrCat(
+                        "no answer within ", absl::FormatDuration(options_.call_timeout)))
+                  : why);
+  return broken_;
+}
+
+absl::Status Session::PostLocked(absl::string_view frames, uint32_t count,
+                                 absl::Time deadline, bool more_follows) {
   if (!area_.mapped()) {
-    if (absl::Status sent = channel_.WriteFrames(frames); !sent.ok()) return fail(sent);
-    for (uint32_t i = 0; i < replies; ++i) {
-      absl::StatusOr<absl::string_view> frame = channel_.Read(deadline);
-      if (!frame.ok()) return fail(frame.status());
-      if (absl::Status taken = each(*frame); !taken.ok()) return fail(taken);
-    }
-    return absl::OkStatus();
+    absl::Status sent = channel_.WriteFrames(frames);
+    return sent.ok() ? sent : FailLocked(sent);
   }
   const int fd = channel_.fd();
-  const auto alive = [fd] { return !PeerHungUp(fd); };
   const bool fits = area_.Fits(frames.size());
   // Posted first, then written: the server reads the socket only once it
   // knows to, and the frames may be more than the socket buffers.
-  if (absl::Status posted = area_.Post(fits ? frames : absl::string_view(), count,
-                                       !fits, deadline, alive);
+  if (absl::Status posted =
+          area_.Post(fits ? frames : absl::string_view(), count, !fits, deadline,
+                     [fd] { return !PeerHungUp(fd); }, more_follows);
       !posted.ok()) {
-    return fail(posted);
+    return FailLocked(posted);
   }
   if (!fits) {
-    if (absl::Status sent = channel_.WriteFrames(frames); !sent.ok()) return fail(sent);
-  }
-  if (replies == 0) return absl::OkStatus();
-  CallArea::Message reply;
-  if (absl::Status done = area_.AwaitDone(deadline, alive, &reply); !done.ok()) {
-    return fail(done);
-  }
-  if (reply.frames != replies) {
-    return fail(absl::DataLossError(absl::StrCat(
-        reply.frames, " replies to a message that wanted ", replies)));
-  }
-  absl::string_view rest = reply.bytes;
-  for (uint32_t i = 0; i < replies; ++i) {
-    absl::string_view frame;
-    if (reply.on_socket) {
-      absl::StatusOr<absl::string_view> read = channel_.Read(deadline);
-      if (!read.ok()) return fail(read.status());
-      frame = *read;
-    } else if (!FrameChannel::TakeFrame(rest, &frame)) {
-      return fail(absl::DataLossError("a reply cut short in the call area"));
+    if (absl::Status sent = channel_.WriteFrames(frames); !sent.ok()) {
+      return FailLocked(sent);
     }
-    if (absl::Status taken = each(frame); !taken.ok()) return fail(taken);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::CollectLocked(uint32_t replies, absl::Time deadline,
+                                    std::string& into, bool long_spin) {
+  bool on_socket = !area_.mapped();
+  if (!on_socket) {
+    const int fd = channel_.fd();
+    CallArea::Message reply;
+    if (absl::Status done =
+            area_.AwaitDone(deadline, [fd] { return !PeerHungUp(fd); }, &reply,
+                            long_spin);
+        !done.ok()) {
+      return FailLocked(done);
+    }
+    if (reply.frames != replies) {
+      return FailLocked(absl::DataLossError(absl::StrCat(
+          reply.frames, " replies to a message that wanted ", replies)));
+    }
+    // Copied out: the reply half is the server's again once the next
+    // message is posted.
+    into.append(reply.bytes.data(), reply.bytes.size());
+    on_socket = reply.on_socket;
+  }
+  if (!on_socket) return absl::OkStatus();
+  for (uint32_t i = 0; i < replies; ++i) {
+    absl::StatusOr<absl::string_view> frame = channel_.Read(deadline);
+    if (!frame.ok()) return FailLocked(frame.status());
+    FrameChannel::AppendFrame(*frame, into);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::ParseRepliesLocked(absl::string_view frames,
+                                         manager::Reply* replies, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    absl::string_view frame;
+    if (!FrameChannel::TakeFrame(frames, &frame) ||
+        !replies[i].ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+      return FailLocked(absl::DataLossError("the server's reply does not parse"));
+    }
   }
   return absl::OkStatus();
 }
@@ -305,19 +313,21 @@ absl::StatusOr<manager::Reply> Session::RoundTripLocked(
     const manager::Request& request, absl::Duration wait) {
   const size_t size = request.ByteSizeLong();
   if (absl::Status fits = CheckRequestSize(size); !fits.ok()) return fits;
-  FrameRequest(request, size, frame_);
+  frame_.clear();
+  FrameChannel::AppendMessageFrame(request, size, frame_);
   const absl::Duration patience = options_.call_timeout + wait;
   const absl::Time deadline = patience == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + patience;
+  if (absl::Status posted = PostLocked(frame_, 1, deadline); !posted.ok()) return posted;
+  received_.clear();
+  if (absl::Status collected = CollectLocked(1, deadline, received_); !collected.ok()) {
+    return collected;
+  }
   manager::Reply reply;
-  absl::Status exchanged =
-      ExchangeLocked(frame_, 1, 1, deadline, [&](absl::string_view frame) {
-        return reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))
-                   ? absl::OkStatus()
-                   : absl::DataLossError("the server's reply does not parse");
-      });
-  if (!exchanged.ok()) return exchanged;
+  if (absl::Status parsed = ParseRepliesLocked(received_, &reply, 1); !parsed.ok()) {
+    return parsed;
+  }
   return reply;
 }
 
@@ -449,28 +459,56 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
     const std::vector<manager::Request>& requests) {
   std::lock_guard<std::timed_mutex> lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
-  std::string frames;
-  std::string one;
+  // In chunks, each posted before the replies to the one before are read,
+  // so that this process encodes and decodes while the server runs the
+  // calls: a batch costs the slower side's time, not the sum of both.
+  // Small chunks also keep either side from filling the socket while the
+  // other is writing too.
   for (const manager::Request& request : requests) {
-    one.clear();
-    request.SerializeToString(&one);
-    if (absl::Status fits = CheckRequestSize(one.size()); !fits.ok()) return fits;
-    FrameChannel::AppendFrame(one, frames);
+    // All checked before any is sent (this also caches their sizes).
+    if (absl::Status fits = CheckRequestSize(request.ByteSizeLong()); !fits.ok()) {
+      return fits;
+    }
   }
+  constexpr size_t kChunkCalls = 256;
+  constexpr size_t kChunkBytes = size_t{64} << 10;
   std::vector<manager::Reply> replies(requests.size());
-  size_t next = 0;
-  absl::Status exchanged = ExchangeLocked(
-      frames, static_cast<uint32_t>(requests.size()),
-      static_cast<uint32_t>(requests.size()), absl::Now() + options_.call_timeout,
-      [&](absl::string_view frame) {
-        manager::Reply& reply = replies[next++];
-        if (!reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
-          return absl::DataLossError("the server's reply does not parse");
-        }
-        for (uint64_t object : reply.granted()) ++refs_[object].held;
-        return absl::OkStatus();
-      });
-  if (!exchanged.ok()) return exchanged;
+  const absl::Time deadline = absl::Now() + options_.call_timeout;
+  std::string sending;
+  size_t sent = 0;       // Requests posted.
+  size_t collected = 0;  // Replies parsed.
+  while (collected < requests.size()) {
+    sending.clear();
+    size_t chunk = 0;
+    while (sent + chunk < requests.size() && chunk < kChunkCalls &&
+           sending.size() < kChunkBytes) {
+      const manager::Request& request = requests[sent + chunk];
+      FrameChannel::AppendMessageFrame(
+          request, static_cast<size_t>(request.GetCachedSize()), sending);
+      ++chunk;
+    }
+    received_.clear();
+    const size_t in_flight = sent - collected;
+    if (in_flight > 0) {
+      absl::Status got = CollectLocked(static_cast<uint32_t>(in_flight), deadline,
+                                       received_, /*long_spin=*/requests.size() > kChunkCalls);
+      if (!got.ok()) return got;
+    }
+    if (chunk > 0) {
+      absl::Status posted = PostLocked(sending, static_cast<uint32_t>(chunk), deadline,
+                                       /*more_follows=*/sent + chunk < requests.size());
+      if (!posted.ok()) return posted;
+      sent += chunk;
+    }
+    if (in_flight > 0) {
+      absl::Status parsed = ParseRepliesLocked(received_, &replies[collected], in_flight);
+      if (!parsed.ok()) return parsed;
+      for (size_t i = collected; i < collected + in_flight; ++i) {
+        for (uint64_t object : replies[i].granted()) ++refs_[object].held;
+      }
+      collected += in_flight;
+    }
+  }
   return replies;
 }
 
@@ -494,10 +532,10 @@ void Session::FlushReleasesLocked(const std::vector<uint64_t>& objects) {
     refs_.erase(ref);
   }
   if (request.releases_size() == 0 || !connected_ || !broken_.ok()) return;
-  FrameRequest(request, request.ByteSizeLong(), frame_);
+  frame_.clear();
+  FrameChannel::AppendMessageFrame(request, request.ByteSizeLong(), frame_);
   // No reply: a failure breaks the session, and the next call reports it.
-  (void)ExchangeLocked(frame_, 1, 0, absl::Now() + options_.call_timeout,
-                       [](absl::string_view) { return absl::OkStatus(); });
+  (void)PostLocked(frame_, 1, absl::Now() + options_.call_timeout);
 }
 
 absl::StatusOr<std::shared_ptr<ProxyHandle>> Session::Attach(

@@ -163,12 +163,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // Asks the server for a call area; the socket carries the calls if it
   // cannot give one.
   absl::Status OpenCallAreaLocked();
-  // Sends `count` frames (AppendFrame's bytes) through the area or the
-  // socket, then hands each of `replies` reply frames to `each`, in order.
-  // Breaks the session on any failure of the connection.
-  absl::Status ExchangeLocked(absl::string_view frames, uint32_t count,
-                              uint32_t replies, absl::Time deadline,
-                              const std::function<absl::Status(absl::string_view)>& each);
+  // The steps of an exchange, through the area or the socket; each breaks
+  // the session on a failure of the connection and returns why.
+  // Sends `count` frames (AppendFrame's bytes).
+  // `more_follows`: a part of a batch, not the last (see CallArea::Post).
+  absl::Status PostLocked(absl::string_view frames, uint32_t count, absl::Time deadline,
+                          bool more_follows = false);
+  // Waits for the `replies` reply frames to the message posted last and
+  // appends them to `into`.
+  absl::Status CollectLocked(uint32_t replies, absl::Time deadline, std::string& into,
+                             bool long_spin = false);
+  // Parses `count` reply frames of `frames` into `replies`.
+  absl::Status ParseRepliesLocked(absl::string_view frames, manager::Reply* replies,
+                                  size_t count);
+  absl::Status FailLocked(const absl::Status& why);
   // A `ResourceExhausted` error for a request of `bytes`, or OK.
   absl::Status CheckRequestSize(size_t bytes) const;
   void BreakLocked(const absl::Status& why);
@@ -216,6 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t server_id_ = 0;                    // Set once, when connected.
   absl::flat_hash_map<uint64_t, Ref> refs_;   // Guarded by mutex_.
   std::string frame_;                         // Guarded by mutex_.
+  std::string received_;                      // Guarded by mutex_.
   uint64_t token_ = 0;                        // Guarded by mutex_.
 
   std::mutex side_mutex_;

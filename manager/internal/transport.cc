@@ -372,6 +372,15 @@ void FrameChannel::AppendFrame(absl::string_view frame, std::string& out) {
   out.append(frame.data(), frame.size());
 }
 
+void FrameChannel::AppendMessageFrame(const google::protobuf::MessageLite& message,
+                                      size_t size, std::string& out) {
+  const size_t at = out.size();
+  out.resize(at + kHeaderBytes + size);
+  auto* header = reinterpret_cast<unsigned char*>(out.data() + at);
+  for (size_t i = 0; i < kHeaderBytes; ++i) header[i] = static_cast<unsigned char>(size >> (8 * i));
+  message.SerializeWithCachedSizesToArray(header + kHeaderBytes);
+}
+
 bool FrameChannel::TakeFrame(absl::string_view& bytes, absl::string_view* frame) {
   if (bytes.size() < kHeaderBytes) return false;
   const auto* header = reinterpret_cast<const unsigned char*>(bytes.data());

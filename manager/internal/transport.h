@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
 
 namespace mp::internal {
 
@@ -84,6 +85,10 @@ class FrameChannel {
   // Appends `frame` with its header to `out`, for WriteFrames: several
   // frames sent with one system call (a batch of calls, or replies).
   static void AppendFrame(absl::string_view frame, std::string& out);
+  // As AppendFrame for `message` serialized in place (no copy), whose
+  // ByteSizeLong() has just said `size`.
+  static void AppendMessageFrame(const google::protobuf::MessageLite& message,
+                                 size_t size, std::string& out);
   // Splits the first frame of AppendFrame's bytes off `bytes` into
   // `frame`; false when `bytes` does not start with a whole frame.
   static bool TakeFrame(absl::string_view& bytes, absl::string_view* frame);

@@ -40,6 +40,7 @@
 //   manager/lock_proxy.h   mp::LockProxy, RLockProxy, ManagedLockGuard (and
 //                          semaphore_proxy.h, condition_proxy.h, event_proxy.h,
 //                          barrier_proxy.h, queue_proxy.h, value_proxy.h)
+//   manager/pool_proxy.h   mp::PoolProxy: a Pool living in the manager
 //   manager/proxy.h        mp::BaseProxy: any method by its Python name
 //   manager/batch.h        mp::Batch: many calls, one round trip
 //   manager/server.h       mp::ManagerServer: a standalone manager
@@ -65,6 +66,7 @@
 #include "manager/namespace_proxy.h"   // IWYU pragma: export
 #include "manager/options.h"           // IWYU pragma: export
 #include "manager/proxy.h"             // IWYU pragma: export
+#include "manager/pool_proxy.h"        // IWYU pragma: export
 #include "manager/queue_proxy.h"       // IWYU pragma: export
 #include "manager/server.h"            // IWYU pragma: export
 #include "manager/value_proxy.h"       // IWYU pragma: export

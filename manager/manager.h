@@ -77,6 +77,7 @@
 #include "manager/namespace_proxy.h"
 #include "manager/options.h"
 #include "manager/proxy.h"
+#include "manager/pool_proxy.h"
 #include "manager/queue_proxy.h"
 #include "manager/semaphore_proxy.h"
 #include "manager/value_proxy.h"
@@ -176,7 +177,7 @@ class BaseManager {
 
 // A manager of the types Python's `SyncManager` serves: dict, list,
 // Namespace, Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event,
-// Barrier, Queue, JoinableQueue, Value, Array. (Not yet: Pool.)
+// Barrier, Queue, JoinableQueue, Pool, Value, Array.
 class SyncManager : public BaseManager {
  public:
   static absl::StatusOr<SyncManager> Start(const ManagerOptions& options = {}) {
@@ -244,6 +245,13 @@ class SyncManager : public BaseManager {
   }
   absl::StatusOr<QueueProxy> JoinableQueue(int64_t maxsize = 0) const {
     return Typed<QueueProxy>(Create("JoinableQueue", maxsize));
+  }
+  // manager.Pool(processes, maxtasksperchild): worker processes forked
+  // from the server (manager/pool_proxy.h). Unset: CpuCount() workers, no
+  // task limit.
+  absl::StatusOr<PoolProxy> Pool(std::optional<int64_t> processes = std::nullopt,
+                                 std::optional<int64_t> maxtasksperchild = std::nullopt) const {
+    return Typed<PoolProxy>(Create("Pool", processes, maxtasksperchild));
   }
   // manager.Value(typecode, value), manager.Array(typecode, sequence).
   template <typename T>

@@ -105,6 +105,53 @@ struct PoolMapTypes {
       typename TaskValue<typename ChunkCall<Fn, Item, kStar>::Result>::Type;
 };
 
+// The task that runs fn(args...) in a worker.
+template <typename F, typename... Args>
+absl::StatusOr<ChunkTask> ApplyTask(F fn, const std::tuple<Args...>& args) {
+  using Fn = typename PoolApplyTypes<F, Args...>::Fn;
+  absl::StatusOr<std::string> payload = std::apply(
+      [&](const Args&... each) { return DumpsTuple(AsFunction<F>::Make(fn), each...); },
+      args);
+  if (!payload.ok()) return payload.status();
+  return ChunkTask{TaskRunner(&RunApply<Fn, std::decay_t<Args>...>),
+                   *std::move(payload)};
+}
+
+// `items` cut into chunks of `chunksize` (0: 1), each encoded as a task
+// running `fn` on every item of it (on every item's tuple when `kStar`),
+// and the number of items in each.
+template <bool kStar, typename F, typename Items>
+absl::StatusOr<std::pair<std::vector<ChunkTask>, std::vector<size_t>>> ChunkTasks(
+    F fn, const Items& items, size_t chunksize) {
+  using Types = PoolMapTypes<F, Items, kStar>;
+  using Item = typename Types::Item;
+  if (chunksize == 0) chunksize = 1;
+  std::vector<ChunkTask> tasks;
+  std::vector<size_t> sizes;
+  const typename Types::Fn function = AsFunction<F>::Make(fn);
+  const TaskRunner runner(&RunChunk<typename Types::Fn, Item, kStar>);
+  std::vector<Item> chunk;
+  chunk.reserve(chunksize);
+  auto it = std::ranges::begin(items);
+  const auto end = std::ranges::end(items);
+  while (it != end) {
+    chunk.clear();
+    for (; it != end && chunk.size() < chunksize; ++it) chunk.push_back(*it);
+    absl::StatusOr<std::string> payload = DumpsTuple(function, chunk);
+    if (!payload.ok()) return payload.status();
+    tasks.push_back(ChunkTask{runner, *std::move(payload)});
+    sizes.push_back(chunk.size());
+  }
+  return std::make_pair(std::move(tasks), std::move(sizes));
+}
+
+// Python's automatic chunksize for `items` over `processes` workers: about
+// four chunks per worker.
+inline size_t AutoChunksize(size_t items, int processes) {
+  const size_t chunks = static_cast<size_t>(processes) * 4;
+  return std::max<size_t>(1, (items + chunks - 1) / chunks);
+}
+
 }  // namespace internal
 
 // What each worker runs once before its first task: Python's
@@ -387,7 +434,6 @@ class Pool {
       F fn, const std::tuple<Args...>& args = {},
       std::type_identity_t<std::function<void(const R&)>> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) {
-    using Fn = typename internal::PoolApplyTypes<F, Args...>::Fn;
     auto state = std::make_shared<typename AsyncResult<R>::State>(
         std::vector<size_t>{1}, true, nullptr);
     state->callback = std::move(callback);
@@ -395,18 +441,10 @@ class Pool {
     state->decode = [](const internal::JobState& job) {
       return Loads<R>(job.outcomes()[0]->bytes);
     };
-    absl::StatusOr<std::string> payload = std::apply(
-        [&](const Args&... each) {
-          return DumpsTuple(internal::AsFunction<F>::Make(fn), each...);
-        },
-        args);
+    absl::StatusOr<internal::ChunkTask> task = internal::ApplyTask(fn, args);
     std::vector<internal::ChunkTask> tasks;
-    if (payload.ok()) {
-      tasks.push_back(internal::ChunkTask{
-          internal::TaskRunner(&internal::RunApply<Fn, std::decay_t<Args>...>),
-          *std::move(payload)});
-    }
-    Submit(state, payload.status(), std::move(tasks));
+    if (task.ok()) tasks.push_back(*std::move(task));
+    Submit(state, task.status(), std::move(tasks));
     return AsyncResult<R>(std::move(state));
   }
 
@@ -428,38 +466,8 @@ class Pool {
   static std::unique_ptr<internal::PoolCore> OrDie(absl::StatusOr<Pool> pool);
   static absl::StatusOr<internal::PoolSettings> Settings(PoolOptions options);
 
-  // Chunks `items` as `options` says and encodes each chunk for `fn`.
-  template <bool kStar, typename F, typename Items>
-  absl::StatusOr<std::pair<std::vector<internal::ChunkTask>,
-                           std::vector<size_t>>>
-  Chunk(F fn, const Items& items, size_t chunksize) const {
-    using Types = internal::PoolMapTypes<F, Items, kStar>;
-    using Item = typename Types::Item;
-    if (chunksize == 0) chunksize = 1;
-    std::vector<internal::ChunkTask> tasks;
-    std::vector<size_t> sizes;
-    const typename Types::Fn function = internal::AsFunction<F>::Make(fn);
-    const internal::TaskRunner runner(
-        &internal::RunChunk<typename Types::Fn, Item, kStar>);
-    std::vector<Item> chunk;
-    chunk.reserve(chunksize);
-    auto it = std::ranges::begin(items);
-    const auto end = std::ranges::end(items);
-    while (it != end) {
-      chunk.clear();
-      for (; it != end && chunk.size() < chunksize; ++it) chunk.push_back(*it);
-      absl::StatusOr<std::string> payload = DumpsTuple(function, chunk);
-      if (!payload.ok()) return payload.status();
-      tasks.push_back(internal::ChunkTask{runner, *std::move(payload)});
-      sizes.push_back(chunk.size());
-    }
-    return std::make_pair(std::move(tasks), std::move(sizes));
-  }
-
-  // Python's automatic chunksize: about four chunks per worker.
   size_t AutoChunksize(size_t items) const {
-    const size_t chunks = static_cast<size_t>(processes()) * 4;
-    return std::max<size_t>(1, (items + chunks - 1) / chunks);
+    return internal::AutoChunksize(items, processes());
   }
 
   template <bool kStar, typename F, typename Items, typename R>
@@ -468,7 +476,7 @@ class Pool {
       std::function<void(const std::vector<R>&)> callback,
       std::function<void(const absl::Status&)> error_callback) {
     const size_t count = static_cast<size_t>(std::ranges::distance(items));
-    auto chunks = Chunk<kStar>(
+    auto chunks = internal::ChunkTasks<kStar>(
         fn, items, options.chunksize > 0 ? options.chunksize
                                          : AutoChunksize(count));
     auto state = std::make_shared<typename AsyncResult<std::vector<R>>::State>(
@@ -499,8 +507,8 @@ class Pool {
             typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> SubmitImap(F fn, const Items& items, MapOptions options,
                            bool unordered) {
-    auto chunks =
-        Chunk<false>(fn, items, options.chunksize > 0 ? options.chunksize : 1);
+    auto chunks = internal::ChunkTasks<false>(
+        fn, items, options.chunksize > 0 ? options.chunksize : 1);
     if (!chunks.ok()) {
       // One chunk that fails with the encoding error.
       auto state = std::make_shared<internal::JobState>(

@@ -81,6 +81,15 @@ class CallEffects {
   }
   bool would_block() const { return would_block_; }
 
+  // What an object calls (from any thread, any time until it is freed)
+  // when something outside a call changed what a waiting call may wait
+  // for: a pool's task finished. The server then has its waiting calls
+  // look again.
+  std::function<void()> notifier() const {
+    return notify_ != nullptr ? *notify_ : std::function<void()>([] {});
+  }
+  void set_notifier(const std::function<void()>* notify) { notify_ = notify; }
+
   // `value` is now held by the object.
   void Stored(const Object& value) { Collect(value, stored_); }
   // `value` is no longer held by the object (it may still be returned).
@@ -104,6 +113,7 @@ class CallEffects {
   Waiter* waiter_ = nullptr;
   bool try_only_ = false;
   bool would_block_ = false;
+  const std::function<void()>* notify_ = nullptr;
   std::vector<uint64_t> stored_;
   std::vector<uint64_t> dropped_;
 };

@@ -16,6 +16,8 @@
 #include "google/protobuf/arena.h"
 #include "absl/time/clock.h"
 #include "manager/internal/handshake.h"
+#include "manager/internal/pool_type.h"
+#include "sync/internal/futex.h"
 #include "serialize/serialize.h"
 
 namespace mp::internal {
@@ -37,8 +39,9 @@ struct Server::Connection {
   std::atomic<bool> has_area{false};
 };
 
-// Waits on `changed_` in slices, so that a caller whose client has gone
-// (its socket hung up) or a server that stops ends the wait.
+// Waits, without the server's lock, for `generation_` to move on (see
+// Changed), in slices, so that a caller whose client has gone (its socket
+// hung up) or a server that stops ends the wait.
 class Server::CallWaiter final : public Waiter {
  public:
   CallWaiter(Server& server, std::unique_lock<std::mutex>& lock, int fd)
@@ -47,17 +50,32 @@ class Server::CallWaiter final : public Waiter {
   absl::StatusOr<bool> WaitUntil(const std::function<bool()>& ready,
                                  absl::Time deadline) override {
     constexpr absl::Duration kSlice = absl::Milliseconds(50);
-    while (!ready()) {
+    server_.waiters_.fetch_add(1, std::memory_order_seq_cst);
+    absl::StatusOr<bool> outcome = true;
+    while (true) {
+      // Read before looking: a change after the look moves the generation
+      // after this read, and the futex wait returns at once.
+      const uint32_t seen = server_.generation_.load(std::memory_order_seq_cst);
+      if (ready()) break;
       if (server_.stopping_.load(std::memory_order_relaxed)) {
-        return absl::UnavailableError("the manager is shutting down");
+        outcome = absl::UnavailableError("the manager is shutting down");
+        break;
       }
-      if (PeerHungUp(fd_)) return absl::CancelledError("the caller has gone");
+      if (PeerHungUp(fd_)) {
+        outcome = absl::CancelledError("the caller has gone");
+        break;
+      }
       const absl::Time now = absl::Now();
-      if (now >= deadline) return false;
-      const absl::Duration wait = std::min(deadline - now, kSlice);
-      server_.changed_.wait_for(lock_, absl::ToChronoNanoseconds(wait));
+      if (now >= deadline) {
+        outcome = false;
+        break;
+      }
+      lock_.unlock();
+      FutexWaitUntil(server_.generation_, seen, std::min(deadline, now + kSlice));
+      lock_.lock();
     }
-    return true;
+    server_.waiters_.fetch_sub(1, std::memory_order_relaxed);
+    return outcome;
   }
 
  private:
@@ -148,12 +166,24 @@ Server::Server(ServerOptions options, Listener listener, std::string directory)
       directory_(std::move(directory)),
       stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       types_(BuiltinTypes()) {
+  AddPoolType(types_);
+  link_->server = this;
+  // Needs no server lock: the pool thread that notifies may be one a call
+  // holding that lock waits for (a pool's Terminate).
+  notify_ = [link = link_] {
+    std::lock_guard<std::mutex> lock(link->mutex);
+    if (link->server != nullptr) link->server->Changed();
+  };
   for (const TypeRegistration& type : options_.types) {
     types_[type.type_id] = type.factory;
   }
 }
 
 Server::~Server() {
+  {
+    std::lock_guard<std::mutex> lock(link_->mutex);
+    link_->server = nullptr;
+  }
   Stop();
   ReapFinished(/*all=*/true);
   RemoveSocket();
@@ -323,7 +353,7 @@ void Server::RunConnection(Connection* connection) {
       }
     }
     ReleaseAll(*connection);
-    changed_.notify_all();
+    Changed();
     // Before the count drops: whoever sees the lower count (through the
     // lock) also sees the connection finished.
     connection->finished.store(true, std::memory_order_release);
@@ -524,6 +554,7 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
                     reply);
   }
   CallEffects effects(server_id_);
+  effects.set_notifier(&notify_);
   absl::StatusOr<std::unique_ptr<ManagedObject>> made = type->second(*args, effects);
   if (!made.ok()) return SetError(made.status(), reply);
   const uint64_t id = next_object_++;
@@ -556,6 +587,7 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
   CallEffects effects(server_id_,
                       connection.principal != 0 ? connection.principal : connection.id,
                       call.thread(), &waiter, call.try_only());
+  effects.set_notifier(&notify_);
   absl::StatusOr<Object> result = object->Call(call.method(), *args, effects);
   if (effects.would_block()) {
     reply.set_would_block(true);
@@ -580,7 +612,16 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
   }
   for (uint64_t dropped : effects.dropped()) Decref(dropped);
   Decref(id);
-  changed_.notify_all();
+  Changed();
+}
+
+void Server::Changed() {
+  // Dekker with CallWaiter: it counts itself in, then reads the
+  // generation; we move the generation, then read the count. One of us
+  // sees the other, so a waiter is never left asleep, and a call with
+  // nobody waiting costs no system call.
+  generation_.fetch_add(1, std::memory_order_seq_cst);
+  if (waiters_.load(std::memory_order_seq_cst) != 0) FutexWake(generation_, kWakeAll);
 }
 
 void Server::FillStats(manager::Stats& stats) {

@@ -24,7 +24,6 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -146,9 +145,23 @@ class Server {
 
   class CallWaiter;
 
+  // The notifier objects get (CallEffects::notifier): it may run on a
+  // thread of theirs after the server has gone, hence the link, which the
+  // server cuts when it goes.
+  struct Link {
+    std::mutex mutex;
+    Server* server = nullptr;  // Guarded by mutex.
+  };
+  const std::shared_ptr<Link> link_ = std::make_shared<Link>();
+  std::function<void()> notify_;
+
   std::mutex mutex_;
-  // Notified after every call: what a waiting call waits for may have come.
-  std::condition_variable changed_;
+  // Moved on (Changed) after every call and by objects' notifiers: what a
+  // waiting call waits for may have come. Waiting calls sleep on it as a
+  // futex; `waiters_` counts them.
+  void Changed();
+  std::atomic<uint32_t> generation_{0};
+  std::atomic<uint32_t> waiters_{0};
   absl::flat_hash_map<std::string, ManagedFactory> types_;  // Guarded by mutex_.
   // Objects that want to hear of closed connections.
   absl::flat_hash_set<uint64_t> watching_;                  // Guarded by mutex_.

@@ -55,6 +55,10 @@ absl::Status RunInitializer(const WorkerConfig& config,
 
 int RunPoolWorker(Queue inbox, Queue results, WorkerConfig config,
                   const std::function<TaskOutcome()>* local_initializer) {
+  // The pool stops workers with SIGTERM: a handler a forked worker
+  // inherited (a manager server's, which would stop that server) must not
+  // catch it.
+  signal(SIGTERM, SIG_DFL);
   if (absl::Status init = RunInitializer(config, local_initializer);
       !init.ok()) {
     ResultMessage failure;
@@ -153,6 +157,7 @@ void JobState::Complete() {
     complete_ = true;
   }
   changed_.notify_all();
+  Completed();
 }
 
 bool JobState::all_delivered() const {

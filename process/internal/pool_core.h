@@ -94,6 +94,9 @@ class JobState {
   // Runs once, in the delivering thread, before waiters see the job
   // complete: typed results decode here and call their callbacks.
   virtual void Finish() {}
+  // Runs once, in the delivering thread, after waiters see the job
+  // complete: for waiters elsewhere (a manager's waiting calls).
+  virtual void Completed() {}
 
  private:
   void Complete();

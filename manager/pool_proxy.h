@@ -1,0 +1,254 @@
+// -----------------------------------------------------------------------------
+// File: manager/pool_proxy.h
+// -----------------------------------------------------------------------------
+//
+// `PoolProxy` is a proxy of a process pool that lives in a manager server:
+// Python's `manager.Pool(processes)`. Its workers are forked from the
+// server, so any process holding the proxy (a forked child, a spawned one,
+// one that connected) hands work to the same workers, and the pool outlives
+// the process that made it.
+//
+//   int Square(int x) { return x * x; }
+//
+//   absl::StatusOr<mp::PoolProxy> pool = manager->Pool(4);
+//   absl::StatusOr<std::vector<int>> squares =
+//       pool->Map(Square, std::vector<int>{1, 2, 3});          // {1, 4, 9}
+//   absl::StatusOr<int> one = pool->Apply(Square, 7);          // 49
+//   mp::ManagedAsyncResult<int> later = pool->ApplyAsync(Square, std::tuple(8));
+//   absl::StatusOr<int> sixty_four = later.Get(absl::Seconds(10));
+//
+// Functions and arguments follow mp::Pool's rules (process/pool.h): a
+// function, captureless lambda, mp::Function or mp::Bind closure, with
+// serializable arguments. The server runs the functions of its own
+// executable: a manager started by this program (SyncManager::Start) runs
+// this program's; a server of another build refuses the task
+// (`InvalidArgument` naming it) rather than run a wrong function.
+//
+// Dead workers are replaced and their tasks fail with `Aborted`, as with
+// mp::Pool. Map cuts the items into chunks (about four per worker unless
+// `chunksize` says); the first failing chunk fails the whole Map.
+//
+// Lifetime: Close() takes no more work, Terminate() stops the workers,
+// Join() waits for them after either. The pool is freed, and its workers
+// stopped, when its last proxy anywhere goes.
+
+#ifndef MULTIPROCESS_MANAGER_POOL_PROXY_H_
+#define MULTIPROCESS_MANAGER_POOL_PROXY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "manager/lock_proxy.h"
+#include "manager/proxy.h"
+#include "process/pool.h"
+#include "serialize/bytes.h"
+
+namespace mp {
+namespace internal {
+
+// A chunk's outcome as the server reports it: (status code, message, bytes).
+using PoolChunk = std::tuple<int64_t, std::string, Bytes>;
+
+inline absl::Status ChunkStatus(const PoolChunk& chunk) {
+  return absl::Status(static_cast<absl::StatusCode>(std::get<0>(chunk)),
+                      std::get<1>(chunk));
+}
+
+}  // namespace internal
+
+// The result of PoolProxy::ApplyAsync or MapAsync: Python's AsyncResult
+// through a manager. Copies share the result; once fetched it is kept here
+// and the server forgets it.
+template <typename T>
+class ManagedAsyncResult {
+ public:
+  // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
+  // first; the task's own error; the manager's (`Unavailable`).
+  absl::StatusOr<T> Get(absl::Duration timeout = absl::InfiniteDuration()) const {
+    if (!state_->value.has_value()) {
+      absl::StatusOr<std::optional<std::vector<internal::PoolChunk>>> chunks =
+          state_->pool.template CallBlocking<
+              std::optional<std::vector<internal::PoolChunk>>>(
+              timeout, "take", state_->job, internal::TimeoutSeconds(timeout));
+      if (!chunks.ok()) return chunks.status();
+      if (!chunks->has_value()) {
+        return absl::DeadlineExceededError("pool: the result is not ready");
+      }
+      state_->value = state_->decode(**chunks);
+    }
+    return *state_->value;
+  }
+  // Waits up to `timeout`; returns whether the result is ready.
+  bool Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
+    absl::StatusOr<T> got = Get(timeout);
+    return got.ok() || !absl::IsDeadlineExceeded(got.status()) ||
+           state_->value.has_value();
+  }
+  bool Ready() const {
+    if (state_->value.has_value()) return true;
+    absl::StatusOr<bool> ready = state_->pool.template CallMethod<bool>("ready", state_->job);
+    return ready.ok() && *ready;
+  }
+  // Whether the call completed without error; false while not Ready().
+  bool Successful() const { return Ready() && Get().ok(); }
+
+  // Implementation detail.
+  struct State {
+    ~State() {
+      if (!value.has_value() && pool.valid()) (void)pool.Call("forget", job);
+    }
+    BaseProxy pool;
+    int64_t job = 0;
+    absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&) = nullptr;
+    std::optional<absl::StatusOr<T>> value;
+  };
+  explicit ManagedAsyncResult(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+class PoolProxy : public BaseProxy {
+ public:
+  PoolProxy() = default;
+  explicit PoolProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
+
+  // fn(args...) in a worker; waits for the result.
+  template <typename F, typename... Args,
+            typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
+  absl::StatusOr<R> Apply(F fn, const Args&... args) const {
+    return ApplyAsync(fn, std::make_tuple(args...)).Get();
+  }
+
+  template <typename F, typename... Args,
+            typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
+  ManagedAsyncResult<R> ApplyAsync(F fn, const std::tuple<Args...>& args = {}) const {
+    absl::StatusOr<internal::ChunkTask> task = internal::ApplyTask(fn, args);
+    std::vector<internal::ChunkTask> tasks;
+    if (task.ok()) tasks.push_back(*std::move(task));
+    return Submit<R>(task.status(), tasks, {1}, &DecodeOne<R>);
+  }
+
+  // fn(item) for each item, results in input order.
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  absl::StatusOr<std::vector<R>> Map(F fn, const Items& items, size_t chunksize = 0) const {
+    return MapAsync(fn, items, chunksize).Get();
+  }
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ManagedAsyncResult<std::vector<R>> MapAsync(F fn, const Items& items,
+                                              size_t chunksize = 0) const {
+    return SubmitChunks<false, R>(fn, items, chunksize);
+  }
+  // fn(args...) for each tuple of arguments.
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
+  absl::StatusOr<std::vector<R>> Starmap(F fn, const Items& items,
+                                         size_t chunksize = 0) const {
+    return StarmapAsync(fn, items, chunksize).Get();
+  }
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
+  ManagedAsyncResult<std::vector<R>> StarmapAsync(F fn, const Items& items,
+                                                  size_t chunksize = 0) const {
+    return SubmitChunks<true, R>(fn, items, chunksize);
+  }
+
+  // The pool's worker count.
+  absl::StatusOr<int> Processes() const { return CallMethod<int>("processes"); }
+  absl::Status Close() const { return Call("close"); }
+  absl::Status Terminate() const { return Call("terminate"); }
+  // Waits for the workers to exit. Errors: `InvalidArgument` unless Close()
+  // or Terminate() came first.
+  absl::Status Join() const {
+    return CallWaiting<Object>(absl::InfiniteDuration(), "join").status();
+  }
+
+ private:
+  template <typename R>
+  static absl::StatusOr<R> DecodeOne(const std::vector<internal::PoolChunk>& chunks) {
+    if (chunks.size() != 1) return absl::DataLossError("pool: a reply without its chunk");
+    if (absl::Status failed = internal::ChunkStatus(chunks[0]); !failed.ok()) return failed;
+    return Loads<R>(std::get<2>(chunks[0]).value);
+  }
+  template <typename V>
+  static absl::StatusOr<V> DecodeAll(const std::vector<internal::PoolChunk>& chunks) {
+    V all;
+    for (const internal::PoolChunk& chunk : chunks) {
+      if (absl::Status failed = internal::ChunkStatus(chunk); !failed.ok()) return failed;
+      absl::StatusOr<V> part = Loads<V>(std::get<2>(chunk).value);
+      if (!part.ok()) return part.status();
+      all.insert(all.end(), std::make_move_iterator(part->begin()),
+                 std::make_move_iterator(part->end()));
+    }
+    return all;
+  }
+
+  template <bool kStar, typename R, typename F, typename Items>
+  ManagedAsyncResult<std::vector<R>> SubmitChunks(F fn, const Items& items,
+                                                  size_t chunksize) const {
+    if (chunksize == 0) {
+      absl::StatusOr<int> processes = Processes();
+      if (!processes.ok()) {
+        return Submit<std::vector<R>>(processes.status(), {}, {}, &DecodeAll<std::vector<R>>);
+      }
+      chunksize = internal::AutoChunksize(
+          static_cast<size_t>(std::ranges::distance(items)), *processes);
+    }
+    auto chunks = internal::ChunkTasks<kStar>(fn, items, chunksize);
+    if (!chunks.ok()) {
+      return Submit<std::vector<R>>(chunks.status(), {}, {}, &DecodeAll<std::vector<R>>);
+    }
+    return Submit<std::vector<R>>(absl::OkStatus(), chunks->first, chunks->second,
+                                  &DecodeAll<std::vector<R>>);
+  }
+
+  // Sends the tasks; a result that holds `encoded` (or the manager's
+  // refusal) when they could not be sent.
+  template <typename T>
+  ManagedAsyncResult<T> Submit(
+      absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
+      const std::vector<size_t>& sizes,
+      absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&)) const {
+    auto state = std::make_shared<typename ManagedAsyncResult<T>::State>();
+    state->decode = decode;
+    std::vector<Bytes> wire;
+    for (const internal::ChunkTask& task : tasks) {
+      if (!encoded.ok()) break;
+      absl::StatusOr<std::string> bytes = Dumps(std::make_tuple(task.run, task.payload));
+      if (!bytes.ok()) encoded = bytes.status();
+      else wire.push_back(Bytes{*std::move(bytes)});
+    }
+    absl::StatusOr<int64_t> job =
+        encoded.ok() ? CallMethod<int64_t>(
+                           "submit", wire,
+                           std::vector<int64_t>(sizes.begin(), sizes.end()),
+                           /*fail_fast=*/true)
+                     : absl::StatusOr<int64_t>(absl::Status(
+                           encoded.code(),
+                           absl::StrCat("pool: cannot send the task: ", encoded.message())));
+    if (!job.ok()) {
+      state->value = job.status();
+    } else {
+      state->pool = *this;
+      state->job = *job;
+    }
+    return ManagedAsyncResult<T>(std::move(state));
+  }
+};
+
+}  // namespace mp
+
+#endif  // MULTIPROCESS_MANAGER_POOL_PROXY_H_

@@ -12,6 +12,7 @@
 //   BM_DictSetBatched          1000 d[k] = v in one Batch (one round trip)
 //   BM_DictSet4Clients         4 processes, each its own connection, each
 //                              setting its own key
+//   BM_DictSetBatched4Clients  the same, each sending 10 batches of 1000
 //   BM_RawFutexPingPong        two processes handing a word back and forth
 //                              through FUTEX_WAIT / FUTEX_WAKE: the floor of
 //                              any cross-process call that sleeps
@@ -215,6 +216,38 @@ void BM_DictSet4Clients(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kClients * kCalls);
 }
 BENCHMARK(BM_DictSet4Clients)->Apply(Paths)->Unit(benchmark::kMillisecond);
+
+void BM_DictSetBatched4Clients(benchmark::State& state) {
+  absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
+  if (!d.ok()) return state.SkipWithError("no dict");
+  constexpr int kClients = 4;
+  constexpr int kBatches = 10;
+  constexpr int kCalls = 1000;
+  for (auto _ : state) {
+    std::vector<pid_t> children;
+    for (int client = 0; client < kClients; ++client) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        for (int round = 0; round < kBatches; ++round) {
+          Batch batch;
+          for (int i = 0; i < kCalls; ++i) batch.Add(*d, "__setitem__", client, i);
+          if (!batch.Run().ok() || !batch.Result(kCalls - 1).ok()) _exit(1);
+        }
+        _exit(0);
+      }
+      children.push_back(pid);
+    }
+    bool ok = true;
+    for (pid_t child : children) {
+      int status = 0;
+      waitpid(child, &status, 0);
+      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    if (!ok) return state.SkipWithError("a client failed");
+  }
+  state.SetItemsProcessed(state.iterations() * kClients * kBatches * kCalls);
+}
+BENCHMARK(BM_DictSetBatched4Clients)->Apply(Paths)->Unit(benchmark::kMillisecond);
 
 long Futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr,

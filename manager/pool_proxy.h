@@ -16,6 +16,7 @@
 //   absl::StatusOr<int> one = pool->Apply(Square, 7);          // 49
 //   mp::ManagedAsyncResult<int> later = pool->ApplyAsync(Square, std::tuple(8));
 //   absl::StatusOr<int> sixty_four = later.Get(absl::Seconds(10));
+//   for (absl::StatusOr<int> each : pool->ImapUnordered(Square, inputs)) ...
 //
 // Functions and arguments follow mp::Pool's rules (process/pool.h): a
 // function, captureless lambda, mp::Function or mp::Bind closure, with
@@ -119,6 +120,89 @@ class ManagedAsyncResult {
   std::shared_ptr<State> state_;
 };
 
+// Results of PoolProxy::Imap (in order) and ImapUnordered (as they
+// finish), handed out as chunks arrive: Next(), or range-for. A failed
+// chunk yields its error once, in place of its items.
+template <typename R>
+class ManagedImapResult {
+ public:
+  // The next result; nullopt after the last. Errors: the task's;
+  // `DeadlineExceeded` when `timeout` passes first (call again to go on).
+  absl::StatusOr<std::optional<R>> Next(
+      absl::Duration timeout = absl::InfiniteDuration()) {
+    while (position_ >= buffer_.size()) {
+      if (!state_->failed.ok()) {
+        absl::Status failed = state_->failed;
+        state_->failed = absl::OkStatus();
+        state_->chunk = state_->chunks;
+        return failed;
+      }
+      if (state_->chunk >= state_->chunks) return std::nullopt;
+      absl::StatusOr<std::optional<internal::PoolChunk>> got =
+          state_->pool.template CallBlocking<std::optional<internal::PoolChunk>>(
+              timeout, "chunk", state_->job, static_cast<int64_t>(state_->chunk),
+              state_->unordered, internal::TimeoutSeconds(timeout));
+      if (!got.ok()) return got.status();
+      if (!got->has_value()) return absl::DeadlineExceededError("pool: no result ready yet");
+      ++state_->chunk;
+      buffer_.clear();
+      position_ = 0;
+      if (absl::Status failed = internal::ChunkStatus(**got); !failed.ok()) return failed;
+      absl::StatusOr<std::vector<R>> values = Loads<std::vector<R>>(std::get<2>(**got).value);
+      if (!values.ok()) return values.status();
+      buffer_ = *std::move(values);
+    }
+    return std::move(buffer_[position_++]);
+  }
+
+  class iterator {
+   public:
+    using value_type = absl::StatusOr<R>;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(ManagedImapResult* owner) : owner_(owner) { ++*this; }
+    const value_type& operator*() const { return current_; }
+    iterator& operator++() {
+      absl::StatusOr<std::optional<R>> next = owner_->Next();
+      if (!next.ok()) {
+        current_ = next.status();
+      } else if (next->has_value()) {
+        current_ = **std::move(next);
+      } else {
+        owner_ = nullptr;
+      }
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
+
+   private:
+    ManagedImapResult* owner_ = nullptr;
+    value_type current_ = absl::UnknownError("");
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+  // Implementation detail.
+  struct State {
+    ~State() {
+      if (pool.valid()) (void)pool.Call("forget", job);
+    }
+    BaseProxy pool;
+    int64_t job = 0;
+    size_t chunks = 0;
+    size_t chunk = 0;  // The next to fetch.
+    bool unordered = false;
+    absl::Status failed;  // Why nothing was submitted.
+  };
+  explicit ManagedImapResult(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<State> state_;
+  std::vector<R> buffer_;
+  size_t position_ = 0;
+};
+
 class PoolProxy : public BaseProxy {
  public:
   PoolProxy() = default;
@@ -164,6 +248,19 @@ class PoolProxy : public BaseProxy {
   ManagedAsyncResult<std::vector<R>> StarmapAsync(F fn, const Items& items,
                                                   size_t chunksize = 0) const {
     return SubmitChunks<true, R>(fn, items, chunksize);
+  }
+
+  // Results as they come: in order (Imap), or as chunks finish
+  // (ImapUnordered); chunks of one item unless `chunksize` says.
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ManagedImapResult<R> Imap(F fn, const Items& items, size_t chunksize = 1) const {
+    return SubmitImap<R>(fn, items, chunksize, /*unordered=*/false);
+  }
+  template <typename F, std::ranges::input_range Items,
+            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ManagedImapResult<R> ImapUnordered(F fn, const Items& items, size_t chunksize = 1) const {
+    return SubmitImap<R>(fn, items, chunksize, /*unordered=*/true);
   }
 
   // The pool's worker count.
@@ -215,15 +312,33 @@ class PoolProxy : public BaseProxy {
                                   &DecodeAll<std::vector<R>>);
   }
 
-  // Sends the tasks; a result that holds `encoded` (or the manager's
+  template <typename R, typename F, typename Items>
+  ManagedImapResult<R> SubmitImap(F fn, const Items& items, size_t chunksize,
+                                  bool unordered) const {
+    auto state = std::make_shared<typename ManagedImapResult<R>::State>();
+    state->unordered = unordered;
+    auto chunks = internal::ChunkTasks<false>(fn, items, chunksize);
+    absl::StatusOr<int64_t> job =
+        chunks.ok() ? SendTasks(absl::OkStatus(), chunks->first, chunks->second,
+                                /*fail_fast=*/false)
+                    : SendTasks(chunks.status(), {}, {}, false);
+    if (!job.ok()) {
+      state->failed = job.status();
+      state->chunks = 1;
+    } else {
+      state->pool = *this;
+      state->job = *job;
+      state->chunks = chunks->first.size();
+    }
+    return ManagedImapResult<R>(std::move(state));
+  }
+
+  // Sends the tasks: the job's id, or `encoded` (or the manager's
   // refusal) when they could not be sent.
-  template <typename T>
-  ManagedAsyncResult<T> Submit(
-      absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
-      const std::vector<size_t>& sizes,
-      absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&)) const {
-    auto state = std::make_shared<typename ManagedAsyncResult<T>::State>();
-    state->decode = decode;
+  absl::StatusOr<int64_t> SendTasks(absl::Status encoded,
+                                    const std::vector<internal::ChunkTask>& tasks,
+                                    const std::vector<size_t>& sizes,
+                                    bool fail_fast) const {
     std::vector<Bytes> wire;
     for (const internal::ChunkTask& task : tasks) {
       if (!encoded.ok()) break;
@@ -231,14 +346,24 @@ class PoolProxy : public BaseProxy {
       if (!bytes.ok()) encoded = bytes.status();
       else wire.push_back(Bytes{*std::move(bytes)});
     }
-    absl::StatusOr<int64_t> job =
-        encoded.ok() ? CallMethod<int64_t>(
-                           "submit", wire,
-                           std::vector<int64_t>(sizes.begin(), sizes.end()),
-                           /*fail_fast=*/true)
-                     : absl::StatusOr<int64_t>(absl::Status(
-                           encoded.code(),
-                           absl::StrCat("pool: cannot send the task: ", encoded.message())));
+    if (!encoded.ok()) {
+      return absl::Status(encoded.code(),
+                          absl::StrCat("pool: cannot send the task: ", encoded.message()));
+    }
+    return CallMethod<int64_t>("submit", wire,
+                               std::vector<int64_t>(sizes.begin(), sizes.end()), fail_fast);
+  }
+
+  // A result of the tasks, or one that holds why they could not be sent.
+  template <typename T>
+  ManagedAsyncResult<T> Submit(
+      absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
+      const std::vector<size_t>& sizes,
+      absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&)) const {
+    auto state = std::make_shared<typename ManagedAsyncResult<T>::State>();
+    state->decode = decode;
+    absl::StatusOr<int64_t> job = SendTasks(std::move(encoded), tasks, sizes,
+                                            /*fail_fast=*/true);
     if (!job.ok()) {
       state->value = job.status();
     } else {

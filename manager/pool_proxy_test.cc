@@ -88,6 +88,31 @@ TEST(PoolProxyTest, MapApplyAndStarmapRunInTheServersWorkers) {
   EXPECT_THAT(later.Get(), IsOkAndHolds(81));  // Kept after the first Get.
 }
 
+TEST(PoolProxyTest, ImapHandsResultsOutAsTheyCome) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<PoolProxy> pool = manager->Pool(2);
+  ASSERT_THAT(pool, IsOk());
+  std::vector<int> in_order;
+  for (absl::StatusOr<int> each : pool->Imap(Square, Range(100), 7)) {
+    ASSERT_THAT(each, IsOk());
+    in_order.push_back(*each);
+  }
+  EXPECT_EQ(in_order, Squares(100));
+  std::vector<int> as_they_come;
+  for (absl::StatusOr<int> each : pool->ImapUnordered(Square, Range(100))) {
+    ASSERT_THAT(each, IsOk());
+    as_they_come.push_back(*each);
+  }
+  EXPECT_THAT(as_they_come, ::testing::UnorderedElementsAreArray(Squares(100)));
+  // A failing chunk yields its error in its place; the others still come.
+  std::vector<std::string> seen;
+  for (absl::StatusOr<int> each : pool->Imap(NotFoundOnThree, Range(6))) {
+    seen.push_back(each.ok() ? std::to_string(*each) : "error");
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"0", "1", "2", "error", "4", "5"}));
+}
+
 TEST(PoolProxyTest, AFailingTaskFailsItsCallOnly) {
   absl::StatusOr<SyncManager> manager = Manager();
   ASSERT_THAT(manager, IsOk());

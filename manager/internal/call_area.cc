@@ -50,9 +50,9 @@ constexpr size_t kHeaderBytes = kPage;
 constexpr absl::Duration kServerSpin = absl::Microseconds(50);
 constexpr absl::Duration kClientSpin = absl::Microseconds(100);
 constexpr absl::Duration kMinSpin = absl::Microseconds(2);
-// Within a batch sent in parts either side spins this long, unadapted:
-// each part takes a while, and a wake-up per part would cost more than
-// the spinning.
+// Within a batch sent in parts either side may spin up to this long (as
+// adapted, on its own budget): each part takes a while, and a wake-up per
+// part costs more than spinning while the other side has a core.
 constexpr absl::Duration kBatchSpin = absl::Milliseconds(1);
 // Sleepers look at their peer's liveness this often.
 constexpr absl::Duration kClientSlice = absl::Milliseconds(50);
@@ -139,6 +139,7 @@ CallArea& CallArea::operator=(CallArea&& other) noexcept {
     posted_ = other.posted_;
     more_follows_ = other.more_follows_;
     spin_ = other.spin_;
+    batch_spin_ = other.batch_spin_;
   }
   return *this;
 }
@@ -237,9 +238,8 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
   while (true) {
     const uint32_t done = header_->done.load(std::memory_order_acquire);
     if (done == posted_) break;
-    absl::Duration batch_spin = kBatchSpin;
     switch (WaitForChange(header_->done, done, header_->client_sleeping,
-                          long_spin ? &batch_spin : &spin_,
+                          long_spin ? &batch_spin_ : &spin_,
                           long_spin ? kBatchSpin : kClientSpin, kClientSlice,
                           deadline, alive)) {
       case Waited::kChanged:
@@ -264,9 +264,8 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
 absl::StatusOr<bool> CallArea::AwaitPosted(uint32_t* seen, std::string& copy,
                                            Message* message,
                                            const std::function<bool()>& keep_waiting) {
-  absl::Duration batch_spin = kBatchSpin;
   if (WaitForChange(header_->posted, *seen, header_->server_sleeping,
-                    more_follows_ ? &batch_spin : &spin_,
+                    more_follows_ ? &batch_spin_ : &spin_,
                     more_follows_ ? kBatchSpin : kServerSpin, kServerSlice,
                     absl::InfiniteFuture(), keep_waiting) != Waited::kChanged) {
     return false;

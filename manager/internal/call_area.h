@@ -135,6 +135,7 @@ class CallArea {
   bool more_follows_ = false;  // Server: the last message said so.
   // This side's spin before it sleeps (see call_area.cc); this process's.
   absl::Duration spin_ = absl::Microseconds(50);
+  absl::Duration batch_spin_ = absl::Milliseconds(1);  // Within batches.
 };
 
 }  // namespace mp::internal

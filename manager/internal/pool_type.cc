@@ -91,6 +91,36 @@ class ManagedPool final : public ManagedObject {
       jobs_.erase(*args[0].As<int64_t>());
       return Object(std::move(chunks));
     }
+    if (method == "chunk") {
+      // chunk(job, position, unordered, timeout): the position-th chunk (in
+      // order, or in order of arrival), or None if not in by the timeout.
+      if (auto s = CheckArity(method, args, 4, 4); !s.ok()) return s;
+      absl::StatusOr<Job*> job = Find(args[0]);
+      if (!job.ok()) return job.status();
+      absl::StatusOr<int64_t> position = args[1].As<int64_t>();
+      absl::StatusOr<bool> unordered = args[2].As<bool>();
+      absl::StatusOr<absl::Time> deadline = TimeoutDeadline(args[3]);
+      if (!position.ok() || !unordered.ok() || !deadline.ok() || *position < 0) {
+        return TypeError("chunk(job, position: int, unordered: bool, timeout)");
+      }
+      std::shared_ptr<JobState> state = (*job)->state;
+      if (static_cast<size_t>(*position) >= state->chunks()) {
+        return absl::OutOfRangeError("IndexError: no such chunk");
+      }
+      const JobState::Outcome* outcome = nullptr;
+      absl::StatusOr<bool> arrived = effects.WaitUntil(
+          [&] {
+            outcome = state->WaitChunk(static_cast<size_t>(*position), *unordered,
+                                       absl::ZeroDuration());
+            return outcome != nullptr;
+          },
+          *deadline);
+      if (!arrived.ok()) return arrived.status();
+      if (!*arrived) return Object();
+      return Object(Object::Tuple{{Object(static_cast<int64_t>(outcome->status.code())),
+                                   Object(std::string(outcome->status.message())),
+                                   Object(Bytes{outcome->bytes})}});
+    }
     if (method == "ready") {
       if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
       absl::StatusOr<Job*> job = Find(args[0]);

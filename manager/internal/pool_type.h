@@ -12,6 +12,8 @@
 //       each task Dumps((runner, payload)); items: how many each chunk holds
 //   take(job, timeout: float|None) -> None (not done in time), or
 //       [(code, message, bytes)] per chunk, after which the job is forgotten
+//   chunk(job, position, unordered, timeout) -> None, or (code, message,
+//       bytes) of the position-th chunk (in order, or as they arrived)
 //   ready(job) -> bool;  forget(job)
 //   processes() -> int;  close();  terminate();  join()
 // A client's jobs are forgotten when its connection closes.

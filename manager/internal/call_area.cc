@@ -54,6 +54,7 @@ constexpr absl::Duration kMinSpin = absl::Microseconds(2);
 // adapted, on its own budget): each part takes a while, and a wake-up per
 // part costs more than spinning while the other side has a core.
 constexpr absl::Duration kBatchSpin = absl::Milliseconds(1);
+constexpr absl::Duration kMinBatchSpin = absl::Microseconds(100);
 // Sleepers look at their peer's liveness this often.
 constexpr absl::Duration kClientSlice = absl::Milliseconds(50);
 constexpr absl::Duration kServerSlice = absl::Milliseconds(100);
@@ -68,7 +69,8 @@ enum class Waited { kChanged, kTimedOut, kStopped };
 // (see Publish).
 Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
                      std::atomic<uint32_t>& sleeping, absl::Duration* spin,
-                     absl::Duration max_spin, absl::Duration slice,
+                     absl::Duration min_spin, absl::Duration max_spin,
+                     absl::Duration slice,
                      absl::Time deadline,
                      const std::function<bool()>& keep_waiting) {
   if (word.load(std::memory_order_acquire) != stale) return Waited::kChanged;
@@ -81,7 +83,7 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
     }
     if (round % 32 == 0 && absl::Now() >= spin_until) break;
   }
-  *spin = std::max(kMinSpin, *spin / 2);
+  *spin = std::max(min_spin, *spin / 2);
   while (true) {
     // Dekker with Wake: we store `sleeping` then load `word`; the waker
     // stores `word` then loads `sleeping`. Sequentially consistent, one of
@@ -240,6 +242,7 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
     if (done == posted_) break;
     switch (WaitForChange(header_->done, done, header_->client_sleeping,
                           long_spin ? &batch_spin_ : &spin_,
+                          long_spin ? kMinBatchSpin : kMinSpin,
                           long_spin ? kBatchSpin : kClientSpin, kClientSlice,
                           deadline, alive)) {
       case Waited::kChanged:
@@ -266,6 +269,7 @@ absl::StatusOr<bool> CallArea::AwaitPosted(uint32_t* seen, std::string& copy,
                                            const std::function<bool()>& keep_waiting) {
   if (WaitForChange(header_->posted, *seen, header_->server_sleeping,
                     more_follows_ ? &batch_spin_ : &spin_,
+                    more_follows_ ? kMinBatchSpin : kMinSpin,
                     more_follows_ ? kBatchSpin : kServerSpin, kServerSlice,
                     absl::InfiniteFuture(), keep_waiting) != Waited::kChanged) {
     return false;

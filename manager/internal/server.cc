@@ -680,6 +680,15 @@ void Server::Incref(uint64_t object) {
 }
 
 void Server::Decref(uint64_t object) {
+  {
+    // The usual case, with no allocation: the object lives on.
+    auto entry = objects_.find(object);
+    if (entry == objects_.end() || entry->second.refs == 0) return;
+    if (entry->second.refs > 1) {
+      --entry->second.refs;
+      return;
+    }
+  }
   // Iterative: freeing a list of lists of lists must not recurse.
   std::vector<uint64_t> work = {object};
   while (!work.empty()) {

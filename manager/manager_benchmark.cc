@@ -188,29 +188,38 @@ void BM_DictSetBatched(benchmark::State& state) {
 }
 BENCHMARK(BM_DictSetBatched)->Apply(Paths);
 
+constexpr int kClients = 4;
+
+// Runs `body(client)` in kClients forked processes at once; whether all
+// returned true.
+template <typename Body>
+bool InClients(Body body) {
+  std::vector<pid_t> children;
+  for (int client = 0; client < kClients; ++client) {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(body(client) ? 0 : 1);
+    children.push_back(pid);
+  }
+  bool ok = true;
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  return ok;
+}
+
 void BM_DictSet4Clients(benchmark::State& state) {
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
-  constexpr int kClients = 4;
   constexpr int kCalls = 250;
   for (auto _ : state) {
-    std::vector<pid_t> children;
-    for (int client = 0; client < kClients; ++client) {
-      const pid_t pid = fork();
-      if (pid == 0) {
-        for (int i = 0; i < kCalls; ++i) {
-          if (!d->SetItem(client, i).ok()) _exit(1);
-        }
-        _exit(0);
+    const bool ok = InClients([&](int client) {
+      for (int i = 0; i < kCalls; ++i) {
+        if (!d->SetItem(client, i).ok()) return false;
       }
-      children.push_back(pid);
-    }
-    bool ok = true;
-    for (pid_t child : children) {
-      int status = 0;
-      waitpid(child, &status, 0);
-      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    }
+      return true;
+    });
     if (!ok) return state.SkipWithError("a client failed");
   }
   state.SetItemsProcessed(state.iterations() * kClients * kCalls);
@@ -220,29 +229,17 @@ BENCHMARK(BM_DictSet4Clients)->Apply(Paths)->Unit(benchmark::kMillisecond);
 void BM_DictSetBatched4Clients(benchmark::State& state) {
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
-  constexpr int kClients = 4;
   constexpr int kBatches = 10;
   constexpr int kCalls = 1000;
   for (auto _ : state) {
-    std::vector<pid_t> children;
-    for (int client = 0; client < kClients; ++client) {
-      const pid_t pid = fork();
-      if (pid == 0) {
-        for (int round = 0; round < kBatches; ++round) {
-          Batch batch;
-          for (int i = 0; i < kCalls; ++i) batch.Add(*d, "__setitem__", client, i);
-          if (!batch.Run().ok() || !batch.Result(kCalls - 1).ok()) _exit(1);
-        }
-        _exit(0);
+    const bool ok = InClients([&](int client) {
+      for (int round = 0; round < kBatches; ++round) {
+        Batch batch;
+        for (int i = 0; i < kCalls; ++i) batch.Add(*d, "__setitem__", client, i);
+        if (!batch.Run().ok() || !batch.Result(kCalls - 1).ok()) return false;
       }
-      children.push_back(pid);
-    }
-    bool ok = true;
-    for (pid_t child : children) {
-      int status = 0;
-      waitpid(child, &status, 0);
-      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    }
+      return true;
+    });
     if (!ok) return state.SkipWithError("a client failed");
   }
   state.SetItemsProcessed(state.iterations() * kClients * kBatches * kCalls);

@@ -155,31 +155,7 @@ class ManagedImapResult {
     return std::move(buffer_[position_++]);
   }
 
-  class iterator {
-   public:
-    using value_type = absl::StatusOr<R>;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(ManagedImapResult* owner) : owner_(owner) { ++*this; }
-    const value_type& operator*() const { return current_; }
-    iterator& operator++() {
-      absl::StatusOr<std::optional<R>> next = owner_->Next();
-      if (!next.ok()) {
-        current_ = next.status();
-      } else if (next->has_value()) {
-        current_ = **std::move(next);
-      } else {
-        owner_ = nullptr;
-      }
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
-
-   private:
-    ManagedImapResult* owner_ = nullptr;
-    value_type current_ = absl::UnknownError("");
-  };
+  using iterator = internal::NextIterator<ManagedImapResult, R>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 

@@ -152,6 +152,36 @@ inline size_t AutoChunksize(size_t items, int processes) {
   return std::max<size_t>(1, (items + chunks - 1) / chunks);
 }
 
+// Range-for over an `Owner` whose Next() gives
+// absl::StatusOr<std::optional<R>>: each element is a result or an error,
+// and the range ends at nullopt.
+template <typename Owner, typename R>
+class NextIterator {
+ public:
+  using value_type = absl::StatusOr<R>;
+  using difference_type = std::ptrdiff_t;
+  NextIterator() = default;
+  explicit NextIterator(Owner* owner) : owner_(owner) { ++*this; }
+  const value_type& operator*() const { return current_; }
+  NextIterator& operator++() {
+    absl::StatusOr<std::optional<R>> next = owner_->Next();
+    if (!next.ok()) {
+      current_ = next.status();
+    } else if (next->has_value()) {
+      current_ = **std::move(next);
+    } else {
+      owner_ = nullptr;
+    }
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
+
+ private:
+  Owner* owner_ = nullptr;
+  value_type current_ = absl::UnknownError("");
+};
+
 }  // namespace internal
 
 // What each worker runs once before its first task: Python's
@@ -306,31 +336,7 @@ class ImapResult {
     return std::move(buffer_[buffer_position_++]);
   }
 
-  class iterator {
-   public:
-    using value_type = absl::StatusOr<R>;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(ImapResult* owner) : owner_(owner) { ++*this; }
-    const value_type& operator*() const { return current_; }
-    iterator& operator++() {
-      absl::StatusOr<std::optional<R>> next = owner_->Next();
-      if (!next.ok()) {
-        current_ = next.status();
-      } else if (next->has_value()) {
-        current_ = **std::move(next);
-      } else {
-        owner_ = nullptr;
-      }
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
-
-   private:
-    ImapResult* owner_ = nullptr;
-    value_type current_ = absl::UnknownError("");
-  };
+  using iterator = internal::NextIterator<ImapResult, R>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 

@@ -78,11 +78,10 @@ class ManagedPool final : public ManagedObject {
       if (!*done) return Object();
       Object::List chunks;
       for (const auto& outcome : state->outcomes()) {
-        // A fail-fast job completes at its first failure: chunks still out
-        // report as cancelled.
+        // A fail-fast job completes at its first failure, whichever chunk
+        // it was: chunks still out report that failure, as mp::Pool does.
         const absl::Status status =
-            outcome.has_value() ? outcome->status
-                                : absl::CancelledError("pool: an earlier chunk failed");
+            outcome.has_value() ? outcome->status : state->first_error();
         chunks.push_back(Object(Object::Tuple{
             {Object(static_cast<int64_t>(status.code())),
              Object(std::string(status.message())),

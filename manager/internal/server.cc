@@ -18,6 +18,7 @@
 #include "manager/internal/handshake.h"
 #include "manager/internal/pool_type.h"
 #include "sync/internal/futex.h"
+#include "serialize/internal/value_view.h"
 #include "serialize/serialize.h"
 
 namespace mp::internal {
@@ -110,6 +111,17 @@ void SetError(const absl::Status& status, manager::Reply& reply) {
 // list); empty bytes mean none.
 absl::StatusOr<std::vector<Object>> DecodeArguments(const std::string& bytes) {
   if (bytes.empty()) return std::vector<Object>();
+  // The usual tuple straight into the vector, rather than into an Object
+  // and out again (about a tenth of a small call's time in the server).
+  internal::ValueView view;
+  if (internal::ParseValue(bytes, &view).ok() &&
+      (view.kind == internal::kTupleField || view.kind == internal::kListField)) {
+    std::vector<Object> items;
+    items.reserve(4);
+    absl::Status decoded = internal::DecodeElements<Object>(
+        view, 0, [&](Object&& item) { items.push_back(std::move(item)); });
+    if (decoded.ok()) return items;
+  }
   absl::StatusOr<Object> decoded = Loads<Object>(bytes);
   if (!decoded.ok()) {
     return absl::InvalidArgumentError(

@@ -470,7 +470,7 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
       return fits;
     }
   }
-  constexpr size_t kChunkCalls = 256;
+  constexpr size_t kChunkCalls = 128;
   constexpr size_t kChunkBytes = size_t{64} << 10;
   std::vector<manager::Reply> replies(requests.size());
   const absl::Time deadline = absl::Now() + options_.call_timeout;

@@ -147,10 +147,7 @@ absl::StatusOr<FrameChannel> Session::OpenChannel(uint64_t* server_id) const {
   absl::StatusOr<Address> parsed = ParseAddress(address_);
   if (!parsed.ok()) return parsed.status();
   absl::StatusOr<int> fd = Connect(*parsed, options_.connect_timeout);
-  if (!fd.ok()) {
-    return Error(fd.status().code(),
-                 absl::StrCat("cannot connect: ", fd.status().message()));
-  }
+  if (!fd.ok()) return fd.status();  // It names the manager already.
   FrameChannel channel(*fd, kMaxHandshakeFrameBytes);
   absl::StatusOr<uint64_t> id = AuthenticateToServer(
       channel, options_.authkey, absl::Now() + options_.connect_timeout);

@@ -506,6 +506,11 @@ absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
       *out = Object(absl::bit_cast<double>(view.scalar));
       return absl::OkStatus();
     case internal::kStringField:
+      // A str is text, as in Python (UnicodeDecodeError): bytes that are
+      // not UTF-8 would come back as bytes once re-encoded.
+      if (!internal::IsUtf8(view.bytes)) {
+        return absl::InvalidArgumentError("serialize: a str that is not UTF-8");
+      }
       *out = Object(std::string(view.bytes));
       return absl::OkStatus();
     case internal::kBytesField:

@@ -118,3 +118,28 @@ TEST(UntrustedInputTest, ClaimedSizesDoNotAllocate) {
 
 }  // namespace
 }  // namespace mp
+
+namespace mp {
+namespace {
+
+// Found by //serialize:loads_fuzzer: a str field holding bytes that are not
+// UTF-8 decoded as a str, which re-encoded as bytes (a value that does not
+// survive a round trip). Python refuses it (UnicodeDecodeError); so do we.
+TEST(UntrustedInputTest, AStrThatIsNotUtf8IsRefusedAsAnObject) {
+  // A str field (the encoder writes std::string as str only when it is
+  // UTF-8, so build one by hand: field 6, length 2, then 0xC3 0x28).
+  absl::StatusOr<std::string> text = Dumps(std::string("ab"));
+  ASSERT_TRUE(text.ok());
+  std::string bytes = *text;
+  ASSERT_EQ(bytes.substr(bytes.size() - 2), "ab");
+  bytes[bytes.size() - 2] = static_cast<char>(0xC3);
+  bytes[bytes.size() - 1] = static_cast<char>(0x28);
+  absl::StatusOr<Object> object = Loads<Object>(bytes);
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument) << object.status();
+  EXPECT_NE(object.status().message().find("not UTF-8"), std::string::npos);
+  // Valid text still decodes.
+  EXPECT_TRUE(Loads<Object>(*text).ok());
+}
+
+}  // namespace
+}  // namespace mp

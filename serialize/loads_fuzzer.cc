@@ -1,0 +1,48 @@
+// Fuzzes //serialize's decoder, which reads bytes from other processes (and,
+// through the manager, from any authenticated peer): whatever the bytes,
+// Loads returns a value or an error status, never crashes, and a value it
+// returns encodes and decodes back to itself.
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "serialize/function.h"
+#include "serialize/object.h"
+#include "serialize/serialize.h"
+
+namespace {
+
+int Twice(int x) { return 2 * x; }
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  absl::StatusOr<mp::Object> object = mp::Loads<mp::Object>(bytes);
+  if (object.ok()) {
+    (void)object->DebugString();
+    absl::StatusOr<std::string> again = mp::Dumps(*object);
+    if (!again.ok()) __builtin_trap();  // Decoded, so it must encode.
+    absl::StatusOr<mp::Object> back = mp::Loads<mp::Object>(*again);
+    if (!back.ok() || !(*back == *object)) {
+      // NaN is not equal to itself; anything else must round-trip.
+      if (back.ok() && back->DebugString() == object->DebugString()) return 0;
+      std::fprintf(stderr, "round trip changed the value:\n  %s\n  %s\n",
+                   object->DebugString().c_str(),
+                   back.ok() ? back->DebugString().c_str() : back.status().ToString().c_str());
+      __builtin_trap();
+    }
+  }
+  (void)mp::Loads<std::map<std::string, std::vector<int64_t>>>(bytes);
+  (void)mp::Loads<std::tuple<int32_t, std::string, double, bool>>(bytes);
+  (void)mp::Loads<std::vector<uint8_t>>(bytes);
+  // A function reference from the wire is validated before any call.
+  absl::StatusOr<mp::Function<int(int)>> function = mp::Loads<mp::Function<int(int)>>(bytes);
+  if (function.ok()) (void)(*function)(21);
+  return 0;
+}

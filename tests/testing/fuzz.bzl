@@ -5,7 +5,8 @@ that replays its seed corpus through tests/testing/fuzz_replay_main.cc, so
 every input kept in the corpus (crashes found earlier included) is checked
 by `bazel test //...`. Built with `--config=fuzz` (clang, see .bazelrc),
 libFuzzer supplies main and the binary fuzzes: tools/fuzz.sh runs each
-target for a given time.
+target for a given time. By convention the corpus of `x_fuzzer` is
+`testdata/x_corpus` in its package.
 """
 
 def mp_fuzz_test(name, srcs, corpus, deps = [], **kwargs):

@@ -703,3 +703,24 @@ TEST(ManagerTest, AProxyOfAFreedObjectSaysSo) {
 
 }  // namespace
 }  // namespace mp
+
+namespace mp {
+namespace {
+
+// Found by //manager:request_fuzzer: an error quoting a method name that is
+// not UTF-8 travelled in a protobuf string field, which the client could not
+// parse, so the session broke. Names and messages are bytes on the wire now.
+TEST(ManagerTest, AMethodNameThatIsNotUtf8FailsThatCallOnly) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  ASSERT_THAT(d, IsOk());
+  EXPECT_THAT(d->CallMethod("\xff\xfe not text"),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("not exposed")));
+  EXPECT_THAT(manager->Create("\xff type"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(d->SetItem("still", 1), IsOk());
+  EXPECT_THAT(d->GetItem<int>("still"), IsOkAndHolds(1));
+}
+
+}  // namespace
+}  // namespace mp

@@ -6,7 +6,7 @@
 // The input is a run of records, each a 2-byte big-endian length and that
 // many bytes, sent as frames after the handshake (input starting with 0xFF:
 // the rest goes raw, for the frame headers themselves). Frames that would
-// start a Pool (worker processes on every run) or a call area are dropped.
+// start a Pool, open a call area or shut the server down are dropped.
 // The client then shuts its side down and reads until the server closes.
 
 #include <sys/socket.h>
@@ -30,6 +30,11 @@ namespace mp::internal {
 namespace {
 
 constexpr char kKey[] = "fuzzing key";
+
+[[noreturn]] void Broken(const char* what, const absl::Status& status = absl::OkStatus()) {
+  std::fprintf(stderr, "fuzz: %s %s\n", what, status.ToString().c_str());
+  __builtin_trap();
+}
 
 struct Fixture {
   std::unique_ptr<Server> server;
@@ -63,11 +68,13 @@ Fixture& TheServer() {
   return *fixture;
 }
 
+// Not a Pool (processes on every run), a call area, or a Shutdown (which
+// any authenticated client may send, and which would end the fuzzing).
 bool Allowed(absl::string_view frame) {
   if (absl::StrContains(frame, "Pool")) return false;
   manager::Request request;
   if (request.ParseFromArray(frame.data(), static_cast<int>(frame.size())) &&
-      request.has_call_area()) {
+      (request.has_call_area() || request.has_shutdown())) {
     return false;
   }
   return true;
@@ -76,18 +83,22 @@ bool Allowed(absl::string_view frame) {
 // The number of live objects, over a fresh connection.
 uint64_t LiveObjects() {
   absl::StatusOr<int> fd = Connect(TheServer().address, absl::Seconds(10));
-  if (!fd.ok()) __builtin_trap();
+  if (!fd.ok()) Broken("stats: connect", fd.status());
   FrameChannel channel(*fd, 1 << 20);
-  if (!AuthenticateToServer(channel, kKey, absl::Now() + absl::Seconds(10)).ok()) {
-    __builtin_trap();  // The server no longer serves.
+  if (absl::StatusOr<uint64_t> id =
+          AuthenticateToServer(channel, kKey, absl::Now() + absl::Seconds(10));
+      !id.ok()) {
+    Broken("stats: the server no longer serves", id.status());
   }
   manager::Request request;
   request.mutable_stats();
-  if (!channel.Write(request.SerializeAsString()).ok()) __builtin_trap();
+  if (absl::Status sent = channel.Write(request.SerializeAsString()); !sent.ok()) {
+    Broken("stats: send", sent);
+  }
   absl::StatusOr<absl::string_view> frame = channel.Read(absl::Now() + absl::Seconds(10));
   manager::Reply reply;
   if (!frame.ok() || !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
-    __builtin_trap();
+    Broken("stats: no reply", frame.status());
   }
   // This connection is not one of the fuzzed ones and holds nothing.
   return reply.stats().objects();
@@ -100,15 +111,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mp::internal;
   Fixture& fixture = TheServer();
   absl::StatusOr<int> fd = Connect(fixture.address, absl::Seconds(10));
-  if (!fd.ok()) __builtin_trap();
+  if (!fd.ok()) Broken("connect", fd.status());
   FrameChannel channel(*fd, 1 << 20);
-  if (!AuthenticateToServer(channel, kKey, absl::Now() + absl::Seconds(10)).ok()) {
-    __builtin_trap();
+  if (absl::StatusOr<uint64_t> id =
+          AuthenticateToServer(channel, kKey, absl::Now() + absl::Seconds(10));
+      !id.ok()) {
+    Broken("the server no longer accepts", id.status());
   }
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   if (!input.empty() && static_cast<uint8_t>(input[0]) == 0xFF) {
-    if (absl::StrContains(input, "Pool")) return 0;
-    (void)channel.WriteFrames(input.substr(1));
+    // Raw bytes: for the frame parser. Whole frames in them are screened too.
+    absl::string_view frames = input.substr(1);
+    for (absl::string_view rest = frames, frame;
+         FrameChannel::TakeFrame(rest, &frame);) {
+      if (!Allowed(frame)) return 0;
+    }
+    if (absl::StrContains(frames, "Pool")) return 0;
+    (void)channel.WriteFrames(frames);
   } else {
     absl::string_view rest = input;
     while (rest.size() >= 2) {
@@ -129,9 +148,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // What the connection made is freed with it (the server drops its
   // references before it closes the socket).
   static int runs = 0;
-  if (++runs % 64 == 0 && LiveObjects() != 0) {
-    std::fprintf(stderr, "fuzz: objects outlived their connection\n");
-    __builtin_trap();
+  if (++runs % 64 == 0) {
+    if (const uint64_t live = LiveObjects(); live != 0) {
+      Broken(std::to_string(live).append(" objects outlived their connection").c_str());
+    }
   }
   return 0;
 }

@@ -42,6 +42,33 @@ TEST(ExamplesTest, SharedMemoryTourPrintsWhatPythonsTourPrints) {
           Eq("format: 8s8s8sqxxxxxx?xxxxxxxx?q")));
 }
 
+TEST(ExamplesTest, NamespacePrintsWhatPythonsPrints) {
+  absl::StatusOr<mp::testing::ProgramResult> run =
+      RunProgram({RunfilePath("examples/namespace")});
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->output;
+  std::vector<std::string> lines = absl::StrSplit(run->output, '\n', absl::SkipEmpty());
+  EXPECT_THAT(lines, ElementsAre(Eq("Namespace(x=10, y='hello')"),
+                                 Eq("Namespace(x=11, y='hello from a child')"),
+                                 Eq("x = 11"),
+                                 Eq("z: AttributeError: 'Namespace' object has no "
+                                    "attribute 'z'")));
+}
+
+TEST(ExamplesTest, SpawnClosureRunsBoundFunctionsInExecdChildren) {
+  absl::StatusOr<mp::testing::ProgramResult> run =
+      RunProgram({RunfilePath("examples/spawn_closure")});
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_EQ(run->exit_code, 0) << run->output;
+  std::vector<std::string> lines = absl::StrSplit(run->output, '\n', absl::SkipEmpty());
+  EXPECT_THAT(lines,
+              ElementsAre(Eq("mp::Bind(&Scale, 3) applied to 14 = 42 in spawned "
+                             "process (its own), exit code 0"),
+                          Eq("[](int x) { return x * x; } applied to 14 = 196 in "
+                             "spawned process (its own), exit code 0"),
+                          Eq("capturing lambda: INVALID_ARGUMENT")));
+}
+
 TEST(ExamplesTest, ManagerTourPrintsTheSeedsOutputAndMore) {
   absl::StatusOr<mp::testing::ProgramResult> tour =
       RunProgram({RunfilePath("examples/manager_tour")});

@@ -42,6 +42,27 @@ TEST(ExamplesTest, SharedMemoryTourPrintsWhatPythonsTourPrints) {
           Eq("format: 8s8s8sqxxxxxx?xxxxxxxx?q")));
 }
 
+// The seed's shared-value programs, each printing what the Python
+// original prints.
+std::vector<std::string> OutputLines(const std::string& example) {
+  absl::StatusOr<mp::testing::ProgramResult> run =
+      RunProgram({RunfilePath("examples/" + example)});
+  EXPECT_TRUE(run.ok()) << run.status();
+  if (!run.ok()) return {};
+  EXPECT_EQ(run->exit_code, 0) << run->output;
+  return absl::StrSplit(run->output, '\n', absl::SkipEmpty());
+}
+
+TEST(ExamplesTest, SeedSharedValuePrograms) {
+  EXPECT_THAT(OutputLines("value_array"),
+              ElementsAre(Eq("3.1415927"), Eq("[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]")));
+  EXPECT_THAT(OutputLines("raw_values_with_lock"),
+              ElementsAre(Eq("counter = 40000 (4 x 10000)"), Eq("slots = [0, 10, 20, 30]")));
+  EXPECT_THAT(OutputLines("shared_memory_array"), ElementsAre(Eq("[1, 1, 2, 3, 5, 888]")));
+  EXPECT_THAT(OutputLines("shareable_list_workers"),
+              ElementsAre(Eq("['HOWDY', b'HoWdY', -78.5, 100, None, False, 43]")));
+}
+
 TEST(ExamplesTest, NamespacePrintsWhatPythonsPrints) {
   absl::StatusOr<mp::testing::ProgramResult> run =
       RunProgram({RunfilePath("examples/namespace")});

@@ -63,6 +63,20 @@ TEST(ExamplesTest, SeedSharedValuePrograms) {
               ElementsAre(Eq("['HOWDY', b'HoWdY', -78.5, 100, None, False, 43]")));
 }
 
+TEST(ExamplesTest, SynchronizedIsExactAndRawIsNot) {
+  const std::vector<std::string> lines = OutputLines("synchronized_vs_raw");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[0], ContainsRegex("^Value \\(synchronized\\): total 400000 of 400000, "
+                                      "[0-9.]+ ns per increment$"));
+  // The raw total depends on how the two processes interleave: at most
+  // exact, usually short.
+  EXPECT_THAT(lines[1], ContainsRegex("^RawValue \\(no lock\\): +total [0-9]+ of 400000, "
+                                      "[0-9.]+ ns per increment$"));
+  const std::string raw_total = lines[1].substr(lines[1].find("total ") + 6);
+  EXPECT_LE(std::stoll(raw_total), 400000);
+  EXPECT_EQ(lines[2], "exact with the lock: yes");
+}
+
 TEST(ExamplesTest, NamespacePrintsWhatPythonsPrints) {
   absl::StatusOr<mp::testing::ProgramResult> run =
       RunProgram({RunfilePath("examples/namespace")});

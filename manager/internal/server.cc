@@ -319,7 +319,6 @@ void Server::RunConnection(Connection* connection) {
   }
   manager::Request request;
   manager::Reply reply;
-  std::string reply_bytes;
   std::string out;  // Replies not yet sent.
   while (!stopping_.load(std::memory_order_relaxed)) {
     // Any failure (end of stream, a frame cut short or too long, bytes that
@@ -330,7 +329,6 @@ void Server::RunConnection(Connection* connection) {
     if (!request.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
       break;
     }
-    reply.Clear();
     if (request.call_case() == manager::Request::kCallArea) {
       // Replies owed so far go first: the client reads in order.
       if (!out.empty() && !channel.WriteFrames(out).ok()) break;
@@ -339,7 +337,7 @@ void Server::RunConnection(Connection* connection) {
       if (connection->has_area.load(std::memory_order_relaxed)) break;
       continue;
     }
-    if (Handle(*connection, request, reply)) AppendReply(*connection, reply, reply_bytes, out);
+    Answer(*connection, request, reply, out);
     const bool shutdown = request.call_case() == manager::Request::kShutdown;
     // A client that sent a batch has its next request read ahead already:
     // answer the whole batch with one write.
@@ -419,7 +417,6 @@ void Server::ServeCallArea(Connection& connection) {
   };
   uint32_t seen = 0;
   std::string copy;
-  std::string reply_bytes;
   std::string out;
   // Each message's requests and replies live in an arena dropped after
   // it: a batch of small calls costs no allocation per call.
@@ -451,11 +448,7 @@ void Server::ServeCallArea(Connection& connection) {
           request.call_case() == manager::Request::kCallArea) {
         return;
       }
-      reply.Clear();
-      if (Handle(connection, request, reply)) {
-        AppendReply(connection, reply, reply_bytes, out);
-        ++replies;
-      }
+      if (Answer(connection, request, reply, out)) ++replies;
       shutdown = shutdown || request.call_case() == manager::Request::kShutdown;
     }
     if (!rest.empty()) return;  // Bytes beyond the frames it claimed.
@@ -471,8 +464,16 @@ void Server::ServeCallArea(Connection& connection) {
   }
 }
 
+bool Server::Answer(Connection& connection, manager::Request& request,
+                    manager::Reply& reply, std::string& out) {
+  reply.Clear();
+  if (!Handle(connection, request, reply)) return false;
+  AppendReply(connection, reply, out);
+  return true;
+}
+
 void Server::AppendReply(Connection& connection, const manager::Reply& reply,
-                         std::string& scratch, std::string& out) {
+                         std::string& out) {
   const size_t size = reply.ByteSizeLong();
   if (size <= options_.max_frame_bytes) {
     FrameChannel::AppendMessageFrame(reply, size, out);

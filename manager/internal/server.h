@@ -110,7 +110,10 @@ class Server {
   void ServeCallArea(Connection& connection);
   // Appends `reply` as a frame to `out` (an error instead when too big).
   void AppendReply(Connection& connection, const manager::Reply& reply,
-                   std::string& scratch, std::string& out);
+                   std::string& out);
+  // Handle, then AppendReply when a reply is due; returns whether one was.
+  bool Answer(Connection& connection, manager::Request& request,
+              manager::Reply& reply, std::string& out);
   // Fills `reply` for `request`; returns whether a reply is due.
   bool Handle(Connection& connection, manager::Request& request,
               manager::Reply& reply);

@@ -4,10 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "manager/internal/handshake.h"
@@ -15,10 +13,6 @@
 #include "process/process.h"
 
 namespace mp::internal {
-namespace {
-
-
-}  // namespace
 
 // The sessions of this process by address, and the options new ones use.
 struct SessionRegistry {
@@ -201,6 +195,11 @@ absl::Status Session::OpenCallAreaLocked() {
   return absl::OkStatus();
 }
 
+void Session::DropAreaLocked() {
+  area_.Unmap();
+  has_area_.store(false, std::memory_order_relaxed);
+}
+
 absl::Status Session::CheckRequestSize(size_t bytes) const {
   if (bytes <= options_.max_frame_bytes) return absl::OkStatus();
   // Refused here, so the connection (which the server would close over it)
@@ -333,8 +332,7 @@ void Session::BreakLocked(const absl::Status& why) {
                   absl::StrCat("connection lost: ", why.message()));
   broken_flag_.store(true);
   channel_.Close();
-  area_.Unmap();
-  has_area_.store(false, std::memory_order_relaxed);
+  DropAreaLocked();
   connected_ = false;
 }
 
@@ -343,8 +341,7 @@ void Session::MarkClosed(absl::string_view why) {
   if (broken_.ok()) broken_ = Error(absl::StatusCode::kUnavailable, why);
   broken_flag_.store(true);
   channel_.Close();
-  area_.Unmap();
-  has_area_.store(false, std::memory_order_relaxed);
+  DropAreaLocked();
   connected_ = false;
 }
 
@@ -580,8 +577,7 @@ void Session::ForgetConnectionInChild() {
   // connections stay as they were.
   if (connected_) forked_ = true;
   channel_.Close();
-  area_.Unmap();
-  has_area_.store(false, std::memory_order_relaxed);
+  DropAreaLocked();
   connected_ = false;
   token_ = 0;
   idle_side_.clear();

@@ -163,6 +163,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Asks the server for a call area; the socket carries the calls if it
   // cannot give one.
   absl::Status OpenCallAreaLocked();
+  // Unmaps the area (the connection is closed or, in a child, its parent's).
+  void DropAreaLocked();
   // The steps of an exchange, through the area or the socket; each breaks
   // the session on a failure of the connection and returns why.
   // Sends `count` frames (AppendFrame's bytes).

@@ -27,6 +27,18 @@ namespace mp::internal {
 namespace {
 
 constexpr size_t kHeaderBytes = 4;
+
+// The frame header: the length, 4 bytes little-endian.
+void PutFrameLength(size_t length, char* header) {
+  for (size_t i = 0; i < kHeaderBytes; ++i) header[i] = static_cast<char>(length >> (8 * i));
+}
+uint64_t FrameLength(const char* header) {
+  uint64_t length = 0;
+  for (size_t i = 0; i < kHeaderBytes; ++i) {
+    length |= uint64_t{static_cast<unsigned char>(header[i])} << (8 * i);
+  }
+  return length;
+}
 constexpr size_t kReadChunk = 64 * 1024;
 
 absl::Status SystemError(absl::string_view what, int error) {
@@ -330,11 +342,8 @@ absl::Status FrameChannel::Write(absl::string_view frame) {
     return absl::ResourceExhaustedError(
         absl::StrCat("a frame of ", frame.size(), " bytes is over 4 GiB"));
   }
-  const uint32_t length = static_cast<uint32_t>(frame.size());
-  unsigned char header[kHeaderBytes] = {
-      static_cast<unsigned char>(length), static_cast<unsigned char>(length >> 8),
-      static_cast<unsigned char>(length >> 16),
-      static_cast<unsigned char>(length >> 24)};
+  char header[kHeaderBytes];
+  PutFrameLength(frame.size(), header);
   iovec parts[2] = {{header, kHeaderBytes},
                     {const_cast<char*>(frame.data()), frame.size()}};
   msghdr message{};
@@ -364,10 +373,8 @@ absl::Status FrameChannel::Write(absl::string_view frame) {
 }
 
 void FrameChannel::AppendFrame(absl::string_view frame, std::string& out) {
-  const uint32_t length = static_cast<uint32_t>(frame.size());
-  const char header[kHeaderBytes] = {
-      static_cast<char>(length), static_cast<char>(length >> 8),
-      static_cast<char>(length >> 16), static_cast<char>(length >> 24)};
+  char header[kHeaderBytes];
+  PutFrameLength(frame.size(), header);
   out.append(header, kHeaderBytes);
   out.append(frame.data(), frame.size());
 }
@@ -376,16 +383,15 @@ void FrameChannel::AppendMessageFrame(const google::protobuf::MessageLite& messa
                                       size_t size, std::string& out) {
   const size_t at = out.size();
   out.resize(at + kHeaderBytes + size);
-  auto* header = reinterpret_cast<unsigned char*>(out.data() + at);
-  for (size_t i = 0; i < kHeaderBytes; ++i) header[i] = static_cast<unsigned char>(size >> (8 * i));
-  message.SerializeWithCachedSizesToArray(header + kHeaderBytes);
+  char* header = out.data() + at;
+  PutFrameLength(size, header);
+  message.SerializeWithCachedSizesToArray(
+      reinterpret_cast<uint8_t*>(header + kHeaderBytes));
 }
 
 bool FrameChannel::TakeFrame(absl::string_view& bytes, absl::string_view* frame) {
   if (bytes.size() < kHeaderBytes) return false;
-  const auto* header = reinterpret_cast<const unsigned char*>(bytes.data());
-  const uint64_t length = uint64_t{header[0]} | uint64_t{header[1]} << 8 |
-                          uint64_t{header[2]} << 16 | uint64_t{header[3]} << 24;
+  const uint64_t length = FrameLength(bytes.data());
   if (bytes.size() - kHeaderBytes < length) return false;
   *frame = bytes.substr(kHeaderBytes, length);
   bytes.remove_prefix(kHeaderBytes + length);
@@ -466,9 +472,7 @@ int FrameChannel::TakeReceivedFd() {
 
 bool FrameChannel::HasBufferedFrame() const {
   if (end_ - read_ < kHeaderBytes) return false;
-  const auto* header = reinterpret_cast<const unsigned char*>(buffer_.data() + read_);
-  const uint64_t length = uint64_t{header[0]} | uint64_t{header[1]} << 8 |
-                          uint64_t{header[2]} << 16 | uint64_t{header[3]} << 24;
+  const uint64_t length = FrameLength(buffer_.data() + read_);
   return end_ - read_ >= kHeaderBytes + length;
 }
 
@@ -528,9 +532,7 @@ absl::StatusOr<absl::string_view> FrameChannel::Read(absl::Time deadline) {
   if (absl::Status filled = Fill(kHeaderBytes, deadline); !filled.ok()) {
     return filled;
   }
-  const auto* header = reinterpret_cast<const unsigned char*>(buffer_.data() + read_);
-  const uint64_t length = uint64_t{header[0]} | uint64_t{header[1]} << 8 |
-                          uint64_t{header[2]} << 16 | uint64_t{header[3]} << 24;
+  const uint64_t length = FrameLength(buffer_.data() + read_);
   if (length > max_frame_bytes_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "a frame of ", length, " bytes is over the limit of ", max_frame_bytes_));

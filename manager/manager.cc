@@ -24,6 +24,10 @@ struct ManagerState {
   std::shared_ptr<Session> session;  // Null once shut down.
   std::optional<Process> process;    // A server this process started.
   pid_t owner = 0;                   // The process that started it.
+  // What the server would remove as it exits; the owner removes them if the
+  // server was killed first.
+  std::string socket_path;
+  std::string socket_directory;
 };
 
 namespace {
@@ -106,6 +110,16 @@ absl::Status ShutdownState(ManagerState& state) {
           "manager \"", state.address, "\": the server did not exit within ",
           absl::FormatDuration(kServerExitWait), " of Shutdown; killed"));
     }
+    const std::optional<int> code = state.process->exitcode();
+    if (code.has_value() && *code < 0) {
+      // Killed by a signal: it had no chance to remove its socket.
+      if (!state.socket_path.empty()) {
+        RemoveTrackedPath(TrackedKind::kFile, state.socket_path);
+      }
+      if (!state.socket_directory.empty()) {
+        RemoveTrackedPath(TrackedKind::kDirectory, state.socket_directory);
+      }
+    }
   }
   return result;
 }
@@ -152,6 +166,8 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   state->address = raw->address();
   state->authkey = authkey;
   state->owner = getpid();
+  state->socket_path = raw->socket_path();
+  state->socket_directory = raw->directory();
   ProcessOptions process_options;
   process_options.name = "SyncManager-server";
   process_options.daemon = false;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "process/internal/children.h"
 #include "process/internal/spawn.h"
+#include "shm/internal/resource_tracker.h"
 #include "sync/internal/task.h"
 
 namespace mp {
@@ -75,6 +76,15 @@ absl::Status Process::Launch(
     absl::FunctionRef<absl::StatusOr<pid_t>()> start_child) {
   // All allocation happens before the child starts (see
   // internal::ChildRecord).
+  // The child shares this tree's resource tracker only if it exists before
+  // the fork; started later, in the child, it would be the child's alone and
+  // remove what the child hands over to this process as the child exits.
+  if (absl::StatusOr<int> tracker = internal::TrackerDescriptor();
+      !tracker.ok()) {
+    return absl::Status(tracker.status().code(),
+                        absl::StrCat("process ", name_, ": ",
+                                     tracker.status().message()));
+  }
   auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
   internal::RegisterChild(child);
   // Output buffered before a fork would otherwise be written twice.

@@ -21,10 +21,12 @@
 #include "gtest/gtest.h"
 #include "process/context.h"
 #include "serialize/function.h"
+#include "shm/internal/resource_tracker.h"
 #include "shm/shared_memory.h"
 #include "shm/sharedctypes.h"
 #include "sync/event.h"
 #include "sync/lock.h"
+#include "tests/testing/segments.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
@@ -60,6 +62,14 @@ void Negate(RawArray<int> values) {
 
 void WriteIntoSegment(SharedMemory segment, std::string text) {
   std::memcpy(segment.data(), text.data(), text.size());
+}
+
+// Creates `name` and exits without unlinking it, as a worker that hands a
+// segment over to its parent; fails unless it shares the parent's tracker.
+int CreateAndHandOver(std::string name, int64_t parent_tracker) {
+  if (internal::TrackerPid() != parent_tracker) return 3;
+  absl::StatusOr<SharedMemory> made = SharedMemory::Create(64, name);
+  return made.ok() ? 0 : 4;
 }
 
 void HoldThenRelease(Lock lock, Event acquired, RawValue<int> order) {
@@ -406,6 +416,33 @@ TEST_F(SpawnTest, SharedMemoryArrivesByName) {
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(segment->data())),
             "written by a spawned child");
   EXPECT_THAT(segment->Unlink(), IsOk());
+}
+
+// Python's children share their parent's resource tracker; so do ours,
+// forked or spawned, and what a child creates and leaves for its parent
+// stays until the parent's tree has exited.
+TEST(ResourceTrackerTest, ForkedAndSpawnedChildrenShareTheParentsTracker) {
+  for (const char* method : {"fork", "spawn"}) {
+    SCOPED_TRACE(method);
+    const std::string name = testing::TestSegmentName(method);
+    testing::ScopedUnlink unlink(name);
+    Process p = GetContext(method)->Process(CreateAndHandOver, name,
+                                            int64_t{0});
+    // Starting a process starts the tracker first.
+    ASSERT_THAT(p.Start(), IsOk());
+    ASSERT_TRUE(p.Join(kLong));
+    const int64_t tracker = internal::TrackerPid();
+    ASSERT_GT(tracker, 0);
+    // The first child was told 0, the pid before Start; now the real one.
+    Process q = GetContext(method)->Process(CreateAndHandOver, name,
+                                            tracker);
+    ASSERT_THAT(q.Start(), IsOk());
+    ASSERT_TRUE(q.Join(kLong));
+    EXPECT_EQ(q.exitcode(), 0);
+    absl::StatusOr<SharedMemory> left = SharedMemory::Attach(name);
+    EXPECT_THAT(left.status(), IsOk()) << "the child's segment is gone";
+    EXPECT_THAT(SharedMemory::UnlinkName(name), IsOk());
+  }
 }
 
 TEST_F(SpawnTest, LocksAndEventsAreTheSameObjects) {

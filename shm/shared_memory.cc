@@ -15,6 +15,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "shm/internal/resource_tracker.h"
 #include "shm/internal/segment_name.h"
 #include "sync/internal/task.h"
 
@@ -69,12 +70,29 @@ absl::StatusOr<std::byte*> Map(int fd, size_t size,
 
 // Creates and maps the segment `posix_name`; `AlreadyExists` leaves nothing
 // behind and lets the caller pick another name.
+// Registered before the bytes are reserved, so that no moment exists in
+// which a killed creator would leave an untracked segment.
 absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
-                                       size_t size) {
+                                       size_t size, bool track) {
   int fd = shm_open(posix_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
                     0600);
   if (fd < 0) return SegmentError(posix_name, "create", errno);
   absl::StatusOr<std::byte*> data = [&]() -> absl::StatusOr<std::byte*> {
+    if (track) {
+      struct stat status;
+      if (fstat(fd, &status) != 0) {
+        return SegmentError(posix_name, "fstat", errno);
+      }
+      if (absl::Status tracked = internal::Track(
+              internal::TrackedKind::kSegment, posix_name,
+              {static_cast<uint64_t>(status.st_dev),
+               static_cast<uint64_t>(status.st_ino)});
+          !tracked.ok()) {
+        return absl::Status(tracked.code(),
+                            absl::StrCat("shm \"", posix_name, "\": ",
+                                         tracked.message()));
+      }
+    }
     if (absl::Status reserved = Reserve(fd, size, posix_name);
         !reserved.ok()) {
       return reserved;
@@ -82,14 +100,17 @@ absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
     return Map(fd, size, posix_name);
   }();
   close(fd);  // The mapping keeps the segment; the descriptor is not needed.
-  if (!data.ok()) shm_unlink(posix_name.c_str());
+  if (!data.ok()) {
+    shm_unlink(posix_name.c_str());
+    if (track) internal::Untrack(internal::TrackedKind::kSegment, posix_name);
+  }
   return data;
 }
 
 }  // namespace
 
-absl::StatusOr<SharedMemory> SharedMemory::Create(size_t size,
-                                                  absl::string_view name) {
+absl::StatusOr<SharedMemory> SharedMemory::Create(
+    size_t size, absl::string_view name, SharedMemoryOptions options) {
   std::string posix_name = "<fresh name>";
   if (!name.empty()) {
     absl::StatusOr<std::string> valid = internal::PosixSegmentName(name);
@@ -106,14 +127,14 @@ absl::StatusOr<SharedMemory> SharedMemory::Create(size_t size,
                      " is larger than the system allows"));
   }
   if (!name.empty()) {
-    absl::StatusOr<std::byte*> data = CreateNamed(posix_name, size);
+    absl::StatusOr<std::byte*> data = CreateNamed(posix_name, size, options.track);
     if (!data.ok()) return data.status();
     return SharedMemory(posix_name.substr(1), *data, size);
   }
   absl::Status last_error;
   for (int attempt = 0; attempt < kFreshNameAttempts; ++attempt) {
     const std::string fresh = absl::StrCat("/", FreshName());
-    absl::StatusOr<std::byte*> data = CreateNamed(fresh, size);
+    absl::StatusOr<std::byte*> data = CreateNamed(fresh, size, options.track);
     if (data.ok()) return SharedMemory(fresh.substr(1), *data, size);
     if (!absl::IsAlreadyExists(data.status())) return data.status();
     last_error = data.status();
@@ -150,7 +171,15 @@ absl::Status SharedMemory::UnlinkName(absl::string_view name) {
   if (shm_unlink(posix_name->c_str()) != 0) {
     return SegmentError(*posix_name, "unlink", errno);
   }
+  internal::Untrack(internal::TrackedKind::kSegment, *posix_name);
   return absl::OkStatus();
+}
+
+void SharedMemory::Untrack() {
+  absl::StatusOr<std::string> posix_name = internal::PosixSegmentName(name_);
+  if (posix_name.ok()) {
+    internal::Untrack(internal::TrackedKind::kSegment, *posix_name);
+  }
 }
 
 SharedMemory::SharedMemory(SharedMemory&& other) noexcept

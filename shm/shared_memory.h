@@ -48,6 +48,16 @@
 // does, through its resource tracker). Unlinking is the creator's job:
 // `Unlink()` once, in one process, when the name is no longer needed.
 //
+// A creator that dies first (killed, crashed, or returned without unlinking)
+// still leaves nothing behind: `Create` registers the segment with this
+// process tree's resource tracker, which removes it once every process of
+// the tree (the creator, the processes it forked or spawned, theirs) has
+// exited. Within the tree the segment stays as long as any of them lives, so
+// a worker may create one and hand its name to the parent. A segment that
+// must outlive the tree (a name another program attaches to later) is
+// created with `{.track = false}`, or untracked later with `Untrack()`;
+// then `mpctl shm gc` or the program itself removes it.
+//
 // Cross-process contract
 //
 // The bytes are plain shared memory: the segment itself provides no
@@ -80,6 +90,13 @@
 
 namespace mp {
 
+struct SharedMemoryOptions {
+  // Whether the resource tracker removes the segment once this process tree
+  // has exited without unlinking it. False: the segment persists until
+  // someone unlinks it, as Python's `track=False` (3.13).
+  bool track = true;
+};
+
 // A mapping of one named shared memory segment. Move-only; the destructor
 // unmaps (as `Close()`) and never unlinks. A default-constructed or moved-from
 // object is closed: `data()` is null and `size()` is 0.
@@ -91,9 +108,11 @@ class SharedMemory {
   // Errors: `InvalidArgument` for size 0, a size too large for the system, or
   // a malformed name; `AlreadyExists` when the name is taken;
   // `PermissionDenied`; `ResourceExhausted` when `/dev/shm` has no room or
-  // this process has too many files open.
+  // this process has too many files open; the resource tracker's failure to
+  // start (then no segment is left).
   [[nodiscard]] static absl::StatusOr<SharedMemory> Create(
-      size_t size, absl::string_view name = "");
+      size_t size, absl::string_view name = "",
+      SharedMemoryOptions options = {});
 
   // Maps the existing segment `name` at its current size.
   //
@@ -141,6 +160,12 @@ class SharedMemory {
   // Errors: `NotFound` when the name was already unlinked (by this or any
   // other process); `FailedPrecondition` on a handle that never had a name.
   [[nodiscard]] absl::Status Unlink();
+
+  // Takes the segment off the resource tracker's list, so that it persists
+  // after this process tree has exited; removing it is then someone's
+  // explicit job. Does nothing for a segment this process tree did not
+  // create (attaching never tracks).
+  void Untrack();
 
  private:
   SharedMemory(std::string name, std::byte* data, size_t size)

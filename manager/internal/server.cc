@@ -163,7 +163,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Listen(ServerOptions options) {
   absl::StatusOr<Listener> listener =
       address.ok() ? internal::Listen(*address) : address.status();
   if (!listener.ok()) {
-    if (!directory.empty()) rmdir(directory.c_str());
+    if (!directory.empty()) {
+      RemoveTrackedPath(TrackedKind::kDirectory, directory);
+    }
     return listener.status();
   }
   return std::unique_ptr<Server>(
@@ -220,15 +222,23 @@ void Server::Disown() {
   stop_fd_ = -1;
 }
 
+std::string Server::socket_path() const {
+  return listener_.bound.family == Address::Family::kUnix
+             ? listener_.bound.path
+             : std::string();
+}
+
 void Server::RemoveSocket() {
   if (listener_.fd >= 0) {
     close(listener_.fd);
     listener_.fd = -1;
     if (!owns_socket_) return;
     if (listener_.bound.family == Address::Family::kUnix) {
-      unlink(listener_.bound.path.c_str());
+      RemoveTrackedPath(TrackedKind::kFile, listener_.bound.path);
     }
-    if (!directory_.empty()) rmdir(directory_.c_str());
+    if (!directory_.empty()) {
+      RemoveTrackedPath(TrackedKind::kDirectory, directory_);
+    }
   }
 }
 

@@ -92,6 +92,12 @@ class Server {
   const std::string& address() const { return address_; }
   uint64_t server_id() const { return server_id_; }
 
+  // The Unix socket's path ("" for TCP) and the private directory made for
+  // it ("" when the caller chose the address): what the starter removes
+  // when the serving process was killed before it could.
+  std::string socket_path() const;
+  const std::string& directory() const { return directory_; }
+
  private:
   struct Connection;
   struct Entry {

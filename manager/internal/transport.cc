@@ -141,6 +141,28 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
   return address;
 }
 
+namespace {
+
+// Registers `path` with the resource tracker, so that a server killed
+// before it could remove its socket (and private directory) leaves neither.
+absl::Status TrackPath(TrackedKind kind, const std::string& path) {
+  struct stat status;
+  if (lstat(path.c_str(), &status) != 0) {
+    return SystemError(absl::StrCat("manager: stat ", path), errno);
+  }
+  return Track(kind, path,
+               {static_cast<uint64_t>(status.st_dev),
+                static_cast<uint64_t>(status.st_ino)});
+}
+
+}  // namespace
+
+void RemoveTrackedPath(TrackedKind kind, const std::string& path) {
+  const int removed = kind == TrackedKind::kDirectory ? rmdir(path.c_str())
+                                                      : unlink(path.c_str());
+  if (removed == 0) Untrack(kind, path);
+}
+
 absl::StatusOr<Listener> Listen(const Address& address) {
   Listener listener;
   listener.bound = address;
@@ -166,6 +188,12 @@ absl::StatusOr<Listener> Listen(const Address& address) {
       close(fd);
       unlink(address.path.c_str());
       return SystemError(absl::StrCat(name, ": listen"), error);
+    }
+    if (absl::Status tracked = TrackPath(TrackedKind::kFile, address.path);
+        !tracked.ok()) {
+      close(fd);
+      RemoveTrackedPath(TrackedKind::kFile, address.path);
+      return tracked;
     }
     listener.fd = fd;
     return listener;
@@ -222,6 +250,11 @@ absl::StatusOr<std::string> MakePrivateSocketDirectory() {
   std::string pattern = absl::StrCat(base, "/mp-", getpid(), "-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     return SystemError(absl::StrCat("manager: mkdtemp ", pattern), errno);
+  }
+  if (absl::Status tracked = TrackPath(TrackedKind::kDirectory, pattern);
+      !tracked.ok()) {
+    RemoveTrackedPath(TrackedKind::kDirectory, pattern);
+    return tracked;
   }
   return pattern;
 }

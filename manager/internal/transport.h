@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
+#include "shm/internal/resource_tracker.h"
 
 namespace mp::internal {
 
@@ -58,6 +59,11 @@ absl::StatusOr<Listener> Listen(const Address& address);
 // A new private directory for a Unix socket ("/tmp/mp-<pid>-XXXXXX", mode
 // 0700), under $TMPDIR when that is short enough for a socket path.
 absl::StatusOr<std::string> MakePrivateSocketDirectory();
+
+// Removes a socket path or private directory that Listen or
+// MakePrivateSocketDirectory made (and registered with the resource
+// tracker), and unregisters it.
+void RemoveTrackedPath(TrackedKind kind, const std::string& path);
 
 // Connects to `address`, giving up after `timeout`.
 // Errors: `Unavailable` when nothing listens there (or it does not answer in

@@ -18,6 +18,7 @@
 #include "process/internal/children.h"
 #include "process/internal/target.h"
 #include "serialize/serialize.h"
+#include "shm/internal/resource_tracker.h"
 #include "shm/shared_heap.h"
 
 extern char** environ;
@@ -70,12 +71,25 @@ absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
   // exec it may only call async-signal-safe functions.
   const std::string fd_setting =
       absl::StrCat(kSpawnFdVariable, "=", ends[1]);
+  // The child joins this tree's resource tracker (Process::Launch started
+  // it), so what it creates and hands over outlives it as in a fork.
+  absl::StatusOr<int> tracker_descriptor = TrackerDescriptor();
+  const int tracker = tracker_descriptor.ok() ? *tracker_descriptor : -1;
+  const std::string tracker_setting =
+      absl::StrCat(kTrackerFdVariable, "=", TrackerEnvironmentValue(tracker));
   std::vector<char*> environment;
   const std::string skip = absl::StrCat(kSpawnFdVariable, "=");
+  const std::string skip_tracker = absl::StrCat(kTrackerFdVariable, "=");
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    if (!absl::StartsWith(*entry, skip)) environment.push_back(*entry);
+    if (!absl::StartsWith(*entry, skip) &&
+        !absl::StartsWith(*entry, skip_tracker)) {
+      environment.push_back(*entry);
+    }
   }
   environment.push_back(const_cast<char*>(fd_setting.c_str()));
+  if (tracker >= 0) {
+    environment.push_back(const_cast<char*>(tracker_setting.c_str()));
+  }
   environment.push_back(nullptr);
   char* argv[] = {program_invocation_name, nullptr};
   const int child_end = ends[1];
@@ -85,6 +99,7 @@ absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
   if (pid == 0) {
     if (fcntl(child_end, F_SETFD, 0) != 0) _exit(127);
     if (lifeline >= 0 && fcntl(lifeline, F_SETFD, 0) != 0) _exit(127);
+    if (tracker >= 0 && fcntl(tracker, F_SETFD, 0) != 0) _exit(127);
     execve("/proc/self/exe", argv, environment.data());
     _exit(127);
   }
@@ -138,6 +153,7 @@ int RunRequest(int fd) {
 void RunSpawnedChild(int fd) {
   // Runs last at exit: arenas still named then belong to objects this
   // process never freed.
+  AdoptTrackerFromEnvironment();
   std::atexit(+[] { UnlinkOwnArenas(); });
   std::exit(RunRequest(fd));
 }

@@ -7,12 +7,23 @@
 //   shm_peer list NAME INDEX EXPECTED_REPR NEW_INT
 //       Attach the ShareableList NAME, check that item INDEX prints as
 //       EXPECTED_REPR, then set it to the integer NEW_INT.
+//   shm_peer tracked hold|exit ACTION...
+//       Start a process tree of its own with the resource tracker: each
+//       ACTION is create:NAME, persist:NAME (created with track = false),
+//       untrack:NAME (created, then Untrack()), attach:NAME, or
+//       child-create:NAME (a forked child creates NAME and exits without
+//       unlinking it). Then print "ready" and either wait to be killed
+//       (hold) or exit without unlinking anything (exit).
 //
 // Exit code 0 on success; 1 when the contents differ; 2 for anything else,
 // with the reason on standard error.
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <iostream>
+#include <vector>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -71,6 +82,55 @@ int List(const std::string& name, const std::string& index_text,
   return 0;
 }
 
+int Tracked(const std::string& ending, int count, char** actions) {
+  // Handles stay mapped (never unlinked) until the process ends.
+  std::vector<mp::SharedMemory> kept;
+  for (int i = 0; i < count; ++i) {
+    const std::string action = actions[i];
+    const size_t colon = action.find(':');
+    if (colon == std::string::npos) {
+      std::cerr << "bad action " << action << "\n";
+      return 2;
+    }
+    const std::string verb = action.substr(0, colon);
+    const std::string name = action.substr(colon + 1);
+    absl::StatusOr<mp::SharedMemory> shm;
+    if (verb == "create" || verb == "untrack") {
+      shm = mp::SharedMemory::Create(4096, name);
+      if (shm.ok() && verb == "untrack") shm->Untrack();
+    } else if (verb == "persist") {
+      shm = mp::SharedMemory::Create(4096, name, {.track = false});
+    } else if (verb == "attach") {
+      shm = mp::SharedMemory::Attach(name);
+    } else if (verb == "child-create") {
+      const pid_t child = fork();
+      if (child == 0) {
+        _exit(mp::SharedMemory::Create(4096, name).ok() ? 0 : 1);
+      }
+      int status = 0;
+      if (child < 0 || waitpid(child, &status, 0) != child ||
+          !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::cerr << "the child did not create " << name << "\n";
+        return 2;
+      }
+      continue;
+    } else {
+      std::cerr << "bad action " << action << "\n";
+      return 2;
+    }
+    if (!shm.ok()) {
+      std::cerr << shm.status() << "\n";
+      return 2;
+    }
+    kept.push_back(*std::move(shm));
+  }
+  std::cout << "ready" << std::endl;
+  if (ending == "hold") {
+    while (true) pause();
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,7 +139,11 @@ int main(int argc, char** argv) {
   if (mode == "list" && argc == 6) {
     return List(argv[2], argv[3], argv[4], argv[5]);
   }
+  if (mode == "tracked" && argc >= 3) {
+    return Tracked(argv[2], argc - 3, argv + 3);
+  }
   std::cerr << "usage: shm_peer bytes NAME EXPECTED REPLY\n"
-               "       shm_peer list NAME INDEX EXPECTED_REPR NEW_INT\n";
+               "       shm_peer list NAME INDEX EXPECTED_REPR NEW_INT\n"
+               "       shm_peer tracked hold|exit ACTION...\n";
   return 2;
 }

@@ -77,6 +77,22 @@ TEST(ExamplesTest, SynchronizedIsExactAndRawIsNot) {
   EXPECT_EQ(lines[2], "exact with the lock: yes");
 }
 
+TEST(ExamplesTest, NestedDictMonitorSeesEveryChangeInEachWorkersOrder) {
+  const std::vector<std::string> lines = OutputLines("nested_monitor");
+  ASSERT_EQ(lines.size(), 7u);
+  for (const std::string name : {"alice", "bob"}) {
+    std::vector<std::string> own;
+    for (const std::string& line : lines) {
+      if (line.rfind("monitor: " + name + " ", 0) == 0) own.push_back(line);
+    }
+    const std::string prefix = "monitor: " + name + " -> ";
+    EXPECT_THAT(own, ElementsAre(Eq(prefix + "{'step': 1}"), Eq(prefix + "{'step': 2}"),
+                                 Eq(prefix + "{'step': 3, 'done': True}")));
+  }
+  EXPECT_EQ(lines[6],
+            "final: {'alice': {'step': 3, 'done': True}, 'bob': {'step': 3, 'done': True}}");
+}
+
 TEST(ExamplesTest, NamespacePrintsWhatPythonsPrints) {
   absl::StatusOr<mp::testing::ProgramResult> run =
       RunProgram({RunfilePath("examples/namespace")});

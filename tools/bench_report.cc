@@ -1,0 +1,441 @@
+// bench_report: runs the benchmark binaries and reports each figure beside
+// the plain baseline measured in the same binary, in the same run.
+//
+//   ./bazelw run -c opt //tools:bench_report                 # docs/benchmarks.{md,svg}
+//   ./bazelw run -c opt //tools:bench_report -- --min_time=1 --out=/tmp/report
+//
+// It writes benchmarks.md (a Markdown table: figure, ours, baseline, the
+// baseline's time and the ratio) and benchmarks.svg (the ratios as bars on
+// a log scale: right of 1x is faster than the baseline). The pairs are
+// listed below, one per figure; a benchmark that is missing or failed is a
+// row that says so, and makes the exit code 1.
+//
+// Flags:
+//   --out=DIR          where to write (default: docs/ of the workspace under
+//                      `bazel run`, else the current directory)
+//   --min_time=SECONDS each benchmark's --benchmark_min_time (default 0.2)
+//   --only=BINARY,...  run only these binaries ("sync/lock_benchmark")
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+ABSL_FLAG(std::string, out, "", "directory for benchmarks.md and benchmarks.svg");
+ABSL_FLAG(double, min_time, 0.2, "--benchmark_min_time for each benchmark");
+ABSL_FLAG(std::vector<std::string>, only, {}, "run only these binaries");
+
+extern char** environ;
+
+namespace {
+
+struct Pair {
+  const char* binary;    // Workspace-relative, as a data dependency.
+  const char* figure;    // What the row says.
+  const char* ours;      // Benchmark names, exactly as the binary lists them.
+  const char* baseline;
+  const char* baseline_label;
+};
+
+// Every hot path with its plain baseline from the same binary.
+constexpr Pair kPairs[] = {
+    {"sync/lock_benchmark", "Lock acquire+release, uncontended",
+     "BM_Uncontended<HandleLock>", "BM_Uncontended<RobustPthreadLock>",
+     "robust pthread mutex"},
+    {"sync/lock_benchmark", "Lock, 2 processes contending",
+     "BM_TwoProcessCounter<PlacedLock>/0/real_time",
+     "BM_TwoProcessCounter<RobustPthreadLock>/0/real_time",
+     "robust pthread mutex"},
+    {"sync/event_benchmark", "Event ping-pong between processes",
+     "BM_EventPingPong/real_time", "BM_PipePingPong/real_time", "pipe"},
+    {"sync/event_benchmark", "Condition ping-pong between processes",
+     "BM_ConditionPingPong/real_time", "BM_PipePingPong/real_time", "pipe"},
+    {"shm/sharedctypes_benchmark", "Value<int64> increment under its lock",
+     "BM_ValueIncrement", "BM_RLockPair", "its RLock acquire+release alone"},
+    {"shm/shared_memory_benchmark", "SharedMemory create+unlink",
+     "BM_SharedMemoryCreateUnlink_Named", "BM_RawCreateReserveMapUnlink",
+     "shm_open+fallocate+mmap+unlink"},
+    {"shm/shared_memory_benchmark", "SharedMemory attach",
+     "BM_SharedMemoryAttach", "BM_RawAttach", "shm_open+fstat+mmap"},
+    {"serialize/serialize_benchmark", "Dumps+Loads of a typed record",
+     "BM_DumpsLoadsTypes", "BM_HandWrittenProtobuf", "hand-written protobuf"},
+    {"process/queue_benchmark", "Queue put+get, 8 bytes",
+     "BM_Queue8Bytes/real_time", "BM_BoostMessageQueue8Bytes/real_time",
+     "Boost.Interprocess message_queue"},
+    {"process/queue_benchmark", "Queue put+get, 1 MiB",
+     "BM_Queue1MiB/real_time", "BM_BoostMessageQueue1MiB/real_time",
+     "Boost.Interprocess message_queue"},
+    {"process/connection_benchmark", "Pipe() send+recv round trip",
+     "BM_PipeRoundTrip/real_time", "BM_RawSocketpairRoundTrip/real_time",
+     "raw socketpair round trip"},
+    {"process/process_benchmark", "Process start+join (fork)",
+     "BM_ProcessFork/real_time", "BM_RawForkWait/real_time", "fork+waitpid"},
+    {"process/process_benchmark", "Process start+join (spawn)",
+     "BM_ProcessSpawn/real_time", "BM_RawForkExecWait/real_time",
+     "fork+exec+waitpid"},
+    {"process/pool_benchmark", "Pool.apply round trip",
+     "BM_PoolApply/real_time", "BM_RawPipeRoundTrip/real_time",
+     "pipe round trip"},
+    {"process/pool_benchmark", "Pool, CPU-bound work on 2 workers",
+     "BM_PoolCpuBound/2/real_time", "BM_RawForkCpuBound/2/real_time",
+     "2 raw forked children"},
+    {"manager/manager_benchmark", "manager dict set",
+     "BM_DictSet/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
+     "raw Unix socket round trip"},
+    {"manager/manager_benchmark", "manager dict get",
+     "BM_DictGet/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
+     "raw Unix socket round trip"},
+    {"manager/manager_benchmark", "manager Lock acquire+release",
+     "BM_LockAcquireRelease/shm:1/real_time", "BM_RawFutexPingPong/real_time",
+     "raw futex ping-pong"},
+    {"manager/manager_benchmark", "manager Queue put+get",
+     "BM_QueuePutGet/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
+     "raw Unix socket round trip"},
+    {"manager/manager_benchmark", "manager dict set, batches of 1000 (per call)",
+     "BM_DictSetBatched/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
+     "raw Unix socket round trip"},
+};
+
+// Nanoseconds per operation: per item when the benchmark counts items (a
+// batch), else per iteration.
+struct Figure {
+  double nanoseconds = 0;
+};
+
+double ToNanoseconds(double value, const std::string& unit) {
+  if (unit == "ns") return value;
+  if (unit == "us") return value * 1e3;
+  if (unit == "ms") return value * 1e6;
+  if (unit == "s") return value * 1e9;
+  return value;
+}
+
+// One CSV line of Google Benchmark's output; names are quoted.
+std::vector<std::string> SplitCsv(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (char c : line) {
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.push_back(field);
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  fields.push_back(field);
+  return fields;
+}
+
+// Runs `binary` (a path) on `names` only; returns name -> figure.
+std::map<std::string, Figure> Run(const std::string& binary,
+                                  const std::set<std::string>& names,
+                                  double min_time, std::string* error) {
+  std::vector<std::string> escaped;
+  for (const std::string& full_name : names) {
+    // The filter sees a name without its "/real_time" suffix.
+    absl::string_view name = full_name;
+    const bool real_time = absl::ConsumeSuffix(&name, "/real_time");
+    std::string pattern = "^";
+    for (char c : name) {
+      // Not < or >: escaped, some regex flavours read them as word edges.
+      if (std::string("()[]{}.*+?^$|\\").find(c) != std::string::npos) {
+        pattern += '\\';
+      }
+      pattern += c;
+    }
+    escaped.push_back(pattern + (real_time ? "(/real_time)?$" : "$"));
+  }
+  char out_template[] = "/tmp/bench_report-XXXXXX";
+  const int out_fd = mkstemp(out_template);
+  if (out_fd < 0) {
+    *error = "mkstemp failed";
+    return {};
+  }
+  close(out_fd);
+  std::vector<std::string> arguments = {
+      binary,
+      absl::StrCat("--benchmark_filter=", absl::StrJoin(escaped, "|")),
+      absl::StrFormat("--benchmark_min_time=%g", min_time),
+      absl::StrCat("--benchmark_out=", out_template),
+      "--benchmark_out_format=csv"};
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null",
+                                   O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null",
+                                   O_WRONLY, 0);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr,
+                                  argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  std::map<std::string, Figure> figures;
+  if (spawned != 0) {
+    *error = absl::StrCat("cannot run ", binary, ": ", std::strerror(spawned));
+    unlink(out_template);
+    return figures;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *error = absl::StrCat(binary, " failed (status ", status, ")");
+  }
+  std::ifstream csv(out_template);
+  std::string line;
+  std::vector<std::string> header;
+  while (std::getline(csv, line)) {
+    std::vector<std::string> fields = SplitCsv(line);
+    if (header.empty()) {
+      if (!fields.empty() && fields[0] == "name") header = fields;
+      continue;
+    }
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < fields.size(); ++i) {
+      row[header[i]] = fields[i];
+    }
+    if (row["error_occurred"] == "true") continue;
+    double real_time = 0;
+    double items = 0;
+    if (!absl::SimpleAtod(row["real_time"], &real_time)) continue;
+    Figure figure{ToNanoseconds(real_time, row["time_unit"])};
+    if (absl::SimpleAtod(row["items_per_second"], &items) && items > 0 &&
+        row["name"].find("Batched") != std::string::npos) {
+      figure.nanoseconds = 1e9 / items;
+    }
+    figures[row["name"]] = figure;
+  }
+  unlink(out_template);
+  return figures;
+}
+
+std::string Time(double nanoseconds) {
+  if (nanoseconds < 1e3) return absl::StrFormat("%.3g ns", nanoseconds);
+  if (nanoseconds < 1e6) return absl::StrFormat("%.3g µs", nanoseconds / 1e3);
+  if (nanoseconds < 1e9) return absl::StrFormat("%.3g ms", nanoseconds / 1e6);
+  return absl::StrFormat("%.3g s", nanoseconds / 1e9);
+}
+
+struct Row {
+  const Pair* pair;
+  bool ok = false;
+  double ours = 0;
+  double baseline = 0;
+  double Ratio() const { return baseline / ours; }  // > 1: ours is faster.
+};
+
+std::string Ratio(const Row& row) {
+  const double r = row.Ratio();
+  if (r >= 1.05) return absl::StrFormat("**%.3g× faster**", r);
+  if (r <= 1 / 1.05) return absl::StrFormat("%.3g× slower", 1 / r);
+  return absl::StrFormat("even (%.2f×)", r);
+}
+
+std::string Markdown(const std::vector<Row>& rows, const std::string& when) {
+  std::string text = absl::StrCat(
+      "| Figure | ours | baseline (same binary, same report run) | ratio |\n"
+      "|---|---|---|---|\n");
+  for (const Row& row : rows) {
+    if (!row.ok) {
+      absl::StrAppend(&text, "| ", row.pair->figure, " | not measured | ",
+                      row.pair->baseline_label, " | |\n");
+      continue;
+    }
+    absl::StrAppend(&text, "| ", row.pair->figure, " | ", Time(row.ours), " | ",
+                    row.pair->baseline_label, ": ", Time(row.baseline), " | ",
+                    Ratio(row), " |\n");
+  }
+  absl::StrAppend(&text, "\n", when, "\n");
+  return text;
+}
+
+std::string Escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else out += c;
+  }
+  return out;
+}
+
+// The ratios on a log scale around 1x, one bar per figure.
+std::string Svg(const std::vector<Row>& rows, const std::string& when) {
+  constexpr int kLabelWidth = 330, kChartWidth = 460, kRowHeight = 26,
+                kTop = 40;
+  constexpr double kDecades = 2.0;  // 1/100x .. 100x
+  const int height = kTop + kRowHeight * static_cast<int>(rows.size()) + 40;
+  const int width = kLabelWidth + kChartWidth + 140;
+  const double center = kLabelWidth + kChartWidth / 2.0;
+  const double per_decade = kChartWidth / (2 * kDecades);
+  std::string svg = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">"
+      "multiprocess for C++: each figure against its baseline (log scale; "
+      "right of 1× is faster)</text>\n",
+      width, height);
+  for (int decade = -2; decade <= 2; ++decade) {
+    const double x = center + decade * per_decade;
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\"/>\n"
+        "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">%s"
+        "</text>\n",
+        x, kTop - 8, x, height - 30, decade == 0 ? "#000" : "#ddd", x,
+        height - 14,
+        decade < 0 ? absl::StrCat("1/", std::pow(10, -decade), "×")
+                   : absl::StrCat(std::pow(10, decade), "×"));
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& row = rows[i];
+    const int y = kTop + kRowHeight * static_cast<int>(i);
+    absl::StrAppendFormat(&svg,
+                          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n",
+                          kLabelWidth - 8, y + 16, Escape(row.pair->figure));
+    if (!row.ok) {
+      absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%d\">not measured</text>\n",
+                            center + 4, y + 16);
+      continue;
+    }
+    double position = std::log10(row.Ratio());
+    position = std::clamp(position, -kDecades, kDecades);
+    const double x = center + position * per_decade;
+    const double left = std::min(center, x);
+    absl::StrAppendFormat(
+        &svg,
+        "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n"
+        "<text x=\"%d\" y=\"%d\" fill=\"#333\">%s vs %s</text>\n",
+        left, y + 4, std::max(1.0, std::abs(x - center)), kRowHeight - 8,
+        row.Ratio() >= 1 ? "#2b8a3e" : "#c92a2a", kLabelWidth + kChartWidth + 6,
+        y + 16, Time(row.ours), Time(row.baseline));
+  }
+  absl::StrAppendFormat(&svg, "<text x=\"10\" y=\"%d\" fill=\"#555\">%s</text>\n",
+                        height - 2, Escape(when));
+  svg += "</svg>\n";
+  return svg;
+}
+
+// Where the data dependencies are: the runfiles of this binary.
+std::string BinaryPath(const std::string& argv0, const std::string& relative) {
+  std::vector<std::string> roots;
+  if (const char* dir = std::getenv("RUNFILES_DIR")) roots.push_back(dir);
+  if (const char* dir = std::getenv("TEST_SRCDIR")) roots.push_back(dir);
+  roots.push_back(argv0 + ".runfiles");
+  for (const std::string& root : roots) {
+    const std::string path = absl::StrCat(root, "/multiprocess/", relative);
+    struct stat status;
+    if (stat(path.c_str(), &status) == 0) return path;
+  }
+  return relative;  // `bazel run` starts in the runfiles tree.
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "bench_report [--out=DIR] [--min_time=S] [--only=BINARY,...]: runs the "
+      "benchmarks and writes benchmarks.md and benchmarks.svg");
+  absl::ParseCommandLine(argc, argv);
+  std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) {
+    const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+    out = workspace != nullptr ? absl::StrCat(workspace, "/docs") : ".";
+  }
+  mkdir(out.c_str(), 0755);
+  const std::vector<std::string> only = absl::GetFlag(FLAGS_only);
+
+  std::map<std::string, std::set<std::string>> wanted;
+  for (const Pair& pair : kPairs) {
+    if (!only.empty() &&
+        std::find(only.begin(), only.end(), pair.binary) == only.end()) {
+      continue;
+    }
+    wanted[pair.binary].insert(pair.ours);
+    wanted[pair.binary].insert(pair.baseline);
+  }
+  if (wanted.empty()) {
+    std::cerr << "bench_report: --only names no known binary\n";
+    return 2;
+  }
+  std::map<std::string, std::map<std::string, Figure>> measured;
+  int exit_code = 0;
+  for (const auto& [binary, names] : wanted) {
+    std::cerr << "bench_report: running " << binary << "\n";
+    // One benchmark per run: the CSV reporter aborts when benchmarks of one
+    // run have different counters.
+    for (const std::string& name : names) {
+      std::string error;
+      std::map<std::string, Figure> figures =
+          Run(BinaryPath(argv[0], binary), {name},
+              absl::GetFlag(FLAGS_min_time), &error);
+      if (!error.empty()) {
+        std::cerr << "bench_report: " << error << "\n";
+        exit_code = 1;
+      }
+      measured[binary].merge(figures);
+    }
+  }
+  std::vector<Row> rows;
+  for (const Pair& pair : kPairs) {
+    if (!wanted.contains(pair.binary)) continue;
+    Row row{&pair};
+    const auto& figures = measured[pair.binary];
+    auto ours = figures.find(pair.ours);
+    auto baseline = figures.find(pair.baseline);
+    if (ours != figures.end() && baseline != figures.end() &&
+        ours->second.nanoseconds > 0 && baseline->second.nanoseconds > 0) {
+      row.ok = true;
+      row.ours = ours->second.nanoseconds;
+      row.baseline = baseline->second.nanoseconds;
+    } else {
+      std::cerr << "bench_report: " << pair.figure << ": not measured\n";
+      exit_code = 1;
+    }
+    rows.push_back(row);
+  }
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  const std::string when = absl::StrFormat(
+      "Measured by tools/bench_report on %s (%ld CPUs), --benchmark_min_time=%g.",
+      host, sysconf(_SC_NPROCESSORS_ONLN), absl::GetFlag(FLAGS_min_time));
+  const std::string table = Markdown(rows, when);
+  std::ofstream(absl::StrCat(out, "/benchmarks.md")) << table;
+  std::ofstream(absl::StrCat(out, "/benchmarks.svg")) << Svg(rows, when);
+  std::cout << table;
+  std::cerr << "bench_report: wrote " << out << "/benchmarks.md and "
+            << out << "/benchmarks.svg\n";
+  return exit_code;
+}

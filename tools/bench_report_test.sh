@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# bench_report on two quick binaries: a table row per figure with a ratio,
+# an SVG with a bar per figure, and exit 1 for a binary it does not know.
+set -euo pipefail
+tool="$TEST_SRCDIR/$TEST_WORKSPACE/tools/bench_report"
+export RUNFILES_DIR="$tool.runfiles"
+out="$TEST_TMPDIR/report"
+"$tool" --out="$out" --min_time=0.01 \
+  --only=serialize/serialize_benchmark,shm/shared_memory_benchmark >"$TEST_TMPDIR/stdout"
+table="$out/benchmarks.md"
+grep -q '^| Figure | ours | baseline' "$table"
+rows=$(grep -c '^| [A-Z].*×' "$table")
+[[ $rows -eq 3 ]] || { echo "expected 3 measured rows, got $rows"; cat "$table"; exit 1; }
+grep -q '| Dumps+Loads of a typed record | .* | hand-written protobuf: .* | .*×' "$table"
+grep -q '<svg' "$out/benchmarks.svg"
+bars=$(grep -c '<rect x=' "$out/benchmarks.svg")
+[[ $bars -eq 3 ]] || { echo "expected 3 bars, got $bars"; exit 1; }
+cmp -s "$TEST_TMPDIR/stdout" "$table"
+if "$tool" --out="$out" --only=no/such_benchmark 2>/dev/null; then
+  echo "an unknown binary was accepted"; exit 1
+fi
+echo "bench_report_test: ok"

@@ -65,6 +65,17 @@ std::mt19937 Generator(const std::string& scenario) {
   return std::mt19937(static_cast<uint32_t>(seed));
 }
 
+// Kills `victim`, then waits for every survivor, which must finish cleanly.
+void KillAndJoin(Process& victim, std::vector<Process>& survivors, int trial) {
+  ASSERT_TRUE(victim.Kill().ok());
+  for (Process& p : survivors) {
+    ASSERT_TRUE(p.Join(kLong));
+    EXPECT_EQ(p.exitcode(), 0) << "trial " << trial;
+  }
+  ASSERT_TRUE(victim.Join(kLong));
+  EXPECT_EQ(victim.exitcode(), -SIGKILL);
+}
+
 // ---- A Queue producer killed mid-stream. ----
 
 constexpr int kProducers = 3;
@@ -183,13 +194,8 @@ TEST(FaultTest, AManagerClientKilledHoldingALockStopsNoOne) {
       absl::StatusOr<int64_t> taken = ns->GetAttr<int64_t>("victim");
       return taken.ok() && *taken >= kill_after;
     }));
-    ASSERT_TRUE(victim.Kill().ok());
-    for (Process& p : survivors) {
-      ASSERT_TRUE(p.Join(kLong));
-      EXPECT_EQ(p.exitcode(), 0) << "trial " << trial;
-    }
-    ASSERT_TRUE(victim.Join(kLong));
-    EXPECT_EQ(victim.exitcode(), -SIGKILL);
+    KillAndJoin(victim, survivors, trial);
+    if (HasFatalFailure()) return;
     // Exact: every survivor increment, none lost, none doubled.
     EXPECT_EQ(*ns->GetAttr<int64_t>("count"), (trial + 1) * kSurvivors * kRounds);
     // The lock is free again (released by the server if the victim held it).
@@ -266,13 +272,8 @@ TEST(FaultTest, ALockHolderKilledInsideItsSectionStopsNoOne) {
     ASSERT_TRUE(mp::testing::Eventually([&] {
       return Load(shared->victim_rounds) - taken_before >= kill_after;
     }));
-    ASSERT_TRUE(victim.Kill().ok());
-    for (Process& p : survivors) {
-      ASSERT_TRUE(p.Join(kLong));
-      EXPECT_EQ(p.exitcode(), 0) << "trial " << trial;
-    }
-    ASSERT_TRUE(victim.Join(kLong));
-    EXPECT_EQ(victim.exitcode(), -SIGKILL);
+    KillAndJoin(victim, survivors, trial);
+    if (HasFatalFailure()) return;
     EXPECT_EQ(Load(shared->count), (trial + 1) * kSurvivors * kRounds);
     // Free again, whoever held it last.
     Acquired mine = lock.Acquire(true, kLong);

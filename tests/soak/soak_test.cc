@@ -2,6 +2,8 @@
 // 100,000) mixed operations on the same objects — a //sync Lock around a
 // plain counter, a locked Value, a shared-memory Queue, and a manager's
 // Namespace, Dict, Lock and Queue — then checks every total exactly.
+// SOAK_SOCKET=1 sends the manager calls over the socket instead of the
+// shared-memory call area, for comparison.
 
 #include <cstdint>
 #include <cstdlib>
@@ -124,7 +126,9 @@ int Work(int id, Objects objects, int64_t ops) {
 
 TEST(SoakTest, EightProcessesOfMixedOperationsKeepExactTotals) {
   const int64_t ops = Ops();
-  absl::StatusOr<SyncManager> manager = Manager();
+  ManagerOptions manager_options;
+  manager_options.shared_memory_calls = std::getenv("SOAK_SOCKET") == nullptr;
+  absl::StatusOr<SyncManager> manager = Manager(manager_options);
   ASSERT_TRUE(manager.ok()) << manager.status();
   Objects objects;
   absl::StatusOr<NamespaceProxy> ns = manager->Namespace();

@@ -232,8 +232,10 @@ absl::StatusOr<int> StartTracker() {
 }
 
 // In the exec'd image, before main and before anything else of the program
-// could start a thread.
-__attribute__((constructor)) void RunTrackerIfAsked() {
+// could start a thread. Priority 101, the first a program may use, runs it
+// before the ordinary static initializers of the same image; those of
+// shared libraries it depends on (a dynamically linked test) run first.
+__attribute__((constructor(101))) void RunTrackerIfAsked() {
   const char* value = std::getenv(kRunVariable);
   if (value == nullptr) return;
   int fd = -1;

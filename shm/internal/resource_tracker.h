@@ -23,7 +23,11 @@
 // object that someone else unlinked and re-created under the name is left
 // alone. Attaching never registers: only creators own.
 //
-// The tracker is a grandchild (double fork), so it is nobody's child to reap;
+// The tracker is the program's own executable, exec'd with posix_spawn and
+// taken over by a constructor of this library before main runs (so a
+// program's static initializers should not have effects outside the
+// process, which holds for this library's). It forks once more and the
+// first copy exits, so the tracker is nobody's child to reap;
 // it runs in a session of its own and ignores SIGINT, SIGTERM and SIGHUP, so
 // a Ctrl-C or a signal to the process group that kills the program does not
 // also kill its clean-up. Registration is one `send`; the tracker is started

@@ -14,6 +14,8 @@
 //   --out=DIR          where to write (default: docs/ of the workspace under
 //                      `bazel run`, else the current directory)
 //   --min_time=SECONDS each benchmark's --benchmark_min_time (default 0.2)
+//   --repetitions=N    each benchmark's repetitions; the figure is their
+//                      median (default 3)
 //   --only=BINARY,...  run only these binaries ("sync/lock_benchmark")
 
 #include <fcntl.h>
@@ -43,11 +45,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 
 ABSL_FLAG(std::string, out, "", "directory for benchmarks.md and benchmarks.svg");
 ABSL_FLAG(double, min_time, 0.2, "--benchmark_min_time for each benchmark");
+ABSL_FLAG(int, repetitions, 3, "--benchmark_repetitions; figures are medians");
 ABSL_FLAG(std::vector<std::string>, only, {}, "run only these binaries");
 
 extern char** environ;
@@ -74,7 +77,8 @@ constexpr Pair kPairs[] = {
     {"sync/event_benchmark", "Event ping-pong between processes",
      "BM_EventPingPong/real_time", "BM_PipePingPong/real_time", "pipe"},
     {"sync/event_benchmark", "Condition ping-pong between processes",
-     "BM_ConditionPingPong/real_time", "BM_PipePingPong/real_time", "pipe"},
+     "BM_ConditionPingPong/real_time", "BM_RawFutexPingPong/real_time",
+     "raw futex ping-pong (both sleep)"},
     {"shm/sharedctypes_benchmark", "Value<int64> increment under its lock",
      "BM_ValueIncrement", "BM_RLockPair", "its RLock acquire+release alone"},
     {"shm/shared_memory_benchmark", "SharedMemory create+unlink",
@@ -135,29 +139,26 @@ double ToNanoseconds(double value, const std::string& unit) {
   return value;
 }
 
-// One CSV line of Google Benchmark's output; names are quoted.
-std::vector<std::string> SplitCsv(const std::string& line) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (char c : line) {
-    if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      fields.push_back(field);
-      field.clear();
-    } else {
-      field += c;
-    }
-  }
-  fields.push_back(field);
-  return fields;
+// Google Benchmark's JSON output puts one field per line
+// (`      "real_time": 1.5e+01,`); that is all this reads of it.
+bool JsonField(absl::string_view line, std::string* key, std::string* value) {
+  line = absl::StripAsciiWhitespace(line);
+  if (!absl::ConsumePrefix(&line, "\"")) return false;
+  const size_t end = line.find("\": ");
+  if (end == absl::string_view::npos) return false;
+  *key = std::string(line.substr(0, end));
+  absl::string_view rest = line.substr(end + 3);
+  absl::ConsumeSuffix(&rest, ",");
+  if (absl::ConsumePrefix(&rest, "\"")) absl::ConsumeSuffix(&rest, "\"");
+  *value = std::string(rest);
+  return true;
 }
 
 // Runs `binary` (a path) on `names` only; returns name -> figure.
 std::map<std::string, Figure> Run(const std::string& binary,
                                   const std::set<std::string>& names,
-                                  double min_time, std::string* error) {
+                                  double min_time, int repetitions,
+                                  std::string* error) {
   std::vector<std::string> escaped;
   for (const std::string& full_name : names) {
     // The filter sees a name without its "/real_time" suffix.
@@ -184,8 +185,9 @@ std::map<std::string, Figure> Run(const std::string& binary,
       binary,
       absl::StrCat("--benchmark_filter=", absl::StrJoin(escaped, "|")),
       absl::StrFormat("--benchmark_min_time=%g", min_time),
+      absl::StrCat("--benchmark_repetitions=", repetitions),
       absl::StrCat("--benchmark_out=", out_template),
-      "--benchmark_out_format=csv"};
+      "--benchmark_out_format=json"};
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
@@ -211,29 +213,38 @@ std::map<std::string, Figure> Run(const std::string& binary,
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     *error = absl::StrCat(binary, " failed (status ", status, ")");
   }
-  std::ifstream csv(out_template);
+  // One object per run; with repetitions the "median" aggregate of each
+  // benchmark is its figure, else its one run.
+  std::ifstream json(out_template);
   std::string line;
-  std::vector<std::string> header;
-  while (std::getline(csv, line)) {
-    std::vector<std::string> fields = SplitCsv(line);
-    if (header.empty()) {
-      if (!fields.empty() && fields[0] == "name") header = fields;
+  std::map<std::string, std::string> object;
+  auto finish = [&] {
+    const std::string name = object.contains("run_name") ? object["run_name"]
+                                                         : object["name"];
+    const bool aggregate = object["run_type"] == "aggregate";
+    double real_time = 0;
+    if (!name.empty() && object["error_occurred"] != "true" &&
+        (!aggregate || object["aggregate_name"] == "median") &&
+        (aggregate || repetitions <= 1) &&
+        absl::SimpleAtod(object["real_time"], &real_time)) {
+      Figure figure{ToNanoseconds(real_time, object["time_unit"])};
+      double items = 0;
+      if (absl::SimpleAtod(object["items_per_second"], &items) && items > 0 &&
+          name.find("Batched") != std::string::npos) {
+        figure.nanoseconds = 1e9 / items;
+      }
+      figures[name] = figure;
+    }
+    object.clear();
+  };
+  while (std::getline(json, line)) {
+    const absl::string_view trimmed = absl::StripAsciiWhitespace(line);
+    if (trimmed == "}" || trimmed == "},") {
+      finish();
       continue;
     }
-    std::map<std::string, std::string> row;
-    for (size_t i = 0; i < header.size() && i < fields.size(); ++i) {
-      row[header[i]] = fields[i];
-    }
-    if (row["error_occurred"] == "true") continue;
-    double real_time = 0;
-    double items = 0;
-    if (!absl::SimpleAtod(row["real_time"], &real_time)) continue;
-    Figure figure{ToNanoseconds(real_time, row["time_unit"])};
-    if (absl::SimpleAtod(row["items_per_second"], &items) && items > 0 &&
-        row["name"].find("Batched") != std::string::npos) {
-      figure.nanoseconds = 1e9 / items;
-    }
-    figures[row["name"]] = figure;
+    std::string key, value;
+    if (JsonField(line, &key, &value)) object[key] = value;
   }
   unlink(out_template);
   return figures;
@@ -263,7 +274,7 @@ std::string Ratio(const Row& row) {
 
 std::string Markdown(const std::vector<Row>& rows, const std::string& when) {
   std::string text = absl::StrCat(
-      "| Figure | ours | baseline (same binary, same report run) | ratio |\n"
+      "| Figure | ours | baseline (same binary, same run) | ratio |\n"
       "|---|---|---|---|\n");
   for (const Row& row : rows) {
     if (!row.ok) {
@@ -394,18 +405,16 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   for (const auto& [binary, names] : wanted) {
     std::cerr << "bench_report: running " << binary << "\n";
-    // One benchmark per run: the CSV reporter aborts when benchmarks of one
-    // run have different counters.
-    for (const std::string& name : names) {
-      std::string error;
-      std::map<std::string, Figure> figures =
-          Run(BinaryPath(argv[0], binary), {name},
-              absl::GetFlag(FLAGS_min_time), &error);
-      if (!error.empty()) {
-        std::cerr << "bench_report: " << error << "\n";
-        exit_code = 1;
-      }
-      measured[binary].merge(figures);
+    // Every benchmark of a binary in one run (JSON: the CSV reporter aborts
+    // when benchmarks carry different counters), so that a figure and its
+    // baseline are measured minutes apart at most.
+    std::string error;
+    measured[binary] =
+        Run(BinaryPath(argv[0], binary), names, absl::GetFlag(FLAGS_min_time),
+            absl::GetFlag(FLAGS_repetitions), &error);
+    if (!error.empty()) {
+      std::cerr << "bench_report: " << error << "\n";
+      exit_code = 1;
     }
   }
   std::vector<Row> rows;
@@ -429,8 +438,10 @@ int main(int argc, char** argv) {
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   const std::string when = absl::StrFormat(
-      "Measured by tools/bench_report on %s (%ld CPUs), --benchmark_min_time=%g.",
-      host, sysconf(_SC_NPROCESSORS_ONLN), absl::GetFlag(FLAGS_min_time));
+      "Measured by tools/bench_report on %s (%ld CPUs): medians of %d "
+      "repetitions, --benchmark_min_time=%g.",
+      host, sysconf(_SC_NPROCESSORS_ONLN), absl::GetFlag(FLAGS_repetitions),
+      absl::GetFlag(FLAGS_min_time));
   const std::string table = Markdown(rows, when);
   std::ofstream(absl::StrCat(out, "/benchmarks.md")) << table;
   std::ofstream(absl::StrCat(out, "/benchmarks.svg")) << Svg(rows, when);

@@ -5,7 +5,7 @@ set -euo pipefail
 tool="$TEST_SRCDIR/$TEST_WORKSPACE/tools/bench_report"
 export RUNFILES_DIR="$tool.runfiles"
 out="$TEST_TMPDIR/report"
-"$tool" --out="$out" --min_time=0.01 \
+"$tool" --out="$out" --min_time=0.01 --repetitions=1 \
   --only=serialize/serialize_benchmark,shm/shared_memory_benchmark >"$TEST_TMPDIR/stdout"
 table="$out/benchmarks.md"
 grep -q '^| Figure | ours | baseline' "$table"

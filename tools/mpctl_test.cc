@@ -198,4 +198,35 @@ TEST(MpctlTest, ManagerServeServesUntilSignalled) {
 }
 
 }  // namespace
+// SIGKILLed, the server cannot remove its socket; the resource tracker of
+// its process tree (mpctl alone) does, so the address can be served again.
+TEST(MpctlTest, AKilledServersSocketIsRemovedByItsTracker) {
+  const std::string key_file = WriteKeyFile("a key for a killed server");
+  char directory[] = "/tmp/mpctl-test-XXXXXX";
+  ASSERT_NE(mkdtemp(directory), nullptr);
+  const std::string socket = absl::StrCat(directory, "/manager");
+  absl::StatusOr<mp::testing::ForkedChild> server =
+      mp::testing::ForkedChild::Start([&] {
+        const std::string binary = mp::testing::RunfilePath("tools/mpctl");
+        const std::string key_flag = absl::StrCat("--authkey-file=", key_file);
+        const std::string address_flag = absl::StrCat("--address=", socket);
+        execl(binary.c_str(), binary.c_str(), "manager", "serve", address_flag.c_str(),
+              key_flag.c_str(), static_cast<char*>(nullptr));
+        return 127;
+      });
+  ASSERT_THAT(server, IsOk());
+  absl::StatusOr<SyncManager> client = absl::UnavailableError("not yet");
+  EXPECT_TRUE(mp::testing::Eventually([&] {
+    client = SyncManager::Connect(socket, std::string("a key for a killed server"));
+    return client.ok();
+  }));
+  ASSERT_THAT(client, IsOk());
+  EXPECT_THAT(server->Kill(SIGKILL), mp::testing::IsOkAndHolds(-SIGKILL));
+  struct stat info;
+  EXPECT_TRUE(mp::testing::Eventually([&] { return stat(socket.c_str(), &info) != 0; }))
+      << socket << " outlived its killed server";
+  EXPECT_EQ(rmdir(directory), 0);
+  std::remove(key_file.c_str());
+}
+
 }  // namespace mp

@@ -83,10 +83,9 @@ absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
       if (fstat(fd, &status) != 0) {
         return SegmentError(posix_name, "fstat", errno);
       }
-      if (absl::Status tracked = internal::Track(
-              internal::TrackedKind::kSegment, posix_name,
-              {static_cast<uint64_t>(status.st_dev),
-               static_cast<uint64_t>(status.st_ino)});
+      if (absl::Status tracked =
+              internal::Track(internal::TrackedKind::kSegment, posix_name,
+                              internal::IdentityOf(status));
           !tracked.ok()) {
         return absl::Status(tracked.code(),
                             absl::StrCat("shm \"", posix_name, "\": ",

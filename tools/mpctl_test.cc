@@ -161,29 +161,40 @@ TEST(MpctlTest, ManagerPingAndStatsAgainstARealServer) {
   std::remove(wrong.c_str());
 }
 
+// `mpctl manager serve` on `socket`, in a child of ours so that a test can
+// signal it.
+absl::StatusOr<mp::testing::ForkedChild> StartServe(const std::string& socket,
+                                                    const std::string& key_file) {
+  return mp::testing::ForkedChild::Start([&] {
+    const std::string binary = mp::testing::RunfilePath("tools/mpctl");
+    const std::string key_flag = absl::StrCat("--authkey-file=", key_file);
+    const std::string address_flag = absl::StrCat("--address=", socket);
+    execl(binary.c_str(), binary.c_str(), "manager", "serve", address_flag.c_str(),
+          key_flag.c_str(), static_cast<char*>(nullptr));
+    return 127;
+  });
+}
+
+// A client of the exec'd server, once it has bound its socket.
+absl::StatusOr<SyncManager> ConnectOnceServing(const std::string& socket,
+                                               const std::string& key) {
+  absl::StatusOr<SyncManager> client = absl::UnavailableError("not yet");
+  mp::testing::Eventually([&] {
+    client = SyncManager::Connect(socket, key);
+    return client.ok();
+  });
+  return client;
+}
+
 TEST(MpctlTest, ManagerServeServesUntilSignalled) {
   const std::string key_file = WriteKeyFile("a key for serve");
   // Short: a socket path holds at most 107 bytes, fewer than TempDir's.
   char directory[] = "/tmp/mpctl-test-XXXXXX";
   ASSERT_NE(mkdtemp(directory), nullptr);
   const std::string socket = absl::StrCat(directory, "/manager");
-  // The server in a child of ours, so that we can signal it.
-  absl::StatusOr<mp::testing::ForkedChild> server =
-      mp::testing::ForkedChild::Start([&] {
-        const std::string binary = mp::testing::RunfilePath("tools/mpctl");
-        const std::string key_flag = absl::StrCat("--authkey-file=", key_file);
-        const std::string address_flag = absl::StrCat("--address=", socket);
-        execl(binary.c_str(), binary.c_str(), "manager", "serve", address_flag.c_str(),
-              key_flag.c_str(), static_cast<char*>(nullptr));
-        return 127;
-      });
+  absl::StatusOr<mp::testing::ForkedChild> server = StartServe(socket, key_file);
   ASSERT_THAT(server, IsOk());
-  // The exec'd server binds when it gets there.
-  absl::StatusOr<SyncManager> client = absl::UnavailableError("not yet");
-  EXPECT_TRUE(mp::testing::Eventually([&] {
-    client = SyncManager::Connect(socket, std::string("a key for serve"));
-    return client.ok();
-  }));
+  absl::StatusOr<SyncManager> client = ConnectOnceServing(socket, "a key for serve");
   ASSERT_THAT(client, IsOk());
   absl::StatusOr<DictProxy> d = client->Dict();
   ASSERT_THAT(d, IsOk());
@@ -197,7 +208,6 @@ TEST(MpctlTest, ManagerServeServesUntilSignalled) {
   std::remove(key_file.c_str());
 }
 
-}  // namespace
 // SIGKILLed, the server cannot remove its socket; the resource tracker of
 // its process tree (mpctl alone) does, so the address can be served again.
 TEST(MpctlTest, AKilledServersSocketIsRemovedByItsTracker) {
@@ -205,21 +215,10 @@ TEST(MpctlTest, AKilledServersSocketIsRemovedByItsTracker) {
   char directory[] = "/tmp/mpctl-test-XXXXXX";
   ASSERT_NE(mkdtemp(directory), nullptr);
   const std::string socket = absl::StrCat(directory, "/manager");
-  absl::StatusOr<mp::testing::ForkedChild> server =
-      mp::testing::ForkedChild::Start([&] {
-        const std::string binary = mp::testing::RunfilePath("tools/mpctl");
-        const std::string key_flag = absl::StrCat("--authkey-file=", key_file);
-        const std::string address_flag = absl::StrCat("--address=", socket);
-        execl(binary.c_str(), binary.c_str(), "manager", "serve", address_flag.c_str(),
-              key_flag.c_str(), static_cast<char*>(nullptr));
-        return 127;
-      });
+  absl::StatusOr<mp::testing::ForkedChild> server = StartServe(socket, key_file);
   ASSERT_THAT(server, IsOk());
-  absl::StatusOr<SyncManager> client = absl::UnavailableError("not yet");
-  EXPECT_TRUE(mp::testing::Eventually([&] {
-    client = SyncManager::Connect(socket, std::string("a key for a killed server"));
-    return client.ok();
-  }));
+  absl::StatusOr<SyncManager> client =
+      ConnectOnceServing(socket, "a key for a killed server");
   ASSERT_THAT(client, IsOk());
   EXPECT_THAT(server->Kill(SIGKILL), mp::testing::IsOkAndHolds(-SIGKILL));
   struct stat info;
@@ -229,4 +228,5 @@ TEST(MpctlTest, AKilledServersSocketIsRemovedByItsTracker) {
   std::remove(key_file.c_str());
 }
 
+}  // namespace
 }  // namespace mp

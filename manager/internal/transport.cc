@@ -150,9 +150,7 @@ absl::Status TrackPath(TrackedKind kind, const std::string& path) {
   if (lstat(path.c_str(), &status) != 0) {
     return SystemError(absl::StrCat("manager: stat ", path), errno);
   }
-  return Track(kind, path,
-               {static_cast<uint64_t>(status.st_dev),
-                static_cast<uint64_t>(status.st_ino)});
+  return Track(kind, path, IdentityOf(status));
 }
 
 }  // namespace

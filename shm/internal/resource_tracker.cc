@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
@@ -62,8 +61,8 @@ void InstallForkHandlers() {
 
 bool SameIdentity(const struct stat& status, const FileIdentity& identity) {
   if (identity.device == 0 && identity.inode == 0) return true;
-  return static_cast<uint64_t>(status.st_dev) == identity.device &&
-         static_cast<uint64_t>(status.st_ino) == identity.inode;
+  const FileIdentity now = IdentityOf(status);
+  return now.device == identity.device && now.inode == identity.inode;
 }
 
 // Removes one object if its name still refers to what was registered.

@@ -36,6 +36,7 @@
 #ifndef MULTIPROCESS_SHM_INTERNAL_RESOURCE_TRACKER_H_
 #define MULTIPROCESS_SHM_INTERNAL_RESOURCE_TRACKER_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -58,6 +59,11 @@ struct FileIdentity {
   uint64_t device = 0;
   uint64_t inode = 0;
 };
+
+inline FileIdentity IdentityOf(const struct stat& status) {
+  return {static_cast<uint64_t>(status.st_dev),
+          static_cast<uint64_t>(status.st_ino)};
+}
 
 // The environment variable through which a spawned child learns the
 // descriptor of its parent's tracker and the tracker's pid: "FD:PID".

@@ -32,6 +32,7 @@ using ::mp::testing::Eventually;
 using ::mp::testing::IsOk;
 using ::mp::testing::IsOkAndHolds;
 using ::mp::testing::StatusIs;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 bool PathExists(const std::string& path) {
@@ -172,7 +173,7 @@ TEST(ManagerTest, StoredProxiesReadBackAsProxies) {
   // As an Object, a stored proxy is a reference, not a copy.
   absl::StatusOr<Object> value = outer->GetItem("lists");
   ASSERT_THAT(value, IsOk());
-  EXPECT_THAT(value->DebugString(), HasSubstr("<proxy object, typeid 'list'"));
+  EXPECT_THAT(value->DebugString(), ContainsRegex("^<ListProxy object, typeid 'list' at 0x[0-9a-f]+>$"));
   absl::StatusOr<ListProxy> converted = value->As<ListProxy>();
   ASSERT_THAT(converted, IsOk());
   EXPECT_THAT(converted->Len(), IsOkAndHolds(2));
@@ -180,6 +181,73 @@ TEST(ManagerTest, StoredProxiesReadBackAsProxies) {
   EXPECT_THAT(outer->GetItem<DictProxy>("lists"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("expected a proxy of a dict, got a proxy of a list")));
+}
+
+// Python: manager.dict({'items': manager.list(), 'stats': manager.dict(...),
+// 'lock': manager.Lock()}): proxies as values of the mapping a dict is
+// made from. The dict holds them, so they outlive the proxies they were
+// made with, and a nested copy prints them as Python prints proxies.
+TEST(ManagerTest, DictMadeFromAMappingOfProxiesHoldsThem) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<DictProxy> outer;
+  {
+    absl::StatusOr<ListProxy> items = manager->List();
+    absl::StatusOr<DictProxy> processors = manager->Dict(Object::Dict{{0, false}});
+    absl::StatusOr<LockProxy> lock = manager->Lock();
+    ASSERT_THAT(items, IsOk());
+    ASSERT_THAT(processors, IsOk());
+    ASSERT_THAT(lock, IsOk());
+    absl::StatusOr<DictProxy> stats = manager->Dict(
+        Object::Dict{{"total", 0}, {"processors", *processors}});
+    ASSERT_THAT(stats, IsOk());
+    outer = manager->Dict(
+        Object::Dict{{"items", *items}, {"stats", *stats}, {"lock", *lock}});
+    ASSERT_THAT(outer, IsOk());
+  }
+  EXPECT_EQ(Objects(*manager), 5u);  // Nothing freed with the first proxies.
+  absl::StatusOr<DictProxy> stats = outer->GetItem<DictProxy>("stats");
+  ASSERT_THAT(stats, IsOk());
+  absl::StatusOr<DictProxy> processors = stats->GetItem<DictProxy>("processors");
+  ASSERT_THAT(processors, IsOk());
+  ASSERT_THAT(processors->SetItem(0, true), IsOk());
+  EXPECT_THAT(processors->Repr(), IsOkAndHolds("{0: True}"));
+  absl::StatusOr<Object> copy = stats->Copy();  // dict(outer['stats'])
+  ASSERT_THAT(copy, IsOk());
+  EXPECT_THAT(copy->DebugString(),
+              ContainsRegex("^\\{'total': 0, 'processors': <DictProxy object, "
+                            "typeid 'dict' at 0x[0-9a-f]+>\\}$"));
+  EXPECT_THAT(outer->Repr(),
+              IsOkAndHolds(ContainsRegex("'lock': <LockProxy object, typeid 'Lock' at 0x")));
+}
+
+// The seed's `with shared_data['stats_lock']:` in several processes: a
+// manager Lock read out of a managed dict makes a get-then-set exact.
+TEST(ManagerTest, LockStoredInADictLocksAcrossProcesses) {
+  constexpr int kProcesses = 3;
+  constexpr int kRounds = 40;
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  ASSERT_THAT(lock, IsOk());
+  absl::StatusOr<DictProxy> shared =
+      manager->Dict(Object::Dict{{"lock", *lock}, {"total", 0}});
+  ASSERT_THAT(shared, IsOk());
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(kProcesses, [&](int) {
+        absl::StatusOr<LockProxy> stored = shared->GetItem<LockProxy>("lock");
+        if (!stored.ok()) return 1;
+        for (int i = 0; i < kRounds; ++i) {
+          ManagedLockGuard guard(*stored);
+          if (!guard.ok()) return 2;
+          absl::StatusOr<int64_t> total = shared->GetItem<int64_t>("total");
+          if (!total.ok() || !shared->SetItem("total", *total + 1).ok()) return 3;
+        }
+        return 0;
+      });
+  ASSERT_THAT(codes, IsOkAndHolds(std::vector<int>(kProcesses, 0)));
+  EXPECT_THAT(shared->GetItem<int64_t>("total"), IsOkAndHolds(kProcesses * kRounds));
+  EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
 }
 
 TEST(ManagerTest, ObjectsAreFreedWithTheirLastProxy) {

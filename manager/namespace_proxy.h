@@ -67,7 +67,7 @@ class NamespaceProxy : public BaseProxy {
   absl::StatusOr<V> Increment(absl::string_view name, const N& by = 1) const {
     return CallMethod<V>("increment", name, by);
   }
-  // The attributes' names, in the order they were first set.
+  // The attributes' names, sorted, as Python's `dir()` lists them.
   absl::StatusOr<std::vector<std::string>> Dir() const {
     return CallMethod<std::vector<std::string>>("__dir__");
   }

@@ -1,6 +1,8 @@
 #include "manager/proxy.h"
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "manager/internal/proxy_ref.h"
@@ -17,13 +19,6 @@ const std::string& EmptyString() {
 }
 
 // "DictProxy" for "dict", as Python names its proxy classes.
-std::string ProxyClassName(absl::string_view type_id) {
-  if (type_id == "dict") return "DictProxy";
-  if (type_id == "list") return "ListProxy";
-  if (type_id == "Namespace") return "NamespaceProxy";
-  return absl::StrCat("AutoProxy[", type_id, "]");
-}
-
 // A number for the calling thread, unique in this process: an RLock's
 // owner is a thread of a process.
 uint64_t ThisThread() {
@@ -110,6 +105,18 @@ uint64_t BaseProxy::id() const { return handle_ == nullptr ? 0 : handle_->object
 const std::string& BaseProxy::address() const {
   return handle_ == nullptr ? internal::EmptyString()
                             : handle_->session().address();
+}
+
+BaseProxy::operator Object() const {
+  // A proxy always encodes, and any encoding decodes as an Object: a
+  // failure here is a bug of this library.
+  absl::StatusOr<Object> object = Object::From(*this);
+  if (!object.ok()) {
+    std::fprintf(stderr, "manager proxy: %s as an Object: %s\n",
+                 DebugString().c_str(), object.status().ToString().c_str());
+    std::abort();
+  }
+  return *std::move(object);
 }
 
 std::string BaseProxy::DebugString() const {

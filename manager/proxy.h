@@ -179,6 +179,17 @@ class BaseProxy {
   // "<DictProxy object, typeid 'dict', id 3, manager "...">".
   std::string DebugString() const;
 
+  // The proxy as an `mp::Object`, so that proxies can be values of a dict
+  // or list literal, as in Python's
+  // `manager.dict({'items': manager.list(), 'lock': manager.Lock()})`:
+  //
+  //   manager->Dict(mp::Object::Dict{{"items", *items}, {"lock", *lock}});
+  //
+  // Reading such a value back as a proxy type (`GetItem<ListProxy>`) gives
+  // a working proxy; printed, it shows as Python prints a proxy inside a
+  // container, `<ListProxy object, typeid 'list' at 0x3>`.
+  operator Object() const;
+
   // Whether both refer to the same object.
   friend bool operator==(const BaseProxy& a, const BaseProxy& b);
 

@@ -48,8 +48,7 @@ std::string RunOnProxy(const BaseProxy& proxy, const Op& op) {
 std::string PythonProgram(const std::string& target, const std::vector<Op>& ops) {
   std::string program = absl::StrCat(R"(
 import sys
-class Namespace:
-    pass
+from multiprocessing.managers import Namespace
 target = )", target, R"(
 def call(method, args):
     if method == '__getslice__':
@@ -71,7 +70,8 @@ def call(method, args):
     if method == '__delattr__':
         return delattr(target, *args)
     if method == '__dir__':
-        return list(vars(target))
+        # What dir(ns) would list of the namespace itself: sorted.
+        return sorted(vars(target))
     return getattr(target, method)(*args)
 ops = [
 )");
@@ -232,6 +232,10 @@ TEST(ProxyMethodsTest, NamespaceMatchesPython) {
       {"__getattribute__", Args({"x"})},
       {"__delattr__", Args({"x"})},
       {"__dir__", Args({})},
+      {"__setattr__", Args({"b_attribute", 2})},
+      {"__setattr__", Args({"a_attribute", "one"})},
+      {"__dir__", Args({})},
+      {"__repr__", Args({})},
   });
 }
 

@@ -1,11 +1,13 @@
 #include "serialize/object.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -39,9 +41,42 @@ std::string FloatRepr(double value) {
   return text;
 }
 
+}  // namespace
+
+namespace internal {
+
+std::string ProxyClassName(absl::string_view type_id) {
+  static const auto* const kNames =
+      new absl::flat_hash_map<absl::string_view, absl::string_view>{
+          {"dict", "DictProxy"},
+          {"list", "ListProxy"},
+          {"Namespace", "NamespaceProxy"},
+          {"Lock", "LockProxy"},
+          {"RLock", "RLockProxy"},
+          {"Semaphore", "SemaphoreProxy"},
+          {"BoundedSemaphore", "SemaphoreProxy"},
+          {"Condition", "ConditionProxy"},
+          {"Event", "EventProxy"},
+          {"Barrier", "BarrierProxy"},
+          {"Queue", "QueueProxy"},
+          {"JoinableQueue", "QueueProxy"},
+          {"Pool", "PoolProxy"},
+          {"Value", "ValueProxy"},
+          {"Array", "ArrayProxy"},
+      };
+  const auto known = kNames->find(type_id);
+  if (known != kNames->end()) return std::string(known->second);
+  return absl::StrCat("AutoProxy[", type_id, "]");
+}
+
+}  // namespace internal
+
+namespace {
+
 // The repr of a shared-object reference (serialize/value.proto's
-// SharedObjectRef): "<shared Lock>", or for a manager proxy
-// "<proxy object, typeid 'dict', id ...>", as Python prints a proxy.
+// SharedObjectRef): "<shared Lock>", or for a manager proxy what Python
+// prints for one, "<DictProxy object, typeid 'dict' at 0x7>", where Python's
+// address is the proxy's and ours the object's id in its server.
 std::string SharedRefRepr(absl::string_view message) {
   absl::string_view kind;
   absl::string_view type_id;
@@ -62,7 +97,18 @@ std::string SharedRefRepr(absl::string_view message) {
     if (field == 7) type_id = bytes;
   }
   if (kind == "proxy") {
-    return absl::StrCat("<proxy object, typeid '", type_id, "', id ", id, ">");
+    // The id is "<server id in hex>-<object id>".
+    uint64_t object = 0;
+    const size_t dash = id.find('-');
+    const bool numbered =
+        dash != absl::string_view::npos &&
+        absl::SimpleAtoi(id.substr(dash + 1), &object);
+    return absl::StrCat("<", internal::ProxyClassName(type_id),
+                        " object, typeid '",
+                        type_id, "'",
+                        numbered ? absl::StrCat(" at 0x", absl::Hex(object))
+                                 : absl::StrCat(" id ", id),
+                        ">");
   }
   return absl::StrCat("<shared ", kind, ">");
 }
@@ -232,14 +278,19 @@ std::string Object::DebugString() const {
     }
     case Kind::kNamespace: {
       const Namespace& space = *get_if<Namespace>();
+      std::vector<std::string> attributes;
+      for (const auto& [name, value] : space.attributes) {
+        attributes.push_back(absl::StrCat(name, "=", value.DebugString()));
+      }
+      // A manager's Namespace prints its attributes sorted (Python's
+      // multiprocessing.managers.Namespace.__repr__); SimpleNamespace
+      // keeps their order.
+      if (space.type_name == "Namespace") {
+        std::sort(attributes.begin(), attributes.end());
+      }
       return absl::StrCat(
           space.type_name.empty() ? "namespace" : space.type_name, "(",
-          absl::StrJoin(space.attributes, ", ",
-                        [](std::string* out, const auto& attribute) {
-                          absl::StrAppend(out, attribute.first, "=",
-                                          attribute.second.DebugString());
-                        }),
-          ")");
+          absl::StrJoin(attributes, ", "), ")");
     }
     case Kind::kDuration:
       return absl::StrCat("Duration(",

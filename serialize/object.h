@@ -46,6 +46,7 @@
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "serialize/bytes.h"
@@ -200,12 +201,82 @@ class Object {
       value_;
 };
 
+// Python's repr() of any serializable value (serialize/codec.h), as an
+// Object prints it: `mp::Repr(std::vector<float>{1, 2})` is "[1.0, 2.0]",
+// `mp::Repr(std::map<std::string, int>{{"a", 1}})` is "{'a': 1}". A value
+// its codec refuses prints as "<unrepresentable: ...>" with the reason.
+template <typename T>
+std::string Repr(const T& value) {
+  absl::StatusOr<Object> object = Object::From(value);
+  if (!object.ok()) {
+    return absl::StrCat("<unrepresentable: ", object.status().message(), ">");
+  }
+  return object->DebugString();
+}
+
+namespace internal {
+
+// The class of the proxy a manager gives for objects of `type_id`
+// ("DictProxy" for "dict"), as reprs name it; a type the user registered is
+// Python's "AutoProxy[typeid]".
+std::string ProxyClassName(absl::string_view type_id);
+
+}  // namespace internal
+
 template <>
 struct Codec<Object> {
   static void Encode(const Object& value, internal::Writer& writer);
   static absl::Status Decode(const internal::ValueView& view, int depth,
                              Object* out);
 };
+
+namespace internal {
+
+// The codec of one of Object's compound alternatives (Object::Dict, ...):
+// the Object's wire form, so that `manager->Dict(mp::Object::Dict{...})`
+// sends what `mp::Object(mp::Object::Dict{...})` would.
+template <typename Alternative>
+struct ObjectAlternativeCodec {
+  static void Encode(const Alternative& value, Writer& writer) {
+    Codec<Object>::Encode(Object(value), writer);
+  }
+  static absl::Status Decode(const ValueView& view, int depth,
+                             Alternative* out) {
+    Object object;
+    if (absl::Status decoded = Codec<Object>::Decode(view, depth, &object);
+        !decoded.ok()) {
+      return decoded;
+    }
+    Alternative* alternative = object.get_if<Alternative>();
+    if (alternative == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot decode ", object.DebugString(), " as ",
+                       ObjectAlternativeName<Alternative>()));
+    }
+    *out = std::move(*alternative);
+    return absl::OkStatus();
+  }
+
+  template <typename A>
+  static constexpr const char* ObjectAlternativeName() {
+    if constexpr (std::is_same_v<A, Object::Dict>) return "a dict";
+    if constexpr (std::is_same_v<A, Object::Tuple>) return "a tuple";
+    if constexpr (std::is_same_v<A, Object::Set>) return "a set";
+    return "a namespace";
+  }
+};
+
+}  // namespace internal
+
+template <>
+struct Codec<Object::Dict> : internal::ObjectAlternativeCodec<Object::Dict> {};
+template <>
+struct Codec<Object::Tuple> : internal::ObjectAlternativeCodec<Object::Tuple> {};
+template <>
+struct Codec<Object::Set> : internal::ObjectAlternativeCodec<Object::Set> {};
+template <>
+struct Codec<Object::Namespace>
+    : internal::ObjectAlternativeCodec<Object::Namespace> {};
 
 }  // namespace mp
 

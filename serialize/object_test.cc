@@ -20,6 +20,7 @@ namespace {
 using ::mp::testing::IsOk;
 using ::mp::testing::IsOkAndHolds;
 using ::mp::testing::StatusIs;
+using ::testing::HasSubstr;
 
 TEST(ObjectTest, DebugStringIsPythonRepr) {
   EXPECT_EQ(Object().DebugString(), "None");
@@ -174,7 +175,14 @@ TEST(ObjectTest, SharedReferencesPrintWhatTheyReferTo) {
   proxy.mutable_shared_value()->set_typeid_("dict");
   absl::StatusOr<Object> object = Loads<Object>(proxy.SerializeAsString());
   ASSERT_THAT(object, IsOk());
-  EXPECT_EQ(object->DebugString(), "<proxy object, typeid 'dict', id 00ab-7>");
+  // As Python prints a proxy inside a container, with the object's id in
+  // its server where Python has the proxy's address.
+  EXPECT_EQ(object->DebugString(), "<DictProxy object, typeid 'dict' at 0x7>");
+  proxy.mutable_shared_value()->set_id("00ab-31");
+  proxy.mutable_shared_value()->set_typeid_("Worker");
+  object = Loads<Object>(proxy.SerializeAsString());
+  ASSERT_THAT(object, IsOk());
+  EXPECT_EQ(object->DebugString(), "<AutoProxy[Worker] object, typeid 'Worker' at 0x1f>");
   serialize::Value lock;
   lock.mutable_shared_value()->set_kind("Lock");
   lock.mutable_shared_value()->set_segment("/mp-1-lock");
@@ -183,6 +191,28 @@ TEST(ObjectTest, SharedReferencesPrintWhatTheyReferTo) {
   EXPECT_EQ(object->DebugString(), "<shared Lock>");
   // Stays opaque: the bytes travel back unchanged.
   EXPECT_THAT(Dumps(*object), IsOkAndHolds(lock.SerializeAsString()));
+}
+
+TEST(ObjectTest, ReprPrintsAnySerializableValueAsPython) {
+  EXPECT_EQ(Repr(std::vector<float>{1.0f, 2.5f}), "[1.0, 2.5]");
+  EXPECT_EQ(Repr(std::vector<int32_t>{}), "[]");
+  EXPECT_EQ(Repr(std::map<std::string, int>{{"a", 1}, {"b", 2}}), "{'a': 1, 'b': 2}");
+  EXPECT_EQ(Repr(std::string("it's")), "\"it's\"");
+  EXPECT_EQ(Repr(Object()), "None");
+}
+
+TEST(ObjectTest, CompoundAlternativesTravelAsTheirObject) {
+  const Object::Dict dict{{"a", 1}, {2, Object::List{3.5}}};
+  EXPECT_THAT(Dumps(dict), IsOkAndHolds(*Dumps(Object(dict))));
+  absl::StatusOr<Object::Dict> back = Loads<Object::Dict>(*Dumps(dict));
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(Object(*back), Object(dict));
+  const Object::Tuple tuple{{1, "two"}};
+  EXPECT_THAT(Loads<Object::Tuple>(*Dumps(tuple)), IsOk());
+  EXPECT_THAT(Loads<Object::Set>(*Dumps(Object::Set{1, 2})), IsOk());
+  EXPECT_THAT(Loads<Object::Dict>(*Dumps(tuple)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cannot decode (1, 'two') as a dict")));
 }
 
 }  // namespace

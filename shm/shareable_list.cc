@@ -10,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 
 namespace mp {
@@ -514,6 +515,22 @@ absl::StatusOr<std::string> ShareableList::format() const {
     all.append(field, strnlen(field, kWord));
   }
   return all;
+}
+
+std::string ShareableList::ListRepr(absl::Span<const Item> items) {
+  return absl::StrCat("[",
+                      absl::StrJoin(items, ", ",
+                                    [](std::string* out, const Item& item) {
+                                      out->append(Repr(item));
+                                    }),
+                      "]");
+}
+
+absl::StatusOr<std::string> ShareableList::Repr() const {
+  absl::StatusOr<std::vector<Item>> items = Copy();
+  if (!items.ok()) return items.status();
+  return absl::StrCat("ShareableList(", ListRepr(*items), ", name=",
+                      Repr(Item(shm_.name())), ")");
 }
 
 std::string ShareableList::Repr(const Item& item) {

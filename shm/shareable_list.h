@@ -147,6 +147,12 @@ class ShareableList {
 
   // Python's `repr` of an item: None, True, 42, 3.5, 'text', b'\x00'.
   static std::string Repr(const Item& item);
+  // Python's `repr` of a list of items, `[1, 'two', None]`: what
+  // `print(list(sl))` shows for the `Copy()` of a list.
+  static std::string ListRepr(absl::Span<const Item> items);
+  // Python's `repr` of the list itself:
+  // `ShareableList([1, 'two', None], name='psm_1a2b')`. Errors: as Copy.
+  [[nodiscard]] absl::StatusOr<std::string> Repr() const;
 
  private:
   ShareableList(SharedMemory shm, std::vector<uint64_t> offsets);

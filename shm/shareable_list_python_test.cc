@@ -50,12 +50,6 @@ std::string RunPython(const std::string& script, const std::string& name) {
   return python->output;
 }
 
-std::string PythonListRepr(const std::vector<Item>& items) {
-  std::vector<std::string> reprs;
-  for (const Item& item : items) reprs.push_back(ShareableList::Repr(item));
-  return absl::StrCat("[", absl::StrJoin(reprs, ", "), "]");
-}
-
 TEST(ShareableListPythonTest, PythonReadsAndChangesAListMadeInCpp) {
   const std::vector<Item> items = {None(),  true,    42,
                                    -2.5,    "howdy", Bytes{"bin\x01"},
@@ -63,11 +57,14 @@ TEST(ShareableListPythonTest, PythonReadsAndChangesAListMadeInCpp) {
   absl::StatusOr<ShareableList> list = ShareableList::Create(items);
   ASSERT_TRUE(list.ok()) << list.status();
   ScopedUnlink unlink(list->shm().name());
+  absl::StatusOr<std::string> repr = list->Repr();
+  ASSERT_TRUE(repr.ok()) << repr.status();
 
   const std::string output = RunPython(R"(
 sl = ShareableList(name=name)
 untrack(sl)
 print(list(sl))
+print(repr(sl))
 print(sl.format)
 print(len(sl), sl.count(42), sl.index("howdy"))
 try:
@@ -83,8 +80,8 @@ sl[-2] = b"bytes"
 sl.shm.close()
 )",
                                        list->shm().name());
-  EXPECT_EQ(output, absl::StrCat(PythonListRepr(items), "\n",
-                                 "xxxxxx?xxxxxxxx?qd8s8s8s8s\n", "8 1 4\n",
+  EXPECT_EQ(output, absl::StrCat(ShareableList::ListRepr(items), "\n", *repr,
+                                 "\n", "xxxxxx?xxxxxxxx?qd8s8s8s8s\n", "8 1 4\n",
                                  "refused\n"));
   absl::StatusOr<std::vector<Item>> after = list->Copy();
   ASSERT_TRUE(after.ok()) << after.status();

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "shm/shared_memory.h"
 #include "tests/testing/segments.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
 namespace mp {
@@ -19,6 +20,8 @@ namespace {
 
 using Item = ShareableList::Item;
 using ::mp::testing::ForkAndWait;
+using ::mp::testing::IsOkAndHolds;
+using ::mp::testing::StatusIs;
 using ::mp::testing::RunfilePath;
 using ::mp::testing::RunProgram;
 using ::testing::ElementsAre;
@@ -265,6 +268,19 @@ TEST_F(ShareableListTest, ReprIsPythons) {
   EXPECT_EQ(ShareableList::Repr("héllo"), "'héllo'");
   EXPECT_EQ(ShareableList::Repr(Bytes{std::string("\0a\xff", 3)}),
             "b'\\x00a\\xff'");
+}
+
+TEST_F(ShareableListTest, ListReprIsPythons) {
+  ShareableList list = Make({1, 2.5, "three", None()});
+  EXPECT_EQ(ShareableList::ListRepr({}), "[]");
+  absl::StatusOr<std::vector<Item>> items = list.Copy();
+  ASSERT_TRUE(items.ok()) << items.status();
+  EXPECT_EQ(ShareableList::ListRepr(*items), "[1, 2.5, 'three', None]");
+  EXPECT_THAT(list.Repr(),
+              IsOkAndHolds("ShareableList([1, 2.5, 'three', None], name='" +
+                           list.shm().name() + "')"));
+  list.shm().Close();
+  EXPECT_THAT(list.Repr(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(ShareableListTest, AttachSeesTheSameItems) {

@@ -213,4 +213,24 @@ absl::Status SharedMemory::Unlink() {
   return UnlinkName(name_);
 }
 
+absl::Status SharedMemory::CheckView(size_t count, size_t element_size,
+                                     size_t element_alignment,
+                                     size_t offset) const {
+  if (data_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("shm \"", name_, "\": a view of a closed segment"));
+  }
+  if (offset % element_alignment != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shm \"", name_, "\": offset ", offset,
+        " is not a multiple of the elements' alignment ", element_alignment));
+  }
+  if (offset > size_ || count > (size_ - offset) / element_size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "shm \"", name_, "\": ", count, " elements of ", element_size,
+        " bytes at offset ", offset, " do not fit its ", size_, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace mp

@@ -81,8 +81,10 @@
 #define MULTIPROCESS_SHM_SHARED_MEMORY_H_
 
 #include <cstddef>
+#include <new>
 #include <span>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -150,6 +152,30 @@ class SharedMemory {
   // Whether this handle still maps the segment.
   bool is_open() const { return data_ != nullptr; }
 
+  // `count` elements of `T` at byte `offset` of the mapping, read and
+  // written in place: numpy's `np.ndarray((count,), dtype, buffer=shm.buf,
+  // offset=offset)`. `T` is trivially copyable (int64_t is numpy's int64,
+  // double its float64).
+  //
+  //   absl::StatusOr<std::span<int64_t>> array = shm->View<int64_t>(5);
+  //   for (int64_t& x : *array) x += 10;            // array += 10
+  //
+  // Errors: `FailedPrecondition` once closed; `OutOfRange` when the elements
+  // do not fit the segment; `InvalidArgument` when `offset` is not a
+  // multiple of alignof(T).
+  template <typename T>
+  [[nodiscard]] absl::StatusOr<std::span<T>> View(size_t count,
+                                                  size_t offset = 0) const {
+    static_assert(std::is_trivially_copyable_v<T>,
+                  "a view holds trivially copyable elements");
+    if (absl::Status fits = CheckView(count, sizeof(T), alignof(T), offset);
+        !fits.ok()) {
+      return fits;
+    }
+    return std::span<T>(std::launder(reinterpret_cast<T*>(data_ + offset)),
+                        count);
+  }
+
   // Unmaps this process's view. Idempotent. The segment and its name stay.
   void Close();
 
@@ -168,6 +194,9 @@ class SharedMemory {
   void Untrack();
 
  private:
+  absl::Status CheckView(size_t count, size_t element_size,
+                         size_t element_alignment, size_t offset) const;
+
   SharedMemory(std::string name, std::byte* data, size_t size)
       : name_(std::move(name)), data_(data), size_(size) {}
 

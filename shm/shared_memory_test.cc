@@ -18,12 +18,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/segments.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
 namespace mp {
 namespace {
 
 using ::mp::testing::ForkAndWait;
+using ::mp::testing::IsOkAndHolds;
+using ::mp::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::mp::testing::RunfilePath;
 using ::mp::testing::RunProgram;
 using ::mp::testing::ScopedUnlink;
@@ -336,6 +340,36 @@ shm.close()
   ASSERT_EQ(python->exit_code, 0);
   EXPECT_EQ(python->output, "from c++ 64\n");
   EXPECT_EQ(ReadText(*shm, 8, 8), "+python!");
+}
+
+TEST(SharedMemoryTest, ViewIsATypedArrayInPlaceAndChecksItsBounds) {
+  absl::StatusOr<SharedMemory> shm = SharedMemory::Create(5 * sizeof(int64_t));
+  ASSERT_TRUE(shm.ok()) << shm.status();
+  ScopedUnlink unlink(shm->name());
+  absl::StatusOr<std::span<int64_t>> array = shm->View<int64_t>(5);
+  ASSERT_TRUE(array.ok()) << array.status();
+  for (int64_t i = 0; i < 5; ++i) (*array)[i] = i + 1;
+  absl::StatusOr<int> child = ForkAndWait([&] {
+    absl::StatusOr<SharedMemory> attached = SharedMemory::Attach(shm->name());
+    if (!attached.ok()) return 1;
+    absl::StatusOr<std::span<int64_t>> same = attached->View<int64_t>(5);
+    if (!same.ok()) return 2;
+    for (int64_t& x : *same) x += 10;
+    return 0;
+  });
+  ASSERT_THAT(child, IsOkAndHolds(0));
+  EXPECT_THAT(*array, ElementsAre(11, 12, 13, 14, 15));
+
+  absl::StatusOr<std::span<int32_t>> tail = shm->View<int32_t>(2, 32);
+  ASSERT_TRUE(tail.ok()) << tail.status();
+  EXPECT_EQ((*tail)[0], 15);  // The low half of the last int64, little-endian.
+  EXPECT_THAT(shm->View<int64_t>(6),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       HasSubstr("6 elements of 8 bytes at offset 0 do not fit its 40 bytes")));
+  EXPECT_THAT(shm->View<int32_t>(1, 40), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(shm->View<int64_t>(1, 4), StatusIs(absl::StatusCode::kInvalidArgument));
+  shm->Close();
+  EXPECT_THAT(shm->View<int64_t>(1), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "shm/sharedctypes.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -152,6 +153,45 @@ void DieOfSharedCtypesFailure(const absl::Status& status) {
                "error)\n",
                status.ToString().c_str());
   std::abort();
+}
+
+absl::Status SliceSizeMismatch(const TypedStorage& storage, size_t selected,
+                               size_t given) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      storage.Describe(), ": ValueError: can only assign a sequence of the "
+      "same size (the slice selects ", selected, " elements, ", given,
+      " given)"));
+}
+
+absl::Status ByteStringTooLong(const TypedStorage& storage, size_t length) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(storage.Describe(), ": ValueError: byte string too long (",
+                   length, " bytes for ", storage.count(), ")"));
+}
+
+std::string CharArrayValue(std::span<const char> elements) {
+  const auto end = std::find(elements.begin(), elements.end(), '\0');
+  return std::string(elements.begin(), end);
+}
+
+absl::Status SetCharArrayValue(const TypedStorage& storage,
+                               std::span<char> elements,
+                               absl::string_view bytes) {
+  if (bytes.size() > elements.size()) {
+    return ByteStringTooLong(storage, bytes.size());
+  }
+  std::copy(bytes.begin(), bytes.end(), elements.begin());
+  if (bytes.size() < elements.size()) elements[bytes.size()] = '\0';
+  return absl::OkStatus();
+}
+
+absl::Status SetCharArrayRaw(const TypedStorage& storage,
+                             std::span<char> elements, absl::string_view bytes) {
+  if (bytes.size() > elements.size()) {
+    return ByteStringTooLong(storage, bytes.size());
+  }
+  std::copy(bytes.begin(), bytes.end(), elements.begin());
+  return absl::OkStatus();
 }
 
 }  // namespace mp::internal

@@ -27,10 +27,18 @@
 //
 // Python's `v.value += 1` is two separately locked operations and loses
 // updates; `Update` runs its function under one hold of the lock. To make
-// several calls atomic together, hold `get_lock()` and use `get_obj()`:
+// several calls atomic together, hold the object's lock (`with v:`, or
+// `with v.get_lock():`) and use its accessors, which take the default
+// RLock again, or `get_obj()`:
 //
-//   mp::LockGuard guard(counter.get_lock());
-//   *counter.get_obj() += 2;
+//   mp::LockGuard guard(counter);          // with counter:
+//   counter.set_value(counter.value() + 2);
+//
+// Arrays index and slice as Python's do: `numbers[i]` reads or writes one
+// element under the lock (`numbers[i] *= 2` is one hold), `numbers.at(-1)`
+// checks the index and counts from the end, and `numbers[mp::Slice{}]` is
+// `numbers[:]` (shm/slice.h). An array of char has ctypes' `value()` and
+// `raw()`.
 //
 // Cross-process contract
 //
@@ -57,6 +65,7 @@
 #include <cstring>
 #include <algorithm>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <span>
@@ -65,9 +74,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "shm/shared_heap.h"
+#include "shm/slice.h"
+#include "sync/acquired.h"
 #include "sync/lock.h"
 #include "sync/lock_guard.h"
 #include "sync/rlock.h"
@@ -132,6 +146,137 @@ class TypedStorage {
                                                   int64_t index);
 
 [[noreturn]] void DieOfSharedCtypesFailure(const absl::Status& status);
+
+// The errors of slice assignment and of a char array's value/raw setters,
+// naming the object.
+absl::Status SliceSizeMismatch(const TypedStorage& storage, size_t selected,
+                               size_t given);
+absl::Status ByteStringTooLong(const TypedStorage& storage, size_t length);
+
+// Python's `seq[slice]` and `seq[slice] = values` over `elements`.
+template <typename T>
+absl::StatusOr<std::vector<T>> CopySlice(std::span<const T> elements,
+                                         const Slice& slice) {
+  absl::StatusOr<SliceRange> range = ResolveSlice(slice, elements.size());
+  if (!range.ok()) return range.status();
+  std::vector<T> out;
+  out.reserve(range->count);
+  for (size_t i = 0; i < range->count; ++i) {
+    out.push_back(elements[range->start + static_cast<int64_t>(i) * range->step]);
+  }
+  return out;
+}
+template <typename T>
+absl::Status AssignSlice(const TypedStorage& storage, std::span<T> elements,
+                         const Slice& slice, std::span<const T> values) {
+  absl::StatusOr<SliceRange> range = ResolveSlice(slice, elements.size());
+  if (!range.ok()) return range.status();
+  if (range->count != values.size()) {
+    return SliceSizeMismatch(storage, range->count, values.size());
+  }
+  for (size_t i = 0; i < range->count; ++i) {
+    elements[range->start + static_cast<int64_t>(i) * range->step] = values[i];
+  }
+  return absl::OkStatus();
+}
+
+// A char array's `value` (the bytes before the first NUL) and `raw`, and
+// their setters, as ctypes' c_char arrays have them.
+std::string CharArrayValue(std::span<const char> elements);
+absl::Status SetCharArrayValue(const TypedStorage& storage,
+                               std::span<char> elements,
+                               absl::string_view bytes);
+absl::Status SetCharArrayRaw(const TypedStorage& storage,
+                             std::span<char> elements, absl::string_view bytes);
+
+// One element of a synchronized Array: what `arr[i]` is in Python, each
+// read and each write under the array's lock. A compound assignment
+// (`arr[i] += 1`) is one hold of the lock, where Python's is two.
+template <typename T, typename LockType>
+class SynchronizedElement {
+ public:
+  SynchronizedElement(T* element, LockType* lock)
+      : element_(element), lock_(lock) {}
+  SynchronizedElement(const SynchronizedElement&) = default;
+
+  T get() const {
+    LockGuard guard(*lock_);
+    return *element_;
+  }
+  operator T() const { return get(); }
+
+  const SynchronizedElement& operator=(const T& value) const {
+    LockGuard guard(*lock_);
+    *element_ = value;
+    return *this;
+  }
+  // `a[i] = a[j]` copies the value, not the reference.
+  const SynchronizedElement& operator=(const SynchronizedElement& other) const {
+    return *this = other.get();
+  }
+  template <typename U>
+  const SynchronizedElement& operator+=(const U& value) const {
+    LockGuard guard(*lock_);
+    *element_ += value;
+    return *this;
+  }
+  template <typename U>
+  const SynchronizedElement& operator-=(const U& value) const {
+    LockGuard guard(*lock_);
+    *element_ -= value;
+    return *this;
+  }
+  template <typename U>
+  const SynchronizedElement& operator*=(const U& value) const {
+    LockGuard guard(*lock_);
+    *element_ *= value;
+    return *this;
+  }
+  template <typename U>
+  const SynchronizedElement& operator/=(const U& value) const {
+    LockGuard guard(*lock_);
+    *element_ /= value;
+    return *this;
+  }
+
+ private:
+  T* element_;
+  LockType* lock_;
+};
+
+// Iterates a synchronized Array, yielding SynchronizedElements.
+template <typename T, typename LockType>
+class SynchronizedIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = T;
+  using difference_type = std::ptrdiff_t;
+  using reference = SynchronizedElement<T, LockType>;
+  using pointer = void;
+
+  SynchronizedIterator() = default;
+  SynchronizedIterator(T* element, LockType* lock)
+      : element_(element), lock_(lock) {}
+
+  reference operator*() const { return reference(element_, lock_); }
+  SynchronizedIterator& operator++() {
+    ++element_;
+    return *this;
+  }
+  SynchronizedIterator operator++(int) {
+    SynchronizedIterator before = *this;
+    ++element_;
+    return before;
+  }
+  friend bool operator==(const SynchronizedIterator& a,
+                         const SynchronizedIterator& b) {
+    return a.element_ == b.element_;
+  }
+
+ private:
+  T* element_ = nullptr;
+  LockType* lock_ = nullptr;
+};
 
 template <typename T>
 T OrDie(absl::StatusOr<T> value) {
@@ -214,10 +359,16 @@ class RawArray {
 
  public:
   // `size` elements of `T{}`, or a copy of `initial`; abort with a message
-  // when the shared heap has no memory left (use `Create`).
+  // when the shared heap has no memory left (use `Create`). As with
+  // std::vector, parentheses give a size and braces give elements:
+  // `RawArray<int32_t>(3)` is Python's `RawArray('i', 3)`, three zeros;
+  // `RawArray<int32_t>({3})` is `RawArray('i', [3])`. Any contiguous
+  // sequence of `T` (a std::vector, a std::array) gives elements too.
   explicit RawArray(size_t size) : RawArray(internal::OrDie(Create(size))) {}
   RawArray(std::initializer_list<T> initial)
       : RawArray(internal::OrDie(Create(std::span<const T>(initial)))) {}
+  explicit RawArray(std::span<const T> initial)
+      : RawArray(internal::OrDie(Create(initial))) {}
 
   // Errors: `InvalidArgument` for a size whose bytes overflow;
   // `ResourceExhausted` when the shared heap cannot grow.
@@ -254,6 +405,64 @@ class RawArray {
   std::span<T> span() const {
     return {std::launder(reinterpret_cast<T*>(storage_.data())), size()};
   }
+  T* begin() const { return span().data(); }
+  T* end() const { return span().data() + size(); }
+
+  // Element `index`, unchecked, as std::vector's: Requires
+  // `index < size()`. `at` checks and takes Python's negative indices.
+  T& operator[](size_t index) const { return span()[index]; }
+
+  // A copy of the elements `slice` selects: Python's `arr[start:stop:step]`
+  // (`arr[mp::Slice{}]` is `arr[:]`). Aborts with a message for a zero step;
+  // `GetSlice` returns that error instead.
+  std::vector<T> operator[](const Slice& slice) const {
+    return internal::OrDie(GetSlice(slice));
+  }
+  // Errors: `InvalidArgument` for a zero step.
+  [[nodiscard]] absl::StatusOr<std::vector<T>> GetSlice(
+      const Slice& slice) const {
+    return internal::CopySlice<T>(span(), slice);
+  }
+  // Python's `arr[start:stop:step] = values`; `values` must have as many
+  // elements as the slice selects, since the array cannot change size.
+  // Errors: `InvalidArgument` for a zero step or a count that differs
+  // (nothing is written then).
+  [[nodiscard]] absl::Status SetSlice(const Slice& slice,
+                                      std::span<const T> values) const {
+    return internal::AssignSlice<T>(storage_, span(), slice, values);
+  }
+  [[nodiscard]] absl::Status SetSlice(const Slice& slice,
+                                      std::initializer_list<T> values) const {
+    return SetSlice(slice, std::span<const T>(values));
+  }
+
+  // For arrays of char, ctypes' `value` and `raw`: the bytes before the
+  // first NUL, and all of them.
+  std::string value() const
+    requires std::is_same_v<T, char>
+  {
+    return internal::CharArrayValue(span());
+  }
+  std::string raw() const
+    requires std::is_same_v<T, char>
+  {
+    return std::string(span().data(), size());
+  }
+  // Stores `bytes` at the front, followed by a NUL when there is room
+  // (ctypes' `arr.value = b'...'`). Errors: `InvalidArgument` when `bytes`
+  // is longer than the array (nothing is written then).
+  [[nodiscard]] absl::Status set_value(absl::string_view bytes) const
+    requires std::is_same_v<T, char>
+  {
+    return internal::SetCharArrayValue(storage_, span(), bytes);
+  }
+  // Stores `bytes` at the front, without a NUL (ctypes' `arr.raw = ...`).
+  // Errors: as set_value.
+  [[nodiscard]] absl::Status set_raw(absl::string_view bytes) const
+    requires std::is_same_v<T, char>
+  {
+    return internal::SetCharArrayRaw(storage_, span(), bytes);
+  }
 
   // Element `index` (negative counts from the end, as in Python).
   // Errors: `OutOfRange`.
@@ -286,7 +495,7 @@ class RawArray {
 
 // One `T` in shared memory guarded by a lock: Python's `Value`.
 template <typename T, typename LockType = RLock>
-class Value {
+class ABSL_LOCKABLE Value {
  public:
   // A value of `T{}` or `initial` with a new lock; aborts with a message when
   // the shared heap has no memory left (use `Create`).
@@ -350,6 +559,16 @@ class Value {
   const RawValue<T>& get_obj() const { return raw_; }
   SharedRef ref() const { return raw_.ref(); }
 
+  // The value is a lock itself, as Python's `with v:` is `with
+  // v.get_lock():` — so `mp::LockGuard guard(v);` holds the value's lock.
+  Acquired Acquire(bool block = true,
+                   absl::Duration timeout = absl::InfiniteDuration()) const {
+    return lock_.Acquire(block, timeout);
+  }
+  [[nodiscard]] absl::Status Release() const ABSL_UNLOCK_FUNCTION() {
+    return lock_.Release();
+  }
+
  private:
   template <typename U, typename L>
   friend Value<U, L> Synchronized(RawValue<U> raw, L lock);
@@ -369,13 +588,17 @@ class Value {
 // A fixed-size array of `T` in shared memory guarded by a lock: Python's
 // `Array`.
 template <typename T, typename LockType = RLock>
-class Array {
+class ABSL_LOCKABLE Array {
  public:
   // `size` elements of `T{}`, or a copy of `initial`, with a new lock; abort
   // with a message when the shared heap has no memory left (use `Create`).
+  // Parentheses give a size and braces or a sequence give elements, as for
+  // RawArray: `Array<float>({1.0, 2.0})` is Python's `Array('f', [1.0, 2.0])`.
   explicit Array(size_t size) : Array(internal::OrDie(Create(size))) {}
   Array(std::initializer_list<T> initial)
       : Array(internal::OrDie(Create(std::span<const T>(initial)))) {}
+  explicit Array(std::span<const T> initial)
+      : Array(internal::OrDie(Create(initial))) {}
   // The same, guarded by `lock` (which other objects may share).
   Array(size_t size, LockType lock)
       : Array(internal::OrDie(Create(size, std::move(lock)))) {}
@@ -450,9 +673,85 @@ class Array {
     return std::forward<Function>(update)(raw_.span());
   }
 
+  // Element `index`, unchecked (Requires `index < size()`), as Python's
+  // `arr[i]`: reading it or assigning to it takes the lock each time, and
+  // `arr[i] += x` holds it once for the whole update. Several elements
+  // updated together need the lock held around them (`mp::LockGuard
+  // guard(arr);`), as in Python; the default RLock lets the element
+  // accessors take it again inside.
+  internal::SynchronizedElement<T, LockType> operator[](size_t index) const {
+    return {&raw_[index], &lock_};
+  }
+  internal::SynchronizedIterator<T, LockType> begin() const {
+    return {raw_.begin(), &lock_};
+  }
+  internal::SynchronizedIterator<T, LockType> end() const {
+    return {raw_.end(), &lock_};
+  }
+
+  // Python's `arr[start:stop:step]`, copied under one hold of the lock.
+  // Aborts with a message for a zero step; `GetSlice` returns the error.
+  std::vector<T> operator[](const Slice& slice) const {
+    return internal::OrDie(GetSlice(slice));
+  }
+  // Errors: `InvalidArgument` for a zero step.
+  [[nodiscard]] absl::StatusOr<std::vector<T>> GetSlice(
+      const Slice& slice) const {
+    LockGuard guard(lock_);
+    return raw_.GetSlice(slice);
+  }
+  // Python's `arr[start:stop:step] = values`, under one hold of the lock.
+  // Errors: as RawArray::SetSlice.
+  [[nodiscard]] absl::Status SetSlice(const Slice& slice,
+                                      std::span<const T> values) const {
+    LockGuard guard(lock_);
+    return raw_.SetSlice(slice, values);
+  }
+  [[nodiscard]] absl::Status SetSlice(const Slice& slice,
+                                      std::initializer_list<T> values) const {
+    return SetSlice(slice, std::span<const T>(values));
+  }
+
+  // For arrays of char, ctypes' `value` and `raw` and their setters (see
+  // RawArray), each under the lock.
+  std::string value() const
+    requires std::is_same_v<T, char>
+  {
+    LockGuard guard(lock_);
+    return raw_.value();
+  }
+  std::string raw() const
+    requires std::is_same_v<T, char>
+  {
+    LockGuard guard(lock_);
+    return raw_.raw();
+  }
+  [[nodiscard]] absl::Status set_value(absl::string_view bytes) const
+    requires std::is_same_v<T, char>
+  {
+    LockGuard guard(lock_);
+    return raw_.set_value(bytes);
+  }
+  [[nodiscard]] absl::Status set_raw(absl::string_view bytes) const
+    requires std::is_same_v<T, char>
+  {
+    LockGuard guard(lock_);
+    return raw_.set_raw(bytes);
+  }
+
   LockType& get_lock() const { return lock_; }
   const RawArray<T>& get_obj() const { return raw_; }
   SharedRef ref() const { return raw_.ref(); }
+
+  // The array is a lock itself, as Python's `with arr:` is `with
+  // arr.get_lock():` — `mp::LockGuard guard(arr);`.
+  Acquired Acquire(bool block = true,
+                   absl::Duration timeout = absl::InfiniteDuration()) const {
+    return lock_.Acquire(block, timeout);
+  }
+  [[nodiscard]] absl::Status Release() const ABSL_UNLOCK_FUNCTION() {
+    return lock_.Release();
+  }
 
  private:
   template <typename U, typename L>

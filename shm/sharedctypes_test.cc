@@ -289,5 +289,113 @@ TEST(SharedCtypesTest, AccessAfterTheHolderDiedProceeds) {
   EXPECT_EQ(value.value(), 2);
 }
 
+// Python: `arr[i] *= 2` from several processes. Each compound assignment
+// holds the lock once, so no update is lost (Python's takes it twice and
+// loses some without an outer `with arr.get_lock():`).
+TEST(SharedCtypesTest, ElementCompoundAssignmentIsOneLockedUpdate) {
+  constexpr int kProcesses = 4;
+  constexpr int kIncrements = 5'000;
+  Array<int64_t> array(3);
+  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(kProcesses, [&](int) {
+    for (int i = 0; i < kIncrements; ++i) {
+      array[0] += 1;
+      array[2] -= 2;
+    }
+    return 0;
+  });
+  ASSERT_THAT(codes, IsOkAndHolds(Each(0)));
+  EXPECT_THAT(array.ToVector(),
+              ElementsAre(kProcesses * kIncrements, 0,
+                          -2 * kProcesses * kIncrements));
+}
+
+// The seed's `with arr.get_lock(): for i in range(len(arr)): arr[i] = arr[i] * 2`
+// and `with v: v.value += 10`: the objects are lockable themselves, and
+// their RLock lets the accessors take it again inside.
+TEST(SharedCtypesTest, HoldingTheObjectItselfMakesSeveralAccessesAtomic) {
+  Value<int32_t> value(5);
+  Array<float> floats({1.0f, 2.0f, 3.0f, 4.0f});
+  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(2, [&](int) {
+    {
+      LockGuard guard(value);
+      value.set_value(value.value() + 10);
+    }
+    LockGuard guard(floats.get_lock());
+    for (size_t i = 0; i < floats.size(); ++i) floats[i] = floats[i] * 2;
+    return 0;
+  });
+  ASSERT_THAT(codes, IsOkAndHolds(Each(0)));
+  EXPECT_EQ(value.value(), 25);
+  EXPECT_THAT(floats[Slice{}], ElementsAre(4.0f, 8.0f, 12.0f, 16.0f));
+  EXPECT_TRUE(value.Acquire(false));
+  EXPECT_THAT(value.Release(), IsOk());
+  EXPECT_THAT(floats.Release(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(SharedCtypesTest, IndexingIteratingAndSlicingAsPython) {
+  RawArray<int32_t> raw({0, 1, 2, 3, 4, 5});
+  raw[1] += 10;
+  EXPECT_EQ(raw[1], 11);
+  int32_t sum = 0;
+  for (int32_t x : raw) sum += x;
+  EXPECT_EQ(sum, 0 + 11 + 2 + 3 + 4 + 5);
+  EXPECT_THAT(raw[Slice{}], ElementsAre(0, 11, 2, 3, 4, 5));
+  EXPECT_THAT(raw[Slice{.start = -2}], ElementsAre(4, 5));
+  EXPECT_THAT((raw[Slice{.start = 1, .stop = 5, .step = 2}]), ElementsAre(11, 3));
+  EXPECT_THAT(raw[Slice{.step = -2}], ElementsAre(5, 3, 11));
+  EXPECT_THAT(raw.GetSlice(Slice{.step = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("slice step cannot be zero")));
+
+  ASSERT_THAT(raw.SetSlice(Slice{.step = 2}, {-1, -2, -3}), IsOk());
+  EXPECT_THAT(raw.ToVector(), ElementsAre(-1, 11, -2, 3, -3, 5));
+  // The array cannot grow or shrink: a count that differs changes nothing.
+  EXPECT_THAT(raw.SetSlice(Slice{.stop = 2}, {7, 8, 9}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("the slice selects 2 elements, 3 given")));
+  EXPECT_THAT(raw.ToVector(), ElementsAre(-1, 11, -2, 3, -3, 5));
+
+  Array<double> locked(std::vector<double>{1.5, 2.5, 3.5});
+  std::vector<double> seen;
+  for (double x : locked) seen.push_back(x);
+  EXPECT_THAT(seen, ElementsAre(1.5, 2.5, 3.5));
+  locked[0] = locked[2];
+  EXPECT_THAT(locked[Slice{.step = -1}], ElementsAre(3.5, 2.5, 3.5));
+  ASSERT_THAT(locked.SetSlice(Slice{.start = 1}, {0.0, -1.0}), IsOk());
+  EXPECT_THAT(locked.ToVector(), ElementsAre(3.5, 0.0, -1.0));
+}
+
+TEST(SharedCtypesTest, SizeInParenthesesElementsInBraces) {
+  EXPECT_THAT(RawArray<int32_t>(3).ToVector(), ElementsAre(0, 0, 0));
+  EXPECT_THAT(RawArray<int32_t>({3}).ToVector(), ElementsAre(3));
+  EXPECT_THAT(Array<int64_t>(2).ToVector(), ElementsAre(0, 0));
+  EXPECT_THAT(Array<int64_t>({2}).ToVector(), ElementsAre(2));
+  const std::vector<float> floats = {1.0f, 2.0f};
+  EXPECT_THAT(Array<float>(floats).ToVector(), ElementsAre(1.0f, 2.0f));
+}
+
+// ctypes: a = Array('c', 8); a.value = b'hi'; a.raw; a.value = b'toolong!!'
+TEST(SharedCtypesTest, CharArraysHaveValueAndRaw) {
+  Array<char> text(6);
+  ASSERT_THAT(text.set_raw("abcdef"), IsOk());
+  ASSERT_THAT(text.set_value("hi"), IsOk());
+  EXPECT_EQ(text.value(), "hi");
+  EXPECT_EQ(text.raw(), std::string("hi\0def", 6));
+  ASSERT_THAT(text.set_value("sixsix"), IsOk());  // Exactly full: no NUL.
+  EXPECT_EQ(text.value(), "sixsix");
+  EXPECT_THAT(text.set_value("seven!!"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("byte string too long (7 bytes for 6)")));
+  EXPECT_THAT(text.set_raw("seven!!"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(text.raw(), "sixsix");
+
+  RawArray<char> raw(4);
+  absl::StatusOr<int> code = ForkAndWait([&] { return raw.set_value("ok").ok() ? 0 : 1; });
+  ASSERT_THAT(code, IsOkAndHolds(0));
+  EXPECT_EQ(raw.value(), "ok");
+  EXPECT_EQ(raw.raw(), std::string("ok\0\0", 4));
+}
+
 }  // namespace
 }  // namespace mp

@@ -841,8 +841,11 @@ class ManagedNamespace final : public ManagedObject {
     }
     if (method == "__dir__") {
       if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      Object::List names;
-      for (const auto& [name, value] : attributes_) names.emplace_back(name);
+      // Sorted, as Python's dir() lists them.
+      std::vector<std::string> sorted;
+      for (const auto& [name, value] : attributes_) sorted.push_back(name);
+      std::sort(sorted.begin(), sorted.end());
+      Object::List names(sorted.begin(), sorted.end());
       return Object(std::move(names));
     }
     if (method == "copy" || method == "_getvalue") {

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/segments.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -91,15 +93,20 @@ void ExpectNoOrphan(const std::string& method, const std::string& from) {
   EXPECT_EQ(poll(&exited, 1, 0), 0) << "the child died before its parent";
 
   const pid_t parent_pid = parent->pid();
+  EXPECT_FALSE(testing::SegmentsCreatedBy(parent_pid).empty())
+      << "the peer made no shared heap arena";
   absl::StatusOr<int> killed = parent->Kill(SIGKILL);
   ASSERT_THAT(killed.status(), IsOk());
-  // Killed, it could not unlink its heap arenas (the resource tracker, once
-  // it exists, will).
-  testing::UnlinkSegmentsOf(parent_pid);
   EXPECT_EQ(*killed, -SIGKILL);
   EXPECT_EQ(poll(&exited, 1, 60000), 1)
       << "daemonic child " << child << " outlived its killed parent";
   close(pidfd);
+  // Killed, the peer could not unlink its heap arenas; its resource tracker
+  // removes them once its tree (the peer and the daemon) has exited.
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return testing::SegmentsCreatedBy(parent_pid).empty(); }))
+      << "left in /dev/shm: "
+      << absl::StrJoin(testing::SegmentsCreatedBy(parent_pid), ", ");
 }
 
 TEST(LifetimeTest, NoOrphanForkedFromMainThread) {

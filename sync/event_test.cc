@@ -1,11 +1,14 @@
 #include "sync/event.h"
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/segments.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -78,6 +81,12 @@ TEST(EventTest, ClearAfterWaitersSleptStillLetsTheNextSetWakeThem) {
   });
   ASSERT_TRUE(child.ok()) << child.status();
   ASSERT_TRUE(started.Wait(absl::Seconds(30)));
+  // The waiter has recorded itself (the word is 2, "clear, with waiters":
+  // the layout sync/event.h documents) and sleeps in the kernel.
+  const auto& word = reinterpret_cast<const std::atomic<uint32_t>&>(event.state());
+  ASSERT_TRUE(testing::Eventually([&] {
+    return word.load() == 2 && testing::AsleepOnFutex(child->pid());
+  })) << "the waiter never went to sleep";
   event.Clear();  // Must not erase the record of a sleeping waiter.
   event.Set();
   EXPECT_THAT(child->Wait(), IsOkAndHolds(0));

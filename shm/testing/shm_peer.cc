@@ -10,14 +10,18 @@
 //   shm_peer tracked hold|exit ACTION...
 //       Start a process tree of its own with the resource tracker: each
 //       ACTION is create:NAME, persist:NAME (created with track = false),
-//       untrack:NAME (created, then Untrack()), attach:NAME, or
+//       untrack:NAME (created, then Untrack()), attach:NAME,
 //       child-create:NAME (a forked child creates NAME and exits without
-//       unlinking it). Then print "ready" and either wait to be killed
-//       (hold) or exit without unlinking anything (exit).
+//       unlinking it), unlink:NAME (SharedMemory::UnlinkName),
+//       raw-unlink:NAME (shm_unlink, behind the library's back) or
+//       link:NAME:OTHER (a hard link /dev/shm/OTHER to /dev/shm/NAME, the
+//       same file under a second name). Then print "ready" and either wait
+//       to be killed (hold) or exit without unlinking anything (exit).
 //
 // Exit code 0 on success; 1 when the contents differ; 2 for anything else,
 // with the reason on standard error.
 
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,6 +106,23 @@ int Tracked(const std::string& ending, int count, char** actions) {
       shm = mp::SharedMemory::Create(4096, name, {.track = false});
     } else if (verb == "attach") {
       shm = mp::SharedMemory::Attach(name);
+    } else if (verb == "unlink" || verb == "raw-unlink" || verb == "link") {
+      bool done = false;
+      if (verb == "unlink") {
+        done = mp::SharedMemory::UnlinkName(name).ok();
+      } else if (verb == "raw-unlink") {
+        done = shm_unlink(("/" + name).c_str()) == 0;
+      } else {
+        const size_t second = name.find(':');
+        done = second != std::string::npos &&
+               link(("/dev/shm/" + name.substr(0, second)).c_str(),
+                    ("/dev/shm/" + name.substr(second + 1)).c_str()) == 0;
+      }
+      if (!done) {
+        std::cerr << "could not " << action << "\n";
+        return 2;
+      }
+      continue;
     } else if (verb == "child-create") {
       const pid_t child = fork();
       if (child == 0) {

@@ -23,5 +23,11 @@ def mp_fuzz_test(name, srcs, corpus, deps = [], **kwargs):
             "//tests/testing:fuzzing": ["-fsanitize=fuzzer"],
             "//conditions:default": [],
         }),
+        # A target may check more per input when replaying its corpus than
+        # it can afford while fuzzing.
+        local_defines = select({
+            "//tests/testing:fuzzing": [],
+            "//conditions:default": ["MP_FUZZ_REPLAY=1"],
+        }),
         **kwargs
     )

@@ -61,10 +61,8 @@ std::vector<std::string> LeakedSegments() {
   return SegmentsOf(creators, absl::StrCat("mp-t", getpid(), "-"));
 }
 
-void UnlinkSegmentsOf(pid_t pid) {
-  for (const std::string& name : SegmentsOf({pid}, "")) {
-    shm_unlink(absl::StrCat("/", name).c_str());
-  }
+std::vector<std::string> SegmentsCreatedBy(pid_t pid) {
+  return SegmentsOf({pid}, "");
 }
 
 namespace {

@@ -42,9 +42,10 @@ class ScopedUnlink {
 // The /dev/shm entries this process and its started children left behind.
 std::vector<std::string> LeakedSegments();
 
-// Removes the segments a process killed by a test left behind (its heap
-// arenas, "mp-<pid>-..."), which it had no chance to unlink.
-void UnlinkSegmentsOf(pid_t pid);
+// The segments in /dev/shm that process `pid` made under fresh names
+// ("mp-<pid>-..."): what a test checks the resource tracker removes once a
+// killed process's tree has exited.
+std::vector<std::string> SegmentsCreatedBy(pid_t pid);
 
 }  // namespace mp::testing
 

@@ -11,10 +11,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -203,6 +206,22 @@ std::string RunfilePath(const std::string& workspace_relative_path) {
 std::vector<pid_t> StartedChildren() {
   std::lock_guard<std::mutex> lock(children_mutex);
   return Children();
+}
+
+bool AsleepOnFutex(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  std::getline(stat, line);
+  // "pid (comm) S ...": the state follows the last ')'.
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size() ||
+      line[paren + 2] != 'S') {
+    return false;
+  }
+  std::ifstream wchan(absl::StrCat("/proc/", pid, "/wchan"));
+  std::string channel;
+  std::getline(wchan, channel);
+  return absl::StrContains(channel, "futex");
 }
 
 }  // namespace mp::testing

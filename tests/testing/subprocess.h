@@ -97,6 +97,11 @@ struct ProgramResult {
 // the workspace root ("shm/shared_memory_peer").
 std::string RunfilePath(const std::string& workspace_relative_path);
 
+// Whether process `pid` is asleep in the kernel waiting on a futex (its
+// state 'S' and its wait channel a futex wait): what a test checks before
+// acting on a waiter it means to have gone to sleep.
+bool AsleepOnFutex(pid_t pid);
+
 // Every child pid the helpers above have started in this process.
 std::vector<pid_t> StartedChildren();
 

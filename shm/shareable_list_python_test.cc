@@ -21,7 +21,6 @@ namespace mp {
 namespace {
 
 using Item = ShareableList::Item;
-using ::mp::testing::RunProgram;
 using ::mp::testing::ScopedUnlink;
 using ::mp::testing::TestSegmentName;
 using ::testing::ElementsAre;
@@ -41,13 +40,10 @@ name = sys.argv[1]
 // Runs `script` (after kPrelude) with the segment name as sys.argv[1] and
 // returns its standard output; a failing script fails the test.
 std::string RunPython(const std::string& script, const std::string& name) {
-  absl::StatusOr<mp::testing::ProgramResult> python =
-      RunProgram({"python3", "-c", absl::StrCat(kPrelude, script), name});
-  EXPECT_TRUE(python.ok()) << python.status();
-  if (!python.ok()) return "";
-  EXPECT_EQ(python->exit_code, 0) << "python3 failed; its output:\n"
-                                  << python->output;
-  return python->output;
+  absl::StatusOr<std::string> output =
+      mp::testing::RunPython(absl::StrCat(kPrelude, script), {name});
+  EXPECT_TRUE(output.ok()) << output.status();
+  return output.ok() ? *output : "";
 }
 
 TEST(ShareableListPythonTest, PythonReadsAndChangesAListMadeInCpp) {

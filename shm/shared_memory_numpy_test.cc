@@ -19,7 +19,6 @@
 namespace mp {
 namespace {
 
-using ::mp::testing::RunProgram;
 using ::mp::testing::ScopedUnlink;
 using ::testing::ElementsAre;
 
@@ -38,13 +37,10 @@ def untrack(shm):
 // Runs `script` after kPrelude with `argument` as sys.argv[1]; returns its
 // standard output, failing the test when the script fails.
 std::string RunPython(const std::string& script, const std::string& argument) {
-  absl::StatusOr<mp::testing::ProgramResult> python = RunProgram(
-      {"python3", "-c", absl::StrCat(kPrelude, script), argument});
-  EXPECT_TRUE(python.ok()) << python.status();
-  if (!python.ok()) return "";
-  EXPECT_EQ(python->exit_code, 0) << "python3 failed; its output:\n"
-                                  << python->output;
-  return python->output;
+  absl::StatusOr<std::string> output =
+      mp::testing::RunPython(absl::StrCat(kPrelude, script), {argument});
+  EXPECT_TRUE(output.ok()) << output.status();
+  return output.ok() ? *output : "";
 }
 
 TEST(SharedMemoryNumpyTest, PythonEditsAnArrayMadeInCpp) {

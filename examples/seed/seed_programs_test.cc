@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -157,24 +156,40 @@ TEST(SeedProgramsTest, Ex6RawObjectsUnderOneLockAreExact) {
   EXPECT_EQ(run.lines[18], "Final array: [15, 15, 15]");
 }
 
-constexpr char kTimeLine[] = "^Time: [0-9]+\\.[0-9]s, Processed: [0-9], Active: [0-3]$";
-constexpr char kStatistics[] =
-    "^Statistics: \\{'total_processed': %d, 'processors': <DictProxy object, "
-    "typeid 'dict' at 0x[0-9a-f]+>\\}$";
+// ex7's progress lines, lines[from, to): one in Python; more only on a
+// machine too slow for the processors to finish within the monitor's first
+// half second. The last shows the final counts.
+void ExpectProgress(const std::vector<std::string>& lines, size_t from, size_t to,
+                    const std::string& last) {
+  ASSERT_LT(from, to);
+  for (size_t i = from; i < to; ++i) {
+    EXPECT_THAT(lines[i],
+                ContainsRegex("^Time: [0-9]+\\.[0-9]s, Processed: [0-9], Active: [0-3]$"));
+  }
+  EXPECT_THAT(lines[to - 1], ContainsRegex(last + "$"));
+}
+
+// ex7's closing lines from lines[at]: the nested dict prints as its proxy.
+void ExpectFinalResults(const std::vector<std::string>& lines, size_t at,
+                        int items, int processed) {
+  ASSERT_GE(lines.size(), at + 4);
+  EXPECT_EQ(lines[at], "");
+  EXPECT_EQ(lines[at + 1], "Final results:");
+  EXPECT_EQ(lines[at + 2], absl::StrCat("Total items processed: ", items));
+  EXPECT_THAT(lines[at + 3],
+              ContainsRegex(absl::StrCat(
+                  "^Statistics: \\{'total_processed': ", processed,
+                  ", 'processors': <DictProxy object, typeid 'dict' at "
+                  "0x[0-9a-f]+>\\}$")));
+}
 
 TEST(SeedProgramsTest, Ex7NestedProxiesAndTheMonitor) {
   const ExampleRun run = RunExample(7);
   ASSERT_EQ(run.exit_code, 0);
   ASSERT_GE(run.lines.size(), 5u);
-  // One progress line in Python; more only on a machine too slow for the
-  // processors to finish within the monitor's first half second.
-  const size_t progress = run.lines.size() - 4;
-  for (size_t i = 0; i < progress; ++i) EXPECT_THAT(run.lines[i], ContainsRegex(kTimeLine));
-  EXPECT_THAT(run.lines[progress - 1], ContainsRegex("Processed: 9, Active: 3$"));
-  EXPECT_EQ(run.lines[progress], "");
-  EXPECT_EQ(run.lines[progress + 1], "Final results:");
-  EXPECT_EQ(run.lines[progress + 2], "Total items processed: 9");
-  EXPECT_THAT(run.lines[progress + 3], ContainsRegex(absl::StrFormat(kStatistics, 9)));
+  const size_t progress_end = run.lines.size() - 4;
+  ExpectProgress(run.lines, 0, progress_end, "Processed: 9, Active: 3");
+  ExpectFinalResults(run.lines, progress_end, 9, 9);
 }
 
 // Python's monitor loops forever when a processor dies. Processor 1 kills
@@ -186,19 +201,15 @@ TEST(SeedProgramsTest, Ex7ADeadProcessorIsReportedNotWaitedForForever) {
   ASSERT_GE(run.lines.size(), 8u);
   // The fault happened where it was meant to: inside the stats lock.
   EXPECT_EQ(run.lines[0], "Processor 1: killing itself while holding the stats lock");
-  const size_t progress = run.lines.size() - 6;
-  for (size_t i = 1; i < progress; ++i) EXPECT_THAT(run.lines[i], ContainsRegex(kTimeLine));
+  const size_t progress_end = run.lines.size() - 6;
   // The survivors' totals, counted under the lock the dead one held.
-  EXPECT_THAT(run.lines[progress - 1], ContainsRegex("Processed: 6, Active: 2$"));
-  EXPECT_EQ(run.lines[progress],
+  ExpectProgress(run.lines, 1, progress_end, "Processed: 6, Active: 2");
+  EXPECT_EQ(run.lines[progress_end],
             "Monitor: processor 1 ended (killed by signal 9) before reporting; "
             "stopping at 6 of 9 items");
-  EXPECT_EQ(run.lines[progress + 1], "");
-  EXPECT_EQ(run.lines[progress + 2], "Final results:");
-  // Its items went in before it died.
-  EXPECT_EQ(run.lines[progress + 3], "Total items processed: 9");
-  EXPECT_THAT(run.lines[progress + 4], ContainsRegex(absl::StrFormat(kStatistics, 6)));
-  EXPECT_EQ(run.lines[progress + 5], "Processor 1 failed: killed by signal 9");
+  // Its items went in before it died; its statistics did not.
+  ExpectFinalResults(run.lines, progress_end + 1, 9, 6);
+  EXPECT_EQ(run.lines.back(), "Processor 1 failed: killed by signal 9");
 }
 
 TEST(SeedProgramsTest, Ex8BothLoopsCountExactly) {

@@ -208,6 +208,20 @@ std::vector<pid_t> StartedChildren() {
   return Children();
 }
 
+absl::StatusOr<std::string> RunPython(const std::string& program,
+                                      const std::vector<std::string>& arguments) {
+  std::vector<std::string> argv = {"python3", "-c", program};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  absl::StatusOr<ProgramResult> python = RunProgram(argv);
+  if (!python.ok()) return python.status();
+  if (python->exit_code != 0) {
+    return absl::InternalError(absl::StrCat("python3 exited with code ",
+                                            python->exit_code, "; its output:\n",
+                                            python->output));
+  }
+  return python->output;
+}
+
 bool AsleepOnFutex(pid_t pid) {
   std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
   std::string line;

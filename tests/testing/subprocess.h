@@ -93,6 +93,12 @@ struct ProgramResult {
     const std::vector<std::string>& argv,
     absl::Duration deadline = kChildDeadline);
 
+// Runs `python3 -c program arguments...` and returns its standard output.
+// Errors: as RunProgram; `Internal` with the output when python3 exits
+// with a non-zero code.
+[[nodiscard]] absl::StatusOr<std::string> RunPython(
+    const std::string& program, const std::vector<std::string>& arguments);
+
 // The path of a file this test depends on through `data`, given relative to
 // the workspace root ("shm/shared_memory_peer").
 std::string RunfilePath(const std::string& workspace_relative_path);

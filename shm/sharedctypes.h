@@ -216,30 +216,29 @@ class SynchronizedElement {
   }
   template <typename U>
   const SynchronizedElement& operator+=(const U& value) const {
-    LockGuard guard(*lock_);
-    *element_ += value;
-    return *this;
+    return Update([&](T& element) { element += value; });
   }
   template <typename U>
   const SynchronizedElement& operator-=(const U& value) const {
-    LockGuard guard(*lock_);
-    *element_ -= value;
-    return *this;
+    return Update([&](T& element) { element -= value; });
   }
   template <typename U>
   const SynchronizedElement& operator*=(const U& value) const {
-    LockGuard guard(*lock_);
-    *element_ *= value;
-    return *this;
+    return Update([&](T& element) { element *= value; });
   }
   template <typename U>
   const SynchronizedElement& operator/=(const U& value) const {
-    LockGuard guard(*lock_);
-    *element_ /= value;
-    return *this;
+    return Update([&](T& element) { element /= value; });
   }
 
  private:
+  template <typename Function>
+  const SynchronizedElement& Update(Function update) const {
+    LockGuard guard(*lock_);
+    update(*element_);
+    return *this;
+  }
+
   T* element_;
   LockType* lock_;
 };

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "process/internal/fault_point.h"
 #include "shm/shared_memory.h"
 #include "sync/internal/futex.h"
 #include "sync/internal/owner_word.h"
@@ -207,6 +208,7 @@ absl::Status Ring::Put(absl::string_view message, bool block,
   const uint32_t tail = Position(before);
   Write(tail, &record, sizeof record);
   Write(tail + sizeof record, payload.data(), payload.size());
+  FaultPoint(FaultPlace::kQueuePutWritten);
   const uint32_t count = Count(before) + 1;
   h.put_state.store(State(count, tail + static_cast<uint32_t>(need)),
                     std::memory_order_release);
@@ -283,6 +285,7 @@ absl::Status Ring::Get(
       view = copy;
     }
     consumed = consume(view);
+    FaultPoint(FaultPlace::kQueueGetRead);
     advance(static_cast<uint32_t>(need));
   } else {
     std::string spilled(record.length, '\0');

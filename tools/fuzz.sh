@@ -20,7 +20,8 @@ seconds=${1:?usage: tools/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(//serialize:loads_fuzzer //manager:request_fuzzer //shm:shareable_list_fuzzer)
+  targets=(//serialize:loads_fuzzer //manager:request_fuzzer //manager:call_area_fuzzer
+           //shm:shareable_list_fuzzer)
 fi
 work=${FUZZ_WORK:-/tmp/fuzz-work-mp}
 min_executions=${FUZZ_MIN_EXECUTIONS:-100}

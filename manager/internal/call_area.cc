@@ -234,6 +234,14 @@ absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
   return absl::OkStatus();
 }
 
+void CallArea::PostUncheckedForTesting(absl::string_view bytes,
+                                       uint32_t frames_word, uint64_t size_word) {
+  std::memcpy(request_, bytes.data(), std::min(bytes.size(), capacity_));
+  header_->request_bytes.store(size_word, std::memory_order_relaxed);
+  header_->request_frames.store(frames_word, std::memory_order_relaxed);
+  Publish(header_->posted, ++posted_, header_->server_sleeping);
+}
+
 absl::Status CallArea::AwaitDone(absl::Time deadline,
                                  const std::function<bool()>& alive,
                                  Message* reply, bool long_spin) {

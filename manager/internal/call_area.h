@@ -106,6 +106,13 @@ class CallArea {
   absl::Status AwaitDone(absl::Time deadline, const std::function<bool()>& alive,
                          Message* reply, bool long_spin = false);
 
+  // What a buggy or hostile client could post, for the fuzzer: `bytes`
+  // (cut to the request half) and the header's two words exactly as given
+  // (`frames_word` with its flag bits), without waiting for the message
+  // before.
+  void PostUncheckedForTesting(absl::string_view bytes, uint32_t frames_word,
+                               uint64_t size_word);
+
   // --- Server.
   // Waits until the client posts a message after `*seen` (then `*seen` is
   // its number) and copies its frames into `copy`. Returns false when

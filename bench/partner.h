@@ -14,16 +14,30 @@
 //   for (auto _ : state) Work(shared);
 //   partner.Stop();                         // joins the child
 //   bench::UnmapShared(shared);
+//
+// Two-process figures are pinned, so that a figure does not depend on where
+// the scheduler happened to put the two sides: on two different CPUs, or
+// both on one (more busy processes than cores, common on a loaded machine,
+// where a protocol that spins can lose badly). A benchmark takes the
+// placement as its last argument (`->Apply(bench::Placements)`: /cpus:2,
+// /cpus:1), pins itself and gives its partner the other CPU:
+//
+//   const bench::Placement placement = bench::PlacementArg(state.range(0));
+//   bench::Pin pin(bench::kOwnCpu);
+//   bench::Partner partner(body, bench::PeerCpu(placement));
 
 #ifndef MULTIPROCESS_BENCH_PARTNER_H_
 #define MULTIPROCESS_BENCH_PARTNER_H_
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <new>
+
+#include "benchmark/benchmark.h"
 
 namespace mp::bench {
 
@@ -41,11 +55,41 @@ void UnmapShared(T* object) {
   UnmapSharedBytes(object, sizeof(T));
 }
 
+enum class Placement { kOneCpu = 1, kTwoCpus = 2 };
+// The argument Placements gives, as a Placement.
+Placement PlacementArg(int64_t cpus);
+// Registers the benchmark once per placement (two CPUs first).
+void Placements(benchmark::internal::Benchmark* benchmark);
+// The CPU the measuring thread pins itself to.
+inline constexpr int kOwnCpu = 0;
+// The CPU its peer goes on: another one, or the same (on a machine with one
+// CPU, always the same).
+int PeerCpu(Placement placement);
+
+// Pins the calling thread to `cpu` (any CPU for -1) while alive; then
+// gives it back its previous CPUs.
+class Pin {
+ public:
+  explicit Pin(int cpu);
+  Pin(const Pin&) = delete;
+  Pin& operator=(const Pin&) = delete;
+  ~Pin();
+
+ private:
+  cpu_set_t saved_;
+  bool restore_ = false;
+};
+
+// Pins every thread of process `pid` to `cpu` (any CPU for -1); threads it
+// makes later inherit it from their creator. Aborts on failure.
+void PinProcess(pid_t pid, int cpu);
+
 // A forked child running `body(stop)`; `body` must return once `stop` reads
-// non-zero. The child exits with `_exit(0)`.
+// non-zero. The child exits with `_exit(0)`; it runs on `cpu` when given.
 class Partner {
  public:
-  explicit Partner(const std::function<void(const std::atomic<uint32_t>&)>& body);
+  explicit Partner(const std::function<void(const std::atomic<uint32_t>&)>& body,
+                   int cpu = -1);
   Partner(const Partner&) = delete;
   Partner& operator=(const Partner&) = delete;
   ~Partner() { Stop(); }

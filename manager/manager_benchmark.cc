@@ -1,26 +1,39 @@
-// One client's manager calls, beside a raw round trip on the same kind of
-// socket (a Unix stream socket to another process) in the same binary:
+// One client's manager calls, each beside a raw exchange that does the same
+// travelling with no manager work, in the same binary, the client and the
+// server placed the same way:
 //
+//   BM_RawCallAreaRoundTrip    a 32-byte message through a call area
+//                              (manager/internal/call_area.h: the same
+//                              memory, the same spin-then-futex waits as a
+//                              manager call) to a forked process that copies
+//                              it back: the floor of a call through shared
+//                              memory
 //   BM_RawUnixSocketRoundTrip  write 32 bytes, a forked echo process reads
-//                              and writes them back, read them
+//                              and writes them back, read them: the floor of
+//                              a call over the socket
+//   BM_RawCallAreaPipelined    1000 such messages in one posting, echoed
+//   BM_RawUnixSocketPipelined  1000 such messages written, then 1000 read
 //   BM_DictSet                 d["key"] = i
 //   BM_DictGet                 d["key"]
 //   BM_ListAppend              l.append(i)
 //   BM_NamespaceGetAttr        ns.x
-//   BM_LockAcquireRelease      a manager Lock's acquire + release (2 calls)
-//   BM_QueuePutGet             a manager Queue's put + get (2 calls)
-//   BM_DictSetBatched          1000 d[k] = v in one Batch (one round trip)
+//   BM_LockAcquireRelease      a manager Lock's acquire + release (2 calls;
+//                              figures are per call)
+//   BM_QueuePutGet             a manager Queue's put + get (2 calls; per
+//                              call)
+//   BM_DictSetBatched          1000 d[k] = v in one Batch (per call)
 //   BM_DictSet4Clients         4 processes, each its own connection, each
-//                              setting its own key
+//                              setting its own key (not pinned)
 //   BM_DictSetBatched4Clients  the same, each sending 10 batches of 1000
 //   BM_RawFutexPingPong        two processes handing a word back and forth
 //                              through FUTEX_WAIT / FUTEX_WAKE: the floor of
 //                              any cross-process call that sleeps
 //
-// Each manager benchmark runs on both paths: /shm:0 over the Unix socket
-// (whose floor is the raw socket round trip), /shm:1 through the
-// shared-memory call area (whose floor, when both sides sleep, is the raw
-// futex ping-pong, and less when they are awake and spinning).
+// Each manager benchmark runs on both paths: /shm:0 over the Unix socket,
+// /shm:1 through the shared-memory call area; and each one-client figure,
+// ours and raw, in both placements (bench/partner.h): /cpus:2 with the
+// client on CPU 0 and the server (every thread of its process) on CPU 1,
+// /cpus:1 with both on CPU 0.
 
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -31,45 +44,134 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "bench/partner.h"
 #include "benchmark/benchmark.h"
 #include "manager/batch.h"
+#include "manager/internal/call_area.h"
+#include "manager/internal/transport.h"
 #include "manager/manager.h"
 
 namespace mp {
 namespace {
 
-void BM_RawUnixSocketRoundTrip(benchmark::State& state) {
+constexpr int kPipelined = 1000;
+constexpr size_t kMessageBytes = 32;
+
+bool ReadAll(int fd, char* data, size_t size) {
+  for (size_t done = 0; done < size;) {
+    const ssize_t got = read(fd, data + done, size - done);
+    if (got <= 0) return false;
+    done += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+bool WriteAll(int fd, const char* data, size_t size) {
+  for (size_t done = 0; done < size;) {
+    const ssize_t put = write(fd, data + done, size - done);
+    if (put <= 0) return false;
+    done += static_cast<size_t>(put);
+  }
+  return true;
+}
+
+// A forked process echoing every 32-byte message on a Unix stream socket;
+// `messages` per round trip (1, or kPipelined written before any is read).
+void SocketEcho(benchmark::State& state, int messages) {
+  const bench::Placement placement = bench::PlacementArg(state.range(0));
   int ends[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-    state.SkipWithError("socketpair failed");
-    return;
+    return state.SkipWithError("socketpair failed");
   }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(ends[0]);
-    char buffer[32];
-    while (read(ends[1], buffer, sizeof buffer) == sizeof buffer) {
-      if (write(ends[1], buffer, sizeof buffer) != sizeof buffer) break;
-    }
-    _exit(0);
-  }
+  bench::Pin pin(bench::kOwnCpu);
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>&) {
+        close(ends[0]);
+        char buffer[kMessageBytes];
+        while (ReadAll(ends[1], buffer, sizeof buffer) &&
+               WriteAll(ends[1], buffer, sizeof buffer)) {
+        }
+      },
+      bench::PeerCpu(placement));
   close(ends[1]);
-  char buffer[32] = "thirty-one bytes of a request..";
+  const std::string out(kMessageBytes * messages, 'r');
+  std::string in(out.size(), '\0');
   for (auto _ : state) {
-    if (write(ends[0], buffer, sizeof buffer) != sizeof buffer ||
-        read(ends[0], buffer, sizeof buffer) != sizeof buffer) {
+    if (!WriteAll(ends[0], out.data(), out.size()) ||
+        !ReadAll(ends[0], in.data(), in.size())) {
       state.SkipWithError("round trip failed");
       break;
     }
   }
-  state.SetItemsProcessed(state.iterations());
+  state.SetItemsProcessed(state.iterations() * messages);
+  partner.Stop([&] { shutdown(ends[0], SHUT_RDWR); });
   close(ends[0]);
-  int status;
-  waitpid(pid, &status, 0);
 }
-BENCHMARK(BM_RawUnixSocketRoundTrip)->UseRealTime();
+
+void BM_RawUnixSocketRoundTrip(benchmark::State& state) { SocketEcho(state, 1); }
+BENCHMARK(BM_RawUnixSocketRoundTrip)->Apply(bench::Placements)->UseRealTime();
+
+void BM_RawUnixSocketPipelined(benchmark::State& state) {
+  SocketEcho(state, kPipelined);
+}
+BENCHMARK(BM_RawUnixSocketPipelined)->Apply(bench::Placements)->UseRealTime();
+
+// The same through a call area: the forked process serves it as the
+// manager's server thread does (AwaitPosted, then Finish) but copies the
+// frames back instead of running them.
+void AreaEcho(benchmark::State& state, int messages) {
+  using internal::CallArea;
+  const bench::Placement placement = bench::PlacementArg(state.range(0));
+  int fd = -1;
+  absl::StatusOr<CallArea> served = CallArea::Create(internal::kDefaultCallAreaBytes, &fd);
+  if (!served.ok()) return state.SkipWithError("no call area");
+  absl::StatusOr<CallArea> client = CallArea::Map(fd);
+  close(fd);
+  if (!client.ok()) return state.SkipWithError("cannot map the call area");
+  bench::Pin pin(bench::kOwnCpu);
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        const std::function<bool()> keep_waiting = [&] { return stop.load() == 0; };
+        uint32_t seen = 0;
+        std::string copy;
+        CallArea::Message message;
+        while (true) {
+          absl::StatusOr<bool> posted =
+              served->AwaitPosted(&seen, copy, &message, keep_waiting);
+          if (!posted.ok() || !*posted) return;
+          served->Finish(seen, message.bytes, message.frames, /*on_socket=*/false);
+        }
+      },
+      bench::PeerCpu(placement));
+  std::string frames;
+  for (int i = 0; i < messages; ++i) {
+    internal::FrameChannel::AppendFrame(std::string(kMessageBytes, 'r'), frames);
+  }
+  const std::function<bool()> alive = [] { return true; };
+  CallArea::Message reply;
+  for (auto _ : state) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    if (!client->Post(frames, messages, /*on_socket=*/false, deadline, alive).ok() ||
+        !client->AwaitDone(deadline, alive, &reply, /*long_spin=*/messages > 1).ok() ||
+        reply.bytes.size() != frames.size()) {
+      state.SkipWithError("round trip failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * messages);
+  partner.Stop([&] { client->Nudge(); });
+}
+
+void BM_RawCallAreaRoundTrip(benchmark::State& state) { AreaEcho(state, 1); }
+BENCHMARK(BM_RawCallAreaRoundTrip)->Apply(bench::Placements)->UseRealTime();
+
+void BM_RawCallAreaPipelined(benchmark::State& state) { AreaEcho(state, kPipelined); }
+BENCHMARK(BM_RawCallAreaPipelined)->Apply(bench::Placements)->UseRealTime();
 
 // Two servers, so that each path has a session of its own: calls through
 // the socket (state.range(0) == 0) and through the shared-memory call area
@@ -95,12 +197,32 @@ SyncManager& TheManager(bool call_area = true) {
   return *managers[call_area ? 1 : 0];
 }
 
-// Arg 0: the socket; 1: shared memory.
+// Arg 0: the socket; 1: shared memory. Then the placement.
 void Paths(benchmark::internal::Benchmark* benchmark) {
-  benchmark->ArgName("shm")->Arg(0)->Arg(1)->UseRealTime();
+  benchmark->ArgNames({"shm", "cpus"});
+  for (int shm : {0, 1}) {
+    for (int cpus : {2, 1}) benchmark->Args({shm, cpus});
+  }
+  benchmark->UseRealTime();
 }
 
+// The benchmark's thread on its CPU and every thread of the server's
+// process on the peer's, for the benchmark's duration.
+class Placed {
+ public:
+  explicit Placed(const benchmark::State& state)
+      : pin_(bench::kOwnCpu), server_(TheManager(state.range(0) != 0).pid()) {
+    bench::PinProcess(server_, bench::PeerCpu(bench::PlacementArg(state.range(1))));
+  }
+  ~Placed() { bench::PinProcess(server_, -1); }
+
+ private:
+  bench::Pin pin_;
+  pid_t server_;
+};
+
 void BM_DictSet(benchmark::State& state) {
+  Placed placed(state);
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
   int64_t i = 0;
@@ -112,6 +234,7 @@ void BM_DictSet(benchmark::State& state) {
 BENCHMARK(BM_DictSet)->Apply(Paths);
 
 void BM_DictGet(benchmark::State& state) {
+  Placed placed(state);
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok() || !d->SetItem("key", 42).ok()) return state.SkipWithError("no dict");
   for (auto _ : state) {
@@ -124,6 +247,7 @@ void BM_DictGet(benchmark::State& state) {
 BENCHMARK(BM_DictGet)->Apply(Paths);
 
 void BM_ListAppend(benchmark::State& state) {
+  Placed placed(state);
   absl::StatusOr<ListProxy> l = TheManager(state.range(0) != 0).List();
   if (!l.ok()) return state.SkipWithError("no list");
   int64_t i = 0;
@@ -135,6 +259,7 @@ void BM_ListAppend(benchmark::State& state) {
 BENCHMARK(BM_ListAppend)->Apply(Paths);
 
 void BM_NamespaceGetAttr(benchmark::State& state) {
+  Placed placed(state);
   absl::StatusOr<NamespaceProxy> ns = TheManager(state.range(0) != 0).Namespace();
   if (!ns.ok() || !ns->SetAttr("x", 1).ok()) return state.SkipWithError("no ns");
   for (auto _ : state) {
@@ -147,6 +272,7 @@ void BM_NamespaceGetAttr(benchmark::State& state) {
 BENCHMARK(BM_NamespaceGetAttr)->Apply(Paths);
 
 void BM_LockAcquireRelease(benchmark::State& state) {
+  Placed placed(state);
   absl::StatusOr<LockProxy> lock = TheManager(state.range(0) != 0).Lock();
   if (!lock.ok()) return state.SkipWithError("no lock");
   for (auto _ : state) {
@@ -155,11 +281,12 @@ void BM_LockAcquireRelease(benchmark::State& state) {
       return state.SkipWithError("lock failed");
     }
   }
-  state.SetItemsProcessed(state.iterations());
+  state.SetItemsProcessed(state.iterations() * 2);
 }
 BENCHMARK(BM_LockAcquireRelease)->Apply(Paths);
 
 void BM_QueuePutGet(benchmark::State& state) {
+  Placed placed(state);
   absl::StatusOr<QueueProxy> queue = TheManager(state.range(0) != 0).Queue();
   if (!queue.ok()) return state.SkipWithError("no queue");
   int64_t i = 0;
@@ -168,14 +295,15 @@ void BM_QueuePutGet(benchmark::State& state) {
       return state.SkipWithError("queue failed");
     }
   }
-  state.SetItemsProcessed(state.iterations());
+  state.SetItemsProcessed(state.iterations() * 2);
 }
 BENCHMARK(BM_QueuePutGet)->Apply(Paths);
 
 void BM_DictSetBatched(benchmark::State& state) {
+  Placed placed(state);
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
-  constexpr int kCalls = 1000;
+  constexpr int kCalls = kPipelined;
   int64_t i = 0;
   for (auto _ : state) {
     Batch batch;
@@ -224,7 +352,12 @@ void BM_DictSet4Clients(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kClients * kCalls);
 }
-BENCHMARK(BM_DictSet4Clients)->Apply(Paths)->Unit(benchmark::kMillisecond);
+// Several clients, so not placed: the scheduler's choice is the figure.
+void ClientPaths(benchmark::internal::Benchmark* benchmark) {
+  benchmark->ArgName("shm")->Arg(0)->Arg(1)->UseRealTime();
+}
+
+BENCHMARK(BM_DictSet4Clients)->Apply(ClientPaths)->Unit(benchmark::kMillisecond);
 
 void BM_DictSetBatched4Clients(benchmark::State& state) {
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
@@ -244,7 +377,7 @@ void BM_DictSetBatched4Clients(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kClients * kBatches * kCalls);
 }
-BENCHMARK(BM_DictSetBatched4Clients)->Apply(Paths)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DictSetBatched4Clients)->Apply(ClientPaths)->Unit(benchmark::kMillisecond);
 
 long Futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr,
@@ -252,34 +385,32 @@ long Futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
 }
 
 void BM_RawFutexPingPong(benchmark::State& state) {
-  // word: 0 = the parent's turn, 1 = the child's, 2 = stop.
-  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (shared == MAP_FAILED) return state.SkipWithError("mmap failed");
-  auto* word = new (shared) std::atomic<uint32_t>(0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    for (;;) {
-      uint32_t seen;
-      while ((seen = word->load()) == 0) Futex(word, FUTEX_WAIT, 0);
-      if (seen == 2) _exit(0);
-      word->store(0);
-      Futex(word, FUTEX_WAKE, 1);
-    }
-  }
+  // word: 0 = the parent's turn, 1 = the child's.
+  auto* word = bench::MapShared<std::atomic<uint32_t>>();
+  bench::Pin pin(bench::kOwnCpu);
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        while (true) {
+          while (word->load() == 0 && !stop.load()) Futex(word, FUTEX_WAIT, 0);
+          if (stop.load()) return;
+          word->store(0);
+          Futex(word, FUTEX_WAKE, 1);
+        }
+      },
+      bench::PeerCpu(bench::PlacementArg(state.range(0))));
   for (auto _ : state) {
     word->store(1);
     Futex(word, FUTEX_WAKE, 1);
     while (word->load() == 1) Futex(word, FUTEX_WAIT, 1);
   }
-  word->store(2);
-  Futex(word, FUTEX_WAKE, 1);
-  int status;
-  waitpid(pid, &status, 0);
-  munmap(shared, 4096);
   state.SetItemsProcessed(state.iterations());
+  partner.Stop([&] {
+    word->store(1);
+    Futex(word, FUTEX_WAKE, 1);
+  });
+  bench::UnmapShared(word);
 }
-BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
+BENCHMARK(BM_RawFutexPingPong)->Apply(bench::Placements)->UseRealTime();
 
 }  // namespace
 }  // namespace mp

@@ -15,6 +15,7 @@
 #include <string>
 #include <tuple>
 
+#include "bench/partner.h"
 #include "benchmark/benchmark.h"
 #include "process/connection.h"
 #include "process/process.h"
@@ -24,11 +25,14 @@ namespace {
 
 using Message = std::tuple<int, std::string>;
 
+// Both run pinned, the echo on the other CPU (bench/partner.h).
 void BM_RawSocketpairRoundTrip(benchmark::State& state) {
   int ends[2];
   socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends);
+  bench::Pin pin(bench::kOwnCpu);
   const pid_t pid = fork();
   if (pid == 0) {
+    bench::Pin echo_pin(bench::PeerCpu(bench::Placement::kTwoCpus));
     close(ends[0]);  // Or the child never sees the end of the stream.
     char buffer[16];
     while (read(ends[1], buffer, sizeof buffer) == sizeof buffer) {
@@ -62,7 +66,9 @@ void BM_PipeRoundTrip(benchmark::State& state) {
   absl::StatusOr<std::pair<Connection, Connection>> pipe = Pipe();
   auto& [ours, theirs] = *pipe;
   // The child closes its copy of our end, or it never sees end of stream.
+  bench::Pin pin(bench::kOwnCpu);
   Process echo([&ours, &theirs] {
+    bench::Pin echo_pin(bench::PeerCpu(bench::Placement::kTwoCpus));
     ours.Close();
     Echo(std::move(theirs));
   });

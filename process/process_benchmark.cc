@@ -4,10 +4,15 @@
 //   BM_ProcessFork         Process(empty target).Start() + Join()
 //   BM_RawForkExecWait     fork, execv of this binary (which exits at once
 //                          from main), waitpid
+//   BM_RawPosixSpawnWait   posix_spawn of this binary (glibc's is
+//                          vfork-like: clone(CLONE_VM|CLONE_VFORK), as
+//                          our spawn does), waitpid: spawn's same-work
+//                          baseline
 //   BM_ProcessSpawn        the same with the spawn start method
 //
 // Goals (issue 5): fork within 1.3x of raw, spawn within 1.5x of raw.
 
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +21,8 @@
 
 #include "benchmark/benchmark.h"
 #include "process/process.h"
+
+extern char** environ;
 
 namespace mp {
 namespace {
@@ -62,6 +69,24 @@ void BM_RawForkExecWait(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RawForkExecWait)->UseRealTime();
+
+void BM_RawPosixSpawnWait(benchmark::State& state) {
+  char* argv[] = {program_invocation_name, const_cast<char*>(kExitNow),
+                  nullptr};
+  for (auto _ : state) {
+    pid_t pid = 0;
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ) != 0) {
+      state.SkipWithError("posix_spawn failed");
+      break;
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      state.SkipWithError("child failed");
+    }
+  }
+}
+BENCHMARK(BM_RawPosixSpawnWait)->UseRealTime();
 
 void BM_ProcessSpawn(benchmark::State& state) {
   for (auto _ : state) {

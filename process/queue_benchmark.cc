@@ -6,8 +6,9 @@
 //   BM_Queue1MiB   / BM_BoostMessageQueue1MiB         bytes per second
 //
 // The producer is forked before timing starts and sends exactly as many
-// items as the consumer's loop takes. Goal (issue 5): ahead of
-// message_queue on both.
+// items as the consumer's loop takes. Each runs in both placements
+// (bench/partner.h): /cpus:2, the consumer on CPU 0 and the producer on
+// CPU 1; /cpus:1, both on CPU 0.
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "bench/partner.h"
 #include "benchmark/benchmark.h"
 #include "boost/interprocess/ipc/message_queue.hpp"
 #include "process/queue.h"
@@ -29,10 +31,14 @@ constexpr size_t kLarge = size_t{1} << 20;
 constexpr size_t kLargeSlots = 8;  // 8 MiB of messages either way.
 constexpr size_t kSmallSlots = 1 << 16;
 
+// The producer on the peer's CPU of the benchmark's placement; the
+// consumer (the caller) pins itself with a bench::Pin.
 template <typename Body>
-pid_t ForkProducer(Body body) {
+pid_t ForkProducer(const benchmark::State& state, Body body) {
+  const int cpu = bench::PeerCpu(bench::PlacementArg(state.range(0)));
   const pid_t pid = fork();
   if (pid == 0) {
+    bench::Pin pin(cpu);
     body();
     _exit(0);
   }
@@ -48,9 +54,10 @@ void Reap(pid_t pid, benchmark::State& state) {
 }
 
 void BM_Queue8Bytes(benchmark::State& state) {
+  bench::Pin pin(bench::kOwnCpu);
   absl::StatusOr<Queue> q = Queue::Create();
   const int64_t count = state.max_iterations;
-  const pid_t pid = ForkProducer([&] {
+  const pid_t pid = ForkProducer(state, [&] {
     for (int64_t i = 0; i < count; ++i) {
       if (!q->Put(uint64_t(i)).ok()) _exit(1);
     }
@@ -62,14 +69,15 @@ void BM_Queue8Bytes(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   Reap(pid, state);
 }
-BENCHMARK(BM_Queue8Bytes)->UseRealTime();
+BENCHMARK(BM_Queue8Bytes)->Apply(bench::Placements)->UseRealTime();
 
 void BM_BoostMessageQueue8Bytes(benchmark::State& state) {
+  bench::Pin pin(bench::kOwnCpu);
   const std::string name = absl::StrCat("mp-bench-mq-", getpid());
   ipc::message_queue::remove(name.c_str());
   ipc::message_queue queue(ipc::create_only, name.c_str(), kSmallSlots, 8);
   const int64_t count = state.max_iterations;
-  const pid_t pid = ForkProducer([&] {
+  const pid_t pid = ForkProducer(state, [&] {
     ipc::message_queue producer(ipc::open_only, name.c_str());
     for (int64_t i = 0; i < count; ++i) {
       const uint64_t item = uint64_t(i);
@@ -87,11 +95,11 @@ void BM_BoostMessageQueue8Bytes(benchmark::State& state) {
   Reap(pid, state);
   ipc::message_queue::remove(name.c_str());
 }
-BENCHMARK(BM_BoostMessageQueue8Bytes)->UseRealTime();
+BENCHMARK(BM_BoostMessageQueue8Bytes)->Apply(bench::Placements)->UseRealTime();
 
 // A producer of `count` 1 MiB items into `q`.
-pid_t ForkLargeProducer(Queue q, int64_t count) {
-  return ForkProducer([&] {
+pid_t ForkLargeProducer(const benchmark::State& state, Queue q, int64_t count) {
+  return ForkProducer(state, [&] {
     const Bytes item{std::string(kLarge, 'x')};
     for (int64_t i = 0; i < count; ++i) {
       if (!q.Put(item).ok()) _exit(1);
@@ -100,8 +108,9 @@ pid_t ForkLargeProducer(Queue q, int64_t count) {
 }
 
 void BM_Queue1MiB(benchmark::State& state) {
+  bench::Pin pin(bench::kOwnCpu);
   Queue q = *Queue::Create(0, {.ring_bytes = kLarge * kLargeSlots});
-  const pid_t pid = ForkLargeProducer(q, state.max_iterations);
+  const pid_t pid = ForkLargeProducer(state, q, state.max_iterations);
   // Into one buffer, as the message_queue baseline receives.
   Bytes item;
   for (auto _ : state) {
@@ -111,13 +120,14 @@ void BM_Queue1MiB(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kLarge);
   Reap(pid, state);
 }
-BENCHMARK(BM_Queue1MiB)->UseRealTime();
+BENCHMARK(BM_Queue1MiB)->Apply(bench::Placements)->UseRealTime();
 
 // The same with Get, which returns a fresh 1 MiB string each time: its page
 // faults are the difference.
 void BM_Queue1MiBFreshItems(benchmark::State& state) {
+  bench::Pin pin(bench::kOwnCpu);
   Queue q = *Queue::Create(0, {.ring_bytes = kLarge * kLargeSlots});
-  const pid_t pid = ForkLargeProducer(q, state.max_iterations);
+  const pid_t pid = ForkLargeProducer(state, q, state.max_iterations);
   for (auto _ : state) {
     absl::StatusOr<Bytes> item = q.Get<Bytes>();
     benchmark::DoNotOptimize(item);
@@ -125,14 +135,15 @@ void BM_Queue1MiBFreshItems(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * kLarge);
   Reap(pid, state);
 }
-BENCHMARK(BM_Queue1MiBFreshItems)->UseRealTime();
+BENCHMARK(BM_Queue1MiBFreshItems)->Apply(bench::Placements)->UseRealTime();
 
 void BM_BoostMessageQueue1MiB(benchmark::State& state) {
+  bench::Pin pin(bench::kOwnCpu);
   const std::string name = absl::StrCat("mp-bench-mq-", getpid());
   ipc::message_queue::remove(name.c_str());
   ipc::message_queue queue(ipc::create_only, name.c_str(), kLargeSlots, kLarge);
   const int64_t count = state.max_iterations;
-  const pid_t pid = ForkProducer([&] {
+  const pid_t pid = ForkProducer(state, [&] {
     ipc::message_queue producer(ipc::open_only, name.c_str());
     const std::string item(kLarge, 'x');
     for (int64_t i = 0; i < count; ++i) producer.send(item.data(), kLarge, 0);
@@ -148,7 +159,7 @@ void BM_BoostMessageQueue1MiB(benchmark::State& state) {
   Reap(pid, state);
   ipc::message_queue::remove(name.c_str());
 }
-BENCHMARK(BM_BoostMessageQueue1MiB)->UseRealTime();
+BENCHMARK(BM_BoostMessageQueue1MiB)->Apply(bench::Placements)->UseRealTime();
 
 }  // namespace
 }  // namespace mp

@@ -1,7 +1,9 @@
 // Two-process hand-off round trips: one process signals, the other answers,
 // through Event, through Condition, beside a raw futex ping-pong (the least
-// a sleeping hand-off can cost) and a pipe (what Python's Event costs at
-// best), in one binary so that the figures to quote are ratios.
+// a sleeping hand-off can cost), the same ping-pong with Event's spin
+// before each sleep (the same waiting as Event) and a pipe (what Python's
+// Event costs at best), in one binary so that the figures to quote are
+// ratios. The two processes run pinned to different CPUs (bench/partner.h).
 //
 //   ./bazelw run -c opt //sync:event_benchmark --
 //       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
@@ -18,6 +20,7 @@
 #include "sync/condition.h"
 #include "sync/event.h"
 #include "sync/internal/futex.h"
+#include "sync/internal/owner_word.h"
 #include "sync/lock_guard.h"
 
 namespace mp {
@@ -27,6 +30,7 @@ namespace {
 // each side sleeping in FUTEX_WAIT until its turn and waking the other.
 void BM_RawFutexPingPong(benchmark::State& state) {
   auto* turn = bench::MapShared<std::atomic<uint32_t>>();
+  bench::Pin pin(bench::kOwnCpu);
   bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
     while (!stop.load()) {
       if (turn->load() == 1) {
@@ -36,7 +40,7 @@ void BM_RawFutexPingPong(benchmark::State& state) {
         internal::FutexWait(*turn, 0);
       }
     }
-  });
+  }, bench::PeerCpu(bench::Placement::kTwoCpus));
   for (auto _ : state) {
     turn->store(1);
     internal::FutexWake(*turn, 1);
@@ -50,16 +54,68 @@ void BM_RawFutexPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
 
+// Baseline with Event's waiting: each side spins internal::kSpinRounds
+// pauses for its turn before it sleeps, and a side wakes the other only
+// when it said it sleeps.
+struct SpinTurn {
+  std::atomic<uint32_t> turn{0};  // 1: the child's.
+  std::atomic<uint32_t> sleepers{0};
+};
+
+void AwaitTurnOther(SpinTurn& shared, uint32_t stale, const std::atomic<uint32_t>* stop) {
+  for (int round = 0; round < internal::kSpinRounds; ++round) {
+    if (shared.turn.load(std::memory_order_acquire) != stale) return;
+    internal::SpinPause();
+  }
+  while (shared.turn.load(std::memory_order_acquire) == stale &&
+         (stop == nullptr || !stop->load())) {
+    shared.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (shared.turn.load(std::memory_order_seq_cst) == stale) {
+      internal::FutexWaitUntil(shared.turn, stale, absl::Now() + absl::Milliseconds(100));
+    }
+    shared.sleepers.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void HandOver(SpinTurn& shared, uint32_t value) {
+  shared.turn.store(value, std::memory_order_seq_cst);
+  if (shared.sleepers.load(std::memory_order_seq_cst) != 0) {
+    internal::FutexWake(shared.turn, 1);
+  }
+}
+
+void BM_RawFutexSpinPingPong(benchmark::State& state) {
+  auto* shared = bench::MapShared<SpinTurn>();
+  bench::Pin pin(bench::kOwnCpu);
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        while (!stop.load()) {
+          AwaitTurnOther(*shared, 0, &stop);
+          if (stop.load()) return;
+          HandOver(*shared, 0);
+        }
+      },
+      bench::PeerCpu(bench::Placement::kTwoCpus));
+  for (auto _ : state) {
+    HandOver(*shared, 1);
+    AwaitTurnOther(*shared, 1, nullptr);
+  }
+  partner.Stop([&] { HandOver(*shared, 1); });
+  bench::UnmapShared(shared);
+}
+BENCHMARK(BM_RawFutexSpinPingPong)->UseRealTime();
+
 void BM_PipePingPong(benchmark::State& state) {
   int ping[2];
   int pong[2];
   if (pipe(ping) != 0 || pipe(pong) != 0) std::abort();
+  bench::Pin pin(bench::kOwnCpu);
   bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
     char byte;
     while (read(ping[0], &byte, 1) == 1 && byte == 'p') {
       if (write(pong[1], &byte, 1) != 1) break;
     }
-  });
+  }, bench::PeerCpu(bench::Placement::kTwoCpus));
   char byte = 'p';
   for (auto _ : state) {
     if (write(ping[1], &byte, 1) != 1 || read(pong[0], &byte, 1) != 1) {
@@ -78,12 +134,13 @@ BENCHMARK(BM_PipePingPong)->UseRealTime();
 void BM_EventPingPong(benchmark::State& state) {
   Event ping;
   Event pong;
+  bench::Pin pin(bench::kOwnCpu);
   bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
     while (ping.Wait() && !stop.load()) {
       ping.Clear();
       pong.Set();
     }
-  });
+  }, bench::PeerCpu(bench::Placement::kTwoCpus));
   for (auto _ : state) {
     ping.Set();
     pong.Wait();
@@ -96,6 +153,7 @@ BENCHMARK(BM_EventPingPong)->UseRealTime();
 void BM_ConditionPingPong(benchmark::State& state) {
   Condition condition{Lock()};
   auto* turn = bench::MapShared<uint32_t>();  // Guarded by the condition.
+  bench::Pin pin(bench::kOwnCpu);
   bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
     LockGuard guard(condition);
     while (!stop.load()) {
@@ -106,7 +164,7 @@ void BM_ConditionPingPong(benchmark::State& state) {
         (void)condition.Wait(absl::Milliseconds(100));
       }
     }
-  });
+  }, bench::PeerCpu(bench::Placement::kTwoCpus));
   for (auto _ : state) {
     LockGuard guard(condition);
     *turn = 1;

@@ -117,6 +117,8 @@ template <typename LockType>
 void BM_TwoProcessCounter(benchmark::State& state) {
   auto* shared = bench::MapShared<Contended<LockType>>();
   const int64_t work = state.range(0);
+  // Pinned to different CPUs, so both really run at once.
+  bench::Pin pin(bench::kOwnCpu);
   bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
     int64_t mine = 0;
     while (!stop.load(std::memory_order_relaxed)) {
@@ -127,7 +129,7 @@ void BM_TwoProcessCounter(benchmark::State& state) {
       ++mine;
     }
     shared->partner_increments.store(mine);
-  });
+  }, bench::PeerCpu(bench::Placement::kTwoCpus));
   int64_t parent = 0;
   for (auto _ : state) {
     shared->lock.lock();

@@ -5,7 +5,10 @@
 //   ./bazelw run -c opt //tools:bench_report -- --min_time=1 --out=/tmp/report
 //
 // It writes benchmarks.md (a Markdown table: figure, ours, baseline, the
-// baseline's time and the ratio) and benchmarks.svg (the ratios as bars on
+// baseline's time and the ratio), puts the same table into the README
+// between its markers (`<!-- benchmarks.md...-->` and `<!-- /benchmarks.md
+// -->`; //tools:readme_figures_test fails when the two differ) and writes
+// benchmarks.svg (the ratios as bars on
 // a log scale: right of 1x is faster than the baseline). The pairs are
 // listed below, one per figure; a benchmark that is missing or failed is a
 // row that says so, and makes the exit code 1.
@@ -17,6 +20,9 @@
 //   --repetitions=N    each benchmark's repetitions; the figure is their
 //                      median (default 3)
 //   --only=BINARY,...  run only these binaries ("sync/lock_benchmark")
+//   --readme=FILE      the file whose marked table to replace (default: the
+//                      workspace's README.md when writing to its docs/;
+//                      none with --only, whose table is partial)
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -31,6 +37,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <map>
 #include <set>
@@ -51,6 +58,7 @@ ABSL_FLAG(std::string, out, "", "directory for benchmarks.md and benchmarks.svg"
 ABSL_FLAG(double, min_time, 0.2, "--benchmark_min_time for each benchmark");
 ABSL_FLAG(int, repetitions, 3, "--benchmark_repetitions; figures are medians");
 ABSL_FLAG(std::vector<std::string>, only, {}, "run only these binaries");
+ABSL_FLAG(std::string, readme, "", "the file whose marked table to replace");
 
 extern char** environ;
 
@@ -62,73 +70,121 @@ struct Pair {
   const char* ours;      // Benchmark names, exactly as the binary lists them.
   const char* baseline;
   const char* baseline_label;
+  // The field both figures are read from: a rate ("items_per_second", or a
+  // counter), shown as the time per unit; or, when null, the real time per
+  // iteration.
+  const char* rate = nullptr;
 };
 
-// Every hot path with its plain baseline from the same binary.
+constexpr char kPerItem[] = "items_per_second";
+
+// Every hot path with a baseline from the same binary that does the same
+// work with the same waiting: spinning beside spinning, sleeping beside
+// sleeping, shared memory beside shared memory, the two processes pinned
+// the same way (bench/partner.h: "2 CPUs", the measuring side on CPU 0 and
+// its peer on CPU 1; "1 CPU", both on CPU 0).
 constexpr Pair kPairs[] = {
     {"sync/lock_benchmark", "Lock acquire+release, uncontended",
      "BM_Uncontended<HandleLock>", "BM_Uncontended<RobustPthreadLock>",
-     "robust pthread mutex"},
-    {"sync/lock_benchmark", "Lock, 2 processes contending",
+     "pshared robust pthread mutex"},
+    {"sync/lock_benchmark",
+     "Lock, 2 processes on 2 CPUs incrementing one counter (per increment of either)",
      "BM_TwoProcessCounter<PlacedLock>/0/real_time",
      "BM_TwoProcessCounter<RobustPthreadLock>/0/real_time",
-     "robust pthread mutex"},
-    {"sync/event_benchmark", "Event ping-pong between processes",
-     "BM_EventPingPong/real_time", "BM_PipePingPong/real_time", "pipe"},
-    {"sync/event_benchmark", "Condition ping-pong between processes",
+     "pshared robust pthread mutex", "total_increments_per_s"},
+    {"sync/event_benchmark", "Event ping-pong, 2 processes on 2 CPUs",
+     "BM_EventPingPong/real_time", "BM_RawFutexSpinPingPong/real_time",
+     "raw futex ping-pong with Event's spin"},
+    {"sync/event_benchmark", "Event ping-pong, 2 processes on 2 CPUs",
+     "BM_EventPingPong/real_time", "BM_RawFutexPingPong/real_time",
+     "raw futex ping-pong, sleeping at once"},
+    {"sync/event_benchmark", "Condition ping-pong, 2 processes on 2 CPUs",
      "BM_ConditionPingPong/real_time", "BM_RawFutexPingPong/real_time",
-     "raw futex ping-pong (both sleep)"},
-    {"shm/sharedctypes_benchmark", "Value<int64> increment under its lock",
+     "raw futex ping-pong, sleeping at once"},
+    {"sync/event_benchmark", "Condition ping-pong, 2 processes on 2 CPUs",
+     "BM_ConditionPingPong/real_time", "BM_RawFutexSpinPingPong/real_time",
+     "raw futex ping-pong with Event's spin"},
+    {"shm/sharedctypes_benchmark", "Value<int32_t> increment under its lock",
      "BM_ValueIncrement", "BM_RLockPair", "its RLock acquire+release alone"},
-    {"shm/shared_memory_benchmark", "SharedMemory create+unlink",
+    {"shm/shared_memory_benchmark", "SharedMemory create+map+unlink, 4 KiB",
      "BM_SharedMemoryCreateUnlink_Named", "BM_RawCreateReserveMapUnlink",
      "shm_open+fallocate+mmap+unlink"},
-    {"shm/shared_memory_benchmark", "SharedMemory attach",
+    {"shm/shared_memory_benchmark", "SharedMemory attach, 4 KiB",
      "BM_SharedMemoryAttach", "BM_RawAttach", "shm_open+fstat+mmap"},
-    {"serialize/serialize_benchmark", "Dumps+Loads of a typed record",
+    {"serialize/serialize_benchmark", "Dumps+Loads of a 1000-entry map of records",
      "BM_DumpsLoadsTypes", "BM_HandWrittenProtobuf", "hand-written protobuf"},
-    {"process/queue_benchmark", "Queue put+get, 8 bytes",
-     "BM_Queue8Bytes/real_time", "BM_BoostMessageQueue8Bytes/real_time",
+    {"process/queue_benchmark", "Queue of 8-byte items, 2 processes on 2 CPUs",
+     "BM_Queue8Bytes/cpus:2/real_time", "BM_BoostMessageQueue8Bytes/cpus:2/real_time",
      "Boost.Interprocess message_queue"},
-    {"process/queue_benchmark", "Queue put+get, 1 MiB",
-     "BM_Queue1MiB/real_time", "BM_BoostMessageQueue1MiB/real_time",
+    {"process/queue_benchmark", "Queue of 8-byte items, 2 processes on 1 CPU",
+     "BM_Queue8Bytes/cpus:1/real_time", "BM_BoostMessageQueue8Bytes/cpus:1/real_time",
      "Boost.Interprocess message_queue"},
-    {"process/connection_benchmark", "Pipe() send+recv round trip",
+    {"process/queue_benchmark", "Queue of 1 MiB items, 2 processes on 2 CPUs",
+     "BM_Queue1MiB/cpus:2/real_time", "BM_BoostMessageQueue1MiB/cpus:2/real_time",
+     "Boost.Interprocess message_queue"},
+    {"process/queue_benchmark", "Queue of 1 MiB items, 2 processes on 1 CPU",
+     "BM_Queue1MiB/cpus:1/real_time", "BM_BoostMessageQueue1MiB/cpus:1/real_time",
+     "Boost.Interprocess message_queue"},
+    {"process/connection_benchmark",
+     "Pipe() send+recv of an (int, string), 2 processes on 2 CPUs",
      "BM_PipeRoundTrip/real_time", "BM_RawSocketpairRoundTrip/real_time",
      "raw socketpair round trip"},
     {"process/process_benchmark", "Process start+join (fork)",
      "BM_ProcessFork/real_time", "BM_RawForkWait/real_time", "fork+waitpid"},
     {"process/process_benchmark", "Process start+join (spawn)",
-     "BM_ProcessSpawn/real_time", "BM_RawForkExecWait/real_time",
-     "fork+exec+waitpid"},
-    {"process/pool_benchmark", "Pool.apply round trip",
+     "BM_ProcessSpawn/real_time", "BM_RawPosixSpawnWait/real_time",
+     "posix_spawn+waitpid"},
+    {"process/pool_benchmark", "Pool.apply round trip (both sides sleep)",
      "BM_PoolApply/real_time", "BM_RawPipeRoundTrip/real_time",
      "pipe round trip"},
     {"process/pool_benchmark", "Pool, CPU-bound work on 2 workers",
      "BM_PoolCpuBound/2/real_time", "BM_RawForkCpuBound/2/real_time",
      "2 raw forked children"},
-    {"manager/manager_benchmark", "manager dict set",
-     "BM_DictSet/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
-     "raw Unix socket round trip"},
-    {"manager/manager_benchmark", "manager dict get",
-     "BM_DictGet/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
-     "raw Unix socket round trip"},
-    {"manager/manager_benchmark", "manager Lock acquire+release",
-     "BM_LockAcquireRelease/shm:1/real_time", "BM_RawFutexPingPong/real_time",
-     "raw futex ping-pong"},
-    {"manager/manager_benchmark", "manager Queue put+get",
-     "BM_QueuePutGet/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
-     "raw Unix socket round trip"},
-    {"manager/manager_benchmark", "manager dict set, batches of 1000 (per call)",
-     "BM_DictSetBatched/shm:1/real_time", "BM_RawUnixSocketRoundTrip/real_time",
-     "raw Unix socket round trip"},
+    {"manager/manager_benchmark", "manager d[k] = v through shared memory, 2 CPUs",
+     "BM_DictSet/shm:1/cpus:2/real_time", "BM_RawCallAreaRoundTrip/cpus:2/real_time",
+     "raw call-area round trip", kPerItem},
+    {"manager/manager_benchmark", "manager d[k] = v through shared memory, 1 CPU",
+     "BM_DictSet/shm:1/cpus:1/real_time", "BM_RawCallAreaRoundTrip/cpus:1/real_time",
+     "raw call-area round trip", kPerItem},
+    {"manager/manager_benchmark", "manager d[k] = v over the socket, 2 CPUs",
+     "BM_DictSet/shm:0/cpus:2/real_time", "BM_RawUnixSocketRoundTrip/cpus:2/real_time",
+     "raw Unix socket round trip", kPerItem},
+    {"manager/manager_benchmark", "manager d[k] = v over the socket, 1 CPU",
+     "BM_DictSet/shm:0/cpus:1/real_time", "BM_RawUnixSocketRoundTrip/cpus:1/real_time",
+     "raw Unix socket round trip", kPerItem},
+    {"manager/manager_benchmark", "manager d[k] through shared memory, 2 CPUs",
+     "BM_DictGet/shm:1/cpus:2/real_time", "BM_RawCallAreaRoundTrip/cpus:2/real_time",
+     "raw call-area round trip", kPerItem},
+    {"manager/manager_benchmark",
+     "manager Lock acquire or release through shared memory, 2 CPUs (per call)",
+     "BM_LockAcquireRelease/shm:1/cpus:2/real_time",
+     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip", kPerItem},
+    {"manager/manager_benchmark",
+     "manager Queue put or get through shared memory, 2 CPUs (per call)",
+     "BM_QueuePutGet/shm:1/cpus:2/real_time",
+     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip", kPerItem},
+    {"manager/manager_benchmark",
+     "manager batches of 1000 d[k] = v through shared memory, 2 CPUs (per call)",
+     "BM_DictSetBatched/shm:1/cpus:2/real_time",
+     "BM_RawCallAreaPipelined/cpus:2/real_time",
+     "raw call area, 1000 messages a round", kPerItem},
+    {"manager/manager_benchmark",
+     "manager batches of 1000 d[k] = v over the socket, 2 CPUs (per call)",
+     "BM_DictSetBatched/shm:0/cpus:2/real_time",
+     "BM_RawUnixSocketPipelined/cpus:2/real_time",
+     "raw Unix socket, 1000 messages pipelined", kPerItem},
 };
 
-// Nanoseconds per operation: per item when the benchmark counts items (a
-// batch), else per iteration.
-struct Figure {
-  double nanoseconds = 0;
-};
+// A benchmark's numeric fields: "real_time" (in nanoseconds),
+// "items_per_second" and its counters.
+using Figure = std::map<std::string, double>;
+
+// The nanoseconds per unit `pair` measures in `figure`; 0 if missing.
+double Nanoseconds(const Pair& pair, const Figure& figure) {
+  const auto field = figure.find(pair.rate != nullptr ? pair.rate : "real_time");
+  if (field == figure.end() || field->second <= 0) return 0;
+  return pair.rate != nullptr ? 1e9 / field->second : field->second;
+}
 
 double ToNanoseconds(double value, const std::string& unit) {
   if (unit == "ns") return value;
@@ -226,12 +282,12 @@ std::map<std::string, Figure> Run(const std::string& binary,
         (!aggregate || object["aggregate_name"] == "median") &&
         (aggregate || repetitions <= 1) &&
         absl::SimpleAtod(object["real_time"], &real_time)) {
-      Figure figure{ToNanoseconds(real_time, object["time_unit"])};
-      double items = 0;
-      if (absl::SimpleAtod(object["items_per_second"], &items) && items > 0 &&
-          name.find("Batched") != std::string::npos) {
-        figure.nanoseconds = 1e9 / items;
+      Figure figure;
+      for (const auto& [key, text] : object) {
+        double value = 0;
+        if (absl::SimpleAtod(text, &value)) figure[key] = value;
       }
+      figure["real_time"] = ToNanoseconds(real_time, object["time_unit"]);
       figures[name] = figure;
     }
     object.clear();
@@ -358,6 +414,29 @@ std::string Svg(const std::vector<Row>& rows, const std::string& when) {
   return svg;
 }
 
+// Replaces the lines between the markers in `path` with `table`.
+bool PutIntoReadme(const std::string& path, const std::string& table,
+                   std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = absl::StrCat("cannot read ", path);
+    return false;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  constexpr char kBegin[] = "<!-- benchmarks.md";
+  constexpr char kEnd[] = "<!-- /benchmarks.md -->";
+  const size_t begin = text.find(kBegin);
+  const size_t end = text.find(kEnd);
+  if (begin == std::string::npos || end == std::string::npos || end < begin) {
+    *error = absl::StrCat(path, " has no <!-- benchmarks.md --> ... <!-- /benchmarks.md --> markers");
+    return false;
+  }
+  const size_t body = text.find('\n', begin) + 1;
+  text.replace(body, end - body, absl::StrCat(table, "\n"));
+  std::ofstream(path) << text;
+  return true;
+}
+
 // Where the data dependencies are: the runfiles of this binary.
 std::string BinaryPath(const std::string& argv0, const std::string& relative) {
   std::vector<std::string> roots;
@@ -380,9 +459,13 @@ int main(int argc, char** argv) {
       "benchmarks and writes benchmarks.md and benchmarks.svg");
   absl::ParseCommandLine(argc, argv);
   std::string out = absl::GetFlag(FLAGS_out);
+  std::string readme = absl::GetFlag(FLAGS_readme);
+  const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
   if (out.empty()) {
-    const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
     out = workspace != nullptr ? absl::StrCat(workspace, "/docs") : ".";
+    if (readme.empty() && workspace != nullptr && absl::GetFlag(FLAGS_only).empty()) {
+      readme = absl::StrCat(workspace, "/README.md");
+    }
   }
   mkdir(out.c_str(), 0755);
   const std::vector<std::string> only = absl::GetFlag(FLAGS_only);
@@ -423,11 +506,13 @@ int main(int argc, char** argv) {
     const auto& figures = measured[pair.binary];
     auto ours = figures.find(pair.ours);
     auto baseline = figures.find(pair.baseline);
-    if (ours != figures.end() && baseline != figures.end() &&
-        ours->second.nanoseconds > 0 && baseline->second.nanoseconds > 0) {
+    const double ours_ns = ours != figures.end() ? Nanoseconds(pair, ours->second) : 0;
+    const double baseline_ns =
+        baseline != figures.end() ? Nanoseconds(pair, baseline->second) : 0;
+    if (ours_ns > 0 && baseline_ns > 0) {
       row.ok = true;
-      row.ours = ours->second.nanoseconds;
-      row.baseline = baseline->second.nanoseconds;
+      row.ours = ours_ns;
+      row.baseline = baseline_ns;
     } else {
       std::cerr << "bench_report: " << pair.figure << ": not measured\n";
       exit_code = 1;
@@ -445,6 +530,15 @@ int main(int argc, char** argv) {
   std::ofstream(absl::StrCat(out, "/benchmarks.md")) << table;
   std::ofstream(absl::StrCat(out, "/benchmarks.svg")) << Svg(rows, when);
   std::cout << table;
+  if (!readme.empty()) {
+    std::string error;
+    if (!PutIntoReadme(readme, table, &error)) {
+      std::cerr << "bench_report: " << error << "\n";
+      exit_code = 1;
+    } else {
+      std::cerr << "bench_report: put the table into " << readme << "\n";
+    }
+  }
   std::cerr << "bench_report: wrote " << out << "/benchmarks.md and "
             << out << "/benchmarks.svg\n";
   return exit_code;

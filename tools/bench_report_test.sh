@@ -11,7 +11,7 @@ table="$out/benchmarks.md"
 grep -q '^| Figure | ours | baseline' "$table"
 rows=$(grep -c '^| [A-Z].*×' "$table")
 [[ $rows -eq 3 ]] || { echo "expected 3 measured rows, got $rows"; cat "$table"; exit 1; }
-grep -q '| Dumps+Loads of a typed record | .* | hand-written protobuf: .* | .*×' "$table"
+grep -q '| Dumps+Loads of a 1000-entry map of records | .* | hand-written protobuf: .* | .*×' "$table"
 grep -q '<svg' "$out/benchmarks.svg"
 bars=$(grep -c '<rect x=' "$out/benchmarks.svg")
 [[ $bars -eq 3 ]] || { echo "expected 3 bars, got $bars"; exit 1; }

@@ -144,20 +144,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     PostHonest(input.substr(1), area, channel);
   }
-  // Hang up, and wake the server if it sleeps on the area, so that it sees
-  // the hang-up now rather than at its next look.
-  shutdown(channel.fd(), SHUT_WR);
-  area.Nudge();
-  while (channel.Read(absl::Now() + absl::Seconds(30)).ok()) {
-  }
-  channel.Close();
+  // Waking the server if it sleeps on the area, so that it sees the
+  // hang-up now rather than at its next look.
+  HangUp(channel, [&] { area.Nudge(); });
   area.Unmap();
-#ifdef MP_FUZZ_REPLAY
-  constexpr int kCheckEvery = 1;
-#else
-  constexpr int kCheckEvery = 64;
-#endif
-  static int runs = 0;
-  if (++runs % kCheckEvery == 0) CheckNoObjectsLeft();
+  CheckNoObjectsLeftEvery(kFuzzCheckEvery);
   return 0;
 }

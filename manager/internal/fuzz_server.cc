@@ -1,5 +1,7 @@
 #include "manager/internal/fuzz_server.h"
 
+#include <sys/socket.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -76,6 +78,19 @@ bool AllowedToFuzz(absl::string_view frame) {
     return false;
   }
   return true;
+}
+
+void HangUp(FrameChannel& channel, const std::function<void()>& wake) {
+  shutdown(channel.fd(), SHUT_WR);
+  if (wake) wake();
+  while (channel.Read(absl::Now() + absl::Seconds(30)).ok()) {
+  }
+  channel.Close();
+}
+
+void CheckNoObjectsLeftEvery(int inputs) {
+  static int runs = 0;
+  if (++runs % inputs == 0) CheckNoObjectsLeft();
 }
 
 void CheckNoObjectsLeft() {

@@ -9,11 +9,14 @@
 // the server failed to drop.
 //
 //   mp::internal::FrameChannel channel = mp::internal::ConnectToFuzzServer();
-//   ... write what the input says, read until the server closes ...
-//   mp::internal::CheckNoObjectsLeft();
+//   ... write what the input says ...
+//   mp::internal::HangUp(channel);
+//   mp::internal::CheckNoObjectsLeftEvery(mp::internal::kFuzzCheckEvery);
 
 #ifndef MULTIPROCESS_MANAGER_INTERNAL_FUZZ_SERVER_H_
 #define MULTIPROCESS_MANAGER_INTERNAL_FUZZ_SERVER_H_
+
+#include <functional>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -35,6 +38,25 @@ FrameChannel ConnectToFuzzServer();
 // (which any authenticated client may send, and which would end the
 // fuzzing).
 bool AllowedToFuzz(absl::string_view frame);
+
+// Shuts the client's side down, `wake` (for a server asleep elsewhere than
+// on the socket), reads the replies until the server closes (it ends the
+// connection once it has read everything, or at the first malformed frame)
+// and closes.
+void HangUp(FrameChannel& channel, const std::function<void()>& wake = nullptr);
+
+// How often a target checks for leaked objects: after every input of the
+// corpus replay (tests/testing/fuzz.bzl defines MP_FUZZ_REPLAY in the
+// target itself); while fuzzing, every 64th, since each check is a
+// connection of its own.
+#ifdef MP_FUZZ_REPLAY
+constexpr int kFuzzCheckEvery = 1;
+#else
+constexpr int kFuzzCheckEvery = 64;
+#endif
+
+// CheckNoObjectsLeft on every `inputs`th call.
+void CheckNoObjectsLeftEvery(int inputs);
 
 // Crashes when the server holds any object: every connection a fuzzer made
 // has gone by now, and what each made goes with it (the server drops a

@@ -9,13 +9,10 @@
 // start a Pool, open a call area or shut the server down are dropped.
 // The client then shuts its side down and reads until the server closes.
 
-#include <sys/socket.h>
-
 #include <cstdint>
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/clock.h"
 #include "manager/internal/fuzz_server.h"
 #include "manager/internal/transport.h"
 
@@ -43,22 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!channel.Write(frame).ok()) break;
     }
   }
-  shutdown(channel.fd(), SHUT_WR);
-  // Replies until the server closes: it ends the connection once it has
-  // read everything (or at the first malformed frame).
-  while (channel.Read(absl::Now() + absl::Seconds(30)).ok()) {
-  }
-  channel.Close();
+  HangUp(channel);
   // What the connection made is freed with it (the server drops its
-  // references before it closes the socket). Checked after every input of
-  // the corpus replay; while fuzzing, every 64th, since each check is a
-  // connection of its own.
-#ifdef MP_FUZZ_REPLAY
-  constexpr int kCheckEvery = 1;
-#else
-  constexpr int kCheckEvery = 64;
-#endif
-  static int runs = 0;
-  if (++runs % kCheckEvery == 0) CheckNoObjectsLeft();
+  // references before it closes the socket).
+  CheckNoObjectsLeftEvery(kFuzzCheckEvery);
   return 0;
 }

@@ -22,6 +22,10 @@
 //   BM_QueuePutGet             a manager Queue's put + get (2 calls; per
 //                              call)
 //   BM_DictSetBatched          1000 d[k] = v in one Batch (per call)
+//   BM_DictSetBatched16        16 in one Batch (per call)
+//   BM_DictIncrement           d.increment("key"), one atomic call
+//   BM_NestedListAppend        d["items"].append(i), the list a proxy the
+//                              dict returns each time
 //   BM_DictSet4Clients         4 processes, each its own connection, each
 //                              setting its own key (not pinned)
 //   BM_DictSetBatched4Clients  the same, each sending 10 batches of 1000
@@ -299,22 +303,58 @@ void BM_QueuePutGet(benchmark::State& state) {
 }
 BENCHMARK(BM_QueuePutGet)->Apply(Paths);
 
-void BM_DictSetBatched(benchmark::State& state) {
+// `calls` d["key"] = i in each Batch; figures per call.
+void DictSetInBatches(benchmark::State& state, int calls) {
   Placed placed(state);
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
-  constexpr int kCalls = kPipelined;
   int64_t i = 0;
   for (auto _ : state) {
     Batch batch;
-    for (int call = 0; call < kCalls; ++call) batch.Add(*d, "__setitem__", "key", ++i);
-    if (!batch.Run().ok() || !batch.Result(kCalls - 1).ok()) {
+    for (int call = 0; call < calls; ++call) batch.Add(*d, "__setitem__", "key", ++i);
+    if (!batch.Run().ok() || !batch.Result(calls - 1).ok()) {
       return state.SkipWithError("batch failed");
     }
   }
-  state.SetItemsProcessed(state.iterations() * kCalls);
+  state.SetItemsProcessed(state.iterations() * calls);
 }
+
+void BM_DictSetBatched(benchmark::State& state) { DictSetInBatches(state, kPipelined); }
 BENCHMARK(BM_DictSetBatched)->Apply(Paths);
+
+void BM_DictSetBatched16(benchmark::State& state) { DictSetInBatches(state, 16); }
+BENCHMARK(BM_DictSetBatched16)->Apply(Paths);
+
+// d.increment("key"): one atomic call (Redis's INCR).
+void BM_DictIncrement(benchmark::State& state) {
+  Placed placed(state);
+  absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
+  if (!d.ok()) return state.SkipWithError("no dict");
+  for (auto _ : state) {
+    if (!d->Increment("key").ok()) return state.SkipWithError("increment failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DictIncrement)->Apply(Paths);
+
+// d["items"].append(i) with a list inside the dict: a proxy of the list
+// comes back from the dict each time (Python's nested proxies).
+void BM_NestedListAppend(benchmark::State& state) {
+  Placed placed(state);
+  SyncManager& manager = TheManager(state.range(0) != 0);
+  absl::StatusOr<DictProxy> d = manager.Dict();
+  absl::StatusOr<ListProxy> items = manager.List();
+  if (!d.ok() || !items.ok() || !d->SetItem("items", *items).ok()) {
+    return state.SkipWithError("no dict of a list");
+  }
+  int64_t i = 0;
+  for (auto _ : state) {
+    absl::StatusOr<ListProxy> list = d->GetItem<ListProxy>("items");
+    if (!list.ok() || !list->Append(++i).ok()) return state.SkipWithError("append failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NestedListAppend)->Apply(Paths);
 
 constexpr int kClients = 4;
 

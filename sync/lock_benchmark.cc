@@ -3,7 +3,9 @@
 //   - a bare atomic compare-exchange + store pair (the least a lock can do),
 //   - a PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST pthread mutex (the
 //     fastest lock on the machine that also survives a dead holder),
-//   - a plain process-shared pthread mutex (for reference).
+//   - a plain process-shared pthread mutex (for reference),
+//   - Boost.Interprocess's interprocess_mutex (what C++ programmers use;
+//     for tools/compare_peers.sh).
 // Uncontended pairs, then two processes incrementing one counter.
 //
 //   ./bazelw run -c opt //sync:lock_benchmark --
@@ -18,6 +20,7 @@
 
 #include "bench/partner.h"
 #include "benchmark/benchmark.h"
+#include "boost/interprocess/sync/interprocess_mutex.hpp"
 #include "sync/lock.h"
 #include "sync/rlock.h"
 
@@ -74,6 +77,14 @@ struct PlacedRLock {
   void unlock() { (void)state.Release(); }
 };
 
+// Boost.Interprocess's process-shared mutex (on Linux a pthread mutex with
+// PTHREAD_PROCESS_SHARED, not robust): what a C++ programmer reaches for.
+struct BoostMutex {
+  boost::interprocess::interprocess_mutex mutex;
+  void lock() { mutex.lock(); }
+  void unlock() { mutex.unlock(); }
+};
+
 // The handle, allocated from the shared heap (one more indirection).
 struct HandleLock {
   Lock handle;
@@ -97,6 +108,7 @@ BENCHMARK_TEMPLATE(BM_Uncontended, PlainPthreadLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, PlacedLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, HandleLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, PlacedRLock);
+BENCHMARK_TEMPLATE(BM_Uncontended, BoostMutex);
 
 template <typename LockType>
 struct Contended {
@@ -152,6 +164,8 @@ BENCHMARK_TEMPLATE(BM_TwoProcessCounter, RobustPthreadLock)
 BENCHMARK_TEMPLATE(BM_TwoProcessCounter, PlacedLock)
     ->Arg(0)->Arg(50)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_TwoProcessCounter, PlacedRLock)
+    ->Arg(0)->Arg(50)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_TwoProcessCounter, BoostMutex)
     ->Arg(0)->Arg(50)->UseRealTime();
 
 }  // namespace

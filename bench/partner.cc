@@ -11,6 +11,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "sync/internal/futex.h"
+
 namespace mp::bench {
 
 void* MapSharedBytes(size_t bytes) {
@@ -116,6 +119,61 @@ void Partner::Stop(const std::function<void()>& wake) {
                  status);
     std::abort();
   }
+}
+
+namespace {
+
+struct SpinTurn {
+  std::atomic<uint32_t> turn{0};  // 1: the partner's.
+  std::atomic<uint32_t> sleepers{0};
+};
+
+void AwaitTurn(SpinTurn& shared, uint32_t stale, int spin_rounds,
+               const std::atomic<uint32_t>* stop) {
+  for (int round = 0; round < spin_rounds; ++round) {
+    if (shared.turn.load(std::memory_order_acquire) != stale) return;
+    internal::SpinPause();
+  }
+  while (shared.turn.load(std::memory_order_acquire) == stale &&
+         (stop == nullptr || !stop->load())) {
+    // Dekker with HandOver: we count ourselves then look at the word; it
+    // stores the word then looks at the count.
+    shared.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (shared.turn.load(std::memory_order_seq_cst) == stale) {
+      internal::FutexWaitUntil(shared.turn, stale, absl::Now() + absl::Milliseconds(100));
+    }
+    shared.sleepers.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void HandOver(SpinTurn& shared, uint32_t value) {
+  shared.turn.store(value, std::memory_order_seq_cst);
+  if (shared.sleepers.load(std::memory_order_seq_cst) != 0) {
+    internal::FutexWake(shared.turn, 1);
+  }
+}
+
+}  // namespace
+
+void SpinThenSleepPingPong(benchmark::State& state, int spin_rounds) {
+  auto* shared = MapShared<SpinTurn>();
+  Pin pin(kOwnCpu);
+  Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        while (!stop.load()) {
+          AwaitTurn(*shared, 0, spin_rounds, &stop);
+          if (stop.load()) return;
+          HandOver(*shared, 0);
+        }
+      },
+      PeerCpu(Placement::kTwoCpus));
+  for (auto _ : state) {
+    HandOver(*shared, 1);
+    AwaitTurn(*shared, 1, spin_rounds, nullptr);
+  }
+  state.SetItemsProcessed(state.iterations());
+  partner.Stop([&] { HandOver(*shared, 1); });
+  UnmapShared(shared);
 }
 
 }  // namespace mp::bench

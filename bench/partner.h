@@ -104,6 +104,14 @@ class Partner {
   pid_t pid_ = -1;
 };
 
+// The raw baseline of a hand-off that spins before it sleeps (Event, the
+// Queue under Pool): a turn word in shared memory handed back and forth
+// between this process (CPU kOwnCpu) and a partner on the other CPU, each
+// side spinning `spin_rounds` pauses for its turn, then sleeping on the
+// word's futex, and waking the other only when it said it sleeps. One
+// round trip per iteration.
+void SpinThenSleepPingPong(benchmark::State& state, int spin_rounds);
+
 }  // namespace mp::bench
 
 #endif  // MULTIPROCESS_BENCH_PARTNER_H_

@@ -6,9 +6,15 @@
 //   BM_PoolApply             one Apply round trip at a time (calls/s)
 //   BM_PoolApplyAsyncPipelined  1000 ApplyAsync calls in flight (calls/s)
 //   BM_RawPipeRoundTrip      a forked process answering over two pipes
+//   BM_RawSpinPingPong       a raw hand-off through shared memory with the
+//                            waiting of the Queues under the Pool (spin,
+//                            then the futex)
 //   BM_PoolCpuBound/N        a CPU-bound Map (64 tasks) on N workers
 //   BM_RawForkCpuBound/N     the same work split over N raw forked
 //                            processes that write results into a pipe
+//
+// The apply figures and their baselines run pinned: the caller on CPU 0,
+// the worker (or partner) on CPU 1 (bench/partner.h).
 //
 // Goals (issue 6): BM_PoolMap at least 20 million items/s (Python's
 // Pool.map manages about 4 million here); BM_PoolCpuBound/N within 10% of
@@ -20,7 +26,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "bench/partner.h"
 #include "benchmark/benchmark.h"
+#include "process/internal/ring.h"
 #include "process/pool.h"
 
 namespace mp {
@@ -88,8 +96,15 @@ void BM_SerialLoop(benchmark::State& state) {
 }
 BENCHMARK(BM_SerialLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// The caller on CPU 0 and the worker on CPU 1 (bench/partner.h), as the
+// raw pipe round trip below.
 void BM_PoolApply(benchmark::State& state) {
+  bench::Pin pin(bench::kOwnCpu);
   Pool pool(WithWorkers(1));
+  if (!pool.Apply(Increment, 0).ok()) return state.SkipWithError("apply failed");
+  for (pid_t worker : pool.WorkerPids()) {
+    bench::PinProcess(worker, bench::PeerCpu(bench::Placement::kTwoCpus));
+  }
   int x = 0;
   for (auto _ : state) {
     absl::StatusOr<int> y = pool.Apply(Increment, x);
@@ -133,8 +148,10 @@ void BM_RawPipeRoundTrip(benchmark::State& state) {
     state.SkipWithError("pipe");
     return;
   }
+  bench::Pin pin(bench::kOwnCpu);
   const pid_t child = fork();
   if (child == 0) {
+    bench::Pin child_pin(bench::PeerCpu(bench::Placement::kTwoCpus));
     close(to_child[1]);
     close(to_parent[0]);
     int x;
@@ -160,6 +177,13 @@ void BM_RawPipeRoundTrip(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RawPipeRoundTrip)->UseRealTime();
+
+// The same hand-off with the waiting of the Queues under the Pool (a spin
+// of kQueueSpinRounds pauses, then the futex).
+void BM_RawSpinPingPong(benchmark::State& state) {
+  bench::SpinThenSleepPingPong(state, internal::kQueueSpinRounds);
+}
+BENCHMARK(BM_RawSpinPingPong)->UseRealTime();
 
 std::vector<uint64_t> Seeds() {
   std::vector<uint64_t> seeds(kCpuTasks);

@@ -55,53 +55,9 @@ void BM_RawFutexPingPong(benchmark::State& state) {
 BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
 
 // Baseline with Event's waiting: each side spins internal::kSpinRounds
-// pauses for its turn before it sleeps, and a side wakes the other only
-// when it said it sleeps.
-struct SpinTurn {
-  std::atomic<uint32_t> turn{0};  // 1: the child's.
-  std::atomic<uint32_t> sleepers{0};
-};
-
-void AwaitTurnOther(SpinTurn& shared, uint32_t stale, const std::atomic<uint32_t>* stop) {
-  for (int round = 0; round < internal::kSpinRounds; ++round) {
-    if (shared.turn.load(std::memory_order_acquire) != stale) return;
-    internal::SpinPause();
-  }
-  while (shared.turn.load(std::memory_order_acquire) == stale &&
-         (stop == nullptr || !stop->load())) {
-    shared.sleepers.fetch_add(1, std::memory_order_seq_cst);
-    if (shared.turn.load(std::memory_order_seq_cst) == stale) {
-      internal::FutexWaitUntil(shared.turn, stale, absl::Now() + absl::Milliseconds(100));
-    }
-    shared.sleepers.fetch_sub(1, std::memory_order_relaxed);
-  }
-}
-
-void HandOver(SpinTurn& shared, uint32_t value) {
-  shared.turn.store(value, std::memory_order_seq_cst);
-  if (shared.sleepers.load(std::memory_order_seq_cst) != 0) {
-    internal::FutexWake(shared.turn, 1);
-  }
-}
-
+// pauses for its turn before it sleeps.
 void BM_RawFutexSpinPingPong(benchmark::State& state) {
-  auto* shared = bench::MapShared<SpinTurn>();
-  bench::Pin pin(bench::kOwnCpu);
-  bench::Partner partner(
-      [&](const std::atomic<uint32_t>& stop) {
-        while (!stop.load()) {
-          AwaitTurnOther(*shared, 0, &stop);
-          if (stop.load()) return;
-          HandOver(*shared, 0);
-        }
-      },
-      bench::PeerCpu(bench::Placement::kTwoCpus));
-  for (auto _ : state) {
-    HandOver(*shared, 1);
-    AwaitTurnOther(*shared, 1, nullptr);
-  }
-  partner.Stop([&] { HandOver(*shared, 1); });
-  bench::UnmapShared(shared);
+  bench::SpinThenSleepPingPong(state, internal::kSpinRounds);
 }
 BENCHMARK(BM_RawFutexSpinPingPong)->UseRealTime();
 

@@ -24,10 +24,6 @@ static_assert(sizeof(RecordHeader) == 8);
 // The longest a sleeper sleeps before looking again; see ring.h.
 constexpr absl::Duration kRecheck = absl::Milliseconds(100);
 
-// How many times a waiter re-reads the ring before sleeping. A sleep and
-// wake-up cost about 50 us here, and a producer or consumer on the other
-// core typically comes back within a few microseconds.
-constexpr int kQueueSpinRounds = 2000;
 // How long a non-blocking call waits for the other party holding its side's
 // lock when the ring itself says the call could succeed.
 constexpr absl::Duration kBusyLockPatience = absl::Seconds(1);

@@ -98,7 +98,7 @@ SECTIONS = [
         ("`Queue` put+get of 1 MiB, 2 processes", QUEUE1M, "Queue put+get, 1 MiB"),
         ("`Pool(2).map` of tiny tasks (per task)", POOL_MAP,
          "Pool.map of tiny tasks (per task)"),
-        ("`Pool(1).apply` round trip", POOL_APPLY, "Pool.apply round trip"),
+        ("`Pool(1).apply` round trip, worker on the other CPU", POOL_APPLY, "Pool.apply round trip"),
         ("`Lock` acquire+release, uncontended", LOCK, "Lock acquire+release, uncontended"),
         ("`Value` increment under its lock", VALUE, "Value increment under its lock"),
         ("`SharedMemory` create+unlink, 4 KiB", SHM, "SharedMemory create+unlink, 4 KiB"),

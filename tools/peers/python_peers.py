@@ -118,6 +118,8 @@ def main():
             lambda n: pool.map(square, range(n)), 200000)
     with mp.Pool(1) as pool:
         pool.apply(square, (1,))
+        for worker in pool._pool:  # As ours: the worker on the other CPU.
+            pin(worker.pid, PEER_CPU)
         figures["Pool.apply round trip"] = median_ns(
             lambda n: [pool.apply(square, (i,)) for i in range(n)], 2000)
 

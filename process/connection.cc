@@ -165,15 +165,14 @@ bool Connection::PeekHeader(uint64_t* length, size_t* header_size) const {
   return true;
 }
 
-absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
+absl::StatusOr<uint64_t> Connection::PeekLength(size_t* header_size) {
   if (absl::Status usable = Usable(true); !usable.ok()) return usable;
   uint64_t length;
-  size_t header_size;
-  if (!PeekHeader(&length, &header_size)) {
+  if (!PeekHeader(&length, header_size)) {
     if (absl::Status filled = Fill(4); !filled.ok()) return filled;
-    if (!PeekHeader(&length, &header_size)) {
+    if (!PeekHeader(&length, header_size)) {
       if (absl::Status filled = Fill(12); !filled.ok()) return filled;
-      PeekHeader(&length, &header_size);
+      PeekHeader(&length, header_size);
     }
   }
   if (length > kMaxFrame) {
@@ -182,46 +181,95 @@ absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
         "connection: malformed frame claiming ", length,
         " bytes; the connection is closed"));
   }
-  if (length > max_length) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "connection: message of ", length, " bytes exceeds max_length ",
-        max_length, "; it stays unread"));
-  }
+  return length;
+}
+
+absl::Status Connection::ReadMessage(char* out, uint64_t length, size_t header_size) {
   read_ += header_size;
-  std::string message;
   const size_t buffered = std::min<size_t>(end_ - read_, length);
   if (length <= kReadAhead || buffered == length) {
     if (absl::Status filled = Fill(length); !filled.ok()) {
       read_ -= header_size;
       return filled;
     }
-    message.assign(buffer_.data() + read_, length);
+    std::memcpy(out, buffer_.data() + read_, length);
     read_ += length;
-  } else {
-    // A large message goes straight into its own string, not via the buffer.
-    try {
-      message.resize(length);
-    } catch (const std::bad_alloc&) {
-      read_ -= header_size;
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "connection: no memory for a message of ", length, " bytes"));
+    return absl::OkStatus();
+  }
+  // A large message goes straight to its destination, not via the buffer.
+  std::memcpy(out, buffer_.data() + read_, buffered);
+  read_ = end_ = 0;
+  size_t have = buffered;
+  while (have < length) {
+    const ssize_t got = recv(fd_, out + have, length - have, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      Close();
+      return absl::DataLossError(absl::StrCat(
+          "connection: the other end closed in the middle of a message (",
+          have, " of ", length, " bytes arrived); the connection is closed"));
     }
-    std::memcpy(message.data(), buffer_.data() + read_, buffered);
-    read_ = end_ = 0;
-    size_t have = buffered;
-    while (have < length) {
-      const ssize_t got = recv(fd_, message.data() + have, length - have, 0);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        Close();
-        return absl::DataLossError(absl::StrCat(
-            "connection: the other end closed in the middle of a message (",
-            have, " of ", length, " bytes arrived); the connection is closed"));
-      }
-      have += static_cast<size_t>(got);
-    }
+    have += static_cast<size_t>(got);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
+  size_t header_size;
+  absl::StatusOr<uint64_t> length = PeekLength(&header_size);
+  if (!length.ok()) return length.status();
+  if (*length > max_length) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "connection: message of ", *length, " bytes exceeds max_length ",
+        max_length, "; it stays unread"));
+  }
+  std::string message;
+  try {
+    message.resize(*length);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "connection: no memory for a message of ", *length, " bytes; it stays unread"));
+  }
+  if (absl::Status read = ReadMessage(message.data(), *length, header_size); !read.ok()) {
+    return read;
   }
   return message;
+}
+
+absl::StatusOr<size_t> Connection::RecvBytesInto(absl::Span<char> buffer, size_t offset) {
+  if (absl::Status usable = Usable(true); !usable.ok()) return usable;
+  if (offset > buffer.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "connection: offset ", offset, " is past the end of a buffer of ",
+        buffer.size(), " bytes"));
+  }
+  size_t header_size;
+  absl::StatusOr<uint64_t> length = PeekLength(&header_size);
+  if (!length.ok()) return length.status();
+  if (*length > buffer.size() - offset) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "connection: a message of ", *length, " bytes does not fit the ",
+        buffer.size() - offset, " bytes of the buffer after offset ", offset,
+        "; it stays unread"));
+  }
+  if (absl::Status read = ReadMessage(buffer.data() + offset, *length, header_size);
+      !read.ok()) {
+    return read;
+  }
+  return static_cast<size_t>(*length);
+}
+
+absl::Status Connection::SendBytes(absl::string_view bytes, size_t offset, size_t size) {
+  if (offset > bytes.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "connection: offset ", offset, " is past the end of ", bytes.size(), " bytes"));
+  }
+  if (size != kToTheEnd && size > bytes.size() - offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "connection: ", size, " bytes from offset ", offset, " run past the end of ",
+        bytes.size(), " bytes"));
+  }
+  return SendBytes(bytes.substr(offset, size));
 }
 
 absl::StatusOr<bool> Connection::Poll(absl::Duration timeout) {

@@ -31,7 +31,10 @@
 //
 // Messages of any size are fine; each is one frame (its length, then its
 // bytes). A Connection reads ahead into a buffer of its own, so a small
-// message costs one system call on each side.
+// message costs one system call on each side. `RecvBytesInto` receives into
+// a buffer the caller owns (a large message goes straight there), and
+// `SendBytes(bytes, offset, size)` sends part of one, as Python's
+// `recv_bytes_into` and `send_bytes(buffer, offset, size)` do.
 //
 // A Connection works across fork (pass it to the child, by move or by
 // reference). It cannot be sent to a spawned process: it is a file
@@ -52,6 +55,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "serialize/serialize.h"
 #include "serialize/shared_objects.h"
@@ -92,12 +96,30 @@ class Connection {
   // `FailedPrecondition` on a closed or read-only end.
   [[nodiscard]] absl::Status SendBytes(absl::string_view bytes);
 
+  // Python's `send_bytes(buffer, offset, size)`: sends the `size` bytes of
+  // `bytes` from `offset` (to its end by default) as one message.
+  // Errors: as SendBytes; `InvalidArgument` (Python's ValueError) when the
+  // range runs past the end of `bytes`, and nothing is sent.
+  static constexpr size_t kToTheEnd = absl::string_view::npos;
+  [[nodiscard]] absl::Status SendBytes(absl::string_view bytes, size_t offset,
+                                       size_t size = kToTheEnd);
+
   // Receives one message. A message longer than `max_length` is refused
   // with `ResourceExhausted` and stays to be received with a larger limit.
   // Errors: `Unavailable` at end of stream; `DataLoss` for a frame cut
   // short; `FailedPrecondition` on a closed or write-only end.
   [[nodiscard]] absl::StatusOr<std::string> RecvBytes(
       size_t max_length = std::numeric_limits<size_t>::max());
+
+  // Python's `recv_bytes_into(buffer, offset)`: receives one message into
+  // `buffer` from `offset` on, without allocating, and returns its length.
+  // A message longer than the room after `offset` is refused with
+  // `ResourceExhausted` and stays to be received (where Python raises
+  // BufferTooShort carrying it).
+  // Errors: as RecvBytes; `InvalidArgument` when `offset` is past the end of
+  // `buffer`.
+  [[nodiscard]] absl::StatusOr<size_t> RecvBytesInto(absl::Span<char> buffer,
+                                                     size_t offset = 0);
 
   // Whether a message (or the end of the stream) is ready to be received,
   // waiting up to `timeout` (by default not at all).
@@ -122,6 +144,11 @@ class Connection {
   absl::Status Usable(bool for_reading) const;
   // Reads until the buffer holds at least `want` unread bytes.
   absl::Status Fill(size_t want);
+  // The length of the next message, its header read but not consumed.
+  // Errors: as RecvBytes (a malformed header closes the connection).
+  absl::StatusOr<uint64_t> PeekLength(size_t* header_size);
+  // Consumes the header and reads the message's `length` bytes into `out`.
+  absl::Status ReadMessage(char* out, uint64_t length, size_t header_size);
   // The length of the next frame and its header's size, if buffered.
   bool PeekHeader(uint64_t* length, size_t* header_size) const;
 

@@ -169,6 +169,69 @@ TEST(ConnectionTest, TooLongForMaxLengthStaysUnread) {
   EXPECT_THAT(b.RecvBytes(1000), IsOkAndHolds(std::string(1000, 'z')));
 }
 
+// Python's recv_bytes_into: from a forked sender, small messages (read
+// ahead) and one of 1 MiB (read straight into the buffer), each at an offset,
+// with the bytes around it untouched.
+TEST(ConnectionTest, RecvBytesIntoFillsTheBufferFromTheOffset) {
+  auto [a, b] = MakePipe();
+  std::string large(1 << 20, '\0');
+  for (size_t i = 0; i < large.size(); ++i) large[i] = char(i * 13);
+  Process sender([&a, &large] {
+    if (!a.SendBytes("hello world").ok() || !a.SendBytes("").ok() ||
+        !a.SendBytes(large).ok()) {
+      std::exit(2);
+    }
+  });
+  ASSERT_THAT(sender.Start(), IsOk());
+  a.Close();
+  std::string buffer(20, 'x');
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer), 3), IsOkAndHolds(11u));
+  EXPECT_EQ(buffer, "xxxhello worldxxxxxx");
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer), 20), IsOkAndHolds(0u));
+  std::string big(large.size() + 8, '#');
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(big), 8), IsOkAndHolds(large.size()));
+  EXPECT_EQ(big.substr(0, 8), "########");
+  EXPECT_TRUE(big.substr(8) == large);
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer)).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_TRUE(sender.Join(kLong));
+  EXPECT_EQ(sender.exitcode(), 0);
+}
+
+// Where Python raises BufferTooShort, the message stays to be received
+// whole; an offset past the buffer is refused before anything is read.
+TEST(ConnectionTest, RecvBytesIntoTooSmallLeavesTheMessageUnread) {
+  auto [a, b] = MakePipe();
+  ASSERT_THAT(a.SendBytes(std::string(100, 'q')), IsOk());
+  std::string buffer(100, '.');
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer), 1).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("a message of 100 bytes does not fit the 99 bytes")));
+  EXPECT_EQ(buffer, std::string(100, '.'));
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer), 101).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 101")));
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer)), IsOkAndHolds(100u));
+  EXPECT_EQ(buffer, std::string(100, 'q'));
+}
+
+// Python's send_bytes(buffer, offset, size); a range past the end is
+// refused and sends nothing.
+TEST(ConnectionTest, SendBytesSendsTheRangeOrNothing) {
+  auto [a, b] = MakePipe();
+  ASSERT_THAT(a.SendBytes("0123456789", 2, 5), IsOk());
+  ASSERT_THAT(a.SendBytes("0123456789", 7), IsOk());
+  ASSERT_THAT(a.SendBytes("0123456789", 10), IsOk());
+  EXPECT_THAT(a.SendBytes("0123456789", 11),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 11")));
+  EXPECT_THAT(a.SendBytes("0123456789", 4, 7),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("7 bytes from offset 4 run past the end of 10 bytes")));
+  EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("23456")));
+  EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("789")));
+  EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("")));
+  EXPECT_THAT(b.Poll(), IsOkAndHolds(false));
+}
+
 TEST(ConnectionTest, WrongTypeIsAnErrorAndTheStreamGoesOn) {
   auto [a, b] = MakePipe();
   ASSERT_THAT(a.Send(std::string("text")), IsOk());

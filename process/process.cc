@@ -19,7 +19,8 @@ namespace {
 
 // The identity a child of this process takes.
 internal::Identity ChildIdentity(const std::string& name,
-                                 const std::string& identity, bool daemon) {
+                                 const std::string& identity, bool daemon,
+                                 const std::string& authkey) {
   const internal::Identity parent = internal::CurrentIdentity();
   internal::Identity child;
   child.name = name;
@@ -27,7 +28,7 @@ internal::Identity ChildIdentity(const std::string& name,
   child.daemon = daemon;
   child.parent_pid = internal::CurrentProcessId();
   child.parent_name = parent.name;
-  child.authkey = parent.authkey;
+  child.authkey = authkey;
   return child;
 }
 
@@ -45,6 +46,10 @@ Process::~Process() = default;
 
 void Process::set_daemon(bool daemon) {
   if (pid_ == 0) daemon_ = daemon;
+}
+
+void Process::set_authkey(std::string key) {
+  if (pid_ == 0) authkey_ = std::move(key);
 }
 
 StartMethod Process::start_method() const {
@@ -103,7 +108,7 @@ absl::Status Process::Launch(
 }
 
 absl::Status Process::StartFork() {
-  internal::Identity identity = ChildIdentity(name_, identity_, daemon_);
+  internal::Identity identity = ChildIdentity(name_, identity_, daemon_, authkey_);
   const int lifeline = LifelineFor(daemon_);
   return Launch([&]() -> absl::StatusOr<pid_t> {
     const pid_t pid = fork();
@@ -124,7 +129,7 @@ absl::Status Process::StartSpawn() {
                         absl::StrCat("process ", name_, ": cannot spawn: ",
                                      target.status().message()));
   }
-  internal::SpawnRequest request{ChildIdentity(name_, identity_, daemon_),
+  internal::SpawnRequest request{ChildIdentity(name_, identity_, daemon_, authkey_),
                                  LifelineFor(daemon_), *std::move(target)};
   return Launch([&] { return internal::LaunchSpawned(request); });
 }

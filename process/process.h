@@ -84,6 +84,10 @@ struct ProcessOptions {
   std::optional<bool> daemon;
   // Unset: GetStartMethod() at Start().
   std::optional<StartMethod> start_method;
+  // Python's `Process.authkey`: the child's CurrentAuthKey(), which its own
+  // children and managers inherit. Unset: this process's key when the
+  // Process is made.
+  std::optional<std::string> authkey;
 };
 
 class Process {
@@ -116,6 +120,11 @@ class Process {
   void set_daemon(bool daemon);
   StartMethod start_method() const;
   void set_start_method(StartMethod method) { method_ = method; }
+  // The key the child will have (see ProcessOptions::authkey). Secret.
+  const std::string& authkey() const { return authkey_; }
+  // Before Start() only (afterwards the call is ignored: the child has its
+  // key).
+  void set_authkey(std::string key);
 
   // Starts the child.
   // Errors: `FailedPrecondition` when already started or closed, or when
@@ -165,6 +174,7 @@ class Process {
   std::string name_;
   bool daemon_ = false;
   std::optional<StartMethod> method_;
+  std::string authkey_;
   std::function<int()> run_;                             // In a forked child.
   std::function<absl::StatusOr<std::string>()> encode_;  // For spawn.
   std::shared_ptr<internal::ChildRecord> child_;
@@ -237,6 +247,7 @@ Process::Process(ProcessOptions options, F&& target, Args&&... args)
   identity_ = NextIdentity();
   name_ = options.name.empty() ? "Process-" + identity_ : options.name;
   daemon_ = options.daemon.value_or(CurrentProcess().daemon);
+  authkey_ = options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
 }
 
 }  // namespace mp

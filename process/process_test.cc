@@ -110,6 +110,15 @@ void CheckAuthKey(std::string expected) {
   std::exit(CurrentAuthKey() == expected ? 0 : 20);
 }
 
+// Exits 0 when this process's authkey is `expected` and a child it starts
+// inherits it.
+void CheckAuthKeyAndPassItOn(std::string expected) {
+  if (CurrentAuthKey() != expected) std::exit(20);
+  Process child(CheckAuthKey, expected);
+  if (!child.Start().ok() || !child.Join()) std::exit(21);
+  std::exit(child.exitcode() == 0 ? 0 : 22);
+}
+
 // ---- Exit codes (fork). ----
 
 TEST(ProcessTest, SuccessExitsZero) {
@@ -339,6 +348,36 @@ TEST(ProcessTest, AuthKeyIsRandomAndInheritedByForkedChildren) {
   SetCurrentAuthKey(key);
 }
 
+// Python's `p.authkey`: a key of the child's own, given in the options or
+// set before Start(), which the child's children inherit; the parent's key
+// is untouched.
+TEST(ProcessTest, PerProcessAuthKey) {
+  const std::string key = CurrentAuthKey();
+  Process given(ProcessOptions{.authkey = "given key"}, CheckAuthKeyAndPassItOn,
+                std::string("given key"));
+  EXPECT_EQ(given.authkey(), "given key");
+  ASSERT_THAT(given.Start(), IsOk());
+  Process set(CheckAuthKeyAndPassItOn, std::string("set key"));
+  EXPECT_EQ(set.authkey(), key);
+  set.set_authkey("set key");
+  ASSERT_THAT(set.Start(), IsOk());
+  set.set_authkey("too late");
+  EXPECT_EQ(set.authkey(), "set key");
+  ASSERT_TRUE(given.Join(kLong));
+  ASSERT_TRUE(set.Join(kLong));
+  EXPECT_EQ(given.exitcode(), 0);
+  EXPECT_EQ(set.exitcode(), 0);
+  EXPECT_EQ(CurrentAuthKey(), key);
+  // A key set in this process after a Process is made is not the child's:
+  // the Process took the key when it was made, as Python's does.
+  Process before(CheckAuthKey, key);
+  SetCurrentAuthKey("changed afterwards");
+  ASSERT_THAT(before.Start(), IsOk());
+  ASSERT_TRUE(before.Join(kLong));
+  EXPECT_EQ(before.exitcode(), 0);
+  SetCurrentAuthKey(key);
+}
+
 // ---- Start methods. ----
 
 TEST(StartMethodTest, NamesAndParsing) {
@@ -520,6 +559,14 @@ TEST_F(SpawnTest, AuthKeyIsInherited) {
   ASSERT_TRUE(p.Join(kLong));
   EXPECT_EQ(p.exitcode(), 0);
   SetCurrentAuthKey(key);
+}
+
+TEST_F(SpawnTest, PerProcessAuthKey) {
+  Process p = spawn_.Process(CheckAuthKeyAndPassItOn, std::string("\xfe spawned key", 14));
+  p.set_authkey(std::string("\xfe spawned key", 14));
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
 }
 
 TEST_F(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {

@@ -18,7 +18,8 @@
 //
 // Errors: an empty queue is `DeadlineExceeded` ("queue.Empty"), a full one
 // `ResourceExhausted` ("queue.Full"), as mp::Queue reports them;
-// `InvalidArgument` for `TaskDone` called more often than `Put`.
+// `FailedPrecondition` for `TaskDone` called more often than `Put` (as
+// //process's JoinableQueue).
 
 #ifndef MULTIPROCESS_MANAGER_QUEUE_PROXY_H_
 #define MULTIPROCESS_MANAGER_QUEUE_PROXY_H_

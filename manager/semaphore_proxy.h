@@ -13,8 +13,9 @@
 // Beyond Python: permits a process took and did not give back return to
 // the semaphore when its connection closes (the process died).
 //
-// Errors: `InvalidArgument` ("ValueError: Semaphore released too many
-// times") for a BoundedSemaphore released above its start; those of
+// Errors: `FailedPrecondition` ("ValueError: Semaphore released too many
+// times", the code //sync's BoundedSemaphore gives) for a BoundedSemaphore
+// released above its start; those of
 // manager/proxy.h.
 
 #ifndef MULTIPROCESS_MANAGER_SEMAPHORE_PROXY_H_

@@ -197,7 +197,7 @@ TEST(SyncProxiesTest, SemaphorePermitsOfAKilledProcessReturn) {
 
   absl::StatusOr<SemaphoreProxy> bounded = manager->BoundedSemaphore(1);
   ASSERT_THAT(bounded, IsOk());
-  EXPECT_THAT(bounded->Release(), StatusIs(absl::StatusCode::kInvalidArgument,
+  EXPECT_THAT(bounded->Release(), StatusIs(absl::StatusCode::kFailedPrecondition,
                                            HasSubstr("released too many times")));
   EXPECT_THAT(bounded->Acquire(), IsOkAndHolds(true));
   EXPECT_THAT(bounded->Release(), IsOk());
@@ -432,7 +432,7 @@ TEST(SyncProxiesTest, JoinableQueueJoinsWhenEveryTaskIsDone) {
   // Join returned: every task_done has been counted.
   EXPECT_THAT(done->GetItem<int>("count"), IsOkAndHolds(20));
   EXPECT_THAT(worker->Wait(), IsOkAndHolds(0));
-  EXPECT_THAT(tasks->TaskDone(), StatusIs(absl::StatusCode::kInvalidArgument,
+  EXPECT_THAT(tasks->TaskDone(), StatusIs(absl::StatusCode::kFailedPrecondition,
                                           HasSubstr("called too many times")));
 }
 

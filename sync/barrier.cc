@@ -118,9 +118,11 @@ absl::StatusOr<uint32_t> BarrierState::Wait(absl::Duration timeout,
     if (still_waiting) BreakRoundLocked(kTimedOut);
     Leave();
     if (still_waiting) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "Barrier of ", parties_, " parties: timed out with ", index + 1,
-          " of them arrived; the barrier is now broken"));
+      // Aborted, as every other waiter of the broken round is told: Python
+      // raises BrokenBarrierError in the one that timed out too.
+      return absl::AbortedError(absl::StrCat(
+          "Barrier of ", parties_, " parties: broken (this wait timed out with ",
+          index + 1, " of them arrived)"));
     }
   }
   if (broken_rounds_.load(std::memory_order_relaxed) & RoundBit(round)) {

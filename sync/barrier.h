@@ -18,8 +18,9 @@
 // Breaking
 //
 // A barrier breaks, and every current and later `Wait` returns `Aborted`
-// ("broken") until `Reset()`, when: `Abort()` is called; a `Wait` times out
-// (the one that timed out is told `DeadlineExceeded`); or a process died in
+// ("broken"; Python's BrokenBarrierError) until `Reset()`, when: `Abort()` is
+// called; a `Wait` times out (that one is told `Aborted` too, "this wait
+// timed out", as Python raises BrokenBarrierError there); or a process died in
 // the middle of the barrier's own bookkeeping. A party that dies before
 // arriving cannot be told from a slow one, so give the barrier (or the
 // `Wait`) a timeout whenever a party may die: the others then break out when
@@ -76,9 +77,8 @@ class BarrierState {
 
   // Waits for the other parties, up to `timeout`; the last to arrive runs
   // `action` first. Returns the caller's arrival index, 0 to parties() - 1.
-  // Errors: `Aborted` when the barrier is or becomes broken;
-  // `DeadlineExceeded` when this call's timeout broke it; `InvalidArgument`
-  // for a barrier of 0 parties.
+  // Errors: `Aborted` when the barrier is or becomes broken, this call's
+  // timeout included; `InvalidArgument` for a barrier of 0 parties.
   [[nodiscard]] absl::StatusOr<uint32_t> Wait(
       absl::Duration timeout, absl::FunctionRef<void()> action);
 

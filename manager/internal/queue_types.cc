@@ -76,7 +76,8 @@ class ManagedQueue final : public ManagedObject {
     if (method == "full") return Object(Full());
     if (joinable_ && method == "task_done") {
       if (unfinished_ == 0) {
-        return absl::InvalidArgumentError(
+        // FailedPrecondition, as //process's JoinableQueue says it.
+        return absl::FailedPreconditionError(
             "ValueError: task_done() called too many times");
       }
       --unfinished_;

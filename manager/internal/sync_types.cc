@@ -202,7 +202,8 @@ class ManagedSemaphore final : public ManagedObject {
         n = *count;
       }
       if (bounded_ && value_ + n > initial_) {
-        return absl::InvalidArgumentError(
+        // FailedPrecondition, as //sync's BoundedSemaphore says it.
+        return absl::FailedPreconditionError(
             "ValueError: Semaphore released too many times");
       }
       value_ += n;

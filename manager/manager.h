@@ -81,7 +81,10 @@
 #include "manager/queue_proxy.h"
 #include "manager/semaphore_proxy.h"
 #include "manager/value_proxy.h"
+#include "serialize/bytes.h"
+#include "serialize/function.h"
 #include "serialize/object.h"
+#include "serialize/serialize.h"
 
 namespace mp {
 
@@ -269,6 +272,21 @@ class SyncManager : public BaseManager {
       int64_t parties, absl::Duration timeout = absl::InfiniteDuration()) const {
     return Typed<BarrierProxy>(
         Create("Barrier", parties, internal::TimeoutSeconds(timeout)));
+  }
+  // manager.Barrier(parties, action, timeout): `action` (a function or an
+  // mp::Bind closure, sent as the serializer sends functions) runs once per
+  // round in the server, when the last party arrives and before any party
+  // is released. If it throws, that last party's Wait fails with `Unknown`
+  // and the exception's message and the barrier breaks for the others
+  // (`Aborted`), as Python's does. It runs with the server's lock held, so
+  // keep it short. Errors: `InvalidArgument` when `action` cannot be sent.
+  absl::StatusOr<BarrierProxy> Barrier(
+      int64_t parties, const Function<void()>& action,
+      absl::Duration timeout = absl::InfiniteDuration()) const {
+    absl::StatusOr<std::string> encoded = Dumps(action);
+    if (!encoded.ok()) return encoded.status();
+    return Typed<BarrierProxy>(Create("Barrier", parties, internal::TimeoutSeconds(timeout),
+                                      Bytes{*std::move(encoded)}));
   }
 
  private:

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "manager/manager.h"
+#include "serialize/function.h"
+#include "shm/sharedctypes.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -273,6 +276,55 @@ TEST(SyncProxiesTest, AThreadWaitingForALockDoesNotBlockTheThreadReleasingIt) {
   ASSERT_THAT(lock->Release(), IsOk());
   waiter.join();
   EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
+}
+
+// A Barrier's action, run in the server: counts rounds in shared memory,
+// and throws on the round `fail_on` (counting from 1).
+void CountRound(Value<int> rounds, int fail_on) {
+  rounds.Update([](int& n) { ++n; });
+  if (rounds.value() == fail_on) throw std::runtime_error("round refused");
+}
+
+// Python's Barrier(parties, action): the action runs once per round, before
+// any party goes on; an action that fails gives the last party its error
+// and breaks the barrier for the others.
+TEST(SyncProxiesTest, BarrierActionRunsOncePerRound) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  Value<int> rounds(0);
+  absl::StatusOr<BarrierProxy> barrier = manager->Barrier(3, Bind(&CountRound, rounds, 3));
+  ASSERT_THAT(barrier, IsOk());
+  for (int round = 1; round <= 2; ++round) {
+    absl::StatusOr<std::vector<int>> codes =
+        mp::testing::ForkAllAndWait(3, [&](int) {
+          if (!barrier->Wait(absl::Seconds(60)).ok()) return 1;
+          // Released only after the action ran for this round.
+          return rounds.value() == round ? 0 : 2;
+        });
+    ASSERT_THAT(codes, IsOk());
+    EXPECT_EQ(*codes, std::vector<int>(3, 0)) << "round " << round;
+  }
+  EXPECT_EQ(rounds.value(), 2);
+
+  // The third round's action throws.
+  absl::StatusOr<std::vector<int>> codes = mp::testing::ForkAllAndWait(3, [&](int) {
+    return static_cast<int>(barrier->Wait(absl::Seconds(60)).status().code());
+  });
+  ASSERT_THAT(codes, IsOk());
+  std::sort(codes->begin(), codes->end());
+  EXPECT_EQ(*codes, (std::vector<int>{static_cast<int>(absl::StatusCode::kUnknown),
+                                      static_cast<int>(absl::StatusCode::kAborted),
+                                      static_cast<int>(absl::StatusCode::kAborted)}));
+  EXPECT_EQ(rounds.value(), 3);
+  EXPECT_THAT(barrier->Broken(), IsOkAndHolds(true));
+  EXPECT_THAT(barrier->Wait(), StatusIs(absl::StatusCode::kAborted));
+
+  // The error the last party gets says what failed.
+  ASSERT_THAT(barrier->Reset(), IsOk());
+  absl::StatusOr<BarrierProxy> lone = manager->Barrier(1, Bind(&CountRound, rounds, 4));
+  ASSERT_THAT(lone, IsOk());
+  EXPECT_THAT(lone->Wait(), StatusIs(absl::StatusCode::kUnknown,
+                                     HasSubstr("Barrier action failed: round refused")));
 }
 
 TEST(SyncProxiesTest, BarrierAcrossThreeProcesses) {

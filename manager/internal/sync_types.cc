@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "manager/internal/managed.h"
+#include "serialize/bytes.h"
+#include "serialize/function.h"
+#include "serialize/serialize.h"
 
 namespace mp::internal {
 namespace {
@@ -270,8 +274,8 @@ class ManagedEvent final : public ManagedObject {
 // `Aborted`) until reset.
 class ManagedBarrier final : public ManagedObject {
  public:
-  ManagedBarrier(int64_t parties, Object timeout)
-      : parties_(parties), default_timeout_(std::move(timeout)) {}
+  ManagedBarrier(int64_t parties, Object timeout, Function<void()> action)
+      : parties_(parties), default_timeout_(std::move(timeout)), action_(std::move(action)) {}
 
   absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
                               CallEffects& effects) override {
@@ -285,6 +289,12 @@ class ManagedBarrier final : public ManagedObject {
       const int64_t index = waiting_;  // 0 for the first to arrive.
       if (++waiting_ == parties_) {
         waiting_ = 0;
+        // The action first, once per round: if it fails, this party gets
+        // its error and the others BrokenBarrierError (Python's _release).
+        if (absl::Status ran = RunAction(); !ran.ok()) {
+          broken_ = true;
+          return ran;
+        }
         ++generation_;
         return Object(index);
       }
@@ -326,8 +336,21 @@ class ManagedBarrier final : public ManagedObject {
     return absl::AbortedError("BrokenBarrierError");
   }
 
+  absl::Status RunAction() const {
+    if (!action_) return absl::OkStatus();
+    try {
+      action_();
+    } catch (const std::exception& error) {
+      return absl::UnknownError(absl::StrCat("Barrier action failed: ", error.what()));
+    } catch (...) {
+      return absl::UnknownError("Barrier action failed: an exception that is not a std::exception");
+    }
+    return absl::OkStatus();
+  }
+
   const int64_t parties_;
   const Object default_timeout_;
+  const Function<void()> action_;  // Empty: none.
   int64_t waiting_ = 0;
   uint64_t generation_ = 0;
   uint64_t reset_generation_ = ~uint64_t{0};  // A generation reset while waited on.
@@ -447,11 +470,25 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
   };
   types["Barrier"] = [](std::vector<Object>& args, CallEffects&)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
-    if (auto s = CheckArity("Barrier", args, 1, 2); !s.ok()) return s;
+    if (auto s = CheckArity("Barrier", args, 1, 3); !s.ok()) return s;
     absl::StatusOr<int64_t> parties = IntArgument("Barrier", args, 0, 1, 1);
     if (!parties.ok()) return parties.status();
-    return std::make_unique<ManagedBarrier>(*parties,
-                                            args.size() > 1 ? args[1] : Object());
+    Function<void()> action;
+    if (args.size() > 2 && !args[2].is_none()) {
+      absl::StatusOr<Bytes> encoded = args[2].As<Bytes>();
+      if (!encoded.ok()) {
+        return absl::InvalidArgumentError("TypeError: Barrier() action must be a sent function");
+      }
+      absl::StatusOr<Function<void()>> decoded = Loads<Function<void()>>(encoded->value);
+      if (!decoded.ok()) {
+        // A function of another executable, or bytes that are not one.
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Barrier() action cannot run here: ", decoded.status().message()));
+      }
+      action = *std::move(decoded);
+    }
+    return std::make_unique<ManagedBarrier>(
+        *parties, args.size() > 1 ? args[1] : Object(), std::move(action));
   };
 }
 

@@ -242,6 +242,16 @@ class SyncManager : public BaseManager {
   absl::StatusOr<ConditionProxy> Condition() const {
     return Typed<ConditionProxy>(Create("Condition"));
   }
+  // manager.Condition(lock): on a Lock or RLock of this manager, which the
+  // condition's Acquire/Release and Wait then take and give back (the lock
+  // proxy and the condition share it). Errors: `InvalidArgument` for a lock
+  // of another manager.
+  absl::StatusOr<ConditionProxy> Condition(const LockProxy& lock) const {
+    return Typed<ConditionProxy>(Create("Condition", lock));
+  }
+  absl::StatusOr<ConditionProxy> Condition(const RLockProxy& lock) const {
+    return Typed<ConditionProxy>(Create("Condition", lock));
+  }
   // manager.Queue(maxsize), manager.JoinableQueue(maxsize); 0: unbounded.
   absl::StatusOr<QueueProxy> Queue(int64_t maxsize = 0) const {
     return Typed<QueueProxy>(Create("Queue", maxsize));

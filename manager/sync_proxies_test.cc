@@ -419,6 +419,89 @@ TEST(SyncProxiesTest, ConditionHandsOffBetweenProcesses) {
   EXPECT_THAT(changed->Notify(), IsOk());
 }
 
+// Python's manager.Condition(lock): the condition and the lock proxy share
+// one lock, so holding either is holding both; a waiter gives it up and a
+// process that takes it through the Lock proxy can notify.
+template <typename LockType>
+void ConditionOnALockOfTheManager(SyncManager& manager, const LockType& lock) {
+  absl::StatusOr<ConditionProxy> ready = manager.Condition(lock);
+  absl::StatusOr<DictProxy> state = manager.Dict();
+  ASSERT_THAT(ready, IsOk());
+  ASSERT_THAT(state, IsOk());
+  ASSERT_THAT(state->SetItem("ready", false), IsOk());
+  // Held through the condition, the lock proxy sees it held.
+  ASSERT_THAT(ready->Acquire(), IsOk());
+  EXPECT_THAT(lock.Locked(), IsOkAndHolds(true));
+  ASSERT_THAT(ready->Release(), IsOk());
+  EXPECT_THAT(lock.Locked(), IsOkAndHolds(false));
+  absl::StatusOr<mp::testing::ForkedChild> notifier =
+      mp::testing::ForkedChild::Start([&] {
+        // Waits until the parent is asleep in Wait (the lock free again),
+        // then takes the lock through the Lock proxy and notifies.
+        for (;;) {
+          auto got = lock.Acquire(true, absl::Seconds(60));
+          if (!got.ok() || !*got) return 1;
+          absl::StatusOr<bool> waiting = state->GetItem<bool>("waiting");
+          if (waiting.ok() && *waiting) break;
+          if (!lock.Release().ok()) return 2;
+          absl::SleepFor(absl::Milliseconds(1));
+        }
+        if (!state->SetItem("ready", true).ok() || !ready->Notify().ok()) return 3;
+        return lock.Release().ok() ? 0 : 4;
+      });
+  ASSERT_THAT(notifier, IsOk());
+  {
+    ManagedLockGuard guard(*ready);
+    ASSERT_TRUE(guard.ok());
+    ASSERT_THAT(state->SetItem("waiting", true), IsOk());
+    EXPECT_THAT(ready->WaitFor([&] { return state->GetItem<bool>("ready").value_or(false); },
+                               absl::Seconds(60)),
+                IsOkAndHolds(true));
+    // Held again after the wait.
+    EXPECT_THAT(lock.Locked(), IsOkAndHolds(true));
+  }
+  EXPECT_THAT(notifier->Wait(), IsOkAndHolds(0));
+  EXPECT_THAT(lock.Locked(), IsOkAndHolds(false));
+}
+
+TEST(SyncProxiesTest, ConditionOnAManagerLock) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  ASSERT_THAT(lock, IsOk());
+  ConditionOnALockOfTheManager(*manager, *lock);
+}
+
+TEST(SyncProxiesTest, ConditionOnAManagerRLock) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<RLockProxy> lock = manager->RLock();
+  ASSERT_THAT(lock, IsOk());
+  ConditionOnALockOfTheManager(*manager, *lock);
+}
+
+TEST(SyncProxiesTest, ConditionRefusesALockOfAnotherManager) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  absl::StatusOr<SyncManager> other = Manager();
+  ASSERT_THAT(manager, IsOk());
+  ASSERT_THAT(other, IsOk());
+  absl::StatusOr<LockProxy> foreign = other->Lock();
+  ASSERT_THAT(foreign, IsOk());
+  EXPECT_THAT(manager->Condition(*foreign),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Lock or RLock of this manager")));
+  // The lock outlives a proxy of it while a condition uses it.
+  absl::StatusOr<ConditionProxy> condition;
+  {
+    absl::StatusOr<LockProxy> lock = manager->Lock();
+    ASSERT_THAT(lock, IsOk());
+    condition = manager->Condition(*lock);
+    ASSERT_THAT(condition, IsOk());
+  }
+  ASSERT_THAT(condition->Acquire(), IsOk());
+  EXPECT_THAT(condition->Notify(), IsOk());
+  EXPECT_THAT(condition->Release(), IsOk());
+}
+
 TEST(SyncProxiesTest, QueueWithSeveralProducersAndConsumersLosesNothing) {
   absl::StatusOr<SyncManager> manager = Manager();
   ASSERT_THAT(manager, IsOk());

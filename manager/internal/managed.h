@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@ class Waiter {
   virtual absl::StatusOr<bool> WaitUntil(const std::function<bool()>& ready,
                                          absl::Time deadline) = 0;
 };
+
+class ManagedObject;
 
 class CallEffects {
  public:
@@ -90,6 +93,21 @@ class CallEffects {
   }
   void set_notifier(const std::function<void()>* notify) { notify_ = notify; }
 
+  // The object of this server `value` is a proxy of, for a factory whose
+  // object works with another (a Condition on a manager Lock); null when
+  // `value` is not a proxy of this server's, or names no live object. The
+  // pointer is good while the object is kept alive: report `value` as
+  // Stored and, when done with it, as Dropped.
+  using Resolver = std::function<ManagedObject*(uint64_t object)>;
+  void set_resolver(const Resolver* resolve) { resolve_ = resolve; }
+  ManagedObject* Resolve(const Object& value) const {
+    std::optional<ProxyRef> ref = ProxyRefOf(value);
+    if (!ref.has_value() || ref->server_id != server_id_ || resolve_ == nullptr) {
+      return nullptr;
+    }
+    return (*resolve_)(ref->object);
+  }
+
   // `value` is now held by the object.
   void Stored(const Object& value) { Collect(value, stored_); }
   // `value` is no longer held by the object (it may still be returned).
@@ -114,6 +132,7 @@ class CallEffects {
   bool try_only_ = false;
   bool would_block_ = false;
   const std::function<void()>* notify_ = nullptr;
+  const Resolver* resolve_ = nullptr;
   std::vector<uint64_t> stored_;
   std::vector<uint64_t> dropped_;
 };

@@ -578,6 +578,12 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
   }
   CallEffects effects(server_id_);
   effects.set_notifier(&notify_);
+  // With mutex_ held, as the factory runs.
+  const CallEffects::Resolver resolve = [this](uint64_t object) -> ManagedObject* {
+    auto found = objects_.find(object);
+    return found == objects_.end() ? nullptr : found->second.object.get();
+  };
+  effects.set_resolver(&resolve);
   absl::StatusOr<std::unique_ptr<ManagedObject>> made = type->second(*args, effects);
   if (!made.ok()) return SetError(made.status(), reply);
   const uint64_t id = next_object_++;

@@ -171,6 +171,10 @@ class ManagedLock final : public ManagedObject {
   bool WatchesConnections() const override { return true; }
   void Disconnected(uint64_t connection) override { lock_.Disconnected(connection); }
 
+  // For a Condition made on this lock.
+  LockState& state() { return lock_; }
+  bool recursive() const { return recursive_; }
+
  private:
   const bool recursive_;
   LockState lock_;
@@ -361,16 +365,27 @@ class ManagedBarrier final : public ManagedObject {
 // up, waits for a notify, and takes it back at the depth it had. A waiter
 // that times out (or whose client dies) leaves the queue, so a later
 // notify wakes a live waiter.
+// Python's Condition(lock): on a re-entrant lock of its own, or on a
+// manager Lock or RLock (`lock`, kept alive while the condition is), whose
+// acquire and release it then uses, as Python's does.
 class ManagedCondition final : public ManagedObject {
  public:
+  ManagedCondition() : lock_(&own_lock_) {}
+  ManagedCondition(ManagedLock& lock, Object lock_proxy)
+      : lock_(&lock.state()), recursive_(lock.recursive()),
+        lock_proxy_(std::move(lock_proxy)) {}
+
   absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
                               CallEffects& effects) override {
+    LockState& lock_ = *this->lock_;
     if (method == "acquire" || method == "__enter__") {
-      return lock_.Acquire(method, args, effects, /*recursive=*/true);
+      return lock_.Acquire(method, args, effects, recursive_);
     }
     if (method == "release" || method == "__exit__") {
-      absl::Status released =
-          lock_.Release(effects, /*owned=*/true, "cannot release un-acquired lock");
+      // As the lock's own release: a Lock may be released by anyone.
+      absl::Status released = lock_.Release(
+          effects, /*owned=*/recursive_,
+          recursive_ ? "cannot release un-acquired lock" : "release unlocked lock");
       if (!released.ok()) return released;
       return Object();
     }
@@ -412,12 +427,20 @@ class ManagedCondition final : public ManagedObject {
     return NotExposed("Condition", method);
   }
 
-  void DropAll(CallEffects&) override {}
+  void DropAll(CallEffects& effects) override {
+    if (!lock_proxy_.is_none()) effects.Dropped(lock_proxy_);
+  }
   bool WatchesConnections() const override { return true; }
-  void Disconnected(uint64_t connection) override { lock_.Disconnected(connection); }
+  // A lock of another object is given back by that object.
+  void Disconnected(uint64_t connection) override {
+    if (lock_ == &own_lock_) own_lock_.Disconnected(connection);
+  }
 
  private:
-  LockState lock_;
+  LockState own_lock_;
+  LockState* const lock_;
+  const bool recursive_ = true;
+  const Object lock_proxy_;  // None for a lock of its own.
   uint64_t next_ticket_ = 0;
   std::deque<uint64_t> waiting_;
   absl::flat_hash_set<uint64_t> notified_;
@@ -458,10 +481,17 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       return std::make_unique<ManagedSemaphore>(*value, bounded);
     };
   }
-  types["Condition"] = [](std::vector<Object>& args, CallEffects&)
+  types["Condition"] = [](std::vector<Object>& args, CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
-    if (auto s = CheckArity("Condition", args, 0, 0); !s.ok()) return s;
-    return std::make_unique<ManagedCondition>();
+    if (auto s = CheckArity("Condition", args, 0, 1); !s.ok()) return s;
+    if (args.empty() || args[0].is_none()) return std::make_unique<ManagedCondition>();
+    auto* lock = dynamic_cast<ManagedLock*>(effects.Resolve(args[0]));
+    if (lock == nullptr) {
+      return absl::InvalidArgumentError(
+          "TypeError: Condition() lock must be a Lock or RLock of this manager");
+    }
+    effects.Stored(args[0]);
+    return std::make_unique<ManagedCondition>(*lock, args[0]);
   };
   types["Event"] = [](std::vector<Object>& args, CallEffects&)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {

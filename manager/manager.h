@@ -266,6 +266,32 @@ class SyncManager : public BaseManager {
                                  std::optional<int64_t> maxtasksperchild = std::nullopt) const {
     return Typed<PoolProxy>(Create("Pool", processes, maxtasksperchild));
   }
+  // manager.Pool(processes, initializer, initargs, maxtasksperchild), as
+  // mp::Pool's options say them:
+  //
+  //   manager->Pool({.processes = 2, .initializer = {SetUp, config},
+  //                  .maxtasksperchild = 100});
+  //
+  // The initializer is sent as functions are and runs in each worker before
+  // its first task; one that fails breaks the pool (its tasks fail with
+  // `FailedPrecondition`), as with mp::Pool. Errors: `InvalidArgument` when
+  // the initializer cannot be sent, or for a start method other than fork
+  // (the server forks its workers).
+  absl::StatusOr<PoolProxy> Pool(const PoolOptions& options) const {
+    if (options.start_method.has_value() && *options.start_method != StartMethod::kFork) {
+      return absl::InvalidArgumentError(
+          "manager.Pool: the server forks its workers; no other start method");
+    }
+    const absl::StatusOr<std::string>& initializer = options.initializer.encoded();
+    if (!initializer.ok()) return initializer.status();
+    std::optional<int64_t> processes;
+    if (options.processes.has_value()) processes = *options.processes;
+    std::optional<int64_t> maxtasksperchild;
+    if (options.maxtasksperchild > 0) maxtasksperchild = options.maxtasksperchild;
+    std::optional<Bytes> sent;
+    if (!initializer->empty()) sent = Bytes{*initializer};
+    return Typed<PoolProxy>(Create("Pool", processes, maxtasksperchild, sent));
+  }
   // manager.Value(typecode, value), manager.Array(typecode, sequence).
   template <typename T>
   absl::StatusOr<ValueProxy> Value(absl::string_view typecode, const T& value) const {

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -200,6 +202,56 @@ TEST(PoolProxyTest, CloseJoinAndTheLastProxyFreesThePool) {
   ASSERT_THAT(pool->Terminate(), IsOk());
   EXPECT_THAT(stuck.Get(kLong), StatusIs(absl::StatusCode::kCancelled));
   EXPECT_THAT(pool->Join(), IsOk());
+}
+
+// What each worker's initializer sets, and what tasks then read.
+int g_setting = 0;
+void ConfigureWorker(int setting, Value<int> initialized) {
+  g_setting = setting;
+  initialized.Update([](int& n) { ++n; });
+}
+int ReadSetting(int) { return g_setting; }
+void RefuseToStart() { throw std::runtime_error("no config"); }
+
+// Python's manager.Pool(processes, initializer, initargs, maxtasksperchild).
+TEST(PoolProxyTest, InitializerRunsInEveryWorkerAndMaxTasksReplacesThem) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  Value<int> initialized(0);
+  absl::StatusOr<PoolProxy> pool =
+      manager->Pool({.processes = 2, .initializer = {ConfigureWorker, 7, initialized}});
+  ASSERT_THAT(pool, IsOk());
+  EXPECT_THAT(pool->Map(ReadSetting, std::vector<int>(20, 0)),
+              IsOkAndHolds(std::vector<int>(20, 7)));
+  EXPECT_EQ(initialized.value(), 2);
+  ASSERT_THAT(pool->Close(), IsOk());
+  ASSERT_THAT(pool->Join(), IsOk());
+
+  // One task per worker: each Apply runs in a fresh process, initialized.
+  absl::StatusOr<PoolProxy> fresh = manager->Pool(
+      {.processes = 1, .initializer = {ConfigureWorker, 9, initialized}, .maxtasksperchild = 1});
+  ASSERT_THAT(fresh, IsOk());
+  std::set<int> pids;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<int> pid = fresh->Apply(WorkerPid, 0);
+    ASSERT_THAT(pid, IsOk());
+    pids.insert(*pid);
+    EXPECT_THAT(fresh->Apply(ReadSetting, 0), IsOkAndHolds(9));
+  }
+  EXPECT_EQ(pids.size(), 3u);
+  EXPECT_GE(initialized.value(), 2 + 6);
+}
+
+TEST(PoolProxyTest, AFailingInitializerBreaksThePool) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<PoolProxy> pool =
+      manager->Pool({.processes = 1, .initializer = {RefuseToStart}});
+  ASSERT_THAT(pool, IsOk());
+  EXPECT_THAT(pool->Apply(Square, 3),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no config")));
+  EXPECT_THAT(manager->Pool({.start_method = StartMethod::kSpawn}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("forks its workers")));
 }
 
 TEST(PoolProxyTest, BadConstructorArguments) {

@@ -221,6 +221,11 @@ class PoolInitializer {
     }
   }
 
+  // The initializer as bytes of (runner, payload), for a pool in another
+  // process of this executable (a manager's): empty when there is none; an
+  // error when it cannot be sent.
+  const absl::StatusOr<std::string>& encoded() const { return state_.encoded; }
+
  private:
   friend class Pool;
   internal::Initializer state_;

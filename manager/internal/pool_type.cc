@@ -242,7 +242,7 @@ class ManagedPool final : public ManagedObject {
 void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
   types["Pool"] = [](std::vector<Object>& args, CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
-    if (auto s = CheckArity("Pool", args, 0, 2); !s.ok()) return s;
+    if (auto s = CheckArity("Pool", args, 0, 3); !s.ok()) return s;
     PoolSettings settings;
     settings.processes = CpuCount();
     if (!args.empty() && !args[0].is_none()) {
@@ -260,6 +260,21 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
             "ValueError: maxtasksperchild must be a positive int or None");
       }
       settings.max_tasks_per_child = *most;
+    }
+    if (args.size() > 2 && !args[2].is_none()) {
+      // The initializer as (runner, payload) bytes, checked here so that one
+      // of another executable fails the Pool() call, not every worker.
+      absl::StatusOr<Bytes> encoded = args[2].As<Bytes>();
+      if (!encoded.ok()) return TypeError("initializer must be a sent function or None");
+      absl::StatusOr<std::tuple<TaskRunner, std::string>> call =
+          Loads<std::tuple<TaskRunner, std::string>>(encoded->value);
+      if (!call.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("pool: the initializer cannot run here: ", call.status().message()));
+      }
+      settings.initializer.local = [call = *std::move(call)]() mutable {
+        return std::get<0>(call)(std::get<1>(call));
+      };
     }
     // Forked from the server, which runs the program's executable.
     settings.start_method = StartMethod::kFork;

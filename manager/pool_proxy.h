@@ -36,12 +36,16 @@
 #ifndef MULTIPROCESS_MANAGER_POOL_PROXY_H_
 #define MULTIPROCESS_MANAGER_POOL_PROXY_H_
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ranges>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -49,6 +53,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
@@ -71,33 +76,44 @@ inline absl::Status ChunkStatus(const PoolChunk& chunk) {
 // The result of PoolProxy::ApplyAsync or MapAsync: Python's AsyncResult
 // through a manager. Copies share the result; once fetched it is kept here
 // and the server forgets it.
+//
+// With a callback or error callback (Python's `callback=`,
+// `error_callback=`), a thread of this process waits for the result and
+// calls the one that applies, here rather than in the server; Get() then
+// waits for that thread's result. The last copy of such a result, when
+// dropped, waits until the callback has run.
 template <typename T>
 class ManagedAsyncResult {
  public:
   // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
   // first; the task's own error; the manager's (`Unavailable`).
   absl::StatusOr<T> Get(absl::Duration timeout = absl::InfiniteDuration()) const {
-    if (!state_->value.has_value()) {
-      absl::StatusOr<std::optional<std::vector<internal::PoolChunk>>> chunks =
-          state_->pool.template CallBlocking<
-              std::optional<std::vector<internal::PoolChunk>>>(
-              timeout, "take", state_->job, internal::TimeoutSeconds(timeout));
-      if (!chunks.ok()) return chunks.status();
-      if (!chunks->has_value()) {
+    State& state = *state_;
+    absl::MutexLock lock(&state.mutex);
+    if (state.waiter.joinable() && !state.value.has_value()) {
+      // The waiter thread fetches it.
+      const auto fetched = [&state] { return state.value.has_value(); };
+      if (!state.mutex.AwaitWithTimeout(absl::Condition(&fetched), timeout)) {
         return absl::DeadlineExceededError("pool: the result is not ready");
       }
-      state_->value = state_->decode(**chunks);
     }
-    return *state_->value;
+    if (!state.value.has_value()) {
+      absl::StatusOr<T> fetched = state.Fetch(timeout);
+      if (absl::IsDeadlineExceeded(fetched.status()) &&
+          fetched.status().message() == State::kNotReady) {
+        return fetched;
+      }
+      state.value = std::move(fetched);
+    }
+    return *state.value;
   }
   // Waits up to `timeout`; returns whether the result is ready.
   bool Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
     absl::StatusOr<T> got = Get(timeout);
-    return got.ok() || !absl::IsDeadlineExceeded(got.status()) ||
-           state_->value.has_value();
+    return got.ok() || !absl::IsDeadlineExceeded(got.status()) || Known();
   }
   bool Ready() const {
-    if (state_->value.has_value()) return true;
+    if (Known()) return true;
     absl::StatusOr<bool> ready = state_->pool.template CallMethod<bool>("ready", state_->job);
     return ready.ok() && *ready;
   }
@@ -106,17 +122,72 @@ class ManagedAsyncResult {
 
   // Implementation detail.
   struct State {
+    static constexpr char kNotReady[] = "pool: the result is not ready";
     ~State() {
+      if (waiter.joinable()) {
+        // A forked child's copy has no such thread to wait for; and the
+        // waiter itself may drop the last copy (its callback held one).
+        if (getpid() == owner && waiter.get_id() != std::this_thread::get_id()) {
+          waiter.join();
+        } else {
+          waiter.detach();
+        }
+      }
       if (!value.has_value() && pool.valid()) (void)pool.Call("forget", job);
     }
+    // The result from the server; kNotReady when `timeout` passed first.
+    absl::StatusOr<T> Fetch(absl::Duration timeout) const {
+      absl::StatusOr<std::optional<std::vector<internal::PoolChunk>>> chunks =
+          pool.template CallBlocking<std::optional<std::vector<internal::PoolChunk>>>(
+              timeout, "take", job, internal::TimeoutSeconds(timeout));
+      if (!chunks.ok()) return chunks.status();
+      if (!chunks->has_value()) return absl::DeadlineExceededError(kNotReady);
+      return decode(**chunks);
+    }
+    // Starts the thread that fetches the result and calls back.
+    void CallBack(std::function<void(const T&)> callback,
+                  std::function<void(const absl::Status&)> error_callback) {
+      if (!callback && !error_callback) return;
+      owner = getpid();
+      absl::MutexLock lock(&mutex);
+      waiter = std::thread([this, callback = std::move(callback),
+                            error_callback = std::move(error_callback)] {
+        std::optional<absl::StatusOr<T>> known;
+        {
+          absl::MutexLock lock(&mutex);
+          known = value;  // Set already when the tasks could not be sent.
+        }
+        if (!known.has_value()) {
+          absl::StatusOr<T> fetched = Fetch(absl::InfiniteDuration());
+          absl::MutexLock lock(&mutex);
+          value = fetched;
+          known = std::move(fetched);
+        }
+        // Outside the lock: a callback may call Get().
+        if (known->ok()) {
+          if (callback) callback(**known);
+        } else if (error_callback) {
+          error_callback(known->status());
+        }
+      });
+    }
+
     BaseProxy pool;
     int64_t job = 0;
     absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&) = nullptr;
-    std::optional<absl::StatusOr<T>> value;
+    mutable absl::Mutex mutex;
+    std::optional<absl::StatusOr<T>> value ABSL_GUARDED_BY(mutex);
+    std::thread waiter;
+    pid_t owner = 0;
   };
   explicit ManagedAsyncResult(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
  private:
+  bool Known() const {
+    absl::MutexLock lock(&state_->mutex);
+    return state_->value.has_value();
+  }
+
   std::shared_ptr<State> state_;
 };
 
@@ -191,13 +262,19 @@ class PoolProxy : public BaseProxy {
     return ApplyAsync(fn, std::make_tuple(args...)).Get();
   }
 
+  // With `callback` (the value) or `error_callback` (the error), called in
+  // a thread of this process once the result is in (ManagedAsyncResult).
   template <typename F, typename... Args,
             typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
-  ManagedAsyncResult<R> ApplyAsync(F fn, const std::tuple<Args...>& args = {}) const {
+  ManagedAsyncResult<R> ApplyAsync(
+      F fn, const std::tuple<Args...>& args = {},
+      std::type_identity_t<std::function<void(const R&)>> callback = nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) const {
     absl::StatusOr<internal::ChunkTask> task = internal::ApplyTask(fn, args);
     std::vector<internal::ChunkTask> tasks;
     if (task.ok()) tasks.push_back(*std::move(task));
-    return Submit<R>(task.status(), tasks, {1}, &DecodeOne<R>);
+    return Submit<R>(task.status(), tasks, {1}, &DecodeOne<R>, std::move(callback),
+                     std::move(error_callback));
   }
 
   // fn(item) for each item, results in input order.
@@ -208,9 +285,12 @@ class PoolProxy : public BaseProxy {
   }
   template <typename F, std::ranges::input_range Items,
             typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ManagedAsyncResult<std::vector<R>> MapAsync(F fn, const Items& items,
-                                              size_t chunksize = 0) const {
-    return SubmitChunks<false, R>(fn, items, chunksize);
+  ManagedAsyncResult<std::vector<R>> MapAsync(
+      F fn, const Items& items, size_t chunksize = 0,
+      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback = nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) const {
+    return SubmitChunks<false, R>(fn, items, chunksize, std::move(callback),
+                                  std::move(error_callback));
   }
   // fn(args...) for each tuple of arguments.
   template <typename F, std::ranges::input_range Items,
@@ -221,9 +301,12 @@ class PoolProxy : public BaseProxy {
   }
   template <typename F, std::ranges::input_range Items,
             typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
-  ManagedAsyncResult<std::vector<R>> StarmapAsync(F fn, const Items& items,
-                                                  size_t chunksize = 0) const {
-    return SubmitChunks<true, R>(fn, items, chunksize);
+  ManagedAsyncResult<std::vector<R>> StarmapAsync(
+      F fn, const Items& items, size_t chunksize = 0,
+      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback = nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) const {
+    return SubmitChunks<true, R>(fn, items, chunksize, std::move(callback),
+                                 std::move(error_callback));
   }
 
   // Results as they come: in order (Imap), or as chunks finish
@@ -270,22 +353,33 @@ class PoolProxy : public BaseProxy {
   }
 
   template <bool kStar, typename R, typename F, typename Items>
-  ManagedAsyncResult<std::vector<R>> SubmitChunks(F fn, const Items& items,
-                                                  size_t chunksize) const {
+  ManagedAsyncResult<std::vector<R>> SubmitChunks(
+      F fn, const Items& items, size_t chunksize,
+      std::function<void(const std::vector<R>&)> callback = nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) const {
+    absl::Status encoded;
+    std::vector<internal::ChunkTask> tasks;
+    std::vector<size_t> sizes;
     if (chunksize == 0) {
       absl::StatusOr<int> processes = Processes();
-      if (!processes.ok()) {
-        return Submit<std::vector<R>>(processes.status(), {}, {}, &DecodeAll<std::vector<R>>);
+      if (processes.ok()) {
+        chunksize = internal::AutoChunksize(
+            static_cast<size_t>(std::ranges::distance(items)), *processes);
+      } else {
+        encoded = processes.status();
       }
-      chunksize = internal::AutoChunksize(
-          static_cast<size_t>(std::ranges::distance(items)), *processes);
     }
-    auto chunks = internal::ChunkTasks<kStar>(fn, items, chunksize);
-    if (!chunks.ok()) {
-      return Submit<std::vector<R>>(chunks.status(), {}, {}, &DecodeAll<std::vector<R>>);
+    if (encoded.ok()) {
+      auto chunks = internal::ChunkTasks<kStar>(fn, items, chunksize);
+      if (chunks.ok()) {
+        tasks = std::move(chunks->first);
+        sizes = std::move(chunks->second);
+      } else {
+        encoded = chunks.status();
+      }
     }
-    return Submit<std::vector<R>>(absl::OkStatus(), chunks->first, chunks->second,
-                                  &DecodeAll<std::vector<R>>);
+    return Submit<std::vector<R>>(std::move(encoded), tasks, sizes, &DecodeAll<std::vector<R>>,
+                                  std::move(callback), std::move(error_callback));
   }
 
   template <typename R, typename F, typename Items>
@@ -335,17 +429,21 @@ class PoolProxy : public BaseProxy {
   ManagedAsyncResult<T> Submit(
       absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
       const std::vector<size_t>& sizes,
-      absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&)) const {
+      absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&),
+      std::function<void(const T&)> callback = nullptr,
+      std::function<void(const absl::Status&)> error_callback = nullptr) const {
     auto state = std::make_shared<typename ManagedAsyncResult<T>::State>();
     state->decode = decode;
     absl::StatusOr<int64_t> job = SendTasks(std::move(encoded), tasks, sizes,
                                             /*fail_fast=*/true);
     if (!job.ok()) {
+      absl::MutexLock lock(&state->mutex);
       state->value = job.status();
     } else {
       state->pool = *this;
       state->job = *job;
     }
+    state->CallBack(std::move(callback), std::move(error_callback));
     return ManagedAsyncResult<T>(std::move(state));
   }
 };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "manager/manager.h"
@@ -46,6 +47,11 @@ int ReportPidThenWait(RawValue<int32_t> pid, Event started, Event release) {
   started.Set();
   (void)release.Wait();
   return 1;
+}
+
+int WaitThenSquare(Event release, int x) {
+  (void)release.Wait();
+  return x * x;
 }
 
 std::vector<int> Range(int n) {
@@ -252,6 +258,56 @@ TEST(PoolProxyTest, AFailingInitializerBreaksThePool) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no config")));
   EXPECT_THAT(manager->Pool({.start_method = StartMethod::kSpawn}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("forks its workers")));
+}
+
+// Python's apply_async(..., callback, error_callback) through a manager:
+// called in this process once the result is in.
+TEST(PoolProxyTest, CallbacksRunHereWhenTheResultIsIn) {
+  absl::StatusOr<SyncManager> manager = Manager();
+  ASSERT_THAT(manager, IsOk());
+  absl::StatusOr<PoolProxy> pool = manager->Pool(2);
+  ASSERT_THAT(pool, IsOk());
+
+  absl::Notification squared;
+  int value = 0;
+  ManagedAsyncResult<int> r = pool->ApplyAsync(Square, std::tuple(7), [&](const int& v) {
+    value = v;
+    squared.Notify();
+  });
+  ASSERT_TRUE(squared.WaitForNotificationWithTimeout(kLong));
+  EXPECT_EQ(value, 49);
+  EXPECT_THAT(r.Get(), IsOkAndHolds(49));
+  EXPECT_TRUE(r.Ready());
+
+  absl::Notification failed;
+  absl::Status error;
+  ManagedAsyncResult<int> bad = pool->ApplyAsync(
+      NotFoundOnThree, std::tuple(3), [&](const int&) { ADD_FAILURE() << "not a value"; },
+      [&](const absl::Status& status) {
+        error = status;
+        failed.Notify();
+      });
+  ASSERT_TRUE(failed.WaitForNotificationWithTimeout(kLong));
+  EXPECT_THAT(error, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(bad.Get(), StatusIs(absl::StatusCode::kNotFound));
+
+  std::vector<int> squares;
+  {
+    // Dropped at once: the last copy waits for its callback.
+    ManagedAsyncResult<std::vector<int>> dropped = pool->MapAsync(
+        Square, std::vector<int>{1, 2, 3}, 0,
+        [&](const std::vector<int>& all) { squares = all; });
+  }
+  EXPECT_EQ(squares, (std::vector<int>{1, 4, 9}));
+
+  // Get() with a timeout while the waiter thread has it.
+  Event release;
+  ManagedAsyncResult<int> slow = pool->ApplyAsync(WaitThenSquare, std::tuple(release, 6),
+                                                  [](const int&) {});
+  EXPECT_THAT(slow.Get(absl::Milliseconds(20)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  release.Set();
+  EXPECT_THAT(slow.Get(kLong), IsOkAndHolds(36));
 }
 
 TEST(PoolProxyTest, BadConstructorArguments) {

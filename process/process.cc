@@ -42,7 +42,23 @@ int LifelineFor(bool daemon) {
 
 std::string Process::NextIdentity() { return internal::NextChildIdentity(); }
 
+Process::Process(ProcessOptions options) : method_(options.start_method) {
+  Init(std::move(options));
+}
+
+void Process::Init(ProcessOptions options) {
+  identity_ = NextIdentity();
+  name_ = options.name.empty() ? "Process-" + identity_ : options.name;
+  daemon_ = options.daemon.value_or(CurrentProcess().daemon);
+  authkey_ = options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
+}
+
 Process::~Process() = default;
+
+absl::StatusOr<std::string> Process::EncodeForSpawn() const {
+  return absl::InvalidArgumentError(
+      "a Process subclass is forked; derive it from mp::SpawnableProcess<T> to spawn it");
+}
 
 void Process::set_daemon(bool daemon) {
   if (pid_ == 0) daemon_ = daemon;
@@ -116,14 +132,15 @@ absl::Status Process::StartFork() {
     if (pid == 0) {
       internal::BecomeChild(std::move(identity), lifeline);
       internal::ExitWithoutParentHandlers();
-      std::exit(run_());
+      // A subclass runs its Run() on the child's copy of this object.
+      std::exit(run_ ? run_() : internal::InvokeTarget([this] { Run(); }));
     }
     return pid;
   });
 }
 
 absl::Status Process::StartSpawn() {
-  absl::StatusOr<std::string> target = encode_();
+  absl::StatusOr<std::string> target = encode_ ? encode_() : EncodeForSpawn();
   if (!target.ok()) {
     return absl::Status(target.status().code(),
                         absl::StrCat("process ", name_, ": cannot spawn: ",

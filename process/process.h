@@ -111,7 +111,7 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
   // Does not wait: a running child is still joined at exit (see above).
-  ~Process();
+  virtual ~Process();
 
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
@@ -160,7 +160,44 @@ class Process {
   // Errors: `FailedPrecondition` while the child is still running.
   [[nodiscard]] absl::Status Close();
 
+ protected:
+  // For a subclass that overrides Run(), Python's
+  //
+  //   class Worker(Process):
+  //       def run(self): ...
+  //
+  // in C++:
+  //
+  //   class Worker : public mp::Process {
+  //    public:
+  //     explicit Worker(mp::Value<int> total) : total_(total) {}
+  //    protected:
+  //     void Run() override { total_.Update([](int& t) { t += 10; }); }
+  //    private:
+  //     mp::Value<int> total_;
+  //   };
+  //
+  //   Worker w(total);
+  //   (void)w.Start();
+  //
+  // The child runs Run() on its copy of the object (fork). To spawn one,
+  // derive from mp::SpawnableProcess<Worker> instead (below).
+  Process() : Process(ProcessOptions{}) {}
+  explicit Process(ProcessOptions options);
+
+  // What the child runs for a subclass; an exception in it is exit code 1,
+  // as an exception in a target is. Not called for a Process made with a
+  // target.
+  virtual void Run() {}
+
+  // For the spawn start method: the subclass as a spawned child rebuilds
+  // it. Errors: `InvalidArgument` unless a subclass says how
+  // (SpawnableProcess does).
+  virtual absl::StatusOr<std::string> EncodeForSpawn() const;
+
  private:
+  // The fields every constructor sets from `options`.
+  void Init(ProcessOptions options);
   // Registers the child, runs `start_child` (which returns the new pid) and
   // records the result.
   absl::Status Launch(absl::FunctionRef<absl::StatusOr<pid_t>()> start_child);
@@ -191,6 +228,30 @@ struct ProcessInfo {
 
   // Whether the process still runs (a snapshot).
   bool IsAlive() const;
+};
+
+// A Process subclass that can also be spawned: its fields travel through
+// //serialize (declare them with MP_SERIALIZE_FIELDS; the class must be
+// default-constructible and movable), and the spawned child rebuilds the
+// object and calls its Run(), as Python pickles a Process subclass.
+//
+//   struct Worker : mp::SpawnableProcess<Worker> {
+//     mp::Value<int> total;
+//     int add = 0;
+//     void Run() override { total.Update([&](int& t) { t += add; }); }
+//   };
+//   MP_SERIALIZE_FIELDS(Worker, total, add);
+template <typename Derived>
+class SpawnableProcess : public Process {
+ protected:
+  SpawnableProcess() = default;
+  explicit SpawnableProcess(ProcessOptions options) : Process(std::move(options)) {}
+
+ private:
+  absl::StatusOr<std::string> EncodeForSpawn() const override {
+    return internal::EncodeSpawnTarget(&RunSpawned, static_cast<const Derived&>(*this));
+  }
+  static void RunSpawned(Derived self) { static_cast<SpawnableProcess&>(self).Run(); }
 };
 
 // This process: "MainProcess" unless started by a Process.
@@ -244,10 +305,7 @@ Process::Process(ProcessOptions options, F&& target, Args&&... args)
         },
         *call);
   };
-  identity_ = NextIdentity();
-  name_ = options.name.empty() ? "Process-" + identity_ : options.name;
-  daemon_ = options.daemon.value_or(CurrentProcess().daemon);
-  authkey_ = options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
+  Init(std::move(options));
 }
 
 }  // namespace mp

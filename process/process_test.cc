@@ -33,6 +33,40 @@
 namespace mp {
 namespace {
 
+// Python's `class Worker(Process): def run(self)`, forked: Run() runs on the
+// child's copy.
+class AddingWorker : public Process {
+ public:
+  AddingWorker(Value<int> total, int add) : total_(total), add_(add) {}
+
+ protected:
+  void Run() override {
+    if (add_ < 0) throw std::runtime_error("a negative amount");
+    total_.Update([this](int& t) { t += add_; });
+  }
+
+ private:
+  Value<int> total_;
+  int add_;
+};
+
+// The same, spawnable: its fields travel to the spawned child.
+struct SpawnedAddingWorker : SpawnableProcess<SpawnedAddingWorker> {
+  Value<int> total;
+  int add = 0;
+  std::string expected_name;
+
+ protected:
+  void Run() override {
+    if (CurrentProcess().name != expected_name) std::exit(30);
+    total.Update([this](int& t) { t += add; });
+  }
+};
+
+}  // namespace
+MP_SERIALIZE_FIELDS(SpawnedAddingWorker, total, add, expected_name);
+namespace {
+
 using ::mp::testing::IsOk;
 using ::mp::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -378,6 +412,31 @@ TEST(ProcessTest, PerProcessAuthKey) {
   SetCurrentAuthKey(key);
 }
 
+TEST(ProcessTest, SubclassRunsItsRunInTheChild) {
+  Value<int> total(0);
+  AddingWorker five(total, 5);
+  AddingWorker seven(total, 7);
+  ASSERT_THAT(five.Start(), IsOk());
+  ASSERT_THAT(seven.Start(), IsOk());
+  ASSERT_TRUE(five.Join(kLong));
+  ASSERT_TRUE(seven.Join(kLong));
+  EXPECT_EQ(five.exitcode(), 0);
+  EXPECT_EQ(seven.exitcode(), 0);
+  EXPECT_EQ(total.value(), 12);
+  // An exception in Run() is exit code 1, as in a target.
+  AddingWorker bad(total, -1);
+  ASSERT_THAT(bad.Start(), IsOk());
+  ASSERT_TRUE(bad.Join(kLong));
+  EXPECT_EQ(bad.exitcode(), 1);
+  // A plain subclass is not spawnable: said at Start(), no child made.
+  AddingWorker spawned(total, 1);
+  spawned.set_start_method(StartMethod::kSpawn);
+  EXPECT_THAT(spawned.Start(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("SpawnableProcess")));
+  EXPECT_EQ(spawned.pid(), 0);
+  EXPECT_EQ(total.value(), 12);
+}
+
 // ---- Start methods. ----
 
 TEST(StartMethodTest, NamesAndParsing) {
@@ -567,6 +626,19 @@ TEST_F(SpawnTest, PerProcessAuthKey) {
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_TRUE(p.Join(kLong));
   EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_F(SpawnTest, SpawnableSubclassIsRebuiltInTheChild) {
+  Value<int> total(1);
+  SpawnedAddingWorker worker;
+  worker.total = total;
+  worker.add = 41;
+  worker.expected_name = worker.name();
+  worker.set_start_method(StartMethod::kSpawn);
+  ASSERT_THAT(worker.Start(), IsOk());
+  ASSERT_TRUE(worker.Join(kLong));
+  EXPECT_EQ(worker.exitcode(), 0);
+  EXPECT_EQ(total.value(), 42);
 }
 
 TEST_F(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {

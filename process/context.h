@@ -7,20 +7,41 @@
 // library can use spawn for its own children while its host program forks.
 //
 //   absl::StatusOr<mp::Context> spawn = mp::GetContext("spawn");
-//   mp::Process p = spawn->Process(Worker, lock, 3);
+//   mp::Queue results = spawn->Queue();
+//   mp::Process p = spawn->Process(Worker, spawn->Lock(), results);
 //   if (absl::Status s = p.Start(); !s.ok()) ...
+//   absl::StatusOr<mp::Pool> pool = spawn->Pool({.processes = 4});
+//
+// As in Python, a context offers the module's factories: Process and Pool
+// start their children with the context's method; Queue, JoinableQueue,
+// SimpleQueue, Pipe, Lock, RLock, Semaphore, BoundedSemaphore, Condition,
+// Event, Barrier, Value and Array are the same objects as mp::Queue, ...
+// (shared memory, which every start method can pass to its children).
+// Manager() is not here yet: a manager's server is always forked.
 //
 // Contexts are small values; copy them freely.
 
 #ifndef MULTIPROCESS_PROCESS_CONTEXT_H_
 #define MULTIPROCESS_PROCESS_CONTEXT_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "process/connection.h"
+#include "process/pool.h"
 #include "process/process.h"
+#include "process/queue.h"
 #include "process/start_method.h"
+#include "shm/sharedctypes.h"
+#include "sync/barrier.h"
+#include "sync/condition.h"
+#include "sync/event.h"
+#include "sync/lock.h"
+#include "sync/rlock.h"
+#include "sync/semaphore.h"
 
 namespace mp {
 
@@ -42,6 +63,48 @@ class Context {
     options.start_method = method_;
     return ::mp::Process(std::move(options), std::forward<F>(target),
                          std::forward<Args>(args)...);
+  }
+
+  // ctx.Pool(...): its workers start with this context's method.
+  // Errors: those of mp::Pool::Create.
+  absl::StatusOr<::mp::Pool> Pool(PoolOptions options = {}) const {
+    options.start_method = method_;
+    return ::mp::Pool::Create(std::move(options));
+  }
+
+  // The shared objects, as the module makes them.
+  ::mp::Queue Queue(int maxsize = 0) const { return ::mp::Queue(maxsize); }
+  ::mp::JoinableQueue JoinableQueue(int maxsize = 0) const {
+    return ::mp::JoinableQueue(maxsize);
+  }
+  ::mp::SimpleQueue SimpleQueue() const { return ::mp::SimpleQueue(); }
+  absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex = true) const {
+    return ::mp::Pipe(duplex);
+  }
+  ::mp::Lock Lock() const { return ::mp::Lock(); }
+  ::mp::RLock RLock() const { return ::mp::RLock(); }
+  ::mp::Semaphore Semaphore(uint32_t value = 1) const { return ::mp::Semaphore(value); }
+  ::mp::BoundedSemaphore BoundedSemaphore(uint32_t value = 1) const {
+    return ::mp::BoundedSemaphore(value);
+  }
+  // Python's ctx.Condition(lock=None): with an RLock of its own, or `lock`.
+  ::mp::Condition Condition() const { return ::mp::Condition(); }
+  ::mp::Condition Condition(::mp::Lock lock) const { return ::mp::Condition(std::move(lock)); }
+  ::mp::Condition Condition(::mp::RLock lock) const {
+    return ::mp::Condition(std::move(lock));
+  }
+  ::mp::Event Event() const { return ::mp::Event(); }
+  ::mp::Barrier Barrier(uint32_t parties, ::mp::Barrier::Action action = nullptr,
+                        absl::Duration timeout = absl::InfiniteDuration()) const {
+    return ::mp::Barrier(parties, std::move(action), timeout);
+  }
+  template <typename T>
+  ::mp::Value<T> Value(const T& initial = T()) const {
+    return ::mp::Value<T>(initial);
+  }
+  template <typename T>
+  ::mp::Array<T> Array(size_t size) const {
+    return ::mp::Array<T>(size);
   }
 
  private:

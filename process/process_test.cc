@@ -68,6 +68,7 @@ MP_SERIALIZE_FIELDS(SpawnedAddingWorker, total, add, expected_name);
 namespace {
 
 using ::mp::testing::IsOk;
+using ::mp::testing::IsOkAndHolds;
 using ::mp::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -639,6 +640,60 @@ TEST_F(SpawnTest, SpawnableSubclassIsRebuiltInTheChild) {
   ASSERT_TRUE(worker.Join(kLong));
   EXPECT_EQ(worker.exitcode(), 0);
   EXPECT_EQ(total.value(), 42);
+}
+
+int g_marker = 0;  // Set at run time: a forked worker sees it, a spawned one not.
+int Marker(int) { return g_marker; }
+
+// Takes an item from `in`, adds `value` (under `lock`), puts the result on
+// `out`, waits for `go`.
+void UseContextObjects(Queue in, Queue out, Value<int> value, Lock lock, Event go) {
+  absl::StatusOr<int> item = in.Get<int>(true, absl::Seconds(60));
+  if (!item.ok()) std::exit(2);
+  if (!lock.Acquire()) std::exit(3);
+  const int sum = *item + value.value();
+  (void)lock.Release();
+  if (!out.Put(sum).ok()) std::exit(4);
+  if (!go.Wait(absl::Seconds(60))) std::exit(5);
+}
+
+// Python's get_context(method) offers the module's factories: its Process
+// and Pool use that method, its shared objects work with it.
+TEST_F(SpawnTest, ContextOffersTheModulesFactories) {
+  g_marker = 7;
+  Context fork = *GetContext("fork");
+  for (const Context& context : {spawn_, fork}) {
+    Queue in = context.Queue();
+    Queue out = context.Queue();
+    Event go = context.Event();
+    Process p = context.Process(UseContextObjects, in, out, context.Value<int>(40),
+                                context.Lock(), go);
+    EXPECT_EQ(p.start_method(), context.start_method());
+    ASSERT_THAT(p.Start(), IsOk());
+    ASSERT_THAT(in.Put(2), IsOk());
+    EXPECT_THAT(out.Get<int>(true, kLong), IsOkAndHolds(42));
+    go.Set();
+    ASSERT_TRUE(p.Join(kLong));
+    EXPECT_EQ(p.exitcode(), 0);
+
+    absl::StatusOr<Pool> pool = context.Pool({.processes = 1});
+    ASSERT_THAT(pool, IsOk());
+    const int expected = context.start_method() == StartMethod::kSpawn ? 0 : 7;
+    EXPECT_THAT(pool->Apply(Marker, 0), IsOkAndHolds(expected));
+  }
+  // The rest are the module's own objects.
+  JoinableQueue tasks = spawn_.JoinableQueue();
+  SimpleQueue simple = spawn_.SimpleQueue();
+  BoundedSemaphore bounded = spawn_.BoundedSemaphore(1);
+  Semaphore semaphore = spawn_.Semaphore(2);
+  Condition condition = spawn_.Condition(spawn_.RLock());
+  Barrier barrier = spawn_.Barrier(1);
+  Array<double> array = spawn_.Array<double>(3);
+  EXPECT_THAT(bounded.Release(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(barrier.Wait(), IsOkAndHolds(0u));
+  EXPECT_EQ(array.size(), 3u);
+  EXPECT_THAT(spawn_.Pipe().status(), IsOk());
+  g_marker = 0;
 }
 
 TEST_F(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {

@@ -98,12 +98,9 @@ class ManagedAsyncResult {
       }
     }
     if (!state.value.has_value()) {
-      absl::StatusOr<T> fetched = state.Fetch(timeout);
-      if (absl::IsDeadlineExceeded(fetched.status()) &&
-          fetched.status().message() == State::kNotReady) {
-        return fetched;
-      }
-      state.value = std::move(fetched);
+      absl::StatusOr<absl::StatusOr<T>> fetched = state.Fetch(timeout);
+      if (!fetched.ok()) return fetched.status();  // Not the result: may try again.
+      state.value = *std::move(fetched);
     }
     return *state.value;
   }
@@ -122,7 +119,6 @@ class ManagedAsyncResult {
 
   // Implementation detail.
   struct State {
-    static constexpr char kNotReady[] = "pool: the result is not ready";
     ~State() {
       if (waiter.joinable()) {
         // A forked child's copy has no such thread to wait for; and the
@@ -135,14 +131,18 @@ class ManagedAsyncResult {
       }
       if (!value.has_value() && pool.valid()) (void)pool.Call("forget", job);
     }
-    // The result from the server; kNotReady when `timeout` passed first.
-    absl::StatusOr<T> Fetch(absl::Duration timeout) const {
+    // The result from the server (the task's value or error); an outer
+    // error when there is none yet: `timeout` passed first, or the call
+    // failed.
+    absl::StatusOr<absl::StatusOr<T>> Fetch(absl::Duration timeout) const {
       absl::StatusOr<std::optional<std::vector<internal::PoolChunk>>> chunks =
           pool.template CallBlocking<std::optional<std::vector<internal::PoolChunk>>>(
               timeout, "take", job, internal::TimeoutSeconds(timeout));
       if (!chunks.ok()) return chunks.status();
-      if (!chunks->has_value()) return absl::DeadlineExceededError(kNotReady);
-      return decode(**chunks);
+      if (!chunks->has_value()) return absl::DeadlineExceededError("pool: the result is not ready");
+      // In place: a failed task is a result (the inner status), not a
+      // failed call.
+      return absl::StatusOr<absl::StatusOr<T>>(absl::in_place, decode(**chunks));
     }
     // Starts the thread that fetches the result and calls back.
     void CallBack(std::function<void(const T&)> callback,
@@ -158,10 +158,12 @@ class ManagedAsyncResult {
           known = value;  // Set already when the tasks could not be sent.
         }
         if (!known.has_value()) {
-          absl::StatusOr<T> fetched = Fetch(absl::InfiniteDuration());
+          // Without a deadline, a failed call is final here: kept, and
+          // given to the error callback.
+          absl::StatusOr<absl::StatusOr<T>> fetched = Fetch(absl::InfiniteDuration());
+          known = fetched.ok() ? *std::move(fetched) : absl::StatusOr<T>(fetched.status());
           absl::MutexLock lock(&mutex);
-          value = fetched;
-          known = std::move(fetched);
+          value = known;
         }
         // Outside the lock: a callback may call Get().
         if (known->ok()) {

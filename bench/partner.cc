@@ -155,6 +155,34 @@ void HandOver(SpinTurn& shared, uint32_t value) {
 
 }  // namespace
 
+void SleepingPingPong(benchmark::State& state, int peer_cpu) {
+  auto* turn = MapShared<std::atomic<uint32_t>>();
+  Pin pin(kOwnCpu);
+  Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        while (!stop.load()) {
+          if (turn->load() == 1) {
+            turn->store(0);
+            internal::FutexWake(*turn, 1);
+          } else {
+            internal::FutexWait(*turn, 0);
+          }
+        }
+      },
+      peer_cpu);
+  for (auto _ : state) {
+    turn->store(1);
+    internal::FutexWake(*turn, 1);
+    while (turn->load() == 1) internal::FutexWait(*turn, 1);
+  }
+  state.SetItemsProcessed(state.iterations());
+  partner.Stop([&] {
+    turn->store(1);
+    internal::FutexWake(*turn, 1);
+  });
+  UnmapShared(turn);
+}
+
 void SpinThenSleepPingPong(benchmark::State& state, int spin_rounds) {
   auto* shared = MapShared<SpinTurn>();
   Pin pin(kOwnCpu);

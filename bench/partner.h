@@ -104,6 +104,13 @@ class Partner {
   pid_t pid_ = -1;
 };
 
+// The raw baseline of a hand-off that sleeps at once: a turn word in shared
+// memory flipped 0 -> 1 (this process's ping) -> 0 (the partner's pong),
+// each side sleeping in FUTEX_WAIT until its turn and waking the other;
+// the partner on `peer_cpu`, this process on kOwnCpu. One round trip per
+// iteration.
+void SleepingPingPong(benchmark::State& state, int peer_cpu);
+
 // The raw baseline of a hand-off that spins before it sleeps (Event, the
 // Queue under Pool): a turn word in shared memory handed back and forth
 // between this process (CPU kOwnCpu) and a partner on the other CPU, each

@@ -39,10 +39,7 @@
 // client on CPU 0 and the server (every thread of its process) on CPU 1,
 // /cpus:1 with both on CPU 0.
 
-#include <linux/futex.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -419,36 +416,8 @@ void BM_DictSetBatched4Clients(benchmark::State& state) {
 }
 BENCHMARK(BM_DictSetBatched4Clients)->Apply(ClientPaths)->Unit(benchmark::kMillisecond);
 
-long Futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr,
-                 nullptr, 0);
-}
-
 void BM_RawFutexPingPong(benchmark::State& state) {
-  // word: 0 = the parent's turn, 1 = the child's.
-  auto* word = bench::MapShared<std::atomic<uint32_t>>();
-  bench::Pin pin(bench::kOwnCpu);
-  bench::Partner partner(
-      [&](const std::atomic<uint32_t>& stop) {
-        while (true) {
-          while (word->load() == 0 && !stop.load()) Futex(word, FUTEX_WAIT, 0);
-          if (stop.load()) return;
-          word->store(0);
-          Futex(word, FUTEX_WAKE, 1);
-        }
-      },
-      bench::PeerCpu(bench::PlacementArg(state.range(0))));
-  for (auto _ : state) {
-    word->store(1);
-    Futex(word, FUTEX_WAKE, 1);
-    while (word->load() == 1) Futex(word, FUTEX_WAIT, 1);
-  }
-  state.SetItemsProcessed(state.iterations());
-  partner.Stop([&] {
-    word->store(1);
-    Futex(word, FUTEX_WAKE, 1);
-  });
-  bench::UnmapShared(word);
+  bench::SleepingPingPong(state, bench::PeerCpu(bench::PlacementArg(state.range(0))));
 }
 BENCHMARK(BM_RawFutexPingPong)->Apply(bench::Placements)->UseRealTime();
 

@@ -42,11 +42,10 @@ int LifelineFor(bool daemon) {
 
 std::string Process::NextIdentity() { return internal::NextChildIdentity(); }
 
-Process::Process(ProcessOptions options) : method_(options.start_method) {
-  Init(std::move(options));
-}
+Process::Process(ProcessOptions options) { Init(std::move(options)); }
 
 void Process::Init(ProcessOptions options) {
+  method_ = options.start_method;
   identity_ = NextIdentity();
   name_ = options.name.empty() ? "Process-" + identity_ : options.name;
   daemon_ = options.daemon.value_or(CurrentProcess().daemon);

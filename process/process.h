@@ -283,8 +283,7 @@ int CpuCount();
 // Implementation details only below.
 
 template <typename F, typename... Args>
-Process::Process(ProcessOptions options, F&& target, Args&&... args)
-    : method_(options.start_method) {
+Process::Process(ProcessOptions options, F&& target, Args&&... args) {
   using Call = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
   auto call = std::make_shared<Call>(std::forward<F>(target),
                                      std::forward<Args>(args)...);

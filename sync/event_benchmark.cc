@@ -19,7 +19,6 @@
 #include "benchmark/benchmark.h"
 #include "sync/condition.h"
 #include "sync/event.h"
-#include "sync/internal/futex.h"
 #include "sync/internal/owner_word.h"
 #include "sync/lock_guard.h"
 
@@ -29,28 +28,7 @@ namespace {
 // Baseline: the turn word flips 0 -> 1 (parent's ping) -> 0 (child's pong),
 // each side sleeping in FUTEX_WAIT until its turn and waking the other.
 void BM_RawFutexPingPong(benchmark::State& state) {
-  auto* turn = bench::MapShared<std::atomic<uint32_t>>();
-  bench::Pin pin(bench::kOwnCpu);
-  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
-    while (!stop.load()) {
-      if (turn->load() == 1) {
-        turn->store(0);
-        internal::FutexWake(*turn, 1);
-      } else {
-        internal::FutexWait(*turn, 0);
-      }
-    }
-  }, bench::PeerCpu(bench::Placement::kTwoCpus));
-  for (auto _ : state) {
-    turn->store(1);
-    internal::FutexWake(*turn, 1);
-    while (turn->load() == 1) internal::FutexWait(*turn, 1);
-  }
-  partner.Stop([&] {
-    turn->store(1);
-    internal::FutexWake(*turn, 1);
-  });
-  bench::UnmapShared(turn);
+  bench::SleepingPingPong(state, bench::PeerCpu(bench::Placement::kTwoCpus));
 }
 BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
 

@@ -272,9 +272,8 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
         return absl::InvalidArgumentError(
             absl::StrCat("pool: the initializer cannot run here: ", call.status().message()));
       }
-      settings.initializer.local = [call = *std::move(call)]() mutable {
-        return std::get<0>(call)(std::get<1>(call));
-      };
+      // Each forked worker decodes and runs it (PoolCore).
+      settings.initializer.encoded = encoded->value;
     }
     // Forked from the server, which runs the program's executable.
     settings.start_method = StartMethod::kFork;

@@ -109,6 +109,13 @@ class LockState {
     return absl::OkStatus();
   }
 
+  // release() of a Lock (`recursive` false: anyone may release it, as in
+  // Python) or an RLock (only its owner), with Python's messages.
+  absl::Status ReleaseAs(const CallEffects& effects, bool recursive) {
+    return Release(effects, /*owned=*/recursive,
+                   recursive ? "cannot release un-acquired lock" : "release unlocked lock");
+  }
+
   bool held() const { return depth_ > 0; }
   bool HeldBy(const Owner& caller) const { return depth_ > 0 && owner_ == caller; }
 
@@ -151,11 +158,7 @@ class ManagedLock final : public ManagedObject {
       return lock_.Acquire(method, args, effects, recursive_);
     }
     if (method == "release" || method == "__exit__") {
-      // A Lock may be released by anyone, as in Python; an RLock only by
-      // its owner.
-      absl::Status released = lock_.Release(
-          effects, /*owned=*/recursive_,
-          recursive_ ? "cannot release un-acquired lock" : "release unlocked lock");
+      absl::Status released = lock_.ReleaseAs(effects, recursive_);
       if (!released.ok()) return released;
       return Object();
     }
@@ -377,26 +380,23 @@ class ManagedCondition final : public ManagedObject {
 
   absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
                               CallEffects& effects) override {
-    LockState& lock_ = *this->lock_;
+    LockState& lock = *lock_;
     if (method == "acquire" || method == "__enter__") {
-      return lock_.Acquire(method, args, effects, recursive_);
+      return lock.Acquire(method, args, effects, recursive_);
     }
     if (method == "release" || method == "__exit__") {
-      // As the lock's own release: a Lock may be released by anyone.
-      absl::Status released = lock_.Release(
-          effects, /*owned=*/recursive_,
-          recursive_ ? "cannot release un-acquired lock" : "release unlocked lock");
+      absl::Status released = lock.ReleaseAs(effects, recursive_);
       if (!released.ok()) return released;
       return Object();
     }
     const LockState::Owner caller = LockState::Caller(effects);
     if (method == "wait") {
       if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      if (!lock_.HeldBy(caller)) return RuntimeError("cannot wait on un-acquired lock");
+      if (!lock.HeldBy(caller)) return RuntimeError("cannot wait on un-acquired lock");
       absl::StatusOr<absl::Time> deadline =
           Deadline(args.empty() ? Object() : args[0]);
       if (!deadline.ok()) return deadline.status();
-      const int64_t depth = lock_.GiveUp();
+      const int64_t depth = lock.GiveUp();
       const uint64_t ticket = next_ticket_++;
       waiting_.push_back(ticket);
       absl::StatusOr<bool> notified = effects.WaitUntil(
@@ -405,13 +405,13 @@ class ManagedCondition final : public ManagedObject {
       if (!woken) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
       if (!notified.ok()) return notified.status();  // The client has gone.
       // Take the lock back, however long that takes, as Python does.
-      absl::StatusOr<bool> free = lock_.WaitFree(effects, absl::InfiniteFuture());
+      absl::StatusOr<bool> free = lock.WaitFree(effects, absl::InfiniteFuture());
       if (!free.ok()) return free.status();
-      lock_.Take(caller, depth);
+      lock.Take(caller, depth);
       return Object(woken);
     }
     if (method == "notify" || method == "notify_all") {
-      if (!lock_.HeldBy(caller)) return RuntimeError("cannot notify on un-acquired lock");
+      if (!lock.HeldBy(caller)) return RuntimeError("cannot notify on un-acquired lock");
       int64_t n = method == "notify_all" ? static_cast<int64_t>(waiting_.size()) : 1;
       if (method == "notify" && !args.empty()) {
         absl::StatusOr<int64_t> count = args[0].As<int64_t>();

@@ -297,6 +297,11 @@ absl::Status PoolCore::StartWorkerLocked() {
     worker->process.emplace(settings_.make_spawned(
         options, worker->inbox, results_, std::move(config)));
   } else {
+    // A forked worker calls the local initializer; one given only as bytes
+    // (a manager's pool, whose initializer came from a client) it decodes.
+    if (!settings_.initializer.local && settings_.initializer.encoded.ok()) {
+      config.initializer = *settings_.initializer.encoded;
+    }
     const std::function<TaskOutcome()>* local =
         &settings_.initializer.local;
     worker->process.emplace(

@@ -128,7 +128,8 @@ struct ChunkTask {
 struct Initializer {
   // Fork: called in the worker directly.
   std::function<TaskOutcome()> local;
-  // Spawn: the bytes of (runner, payload), or why it cannot be sent.
+  // Spawn, or fork without `local`: the bytes of (runner, payload), or why
+  // they cannot be made.
   absl::StatusOr<std::string> encoded = std::string();
 };
 

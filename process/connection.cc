@@ -1,6 +1,7 @@
 #include "process/connection.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -11,6 +12,7 @@
 #include <new>
 
 #include "absl/strings/str_cat.h"
+#include "process/internal/passed_fds.h"
 
 namespace mp {
 namespace {
@@ -29,6 +31,13 @@ absl::Status PeerGone(absl::string_view what) {
 }
 
 }  // namespace
+
+Connection Connection::FromSocket(int fd, std::string received) {
+  Connection connection(fd, true, true);
+  connection.end_ = received.size();
+  connection.buffer_ = std::move(received);
+  return connection;
+}
 
 Connection::Connection(Connection&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
@@ -308,6 +317,53 @@ absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex) {
   shutdown(ends[1], SHUT_RD);
   return std::make_pair(Connection(ends[0], true, false),
                         Connection(ends[1], false, true));
+}
+
+namespace {
+constexpr uint64_t kReadable = 1;
+constexpr uint64_t kWritable = 2;
+constexpr char kConnectionKind[] = "Connection";
+}  // namespace
+
+void Codec<Connection>::Encode(const Connection& connection, internal::Writer& writer) {
+  if (absl::Status passed = internal::PassDescriptor(connection.fd_, "Connection");
+      !passed.ok()) {
+    writer.Fail(std::move(passed));
+    return;
+  }
+  // A Connection's buffered bytes would be lost: a spawned child gets only
+  // the descriptor.
+  if (connection.end_ > connection.read_) {
+    writer.Fail(absl::FailedPreconditionError(absl::StrCat(
+        "Connection (descriptor ", connection.fd_, "): ", connection.end_ - connection.read_,
+        " bytes received but not yet read would not reach the child; receive "
+        "them first")));
+    return;
+  }
+  SharedRef ref;
+  ref.offset = static_cast<uint64_t>(connection.fd_);
+  ref.size = (connection.readable_ ? kReadable : 0) | (connection.writable_ ? kWritable : 0);
+  internal::EncodeSharedRef(kConnectionKind, ref, writer);
+}
+
+absl::Status Codec<Connection>::Decode(const internal::ValueView& view, int,
+                                       Connection* out) {
+  SharedRef ref;
+  if (absl::Status read = internal::DecodeSharedRef(view, kConnectionKind, &ref); !read.ok()) {
+    return read;
+  }
+  if (ref.offset > static_cast<uint64_t>(std::numeric_limits<int>::max()) ||
+      ref.size > (kReadable | kWritable)) {
+    return absl::InvalidArgumentError("Connection: malformed reference");
+  }
+  const int fd = static_cast<int>(ref.offset);
+  if (absl::Status adopted = internal::AdoptPassedDescriptor(fd, "Connection"); !adopted.ok()) {
+    return adopted;
+  }
+  *out = Connection(fd, (ref.size & kReadable) != 0, (ref.size & kWritable) != 0);
+  // The parent kept it open across exec only for this process.
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return absl::OkStatus();
 }
 
 }  // namespace mp

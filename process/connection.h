@@ -37,8 +37,12 @@
 // `recv_bytes_into` and `send_bytes(buffer, offset, size)` do.
 //
 // A Connection works across fork (pass it to the child, by move or by
-// reference). It cannot be sent to a spawned process: it is a file
-// descriptor, not shared memory.
+// reference) and is passed to a spawned child as an argument of its target
+// (the descriptor is kept open across exec, as Python's resource sharer
+// hands it over); the parent's end stays open until closed, as in Python.
+// It cannot travel through a Pipe, a Queue or a Pool task: it is a
+// descriptor, not shared memory, and encoding one there is
+// `InvalidArgument`.
 //
 // Thread safety: as in Python, one thread at a time may send on a
 // Connection, and one thread at a time may receive.
@@ -66,6 +70,10 @@ class Connection {
  public:
   // A closed connection.
   Connection() = default;
+  // Takes ownership of `fd`, a connected stream socket (as a Listener's
+  // Accept or Client makes), usable both ways; `received` holds bytes
+  // already read from it, which come first.
+  static Connection FromSocket(int fd, std::string received = {});
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;
   Connection(const Connection&) = delete;
@@ -138,6 +146,7 @@ class Connection {
 
  private:
   friend absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex);
+  friend struct Codec<Connection>;
   Connection(int fd, bool readable, bool writable)
       : fd_(fd), readable_(readable), writable_(writable) {}
 
@@ -166,6 +175,14 @@ class Connection {
 // false. Errors: `ResourceExhausted` when out of file descriptors.
 [[nodiscard]] absl::StatusOr<std::pair<Connection, Connection>> Pipe(
     bool duplex = true);
+
+// A Connection travels to a spawned child by descriptor (see above).
+template <>
+struct Codec<Connection> {
+  static void Encode(const Connection& connection, internal::Writer& writer);
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             Connection* out);
+};
 
 }  // namespace mp
 

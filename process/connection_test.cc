@@ -1,5 +1,6 @@
 #include "process/connection.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -253,6 +254,78 @@ TEST(ConnectionTest, SimplexEndsWorkOneWayOnly) {
                        HasSubstr("write-only")));
   ASSERT_THAT(writer.Send(3.5), IsOk());
   EXPECT_THAT(reader.Recv<double>(), IsOkAndHolds(3.5));
+}
+
+// A spawned child gets the connection by descriptor: it doubles what it
+// receives and says which process it is, so the reply cannot come from the
+// parent's own end.
+void DoubleInSpawnedChild(Connection conn, Connection reader) {
+  absl::StatusOr<int> got = conn.Recv<int>();
+  if (!got.ok()) std::exit(2);
+  absl::StatusOr<std::string> note = reader.RecvBytes();
+  if (!note.ok()) std::exit(3);
+  if (!conn.Send(std::make_tuple(*got * 2, static_cast<int64_t>(getpid()), *note)).ok()) {
+    std::exit(4);
+  }
+}
+
+ProcessOptions Spawned() {
+  ProcessOptions options;
+  options.start_method = StartMethod::kSpawn;
+  return options;
+}
+
+TEST(ConnectionTest, SpawnedChildGetsItsConnectionByDescriptor) {
+  auto [parent_conn, child_conn] = MakePipe();
+  auto [reader, writer] = MakePipe(/*duplex=*/false);
+  Process p(Spawned(), DoubleInSpawnedChild, std::move(child_conn), std::move(reader));
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_THAT(parent_conn.Send(21), IsOk());
+  ASSERT_THAT(writer.SendBytes("one-way end"), IsOk());
+  auto got = parent_conn.Recv<std::tuple<int, int64_t, std::string>>();
+  ASSERT_THAT(got.status(), IsOk());
+  EXPECT_EQ(std::get<0>(*got), 42);
+  EXPECT_EQ(std::get<1>(*got), p.pid());
+  EXPECT_EQ(std::get<2>(*got), "one-way end");
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+// The child gets only what was passed: descriptors this process has open for
+// other reasons stay behind (close-on-exec), so once the child exits its
+// end of an unpassed pipe reads as closed.
+void HoldNothing(int64_t) {}
+
+TEST(ConnectionTest, SpawnedChildGetsNoDescriptorThatWasNotPassed) {
+  auto [mine, other] = MakePipe();
+  Process p(Spawned(), HoldNothing, int64_t{other.fileno()});
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  other.Close();
+  // Were a copy of `other` alive in a process, this would wait forever.
+  EXPECT_THAT(mine.Recv<int>().status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(ConnectionTest, ConnectionCannotTravelThroughAPipe) {
+  auto [a, b] = MakePipe();
+  auto [c, d] = MakePipe();
+  EXPECT_THAT(a.Send(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("process being spawned")));
+  EXPECT_THAT(b.Poll(), IsOkAndHolds(false));  // Nothing was sent.
+}
+
+TEST(ConnectionTest, ReferenceToADescriptorNotPassedIsRefused) {
+  // A reference naming standard input, as a stranger's bytes might.
+  std::string bytes;
+  internal::Writer writer(bytes);
+  SharedRef ref;
+  ref.offset = 0;
+  ref.size = 3;
+  internal::EncodeSharedRef("Connection", ref, writer);
+  EXPECT_THAT(Loads<Connection>(bytes).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not passed")));
+  EXPECT_NE(fcntl(0, F_GETFD), -1);  // Still open: nothing adopted it.
 }
 
 TEST(ConnectionTest, ClosedAndMovedFromConnectionsReportIt) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "process/internal/children.h"
+#include "process/internal/passed_fds.h"
 #include "process/internal/spawn.h"
 #include "shm/internal/resource_tracker.h"
 #include "sync/internal/task.h"
@@ -139,6 +140,7 @@ absl::Status Process::StartFork() {
 }
 
 absl::Status Process::StartSpawn() {
+  internal::PassingDescriptors passing;
   absl::StatusOr<std::string> target = encode_ ? encode_() : EncodeForSpawn();
   if (!target.ok()) {
     return absl::Status(target.status().code(),
@@ -146,7 +148,8 @@ absl::Status Process::StartSpawn() {
                                      target.status().message()));
   }
   internal::SpawnRequest request{ChildIdentity(name_, identity_, daemon_, authkey_),
-                                 LifelineFor(daemon_), *std::move(target)};
+                                 LifelineFor(daemon_), *std::move(target),
+                                 {passing.descriptors().begin(), passing.descriptors().end()}};
   return Launch([&] { return internal::LaunchSpawned(request); });
 }
 

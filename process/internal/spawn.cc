@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "process/internal/children.h"
+#include "process/internal/passed_fds.h"
 #include "process/internal/target.h"
 #include "serialize/serialize.h"
 #include "shm/internal/resource_tracker.h"
@@ -94,12 +95,16 @@ absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
   char* argv[] = {program_invocation_name, nullptr};
   const int child_end = ends[1];
   const int lifeline = static_cast<int>(request.lifeline);
+  std::vector<int> passed(request.passed.begin(), request.passed.end());
 
   const pid_t pid = vfork();
   if (pid == 0) {
     if (fcntl(child_end, F_SETFD, 0) != 0) _exit(127);
     if (lifeline >= 0 && fcntl(lifeline, F_SETFD, 0) != 0) _exit(127);
     if (tracker >= 0 && fcntl(tracker, F_SETFD, 0) != 0) _exit(127);
+    for (const int fd : passed) {
+      if (fcntl(fd, F_SETFD, 0) != 0) _exit(127);
+    }
     execve("/proc/self/exe", argv, environment.data());
     _exit(127);
   }
@@ -138,6 +143,8 @@ int RunRequest(int fd) {
     FailInChild(absl::StrCat("bad request: ", request.status().ToString()));
   }
   BecomeChild(std::move(request->identity), static_cast<int>(request->lifeline));
+  // RunEncodedCall finishes receiving once the arguments are decoded.
+  StartReceivingDescriptors(std::vector<int>(request->passed.begin(), request->passed.end()));
   absl::StatusOr<std::tuple<Trampoline, std::string>> call =
       Loads<std::tuple<Trampoline, std::string>>(request->target);
   if (!call.ok()) {

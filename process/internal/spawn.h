@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "process/internal/children.h"
@@ -30,8 +31,11 @@ struct SpawnRequest {
   Identity identity;      // The child's.
   int64_t lifeline = -1;  // An inherited descriptor, or -1.
   std::string target;     // From EncodeSpawnTarget.
+  // Descriptors the target's arguments refer to (passed_fds.h), kept open
+  // across exec under the same numbers.
+  std::vector<int64_t> passed;
 };
-MP_SERIALIZE_FIELDS(SpawnRequest, identity, lifeline, target);
+MP_SERIALIZE_FIELDS(SpawnRequest, identity, lifeline, target, passed);
 
 // Starts a child running `request`. Returns its pid once the request is
 // written. Errors: `FailedPrecondition` when this executable's main is not

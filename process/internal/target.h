@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "process/internal/passed_fds.h"
 #include "serialize/function.h"
 #include "serialize/serialize.h"
 #include "serialize/shared_objects.h"
@@ -100,6 +101,8 @@ template <typename Fn, typename... Args>
 int RunEncodedCall(std::string bytes) {
   absl::StatusOr<std::tuple<Fn, Args...>> call =
       Loads<std::tuple<Fn, Args...>>(bytes);
+  // Descriptors passed for arguments that did not take them are closed.
+  FinishReceivingDescriptors();
   if (!call.ok()) {
     ReportTargetFailure(absl::StrCat("cannot rebuild the target: ",
                                      call.status().ToString()));

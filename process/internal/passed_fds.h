@@ -1,0 +1,58 @@
+// Internal: descriptors handed to a spawned child, as Python's
+// `resource_sharer`/`DupFd` hands a Connection to one.
+//
+// While a spawn encodes its target, a `PassingDescriptors` scope is open on
+// the encoding thread: an encoder that meets a descriptor (a Connection)
+// adds it with `PassDescriptor` and writes its number. The launcher keeps
+// exactly those descriptors open across exec, so the child has them under
+// the same numbers. In the child, StartReceivingDescriptors lists what was
+// passed, a decoder takes one with `AdoptPassedDescriptor` (once), and
+// FinishReceivingDescriptors closes whatever no decoder took. Outside these scopes a descriptor
+// cannot be encoded or decoded: bytes from elsewhere (a pipe, a queue)
+// never make this process adopt a descriptor it happens to have open.
+
+#ifndef MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_
+#define MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace mp::internal {
+
+// The parent's side, around the encoding of one spawn's target.
+class PassingDescriptors {
+ public:
+  PassingDescriptors();
+  PassingDescriptors(const PassingDescriptors&) = delete;
+  PassingDescriptors& operator=(const PassingDescriptors&) = delete;
+  ~PassingDescriptors();
+
+  // What the encoders passed, in order, without repeats.
+  const std::vector<int>& descriptors() const { return descriptors_; }
+
+ private:
+  friend absl::Status PassDescriptor(int fd, const char* what);
+  std::vector<int> descriptors_;
+  PassingDescriptors* outer_;
+};
+
+// Marks `fd` to be kept open in the child being spawned.
+// Errors: `InvalidArgument` naming `what` when no spawn is encoding (a
+// descriptor sent through a Pipe, a Queue or a Pool task cannot travel).
+absl::Status PassDescriptor(int fd, const char* what);
+
+// The child's side: `passed` are the descriptors its parent kept open for
+// it, which decoders may adopt until FinishReceivingDescriptors closes the
+// rest (the target's arguments are decoded by then).
+void StartReceivingDescriptors(std::vector<int> passed);
+void FinishReceivingDescriptors();
+
+// Takes `fd`, which the parent passed, as the caller's own.
+// Errors: `InvalidArgument` naming `what` when `fd` was not passed to this
+// process or was already adopted.
+absl::Status AdoptPassedDescriptor(int fd, const char* what);
+
+}  // namespace mp::internal
+
+#endif  // MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_

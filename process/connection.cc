@@ -326,9 +326,9 @@ constexpr char kConnectionKind[] = "Connection";
 }  // namespace
 
 void Codec<Connection>::Encode(const Connection& connection, internal::Writer& writer) {
-  if (absl::Status passed = internal::PassDescriptor(connection.fd_, "Connection");
-      !passed.ok()) {
-    writer.Fail(std::move(passed));
+  absl::StatusOr<int> index = internal::PassDescriptor(connection.fd_, "Connection");
+  if (!index.ok()) {
+    writer.Fail(index.status());
     return;
   }
   // A Connection's buffered bytes would be lost: a spawned child gets only
@@ -341,7 +341,7 @@ void Codec<Connection>::Encode(const Connection& connection, internal::Writer& w
     return;
   }
   SharedRef ref;
-  ref.offset = static_cast<uint64_t>(connection.fd_);
+  ref.offset = static_cast<uint64_t>(*index);
   ref.size = (connection.readable_ ? kReadable : 0) | (connection.writable_ ? kWritable : 0);
   internal::EncodeSharedRef(kConnectionKind, ref, writer);
 }
@@ -352,14 +352,12 @@ absl::Status Codec<Connection>::Decode(const internal::ValueView& view, int,
   if (absl::Status read = internal::DecodeSharedRef(view, kConnectionKind, &ref); !read.ok()) {
     return read;
   }
-  if (ref.offset > static_cast<uint64_t>(std::numeric_limits<int>::max()) ||
-      ref.size > (kReadable | kWritable)) {
+  if (ref.size > (kReadable | kWritable)) {
     return absl::InvalidArgumentError("Connection: malformed reference");
   }
-  const int fd = static_cast<int>(ref.offset);
-  if (absl::Status adopted = internal::AdoptPassedDescriptor(fd, "Connection"); !adopted.ok()) {
-    return adopted;
-  }
+  absl::StatusOr<int> adopted = internal::AdoptPassedDescriptor(ref.offset, "Connection");
+  if (!adopted.ok()) return adopted.status();
+  const int fd = *adopted;
   *out = Connection(fd, (ref.size & kReadable) != 0, (ref.size & kWritable) != 0);
   // The parent kept it open across exec only for this process.
   fcntl(fd, F_SETFD, FD_CLOEXEC);

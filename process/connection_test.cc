@@ -269,16 +269,24 @@ void DoubleInSpawnedChild(Connection conn, Connection reader) {
   }
 }
 
-ProcessOptions Spawned() {
+ProcessOptions Spawned(StartMethod method = StartMethod::kSpawn) {
   ProcessOptions options;
-  options.start_method = StartMethod::kSpawn;
+  options.start_method = method;
   return options;
 }
 
-TEST(ConnectionTest, SpawnedChildGetsItsConnectionByDescriptor) {
+class SentConnectionTest : public ::testing::TestWithParam<StartMethod> {};
+
+INSTANTIATE_TEST_SUITE_P(Methods, SentConnectionTest,
+                         ::testing::Values(StartMethod::kSpawn, StartMethod::kForkServer),
+                         [](const auto& info) { return std::string(StartMethodName(info.param)); });
+
+// With forkserver the descriptors travel to the server (SCM_RIGHTS) and
+// have other numbers in the child than here.
+TEST_P(SentConnectionTest, ChildGetsItsConnectionByDescriptor) {
   auto [parent_conn, child_conn] = MakePipe();
   auto [reader, writer] = MakePipe(/*duplex=*/false);
-  Process p(Spawned(), DoubleInSpawnedChild, std::move(child_conn), std::move(reader));
+  Process p(Spawned(GetParam()), DoubleInSpawnedChild, std::move(child_conn), std::move(reader));
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_THAT(parent_conn.Send(21), IsOk());
   ASSERT_THAT(writer.SendBytes("one-way end"), IsOk());
@@ -296,9 +304,9 @@ TEST(ConnectionTest, SpawnedChildGetsItsConnectionByDescriptor) {
 // end of an unpassed pipe reads as closed.
 void HoldNothing(int64_t) {}
 
-TEST(ConnectionTest, SpawnedChildGetsNoDescriptorThatWasNotPassed) {
+TEST_P(SentConnectionTest, ChildGetsNoDescriptorThatWasNotPassed) {
   auto [mine, other] = MakePipe();
-  Process p(Spawned(), HoldNothing, int64_t{other.fileno()});
+  Process p(Spawned(GetParam()), HoldNothing, int64_t{other.fileno()});
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_TRUE(p.Join(kLong));
   EXPECT_EQ(p.exitcode(), 0);

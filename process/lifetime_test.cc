@@ -43,7 +43,8 @@ TEST(LifetimeTest, ChildrenNeverRunTheParentsAtexitHandlers) {
   ASSERT_THAT(run.status(), IsOk());
   EXPECT_EQ(run->exit_code, 0) << run->output;
   EXPECT_EQ(Count(run->output, "parent atexit handler"), 1) << run->output;
-  EXPECT_EQ(Count(run->output, "child ran"), 2) << run->output;
+  // Forked, spawned and forkserver children.
+  EXPECT_EQ(Count(run->output, "child ran"), 3) << run->output;
 }
 
 TEST(LifetimeTest, ExitJoinsChildrenAndTerminatesDaemons) {
@@ -120,6 +121,14 @@ TEST(LifetimeTest, NoOrphanSpawnedFromMainThread) {
 }
 TEST(LifetimeTest, NoOrphanSpawnedFromAnExitedThread) {
   ExpectNoOrphan("spawn", "thread");
+}
+// The server's death signal would follow the server, not the peer; the
+// child watches the peer's lifeline instead.
+TEST(LifetimeTest, NoOrphanFromForkServerFromMainThread) {
+  ExpectNoOrphan("forkserver", "main");
+}
+TEST(LifetimeTest, NoOrphanFromForkServerFromAnExitedThread) {
+  ExpectNoOrphan("forkserver", "thread");
 }
 
 }  // namespace

@@ -390,13 +390,9 @@ TEST(PoolOptionsTest, BadOptions) {
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolTest,
-                         ::testing::Values(StartMethod::kFork,
-                                           StartMethod::kSpawn),
-                         [](const auto& info) {
-                           return info.param == StartMethod::kFork
-                                      ? std::string("Fork")
-                                      : std::string("Spawn");
-                         });
+                         ::testing::Values(StartMethod::kFork, StartMethod::kSpawn,
+                                           StartMethod::kForkServer),
+                         [](const auto& info) { return std::string(StartMethodName(info.param)); });
 
 }  // namespace
 }  // namespace mp

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "process/internal/children.h"
+#include "process/internal/fork_server.h"
 #include "process/internal/passed_fds.h"
 #include "process/internal/spawn.h"
 #include "shm/internal/resource_tracker.h"
@@ -90,7 +91,15 @@ absl::Status Process::Start() {
     return absl::FailedPreconditionError(absl::StrCat(
         "process ", name_, ": a daemonic process may not start children"));
   }
-  return start_method() == StartMethod::kSpawn ? StartSpawn() : StartFork();
+  switch (start_method()) {
+    case StartMethod::kSpawn:
+      return StartSpawn();
+    case StartMethod::kForkServer:
+      return StartFromForkServer();
+    case StartMethod::kFork:
+      break;
+  }
+  return StartFork();
 }
 
 absl::Status Process::Launch(
@@ -139,18 +148,38 @@ absl::Status Process::StartFork() {
   });
 }
 
-absl::Status Process::StartSpawn() {
-  internal::PassingDescriptors passing;
+absl::StatusOr<internal::SpawnRequest> Process::SpawnRequestFor(
+    internal::PassingDescriptors& passing, int lifeline) const {
   absl::StatusOr<std::string> target = encode_ ? encode_() : EncodeForSpawn();
   if (!target.ok()) {
     return absl::Status(target.status().code(),
-                        absl::StrCat("process ", name_, ": cannot spawn: ",
+                        absl::StrCat("process ", name_, ": cannot ",
+                                     start_method() == StartMethod::kSpawn
+                                         ? "spawn"
+                                         : "start by forkserver",
+                                     ": ",
                                      target.status().message()));
   }
-  internal::SpawnRequest request{ChildIdentity(name_, identity_, daemon_, authkey_),
-                                 LifelineFor(daemon_), *std::move(target),
-                                 {passing.descriptors().begin(), passing.descriptors().end()}};
-  return Launch([&] { return internal::LaunchSpawned(request); });
+  return internal::SpawnRequest{
+      ChildIdentity(name_, identity_, daemon_, authkey_), lifeline, *std::move(target),
+      {passing.descriptors().begin(), passing.descriptors().end()}};
+}
+
+absl::Status Process::StartSpawn() {
+  internal::PassingDescriptors passing;
+  absl::StatusOr<internal::SpawnRequest> request = SpawnRequestFor(passing, LifelineFor(daemon_));
+  if (!request.ok()) return request.status();
+  return Launch([&] { return internal::LaunchSpawned(*request); });
+}
+
+absl::Status Process::StartFromForkServer() {
+  internal::PassingDescriptors passing;
+  // The server's death signal would follow the server, so a daemonic child
+  // always watches this process's lifeline.
+  absl::StatusOr<internal::SpawnRequest> request =
+      SpawnRequestFor(passing, daemon_ ? internal::LifelineReadEnd() : -1);
+  if (!request.ok()) return request.status();
+  return Launch([&] { return internal::ForkFromServer(*request); });
 }
 
 bool Process::Join(absl::Duration timeout) {

@@ -26,7 +26,7 @@
 //
 // Start methods (process/start_method.h): with fork (the default) the target
 // runs in a copy of the parent, so capturing lambdas and references
-// (`std::ref`) work. With spawn the target must be sendable: a function, a
+// (`std::ref`) work. With spawn and forkserver the target must be sendable: a function, a
 // captureless lambda, an `mp::Function` or `mp::Bind` closure, with
 // arguments //serialize can encode (shared objects such as `mp::Lock`,
 // `mp::Value`, `mp::Array`, `mp::SharedMemory` and `mp::Queue` arrive
@@ -73,6 +73,8 @@ namespace mp {
 
 namespace internal {
 class ChildRecord;
+class PassingDescriptors;
+struct SpawnRequest;
 }  // namespace internal
 
 // What `Process` takes besides its target; every field has Python's
@@ -202,7 +204,12 @@ class Process {
   // records the result.
   absl::Status Launch(absl::FunctionRef<absl::StatusOr<pid_t>()> start_child);
   absl::Status StartFork();
+  // What a spawned or forkserver child is sent: its identity, `lifeline`,
+  // the target's bytes and the descriptors they name.
+  absl::StatusOr<internal::SpawnRequest> SpawnRequestFor(
+      internal::PassingDescriptors& passing, int lifeline) const;
   absl::Status StartSpawn();
+  absl::Status StartFromForkServer();
   absl::Status Signal(int signal);
   absl::Status Usable(absl::string_view what) const;
   static std::string NextIdentity();

@@ -1,6 +1,7 @@
 #include "process/process.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "process/context.h"
+#include "process/internal/fork_server.h"
 #include "serialize/function.h"
 #include "shm/internal/resource_tracker.h"
 #include "shm/shared_memory.h"
@@ -443,10 +446,11 @@ TEST(ProcessTest, SubclassRunsItsRunInTheChild) {
 TEST(StartMethodTest, NamesAndParsing) {
   EXPECT_EQ(StartMethodName(StartMethod::kFork), "fork");
   EXPECT_EQ(ParseStartMethod("spawn").value(), StartMethod::kSpawn);
-  EXPECT_THAT(ParseStartMethod("forkserver").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("forkserver")));
-  EXPECT_EQ(GetAllStartMethods(), (std::vector<std::string>{"fork", "spawn"}));
+  EXPECT_EQ(ParseStartMethod("forkserver").value(), StartMethod::kForkServer);
+  EXPECT_EQ(StartMethodName(StartMethod::kForkServer), "forkserver");
+  EXPECT_THAT(ParseStartMethod("vfork").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("forkserver")));
+  EXPECT_EQ(GetAllStartMethods(), (std::vector<std::string>{"fork", "spawn", "forkserver"}));
   EXPECT_THAT(GetContext("bogus").status(),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(GetContext("spawn")->start_method(), StartMethod::kSpawn);
@@ -465,17 +469,22 @@ TEST(StartMethodTest, SetOnceThenForce) {
   EXPECT_EQ(GetStartMethod(), StartMethod::kFork);
 }
 
-class SpawnTest : public ::testing::Test {
+// Spawn and forkserver both send the target; every test of one runs with
+// the other.
+class SpawnTest : public ::testing::TestWithParam<const char*> {
  protected:
-  Context spawn_ = *GetContext("spawn");
+  Context spawn_ = *GetContext(GetParam());
 };
 
-TEST_F(SpawnTest, ValueAndArrayArriveAttached) {
+INSTANTIATE_TEST_SUITE_P(SentTargets, SpawnTest, ::testing::Values("spawn", "forkserver"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST_P(SpawnTest, ValueAndArrayArriveAttached) {
   Value<int> total(5);
   Array<double> squares(6);
   Process add = spawn_.Process(AddTo, total, 37);
   Process fill = spawn_.Process(FillSquares, squares);
-  EXPECT_EQ(add.start_method(), StartMethod::kSpawn);
+  EXPECT_EQ(add.start_method(), spawn_.start_method());
   ASSERT_THAT(add.Start(), IsOk());
   ASSERT_THAT(fill.Start(), IsOk());
   ASSERT_TRUE(add.Join(kLong));
@@ -487,7 +496,7 @@ TEST_F(SpawnTest, ValueAndArrayArriveAttached) {
             (std::vector<double>{0, 1, 4, 9, 16, 25}));
 }
 
-TEST_F(SpawnTest, PlainValuesAndRawObjects) {
+TEST_P(SpawnTest, PlainValuesAndRawObjects) {
   RawValue<int64_t> length;
   RawArray<int> values{1, 2, 3};
   Process store = spawn_.Process(StoreLength, length, std::string("hello"),
@@ -501,7 +510,7 @@ TEST_F(SpawnTest, PlainValuesAndRawObjects) {
   EXPECT_EQ(values.ToVector(), (std::vector<int>{-1, -2, -3}));
 }
 
-TEST_F(SpawnTest, SharedMemoryArrivesByName) {
+TEST_P(SpawnTest, SharedMemoryArrivesByName) {
   absl::StatusOr<SharedMemory> segment = SharedMemory::Create(64);
   ASSERT_THAT(segment.status(), IsOk());
   absl::StatusOr<SharedMemory> second = SharedMemory::Attach(segment->name());
@@ -521,7 +530,7 @@ TEST_F(SpawnTest, SharedMemoryArrivesByName) {
 // forked or spawned, and what a child creates and leaves for its parent
 // stays until the parent's tree has exited.
 TEST(ResourceTrackerTest, ForkedAndSpawnedChildrenShareTheParentsTracker) {
-  for (const char* method : {"fork", "spawn"}) {
+  for (const char* method : {"fork", "spawn", "forkserver"}) {
     SCOPED_TRACE(method);
     const std::string name = testing::TestSegmentName(method);
     testing::ScopedUnlink unlink(name);
@@ -544,7 +553,7 @@ TEST(ResourceTrackerTest, ForkedAndSpawnedChildrenShareTheParentsTracker) {
   }
 }
 
-TEST_F(SpawnTest, LocksAndEventsAreTheSameObjects) {
+TEST_P(SpawnTest, LocksAndEventsAreTheSameObjects) {
   Lock lock;
   Event acquired;
   RawValue<int> order;
@@ -561,7 +570,7 @@ TEST_F(SpawnTest, LocksAndEventsAreTheSameObjects) {
   EXPECT_EQ(order.value(), 1);
 }
 
-TEST_F(SpawnTest, BindClosuresFunctionsAndCaptureless) {
+TEST_P(SpawnTest, BindClosuresFunctionsAndCaptureless) {
   RawValue<int> out;
   Process bound = spawn_.Process(Bind(Scale, 6), out, 7);
   ASSERT_THAT(bound.Start(), IsOk());
@@ -584,7 +593,7 @@ TEST_F(SpawnTest, BindClosuresFunctionsAndCaptureless) {
   EXPECT_EQ(out.value(), 99);
 }
 
-TEST_F(SpawnTest, ExitCodes) {
+TEST_P(SpawnTest, ExitCodes) {
   Process exits = spawn_.Process(ExitWith, 3);
   Process throws = spawn_.Process(Throw, std::string("spawned boom"));
   Process fails = spawn_.Process(FailWithStatus);
@@ -599,7 +608,7 @@ TEST_F(SpawnTest, ExitCodes) {
   EXPECT_EQ(fails.exitcode(), 1);
 }
 
-TEST_F(SpawnTest, ChildHasItsIdentityAndNeverRunsMain) {
+TEST_P(SpawnTest, ChildHasItsIdentityAndNeverRunsMain) {
   // Were main to run in the child, it would run this whole test binary
   // again and exit with gtest's status, not 0 from CheckIdentity.
   Process p = spawn_.Process(CheckIdentity, std::string("spawned-one"),
@@ -610,7 +619,7 @@ TEST_F(SpawnTest, ChildHasItsIdentityAndNeverRunsMain) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-TEST_F(SpawnTest, AuthKeyIsInherited) {
+TEST_P(SpawnTest, AuthKeyIsInherited) {
   // Not valid UTF-8, so it travels as bytes.
   const std::string key = CurrentAuthKey();
   SetCurrentAuthKey(std::string("\xff\x00binary key", 12));
@@ -621,7 +630,7 @@ TEST_F(SpawnTest, AuthKeyIsInherited) {
   SetCurrentAuthKey(key);
 }
 
-TEST_F(SpawnTest, PerProcessAuthKey) {
+TEST_P(SpawnTest, PerProcessAuthKey) {
   Process p = spawn_.Process(CheckAuthKeyAndPassItOn, std::string("\xfe spawned key", 14));
   p.set_authkey(std::string("\xfe spawned key", 14));
   ASSERT_THAT(p.Start(), IsOk());
@@ -629,13 +638,13 @@ TEST_F(SpawnTest, PerProcessAuthKey) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-TEST_F(SpawnTest, SpawnableSubclassIsRebuiltInTheChild) {
+TEST_P(SpawnTest, SpawnableSubclassIsRebuiltInTheChild) {
   Value<int> total(1);
   SpawnedAddingWorker worker;
   worker.total = total;
   worker.add = 41;
   worker.expected_name = worker.name();
-  worker.set_start_method(StartMethod::kSpawn);
+  worker.set_start_method(spawn_.start_method());
   ASSERT_THAT(worker.Start(), IsOk());
   ASSERT_TRUE(worker.Join(kLong));
   EXPECT_EQ(worker.exitcode(), 0);
@@ -659,7 +668,7 @@ void UseContextObjects(Queue in, Queue out, Value<int> value, Lock lock, Event g
 
 // Python's get_context(method) offers the module's factories: its Process
 // and Pool use that method, its shared objects work with it.
-TEST_F(SpawnTest, ContextOffersTheModulesFactories) {
+TEST_P(SpawnTest, ContextOffersTheModulesFactories) {
   g_marker = 7;
   Context fork = *GetContext("fork");
   for (const Context& context : {spawn_, fork}) {
@@ -678,7 +687,7 @@ TEST_F(SpawnTest, ContextOffersTheModulesFactories) {
 
     absl::StatusOr<Pool> pool = context.Pool({.processes = 1});
     ASSERT_THAT(pool, IsOk());
-    const int expected = context.start_method() == StartMethod::kSpawn ? 0 : 7;
+    const int expected = TargetIsSent(context.start_method()) ? 0 : 7;
     EXPECT_THAT(pool->Apply(Marker, 0), IsOkAndHolds(expected));
   }
   // The rest are the module's own objects.
@@ -696,7 +705,7 @@ TEST_F(SpawnTest, ContextOffersTheModulesFactories) {
   g_marker = 0;
 }
 
-TEST_F(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {
+TEST_P(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {
   int captured = 1;
   Process capturing =
       spawn_.Process([&captured] { captured = 2; });
@@ -713,6 +722,133 @@ TEST_F(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {
                        HasSubstr("argument 1")));
   EXPECT_EQ(by_reference.pid(), 0);
   EXPECT_TRUE(ActiveChildren().empty());
+}
+
+// ---- Forkserver. ----
+
+// Held by another thread of the test while a child starts: in a fork of the
+// test it would stay locked forever; in the server's fresh image it is free.
+std::mutex g_held_by_another_thread;
+
+void LockWhatAnotherThreadHolds(RawValue<int64_t> parent_of_child) {
+  std::lock_guard<std::mutex> lock(g_held_by_another_thread);
+  parent_of_child.set_value(getppid());
+}
+
+// What fork() restores of glibc's thread state and the server's clone must
+// too: the thread id glibc records as a mutex's owner (bit 1 when stale, the
+// server's), and the robust-mutex list the kernel leaves empty in a clone
+// (bit 2).
+void CheckThreadState(RawValue<int> wrong) {
+  pthread_mutexattr_t attributes;
+  pthread_mutexattr_init(&attributes);
+  pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ERRORCHECK);
+  pthread_mutex_t mutex;
+  pthread_mutex_init(&mutex, &attributes);
+  pthread_mutex_lock(&mutex);
+  int result = 0;
+  if (mutex.__data.__owner != syscall(SYS_gettid)) result |= 1;
+  void* head = nullptr;
+  size_t length = 0;
+  if (syscall(SYS_get_robust_list, 0, &head, &length) != 0 || head == nullptr) result |= 2;
+  pthread_mutex_unlock(&mutex);
+  wrong.set_value(result);
+}
+
+void WaitForThenExit(Event go, int code) {
+  if (!go.Wait(absl::Seconds(120))) std::exit(99);
+  std::exit(code);
+}
+
+TEST(ForkServerTest, ChildIsForkedByTheServerNotByTheThreadedParent) {
+  Event holding;
+  Event release;
+  std::thread holder([&] {
+    std::lock_guard<std::mutex> lock(g_held_by_another_thread);
+    holding.Set();
+    release.Wait(absl::InfiniteDuration());
+  });
+  ASSERT_TRUE(holding.Wait(kLong));
+  RawValue<int64_t> parent_of_child;
+  Process p = GetContext("forkserver")->Process(LockWhatAnotherThreadHolds, parent_of_child);
+  ASSERT_THAT(p.Start(), IsOk());
+  const bool joined = p.Join(kLong);
+  release.Set();
+  holder.join();
+  ASSERT_TRUE(joined) << "the child inherited the test's locked mutex";
+  EXPECT_EQ(p.exitcode(), 0);
+  // The server cloned it as our child, so we reap it as any other.
+  EXPECT_EQ(parent_of_child.value(), getpid());
+  EXPECT_GT(internal::ForkServerPid(), 0);
+}
+
+TEST(ForkServerTest, ChildHasItsOwnThreadIdAndRobustList) {
+  RawValue<int> wrong(-1);
+  Process p = GetContext("forkserver")->Process(CheckThreadState, wrong);
+  ASSERT_THAT(p.Start(), IsOk());
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(wrong.value(), 0) << "1: glibc's thread id is the server's; 2: no robust list";
+}
+
+TEST(ForkServerTest, SignalsAndSentinelReachAChildOfTheServer) {
+  Event never;
+  Process p = GetContext("forkserver")->Process(WaitForThenExit, never, 0);
+  ASSERT_THAT(p.Start(), IsOk());
+  EXPECT_TRUE(p.IsAlive());
+  EXPECT_FALSE(p.Join(absl::Milliseconds(20)));
+  pollfd ready = {p.sentinel(), POLLIN, 0};
+  EXPECT_EQ(poll(&ready, 1, 0), 0);
+  ASSERT_THAT(p.Kill(), IsOk());
+  ASSERT_EQ(poll(&ready, 1, 60'000), 1);
+  ASSERT_TRUE(p.Join(kLong));
+  EXPECT_EQ(p.exitcode(), -SIGKILL);
+  EXPECT_FALSE(p.IsAlive());
+}
+
+// The children are ours, not the server's: one that runs while the server
+// dies still gives us its exit code, and the next start gets a new server.
+TEST(ForkServerTest, AKilledServerIsReplacedAndItsChildrenGoOn) {
+  Context forkserver = *GetContext("forkserver");
+  Event go;
+  Process running = forkserver.Process(WaitForThenExit, go, 6);
+  ASSERT_THAT(running.Start(), IsOk());
+  const pid_t server = internal::ForkServerPid();
+  ASSERT_GT(server, 0);
+  ASSERT_EQ(kill(server, SIGKILL), 0);
+  go.Set();
+  ASSERT_TRUE(running.Join(kLong));
+  EXPECT_EQ(running.exitcode(), 6);
+
+  Process next = forkserver.Process(ExitWith, 4);
+  ASSERT_THAT(next.Start(), IsOk());
+  ASSERT_TRUE(next.Join(kLong));
+  EXPECT_EQ(next.exitcode(), 4);
+  EXPECT_GT(internal::ForkServerPid(), 0);
+  EXPECT_NE(internal::ForkServerPid(), server);
+}
+
+TEST(ForkServerTest, ForkedChildStartsItsOwnServer) {
+  Context forkserver = *GetContext("forkserver");
+  Process warm = forkserver.Process(Nothing);
+  ASSERT_THAT(warm.Start(), IsOk());
+  ASSERT_TRUE(warm.Join(kLong));
+  const pid_t ours = internal::ForkServerPid();
+  RawValue<int64_t> theirs;
+  // A forked child asks a server of its own: sharing ours, their requests
+  // would interleave on one socket.
+  Process forked([&] {
+    if (internal::ForkServerPid() != 0) std::exit(2);
+    Process grandchild = GetContext("forkserver")->Process(Nothing);
+    if (!grandchild.Start().ok() || !grandchild.Join(absl::Seconds(60))) std::exit(3);
+    theirs.set_value(internal::ForkServerPid());
+    std::exit(*grandchild.exitcode());
+  });
+  ASSERT_THAT(forked.Start(), IsOk());
+  ASSERT_TRUE(forked.Join(kLong));
+  EXPECT_EQ(forked.exitcode(), 0);
+  EXPECT_GT(theirs.value(), 0);
+  EXPECT_NE(theirs.value(), ours);
 }
 
 }  // namespace

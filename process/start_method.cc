@@ -13,14 +13,23 @@ std::atomic<bool> default_set{false};
 }  // namespace
 
 absl::string_view StartMethodName(StartMethod method) {
-  return method == StartMethod::kSpawn ? "spawn" : "fork";
+  switch (method) {
+    case StartMethod::kFork:
+      return "fork";
+    case StartMethod::kSpawn:
+      return "spawn";
+    case StartMethod::kForkServer:
+      return "forkserver";
+  }
+  return "fork";
 }
 
 absl::StatusOr<StartMethod> ParseStartMethod(absl::string_view name) {
   if (name == "fork") return StartMethod::kFork;
   if (name == "spawn") return StartMethod::kSpawn;
+  if (name == "forkserver") return StartMethod::kForkServer;
   return absl::InvalidArgumentError(absl::StrCat(
-      "start method \"", name, "\": not offered; use \"fork\" or \"spawn\""));
+      "start method \"", name, "\": not offered; use \"fork\", \"spawn\" or \"forkserver\""));
 }
 
 absl::Status SetStartMethod(StartMethod method, bool force) {
@@ -35,6 +44,6 @@ absl::Status SetStartMethod(StartMethod method, bool force) {
 
 StartMethod GetStartMethod() { return default_method.load(); }
 
-std::vector<std::string> GetAllStartMethods() { return {"fork", "spawn"}; }
+std::vector<std::string> GetAllStartMethods() { return {"fork", "spawn", "forkserver"}; }
 
 }  // namespace mp

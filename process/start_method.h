@@ -13,6 +13,12 @@
 //           reference, `mp::Bind` closures, shared objects attached to the
 //           same memory). Slower to start, but the child inherits no
 //           threads, no locks held by other threads, no open state.
+//   kForkServer  the child is forked from a server process that this
+//           process spawned on first use (process/internal/fork_server.h):
+//           a fresh, single-threaded image, so the child inherits nothing
+//           of the program's threads or state, as with spawn, but starts as
+//           fast as a fork of a small idle process. The target travels as
+//           with spawn.
 //
 // The process-wide default is fork; change it once, early, with
 // `SetStartMethod`, or choose per process (`Process::set_start_method`) or
@@ -20,9 +26,6 @@
 //
 //   if (absl::Status s = mp::SetStartMethod(mp::StartMethod::kSpawn); !s.ok())
 //     ...;
-//
-// Python's third method, forkserver, is not offered: spawn gives its
-// guarantees here, and fork is cheaper than asking a server to fork.
 
 #ifndef MULTIPROCESS_PROCESS_START_METHOD_H_
 #define MULTIPROCESS_PROCESS_START_METHOD_H_
@@ -36,13 +39,16 @@
 
 namespace mp {
 
-enum class StartMethod { kFork, kSpawn };
+enum class StartMethod { kFork, kSpawn, kForkServer };
 
-// "fork" or "spawn".
+// Whether a child started by `method` gets its target through //serialize
+// (spawn and forkserver) rather than as a copy of memory (fork).
+constexpr bool TargetIsSent(StartMethod method) { return method != StartMethod::kFork; }
+
+// "fork", "spawn" or "forkserver".
 absl::string_view StartMethodName(StartMethod method);
 
-// The method named `name`. Errors: `InvalidArgument` for any other name
-// (including "forkserver", which this library does not offer).
+// The method named `name`. Errors: `InvalidArgument` for any other name.
 [[nodiscard]] absl::StatusOr<StartMethod> ParseStartMethod(
     absl::string_view name);
 
@@ -55,7 +61,8 @@ absl::string_view StartMethodName(StartMethod method);
 // The current default.
 StartMethod GetStartMethod();
 
-// Every method this platform offers, default first: {"fork", "spawn"}.
+// Every method this platform offers, default first:
+// {"fork", "spawn", "forkserver"}.
 std::vector<std::string> GetAllStartMethods();
 
 }  // namespace mp

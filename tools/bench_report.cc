@@ -134,6 +134,8 @@ constexpr Pair kPairs[] = {
     {"process/process_benchmark", "Process start+join (spawn)",
      "BM_ProcessSpawn/real_time", "BM_RawPosixSpawnWait/real_time",
      "posix_spawn+waitpid"},
+    {"process/process_benchmark", "Process start+join (forkserver)",
+     "BM_ProcessForkServer/real_time", "BM_RawForkWait/real_time", "fork+waitpid"},
     {"process/pool_benchmark", "Pool.apply round trip, 2 processes on 2 CPUs",
      "BM_PoolApply/real_time", "BM_RawSpinPingPong/real_time",
      "raw futex ping-pong with the Queue's spin"},

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -19,7 +20,7 @@ PassingDescriptors::PassingDescriptors() : outer_(passing) { passing = this; }
 
 PassingDescriptors::~PassingDescriptors() { passing = outer_; }
 
-absl::Status PassDescriptor(int fd, const char* what) {
+absl::StatusOr<int> PassDescriptor(int fd, const char* what) {
   if (passing == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, " (descriptor ", fd,
@@ -30,8 +31,10 @@ absl::Status PassDescriptor(int fd, const char* what) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": closed"));
   }
   std::vector<int>& fds = passing->descriptors_;
-  if (std::find(fds.begin(), fds.end(), fd) == fds.end()) fds.push_back(fd);
-  return absl::OkStatus();
+  auto found = std::find(fds.begin(), fds.end(), fd);
+  if (found != fds.end()) return static_cast<int>(found - fds.begin());
+  fds.push_back(fd);
+  return static_cast<int>(fds.size() - 1);
 }
 
 void StartReceivingDescriptors(std::vector<int> passed) {
@@ -40,20 +43,20 @@ void StartReceivingDescriptors(std::vector<int> passed) {
 }
 
 void FinishReceivingDescriptors() {
-  for (const int fd : received) close(fd);
+  for (const int fd : received) {
+    if (fd >= 0) close(fd);
+  }
   received.clear();
 }
 
-absl::Status AdoptPassedDescriptor(int fd, const char* what) {
-  auto found = std::find(received.begin(), received.end(), fd);
-  if (found == received.end()) {
+absl::StatusOr<int> AdoptPassedDescriptor(uint64_t index, const char* what) {
+  if (index >= received.size() || received[index] < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        what, " (descriptor ", fd,
+        what, " (passed descriptor #", index,
         "): not passed to this process, or already taken; only a spawned "
         "child receives one, as an argument of its target"));
   }
-  received.erase(found);
-  return absl::OkStatus();
+  return std::exchange(received[index], -1);
 }
 
 }  // namespace mp::internal

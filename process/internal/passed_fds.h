@@ -3,9 +3,10 @@
 //
 // While a spawn encodes its target, a `PassingDescriptors` scope is open on
 // the encoding thread: an encoder that meets a descriptor (a Connection)
-// adds it with `PassDescriptor` and writes its number. The launcher keeps
-// exactly those descriptors open across exec, so the child has them under
-// the same numbers. In the child, StartReceivingDescriptors lists what was
+// adds it with `PassDescriptor` and writes the index that returns. The
+// launcher hands exactly those descriptors to the child (kept open across
+// exec, or sent to the fork server), and the child's list names them in
+// the same order, under whatever numbers they have there. In the child, StartReceivingDescriptors lists what was
 // passed, a decoder takes one with `AdoptPassedDescriptor` (once), and
 // FinishReceivingDescriptors closes whatever no decoder took. Outside these scopes a descriptor
 // cannot be encoded or decoded: bytes from elsewhere (a pipe, a queue)
@@ -14,9 +15,11 @@
 #ifndef MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_
 #define MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace mp::internal {
 
@@ -32,15 +35,15 @@ class PassingDescriptors {
   const std::vector<int>& descriptors() const { return descriptors_; }
 
  private:
-  friend absl::Status PassDescriptor(int fd, const char* what);
+  friend absl::StatusOr<int> PassDescriptor(int fd, const char* what);
   std::vector<int> descriptors_;
   PassingDescriptors* outer_;
 };
 
-// Marks `fd` to be kept open in the child being spawned.
+// Marks `fd` to be handed to the child being spawned; returns its index.
 // Errors: `InvalidArgument` naming `what` when no spawn is encoding (a
 // descriptor sent through a Pipe, a Queue or a Pool task cannot travel).
-absl::Status PassDescriptor(int fd, const char* what);
+absl::StatusOr<int> PassDescriptor(int fd, const char* what);
 
 // The child's side: `passed` are the descriptors its parent kept open for
 // it, which decoders may adopt until FinishReceivingDescriptors closes the
@@ -48,10 +51,10 @@ absl::Status PassDescriptor(int fd, const char* what);
 void StartReceivingDescriptors(std::vector<int> passed);
 void FinishReceivingDescriptors();
 
-// Takes `fd`, which the parent passed, as the caller's own.
-// Errors: `InvalidArgument` naming `what` when `fd` was not passed to this
-// process or was already adopted.
-absl::Status AdoptPassedDescriptor(int fd, const char* what);
+// Takes the descriptor passed at `index` as the caller's own; returns it.
+// Errors: `InvalidArgument` naming `what` when nothing was passed at
+// `index` or it was already adopted.
+absl::StatusOr<int> AdoptPassedDescriptor(uint64_t index, const char* what);
 
 }  // namespace mp::internal
 

@@ -229,12 +229,10 @@ absl::StatusOr<std::unique_ptr<PoolCore>> PoolCore::Start(
     return absl::InvalidArgumentError(
         "pool: maxtasksperchild must be positive (or 0 for no limit)");
   }
-  if (settings.start_method == StartMethod::kSpawn &&
-      settings.make_spawned == nullptr) {
+  if (TargetIsSent(settings.start_method) && settings.make_spawned == nullptr) {
     return absl::InvalidArgumentError("pool: no entry for spawned workers");
   }
-  if (settings.start_method == StartMethod::kSpawn &&
-      !settings.initializer.encoded.ok()) {
+  if (TargetIsSent(settings.start_method) && !settings.initializer.encoded.ok()) {
     return absl::Status(
         settings.initializer.encoded.status().code(),
         absl::StrCat("pool: the initializer cannot be sent to a spawned "
@@ -279,8 +277,10 @@ PoolCore::~PoolCore() {
 absl::Status PoolCore::StartWorkerLocked() {
   auto worker = std::make_unique<Worker>();
   worker->id = next_worker_++;
-  const bool spawn = settings_.start_method == StartMethod::kSpawn;
-  worker->name = absl::StrCat(spawn ? "SpawnPoolWorker-" : "ForkPoolWorker-",
+  const bool spawn = TargetIsSent(settings_.start_method);
+  worker->name = absl::StrCat(settings_.start_method == StartMethod::kSpawn        ? "SpawnPoolWorker-"
+                              : settings_.start_method == StartMethod::kForkServer ? "ForkServerPoolWorker-"
+                                                                                   : "ForkPoolWorker-",
                               worker->id);
   absl::StatusOr<Queue> inbox = Queue::Create();
   if (!inbox.ok()) return inbox.status();

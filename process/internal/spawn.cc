@@ -142,20 +142,25 @@ int RunRequest(int fd) {
   if (!request.ok()) {
     FailInChild(absl::StrCat("bad request: ", request.status().ToString()));
   }
-  BecomeChild(std::move(request->identity), static_cast<int>(request->lifeline));
+  return RunSpawnRequest(*std::move(request));
+}
+
+}  // namespace
+
+int RunSpawnRequest(SpawnRequest request) {
+  BecomeChild(std::move(request.identity), static_cast<int>(request.lifeline));
   // RunEncodedCall finishes receiving once the arguments are decoded.
-  StartReceivingDescriptors(std::vector<int>(request->passed.begin(), request->passed.end()));
+  StartReceivingDescriptors(std::vector<int>(request.passed.begin(), request.passed.end()));
   absl::StatusOr<std::tuple<Trampoline, std::string>> call =
-      Loads<std::tuple<Trampoline, std::string>>(request->target);
+      Loads<std::tuple<Trampoline, std::string>>(request.target);
   if (!call.ok()) {
+    FinishReceivingDescriptors();
     ReportTargetFailure(
         absl::StrCat("cannot rebuild the target: ", call.status().ToString()));
     return 1;
   }
   return std::get<0>(*call)(std::move(std::get<1>(*call)));
 }
-
-}  // namespace
 
 void RunSpawnedChild(int fd) {
   // Runs last at exit: arenas still named then belong to objects this

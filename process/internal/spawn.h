@@ -48,6 +48,10 @@ void MarkMainWrapped();
 // Whether main was entered through the wrapper (so spawned children work).
 bool MainIsWrapped();
 
+// What a new child does with its request: takes its identity and
+// descriptors, rebuilds the target and runs it; returns the exit code.
+int RunSpawnRequest(SpawnRequest request);
+
 // Called by the wrapper: runs the request on `fd` and exits.
 [[noreturn]] void RunSpawnedChild(int fd);
 

@@ -63,9 +63,13 @@ int Atexit() {
   mp::ProcessOptions spawn;
   spawn.start_method = mp::StartMethod::kSpawn;
   mp::Process spawned(spawn, SayChildRan);
+  mp::ProcessOptions forkserver;
+  forkserver.start_method = mp::StartMethod::kForkServer;
+  mp::Process served(forkserver, SayChildRan);
   if (!forked.Start().ok() || !forked.Join()) return 2;
   if (!spawned.Start().ok() || !spawned.Join()) return 3;
-  return forked.exitcode() == 0 && spawned.exitcode() == 0 ? 0 : 4;
+  if (!served.Start().ok() || !served.Join()) return 5;
+  return forked.exitcode() == 0 && spawned.exitcode() == 0 && served.exitcode() == 0 ? 0 : 4;
 }
 
 int JoinAtExit() {
@@ -99,8 +103,9 @@ int Orphan(const std::string& method, const std::string& from) {
   static mp::Event never;
   mp::ProcessOptions options;
   options.daemon = true;
-  options.start_method = method == "spawn" ? mp::StartMethod::kSpawn
-                                           : mp::StartMethod::kFork;
+  absl::StatusOr<mp::StartMethod> parsed = mp::ParseStartMethod(method);
+  if (!parsed.ok()) return 64;
+  options.start_method = *parsed;
   mp::Process child(options, WaitForever, never);
   bool started = false;
   if (from == "thread") {

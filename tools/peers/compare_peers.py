@@ -76,6 +76,7 @@ VALUE = ("shm/sharedctypes_benchmark", "BM_ValueIncrement", "real_time")
 SHM = ("shm/shared_memory_benchmark", "BM_SharedMemoryCreateUnlink_FreshName", "real_time")
 FORK = ("process/process_benchmark", "BM_ProcessFork/real_time", "real_time")
 SPAWN = ("process/process_benchmark", "BM_ProcessSpawn/real_time", "real_time")
+FORKSERVER = ("process/process_benchmark", "BM_ProcessForkServer/real_time", "real_time")
 
 # Redis runs: (command, clients, pipeline, requests).
 REDIS_RUNS = [
@@ -104,7 +105,7 @@ SECTIONS = [
         ("`SharedMemory` create+unlink, 4 KiB", SHM, "SharedMemory create+unlink, 4 KiB"),
         ("`Process` start+join, fork", FORK, "Process start+join (fork)"),
         ("`Process` start+join, spawn", SPAWN, "Process start+join (spawn)"),
-        ("`Process` start+join, forkserver", None, "Process start+join (forkserver)"),
+        ("`Process` start+join, forkserver", FORKSERVER, "Process start+join (forkserver)"),
     ]),
     ("Redis 7 over a Unix socket (`redis-benchmark -s`)", "redis", [
         ("SET, 1 client, no pipelining (`-c 1 -P 1`) / `d[k] = v`", DICT_SET,

@@ -161,10 +161,10 @@ void RemoveTrackedPath(TrackedKind kind, const std::string& path) {
   if (removed == 0) Untrack(kind, path);
 }
 
-absl::StatusOr<Listener> Listen(const Address& address) {
+absl::StatusOr<Listener> Listen(const Address& address, absl::string_view what) {
   Listener listener;
   listener.bound = address;
-  const std::string name = absl::StrCat("manager \"", address.ToString(), "\"");
+  const std::string name = absl::StrCat(what, " \"", address.ToString(), "\"");
   if (address.family == Address::Family::kUnix) {
     absl::StatusOr<sockaddr_un> unix_address = UnixAddress(address.path);
     if (!unix_address.ok()) return unix_address.status();
@@ -176,7 +176,7 @@ absl::StatusOr<Listener> Listen(const Address& address) {
       close(fd);
       if (error == EADDRINUSE) {
         return absl::AlreadyExistsError(
-            absl::StrCat(name, ": the path exists (another manager, or one "
+            absl::StrCat(name, ": the path exists (another ", what, ", or one "
                                "that died; remove it if it is stale)"));
       }
       return SystemError(absl::StrCat(name, ": bind"), error);
@@ -257,8 +257,9 @@ absl::StatusOr<std::string> MakePrivateSocketDirectory() {
   return pattern;
 }
 
-absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout) {
-  const std::string name = absl::StrCat("manager \"", address.ToString(), "\"");
+absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
+                            absl::string_view what) {
+  const std::string name = absl::StrCat(what, " \"", address.ToString(), "\"");
   const absl::Time deadline = absl::Now() + timeout;
   if (address.family == Address::Family::kUnix) {
     absl::StatusOr<sockaddr_un> unix_address = UnixAddress(address.path);
@@ -278,7 +279,8 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout) {
       close(fd);
       return absl::UnavailableError(absl::StrCat(
           name, ": connect: ", std::strerror(error),
-          error == ENOENT || error == ECONNREFUSED ? " (no manager there)" : ""));
+          error == ENOENT || error == ECONNREFUSED ? absl::StrCat(" (no ", what, " there)")
+                                                    : std::string()));
     }
     const timeval none{};
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
@@ -361,6 +363,12 @@ void FrameChannel::Abandon() {
   read_ = end_ = 0;
   for (int fd : received_fds_) close(fd);
   received_fds_.clear();
+}
+
+std::string FrameChannel::TakeUnread() {
+  std::string unread = buffer_.substr(read_, end_ - read_);
+  read_ = end_ = 0;
+  return unread;
 }
 
 void FrameChannel::Interrupt() {

@@ -54,7 +54,8 @@ struct Listener {
   int fd = -1;
   Address bound;
 };
-absl::StatusOr<Listener> Listen(const Address& address);
+// Errors name `what` ("manager", "listener").
+absl::StatusOr<Listener> Listen(const Address& address, absl::string_view what = "manager");
 
 // A new private directory for a Unix socket ("/tmp/mp-<pid>-XXXXXX", mode
 // 0700), under $TMPDIR when that is short enough for a socket path.
@@ -68,7 +69,8 @@ void RemoveTrackedPath(TrackedKind kind, const std::string& path);
 // Connects to `address`, giving up after `timeout`.
 // Errors: `Unavailable` when nothing listens there (or it does not answer in
 // time); `InvalidArgument` for a bad address.
-absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout);
+absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
+                            absl::string_view what = "manager");
 
 // Whether the peer of the connected socket `fd` has closed or shut down
 // its end (it may have died). Does not wait.
@@ -120,6 +122,10 @@ class FrameChannel {
   // `DeadlineExceeded`.
   absl::StatusOr<absl::string_view> Read(
       absl::Time deadline = absl::InfiniteFuture());
+
+  // The bytes read ahead and not yet returned by Read, handed to the
+  // caller (who goes on with the socket by other means).
+  std::string TakeUnread();
 
   // Makes a Read in another thread return `Unavailable` (shutdown(2)).
   void Interrupt();

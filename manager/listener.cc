@@ -1,0 +1,198 @@
+#include "manager/listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "manager/internal/handshake.h"
+#include "manager/internal/transport.h"
+#include "process/process.h"
+
+namespace mp::connection {
+namespace {
+
+using internal::Address;
+using internal::FrameChannel;
+
+// The peer of an accepted TCP socket as "host:port" ("[host]:port" for
+// IPv6); empty for a Unix socket.
+std::string PeerAddress(int fd) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return "";
+  char host[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
+    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+    return absl::StrCat(host, ":", ntohs(v4->sin_port));
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+    return absl::StrCat("[", host, "]:", ntohs(v6->sin6_port));
+  }
+  return "";
+}
+
+// The socket of an authenticated channel as a Connection, with whatever the
+// channel read ahead past the handshake.
+Connection ToConnection(FrameChannel& channel) {
+  std::string unread = channel.TakeUnread();
+  const int fd = channel.fd();
+  channel.Abandon();
+  return Connection::FromSocket(fd, std::move(unread));
+}
+
+uint64_t RandomId() {
+  const std::string bytes = internal::RandomBytes(sizeof(uint64_t));
+  uint64_t id;
+  std::memcpy(&id, bytes.data(), sizeof id);
+  return id;
+}
+
+}  // namespace
+
+absl::StatusOr<Listener> Listener::Create(ListenerOptions options) {
+  Listener listener;
+  std::string text = options.address;
+  if (text.empty()) {
+    absl::StatusOr<std::string> made = internal::MakePrivateSocketDirectory();
+    if (!made.ok()) return made.status();
+    listener.directory_ = *made;
+    text = absl::StrCat(listener.directory_, "/listener");
+  }
+  absl::StatusOr<Address> address = internal::ParseAddress(text);
+  absl::StatusOr<internal::Listener> bound =
+      address.ok() ? internal::Listen(*address, "listener") : address.status();
+  if (!bound.ok()) {
+    // The destructor removes the directory.
+    return bound.status();
+  }
+  listener.fd_ = bound->fd;
+  listener.address_ = bound->bound.ToString();
+  if (bound->bound.family == Address::Family::kUnix) listener.socket_path_ = bound->bound.path;
+  listener.authkey_ = options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
+  listener.authenticate_ = options.authenticate;
+  listener.handshake_timeout_ = options.handshake_timeout;
+  listener.id_ = RandomId();
+  return listener;
+}
+
+Listener::Listener(Listener&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      address_(std::move(other.address_)),
+      socket_path_(std::exchange(other.socket_path_, "")),
+      directory_(std::exchange(other.directory_, "")),
+      authkey_(std::move(other.authkey_)),
+      authenticate_(other.authenticate_),
+      handshake_timeout_(other.handshake_timeout_),
+      id_(other.id_),
+      last_accepted_(std::move(other.last_accepted_)) {}
+
+Listener& Listener::operator=(Listener&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = std::exchange(other.fd_, -1);
+    address_ = std::move(other.address_);
+    socket_path_ = std::exchange(other.socket_path_, "");
+    directory_ = std::exchange(other.directory_, "");
+    authkey_ = std::move(other.authkey_);
+    authenticate_ = other.authenticate_;
+    handshake_timeout_ = other.handshake_timeout_;
+    id_ = other.id_;
+    last_accepted_ = std::move(other.last_accepted_);
+  }
+  return *this;
+}
+
+Listener::~Listener() { Close(); }
+
+void Listener::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  if (!socket_path_.empty()) {
+    internal::RemoveTrackedPath(internal::TrackedKind::kFile, socket_path_);
+    socket_path_.clear();
+  }
+  if (!directory_.empty()) {
+    internal::RemoveTrackedPath(internal::TrackedKind::kDirectory, directory_);
+    directory_.clear();
+  }
+}
+
+absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
+  if (fd_ < 0) {
+    return absl::FailedPreconditionError(absl::StrCat("listener \"", address_, "\": closed"));
+  }
+  const absl::Time deadline =
+      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  int fd = -1;
+  while (fd < 0) {
+    pollfd ready = {fd_, POLLIN, 0};
+    int wait_ms = -1;
+    if (deadline != absl::InfiniteFuture()) {
+      wait_ms = static_cast<int>(absl::ToInt64Milliseconds(
+          std::max(deadline - absl::Now() + absl::Milliseconds(1) - absl::Nanoseconds(1),
+                   absl::ZeroDuration())));
+    }
+    const int n = poll(&ready, 1, wait_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("listener \"", address_, "\": poll"));
+    if (n == 0) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("listener \"", address_, "\": no client within ", absl::FormatDuration(timeout)));
+    }
+    fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    // A client that gave up between poll and accept: wait for the next.
+    if (fd < 0 && (errno == EAGAIN || errno == ECONNABORTED || errno == EINTR)) continue;
+    if (fd < 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("listener \"", address_, "\": accept"));
+    }
+  }
+  last_accepted_ = PeerAddress(fd);
+  if (!last_accepted_.empty()) {
+    const int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  FrameChannel channel(fd, internal::kMaxHandshakeFrameBytes);
+  if (authenticate_) {
+    if (absl::Status accepted = internal::AcceptClient(channel, authkey_, id_,
+                                                       absl::Now() + handshake_timeout_);
+        !accepted.ok()) {
+      const std::string who =
+          last_accepted_.empty() ? std::string("a client") : absl::StrCat("client ", last_accepted_);
+      return absl::Status(accepted.code(), absl::StrCat("listener \"", address_, "\": ", who,
+                                                        " was refused: ", accepted.message()));
+    }
+  }
+  return ToConnection(channel);
+}
+
+absl::StatusOr<Connection> Client(absl::string_view address, ClientOptions options) {
+  absl::StatusOr<Address> parsed = internal::ParseAddress(address);
+  if (!parsed.ok()) return parsed.status();
+  const absl::Time deadline = absl::Now() + options.timeout;
+  absl::StatusOr<int> fd = internal::Connect(*parsed, options.timeout, "listener");
+  if (!fd.ok()) return fd.status();
+  FrameChannel channel(*fd, internal::kMaxHandshakeFrameBytes);
+  if (options.authenticate) {
+    const std::string key =
+        options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
+    absl::StatusOr<uint64_t> server = internal::AuthenticateToServer(channel, key, deadline);
+    if (!server.ok()) {
+      return absl::Status(server.status().code(), absl::StrCat("client of listener \"", address,
+                                                               "\": ", server.status().message()));
+    }
+  }
+  return ToConnection(channel);
+}
+
+}  // namespace mp::connection

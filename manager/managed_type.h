@@ -25,15 +25,21 @@
 //   absl::StatusOr<mp::BaseProxy> counter = manager->Create("Counter", 10);
 //   absl::StatusOr<int64_t> now = counter->CallMethod<int64_t>("add", 5);  // 15
 //
-// A typed proxy is a few lines (the shape Python's AutoProxy generates):
+// No proxy class need be written: name each method once as an
+// `mp::Exposed` constant (manager/exposed.h), register by it, and call it
+// through an `mp::AutoProxy<Counter>` (manager/auto_proxy.h), which takes
+// the parameter and result types from the method; `mp::Factory` is the
+// typed `manager.Counter(10)` of Python's create_method:
 //
-//   class CounterProxy : public mp::BaseProxy {
-//    public:
-//     CounterProxy() = default;
-//     explicit CounterProxy(mp::BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
-//     absl::StatusOr<int64_t> Add(int64_t by) const { return CallMethod<int64_t>("add", by); }
-//   };
-//   absl::StatusOr<CounterProxy> typed = manager->CreateAs<CounterProxy>("Counter", 0);
+//   inline constexpr mp::Exposed<&Counter::Add> kAdd{"add"};
+//   inline constexpr mp::Factory<mp::AutoProxy<Counter>, int64_t> kCounter{"Counter"};
+//   options.types.push_back(mp::ManagedType<Counter>("Counter").Constructor<int64_t>().Method(kAdd));
+//   absl::StatusOr<mp::AutoProxy<Counter>> counter = kCounter(*manager, 10);
+//   absl::StatusOr<int64_t> now = counter->Call(kAdd, 5);  // 15
+//
+// A method registered with an `mp::ExposedProxy` and the ManagedType of
+// what it returns hands back a proxy of a new server object instead of a
+// copy (Python's method_to_typeid; see Method below).
 //
 // Arguments arrive decoded as the parameter types (any type `mp::Loads`
 // reads); results go back through `mp::Dumps`. A method may return
@@ -63,6 +69,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "manager/exposed.h"
 #include "manager/internal/managed.h"
 #include "manager/options.h"
 #include "serialize/object.h"
@@ -70,47 +77,6 @@
 namespace mp {
 
 namespace internal {
-
-template <typename T>
-struct IsStatusOr : std::false_type {};
-template <typename T>
-struct IsStatusOr<absl::StatusOr<T>> : std::true_type {};
-
-// Decodes `args` as Args... into a tuple. Errors: TypeError as Python words
-// it for a call with the wrong arguments.
-template <typename... Args>
-absl::StatusOr<std::tuple<std::decay_t<Args>...>> DecodeCallArguments(
-    absl::string_view name, std::vector<Object>& args) {
-  if (args.size() != sizeof...(Args)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TypeError: ", name, "() takes ", sizeof...(Args), " argument",
-        sizeof...(Args) == 1 ? "" : "s", " (", args.size(), " given)"));
-  }
-  std::tuple<std::decay_t<Args>...> out;
-  absl::Status failed;
-  size_t at = 0;
-  std::apply(
-      [&](auto&... each) {
-        (
-            [&](auto& slot) {
-              if (!failed.ok()) return;
-              using Slot = std::decay_t<decltype(slot)>;
-              absl::StatusOr<Slot> value = args[at].As<Slot>();
-              if (!value.ok()) {
-                failed = absl::InvalidArgumentError(absl::StrCat(
-                    "TypeError: ", name, "() argument ", at + 1, ": ",
-                    value.status().message()));
-              } else {
-                slot = *std::move(value);
-              }
-              ++at;
-            }(each),
-            ...);
-      },
-      out);
-  if (!failed.ok()) return failed;
-  return out;
-}
 
 // The Object a method's result travels as.
 template <typename R>
@@ -132,7 +98,8 @@ absl::StatusOr<Object> ResultObject(R&& result) {
 template <typename T>
 class ManagedType {
  public:
-  using Handler = std::function<absl::StatusOr<Object>(T&, std::vector<Object>&)>;
+  using Handler =
+      std::function<absl::StatusOr<Object>(T&, std::vector<Object>&, internal::CallEffects&)>;
 
   // A type whose objects are made by `T()` until Constructor says otherwise.
   explicit ManagedType(std::string type_id) : type_id_(std::move(type_id)) {
@@ -181,9 +148,64 @@ class ManagedType {
     });
   }
 
+  // As above, with the name and method declared once as an mp::Exposed
+  // constant, which an mp::AutoProxy<T> calls by.
+  template <auto kMethod>
+  ManagedType& Method(Exposed<kMethod> method) {
+    return Method(std::string(method.name), kMethod);
+  }
+
+  // Python's method_to_typeid: `method` returns a `U` (or a
+  // std::unique_ptr<U>, or an absl::StatusOr of either), which becomes a
+  // new object of this server served as `returns` says, and the caller
+  // gets a proxy of it (an mp::AutoProxy<U>, or any proxy type) instead of
+  // a copy. The object lives while a proxy of it does.
+  //
+  //   inline constexpr mp::ExposedProxy<&Shelf::Book> kBook{"book"};
+  //   mp::ManagedType<Book> book_type("Book");
+  //   book_type.Method("title", &Book::Title);  // Before it is used below.
+  //   options.types.push_back(book_type);
+  //   options.types.push_back(mp::ManagedType<Shelf>("Shelf").Method(kBook, book_type));
+  //   ...
+  //   absl::StatusOr<mp::AutoProxy<Book>> book = shelf.Call(kBook, 3);
+  template <auto kMethod, typename U>
+  ManagedType& Method(ExposedProxy<kMethod> method, const ManagedType<U>& returns) {
+    using Traits = internal::MethodTraits<decltype(kMethod)>;
+    static_assert(std::is_same_v<typename Traits::Class, T>, "a method of another class");
+    static_assert(std::is_same_v<typename internal::MadeType<typename Traits::Result>::Type, U>,
+                  "the method does not return the type `returns` serves");
+    const std::string name(method.name);
+    auto wrap = returns.Wrapper();
+    methods_[name] = [name, wrap, type_id = returns.type_id()](
+                         T& object, std::vector<mp::Object>& args,
+                         internal::CallEffects& effects) -> absl::StatusOr<mp::Object> {
+      return Traits::Apply(
+          [&](auto&&... decoded) -> absl::StatusOr<mp::Object> {
+            absl::StatusOr<std::unique_ptr<U>> made =
+                ManagedType<U>::Own((object.*kMethod)(std::forward<decltype(decoded)>(decoded)...));
+            if (!made.ok()) return made.status();
+            return effects.Adopt(type_id, wrap(*std::move(made)));
+          },
+          name, args);
+    };
+    return *this;
+  }
+
+  const std::string& type_id() const { return type_id_; }
+
   // What ManagerOptions::types takes.
   operator TypeRegistration() const {
     return TypeRegistration{type_id_, MakeFactory()};
+  }
+
+  // Serves an existing object as this type does (for Method(..., returns)).
+  std::function<std::unique_ptr<internal::ManagedObject>(std::unique_ptr<T>)> Wrapper() const {
+    auto methods =
+        std::make_shared<const absl::flat_hash_map<std::string, Handler>>(methods_);
+    return [methods, type_id = type_id_](std::unique_ptr<T> object) {
+      return std::unique_ptr<internal::ManagedObject>(
+          new Object_(std::move(object), methods, type_id));
+    };
   }
 
  private:
@@ -198,10 +220,10 @@ class ManagedType {
 
     absl::StatusOr<mp::Object> Call(absl::string_view method,
                                     std::vector<mp::Object>& args,
-                                    internal::CallEffects&) override {
+                                    internal::CallEffects& effects) override {
       auto found = methods_->find(method);
       if (found == methods_->end()) return internal::NotExposed(type_id_, method);
-      return found->second(*object_, args);
+      return found->second(*object_, args, effects);
     }
     void DropAll(internal::CallEffects&) override {}
 
@@ -213,8 +235,8 @@ class ManagedType {
 
   template <typename R, typename... Args, typename Invoke>
   ManagedType& Expose(std::string name, Invoke invoke) {
-    methods_[name] = [name, invoke](T& object, std::vector<mp::Object>& args)
-        -> absl::StatusOr<mp::Object> {
+    methods_[name] = [name, invoke](T& object, std::vector<mp::Object>& args,
+                                    internal::CallEffects&) -> absl::StatusOr<mp::Object> {
       auto decoded = internal::DecodeCallArguments<Args...>(name, args);
       if (!decoded.ok()) return decoded.status();
       if constexpr (std::is_void_v<R>) {
@@ -229,6 +251,8 @@ class ManagedType {
     };
     return *this;
   }
+
+  template <typename> friend class ManagedType;
 
   template <typename Made>
   static absl::StatusOr<std::unique_ptr<T>> Own(Made made) {

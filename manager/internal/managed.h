@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -108,6 +109,22 @@ class CallEffects {
     return (*resolve_)(ref->object);
   }
 
+  // Keeps `object`, made by a method, as a new object of this server of
+  // type `type_id`, and returns a proxy of it for the method to return
+  // (Python's method_to_typeid). The object lives while the caller holds
+  // the proxy. Errors: `FailedPrecondition` where no object can be made
+  // (outside a method call).
+  using Adopter =
+      std::function<Object(absl::string_view type_id, std::unique_ptr<ManagedObject> object)>;
+  void set_adopter(const Adopter* adopt) { adopt_ = adopt; }
+  absl::StatusOr<Object> Adopt(absl::string_view type_id, std::unique_ptr<ManagedObject> object) {
+    if (adopt_ == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("manager: a ", type_id, " cannot be made here (only a method call can)"));
+    }
+    return (*adopt_)(type_id, std::move(object));
+  }
+
   // `value` is now held by the object.
   void Stored(const Object& value) { Collect(value, stored_); }
   // `value` is no longer held by the object (it may still be returned).
@@ -133,6 +150,7 @@ class CallEffects {
   bool would_block_ = false;
   const std::function<void()>* notify_ = nullptr;
   const Resolver* resolve_ = nullptr;
+  const Adopter* adopt_ = nullptr;
   std::vector<uint64_t> stored_;
   std::vector<uint64_t> dropped_;
 };

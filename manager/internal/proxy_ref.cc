@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "serialize/serialize.h"
 
 namespace mp::internal {
 namespace {
@@ -81,6 +82,15 @@ absl::Status DecodeProxyRef(const ValueView& view, ProxyRef* out) {
         "serialize: expected a manager proxy, got a shared ", kind));
   }
   return absl::OkStatus();
+}
+
+Object ProxyObject(const ProxyRef& ref) {
+  std::string value;
+  Writer writer(value);
+  EncodeProxyRef(ref, writer);
+  // Any SharedObjectRef reads back as an Object (an opaque one).
+  absl::StatusOr<Object> object = Loads<Object>(value);
+  return object.ok() ? *std::move(object) : Object();
 }
 
 std::optional<ProxyRef> ProxyRefOf(const Object& value) {

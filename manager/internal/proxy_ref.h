@@ -32,6 +32,10 @@ void EncodeProxyRef(const ProxyRef& ref, Writer& writer);
 // Errors: `InvalidArgument` when `view` is not a proxy reference.
 absl::Status DecodeProxyRef(const ValueView& view, ProxyRef* out);
 
+// A proxy as an Object, as a client's proxy converts to one: what a server
+// returns for an object it made during a call.
+Object ProxyObject(const ProxyRef& ref);
+
 // The reference an Object carries opaquely, if it is a proxy's.
 std::optional<ProxyRef> ProxyRefOf(const Object& value);
 

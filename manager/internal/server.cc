@@ -617,9 +617,22 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
                       connection.principal != 0 ? connection.principal : connection.id,
                       call.thread(), &waiter, call.try_only());
   effects.set_notifier(&notify_);
+  // Objects a method makes (method_to_typeid) are held by the call until
+  // the reply grants them to the caller.
+  std::vector<uint64_t> adopted;
+  const CallEffects::Adopter adopt = [&](absl::string_view type_id,
+                                         std::unique_ptr<ManagedObject> made) -> Object {
+    const uint64_t made_id = next_object_++;
+    if (made->WatchesConnections()) watching_.insert(made_id);
+    objects_.emplace(made_id, Entry{std::string(type_id), std::move(made), 1});
+    adopted.push_back(made_id);
+    return ProxyObject(ProxyRef{address_, server_id_, made_id, std::string(type_id)});
+  };
+  effects.set_adopter(&adopt);
   absl::StatusOr<Object> result = object->Call(call.method(), *args, effects);
   if (effects.would_block()) {
     reply.set_would_block(true);
+    for (uint64_t made : adopted) Decref(made);
     Decref(id);
     return;
   }
@@ -640,6 +653,7 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
     SetError(result.status(), reply);
   }
   for (uint64_t dropped : effects.dropped()) Decref(dropped);
+  for (uint64_t made : adopted) Decref(made);
   Decref(id);
   Changed();
 }

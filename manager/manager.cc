@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "manager/internal/server.h"
 #include "manager/internal/session.h"
+#include "manager/internal/spawned_server.h"
 #include "manager/protocol.pb.h"
 #include "process/process.h"
 
@@ -124,38 +125,38 @@ absl::Status ShutdownState(ManagerState& state) {
   return result;
 }
 
-// The server process, once it is serving: SIGTERM (Process::Terminate, or
-// an exit handler's) stops it cleanly, so the socket is removed.
-Server* serving = nullptr;
-
-void StopOnSignal(int) {
-  if (serving != nullptr) serving->Stop();
-}
-
-int RunServer(Server* server, const std::function<void()>& initializer) {
-  serving = server;
-  struct sigaction action {};
-  action.sa_handler = &StopOnSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-  if (initializer) initializer();
-  const absl::Status served = server->Serve();
-  serving = nullptr;
-  return served.ok() ? 0 : 1;
-}
-
 }  // namespace
 }  // namespace internal
 
 // ---- BaseManager ----
 
 absl::StatusOr<BaseManager> BaseManager::StartWith(
-    const ManagerOptions& options, std::function<void()> initializer) {
+    const ManagerOptions& options, std::function<void()> initializer,
+    const absl::StatusOr<std::string>& encoded_initializer) {
+  const StartMethod method = options.start_method.value_or(StartMethod::kFork);
+  if (method != StartMethod::kFork) {
+    if (!options.types.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "manager: types registered at run time (ManagerOptions::types) reach only a "
+          "forked server; to start one by ", StartMethodName(method),
+          ", register them with ManagerOptions::register_types"));
+    }
+    if (initializer && !encoded_initializer.ok()) {
+      return absl::Status(encoded_initializer.status().code(),
+                          absl::StrCat("manager: the initializer cannot be sent to a server "
+                                       "started by ", StartMethodName(method), ": ",
+                                       encoded_initializer.status().message()));
+    }
+  }
   const std::string authkey = options.authkey.value_or(CurrentAuthKey());
   internal::ServerOptions server_options =
       internal::ToServerOptions(options, authkey);
   server_options.watch_pid = getpid();
+  // A forked server inherits what register_types adds here; another one
+  // calls it itself.
+  if (method == StartMethod::kFork && options.register_types) {
+    options.register_types(server_options.types);
+  }
   // Bound here, served by the child: the address is known (and reachable,
   // the backlog holding early connections) before the child runs.
   absl::StatusOr<std::unique_ptr<internal::Server>> server =
@@ -171,12 +172,32 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   ProcessOptions process_options;
   process_options.name = "SyncManager-server";
   process_options.daemon = false;
-  process_options.start_method = StartMethod::kFork;
-  state->process.emplace(process_options, [raw, initializer] {
-    return internal::RunServer(raw, initializer);
-  });
-  if (absl::Status started = state->process->Start(); !started.ok()) {
-    return started;
+  process_options.start_method = method;
+  if (method == StartMethod::kFork) {
+    state->process.emplace(process_options, [raw, initializer] {
+      return internal::RunServer(raw, initializer);
+    });
+  } else {
+    internal::SpawnedServerConfig config;
+    config.address = raw->address();
+    config.directory = raw->directory();
+    config.authkey = authkey;
+    config.max_frame_bytes = options.max_frame_bytes;
+    config.max_connections = options.max_connections;
+    config.watch_pid = getpid();
+    if (initializer) config.initializer = *encoded_initializer;
+    if (options.register_types) config.register_types = options.register_types;
+    const int listening = dup(raw->listening_fd());
+    if (listening < 0) return absl::ErrnoToStatus(errno, "manager: dup of the listening socket");
+    state->process.emplace(
+        internal::SpawnedServerProcess(process_options, listening, std::move(config)));
+    absl::Status started = state->process->Start();
+    // The child has its own (passed) copy now.
+    close(listening);
+    if (!started.ok()) return started;
+  }
+  if (method == StartMethod::kFork) {
+    if (absl::Status started = state->process->Start(); !started.ok()) return started;
   }
   // The child serves the socket now; the parent only closes its copies.
   (*server)->Disown();

@@ -108,16 +108,23 @@ class BaseManager {
   // Starts a server process, running `initializer(initargs...)` in it
   // before it serves. Errors: those of binding the address (see
   // ManagerServer::Listen), of starting the process, and of connecting.
+  // A server started by spawn or forkserver (ManagerOptions::start_method)
+  // gets the initializer as a spawned process gets its target: it must be
+  // a function (or mp::Bind closure) with serializable arguments, and its
+  // failure (a throw, an error status) stops the server, so Start fails.
   static absl::StatusOr<BaseManager> Start(const ManagerOptions& options = {}) {
-    return StartWith(options, nullptr);
+    return StartWith(options, nullptr, std::string());
   }
   template <typename F, typename... Args>
   static absl::StatusOr<BaseManager> Start(const ManagerOptions& options,
                                            F initializer, Args... initargs) {
-    return StartWith(options, [initializer = std::move(initializer),
-                               initargs...]() mutable {
-      std::invoke(initializer, initargs...);
-    });
+    PoolInitializer sendable(initializer, initargs...);
+    return StartWith(
+        options,
+        [initializer = std::move(initializer), initargs...]() mutable {
+          std::invoke(initializer, initargs...);
+        },
+        sendable.encoded());
   }
 
   // Connects to a running server. `authkey` unset: mp::CurrentAuthKey().
@@ -170,8 +177,11 @@ class BaseManager {
       : state_(std::move(state)) {}
 
  private:
-  static absl::StatusOr<BaseManager> StartWith(const ManagerOptions& options,
-                                               std::function<void()> initializer);
+  // `initializer` for a forked server, `encoded_initializer` (its bytes,
+  // or why it cannot be sent) for another start method.
+  static absl::StatusOr<BaseManager> StartWith(
+      const ManagerOptions& options, std::function<void()> initializer,
+      const absl::StatusOr<std::string>& encoded_initializer);
   absl::StatusOr<BaseProxy> CreateEncoded(
       absl::string_view type_id, const absl::StatusOr<std::string>& args) const;
 

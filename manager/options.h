@@ -29,6 +29,8 @@
 
 #include "absl/time/time.h"
 #include "manager/internal/managed.h"
+#include "process/start_method.h"
+#include "serialize/function.h"
 
 namespace mp {
 
@@ -62,8 +64,21 @@ struct ManagerOptions {
   // the socket, as for TCP. Results are the same either way.
   bool shared_memory_calls = true;
   // Your own types (Python's BaseManager.register), for a server started
-  // or listening with these options.
+  // or listening with these options. They reach a forked server only (they
+  // are C++ objects of this process): for another start method, use
+  // register_types.
   std::vector<TypeRegistration> types;
+  // Adds types in the server process itself, whatever its start method: a
+  // function of this executable (sent by reference), as Python's spawned
+  // server re-imports the module that registers them.
+  Function<void(std::vector<TypeRegistration>&)> register_types;
+  // How Start begins the server (process/start_method.h). Unset: fork,
+  // whatever the process-wide default (a forked server inherits `types`
+  // and a capturing initializer). Spawn and forkserver give a server that
+  // inherits nothing of this process but the listening socket, as
+  // Python's get_context("spawn").Manager() does; its initializer must then
+  // be sendable.
+  std::optional<StartMethod> start_method;
 };
 
 }  // namespace mp

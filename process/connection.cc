@@ -69,6 +69,12 @@ void Connection::Close() {
   read_ = end_ = 0;
 }
 
+int Connection::Release() {
+  const int fd = std::exchange(fd_, -1);
+  Close();
+  return fd;
+}
+
 absl::Status Connection::Usable(bool for_reading) const {
   if (fd_ < 0) {
     return absl::FailedPreconditionError("connection: closed");

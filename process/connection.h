@@ -138,6 +138,11 @@ class Connection {
   // Closes this end. Idempotent.
   void Close();
 
+  // Gives up the descriptor without closing it (the caller's now), as
+  // Python's `detach()`; the Connection is then closed. Bytes read ahead
+  // and not yet received are lost.
+  int Release();
+
   bool closed() const { return fd_ < 0; }
   bool readable() const { return readable_; }
   bool writable() const { return writable_; }

@@ -17,7 +17,9 @@
 // SimpleQueue, Pipe, Lock, RLock, Semaphore, BoundedSemaphore, Condition,
 // Event, Barrier, Value and Array are the same objects as mp::Queue, ...
 // (shared memory, which every start method can pass to its children).
-// Manager() is not here yet: a manager's server is always forked.
+// Manager() starts a SyncManager whose server begins by this context's
+// method; include manager/manager.h to use it (//process does not link the
+// manager: the call compiles only where the manager is known).
 //
 // Contexts are small values; copy them freely.
 
@@ -45,6 +47,9 @@
 
 namespace mp {
 
+class SyncManager;
+struct ManagerOptions;
+
 class Context {
  public:
   explicit Context(StartMethod method) : method_(method) {}
@@ -63,6 +68,16 @@ class Context {
     options.start_method = method_;
     return ::mp::Process(std::move(options), std::forward<F>(target),
                          std::forward<Args>(args)...);
+  }
+
+  // ctx.Manager(): a started manager (a SyncManager unless `M` says
+  // otherwise) whose server is started by this context's method
+  // (ManagerOptions::start_method; see manager/manager.h for what a
+  // spawned server can be given).
+  template <typename M = SyncManager, typename Options = ManagerOptions>
+  absl::StatusOr<M> Manager(Options options = Options()) const {
+    options.start_method = method_;
+    return M::Start(options);
   }
 
   // ctx.Pool(...): its workers start with this context's method.

@@ -91,15 +91,19 @@ absl::Status Process::Start() {
     return absl::FailedPreconditionError(absl::StrCat(
         "process ", name_, ": a daemonic process may not start children"));
   }
+  absl::Status started;
   switch (start_method()) {
     case StartMethod::kSpawn:
-      return StartSpawn();
+      started = StartSpawn();
+      break;
     case StartMethod::kForkServer:
-      return StartFromForkServer();
+      started = StartFromForkServer();
+      break;
     case StartMethod::kFork:
+      started = StartFork();
       break;
   }
-  return StartFork();
+  return started;
 }
 
 absl::Status Process::Launch(

@@ -95,7 +95,11 @@ struct ProcessOptions {
 class Process {
  public:
   // A process that will call `target(args...)`. Arguments are copied (or
-  // moved) into the Process; pass `std::ref(x)` to share `x` with a forked
+  // moved) into the Process and kept until it is destroyed, not dropped at
+  // Start() as Python drops them: a shared object given only to the child
+  // (a Value made in the argument list) must outlive the child's use of
+  // it. A Connection given to the child therefore stays open here too,
+  // until the Process goes. Pass `std::ref(x)` to share `x` with a forked
   // child's copy of memory.
   template <typename F, typename... Args,
             std::enable_if_t<!std::is_same_v<std::decay_t<F>, Process> &&

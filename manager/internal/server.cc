@@ -172,6 +172,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Listen(ServerOptions options) {
       new Server(std::move(options), *listener, std::move(directory)));
 }
 
+absl::StatusOr<std::unique_ptr<Server>> Server::FromListener(ServerOptions options, int fd,
+                                                              absl::string_view address,
+                                                              std::string directory) {
+  absl::StatusOr<Address> bound = ParseAddress(address);
+  if (!bound.ok()) return bound.status();
+  return std::unique_ptr<Server>(
+      new Server(std::move(options), Listener{fd, *std::move(bound)}, std::move(directory)));
+}
+
 Server::Server(ServerOptions options, Listener listener, std::string directory)
     : options_(std::move(options)),
       server_id_(RandomServerId()),

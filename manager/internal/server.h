@@ -70,6 +70,12 @@ class Server {
   // Binds the socket; connections wait in its backlog until Serve.
   // Errors: from ParseAddress and Listen, naming the address.
   static absl::StatusOr<std::unique_ptr<Server>> Listen(ServerOptions options);
+  // A server on a socket another process bound and listens on (a spawned
+  // manager server's), which it now owns with the private `directory`.
+  // Errors: `InvalidArgument` for a malformed `address`.
+  static absl::StatusOr<std::unique_ptr<Server>> FromListener(ServerOptions options, int fd,
+                                                              absl::string_view address,
+                                                              std::string directory);
 
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -97,6 +103,8 @@ class Server {
   // when the serving process was killed before it could.
   std::string socket_path() const;
   const std::string& directory() const { return directory_; }
+  // The listening socket (for a spawned server to inherit); -1 once closed.
+  int listening_fd() const { return listener_.fd; }
 
  private:
   struct Connection;

@@ -11,7 +11,13 @@
 //   BM_ProcessSpawn        the same with the spawn start method
 //   BM_ProcessForkServer   the same with the forkserver start method (the
 //                          server started before timing): a request to the
-//                          server, its fork, the child's exit reported back
+//                          server, its clone, the child's exit
+//   BM_RawForkWaitInFreshImage
+//                          fork+waitpid as above, but timed inside a fresh
+//                          run of this binary, an image the size of the
+//                          fork server's: the part of forkserver's speed
+//                          that comes from forking a small process, not
+//                          from our code
 //
 // Goals (issue 5): fork within 1.3x of raw, spawn within 1.5x of raw;
 // (issue 23) forkserver within 1.3x of raw fork+wait.
@@ -20,9 +26,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "process/process.h"
 
@@ -32,6 +41,8 @@ namespace mp {
 namespace {
 
 constexpr char kExitNow[] = "--exit-now";
+constexpr char kForkLoop[] = "--fork-loop";
+constexpr int kForksPerLoop = 100;
 
 void Nothing() {}
 
@@ -119,12 +130,63 @@ void BM_ProcessForkServer(benchmark::State& state) {
 }
 BENCHMARK(BM_ProcessForkServer)->UseRealTime();
 
+// The fresh image's side: kForksPerLoop fork+waitpid, then the mean in
+// nanoseconds on standard output.
+int ForkLoop() {
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kForksPerLoop; ++i) {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status)) return 1;
+  }
+  std::printf("%lld\n", static_cast<long long>(
+                            absl::ToInt64Nanoseconds(absl::Now() - start) / kForksPerLoop));
+  return 0;
+}
+
+void BM_RawForkWaitInFreshImage(benchmark::State& state) {
+  char* argv[] = {program_invocation_name, const_cast<char*>(kForkLoop), nullptr};
+  for (auto _ : state) {
+    int out[2];
+    if (pipe(out) != 0) {
+      state.SkipWithError("pipe");
+      break;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    pid_t pid = 0;
+    const int spawned = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    char text[32] = {};
+    size_t have = 0;
+    ssize_t n;
+    while (spawned == 0 && have < sizeof text - 1 &&
+           (n = read(out[0], text + have, sizeof text - 1 - have)) > 0) {
+      have += static_cast<size_t>(n);
+    }
+    close(out[0]);
+    int status = 0;
+    if (spawned == 0) waitpid(pid, &status, 0);
+    if (spawned != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || have == 0) {
+      state.SkipWithError("the fork loop failed");
+      break;
+    }
+    state.SetIterationTime(std::strtoll(text, nullptr, 10) * 1e-9);
+  }
+}
+BENCHMARK(BM_RawForkWaitInFreshImage)->UseManualTime()->Iterations(20);
+
 }  // namespace
 }  // namespace mp
 
 int main(int argc, char** argv) {
   // The raw exec baseline's child: as little as a program can do.
   if (argc > 1 && std::strcmp(argv[1], mp::kExitNow) == 0) return 0;
+  if (argc > 1 && std::strcmp(argv[1], mp::kForkLoop) == 0) return mp::ForkLoop();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -149,10 +149,7 @@ TEST(ManagerStartMethodTest, SpawnedServerStopsWhenItsStarterIsKilled) {
   });
   ASSERT_THAT(owner.status(), IsOk());
   close(out[1]);
-  std::string address;
-  char c;
-  while (read(out[0], &c, 1) == 1 && c != '\n') address += c;
-  close(out[0]);
+  const std::string address = testing::ReadLineAndClose(out[0]);
   ASSERT_FALSE(address.empty());
   absl::StatusOr<internal::Address> parsed = internal::ParseAddress(address);
   ASSERT_THAT(parsed.status(), IsOk());

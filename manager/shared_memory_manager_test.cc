@@ -102,10 +102,7 @@ TEST(SharedMemoryManagerTest, KilledOwnerLeavesNoSegment) {
   });
   ASSERT_THAT(owner.status(), IsOk());
   close(names[1]);
-  std::string name;
-  char c;
-  while (read(names[0], &c, 1) == 1 && c != '\n') name += c;
-  close(names[0]);
+  const std::string name = testing::ReadLineAndClose(names[0]);
   ASSERT_FALSE(name.empty());
   ASSERT_TRUE(Exists(name));
   EXPECT_THAT(owner->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));

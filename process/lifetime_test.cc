@@ -79,10 +79,7 @@ void ExpectNoOrphan(const std::string& method, const std::string& from) {
       });
   ASSERT_THAT(parent.status(), IsOk());
   close(output[1]);
-  std::string line;
-  char c;
-  while (read(output[0], &c, 1) == 1 && c != '\n') line += c;
-  close(output[0]);
+  const std::string line = testing::ReadLineAndClose(output[0]);
   std::vector<std::string> fields = absl::StrSplit(line, ' ');
   int child = 0;
   ASSERT_EQ(fields.size(), 2u) << "peer printed \"" << line << "\"";

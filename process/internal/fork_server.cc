@@ -303,12 +303,7 @@ void ForkOne(int channel, const ThreadState& thread, std::string bytes, std::vec
 }  // namespace
 
 absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
-  if (!MainIsWrapped()) {
-    return absl::FailedPreconditionError(
-        "forkserver: this executable's main is not wrapped, so the server "
-        "would run it; link the program with //process:process (which adds "
-        "-Wl,--wrap=main)");
-  }
+  if (absl::Status wrapped = RequireWrappedMain("forkserver"); !wrapped.ok()) return wrapped;
   std::vector<int> fds;
   if (request.lifeline >= 0) fds.push_back(static_cast<int>(request.lifeline));
   for (const int64_t fd : request.passed) fds.push_back(static_cast<int>(fd));

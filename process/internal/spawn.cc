@@ -54,13 +54,16 @@ void MarkMainWrapped() { main_wrapped.store(true, std::memory_order_relaxed); }
 
 bool MainIsWrapped() { return main_wrapped.load(std::memory_order_relaxed); }
 
+absl::Status RequireWrappedMain(absl::string_view method) {
+  if (MainIsWrapped()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      method, ": this executable's main is not wrapped, so a new image of it "
+      "would run main; link the program with //process:process (which adds "
+      "-Wl,--wrap=main)"));
+}
+
 absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
-  if (!MainIsWrapped()) {
-    return absl::FailedPreconditionError(
-        "spawn: this executable's main is not wrapped, so a spawned child "
-        "would run it; link the program with //process:process (which adds "
-        "-Wl,--wrap=main)");
-  }
+  if (absl::Status wrapped = RequireWrappedMain("spawn"); !wrapped.ok()) return wrapped;
   absl::StatusOr<std::string> bytes = Dumps(request);
   if (!bytes.ok()) return bytes.status();
 

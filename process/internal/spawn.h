@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "process/internal/children.h"
 #include "serialize/codec.h"
 
@@ -47,6 +49,10 @@ void MarkMainWrapped();
 
 // Whether main was entered through the wrapper (so spawned children work).
 bool MainIsWrapped();
+
+// OK when it was. Errors: `FailedPrecondition` naming `method` ("spawn",
+// "forkserver"), whose new image would otherwise run the program's main.
+absl::Status RequireWrappedMain(absl::string_view method);
 
 // What a new child does with its request: takes its identity and
 // descriptors, rebuilds the target and runs it; returns the exit code.

@@ -139,6 +139,19 @@ absl::StatusOr<std::vector<int>> ForkAllAndWait(
   return codes;
 }
 
+std::string ReadLineAndClose(int fd) {
+  std::string line;
+  char c;
+  ssize_t n;
+  while ((n = read(fd, &c, 1)) == 1 || (n < 0 && errno == EINTR)) {
+    if (n < 0) continue;
+    if (c == '\n') break;
+    line += c;
+  }
+  close(fd);
+  return line;
+}
+
 absl::StatusOr<ProgramResult> RunProgram(const std::vector<std::string>& argv,
                                          absl::Duration deadline) {
   if (argv.empty()) return absl::InvalidArgumentError("RunProgram: no argv");

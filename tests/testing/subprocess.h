@@ -82,6 +82,11 @@ class ForkedChild {
   bool reaped_ = false;
 };
 
+// Reads one line (without its newline) from `fd` and closes it: what a
+// child started with ForkedChild reports through a pipe. Empty when the
+// writer closed first.
+std::string ReadLineAndClose(int fd);
+
 struct ProgramResult {
   int exit_code = 0;
   std::string output;  // Standard output; standard error passes through.

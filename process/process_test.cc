@@ -726,6 +726,14 @@ TEST_P(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {
 
 // ---- Forkserver. ----
 
+// Under ThreadSanitizer forkserver spawns (process/internal/fork_server.h):
+// the tests of the server itself do not apply.
+#if defined(__SANITIZE_THREAD__)
+#define SKIP_WITHOUT_FORK_SERVER() GTEST_SKIP() << "no fork server under ThreadSanitizer"
+#else
+#define SKIP_WITHOUT_FORK_SERVER() (void)0
+#endif
+
 // Held by another thread of the test while a child starts: in a fork of the
 // test it would stay locked forever; in the server's fresh image it is free.
 std::mutex g_held_by_another_thread;
@@ -761,6 +769,7 @@ void WaitForThenExit(Event go, int code) {
 }
 
 TEST(ForkServerTest, ChildIsForkedByTheServerNotByTheThreadedParent) {
+  SKIP_WITHOUT_FORK_SERVER();
   Event holding;
   Event release;
   std::thread holder([&] {
@@ -809,6 +818,7 @@ TEST(ForkServerTest, SignalsAndSentinelReachAChildOfTheServer) {
 // The children are ours, not the server's: one that runs while the server
 // dies still gives us its exit code, and the next start gets a new server.
 TEST(ForkServerTest, AKilledServerIsReplacedAndItsChildrenGoOn) {
+  SKIP_WITHOUT_FORK_SERVER();
   Context forkserver = *GetContext("forkserver");
   Event go;
   Process running = forkserver.Process(WaitForThenExit, go, 6);
@@ -829,6 +839,7 @@ TEST(ForkServerTest, AKilledServerIsReplacedAndItsChildrenGoOn) {
 }
 
 TEST(ForkServerTest, ForkedChildStartsItsOwnServer) {
+  SKIP_WITHOUT_FORK_SERVER();
   Context forkserver = *GetContext("forkserver");
   Process warm = forkserver.Process(Nothing);
   ASSERT_THAT(warm.Start(), IsOk());

@@ -35,6 +35,16 @@ namespace {
 // this many is refused before anything is sent.
 constexpr size_t kMaxFds = 64;
 
+// ThreadSanitizer's runtime runs a thread of its own in every process, so
+// under it the server is never single-threaded and a bare clone would copy
+// the runtime's locks mid-use: there, forkserver starts each child as spawn
+// does (a fresh image too, only slower).
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kServerCanClone = false;
+#else
+constexpr bool kServerCanClone = true;
+#endif
+
 // How long a requester watches for the server's reply before sleeping.
 constexpr absl::Duration kReplySpin = absl::Microseconds(400);
 
@@ -304,6 +314,7 @@ void ForkOne(int channel, const ThreadState& thread, std::string bytes, std::vec
 
 absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
   if (absl::Status wrapped = RequireWrappedMain("forkserver"); !wrapped.ok()) return wrapped;
+  if (!kServerCanClone) return LaunchSpawned(request);
   std::vector<int> fds;
   if (request.lifeline >= 0) fds.push_back(static_cast<int>(request.lifeline));
   for (const int64_t fd : request.passed) fds.push_back(static_cast<int>(fd));

@@ -16,6 +16,9 @@
 // code through the server). A daemonic child watches the requester's
 // lifeline pipe, as a spawned one started from a thread does.
 //
+// Under ThreadSanitizer (whose runtime keeps a thread in every process) there
+// is no server: each child is spawned.
+//
 // The server exits when the requester closes its socket (at exit) or dies.
 // A process forked from a requester does not share its server (their
 // requests would interleave on one socket): it starts its own on first use.

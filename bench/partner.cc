@@ -36,7 +36,8 @@ cpu_set_t CpusFor(int cpu) {
   if (cpu >= 0) {
     CPU_SET(cpu, &set);
   } else {
-    for (long i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE; ++i) {
+    for (long i = 0; i < sysconf(_SC_NPROCESSORS_ONLN) && i < CPU_SETSIZE;
+         ++i) {
       CPU_SET(i, &set);
     }
   }
@@ -85,13 +86,14 @@ void PinProcess(pid_t pid, int cpu) {
     std::abort();
   }
   while (const dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') PinTask(static_cast<pid_t>(std::atol(entry->d_name)), cpu);
+    if (entry->d_name[0] != '.')
+      PinTask(static_cast<pid_t>(std::atol(entry->d_name)), cpu);
   }
   closedir(dir);
 }
 
-Partner::Partner(
-    const std::function<void(const std::atomic<uint32_t>&)>& body, int cpu)
+Partner::Partner(const std::function<void(const std::atomic<uint32_t>&)>& body,
+                 int cpu)
     : stop_(MapShared<std::atomic<uint32_t>>()) {
   pid_ = fork();
   if (pid_ < 0) {
@@ -115,8 +117,7 @@ void Partner::Stop(const std::function<void()>& wake) {
   pid_ = -1;
   UnmapShared(stop_);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "bench: partner process failed (status %d)\n",
-                 status);
+    std::fprintf(stderr, "bench: partner process failed (status %d)\n", status);
     std::abort();
   }
 }
@@ -140,7 +141,8 @@ void AwaitTurn(SpinTurn& shared, uint32_t stale, int spin_rounds,
     // stores the word then looks at the count.
     shared.sleepers.fetch_add(1, std::memory_order_seq_cst);
     if (shared.turn.load(std::memory_order_seq_cst) == stale) {
-      internal::FutexWaitUntil(shared.turn, stale, absl::Now() + absl::Milliseconds(100));
+      internal::FutexWaitUntil(shared.turn, stale,
+                               absl::Now() + absl::Milliseconds(100));
     }
     shared.sleepers.fetch_sub(1, std::memory_order_relaxed);
   }

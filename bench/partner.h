@@ -88,8 +88,9 @@ void PinProcess(pid_t pid, int cpu);
 // non-zero. The child exits with `_exit(0)`; it runs on `cpu` when given.
 class Partner {
  public:
-  explicit Partner(const std::function<void(const std::atomic<uint32_t>&)>& body,
-                   int cpu = -1);
+  explicit Partner(
+      const std::function<void(const std::atomic<uint32_t>&)>& body,
+      int cpu = -1);
   Partner(const Partner&) = delete;
   Partner& operator=(const Partner&) = delete;
   ~Partner() { Stop(); }

@@ -55,23 +55,30 @@ std::vector<std::string> OutputLines(const std::string& example) {
 
 TEST(ExamplesTest, SeedSharedValuePrograms) {
   EXPECT_THAT(OutputLines("value_array"),
-              ElementsAre(Eq("3.1415927"), Eq("[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]")));
+              ElementsAre(Eq("3.1415927"),
+                          Eq("[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]")));
   EXPECT_THAT(OutputLines("raw_values_with_lock"),
-              ElementsAre(Eq("counter = 40000 (4 x 10000)"), Eq("slots = [0, 10, 20, 30]")));
-  EXPECT_THAT(OutputLines("shared_memory_array"), ElementsAre(Eq("[1, 1, 2, 3, 5, 888]")));
-  EXPECT_THAT(OutputLines("shareable_list_workers"),
-              ElementsAre(Eq("['HOWDY', b'HoWdY', -78.5, 100, None, False, 43]")));
+              ElementsAre(Eq("counter = 40000 (4 x 10000)"),
+                          Eq("slots = [0, 10, 20, 30]")));
+  EXPECT_THAT(OutputLines("shared_memory_array"),
+              ElementsAre(Eq("[1, 1, 2, 3, 5, 888]")));
+  EXPECT_THAT(
+      OutputLines("shareable_list_workers"),
+      ElementsAre(Eq("['HOWDY', b'HoWdY', -78.5, 100, None, False, 43]")));
 }
 
 TEST(ExamplesTest, SynchronizedIsExactAndRawIsNot) {
   const std::vector<std::string> lines = OutputLines("synchronized_vs_raw");
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_THAT(lines[0], ContainsRegex("^Value \\(synchronized\\): total 400000 of 400000, "
-                                      "[0-9.]+ ns per increment$"));
+  EXPECT_THAT(
+      lines[0],
+      ContainsRegex("^Value \\(synchronized\\): total 400000 of 400000, "
+                    "[0-9.]+ ns per increment$"));
   // The raw total depends on how the two processes interleave: at most
   // exact, usually short.
-  EXPECT_THAT(lines[1], ContainsRegex("^RawValue \\(no lock\\): +total [0-9]+ of 400000, "
-                                      "[0-9.]+ ns per increment$"));
+  EXPECT_THAT(lines[1],
+              ContainsRegex("^RawValue \\(no lock\\): +total [0-9]+ of 400000, "
+                            "[0-9.]+ ns per increment$"));
   const std::string raw_total = lines[1].substr(lines[1].find("total ") + 6);
   EXPECT_LE(std::stoll(raw_total), 400000);
   EXPECT_EQ(lines[2], "exact with the lock: yes");
@@ -86,11 +93,13 @@ TEST(ExamplesTest, NestedDictMonitorSeesEveryChangeInEachWorkersOrder) {
       if (line.rfind("monitor: " + name + " ", 0) == 0) own.push_back(line);
     }
     const std::string prefix = "monitor: " + name + " -> ";
-    EXPECT_THAT(own, ElementsAre(Eq(prefix + "{'step': 1}"), Eq(prefix + "{'step': 2}"),
-                                 Eq(prefix + "{'step': 3, 'done': True}")));
+    EXPECT_THAT(
+        own, ElementsAre(Eq(prefix + "{'step': 1}"), Eq(prefix + "{'step': 2}"),
+                         Eq(prefix + "{'step': 3, 'done': True}")));
   }
   EXPECT_EQ(lines[6],
-            "final: {'alice': {'step': 3, 'done': True}, 'bob': {'step': 3, 'done': True}}");
+            "final: {'alice': {'step': 3, 'done': True}, 'bob': {'step': 3, "
+            "'done': True}}");
 }
 
 TEST(ExamplesTest, NamespacePrintsWhatPythonsPrints) {
@@ -98,12 +107,14 @@ TEST(ExamplesTest, NamespacePrintsWhatPythonsPrints) {
       RunProgram({RunfilePath("examples/namespace")});
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->exit_code, 0) << run->output;
-  std::vector<std::string> lines = absl::StrSplit(run->output, '\n', absl::SkipEmpty());
-  EXPECT_THAT(lines, ElementsAre(Eq("Namespace(x=10, y='hello')"),
-                                 Eq("Namespace(x=11, y='hello from a child')"),
-                                 Eq("x = 11"),
-                                 Eq("z: AttributeError: 'Namespace' object has no "
-                                    "attribute 'z'")));
+  std::vector<std::string> lines =
+      absl::StrSplit(run->output, '\n', absl::SkipEmpty());
+  EXPECT_THAT(
+      lines,
+      ElementsAre(Eq("Namespace(x=10, y='hello')"),
+                  Eq("Namespace(x=11, y='hello from a child')"), Eq("x = 11"),
+                  Eq("z: AttributeError: 'Namespace' object has no "
+                     "attribute 'z'")));
 }
 
 TEST(ExamplesTest, SpawnClosureRunsBoundFunctionsInExecdChildren) {
@@ -111,13 +122,15 @@ TEST(ExamplesTest, SpawnClosureRunsBoundFunctionsInExecdChildren) {
       RunProgram({RunfilePath("examples/spawn_closure")});
   ASSERT_TRUE(run.ok()) << run.status();
   ASSERT_EQ(run->exit_code, 0) << run->output;
-  std::vector<std::string> lines = absl::StrSplit(run->output, '\n', absl::SkipEmpty());
-  EXPECT_THAT(lines,
-              ElementsAre(Eq("mp::Bind(&Scale, 3) applied to 14 = 42 in spawned "
-                             "process (its own), exit code 0"),
-                          Eq("[](int x) { return x * x; } applied to 14 = 196 in "
-                             "spawned process (its own), exit code 0"),
-                          Eq("capturing lambda: INVALID_ARGUMENT")));
+  std::vector<std::string> lines =
+      absl::StrSplit(run->output, '\n', absl::SkipEmpty());
+  EXPECT_THAT(
+      lines,
+      ElementsAre(Eq("mp::Bind(&Scale, 3) applied to 14 = 42 in spawned "
+                     "process (its own), exit code 0"),
+                  Eq("[](int x) { return x * x; } applied to 14 = 196 in "
+                     "spawned process (its own), exit code 0"),
+                  Eq("capturing lambda: INVALID_ARGUMENT")));
 }
 
 TEST(ExamplesTest, ManagerTourPrintsTheSeedsOutputAndMore) {
@@ -127,13 +140,13 @@ TEST(ExamplesTest, ManagerTourPrintsTheSeedsOutputAndMore) {
   ASSERT_EQ(tour->exit_code, 0) << tour->output;
   std::vector<std::string> lines =
       absl::StrSplit(tour->output, '\n', absl::SkipEmpty());
-  EXPECT_THAT(lines, ElementsAre(Eq("{1: '1', '2': 2, 0.25: None}"),
-                                 Eq("[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]"),
-                                 Eq("squares: [0, 1, 4, 9]"),
-                                 Eq("d['missing']: NOT_FOUND, KeyError: 'missing'"),
-                                 Eq("wrong authkey: PERMISSION_DENIED"),
-                                 Eq("objects: 4"),
-                                 Eq("after shutdown: UNAVAILABLE")));
+  EXPECT_THAT(lines,
+              ElementsAre(Eq("{1: '1', '2': 2, 0.25: None}"),
+                          Eq("[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]"),
+                          Eq("squares: [0, 1, 4, 9]"),
+                          Eq("d['missing']: NOT_FOUND, KeyError: 'missing'"),
+                          Eq("wrong authkey: PERMISSION_DENIED"),
+                          Eq("objects: 4"), Eq("after shutdown: UNAVAILABLE")));
 }
 
 TEST(ExamplesTest, LocksTourCountsExactlyAndSurvivesAKilledHolder) {

@@ -20,7 +20,8 @@ void Work(mp::DictProxy d, mp::ListProxy l) {
 }
 
 int AppendSquares(mp::DictProxy shared, int worker) {
-  absl::StatusOr<mp::ListProxy> squares = shared.GetItem<mp::ListProxy>("squares");
+  absl::StatusOr<mp::ListProxy> squares =
+      shared.GetItem<mp::ListProxy>("squares");
   if (!squares.ok()) return 1;
   return squares->Append(worker * worker).ok() ? 0 : 2;
 }
@@ -52,7 +53,8 @@ int main() {
   {
     absl::StatusOr<mp::ListProxy> squares = manager->List();
     if (!squares.ok()) return Fail(squares.status());
-    if (absl::Status s = shared->SetItem("squares", *squares); !s.ok()) return Fail(s);
+    if (absl::Status s = shared->SetItem("squares", *squares); !s.ok())
+      return Fail(s);
   }
   std::vector<mp::Process> workers;
   for (int i = 0; i < 4; ++i) {
@@ -62,15 +64,17 @@ int main() {
     }
   }
   for (mp::Process& worker : workers) worker.Join();
-  absl::StatusOr<mp::ListProxy> squares = shared->GetItem<mp::ListProxy>("squares");
+  absl::StatusOr<mp::ListProxy> squares =
+      shared->GetItem<mp::ListProxy>("squares");
   if (!squares.ok()) return Fail(squares.status());
   (void)squares->Sort();
   std::cout << "squares: " << *squares->Repr() << "\n";
 
   absl::StatusOr<mp::Object> missing = d->GetItem("missing");
-  std::cout << "d['missing']: " << absl::StatusCodeToString(missing.status().code())
-            << ", " << missing.status().message().substr(
-                           missing.status().message().find("KeyError"))
+  std::cout << "d['missing']: "
+            << absl::StatusCodeToString(missing.status().code()) << ", "
+            << missing.status().message().substr(
+                   missing.status().message().find("KeyError"))
             << "\n";
 
   absl::StatusOr<mp::SyncManager> stranger =

@@ -35,7 +35,8 @@ int main() {
   absl::StatusOr<mp::NamespaceProxy> global = manager->Namespace();
   if (!global.ok()) return Fail(global.status());
   if (absl::Status s = global->SetAttr("x", 10); !s.ok()) return Fail(s);
-  if (absl::Status s = global->SetAttr("y", std::string("hello")); !s.ok()) return Fail(s);
+  if (absl::Status s = global->SetAttr("y", std::string("hello")); !s.ok())
+    return Fail(s);
   std::cout << *global->Repr() << "\n";
 
   mp::Process child(Update, *global);
@@ -44,8 +45,9 @@ int main() {
   std::cout << *global->Repr() << "\n";
   std::cout << "x = " << *global->GetAttr<int64_t>("x") << "\n";
   absl::StatusOr<int64_t> missing = global->GetAttr<int64_t>("z");
-  std::cout << "z: " << missing.status().message().substr(
-                            missing.status().message().find("AttributeError"))
+  std::cout << "z: "
+            << missing.status().message().substr(
+                   missing.status().message().find("AttributeError"))
             << "\n";
   return 0;
 }

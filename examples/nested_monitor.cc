@@ -17,8 +17,8 @@
 //   def monitor(shared, changes, acks, count):
 //       for _ in range(count):
 //           name = changes.get()
-//           print(f'monitor: {name} -> {shared[name]!r}')  # repr of the referent
-//           acks[name].put(None)
+//           print(f'monitor: {name} -> {shared[name]!r}')  # repr of the
+//           referent acks[name].put(None)
 //
 //   with Manager() as m:
 //       shared = m.dict({n: m.dict() for n in ('alice', 'bob')})
@@ -55,8 +55,8 @@ int Worker(mp::DictProxy shared, std::string name, mp::QueueProxy changes,
   return 0;
 }
 
-int Monitor(mp::DictProxy shared, mp::QueueProxy changes,
-            mp::DictProxy acks, int count) {
+int Monitor(mp::DictProxy shared, mp::QueueProxy changes, mp::DictProxy acks,
+            int count) {
   for (int i = 0; i < count; ++i) {
     absl::StatusOr<std::string> name = changes.Get<std::string>();
     if (!name.ok()) return 1;
@@ -98,7 +98,8 @@ int main() {
 
   mp::Process monitor(Monitor, *shared, *changes, *acks,
                       static_cast<int>(Names().size()) * kSteps);
-  if (absl::Status started = monitor.Start(); !started.ok()) return Fail(started);
+  if (absl::Status started = monitor.Start(); !started.ok())
+    return Fail(started);
   std::vector<mp::Process> workers;
   for (const std::string& name : Names()) {
     absl::StatusOr<mp::QueueProxy> ack = acks->GetItem<mp::QueueProxy>(name);
@@ -111,7 +112,8 @@ int main() {
   for (mp::Process& worker : workers) {
     worker.Join();
     if (worker.exitcode() != 0) {
-      std::cerr << worker.name() << " exited with " << *worker.exitcode() << "\n";
+      std::cerr << worker.name() << " exited with " << *worker.exitcode()
+                << "\n";
       return 1;
     }
   }
@@ -124,7 +126,8 @@ int main() {
     if (!inner.ok()) return Fail(inner.status());
     absl::StatusOr<std::string> repr = inner->Repr();
     if (!repr.ok()) return Fail(repr.status());
-    final_state += (final_state.size() > 1 ? ", '" : "'") + name + "': " + *repr;
+    final_state +=
+        (final_state.size() > 1 ? ", '" : "'") + name + "': " + *repr;
   }
   std::cout << "final: " << final_state << "}" << std::endl;
   return 0;

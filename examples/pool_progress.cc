@@ -46,7 +46,8 @@ int64_t CountOrDie(int64_t begin, int64_t end) {
 
 void DrawBar(size_t done, size_t total) {
   constexpr int kWidth = 40;
-  const int filled = total == 0 ? kWidth : static_cast<int>(done * kWidth / total);
+  const int filled =
+      total == 0 ? kWidth : static_cast<int>(done * kWidth / total);
   std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(filled, '#').c_str(),
                std::string(kWidth - filled, '.').c_str(), done, total);
   if (done == total) std::fputc('\n', stderr);

@@ -17,8 +17,8 @@ namespace {
 constexpr int kWorkers = 4;
 constexpr int kRounds = 10000;
 
-void Count(mp::RawValue<int64_t> counter, mp::RawArray<int32_t> slots, mp::Lock lock,
-           int worker) {
+void Count(mp::RawValue<int64_t> counter, mp::RawArray<int32_t> slots,
+           mp::Lock lock, int worker) {
   for (int i = 0; i < kRounds; ++i) {
     mp::LockGuard guard(lock);
     counter.set_value(counter.value() + 1);
@@ -33,7 +33,8 @@ int main() {
   mp::RawArray<int32_t> slots(kWorkers);
   mp::Lock lock;
   std::vector<mp::Process> workers;
-  for (int w = 0; w < kWorkers; ++w) workers.emplace_back(Count, counter, slots, lock, w);
+  for (int w = 0; w < kWorkers; ++w)
+    workers.emplace_back(Count, counter, slots, lock, w);
   for (mp::Process& worker : workers) {
     if (absl::Status started = worker.Start(); !started.ok()) {
       std::cerr << started << "\n";
@@ -41,8 +42,8 @@ int main() {
     }
   }
   for (mp::Process& worker : workers) worker.Join();
-  std::cout << "counter = " << counter.value() << " (" << kWorkers << " x " << kRounds
-            << ")\n";
+  std::cout << "counter = " << counter.value() << " (" << kWorkers << " x "
+            << kRounds << ")\n";
   std::cout << "slots = [" << absl::StrJoin(slots.ToVector(), ", ") << "]\n";
   return 0;
 }

@@ -16,13 +16,15 @@ namespace {
 // Warmer and louder.
 void One(std::string name) {
   absl::StatusOr<mp::ShareableList> list = mp::ShareableList::Attach(name);
-  if (!list.ok() || !list->Set(2, -78.5).ok() || !list->Set(0, "HOWDY").ok()) std::exit(2);
+  if (!list.ok() || !list->Set(2, -78.5).ok() || !list->Set(0, "HOWDY").ok())
+    std::exit(2);
 }
 
 // A new answer and flag.
 void Two(std::string name) {
   absl::StatusOr<mp::ShareableList> list = mp::ShareableList::Attach(name);
-  if (!list.ok() || !list->Set(-1, int64_t{43}).ok() || !list->Set(5, false).ok()) {
+  if (!list.ok() || !list->Set(-1, int64_t{43}).ok() ||
+      !list->Set(5, false).ok()) {
     std::exit(2);
   }
 }
@@ -30,8 +32,9 @@ void Two(std::string name) {
 }  // namespace
 
 int main() {
-  absl::StatusOr<mp::ShareableList> a = mp::ShareableList::Create(
-      {"howdy", mp::Bytes{"HoWdY"}, -273.154, int64_t{100}, mp::None(), true, int64_t{42}});
+  absl::StatusOr<mp::ShareableList> a =
+      mp::ShareableList::Create({"howdy", mp::Bytes{"HoWdY"}, -273.154,
+                                 int64_t{100}, mp::None(), true, int64_t{42}});
   if (!a.ok()) {
     std::cerr << a.status() << "\n";
     return 1;
@@ -45,8 +48,11 @@ int main() {
   absl::StatusOr<std::vector<mp::ShareableList::Item>> items = a->Copy();
   if (!items.ok()) return 1;
   std::vector<std::string> shown;
-  for (const auto& item : *items) shown.push_back(mp::ShareableList::Repr(item));
+  for (const auto& item : *items)
+    shown.push_back(mp::ShareableList::Repr(item));
   std::cout << "[" << absl::StrJoin(shown, ", ") << "]\n";
   a->shm().Close();
-  return a->shm().Unlink().ok() && one.exitcode() == 0 && two.exitcode() == 0 ? 0 : 1;
+  return a->shm().Unlink().ok() && one.exitcode() == 0 && two.exitcode() == 0
+             ? 0
+             : 1;
 }

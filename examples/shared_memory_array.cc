@@ -4,9 +4,8 @@
 //   a = np.array([1, 1, 2, 3, 5, 8])
 //   shm = shared_memory.SharedMemory(create=True, size=a.nbytes)
 //   b = np.ndarray(a.shape, dtype=a.dtype, buffer=shm.buf); b[:] = a[:]
-//   # in another process: c = np.ndarray(..., buffer=existing_shm.buf); c[-1] = 888
-//   b   # array([  1,   1,   2,   3,   5, 888])
-//   shm.close(); shm.unlink()
+//   # in another process: c = np.ndarray(..., buffer=existing_shm.buf); c[-1] =
+//   888 b   # array([  1,   1,   2,   3,   5, 888]) shm.close(); shm.unlink()
 
 #include <cstdint>
 #include <cstring>

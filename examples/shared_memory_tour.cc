@@ -44,7 +44,8 @@ absl::Status RawBlocks() {
       mp::SharedMemory::Attach(shm_a->name());
   if (!shm_b.ok()) return shm_b.status();
   std::vector<int> seen;
-  for (std::byte b : shm_b->span().first(5)) seen.push_back(static_cast<int>(b));
+  for (std::byte b : shm_b->span().first(5))
+    seen.push_back(static_cast<int>(b));
   std::cout << "second handle sees [" << absl::StrJoin(seen, ", ") << "]\n";
 
   // Another process attaches by name and writes "howdy".

@@ -36,13 +36,15 @@ int main() {
   absl::StatusOr<mp::Context> spawn = mp::GetContext("spawn");
   if (!spawn.ok()) return Fail(spawn.status());
   mp::Queue results;
-  const std::vector<std::pair<std::string, mp::Function<int(int)>>> functions = {
-      {"mp::Bind(&Scale, 3)", mp::Bind(&Scale, 3)},
-      {"[](int x) { return x * x; }", [](int x) { return x * x; }},
-  };
+  const std::vector<std::pair<std::string, mp::Function<int(int)>>> functions =
+      {
+          {"mp::Bind(&Scale, 3)", mp::Bind(&Scale, 3)},
+          {"[](int x) { return x * x; }", [](int x) { return x * x; }},
+      };
   for (const auto& [name, f] : functions) {
     mp::Process child = spawn->Process(Apply, f, 14, results);
-    if (absl::Status started = child.Start(); !started.ok()) return Fail(started);
+    if (absl::Status started = child.Start(); !started.ok())
+      return Fail(started);
     absl::StatusOr<std::tuple<int64_t, int>> got =
         results.Get<std::tuple<int64_t, int>>(true, absl::Seconds(60));
     child.Join();

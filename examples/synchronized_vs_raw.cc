@@ -22,7 +22,8 @@ constexpr int kProcesses = 2;
 constexpr int64_t kIncrements = 200000;
 
 void AddSynchronized(mp::Value<int64_t> counter) {
-  for (int64_t i = 0; i < kIncrements; ++i) counter.Update([](int64_t& c) { ++c; });
+  for (int64_t i = 0; i < kIncrements; ++i)
+    counter.Update([](int64_t& c) { ++c; });
 }
 
 void AddRaw(mp::RawValue<int64_t> counter) {
@@ -55,12 +56,16 @@ int main() {
   const absl::Duration locked = RunAll(AddSynchronized, synchronized);
   mp::RawValue<int64_t> raw(0);
   const absl::Duration unlocked = RunAll(AddRaw, raw);
-  std::printf("Value (synchronized): total %lld of %lld, %.1f ns per increment\n",
-              static_cast<long long>(synchronized.value()), static_cast<long long>(expected),
-              absl::ToDoubleNanoseconds(locked) / expected);
-  std::printf("RawValue (no lock):   total %lld of %lld, %.1f ns per increment\n",
-              static_cast<long long>(raw.value()), static_cast<long long>(expected),
-              absl::ToDoubleNanoseconds(unlocked) / expected);
-  std::printf("exact with the lock: %s\n", synchronized.value() == expected ? "yes" : "no");
+  std::printf(
+      "Value (synchronized): total %lld of %lld, %.1f ns per increment\n",
+      static_cast<long long>(synchronized.value()),
+      static_cast<long long>(expected),
+      absl::ToDoubleNanoseconds(locked) / expected);
+  std::printf(
+      "RawValue (no lock):   total %lld of %lld, %.1f ns per increment\n",
+      static_cast<long long>(raw.value()), static_cast<long long>(expected),
+      absl::ToDoubleNanoseconds(unlocked) / expected);
+  std::printf("exact with the lock: %s\n",
+              synchronized.value() == expected ? "yes" : "no");
   return 0;
 }

@@ -23,10 +23,10 @@
 //       mp::ManagedType<Counter>("Counter").Constructor<int64_t>().Method(kAdd).Method(kReset));
 //   ...
 //   // Python's create_method: a typed factory, checked by the compiler.
-//   inline constexpr mp::Factory<mp::AutoProxy<Counter>, int64_t> kCounter{"Counter"};
-//   absl::StatusOr<mp::AutoProxy<Counter>> counter = kCounter(*manager, 10);
-//   absl::StatusOr<int64_t> now = counter->Call(kAdd, 5);   // 15
-//   absl::Status reset = counter->Call(kReset);
+//   inline constexpr mp::Factory<mp::AutoProxy<Counter>, int64_t>
+//   kCounter{"Counter"}; absl::StatusOr<mp::AutoProxy<Counter>> counter =
+//   kCounter(*manager, 10); absl::StatusOr<int64_t> now = counter->Call(kAdd,
+//   5);   // 15 absl::Status reset = counter->Call(kReset);
 //
 // Results: a method returning R gives absl::StatusOr<R>; one returning
 // absl::StatusOr<R> gives the same; void or absl::Status gives
@@ -61,15 +61,18 @@ class AutoProxy : public BaseProxy {
   template <auto kMethod, typename... A>
   auto Call(Exposed<kMethod> method, A&&... args) const {
     using Traits = internal::MethodTraits<decltype(kMethod)>;
-    static_assert(std::is_same_v<typename Traits::Class, T>, "a method of another class");
+    static_assert(std::is_same_v<typename Traits::Class, T>,
+                  "a method of another class");
     using Result = typename Traits::Result;
     typename Traits::Arguments typed(std::forward<A>(args)...);
     return std::apply(
         [&](const auto&... values) {
-          if constexpr (std::is_void_v<Result> || std::is_same_v<Result, absl::Status>) {
+          if constexpr (std::is_void_v<Result> ||
+                        std::is_same_v<Result, absl::Status>) {
             return BaseProxy::Call(method.name, values...);
           } else {
-            return CallMethod<typename internal::Unwrapped<Result>::Type>(method.name, values...);
+            return CallMethod<typename internal::Unwrapped<Result>::Type>(
+                method.name, values...);
           }
         },
         typed);
@@ -78,11 +81,14 @@ class AutoProxy : public BaseProxy {
   template <auto kMethod, typename... A>
   auto Call(ExposedProxy<kMethod> method, A&&... args) const {
     using Traits = internal::MethodTraits<decltype(kMethod)>;
-    static_assert(std::is_same_v<typename Traits::Class, T>, "a method of another class");
+    static_assert(std::is_same_v<typename Traits::Class, T>,
+                  "a method of another class");
     using Made = typename internal::MadeType<typename Traits::Result>::Type;
     typename Traits::Arguments typed(std::forward<A>(args)...);
     return std::apply(
-        [&](const auto&... values) { return CallMethod<AutoProxy<Made>>(method.name, values...); },
+        [&](const auto&... values) {
+          return CallMethod<AutoProxy<Made>>(method.name, values...);
+        },
         typed);
   }
 };
@@ -94,13 +100,15 @@ template <typename P, typename... Args>
 struct Factory {
   absl::string_view type_id;
 
-  absl::StatusOr<P> operator()(const BaseManager& manager, const Args&... args) const {
+  absl::StatusOr<P> operator()(const BaseManager& manager,
+                               const Args&... args) const {
     return manager.template CreateAs<P>(type_id, args...);
   }
 };
 
 template <typename T>
-struct Codec<AutoProxy<T>> : internal::ProxyCodec<AutoProxy<T>, internal::kAnyTypeId> {};
+struct Codec<AutoProxy<T>>
+    : internal::ProxyCodec<AutoProxy<T>, internal::kAnyTypeId> {};
 
 }  // namespace mp
 

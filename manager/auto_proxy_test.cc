@@ -31,12 +31,14 @@ class Counter {
   int64_t Get() const { return value_; }
   void Reset() { value_ = 0; }
   absl::Status SetAtMost(int64_t value, int64_t limit) {
-    if (value > limit) return absl::OutOfRangeError("ValueError: over the limit");
+    if (value > limit)
+      return absl::OutOfRangeError("ValueError: over the limit");
     value_ = value;
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> Describe(std::string prefix) const {
-    if (prefix.empty()) return absl::InvalidArgumentError("ValueError: empty prefix");
+    if (prefix.empty())
+      return absl::InvalidArgumentError("ValueError: empty prefix");
     return prefix + std::to_string(value_);
   }
 
@@ -68,7 +70,8 @@ class Shelf {
   Shelf() = default;
   Book Take(std::string title) { return Book(std::move(title)); }
   absl::StatusOr<std::unique_ptr<Book>> TakeChecked(std::string title) {
-    if (title.empty()) return absl::InvalidArgumentError("ValueError: no title");
+    if (title.empty())
+      return absl::InvalidArgumentError("ValueError: no title");
     return std::make_unique<Book>(std::move(title));
   }
 };
@@ -91,8 +94,9 @@ ManagerOptions Registered() {
   ManagedType<Book> book("Book");
   book.Method(kTitle).Method(kRename);
   options.types.push_back(book);
-  options.types.push_back(
-      ManagedType<Shelf>("Shelf").Method(kTake, book).Method(kTakeChecked, book));
+  options.types.push_back(ManagedType<Shelf>("Shelf")
+                              .Method(kTake, book)
+                              .Method(kTakeChecked, book));
   return options;
 }
 
@@ -125,11 +129,14 @@ TEST(AutoProxyTest, CallsTakeTheMethodsOwnTypesFromEveryProcess) {
   EXPECT_THAT(counter->Call(kGet), IsOkAndHolds(0));
   // The method's own statuses come back with their codes.
   EXPECT_THAT(counter->Call(kSetAtMost, 7, 10), IsOk());
-  EXPECT_THAT(counter->Call(kSetAtMost, 70, 10),
-              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("over the limit")));
-  EXPECT_THAT(counter->Call(kDescribe, std::string("n=")), IsOkAndHolds(std::string("n=7")));
-  EXPECT_THAT(counter->Call(kDescribe, std::string()),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty prefix")));
+  EXPECT_THAT(
+      counter->Call(kSetAtMost, 70, 10),
+      StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("over the limit")));
+  EXPECT_THAT(counter->Call(kDescribe, std::string("n=")),
+              IsOkAndHolds(std::string("n=7")));
+  EXPECT_THAT(
+      counter->Call(kDescribe, std::string()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty prefix")));
 }
 
 TEST(AutoProxyTest, MethodToTypeidReturnsAProxyOfANewObject) {
@@ -140,7 +147,8 @@ TEST(AutoProxyTest, MethodToTypeidReturnsAProxyOfANewObject) {
   absl::StatusOr<ManagerStats> before = manager->Stats();
   ASSERT_THAT(before.status(), IsOk());
   {
-    absl::StatusOr<AutoProxy<Book>> book = shelf->Call(kTake, std::string("Dune"));
+    absl::StatusOr<AutoProxy<Book>> book =
+        shelf->Call(kTake, std::string("Dune"));
     ASSERT_THAT(book.status(), IsOk());
     EXPECT_EQ(book->type_id(), "Book");
     EXPECT_THAT(book->Call(kTitle), IsOkAndHolds(std::string("Dune")));
@@ -149,19 +157,23 @@ TEST(AutoProxyTest, MethodToTypeidReturnsAProxyOfANewObject) {
     ASSERT_THAT(child.Start(), IsOk());
     ASSERT_TRUE(child.Join(kLong));
     EXPECT_EQ(child.exitcode(), 0);
-    EXPECT_THAT(book->Call(kTitle), IsOkAndHolds(std::string("renamed by a child")));
+    EXPECT_THAT(book->Call(kTitle),
+                IsOkAndHolds(std::string("renamed by a child")));
     EXPECT_EQ(manager->Stats()->objects, before->objects + 1);
 
-    absl::StatusOr<AutoProxy<Book>> checked = shelf->Call(kTakeChecked, std::string("Emma"));
+    absl::StatusOr<AutoProxy<Book>> checked =
+        shelf->Call(kTakeChecked, std::string("Emma"));
     ASSERT_THAT(checked.status(), IsOk());
     EXPECT_THAT(checked->Call(kTitle), IsOkAndHolds(std::string("Emma")));
     // A method that fails makes nothing.
-    EXPECT_THAT(shelf->Call(kTakeChecked, std::string()).status(),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no title")));
+    EXPECT_THAT(
+        shelf->Call(kTakeChecked, std::string()).status(),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no title")));
     EXPECT_EQ(manager->Stats()->objects, before->objects + 2);
   }
   // The books lived as long as their proxies.
-  EXPECT_TRUE(testing::Eventually([&] { return manager->Stats()->objects == before->objects; }));
+  EXPECT_TRUE(testing::Eventually(
+      [&] { return manager->Stats()->objects == before->objects; }));
 }
 
 TEST(AutoProxyTest, ByNameTheCheckIsTheServers) {
@@ -169,10 +181,12 @@ TEST(AutoProxyTest, ByNameTheCheckIsTheServers) {
   ASSERT_THAT(manager.status(), IsOk());
   absl::StatusOr<AutoProxy<Counter>> counter = kCounter(*manager, 1);
   ASSERT_THAT(counter.status(), IsOk());
-  EXPECT_THAT(counter->CallMethod<int64_t>("add", std::string("x")).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("TypeError")));
+  EXPECT_THAT(
+      counter->CallMethod<int64_t>("add", std::string("x")).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("TypeError")));
   EXPECT_THAT(counter->CallMethod<int64_t>("add").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("takes 1 argument")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("takes 1 argument")));
   EXPECT_THAT(counter->CallMethod("no_such").status(),
               StatusIs(absl::StatusCode::kUnimplemented));
 }

@@ -34,19 +34,25 @@ class BarrierProxy : public BaseProxy {
   explicit BarrierProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
 
   // b.wait(timeout); without a timeout, the barrier's own.
-  absl::StatusOr<int64_t> Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
+  absl::StatusOr<int64_t> Wait(
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallWaiting<int64_t>(absl::InfiniteDuration(), "wait",
                                 internal::TimeoutSeconds(timeout));
   }
   absl::Status Abort() const { return Call("abort"); }
   absl::Status Reset() const { return Call("reset"); }
-  absl::StatusOr<int64_t> Parties() const { return CallMethod<int64_t>("parties"); }
-  absl::StatusOr<int64_t> NWaiting() const { return CallMethod<int64_t>("n_waiting"); }
+  absl::StatusOr<int64_t> Parties() const {
+    return CallMethod<int64_t>("parties");
+  }
+  absl::StatusOr<int64_t> NWaiting() const {
+    return CallMethod<int64_t>("n_waiting");
+  }
   absl::StatusOr<bool> Broken() const { return CallMethod<bool>("broken"); }
 };
 
 template <>
-struct Codec<BarrierProxy> : internal::ProxyCodec<BarrierProxy, BarrierProxy::kTypeId> {};
+struct Codec<BarrierProxy>
+    : internal::ProxyCodec<BarrierProxy, BarrierProxy::kTypeId> {};
 
 }  // namespace mp
 

@@ -40,8 +40,9 @@ absl::Status Batch::Run() {
   for (size_t i = 0; i < calls_.size(); ++i) {
     const Pending& call = calls_[i];
     if (call.handle == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "manager batch: call ", i, " (", call.method, ") is on a proxy of nothing"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("manager batch: call ", i, " (", call.method,
+                       ") is on a proxy of nothing"));
     }
     internal::Session& its = call.handle->session();
     if (session == nullptr) {
@@ -52,9 +53,10 @@ absl::Status Batch::Run() {
           "\", the others to \"", session->address(), "\""));
     }
     if (!call.args.ok()) {
-      return session->Error(call.args.status().code(),
-                            absl::StrCat(What(call.handle, call.method),
-                                         ": arguments: ", call.args.status().message()));
+      return session->Error(
+          call.args.status().code(),
+          absl::StrCat(What(call.handle, call.method),
+                       ": arguments: ", call.args.status().message()));
     }
   }
   for (Pending& call : calls_) {
@@ -70,7 +72,8 @@ absl::Status Batch::Run() {
     done_ = done;
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<manager::Reply>> replies = session->CallBatch(requests);
+  absl::StatusOr<std::vector<manager::Reply>> replies =
+      session->CallBatch(requests);
   if (!replies.ok()) return replies.status();
   done->replies = *std::move(replies);
   session_ = std::move(session);
@@ -83,9 +86,9 @@ absl::StatusOr<absl::string_view> Batch::ResultBytes(size_t index) const {
     return absl::FailedPreconditionError("manager batch: Result before Run");
   }
   if (index >= done_->replies.size()) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "manager batch: no call ", index, " (the batch ran ",
-        done_->replies.size(), ")"));
+    return absl::OutOfRangeError(absl::StrCat("manager batch: no call ", index,
+                                              " (the batch ran ",
+                                              done_->replies.size(), ")"));
   }
   const manager::Reply& reply = done_->replies[index];
   if (reply.has_error()) {

@@ -50,7 +50,8 @@ class Batch {
 
   // Queues proxy.method(args...); returns the call's index for Result.
   template <typename... Args>
-  size_t Add(const BaseProxy& proxy, absl::string_view method, const Args&... args) {
+  size_t Add(const BaseProxy& proxy, absl::string_view method,
+             const Args&... args) {
     calls_.push_back(Pending{proxy.handle(), std::string(method),
                              internal::EncodeArguments(args...)});
     return calls_.size() - 1;

@@ -40,15 +40,17 @@ class ConditionProxy : public internal::LockLikeProxy {
   explicit ConditionProxy(BaseProxy proxy) : LockLikeProxy(std::move(proxy)) {}
 
   // c.wait(timeout): whether notified (false: timed out).
-  absl::StatusOr<bool> Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
+  absl::StatusOr<bool> Wait(
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallWaiting<bool>(absl::InfiniteDuration(), "wait",
                              internal::TimeoutSeconds(timeout));
   }
   // c.wait_for(predicate, timeout): waits until `predicate()` holds,
   // re-checking after each notify; returns its last value.
   template <typename Predicate>
-  absl::StatusOr<bool> WaitFor(Predicate predicate,
-                               absl::Duration timeout = absl::InfiniteDuration()) const {
+  absl::StatusOr<bool> WaitFor(
+      Predicate predicate,
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     const absl::Time deadline = timeout == absl::InfiniteDuration()
                                     ? absl::InfiniteFuture()
                                     : absl::Now() + timeout;

@@ -24,7 +24,8 @@
 //
 //   absl::StatusOr<mp::ListProxy> list = manager->List();
 //   absl::Status stored = scores->SetItem("history", *list);
-//   absl::StatusOr<mp::ListProxy> same = scores->GetItem<mp::ListProxy>("history");
+//   absl::StatusOr<mp::ListProxy> same =
+//   scores->GetItem<mp::ListProxy>("history");
 //
 // Errors are Python's: `NotFound` with "KeyError: 'bob'" for a missing key,
 // `InvalidArgument` with "TypeError: unhashable type: 'list'" for a list as
@@ -116,7 +117,8 @@ class DictProxy : public BaseProxy {
   }
   // d.setdefault(key, default): the value now at `key`.
   template <typename V = Object, typename K>
-  absl::StatusOr<V> SetDefault(const K& key, const V& default_value = V()) const {
+  absl::StatusOr<V> SetDefault(const K& key,
+                               const V& default_value = V()) const {
     return CallMethod<V>("setdefault", key, default_value);
   }
   // d.clear().
@@ -146,7 +148,8 @@ class DictProxy : public BaseProxy {
 };
 
 template <>
-struct Codec<DictProxy> : internal::ProxyCodec<DictProxy, DictProxy::kTypeId> {};
+struct Codec<DictProxy> : internal::ProxyCodec<DictProxy, DictProxy::kTypeId> {
+};
 
 }  // namespace mp
 

@@ -34,13 +34,16 @@ class EventProxy : public BaseProxy {
   absl::Status Clear() const { return Call("clear"); }
   absl::StatusOr<bool> IsSet() const { return CallMethod<bool>("is_set"); }
   // e.wait(timeout): whether the flag is set (false: timed out).
-  absl::StatusOr<bool> Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallBlocking<bool>(timeout, "wait", internal::TimeoutSeconds(timeout));
+  absl::StatusOr<bool> Wait(
+      absl::Duration timeout = absl::InfiniteDuration()) const {
+    return CallBlocking<bool>(timeout, "wait",
+                              internal::TimeoutSeconds(timeout));
   }
 };
 
 template <>
-struct Codec<EventProxy> : internal::ProxyCodec<EventProxy, EventProxy::kTypeId> {};
+struct Codec<EventProxy>
+    : internal::ProxyCodec<EventProxy, EventProxy::kTypeId> {};
 
 }  // namespace mp
 

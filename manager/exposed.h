@@ -12,7 +12,8 @@
 //   inline constexpr mp::Exposed<&Counter::Get> kGet{"get"};
 //
 //   mp::ManagedType<Counter>("Counter").Constructor<int64_t>().Method(kAdd).Method(kGet);
-//   absl::StatusOr<int64_t> now = counter.Call(kAdd, 5);   // an AutoProxy<Counter>
+//   absl::StatusOr<int64_t> now = counter.Call(kAdd, 5);   // an
+//   AutoProxy<Counter>
 //
 // (manager/auto_proxy.h has AutoProxy; manager/managed_type.h the
 // registration.)
@@ -79,9 +80,9 @@ absl::StatusOr<std::tuple<std::decay_t<Args>...>> DecodeCallArguments(
               using Slot = std::decay_t<decltype(slot)>;
               absl::StatusOr<Slot> value = args[at].As<Slot>();
               if (!value.ok()) {
-                failed = absl::InvalidArgumentError(absl::StrCat(
-                    "TypeError: ", name, "() argument ", at + 1, ": ",
-                    value.status().message()));
+                failed = absl::InvalidArgumentError(
+                    absl::StrCat("TypeError: ", name, "() argument ", at + 1,
+                                 ": ", value.status().message()));
               } else {
                 slot = *std::move(value);
               }
@@ -108,11 +109,13 @@ struct MethodTraits<R (C::*)(Args...)> {
       -> decltype(f(std::declval<std::decay_t<Args>>()...)) {
     auto decoded = DecodeCallArguments<Args...>(name, args);
     if (!decoded.ok()) return decoded.status();
-    return std::apply([&](auto&... values) { return f(std::move(values)...); }, *decoded);
+    return std::apply([&](auto&... values) { return f(std::move(values)...); },
+                      *decoded);
   }
 };
 template <typename C, typename R, typename... Args>
-struct MethodTraits<R (C::*)(Args...) const> : MethodTraits<R (C::*)(Args...)> {};
+struct MethodTraits<R (C::*)(Args...) const> : MethodTraits<R (C::*)(Args...)> {
+};
 
 // The object a method makes: U for U, std::unique_ptr<U> and their StatusOr.
 template <typename R>

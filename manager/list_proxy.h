@@ -13,8 +13,8 @@
 //
 //   absl::StatusOr<mp::ListProxy> list = manager->List();
 //   absl::Status added = list->Append(1);                       // l.append(1)
-//   absl::Status more = list->Extend(std::vector<int>{2, 3});   // l.extend(...)
-//   absl::StatusOr<int> last = list->GetItem<int>(-1);          // l[-1]
+//   absl::Status more = list->Extend(std::vector<int>{2, 3});   //
+//   l.extend(...) absl::StatusOr<int> last = list->GetItem<int>(-1); // l[-1]
 //   absl::StatusOr<std::vector<int>> head =
 //       list->Slice<std::vector<int>>(std::nullopt, 2);          // l[:2]
 //   absl::StatusOr<std::vector<int>> all = list->Copy<std::vector<int>>();
@@ -57,11 +57,14 @@ class ListProxy : public BaseProxy {
     return Call("__setitem__", index, value);
   }
   // del l[index]. Errors: `OutOfRange`.
-  absl::Status DelItem(int64_t index) const { return Call("__delitem__", index); }
+  absl::Status DelItem(int64_t index) const {
+    return Call("__delitem__", index);
+  }
 
   // l[start:stop:step], as an `L`. Errors: `InvalidArgument` for a step of 0.
   template <typename L = Object>
-  absl::StatusOr<L> Slice(Bound start, Bound stop, Bound step = std::nullopt) const {
+  absl::StatusOr<L> Slice(Bound start, Bound stop,
+                          Bound step = std::nullopt) const {
     return CallMethod<L>("__getslice__", start, stop, step);
   }
   // l[start:stop:step] = values. Errors: `InvalidArgument` when an extended
@@ -72,7 +75,8 @@ class ListProxy : public BaseProxy {
     return Call("__setslice__", start, stop, step, values);
   }
   // del l[start:stop:step].
-  absl::Status DelSlice(Bound start, Bound stop, Bound step = std::nullopt) const {
+  absl::Status DelSlice(Bound start, Bound stop,
+                        Bound step = std::nullopt) const {
     return Call("__delslice__", start, stop, step);
   }
 
@@ -119,7 +123,9 @@ class ListProxy : public BaseProxy {
   }
   // l.sort(reverse=reverse). Errors: `InvalidArgument` (TypeError) when
   // items do not compare; the list is then unchanged.
-  absl::Status Sort(bool reverse = false) const { return Call("sort", reverse); }
+  absl::Status Sort(bool reverse = false) const {
+    return Call("sort", reverse);
+  }
   // l.reverse().
   absl::Status Reverse() const { return Call("reverse"); }
   // len(l).
@@ -132,7 +138,8 @@ class ListProxy : public BaseProxy {
 };
 
 template <>
-struct Codec<ListProxy> : internal::ProxyCodec<ListProxy, ListProxy::kTypeId> {};
+struct Codec<ListProxy> : internal::ProxyCodec<ListProxy, ListProxy::kTypeId> {
+};
 
 }  // namespace mp
 

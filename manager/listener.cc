@@ -27,7 +27,8 @@ using internal::FrameChannel;
 std::string PeerAddress(int fd) {
   sockaddr_storage peer{};
   socklen_t length = sizeof peer;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return "";
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0)
+    return "";
   char host[INET6_ADDRSTRLEN] = {};
   if (peer.ss_family == AF_INET) {
     const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
@@ -78,8 +79,10 @@ absl::StatusOr<Listener> Listener::Create(ListenerOptions options) {
   }
   listener.fd_ = bound->fd;
   listener.address_ = bound->bound.ToString();
-  if (bound->bound.family == Address::Family::kUnix) listener.socket_path_ = bound->bound.path;
-  listener.authkey_ = options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
+  if (bound->bound.family == Address::Family::kUnix)
+    listener.socket_path_ = bound->bound.path;
+  listener.authkey_ = options.authkey.has_value() ? *std::move(options.authkey)
+                                                  : CurrentAuthKey();
   listener.authenticate_ = options.authenticate;
   listener.handshake_timeout_ = options.handshake_timeout;
   listener.id_ = RandomId();
@@ -130,31 +133,38 @@ void Listener::Close() {
 
 absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
   if (fd_ < 0) {
-    return absl::FailedPreconditionError(absl::StrCat("listener \"", address_, "\": closed"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("listener \"", address_, "\": closed"));
   }
-  const absl::Time deadline =
-      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  const absl::Time deadline = timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + timeout;
   int fd = -1;
   while (fd < 0) {
     pollfd ready = {fd_, POLLIN, 0};
     int wait_ms = -1;
     if (deadline != absl::InfiniteFuture()) {
-      wait_ms = static_cast<int>(absl::ToInt64Milliseconds(
-          std::max(deadline - absl::Now() + absl::Milliseconds(1) - absl::Nanoseconds(1),
-                   absl::ZeroDuration())));
+      wait_ms = static_cast<int>(absl::ToInt64Milliseconds(std::max(
+          deadline - absl::Now() + absl::Milliseconds(1) - absl::Nanoseconds(1),
+          absl::ZeroDuration())));
     }
     const int n = poll(&ready, 1, wait_ms);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("listener \"", address_, "\": poll"));
+    if (n < 0)
+      return absl::ErrnoToStatus(
+          errno, absl::StrCat("listener \"", address_, "\": poll"));
     if (n == 0) {
       return absl::DeadlineExceededError(
-          absl::StrCat("listener \"", address_, "\": no client within ", absl::FormatDuration(timeout)));
+          absl::StrCat("listener \"", address_, "\": no client within ",
+                       absl::FormatDuration(timeout)));
     }
     fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     // A client that gave up between poll and accept: wait for the next.
-    if (fd < 0 && (errno == EAGAIN || errno == ECONNABORTED || errno == EINTR)) continue;
+    if (fd < 0 && (errno == EAGAIN || errno == ECONNABORTED || errno == EINTR))
+      continue;
     if (fd < 0) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("listener \"", address_, "\": accept"));
+      return absl::ErrnoToStatus(
+          errno, absl::StrCat("listener \"", address_, "\": accept"));
     }
   }
   last_accepted_ = PeerAddress(fd);
@@ -164,32 +174,39 @@ absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
   }
   FrameChannel channel(fd, internal::kMaxHandshakeFrameBytes);
   if (authenticate_) {
-    if (absl::Status accepted = internal::AcceptClient(channel, authkey_, id_,
-                                                       absl::Now() + handshake_timeout_);
+    if (absl::Status accepted = internal::AcceptClient(
+            channel, authkey_, id_, absl::Now() + handshake_timeout_);
         !accepted.ok()) {
-      const std::string who =
-          last_accepted_.empty() ? std::string("a client") : absl::StrCat("client ", last_accepted_);
-      return absl::Status(accepted.code(), absl::StrCat("listener \"", address_, "\": ", who,
-                                                        " was refused: ", accepted.message()));
+      const std::string who = last_accepted_.empty()
+                                  ? std::string("a client")
+                                  : absl::StrCat("client ", last_accepted_);
+      return absl::Status(accepted.code(),
+                          absl::StrCat("listener \"", address_, "\": ", who,
+                                       " was refused: ", accepted.message()));
     }
   }
   return ToConnection(channel);
 }
 
-absl::StatusOr<Connection> Client(absl::string_view address, ClientOptions options) {
+absl::StatusOr<Connection> Client(absl::string_view address,
+                                  ClientOptions options) {
   absl::StatusOr<Address> parsed = internal::ParseAddress(address);
   if (!parsed.ok()) return parsed.status();
   const absl::Time deadline = absl::Now() + options.timeout;
-  absl::StatusOr<int> fd = internal::Connect(*parsed, options.timeout, "listener");
+  absl::StatusOr<int> fd =
+      internal::Connect(*parsed, options.timeout, "listener");
   if (!fd.ok()) return fd.status();
   FrameChannel channel(*fd, internal::kMaxHandshakeFrameBytes);
   if (options.authenticate) {
-    const std::string key =
-        options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
-    absl::StatusOr<uint64_t> server = internal::AuthenticateToServer(channel, key, deadline);
+    const std::string key = options.authkey.has_value()
+                                ? *std::move(options.authkey)
+                                : CurrentAuthKey();
+    absl::StatusOr<uint64_t> server =
+        internal::AuthenticateToServer(channel, key, deadline);
     if (!server.ok()) {
-      return absl::Status(server.status().code(), absl::StrCat("client of listener \"", address,
-                                                               "\": ", server.status().message()));
+      return absl::Status(server.status().code(),
+                          absl::StrCat("client of listener \"", address,
+                                       "\": ", server.status().message()));
     }
   }
   return ToConnection(channel);

@@ -73,7 +73,8 @@ class Listener {
   // Binds and listens.
   // Errors: `InvalidArgument` for a malformed address; `AlreadyExists` when
   // a Unix socket path exists; the system's otherwise.
-  [[nodiscard]] static absl::StatusOr<Listener> Create(ListenerOptions options = {});
+  [[nodiscard]] static absl::StatusOr<Listener> Create(
+      ListenerOptions options = {});
 
   Listener(Listener&& other) noexcept;
   Listener& operator=(Listener&& other) noexcept;

@@ -33,7 +33,8 @@ constexpr absl::Duration kLong = absl::Seconds(60);
 void EchoClient(std::string address, std::string key, std::string note) {
   absl::StatusOr<Connection> conn = Client(address, {.authkey = key});
   if (!conn.ok()) std::exit(2);
-  if (!conn->Send(std::make_tuple(static_cast<int64_t>(getpid()), note)).ok()) std::exit(3);
+  if (!conn->Send(std::make_tuple(static_cast<int64_t>(getpid()), note)).ok())
+    std::exit(3);
   absl::StatusOr<int> number = conn->Recv<int>();
   if (!number.ok()) std::exit(4);
   if (!conn->Send(*number * 2).ok()) std::exit(5);
@@ -49,16 +50,18 @@ class ListenerTest : public ::testing::TestWithParam<const char*> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Families, ListenerTest, ::testing::Values("", "127.0.0.1:0"),
+INSTANTIATE_TEST_SUITE_P(Families, ListenerTest,
+                         ::testing::Values("", "127.0.0.1:0"),
                          [](const auto& info) {
-                           return std::string(info.param[0] == '\0' ? "Unix" : "Tcp");
+                           return std::string(info.param[0] == '\0' ? "Unix"
+                                                                    : "Tcp");
                          });
 
 TEST_P(ListenerTest, ClientInAnotherProcessTalksBothWays) {
   absl::StatusOr<Listener> listener = Listener::Create(Options());
   ASSERT_THAT(listener.status(), IsOk());
-  Process client(EchoClient, listener->address(), std::string("secret password"),
-                 std::string("hello"));
+  Process client(EchoClient, listener->address(),
+                 std::string("secret password"), std::string("hello"));
   ASSERT_THAT(client.Start(), IsOk());
   absl::StatusOr<Connection> conn = listener->Accept(kLong);
   ASSERT_THAT(conn.status(), IsOk());
@@ -80,15 +83,18 @@ TEST_P(ListenerTest, ClientInAnotherProcessTalksBothWays) {
 TEST_P(ListenerTest, WrongKeyIsRefusedAndTheListenerGoesOn) {
   absl::StatusOr<Listener> listener = Listener::Create(Options());
   ASSERT_THAT(listener.status(), IsOk());
-  Process stranger(EchoClient, listener->address(), std::string("guess"), std::string("x"));
+  Process stranger(EchoClient, listener->address(), std::string("guess"),
+                   std::string("x"));
   ASSERT_THAT(stranger.Start(), IsOk());
-  EXPECT_THAT(listener->Accept(kLong).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused")));
+  EXPECT_THAT(
+      listener->Accept(kLong).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("refused")));
   ASSERT_TRUE(stranger.Join(kLong));
-  EXPECT_EQ(stranger.exitcode(), 2);  // Client() failed: it never got a connection.
+  EXPECT_EQ(stranger.exitcode(),
+            2);  // Client() failed: it never got a connection.
 
-  Process friendly(EchoClient, listener->address(), std::string("secret password"),
-                   std::string("after"));
+  Process friendly(EchoClient, listener->address(),
+                   std::string("secret password"), std::string("after"));
   ASSERT_THAT(friendly.Start(), IsOk());
   absl::StatusOr<Connection> conn = listener->Accept(kLong);
   ASSERT_THAT(conn.status(), IsOk());
@@ -106,15 +112,16 @@ TEST_P(ListenerTest, SilentStrangerCostsOneAcceptItsDeadline) {
   options.handshake_timeout = absl::Milliseconds(200);
   absl::StatusOr<Listener> listener = Listener::Create(options);
   ASSERT_THAT(listener.status(), IsOk());
-  absl::StatusOr<internal::Address> address = internal::ParseAddress(listener->address());
+  absl::StatusOr<internal::Address> address =
+      internal::ParseAddress(listener->address());
   ASSERT_THAT(address.status(), IsOk());
   absl::StatusOr<int> silent = internal::Connect(*address, kLong);
   ASSERT_THAT(silent.status(), IsOk());
   EXPECT_THAT(listener->Accept(kLong).status(),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
   close(*silent);
-  Process client(EchoClient, listener->address(), std::string("secret password"),
-                 std::string("next"));
+  Process client(EchoClient, listener->address(),
+                 std::string("secret password"), std::string("next"));
   ASSERT_THAT(client.Start(), IsOk());
   absl::StatusOr<Connection> conn = listener->Accept(kLong);
   ASSERT_THAT(conn.status(), IsOk());
@@ -129,7 +136,8 @@ TEST_P(ListenerTest, SilentStrangerCostsOneAcceptItsDeadline) {
 TEST_P(ListenerTest, DefaultKeyIsTheFamilysAndNoKeyMeansNoHandshake) {
   absl::StatusOr<Listener> listener = Listener::Create({.address = GetParam()});
   ASSERT_THAT(listener.status(), IsOk());
-  Process client(EchoClient, listener->address(), CurrentAuthKey(), std::string("family"));
+  Process client(EchoClient, listener->address(), CurrentAuthKey(),
+                 std::string("family"));
   ASSERT_THAT(client.Start(), IsOk());
   absl::StatusOr<Connection> conn = listener->Accept(kLong);
   ASSERT_THAT(conn.status(), IsOk());
@@ -139,14 +147,17 @@ TEST_P(ListenerTest, DefaultKeyIsTheFamilysAndNoKeyMeansNoHandshake) {
   EXPECT_THAT(conn->Recv<int>(), IsOkAndHolds(4));
   ASSERT_TRUE(client.Join(kLong));
 
-  absl::StatusOr<Listener> open = Listener::Create({.address = GetParam(), .authenticate = false});
+  absl::StatusOr<Listener> open =
+      Listener::Create({.address = GetParam(), .authenticate = false});
   ASSERT_THAT(open.status(), IsOk());
-  absl::StatusOr<Connection> plain = Client(open->address(), {.authenticate = false});
+  absl::StatusOr<Connection> plain =
+      Client(open->address(), {.authenticate = false});
   ASSERT_THAT(plain.status(), IsOk());
   ASSERT_THAT(plain->SendBytes("straight away"), IsOk());
   absl::StatusOr<Connection> accepted = open->Accept(kLong);
   ASSERT_THAT(accepted.status(), IsOk());
-  EXPECT_THAT(accepted->RecvBytes(), IsOkAndHolds(std::string("straight away")));
+  EXPECT_THAT(accepted->RecvBytes(),
+              IsOkAndHolds(std::string("straight away")));
 }
 
 TEST_P(ListenerTest, AcceptTimesOutAndListenerWorksWithWait) {
@@ -154,10 +165,11 @@ TEST_P(ListenerTest, AcceptTimesOutAndListenerWorksWithWait) {
   ASSERT_THAT(listener.status(), IsOk());
   EXPECT_THAT(listener->Accept(absl::Milliseconds(20)).status(),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_THAT(Wait({Waitable::Descriptor(listener->fileno())}, absl::Milliseconds(20)),
-              IsOkAndHolds(::testing::IsEmpty()));
-  Process client(EchoClient, listener->address(), std::string("secret password"),
-                 std::string("waited"));
+  EXPECT_THAT(
+      Wait({Waitable::Descriptor(listener->fileno())}, absl::Milliseconds(20)),
+      IsOkAndHolds(::testing::IsEmpty()));
+  Process client(EchoClient, listener->address(),
+                 std::string("secret password"), std::string("waited"));
   ASSERT_THAT(client.Start(), IsOk());
   EXPECT_THAT(Wait({Waitable::Descriptor(listener->fileno())}, kLong),
               IsOkAndHolds(ElementsAre(0)));
@@ -178,10 +190,13 @@ TEST(ListenerTest, UnixSocketIsRemovedOnCloseAndClientThenFindsNothing) {
   struct stat info;
   ASSERT_EQ(stat(address.c_str(), &info), 0) << address;
   listener->Close();
-  EXPECT_NE(stat(address.c_str(), &info), 0) << address << " outlived its Listener";
-  EXPECT_THAT(Client(address).status(),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("no listener there")));
-  EXPECT_THAT(listener->Accept().status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(stat(address.c_str(), &info), 0)
+      << address << " outlived its Listener";
+  EXPECT_THAT(
+      Client(address).status(),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("no listener there")));
+  EXPECT_THAT(listener->Accept().status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(Listener::Create({.address = "not an address"}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

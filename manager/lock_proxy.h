@@ -62,10 +62,12 @@ class LockLikeProxy : public BaseProxy {
   // lock.acquire(block, timeout): true when held (with owner_died() when a
   // holder's process died holding it).
   absl::StatusOr<Acquired> Acquire(
-      bool block = true, absl::Duration timeout = absl::InfiniteDuration()) const {
+      bool block = true,
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     absl::StatusOr<std::tuple<bool, bool>> got =
-        CallBlocking<std::tuple<bool, bool>>(block ? timeout : absl::ZeroDuration(),
-                                            "acquire", block, TimeoutSeconds(timeout));
+        CallBlocking<std::tuple<bool, bool>>(
+            block ? timeout : absl::ZeroDuration(), "acquire", block,
+            TimeoutSeconds(timeout));
     if (!got.ok()) return got.status();
     if (!std::get<0>(*got)) return Acquired::NotHeld();
     return std::get<1>(*got) ? Acquired::HeldFromDeadOwner() : Acquired::Held();
@@ -123,9 +125,11 @@ class ManagedLockGuard {
 };
 
 template <>
-struct Codec<LockProxy> : internal::ProxyCodec<LockProxy, LockProxy::kTypeId> {};
+struct Codec<LockProxy> : internal::ProxyCodec<LockProxy, LockProxy::kTypeId> {
+};
 template <>
-struct Codec<RLockProxy> : internal::ProxyCodec<RLockProxy, RLockProxy::kTypeId> {};
+struct Codec<RLockProxy>
+    : internal::ProxyCodec<RLockProxy, RLockProxy::kTypeId> {};
 
 }  // namespace mp
 

@@ -23,7 +23,8 @@
 //                               .Method("get", &Counter::Get));
 //   absl::StatusOr<mp::SyncManager> manager = mp::SyncManager::Start(options);
 //   absl::StatusOr<mp::BaseProxy> counter = manager->Create("Counter", 10);
-//   absl::StatusOr<int64_t> now = counter->CallMethod<int64_t>("add", 5);  // 15
+//   absl::StatusOr<int64_t> now = counter->CallMethod<int64_t>("add", 5);  //
+//   15
 //
 // No proxy class need be written: name each method once as an
 // `mp::Exposed` constant (manager/exposed.h), register by it, and call it
@@ -32,7 +33,8 @@
 // typed `manager.Counter(10)` of Python's create_method:
 //
 //   inline constexpr mp::Exposed<&Counter::Add> kAdd{"add"};
-//   inline constexpr mp::Factory<mp::AutoProxy<Counter>, int64_t> kCounter{"Counter"};
+//   inline constexpr mp::Factory<mp::AutoProxy<Counter>, int64_t>
+//   kCounter{"Counter"};
 //   options.types.push_back(mp::ManagedType<Counter>("Counter").Constructor<int64_t>().Method(kAdd));
 //   absl::StatusOr<mp::AutoProxy<Counter>> counter = kCounter(*manager, 10);
 //   absl::StatusOr<int64_t> now = counter->Call(kAdd, 5);  // 15
@@ -98,8 +100,8 @@ absl::StatusOr<Object> ResultObject(R&& result) {
 template <typename T>
 class ManagedType {
  public:
-  using Handler =
-      std::function<absl::StatusOr<Object>(T&, std::vector<Object>&, internal::CallEffects&)>;
+  using Handler = std::function<absl::StatusOr<Object>(T&, std::vector<Object>&,
+                                                       internal::CallEffects&)>;
 
   // A type whose objects are made by `T()` until Constructor says otherwise.
   explicit ManagedType(std::string type_id) : type_id_(std::move(type_id)) {
@@ -109,12 +111,15 @@ class ManagedType {
   // Objects are made by `T(args...)` from Create's arguments.
   template <typename... Args>
   ManagedType& Constructor() {
-    make_ = [name = type_id_](std::vector<Object>& args)
-        -> absl::StatusOr<std::unique_ptr<T>> {
+    make_ =
+        [name = type_id_](
+            std::vector<Object>& args) -> absl::StatusOr<std::unique_ptr<T>> {
       auto decoded = internal::DecodeCallArguments<Args...>(name, args);
       if (!decoded.ok()) return decoded.status();
       return std::apply(
-          [](auto&... values) { return std::make_unique<T>(std::move(values)...); },
+          [](auto&... values) {
+            return std::make_unique<T>(std::move(values)...);
+          },
           *decoded);
     };
     return *this;
@@ -124,8 +129,9 @@ class ManagedType {
   // a std::unique_ptr<T> or an absl::StatusOr of either.
   template <typename R, typename... Args>
   ManagedType& Factory(R (*factory)(Args...)) {
-    make_ = [name = type_id_, factory](std::vector<Object>& args)
-        -> absl::StatusOr<std::unique_ptr<T>> {
+    make_ =
+        [name = type_id_, factory](
+            std::vector<Object>& args) -> absl::StatusOr<std::unique_ptr<T>> {
       auto decoded = internal::DecodeCallArguments<Args...>(name, args);
       if (!decoded.ok()) return decoded.status();
       auto made = std::apply(factory, *std::move(decoded));
@@ -137,15 +143,17 @@ class ManagedType {
   // Exposes `method` to clients as `name`.
   template <typename R, typename... Args>
   ManagedType& Method(std::string name, R (T::*method)(Args...)) {
-    return Expose<R, Args...>(std::move(name), [method](T& object, auto&&... args) {
-      return (object.*method)(std::forward<decltype(args)>(args)...);
-    });
+    return Expose<R, Args...>(
+        std::move(name), [method](T& object, auto&&... args) {
+          return (object.*method)(std::forward<decltype(args)>(args)...);
+        });
   }
   template <typename R, typename... Args>
   ManagedType& Method(std::string name, R (T::*method)(Args...) const) {
-    return Expose<R, Args...>(std::move(name), [method](T& object, auto&&... args) {
-      return (object.*method)(std::forward<decltype(args)>(args)...);
-    });
+    return Expose<R, Args...>(
+        std::move(name), [method](T& object, auto&&... args) {
+          return (object.*method)(std::forward<decltype(args)>(args)...);
+        });
   }
 
   // As above, with the name and method declared once as an mp::Exposed
@@ -165,24 +173,30 @@ class ManagedType {
   //   mp::ManagedType<Book> book_type("Book");
   //   book_type.Method("title", &Book::Title);  // Before it is used below.
   //   options.types.push_back(book_type);
-  //   options.types.push_back(mp::ManagedType<Shelf>("Shelf").Method(kBook, book_type));
+  //   options.types.push_back(mp::ManagedType<Shelf>("Shelf").Method(kBook,
+  //   book_type));
   //   ...
   //   absl::StatusOr<mp::AutoProxy<Book>> book = shelf.Call(kBook, 3);
   template <auto kMethod, typename U>
-  ManagedType& Method(ExposedProxy<kMethod> method, const ManagedType<U>& returns) {
+  ManagedType& Method(ExposedProxy<kMethod> method,
+                      const ManagedType<U>& returns) {
     using Traits = internal::MethodTraits<decltype(kMethod)>;
-    static_assert(std::is_same_v<typename Traits::Class, T>, "a method of another class");
-    static_assert(std::is_same_v<typename internal::MadeType<typename Traits::Result>::Type, U>,
-                  "the method does not return the type `returns` serves");
+    static_assert(std::is_same_v<typename Traits::Class, T>,
+                  "a method of another class");
+    static_assert(
+        std::is_same_v<
+            typename internal::MadeType<typename Traits::Result>::Type, U>,
+        "the method does not return the type `returns` serves");
     const std::string name(method.name);
     auto wrap = returns.Wrapper();
-    methods_[name] = [name, wrap, type_id = returns.type_id()](
-                         T& object, std::vector<mp::Object>& args,
-                         internal::CallEffects& effects) -> absl::StatusOr<mp::Object> {
+    methods_[name] =
+        [name, wrap, type_id = returns.type_id()](
+            T& object, std::vector<mp::Object>& args,
+            internal::CallEffects& effects) -> absl::StatusOr<mp::Object> {
       return Traits::Apply(
           [&](auto&&... decoded) -> absl::StatusOr<mp::Object> {
-            absl::StatusOr<std::unique_ptr<U>> made =
-                ManagedType<U>::Own((object.*kMethod)(std::forward<decltype(decoded)>(decoded)...));
+            absl::StatusOr<std::unique_ptr<U>> made = ManagedType<U>::Own(
+                (object.*kMethod)(std::forward<decltype(decoded)>(decoded)...));
             if (!made.ok()) return made.status();
             return effects.Adopt(type_id, wrap(*std::move(made)));
           },
@@ -199,9 +213,11 @@ class ManagedType {
   }
 
   // Serves an existing object as this type does (for Method(..., returns)).
-  std::function<std::unique_ptr<internal::ManagedObject>(std::unique_ptr<T>)> Wrapper() const {
+  std::function<std::unique_ptr<internal::ManagedObject>(std::unique_ptr<T>)>
+  Wrapper() const {
     auto methods =
-        std::make_shared<const absl::flat_hash_map<std::string, Handler>>(methods_);
+        std::make_shared<const absl::flat_hash_map<std::string, Handler>>(
+            methods_);
     return [methods, type_id = type_id_](std::unique_ptr<T> object) {
       return std::unique_ptr<internal::ManagedObject>(
           new Object_(std::move(object), methods, type_id));
@@ -212,7 +228,8 @@ class ManagedType {
   class Object_ final : public internal::ManagedObject {
    public:
     Object_(std::unique_ptr<T> object,
-            std::shared_ptr<const absl::flat_hash_map<std::string, Handler>> methods,
+            std::shared_ptr<const absl::flat_hash_map<std::string, Handler>>
+                methods,
             std::string type_id)
         : object_(std::move(object)),
           methods_(std::move(methods)),
@@ -222,7 +239,8 @@ class ManagedType {
                                     std::vector<mp::Object>& args,
                                     internal::CallEffects& effects) override {
       auto found = methods_->find(method);
-      if (found == methods_->end()) return internal::NotExposed(type_id_, method);
+      if (found == methods_->end())
+        return internal::NotExposed(type_id_, method);
       return found->second(*object_, args, effects);
     }
     void DropAll(internal::CallEffects&) override {}
@@ -235,24 +253,29 @@ class ManagedType {
 
   template <typename R, typename... Args, typename Invoke>
   ManagedType& Expose(std::string name, Invoke invoke) {
-    methods_[name] = [name, invoke](T& object, std::vector<mp::Object>& args,
-                                    internal::CallEffects&) -> absl::StatusOr<mp::Object> {
+    methods_[name] = [name, invoke](
+                         T& object, std::vector<mp::Object>& args,
+                         internal::CallEffects&) -> absl::StatusOr<mp::Object> {
       auto decoded = internal::DecodeCallArguments<Args...>(name, args);
       if (!decoded.ok()) return decoded.status();
       if constexpr (std::is_void_v<R>) {
-        std::apply([&](auto&... values) { invoke(object, std::move(values)...); },
-                   *decoded);
+        std::apply(
+            [&](auto&... values) { invoke(object, std::move(values)...); },
+            *decoded);
         return mp::Object();
       } else {
         return internal::ResultObject(std::apply(
-            [&](auto&... values) -> R { return invoke(object, std::move(values)...); },
+            [&](auto&... values) -> R {
+              return invoke(object, std::move(values)...);
+            },
             *decoded));
       }
     };
     return *this;
   }
 
-  template <typename> friend class ManagedType;
+  template <typename>
+  friend class ManagedType;
 
   template <typename Made>
   static absl::StatusOr<std::unique_ptr<T>> Own(Made made) {
@@ -268,7 +291,8 @@ class ManagedType {
 
   internal::ManagedFactory MakeFactory() const {
     auto methods =
-        std::make_shared<const absl::flat_hash_map<std::string, Handler>>(methods_);
+        std::make_shared<const absl::flat_hash_map<std::string, Handler>>(
+            methods_);
     return [make = make_, methods, type_id = type_id_](
                std::vector<mp::Object>& args, internal::CallEffects&)
                -> absl::StatusOr<std::unique_ptr<internal::ManagedObject>> {
@@ -284,7 +308,8 @@ class ManagedType {
   }
 
   std::string type_id_;
-  std::function<absl::StatusOr<std::unique_ptr<T>>(std::vector<mp::Object>&)> make_;
+  std::function<absl::StatusOr<std::unique_ptr<T>>(std::vector<mp::Object>&)>
+      make_;
   absl::flat_hash_map<std::string, Handler> methods_;
 };
 

@@ -136,16 +136,20 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   const StartMethod method = options.start_method.value_or(StartMethod::kFork);
   if (method != StartMethod::kFork) {
     if (!options.types.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "manager: types registered at run time (ManagerOptions::types) reach only a "
-          "forked server; to start one by ", StartMethodName(method),
-          ", register them with ManagerOptions::register_types"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("manager: types registered at run time "
+                       "(ManagerOptions::types) reach only a "
+                       "forked server; to start one by ",
+                       StartMethodName(method),
+                       ", register them with ManagerOptions::register_types"));
     }
     if (initializer && !encoded_initializer.ok()) {
-      return absl::Status(encoded_initializer.status().code(),
-                          absl::StrCat("manager: the initializer cannot be sent to a server "
-                                       "started by ", StartMethodName(method), ": ",
-                                       encoded_initializer.status().message()));
+      return absl::Status(
+          encoded_initializer.status().code(),
+          absl::StrCat("manager: the initializer cannot be sent to a server "
+                       "started by ",
+                       StartMethodName(method), ": ",
+                       encoded_initializer.status().message()));
     }
   }
   const std::string authkey = options.authkey.value_or(CurrentAuthKey());
@@ -188,16 +192,18 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
     if (initializer) config.initializer = *encoded_initializer;
     if (options.register_types) config.register_types = options.register_types;
     const int listening = dup(raw->listening_fd());
-    if (listening < 0) return absl::ErrnoToStatus(errno, "manager: dup of the listening socket");
-    state->process.emplace(
-        internal::SpawnedServerProcess(process_options, listening, std::move(config)));
+    if (listening < 0)
+      return absl::ErrnoToStatus(errno, "manager: dup of the listening socket");
+    state->process.emplace(internal::SpawnedServerProcess(
+        process_options, listening, std::move(config)));
     absl::Status started = state->process->Start();
     // The child has its own (passed) copy now.
     close(listening);
     if (!started.ok()) return started;
   }
   if (method == StartMethod::kFork) {
-    if (absl::Status started = state->process->Start(); !started.ok()) return started;
+    if (absl::Status started = state->process->Start(); !started.ok())
+      return started;
   }
   // The child serves the socket now; the parent only closes its copies.
   (*server)->Disown();
@@ -217,9 +223,9 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   return BaseManager(std::move(state));
 }
 
-absl::StatusOr<BaseManager> BaseManager::Connect(absl::string_view address,
-                                                 std::optional<std::string> authkey,
-                                                 ManagerOptions options) {
+absl::StatusOr<BaseManager> BaseManager::Connect(
+    absl::string_view address, std::optional<std::string> authkey,
+    ManagerOptions options) {
   auto state = std::make_shared<internal::ManagerState>();
   state->address = std::string(address);
   state->authkey = authkey.has_value() ? *std::move(authkey) : CurrentAuthKey();
@@ -282,12 +288,14 @@ absl::StatusOr<manager::Reply> CallManager(
 
 absl::StatusOr<BaseProxy> BaseManager::CreateEncoded(
     absl::string_view type_id, const absl::StatusOr<std::string>& args) const {
-  absl::StatusOr<std::shared_ptr<internal::Session>> session = SessionOf(state_);
+  absl::StatusOr<std::shared_ptr<internal::Session>> session =
+      SessionOf(state_);
   if (!session.ok()) return session.status();
   if (!args.ok()) {
-    return (*session)->Error(args.status().code(),
-                             absl::StrCat("creating a ", type_id, ": arguments: ",
-                                          args.status().message()));
+    return (*session)->Error(
+        args.status().code(),
+        absl::StrCat("creating a ", type_id,
+                     ": arguments: ", args.status().message()));
   }
   manager::Request request;
   request.mutable_create()->set_typeid_(std::string(type_id));
@@ -306,7 +314,8 @@ absl::StatusOr<BaseProxy> BaseManager::CreateEncoded(
                                 "a Create reply without the new object's id");
     } else {
       absl::StatusOr<std::shared_ptr<internal::ProxyHandle>> handle =
-          (*session)->Attach(*id, (*session)->server_id(), std::string(type_id));
+          (*session)->Attach(*id, (*session)->server_id(),
+                             std::string(type_id));
       if (handle.ok()) {
         proxy = BaseProxy(*std::move(handle));
       } else {
@@ -346,8 +355,9 @@ absl::StatusOr<ManagerStats> BaseManager::Stats() const {
 const std::string& BaseManager::address() const { return state_->address; }
 const std::string& BaseManager::authkey() const { return state_->authkey; }
 pid_t BaseManager::pid() const {
-  return state_ != nullptr && state_->process.has_value() ? state_->process->pid()
-                                                           : 0;
+  return state_ != nullptr && state_->process.has_value()
+             ? state_->process->pid()
+             : 0;
 }
 
 }  // namespace mp

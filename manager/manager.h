@@ -21,11 +21,10 @@
 //     (void)l.Reverse();
 //   }
 //
-//   absl::StatusOr<mp::SyncManager> manager = mp::Manager();  // `with Manager() as manager:`
-//   absl::StatusOr<mp::DictProxy> d = manager->Dict();
-//   absl::StatusOr<mp::ListProxy> l = manager->List(std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
-//   mp::Process p(Work, *d, *l);
-//   (void)p.Start();
+//   absl::StatusOr<mp::SyncManager> manager = mp::Manager();  // `with
+//   Manager() as manager:` absl::StatusOr<mp::DictProxy> d = manager->Dict();
+//   absl::StatusOr<mp::ListProxy> l = manager->List(std::vector<int>{0, 1, 2,
+//   3, 4, 5, 6, 7, 8, 9}); mp::Process p(Work, *d, *l); (void)p.Start();
 //   p.Join();
 //   std::cout << *d->Repr() << "\n";   // {1: '1', '2': 2, 0.25: None}
 //   std::cout << *l->Repr() << "\n";   // [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
@@ -76,8 +75,8 @@
 #include "manager/lock_proxy.h"
 #include "manager/namespace_proxy.h"
 #include "manager/options.h"
-#include "manager/proxy.h"
 #include "manager/pool_proxy.h"
+#include "manager/proxy.h"
 #include "manager/queue_proxy.h"
 #include "manager/semaphore_proxy.h"
 #include "manager/value_proxy.h"
@@ -157,7 +156,8 @@ class BaseManager {
   // As Create, as a proxy type `P` constructible from a BaseProxy (one
   // written for a type registered with mp::ManagedType).
   template <typename P, typename... Args>
-  absl::StatusOr<P> CreateAs(absl::string_view type_id, const Args&... args) const {
+  absl::StatusOr<P> CreateAs(absl::string_view type_id,
+                             const Args&... args) const {
     absl::StatusOr<BaseProxy> proxy = Create(type_id, args...);
     if (!proxy.ok()) return proxy.status();
     return P(*std::move(proxy));
@@ -201,8 +201,8 @@ class SyncManager : public BaseManager {
   template <typename F, typename... Args>
   static absl::StatusOr<SyncManager> Start(const ManagerOptions& options,
                                            F initializer, Args... initargs) {
-    absl::StatusOr<BaseManager> base =
-        BaseManager::Start(options, std::move(initializer), std::move(initargs)...);
+    absl::StatusOr<BaseManager> base = BaseManager::Start(
+        options, std::move(initializer), std::move(initargs)...);
     if (!base.ok()) return base.status();
     return SyncManager(*std::move(base));
   }
@@ -219,13 +219,17 @@ class SyncManager : public BaseManager {
   explicit SyncManager(BaseManager base) : BaseManager(std::move(base)) {}
 
   // manager.dict(initial): `initial` any mapping (or sequence of pairs).
-  absl::StatusOr<DictProxy> Dict() const { return Typed<DictProxy>(Create("dict")); }
+  absl::StatusOr<DictProxy> Dict() const {
+    return Typed<DictProxy>(Create("dict"));
+  }
   template <typename M>
   absl::StatusOr<DictProxy> Dict(const M& initial) const {
     return Typed<DictProxy>(Create("dict", initial));
   }
   // manager.list(initial): `initial` any sequence.
-  absl::StatusOr<ListProxy> List() const { return Typed<ListProxy>(Create("list")); }
+  absl::StatusOr<ListProxy> List() const {
+    return Typed<ListProxy>(Create("list"));
+  }
   template <typename S>
   absl::StatusOr<ListProxy> List(const S& initial) const {
     return Typed<ListProxy>(Create("list", initial));
@@ -239,8 +243,12 @@ class SyncManager : public BaseManager {
     return Typed<NamespaceProxy>(Create("Namespace", attributes));
   }
   // manager.Lock(), manager.RLock(): released when a holder's process dies.
-  absl::StatusOr<LockProxy> Lock() const { return Typed<LockProxy>(Create("Lock")); }
-  absl::StatusOr<RLockProxy> RLock() const { return Typed<RLockProxy>(Create("RLock")); }
+  absl::StatusOr<LockProxy> Lock() const {
+    return Typed<LockProxy>(Create("Lock"));
+  }
+  absl::StatusOr<RLockProxy> RLock() const {
+    return Typed<RLockProxy>(Create("RLock"));
+  }
   // manager.Semaphore(value), manager.BoundedSemaphore(value).
   absl::StatusOr<SemaphoreProxy> Semaphore(int64_t value = 1) const {
     return Typed<SemaphoreProxy>(Create("Semaphore", value));
@@ -272,8 +280,9 @@ class SyncManager : public BaseManager {
   // manager.Pool(processes, maxtasksperchild): worker processes forked
   // from the server (manager/pool_proxy.h). Unset: CpuCount() workers, no
   // task limit.
-  absl::StatusOr<PoolProxy> Pool(std::optional<int64_t> processes = std::nullopt,
-                                 std::optional<int64_t> maxtasksperchild = std::nullopt) const {
+  absl::StatusOr<PoolProxy> Pool(
+      std::optional<int64_t> processes = std::nullopt,
+      std::optional<int64_t> maxtasksperchild = std::nullopt) const {
     return Typed<PoolProxy>(Create("Pool", processes, maxtasksperchild));
   }
   // manager.Pool(processes, initializer, initargs, maxtasksperchild), as
@@ -288,34 +297,42 @@ class SyncManager : public BaseManager {
   // the initializer cannot be sent, or for a start method other than fork
   // (the server forks its workers).
   absl::StatusOr<PoolProxy> Pool(const PoolOptions& options) const {
-    if (options.start_method.has_value() && *options.start_method != StartMethod::kFork) {
+    if (options.start_method.has_value() &&
+        *options.start_method != StartMethod::kFork) {
       return absl::InvalidArgumentError(
           "manager.Pool: the server forks its workers; no other start method");
     }
-    const absl::StatusOr<std::string>& initializer = options.initializer.encoded();
+    const absl::StatusOr<std::string>& initializer =
+        options.initializer.encoded();
     if (!initializer.ok()) return initializer.status();
     std::optional<int64_t> processes;
     if (options.processes.has_value()) processes = *options.processes;
     std::optional<int64_t> maxtasksperchild;
-    if (options.maxtasksperchild > 0) maxtasksperchild = options.maxtasksperchild;
+    if (options.maxtasksperchild > 0)
+      maxtasksperchild = options.maxtasksperchild;
     std::optional<Bytes> sent;
     if (!initializer->empty()) sent = Bytes{*initializer};
     return Typed<PoolProxy>(Create("Pool", processes, maxtasksperchild, sent));
   }
   // manager.Value(typecode, value), manager.Array(typecode, sequence).
   template <typename T>
-  absl::StatusOr<ValueProxy> Value(absl::string_view typecode, const T& value) const {
+  absl::StatusOr<ValueProxy> Value(absl::string_view typecode,
+                                   const T& value) const {
     return Typed<ValueProxy>(Create("Value", typecode, value));
   }
   template <typename S>
-  absl::StatusOr<ArrayProxy> Array(absl::string_view typecode, const S& items) const {
+  absl::StatusOr<ArrayProxy> Array(absl::string_view typecode,
+                                   const S& items) const {
     return Typed<ArrayProxy>(Create("Array", typecode, items));
   }
   // manager.Event().
-  absl::StatusOr<EventProxy> Event() const { return Typed<EventProxy>(Create("Event")); }
+  absl::StatusOr<EventProxy> Event() const {
+    return Typed<EventProxy>(Create("Event"));
+  }
   // manager.Barrier(parties, timeout): `timeout` the default of each Wait.
   absl::StatusOr<BarrierProxy> Barrier(
-      int64_t parties, absl::Duration timeout = absl::InfiniteDuration()) const {
+      int64_t parties,
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     return Typed<BarrierProxy>(
         Create("Barrier", parties, internal::TimeoutSeconds(timeout)));
   }
@@ -331,7 +348,8 @@ class SyncManager : public BaseManager {
       absl::Duration timeout = absl::InfiniteDuration()) const {
     absl::StatusOr<std::string> encoded = Dumps(action);
     if (!encoded.ok()) return encoded.status();
-    return Typed<BarrierProxy>(Create("Barrier", parties, internal::TimeoutSeconds(timeout),
+    return Typed<BarrierProxy>(Create("Barrier", parties,
+                                      internal::TimeoutSeconds(timeout),
                                       Bytes{*std::move(encoded)}));
   }
 

@@ -114,7 +114,9 @@ void SocketEcho(benchmark::State& state, int messages) {
   close(ends[0]);
 }
 
-void BM_RawUnixSocketRoundTrip(benchmark::State& state) { SocketEcho(state, 1); }
+void BM_RawUnixSocketRoundTrip(benchmark::State& state) {
+  SocketEcho(state, 1);
+}
 BENCHMARK(BM_RawUnixSocketRoundTrip)->Apply(bench::Placements)->UseRealTime();
 
 void BM_RawUnixSocketPipelined(benchmark::State& state) {
@@ -129,7 +131,8 @@ void AreaEcho(benchmark::State& state, int messages) {
   using internal::CallArea;
   const bench::Placement placement = bench::PlacementArg(state.range(0));
   int fd = -1;
-  absl::StatusOr<CallArea> served = CallArea::Create(internal::kDefaultCallAreaBytes, &fd);
+  absl::StatusOr<CallArea> served =
+      CallArea::Create(internal::kDefaultCallAreaBytes, &fd);
   if (!served.ok()) return state.SkipWithError("no call area");
   absl::StatusOr<CallArea> client = CallArea::Map(fd);
   close(fd);
@@ -137,7 +140,9 @@ void AreaEcho(benchmark::State& state, int messages) {
   bench::Pin pin(bench::kOwnCpu);
   bench::Partner partner(
       [&](const std::atomic<uint32_t>& stop) {
-        const std::function<bool()> keep_waiting = [&] { return stop.load() == 0; };
+        const std::function<bool()> keep_waiting = [&] {
+          return stop.load() == 0;
+        };
         uint32_t seen = 0;
         std::string copy;
         CallArea::Message message;
@@ -145,20 +150,24 @@ void AreaEcho(benchmark::State& state, int messages) {
           absl::StatusOr<bool> posted =
               served->AwaitPosted(&seen, copy, &message, keep_waiting);
           if (!posted.ok() || !*posted) return;
-          served->Finish(seen, message.bytes, message.frames, /*on_socket=*/false);
+          served->Finish(seen, message.bytes, message.frames,
+                         /*on_socket=*/false);
         }
       },
       bench::PeerCpu(placement));
   std::string frames;
   for (int i = 0; i < messages; ++i) {
-    internal::FrameChannel::AppendFrame(std::string(kMessageBytes, 'r'), frames);
+    internal::FrameChannel::AppendFrame(std::string(kMessageBytes, 'r'),
+                                        frames);
   }
   const std::function<bool()> alive = [] { return true; };
   CallArea::Message reply;
   for (auto _ : state) {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    if (!client->Post(frames, messages, /*on_socket=*/false, deadline, alive).ok() ||
-        !client->AwaitDone(deadline, alive, &reply, /*long_spin=*/messages > 1).ok() ||
+    if (!client->Post(frames, messages, /*on_socket=*/false, deadline, alive)
+             .ok() ||
+        !client->AwaitDone(deadline, alive, &reply, /*long_spin=*/messages > 1)
+             .ok() ||
         reply.bytes.size() != frames.size()) {
       state.SkipWithError("round trip failed");
       break;
@@ -171,30 +180,34 @@ void AreaEcho(benchmark::State& state, int messages) {
 void BM_RawCallAreaRoundTrip(benchmark::State& state) { AreaEcho(state, 1); }
 BENCHMARK(BM_RawCallAreaRoundTrip)->Apply(bench::Placements)->UseRealTime();
 
-void BM_RawCallAreaPipelined(benchmark::State& state) { AreaEcho(state, kPipelined); }
+void BM_RawCallAreaPipelined(benchmark::State& state) {
+  AreaEcho(state, kPipelined);
+}
 BENCHMARK(BM_RawCallAreaPipelined)->Apply(bench::Placements)->UseRealTime();
 
 // Two servers, so that each path has a session of its own: calls through
 // the socket (state.range(0) == 0) and through the shared-memory call area
 // (1).
 SyncManager& TheManager(bool call_area = true) {
-  static SyncManager* const managers[2] = {[] {
-    ManagerOptions options;
-    options.shared_memory_calls = false;
-    absl::StatusOr<SyncManager> started = SyncManager::Start(options);
-    if (!started.ok()) {
-      fprintf(stderr, "manager: %s\n", started.status().ToString().c_str());
-      std::abort();
-    }
-    return new SyncManager(*std::move(started));
-  }(), [] {
-    absl::StatusOr<SyncManager> started = Manager();
-    if (!started.ok()) {
-      fprintf(stderr, "manager: %s\n", started.status().ToString().c_str());
-      std::abort();
-    }
-    return new SyncManager(*std::move(started));
-  }()};
+  static SyncManager* const managers[2] = {
+      [] {
+        ManagerOptions options;
+        options.shared_memory_calls = false;
+        absl::StatusOr<SyncManager> started = SyncManager::Start(options);
+        if (!started.ok()) {
+          fprintf(stderr, "manager: %s\n", started.status().ToString().c_str());
+          std::abort();
+        }
+        return new SyncManager(*std::move(started));
+      }(),
+      [] {
+        absl::StatusOr<SyncManager> started = Manager();
+        if (!started.ok()) {
+          fprintf(stderr, "manager: %s\n", started.status().ToString().c_str());
+          std::abort();
+        }
+        return new SyncManager(*std::move(started));
+      }()};
   return *managers[call_area ? 1 : 0];
 }
 
@@ -213,7 +226,8 @@ class Placed {
  public:
   explicit Placed(const benchmark::State& state)
       : pin_(bench::kOwnCpu), server_(TheManager(state.range(0) != 0).pid()) {
-    bench::PinProcess(server_, bench::PeerCpu(bench::PlacementArg(state.range(1))));
+    bench::PinProcess(server_,
+                      bench::PeerCpu(bench::PlacementArg(state.range(1))));
   }
   ~Placed() { bench::PinProcess(server_, -1); }
 
@@ -237,7 +251,8 @@ BENCHMARK(BM_DictSet)->Apply(Paths);
 void BM_DictGet(benchmark::State& state) {
   Placed placed(state);
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
-  if (!d.ok() || !d->SetItem("key", 42).ok()) return state.SkipWithError("no dict");
+  if (!d.ok() || !d->SetItem("key", 42).ok())
+    return state.SkipWithError("no dict");
   for (auto _ : state) {
     absl::StatusOr<int64_t> value = d->GetItem<int64_t>("key");
     if (!value.ok()) return state.SkipWithError("get failed");
@@ -261,8 +276,10 @@ BENCHMARK(BM_ListAppend)->Apply(Paths);
 
 void BM_NamespaceGetAttr(benchmark::State& state) {
   Placed placed(state);
-  absl::StatusOr<NamespaceProxy> ns = TheManager(state.range(0) != 0).Namespace();
-  if (!ns.ok() || !ns->SetAttr("x", 1).ok()) return state.SkipWithError("no ns");
+  absl::StatusOr<NamespaceProxy> ns =
+      TheManager(state.range(0) != 0).Namespace();
+  if (!ns.ok() || !ns->SetAttr("x", 1).ok())
+    return state.SkipWithError("no ns");
   for (auto _ : state) {
     absl::StatusOr<int64_t> value = ns->GetAttr<int64_t>("x");
     if (!value.ok()) return state.SkipWithError("get failed");
@@ -308,7 +325,8 @@ void DictSetInBatches(benchmark::State& state, int calls) {
   int64_t i = 0;
   for (auto _ : state) {
     Batch batch;
-    for (int call = 0; call < calls; ++call) batch.Add(*d, "__setitem__", "key", ++i);
+    for (int call = 0; call < calls; ++call)
+      batch.Add(*d, "__setitem__", "key", ++i);
     if (!batch.Run().ok() || !batch.Result(calls - 1).ok()) {
       return state.SkipWithError("batch failed");
     }
@@ -316,10 +334,14 @@ void DictSetInBatches(benchmark::State& state, int calls) {
   state.SetItemsProcessed(state.iterations() * calls);
 }
 
-void BM_DictSetBatched(benchmark::State& state) { DictSetInBatches(state, kPipelined); }
+void BM_DictSetBatched(benchmark::State& state) {
+  DictSetInBatches(state, kPipelined);
+}
 BENCHMARK(BM_DictSetBatched)->Apply(Paths);
 
-void BM_DictSetBatched16(benchmark::State& state) { DictSetInBatches(state, 16); }
+void BM_DictSetBatched16(benchmark::State& state) {
+  DictSetInBatches(state, 16);
+}
 BENCHMARK(BM_DictSetBatched16)->Apply(Paths);
 
 // d.increment("key"): one atomic call (Redis's INCR).
@@ -328,7 +350,8 @@ void BM_DictIncrement(benchmark::State& state) {
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
   for (auto _ : state) {
-    if (!d->Increment("key").ok()) return state.SkipWithError("increment failed");
+    if (!d->Increment("key").ok())
+      return state.SkipWithError("increment failed");
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -347,7 +370,8 @@ void BM_NestedListAppend(benchmark::State& state) {
   int64_t i = 0;
   for (auto _ : state) {
     absl::StatusOr<ListProxy> list = d->GetItem<ListProxy>("items");
-    if (!list.ok() || !list->Append(++i).ok()) return state.SkipWithError("append failed");
+    if (!list.ok() || !list->Append(++i).ok())
+      return state.SkipWithError("append failed");
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -394,7 +418,9 @@ void ClientPaths(benchmark::internal::Benchmark* benchmark) {
   benchmark->ArgName("shm")->Arg(0)->Arg(1)->UseRealTime();
 }
 
-BENCHMARK(BM_DictSet4Clients)->Apply(ClientPaths)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DictSet4Clients)
+    ->Apply(ClientPaths)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_DictSetBatched4Clients(benchmark::State& state) {
   absl::StatusOr<DictProxy> d = TheManager(state.range(0) != 0).Dict();
@@ -405,7 +431,8 @@ void BM_DictSetBatched4Clients(benchmark::State& state) {
     const bool ok = InClients([&](int client) {
       for (int round = 0; round < kBatches; ++round) {
         Batch batch;
-        for (int i = 0; i < kCalls; ++i) batch.Add(*d, "__setitem__", client, i);
+        for (int i = 0; i < kCalls; ++i)
+          batch.Add(*d, "__setitem__", client, i);
         if (!batch.Run().ok() || !batch.Result(kCalls - 1).ok()) return false;
       }
       return true;
@@ -414,10 +441,13 @@ void BM_DictSetBatched4Clients(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kClients * kBatches * kCalls);
 }
-BENCHMARK(BM_DictSetBatched4Clients)->Apply(ClientPaths)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DictSetBatched4Clients)
+    ->Apply(ClientPaths)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_RawFutexPingPong(benchmark::State& state) {
-  bench::SleepingPingPong(state, bench::PeerCpu(bench::PlacementArg(state.range(0))));
+  bench::SleepingPingPong(state,
+                          bench::PeerCpu(bench::PlacementArg(state.range(0))));
 }
 BENCHMARK(BM_RawFutexPingPong)->Apply(bench::Placements)->UseRealTime();
 

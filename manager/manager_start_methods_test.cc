@@ -42,7 +42,9 @@ struct Probe {
 };
 
 void RegisterProbe(std::vector<TypeRegistration>& types) {
-  types.push_back(ManagedType<Probe>("Probe").Method("marker", &Probe::Marker).Method("pid", &Probe::Pid));
+  types.push_back(ManagedType<Probe>("Probe")
+                      .Method("marker", &Probe::Marker)
+                      .Method("pid", &Probe::Pid));
 }
 
 void SetMarker(int64_t value) { g_marker = value; }
@@ -54,7 +56,8 @@ void AddInChild(DictProxy d, int64_t i) {
 
 ManagerOptions WithProbe() {
   ManagerOptions options;
-  options.register_types = Function<void(std::vector<TypeRegistration>&)>(&RegisterProbe);
+  options.register_types =
+      Function<void(std::vector<TypeRegistration>&)>(&RegisterProbe);
   return options;
 }
 
@@ -65,9 +68,12 @@ class ManagerStartMethodTest : public ::testing::TestWithParam<const char*> {
 
 INSTANTIATE_TEST_SUITE_P(Methods, ManagerStartMethodTest,
                          ::testing::Values("fork", "spawn", "forkserver"),
-                         [](const auto& info) { return std::string(info.param); });
+                         [](const auto& info) {
+                           return std::string(info.param);
+                         });
 
-TEST_P(ManagerStartMethodTest, ContextManagerServesAndItsServerIsStartedByTheMethod) {
+TEST_P(ManagerStartMethodTest,
+       ContextManagerServesAndItsServerIsStartedByTheMethod) {
   g_marker = 7;
   absl::Cleanup reset = [] { g_marker = 0; };
   absl::StatusOr<SyncManager> manager = context_.Manager(WithProbe());
@@ -83,12 +89,14 @@ TEST_P(ManagerStartMethodTest, ContextManagerServesAndItsServerIsStartedByTheMet
   }
   // In whatever order the children came.
   EXPECT_THAT(d->Len(), IsOkAndHolds(3));
-  for (int64_t i = 0; i < 3; ++i) EXPECT_THAT(d->GetItem<int64_t>(i), IsOkAndHolds(i * i));
+  for (int64_t i = 0; i < 3; ++i)
+    EXPECT_THAT(d->GetItem<int64_t>(i), IsOkAndHolds(i * i));
 
   absl::StatusOr<BaseProxy> probe = manager->Create("Probe");
   ASSERT_THAT(probe.status(), IsOk());
   const bool forked = context_.start_method() == StartMethod::kFork;
-  EXPECT_THAT(probe->CallMethod<int64_t>("marker"), IsOkAndHolds(forked ? 7 : 0));
+  EXPECT_THAT(probe->CallMethod<int64_t>("marker"),
+              IsOkAndHolds(forked ? 7 : 0));
   EXPECT_THAT(probe->CallMethod<int64_t>("pid"), IsOkAndHolds(manager->pid()));
   ASSERT_THAT(manager->Shutdown(), IsOk());
 }
@@ -113,13 +121,15 @@ TEST(ManagerStartMethodTest, SpawnedServerRefusesWhatCannotReachIt) {
   runtime_types.start_method = StartMethod::kSpawn;
   runtime_types.types.push_back(ManagedType<Probe>("Probe"));
   EXPECT_THAT(SyncManager::Start(runtime_types).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("register_types")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("register_types")));
 
   ManagerOptions spawn;
   spawn.start_method = StartMethod::kSpawn;
   int captured = 1;
-  EXPECT_THAT(SyncManager::Start(spawn, [captured] { (void)captured; }).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("initializer")));
+  EXPECT_THAT(
+      SyncManager::Start(spawn, [captured] { (void)captured; }).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("initializer")));
   EXPECT_TRUE(ActiveChildren().empty());
 }
 
@@ -127,7 +137,8 @@ TEST(ManagerStartMethodTest, SpawnedServerWhoseInitializerFailsFailsStart) {
   ManagerOptions spawn;
   spawn.start_method = StartMethod::kSpawn;
   spawn.connect_timeout = absl::Seconds(20);
-  absl::StatusOr<SyncManager> manager = SyncManager::Start(spawn, FailToInitialize);
+  absl::StatusOr<SyncManager> manager =
+      SyncManager::Start(spawn, FailToInitialize);
   EXPECT_FALSE(manager.ok());
   EXPECT_TRUE(testing::Eventually([] { return ActiveChildren().empty(); }));
 }
@@ -144,7 +155,9 @@ TEST(ManagerStartMethodTest, SpawnedServerStopsWhenItsStarterIsKilled) {
     absl::StatusOr<SyncManager> manager = SyncManager::Start(spawn);
     if (!manager.ok()) return 2;
     const std::string line = manager->address() + "\n";
-    if (write(out[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) return 3;
+    if (write(out[1], line.data(), line.size()) !=
+        static_cast<ssize_t>(line.size()))
+      return 3;
     while (true) pause();
   });
   ASSERT_THAT(owner.status(), IsOk());
@@ -161,7 +174,8 @@ TEST(ManagerStartMethodTest, SpawnedServerStopsWhenItsStarterIsKilled) {
     absl::StatusOr<int> fd = internal::Connect(*parsed, absl::Seconds(1));
     if (fd.ok()) close(*fd);
     return !fd.ok();
-  })) << "the server at " << address << " outlived its killed starter";
+  })) << "the server at "
+      << address << " outlived its killed starter";
 }
 
 }  // namespace

@@ -120,8 +120,12 @@ void RunSeedExample(StartMethod method) {
   EXPECT_THAT(l->Repr(), IsOkAndHolds("[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]"));
 }
 
-TEST(ManagerTest, SeedDictAndListThroughFork) { RunSeedExample(StartMethod::kFork); }
-TEST(ManagerTest, SeedDictAndListThroughSpawn) { RunSeedExample(StartMethod::kSpawn); }
+TEST(ManagerTest, SeedDictAndListThroughFork) {
+  RunSeedExample(StartMethod::kFork);
+}
+TEST(ManagerTest, SeedDictAndListThroughSpawn) {
+  RunSeedExample(StartMethod::kSpawn);
+}
 
 TEST(ManagerTest, ProxiesTravelThroughQueuesAndPipes) {
   absl::StatusOr<SyncManager> manager = Manager();
@@ -169,18 +173,22 @@ TEST(ManagerTest, StoredProxiesReadBackAsProxies) {
   absl::StatusOr<ListProxy> again = outer->GetItem<ListProxy>("lists");
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(*again == *inner);
-  EXPECT_THAT(again->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{1, 2}));
+  EXPECT_THAT(again->Copy<std::vector<int>>(),
+              IsOkAndHolds(std::vector<int>{1, 2}));
   // As an Object, a stored proxy is a reference, not a copy.
   absl::StatusOr<Object> value = outer->GetItem("lists");
   ASSERT_THAT(value, IsOk());
-  EXPECT_THAT(value->DebugString(), ContainsRegex("^<ListProxy object, typeid 'list' at 0x[0-9a-f]+>$"));
+  EXPECT_THAT(
+      value->DebugString(),
+      ContainsRegex("^<ListProxy object, typeid 'list' at 0x[0-9a-f]+>$"));
   absl::StatusOr<ListProxy> converted = value->As<ListProxy>();
   ASSERT_THAT(converted, IsOk());
   EXPECT_THAT(converted->Len(), IsOkAndHolds(2));
   // A wrong proxy type is refused by name.
-  EXPECT_THAT(outer->GetItem<DictProxy>("lists"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("expected a proxy of a dict, got a proxy of a list")));
+  EXPECT_THAT(
+      outer->GetItem<DictProxy>("lists"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("expected a proxy of a dict, got a proxy of a list")));
 }
 
 // Python: manager.dict({'items': manager.list(), 'stats': manager.dict(...),
@@ -193,13 +201,14 @@ TEST(ManagerTest, DictMadeFromAMappingOfProxiesHoldsThem) {
   absl::StatusOr<DictProxy> outer;
   {
     absl::StatusOr<ListProxy> items = manager->List();
-    absl::StatusOr<DictProxy> processors = manager->Dict(Object::Dict{{0, false}});
+    absl::StatusOr<DictProxy> processors =
+        manager->Dict(Object::Dict{{0, false}});
     absl::StatusOr<LockProxy> lock = manager->Lock();
     ASSERT_THAT(items, IsOk());
     ASSERT_THAT(processors, IsOk());
     ASSERT_THAT(lock, IsOk());
-    absl::StatusOr<DictProxy> stats = manager->Dict(
-        Object::Dict{{"total", 0}, {"processors", *processors}});
+    absl::StatusOr<DictProxy> stats =
+        manager->Dict(Object::Dict{{"total", 0}, {"processors", *processors}});
     ASSERT_THAT(stats, IsOk());
     outer = manager->Dict(
         Object::Dict{{"items", *items}, {"stats", *stats}, {"lock", *lock}});
@@ -208,7 +217,8 @@ TEST(ManagerTest, DictMadeFromAMappingOfProxiesHoldsThem) {
   EXPECT_EQ(Objects(*manager), 5u);  // Nothing freed with the first proxies.
   absl::StatusOr<DictProxy> stats = outer->GetItem<DictProxy>("stats");
   ASSERT_THAT(stats, IsOk());
-  absl::StatusOr<DictProxy> processors = stats->GetItem<DictProxy>("processors");
+  absl::StatusOr<DictProxy> processors =
+      stats->GetItem<DictProxy>("processors");
   ASSERT_THAT(processors, IsOk());
   ASSERT_THAT(processors->SetItem(0, true), IsOk());
   EXPECT_THAT(processors->Repr(), IsOkAndHolds("{0: True}"));
@@ -218,7 +228,8 @@ TEST(ManagerTest, DictMadeFromAMappingOfProxiesHoldsThem) {
               ContainsRegex("^\\{'total': 0, 'processors': <DictProxy object, "
                             "typeid 'dict' at 0x[0-9a-f]+>\\}$"));
   EXPECT_THAT(outer->Repr(),
-              IsOkAndHolds(ContainsRegex("'lock': <LockProxy object, typeid 'Lock' at 0x")));
+              IsOkAndHolds(ContainsRegex(
+                  "'lock': <LockProxy object, typeid 'Lock' at 0x")));
 }
 
 // The seed's `with shared_data['stats_lock']:` in several processes: a
@@ -241,12 +252,14 @@ TEST(ManagerTest, LockStoredInADictLocksAcrossProcesses) {
           ManagedLockGuard guard(*stored);
           if (!guard.ok()) return 2;
           absl::StatusOr<int64_t> total = shared->GetItem<int64_t>("total");
-          if (!total.ok() || !shared->SetItem("total", *total + 1).ok()) return 3;
+          if (!total.ok() || !shared->SetItem("total", *total + 1).ok())
+            return 3;
         }
         return 0;
       });
   ASSERT_THAT(codes, IsOkAndHolds(std::vector<int>(kProcesses, 0)));
-  EXPECT_THAT(shared->GetItem<int64_t>("total"), IsOkAndHolds(kProcesses * kRounds));
+  EXPECT_THAT(shared->GetItem<int64_t>("total"),
+              IsOkAndHolds(kProcesses * kRounds));
   EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
 }
 
@@ -286,7 +299,8 @@ TEST(ManagerTest, ObjectsAreFreedWithTheirLastProxy) {
   }
   absl::StatusOr<ListProxy> popped = d->Pop<ListProxy>("slot");
   ASSERT_THAT(popped, IsOk());
-  EXPECT_THAT(popped->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{5}));
+  EXPECT_THAT(popped->Copy<std::vector<int>>(),
+              IsOkAndHolds(std::vector<int>{5}));
 }
 
 TEST(ManagerTest, AKilledClientsReferencesAreDropped) {
@@ -334,20 +348,23 @@ TEST(ManagerTest, ErrorsCarryPythonsMessages) {
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr("dict " + std::to_string(d->id()) +
                                  " __getitem__: KeyError: 'missing'")));
-  EXPECT_THAT(d->GetItem("missing"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr(manager->address())));
-  EXPECT_THAT(l->GetItem(3), StatusIs(absl::StatusCode::kOutOfRange,
-                                      HasSubstr("IndexError: list index out of range")));
+  EXPECT_THAT(d->GetItem("missing"), StatusIs(absl::StatusCode::kNotFound,
+                                              HasSubstr(manager->address())));
+  EXPECT_THAT(l->GetItem(3),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       HasSubstr("IndexError: list index out of range")));
   EXPECT_THAT(d->SetItem(std::vector<int>{1}, 1),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("TypeError: unhashable type: 'list'")));
   EXPECT_THAT(l->Remove(5), StatusIs(absl::StatusCode::kNotFound,
                                      HasSubstr("x not in list")));
-  EXPECT_THAT(d->CallMethod("no_such_method"),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("no_such_method")));
+  EXPECT_THAT(
+      d->CallMethod("no_such_method"),
+      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("no_such_method")));
   ASSERT_THAT(d->SetItem("text", "abc"), IsOk());
-  EXPECT_THAT(d->GetItem<int>("text"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("result")));
+  EXPECT_THAT(
+      d->GetItem<int>("text"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("result")));
   EXPECT_THAT(BaseProxy().Call("append", 1),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   // None of it hurt the connection.
@@ -406,8 +423,8 @@ TEST(ManagerTest, TcpManagerAndConnect) {
     absl::StatusOr<SyncManager> client =
         SyncManager::Connect(manager->address(), manager->authkey());
     if (!client.ok()) return 1;
-    absl::StatusOr<NamespaceProxy> remote = client->Namespace(
-        std::map<std::string, int>{{"y", 1}});
+    absl::StatusOr<NamespaceProxy> remote =
+        client->Namespace(std::map<std::string, int>{{"y", 1}});
     if (!remote.ok()) return 2;
     return ns->SetAttr("from_child", 2).ok() ? 0 : 3;
   });
@@ -427,7 +444,8 @@ TEST(ManagerTest, StandaloneServerServesConnectedClients) {
     absl::StatusOr<SyncManager> client =
         SyncManager::Connect(address, "standalone secret");
     ASSERT_THAT(client, IsOk());
-    absl::StatusOr<DictProxy> d = client->Dict(std::map<std::string, int>{{"a", 1}});
+    absl::StatusOr<DictProxy> d =
+        client->Dict(std::map<std::string, int>{{"a", 1}});
     ASSERT_THAT(d, IsOk());
     EXPECT_THAT(d->GetItem<int>("a"), IsOkAndHolds(1));
     EXPECT_EQ(client->pid(), 0);
@@ -499,14 +517,18 @@ TEST(ManagerTest, AtomicIncrementsAndCompareAndSetNeedNoLock) {
   ASSERT_THAT(codes, IsOk());
   EXPECT_EQ(*codes, std::vector<int>(kProcesses, 0));
   EXPECT_THAT(d->GetItem<int64_t>("hits"), IsOkAndHolds(kProcesses * kEach));
-  EXPECT_THAT(ns->GetAttr<int64_t>("hits"), IsOkAndHolds(2 * kProcesses * kEach));
+  EXPECT_THAT(ns->GetAttr<int64_t>("hits"),
+              IsOkAndHolds(2 * kProcesses * kEach));
   EXPECT_THAT(d->GetItem<int64_t>("cas"), IsOkAndHolds(kProcesses * kEach));
   // Python's arithmetic, and its errors.
-  EXPECT_THAT(d->Increment<double>("hits", 0.5), IsOkAndHolds(kProcesses * kEach + 0.5));
+  EXPECT_THAT(d->Increment<double>("hits", 0.5),
+              IsOkAndHolds(kProcesses * kEach + 0.5));
   ASSERT_THAT(d->SetItem("name", "text"), IsOk());
-  EXPECT_THAT(d->Increment("name"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("unsupported operand type(s) for +=: 'str' and 'int'")));
+  EXPECT_THAT(
+      d->Increment("name"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("unsupported operand type(s) for +=: 'str' and 'int'")));
   ASSERT_THAT(d->SetItem("big", std::numeric_limits<int64_t>::max()), IsOk());
   EXPECT_THAT(d->Increment("big"), StatusIs(absl::StatusCode::kOutOfRange));
   EXPECT_THAT(d->CompareAndSet("name", "other", 1), IsOkAndHolds(false));
@@ -517,7 +539,9 @@ TEST(ManagerTest, AtomicIncrementsAndCompareAndSetNeedNoLock) {
 class Inventory {
  public:
   explicit Inventory(std::string owner) : owner_(std::move(owner)) {}
-  int64_t Add(std::string item, int64_t count) { return counts_[item] += count; }
+  int64_t Add(std::string item, int64_t count) {
+    return counts_[item] += count;
+  }
   absl::StatusOr<int64_t> Take(const std::string& item, int64_t count) {
     auto found = counts_.find(item);
     if (found == counts_.end() || found->second < count) {
@@ -564,7 +588,8 @@ TEST(ManagerTest, RegisteredTypesAreServedToEveryProcess) {
   absl::StatusOr<InventoryProxy> inventory =
       manager->CreateAs<InventoryProxy>("Inventory", "shop");
   ASSERT_THAT(inventory, IsOk());
-  EXPECT_THAT(inventory->CallMethod<std::string>("owner"), IsOkAndHolds("shop"));
+  EXPECT_THAT(inventory->CallMethod<std::string>("owner"),
+              IsOkAndHolds("shop"));
   absl::StatusOr<std::vector<int>> codes =
       mp::testing::ForkAllAndWait(4, [&](int) {
         for (int i = 0; i < 50; ++i) {
@@ -581,18 +606,22 @@ TEST(ManagerTest, RegisteredTypesAreServedToEveryProcess) {
   EXPECT_THAT((inventory->CallMethod<std::map<std::string, int64_t>>("counts")),
               IsOkAndHolds(std::map<std::string, int64_t>{{"apples", 250}}));
   ASSERT_THAT(inventory->Call("clear"), IsOk());
-  EXPECT_THAT(inventory->CallMethod("counts"), IsOkAndHolds(Object(Object::Dict{})));
+  EXPECT_THAT(inventory->CallMethod("counts"),
+              IsOkAndHolds(Object(Object::Dict{})));
   // Wrong calls are TypeErrors; unexposed methods are refused.
   EXPECT_THAT(inventory->Add("x", 1).status(), IsOk());
-  EXPECT_THAT(inventory->CallMethod("add", "only one"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("TypeError: add() takes 2 arguments (1 given)")));
+  EXPECT_THAT(
+      inventory->CallMethod("add", "only one"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("TypeError: add() takes 2 arguments (1 given)")));
   EXPECT_THAT(inventory->CallMethod("add", 5, 1),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("TypeError: add() argument 1")));
-  EXPECT_THAT(inventory->CallMethod("steal"),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("method 'steal' of 'Inventory' object is not exposed")));
+  EXPECT_THAT(
+      inventory->CallMethod("steal"),
+      StatusIs(
+          absl::StatusCode::kUnimplemented,
+          HasSubstr("method 'steal' of 'Inventory' object is not exposed")));
   EXPECT_THAT(manager->Create("Inventory"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("Inventory() takes 1 argument (0 given)")));
@@ -609,7 +638,8 @@ TEST(ManagerTest, AStandaloneServerServesRegisteredTypes) {
   ASSERT_THAT(server, IsOk());
   std::thread serving([&] { (void)server->Serve(); });
   {
-    absl::StatusOr<SyncManager> client = SyncManager::Connect(server->address());
+    absl::StatusOr<SyncManager> client =
+        SyncManager::Connect(server->address());
     ASSERT_THAT(client, IsOk());
     absl::StatusOr<InventoryProxy> inventory =
         client->CreateAs<InventoryProxy>("Inventory", "remote");
@@ -637,14 +667,16 @@ TEST(ManagerTest, BatchedCallsGiveWhatSingleCallsGive) {
   const size_t appended = batch.Add(*l, "append", 7);
   ASSERT_THAT(batch.Run(), IsOk());
   EXPECT_THAT(batch.Result<int64_t>(length), IsOkAndHolds(1000));
-  EXPECT_THAT(batch.Result(missing),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("KeyError: 'missing'")));
+  EXPECT_THAT(
+      batch.Result(missing),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("KeyError: 'missing'")));
   EXPECT_THAT(batch.Result(stored), IsOkAndHolds(Object()));
   EXPECT_THAT(batch.Result(appended), IsOkAndHolds(Object()));
   absl::StatusOr<ListProxy> list = batch.Result<ListProxy>(back);
   ASSERT_THAT(list, IsOk());
   EXPECT_TRUE(*list == *l);
-  EXPECT_THAT(batch.Result(back + 100), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(batch.Result(back + 100),
+              StatusIs(absl::StatusCode::kOutOfRange));
   // The same state single calls see.
   EXPECT_THAT(d->GetItem<int>(999), IsOkAndHolds(999 * 999));
   EXPECT_THAT(l->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{7}));
@@ -672,7 +704,8 @@ TEST(ManagerTest, BatchedCallsGiveWhatSingleCallsGive) {
 // Writes the process it runs in to `fd`: the server's, before it serves.
 void ReportServerPid(int fd, std::string tag) {
   const std::string line = absl::StrCat(tag, " ", getpid());
-  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+  if (write(fd, line.data(), line.size()) !=
+      static_cast<ssize_t>(line.size())) {
     _exit(9);
   }
 }
@@ -721,9 +754,8 @@ TEST(ManagerTest, GrandchildrenOfForkUseInheritedProxies) {
   ASSERT_THAT(d->SetItem("depth", 0), IsOk());
   absl::StatusOr<int> code = mp::testing::ForkAndWait([&] {
     if (!d->SetItem("child", 1).ok()) return 1;
-    absl::StatusOr<int> grandchild = mp::testing::ForkAndWait([&] {
-      return d->SetItem("grandchild", 2).ok() ? 0 : 1;
-    });
+    absl::StatusOr<int> grandchild = mp::testing::ForkAndWait(
+        [&] { return d->SetItem("grandchild", 2).ok() ? 0 : 1; });
     return grandchild.ok() && *grandchild == 0 ? 0 : 2;
   });
   EXPECT_THAT(code, IsOkAndHolds(0));
@@ -752,7 +784,8 @@ TEST(ManagerTest, ValuesOverTheFrameLimitAreRefusedAndTheConnectionStays) {
   ASSERT_THAT(d->SetItem("b", std::string(40000, 'b')), IsOk());
   EXPECT_THAT(d->Copy(), StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_THAT(d->Len(), IsOkAndHolds(2));
-  EXPECT_THAT(d->GetItem<std::string>("a"), IsOkAndHolds(std::string(40000, 'a')));
+  EXPECT_THAT(d->GetItem<std::string>("a"),
+              IsOkAndHolds(std::string(40000, 'a')));
 }
 
 TEST(ManagerTest, AProxyOfAFreedObjectSaysSo) {
@@ -767,8 +800,8 @@ TEST(ManagerTest, AProxyOfAFreedObjectSaysSo) {
     sent = *bytes;
   }
   // Nobody held the dict while its proxy was "in flight".
-  EXPECT_THAT(Loads<DictProxy>(sent),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no longer exists")));
+  EXPECT_THAT(Loads<DictProxy>(sent), StatusIs(absl::StatusCode::kNotFound,
+                                               HasSubstr("no longer exists")));
 }
 
 }  // namespace
@@ -785,9 +818,11 @@ TEST(ManagerTest, AMethodNameThatIsNotUtf8FailsThatCallOnly) {
   ASSERT_THAT(manager, IsOk());
   absl::StatusOr<DictProxy> d = manager->Dict();
   ASSERT_THAT(d, IsOk());
-  EXPECT_THAT(d->CallMethod("\xff\xfe not text"),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("not exposed")));
-  EXPECT_THAT(manager->Create("\xff type"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(
+      d->CallMethod("\xff\xfe not text"),
+      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("not exposed")));
+  EXPECT_THAT(manager->Create("\xff type"),
+              StatusIs(absl::StatusCode::kNotFound));
   ASSERT_THAT(d->SetItem("still", 1), IsOk());
   EXPECT_THAT(d->GetItem<int>("still"), IsOkAndHolds(1));
 }

@@ -7,8 +7,8 @@
 // named attributes that every process with a proxy of it shares.
 //
 //   absl::StatusOr<mp::NamespaceProxy> ns = manager->Namespace();
-//   absl::Status set = ns->SetAttr("counter", 0);              // ns.counter = 0
-//   absl::StatusOr<int> counter = ns->GetAttr<int>("counter");  // ns.counter
+//   absl::Status set = ns->SetAttr("counter", 0);              // ns.counter =
+//   0 absl::StatusOr<int> counter = ns->GetAttr<int>("counter");  // ns.counter
 //   absl::StatusOr<std::vector<std::string>> names = ns->Dir();
 //
 // As in Python, an attribute holding a plain list is a copy on each read:

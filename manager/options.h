@@ -7,8 +7,9 @@
 // programs write `mp::Manager()` and set nothing:
 //
 //   mp::ManagerOptions options;
-//   options.address = "127.0.0.1:0";   // TCP on any free port, not a Unix socket
-//   absl::StatusOr<mp::SyncManager> manager = mp::SyncManager::Start(options);
+//   options.address = "127.0.0.1:0";   // TCP on any free port, not a Unix
+//   socket absl::StatusOr<mp::SyncManager> manager =
+//   mp::SyncManager::Start(options);
 //
 // The authkey is the secret both sides must hold: every connection first
 // proves it knows the key (HMAC-SHA256 challenge-response, the key never

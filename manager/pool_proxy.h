@@ -14,9 +14,10 @@
 //   absl::StatusOr<std::vector<int>> squares =
 //       pool->Map(Square, std::vector<int>{1, 2, 3});          // {1, 4, 9}
 //   absl::StatusOr<int> one = pool->Apply(Square, 7);          // 49
-//   mp::ManagedAsyncResult<int> later = pool->ApplyAsync(Square, std::tuple(8));
-//   absl::StatusOr<int> sixty_four = later.Get(absl::Seconds(10));
-//   for (absl::StatusOr<int> each : pool->ImapUnordered(Square, inputs)) ...
+//   mp::ManagedAsyncResult<int> later = pool->ApplyAsync(Square,
+//   std::tuple(8)); absl::StatusOr<int> sixty_four =
+//   later.Get(absl::Seconds(10)); for (absl::StatusOr<int> each :
+//   pool->ImapUnordered(Square, inputs)) ...
 //
 // Functions and arguments follow mp::Pool's rules (process/pool.h): a
 // function, captureless lambda, mp::Function or mp::Bind closure, with
@@ -87,7 +88,8 @@ class ManagedAsyncResult {
  public:
   // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
   // first; the task's own error; the manager's (`Unavailable`).
-  absl::StatusOr<T> Get(absl::Duration timeout = absl::InfiniteDuration()) const {
+  absl::StatusOr<T> Get(
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     State& state = *state_;
     absl::MutexLock lock(&state.mutex);
     if (state.waiter.joinable() && !state.value.has_value()) {
@@ -99,7 +101,8 @@ class ManagedAsyncResult {
     }
     if (!state.value.has_value()) {
       absl::StatusOr<absl::StatusOr<T>> fetched = state.Fetch(timeout);
-      if (!fetched.ok()) return fetched.status();  // Not the result: may try again.
+      if (!fetched.ok())
+        return fetched.status();  // Not the result: may try again.
       state.value = *std::move(fetched);
     }
     return *state.value;
@@ -111,7 +114,8 @@ class ManagedAsyncResult {
   }
   bool Ready() const {
     if (Known()) return true;
-    absl::StatusOr<bool> ready = state_->pool.template CallMethod<bool>("ready", state_->job);
+    absl::StatusOr<bool> ready =
+        state_->pool.template CallMethod<bool>("ready", state_->job);
     return ready.ok() && *ready;
   }
   // Whether the call completed without error; false while not Ready().
@@ -123,7 +127,8 @@ class ManagedAsyncResult {
       if (waiter.joinable()) {
         // A forked child's copy has no such thread to wait for; and the
         // waiter itself may drop the last copy (its callback held one).
-        if (getpid() == owner && waiter.get_id() != std::this_thread::get_id()) {
+        if (getpid() == owner &&
+            waiter.get_id() != std::this_thread::get_id()) {
           waiter.join();
         } else {
           waiter.detach();
@@ -136,13 +141,16 @@ class ManagedAsyncResult {
     // failed.
     absl::StatusOr<absl::StatusOr<T>> Fetch(absl::Duration timeout) const {
       absl::StatusOr<std::optional<std::vector<internal::PoolChunk>>> chunks =
-          pool.template CallBlocking<std::optional<std::vector<internal::PoolChunk>>>(
+          pool.template CallBlocking<
+              std::optional<std::vector<internal::PoolChunk>>>(
               timeout, "take", job, internal::TimeoutSeconds(timeout));
       if (!chunks.ok()) return chunks.status();
-      if (!chunks->has_value()) return absl::DeadlineExceededError("pool: the result is not ready");
+      if (!chunks->has_value())
+        return absl::DeadlineExceededError("pool: the result is not ready");
       // In place: a failed task is a result (the inner status), not a
       // failed call.
-      return absl::StatusOr<absl::StatusOr<T>>(absl::in_place, decode(**chunks));
+      return absl::StatusOr<absl::StatusOr<T>>(absl::in_place,
+                                               decode(**chunks));
     }
     // Starts the thread that fetches the result and calls back.
     void CallBack(std::function<void(const T&)> callback,
@@ -160,8 +168,10 @@ class ManagedAsyncResult {
         if (!known.has_value()) {
           // Without a deadline, a failed call is final here: kept, and
           // given to the error callback.
-          absl::StatusOr<absl::StatusOr<T>> fetched = Fetch(absl::InfiniteDuration());
-          known = fetched.ok() ? *std::move(fetched) : absl::StatusOr<T>(fetched.status());
+          absl::StatusOr<absl::StatusOr<T>> fetched =
+              Fetch(absl::InfiniteDuration());
+          known = fetched.ok() ? *std::move(fetched)
+                               : absl::StatusOr<T>(fetched.status());
           absl::MutexLock lock(&mutex);
           value = known;
         }
@@ -176,13 +186,15 @@ class ManagedAsyncResult {
 
     BaseProxy pool;
     int64_t job = 0;
-    absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&) = nullptr;
+    absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&) =
+        nullptr;
     mutable absl::Mutex mutex;
     std::optional<absl::StatusOr<T>> value ABSL_GUARDED_BY(mutex);
     std::thread waiter;
     pid_t owner = 0;
   };
-  explicit ManagedAsyncResult(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  explicit ManagedAsyncResult(std::shared_ptr<State> state)
+      : state_(std::move(state)) {}
 
  private:
   bool Known() const {
@@ -212,16 +224,21 @@ class ManagedImapResult {
       }
       if (state_->chunk >= state_->chunks) return std::nullopt;
       absl::StatusOr<std::optional<internal::PoolChunk>> got =
-          state_->pool.template CallBlocking<std::optional<internal::PoolChunk>>(
-              timeout, "chunk", state_->job, static_cast<int64_t>(state_->chunk),
-              state_->unordered, internal::TimeoutSeconds(timeout));
+          state_->pool
+              .template CallBlocking<std::optional<internal::PoolChunk>>(
+                  timeout, "chunk", state_->job,
+                  static_cast<int64_t>(state_->chunk), state_->unordered,
+                  internal::TimeoutSeconds(timeout));
       if (!got.ok()) return got.status();
-      if (!got->has_value()) return absl::DeadlineExceededError("pool: no result ready yet");
+      if (!got->has_value())
+        return absl::DeadlineExceededError("pool: no result ready yet");
       ++state_->chunk;
       buffer_.clear();
       position_ = 0;
-      if (absl::Status failed = internal::ChunkStatus(**got); !failed.ok()) return failed;
-      absl::StatusOr<std::vector<R>> values = Loads<std::vector<R>>(std::get<2>(**got).value);
+      if (absl::Status failed = internal::ChunkStatus(**got); !failed.ok())
+        return failed;
+      absl::StatusOr<std::vector<R>> values =
+          Loads<std::vector<R>>(std::get<2>(**got).value);
       if (!values.ok()) return values.status();
       buffer_ = *std::move(values);
     }
@@ -244,7 +261,8 @@ class ManagedImapResult {
     bool unordered = false;
     absl::Status failed;  // Why nothing was submitted.
   };
-  explicit ManagedImapResult(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  explicit ManagedImapResult(std::shared_ptr<State> state)
+      : state_(std::move(state)) {}
 
  private:
   std::shared_ptr<State> state_;
@@ -275,21 +293,25 @@ class PoolProxy : public BaseProxy {
     absl::StatusOr<internal::ChunkTask> task = internal::ApplyTask(fn, args);
     std::vector<internal::ChunkTask> tasks;
     if (task.ok()) tasks.push_back(*std::move(task));
-    return Submit<R>(task.status(), tasks, {1}, &DecodeOne<R>, std::move(callback),
-                     std::move(error_callback));
+    return Submit<R>(task.status(), tasks, {1}, &DecodeOne<R>,
+                     std::move(callback), std::move(error_callback));
   }
 
   // fn(item) for each item, results in input order.
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  absl::StatusOr<std::vector<R>> Map(F fn, const Items& items, size_t chunksize = 0) const {
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  absl::StatusOr<std::vector<R>> Map(F fn, const Items& items,
+                                     size_t chunksize = 0) const {
     return MapAsync(fn, items, chunksize).Get();
   }
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
   ManagedAsyncResult<std::vector<R>> MapAsync(
       F fn, const Items& items, size_t chunksize = 0,
-      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback = nullptr,
+      std::type_identity_t<std::function<void(const std::vector<R>&)>>
+          callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
     return SubmitChunks<false, R>(fn, items, chunksize, std::move(callback),
                                   std::move(error_callback));
@@ -305,7 +327,8 @@ class PoolProxy : public BaseProxy {
             typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
   ManagedAsyncResult<std::vector<R>> StarmapAsync(
       F fn, const Items& items, size_t chunksize = 0,
-      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback = nullptr,
+      std::type_identity_t<std::function<void(const std::vector<R>&)>>
+          callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
     return SubmitChunks<true, R>(fn, items, chunksize, std::move(callback),
                                  std::move(error_callback));
@@ -313,14 +336,18 @@ class PoolProxy : public BaseProxy {
 
   // Results as they come: in order (Imap), or as chunks finish
   // (ImapUnordered); chunks of one item unless `chunksize` says.
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ManagedImapResult<R> Imap(F fn, const Items& items, size_t chunksize = 1) const {
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ManagedImapResult<R> Imap(F fn, const Items& items,
+                            size_t chunksize = 1) const {
     return SubmitImap<R>(fn, items, chunksize, /*unordered=*/false);
   }
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ManagedImapResult<R> ImapUnordered(F fn, const Items& items, size_t chunksize = 1) const {
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ManagedImapResult<R> ImapUnordered(F fn, const Items& items,
+                                     size_t chunksize = 1) const {
     return SubmitImap<R>(fn, items, chunksize, /*unordered=*/true);
   }
 
@@ -336,16 +363,21 @@ class PoolProxy : public BaseProxy {
 
  private:
   template <typename R>
-  static absl::StatusOr<R> DecodeOne(const std::vector<internal::PoolChunk>& chunks) {
-    if (chunks.size() != 1) return absl::DataLossError("pool: a reply without its chunk");
-    if (absl::Status failed = internal::ChunkStatus(chunks[0]); !failed.ok()) return failed;
+  static absl::StatusOr<R> DecodeOne(
+      const std::vector<internal::PoolChunk>& chunks) {
+    if (chunks.size() != 1)
+      return absl::DataLossError("pool: a reply without its chunk");
+    if (absl::Status failed = internal::ChunkStatus(chunks[0]); !failed.ok())
+      return failed;
     return Loads<R>(std::get<2>(chunks[0]).value);
   }
   template <typename V>
-  static absl::StatusOr<V> DecodeAll(const std::vector<internal::PoolChunk>& chunks) {
+  static absl::StatusOr<V> DecodeAll(
+      const std::vector<internal::PoolChunk>& chunks) {
     V all;
     for (const internal::PoolChunk& chunk : chunks) {
-      if (absl::Status failed = internal::ChunkStatus(chunk); !failed.ok()) return failed;
+      if (absl::Status failed = internal::ChunkStatus(chunk); !failed.ok())
+        return failed;
       absl::StatusOr<V> part = Loads<V>(std::get<2>(chunk).value);
       if (!part.ok()) return part.status();
       all.insert(all.end(), std::make_move_iterator(part->begin()),
@@ -380,8 +412,9 @@ class PoolProxy : public BaseProxy {
         encoded = chunks.status();
       }
     }
-    return Submit<std::vector<R>>(std::move(encoded), tasks, sizes, &DecodeAll<std::vector<R>>,
-                                  std::move(callback), std::move(error_callback));
+    return Submit<std::vector<R>>(
+        std::move(encoded), tasks, sizes, &DecodeAll<std::vector<R>>,
+        std::move(callback), std::move(error_callback));
   }
 
   template <typename R, typename F, typename Items>
@@ -407,23 +440,27 @@ class PoolProxy : public BaseProxy {
 
   // Sends the tasks: the job's id, or `encoded` (or the manager's
   // refusal) when they could not be sent.
-  absl::StatusOr<int64_t> SendTasks(absl::Status encoded,
-                                    const std::vector<internal::ChunkTask>& tasks,
-                                    const std::vector<size_t>& sizes,
-                                    bool fail_fast) const {
+  absl::StatusOr<int64_t> SendTasks(
+      absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
+      const std::vector<size_t>& sizes, bool fail_fast) const {
     std::vector<Bytes> wire;
     for (const internal::ChunkTask& task : tasks) {
       if (!encoded.ok()) break;
-      absl::StatusOr<std::string> bytes = Dumps(std::make_tuple(task.run, task.payload));
-      if (!bytes.ok()) encoded = bytes.status();
-      else wire.push_back(Bytes{*std::move(bytes)});
+      absl::StatusOr<std::string> bytes =
+          Dumps(std::make_tuple(task.run, task.payload));
+      if (!bytes.ok())
+        encoded = bytes.status();
+      else
+        wire.push_back(Bytes{*std::move(bytes)});
     }
     if (!encoded.ok()) {
-      return absl::Status(encoded.code(),
-                          absl::StrCat("pool: cannot send the task: ", encoded.message()));
+      return absl::Status(
+          encoded.code(),
+          absl::StrCat("pool: cannot send the task: ", encoded.message()));
     }
     return CallMethod<int64_t>("submit", wire,
-                               std::vector<int64_t>(sizes.begin(), sizes.end()), fail_fast);
+                               std::vector<int64_t>(sizes.begin(), sizes.end()),
+                               fail_fast);
   }
 
   // A result of the tasks, or one that holds why they could not be sent.

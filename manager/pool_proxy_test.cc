@@ -77,11 +77,15 @@ TEST(PoolProxyTest, MapApplyAndStarmapRunInTheServersWorkers) {
   ASSERT_THAT(pool, IsOk());
   EXPECT_THAT(pool->Processes(), IsOkAndHolds(2));
   EXPECT_THAT(pool->Map(Square, Range(1000)), IsOkAndHolds(Squares(1000)));
-  EXPECT_THAT(pool->Map(Square, Range(10), /*chunksize=*/3), IsOkAndHolds(Squares(10)));
-  EXPECT_THAT(pool->Map(Square, std::vector<int>{}), IsOkAndHolds(std::vector<int>{}));
+  EXPECT_THAT(pool->Map(Square, Range(10), /*chunksize=*/3),
+              IsOkAndHolds(Squares(10)));
+  EXPECT_THAT(pool->Map(Square, std::vector<int>{}),
+              IsOkAndHolds(std::vector<int>{}));
   EXPECT_THAT(pool->Apply(Square, 7), IsOkAndHolds(49));
-  EXPECT_THAT(pool->Starmap(Add, std::vector<std::tuple<int64_t, int64_t>>{{1, 2}, {3, 4}}),
-              IsOkAndHolds(std::vector<int64_t>{3, 7}));
+  EXPECT_THAT(
+      pool->Starmap(Add,
+                    std::vector<std::tuple<int64_t, int64_t>>{{1, 2}, {3, 4}}),
+      IsOkAndHolds(std::vector<int64_t>{3, 7}));
   // The workers are the server's children, not ours.
   absl::StatusOr<std::vector<int>> pids = pool->Map(WorkerPid, Range(8), 1);
   ASSERT_THAT(pids, IsOk());
@@ -126,10 +130,12 @@ TEST(PoolProxyTest, AFailingTaskFailsItsCallOnly) {
   ASSERT_THAT(manager, IsOk());
   absl::StatusOr<PoolProxy> pool = manager->Pool(2);
   ASSERT_THAT(pool, IsOk());
-  EXPECT_THAT(pool->Map(NotFoundOnThree, Range(6), 1),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no three here")));
-  EXPECT_THAT(pool->Apply(NotFoundOnThree, 3),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no three here")));
+  EXPECT_THAT(
+      pool->Map(NotFoundOnThree, Range(6), 1),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("no three here")));
+  EXPECT_THAT(
+      pool->Apply(NotFoundOnThree, 3),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("no three here")));
   EXPECT_THAT(pool->Apply(NotFoundOnThree, 4), IsOkAndHolds(4));
 }
 
@@ -141,8 +147,8 @@ TEST(PoolProxyTest, GetTimesOutWhileTheTaskRunsAndAKilledWorkerIsReported) {
   RawValue<int32_t> pid(0);
   Event started;
   Event release;
-  ManagedAsyncResult<int> blocked =
-      pool->ApplyAsync(ReportPidThenWait, std::make_tuple(pid, started, release));
+  ManagedAsyncResult<int> blocked = pool->ApplyAsync(
+      ReportPidThenWait, std::make_tuple(pid, started, release));
   ASSERT_TRUE(started.Wait(kLong));
   EXPECT_THAT(blocked.Get(absl::Milliseconds(50)),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
@@ -153,12 +159,12 @@ TEST(PoolProxyTest, GetTimesOutWhileTheTaskRunsAndAKilledWorkerIsReported) {
   // A worker killed while it holds a task: that task fails, the pool goes on.
   Event started_again;
   Event never;
-  ManagedAsyncResult<int> doomed =
-      pool->ApplyAsync(ReportPidThenWait, std::make_tuple(pid, started_again, never));
+  ManagedAsyncResult<int> doomed = pool->ApplyAsync(
+      ReportPidThenWait, std::make_tuple(pid, started_again, never));
   ASSERT_TRUE(started_again.Wait(kLong));
   ASSERT_EQ(kill(pid.value(), SIGKILL), 0);
-  EXPECT_THAT(doomed.Get(kLong),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("signal 9 (SIGKILL)")));
+  EXPECT_THAT(doomed.Get(kLong), StatusIs(absl::StatusCode::kAborted,
+                                          HasSubstr("signal 9 (SIGKILL)")));
   EXPECT_THAT(pool->Map(Square, Range(100), 1), IsOkAndHolds(Squares(100)));
 }
 
@@ -167,13 +173,15 @@ TEST(PoolProxyTest, ForkedChildrenShareOnePool) {
   ASSERT_THAT(manager, IsOk());
   absl::StatusOr<PoolProxy> pool = manager->Pool(2);
   ASSERT_THAT(pool, IsOk());
-  absl::StatusOr<std::vector<int>> codes = mp::testing::ForkAllAndWait(3, [&](int child) {
-    for (int round = 0; round < 5; ++round) {
-      absl::StatusOr<std::vector<int>> got = pool->Map(Square, Range(200 + child));
-      if (!got.ok() || *got != Squares(200 + child)) return 1;
-    }
-    return 0;
-  });
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(3, [&](int child) {
+        for (int round = 0; round < 5; ++round) {
+          absl::StatusOr<std::vector<int>> got =
+              pool->Map(Square, Range(200 + child));
+          if (!got.ok() || *got != Squares(200 + child)) return 1;
+        }
+        return 0;
+      });
   ASSERT_THAT(codes, IsOk());
   EXPECT_EQ(*codes, (std::vector<int>{0, 0, 0}));
 }
@@ -186,13 +194,15 @@ TEST(PoolProxyTest, CloseJoinAndTheLastProxyFreesThePool) {
     ASSERT_THAT(pool, IsOk());
     EXPECT_THAT(pool->Join(), StatusIs(absl::StatusCode::kInvalidArgument,
                                        HasSubstr("still running")));
-    ManagedAsyncResult<std::vector<int>> queued = pool->MapAsync(Square, Range(50), 1);
+    ManagedAsyncResult<std::vector<int>> queued =
+        pool->MapAsync(Square, Range(50), 1);
     ASSERT_THAT(pool->Close(), IsOk());
     // Queued work finishes; new work is refused.
     EXPECT_THAT(pool->Join(), IsOk());
     EXPECT_THAT(queued.Get(kLong), IsOkAndHolds(Squares(50)));
-    EXPECT_THAT(pool->Apply(Square, 2),
-                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+    EXPECT_THAT(
+        pool->Apply(Square, 2),
+        StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
     EXPECT_EQ(Objects(*manager), 1u);
   }
   EXPECT_TRUE(Eventually([&] { return Objects(*manager) == 0; }));
@@ -224,8 +234,8 @@ TEST(PoolProxyTest, InitializerRunsInEveryWorkerAndMaxTasksReplacesThem) {
   absl::StatusOr<SyncManager> manager = Manager();
   ASSERT_THAT(manager, IsOk());
   Value<int> initialized(0);
-  absl::StatusOr<PoolProxy> pool =
-      manager->Pool({.processes = 2, .initializer = {ConfigureWorker, 7, initialized}});
+  absl::StatusOr<PoolProxy> pool = manager->Pool(
+      {.processes = 2, .initializer = {ConfigureWorker, 7, initialized}});
   ASSERT_THAT(pool, IsOk());
   EXPECT_THAT(pool->Map(ReadSetting, std::vector<int>(20, 0)),
               IsOkAndHolds(std::vector<int>(20, 7)));
@@ -234,8 +244,10 @@ TEST(PoolProxyTest, InitializerRunsInEveryWorkerAndMaxTasksReplacesThem) {
   ASSERT_THAT(pool->Join(), IsOk());
 
   // One task per worker: each Apply runs in a fresh process, initialized.
-  absl::StatusOr<PoolProxy> fresh = manager->Pool(
-      {.processes = 1, .initializer = {ConfigureWorker, 9, initialized}, .maxtasksperchild = 1});
+  absl::StatusOr<PoolProxy> fresh =
+      manager->Pool({.processes = 1,
+                     .initializer = {ConfigureWorker, 9, initialized},
+                     .maxtasksperchild = 1});
   ASSERT_THAT(fresh, IsOk());
   std::set<int> pids;
   for (int i = 0; i < 3; ++i) {
@@ -254,10 +266,12 @@ TEST(PoolProxyTest, AFailingInitializerBreaksThePool) {
   absl::StatusOr<PoolProxy> pool =
       manager->Pool({.processes = 1, .initializer = {RefuseToStart}});
   ASSERT_THAT(pool, IsOk());
-  EXPECT_THAT(pool->Apply(Square, 3),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no config")));
+  EXPECT_THAT(
+      pool->Apply(Square, 3),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no config")));
   EXPECT_THAT(manager->Pool({.start_method = StartMethod::kSpawn}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("forks its workers")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("forks its workers")));
 }
 
 // Python's apply_async(..., callback, error_callback) through a manager:
@@ -270,10 +284,11 @@ TEST(PoolProxyTest, CallbacksRunHereWhenTheResultIsIn) {
 
   absl::Notification squared;
   int value = 0;
-  ManagedAsyncResult<int> r = pool->ApplyAsync(Square, std::tuple(7), [&](const int& v) {
-    value = v;
-    squared.Notify();
-  });
+  ManagedAsyncResult<int> r =
+      pool->ApplyAsync(Square, std::tuple(7), [&](const int& v) {
+        value = v;
+        squared.Notify();
+      });
   ASSERT_TRUE(squared.WaitForNotificationWithTimeout(kLong));
   EXPECT_EQ(value, 49);
   EXPECT_THAT(r.Get(), IsOkAndHolds(49));
@@ -282,7 +297,8 @@ TEST(PoolProxyTest, CallbacksRunHereWhenTheResultIsIn) {
   absl::Notification failed;
   absl::Status error;
   ManagedAsyncResult<int> bad = pool->ApplyAsync(
-      NotFoundOnThree, std::tuple(3), [&](const int&) { ADD_FAILURE() << "not a value"; },
+      NotFoundOnThree, std::tuple(3),
+      [&](const int&) { ADD_FAILURE() << "not a value"; },
       [&](const absl::Status& status) {
         error = status;
         failed.Notify();
@@ -294,16 +310,16 @@ TEST(PoolProxyTest, CallbacksRunHereWhenTheResultIsIn) {
   std::vector<int> squares;
   {
     // Dropped at once: the last copy waits for its callback.
-    ManagedAsyncResult<std::vector<int>> dropped = pool->MapAsync(
-        Square, std::vector<int>{1, 2, 3}, 0,
-        [&](const std::vector<int>& all) { squares = all; });
+    ManagedAsyncResult<std::vector<int>> dropped =
+        pool->MapAsync(Square, std::vector<int>{1, 2, 3}, 0,
+                       [&](const std::vector<int>& all) { squares = all; });
   }
   EXPECT_EQ(squares, (std::vector<int>{1, 4, 9}));
 
   // Get() with a timeout while the waiter thread has it.
   Event release;
-  ManagedAsyncResult<int> slow = pool->ApplyAsync(WaitThenSquare, std::tuple(release, 6),
-                                                  [](const int&) {});
+  ManagedAsyncResult<int> slow = pool->ApplyAsync(
+      WaitThenSquare, std::tuple(release, 6), [](const int&) {});
   EXPECT_THAT(slow.Get(absl::Milliseconds(20)),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
   release.Set();

@@ -23,27 +23,30 @@ const std::string& EmptyString() {
 // owner is a thread of a process.
 uint64_t ThisThread() {
   static std::atomic<uint64_t> next{1};
-  thread_local const uint64_t mine = next.fetch_add(1, std::memory_order_relaxed);
+  thread_local const uint64_t mine =
+      next.fetch_add(1, std::memory_order_relaxed);
   return mine;
 }
 
 }  // namespace
 
-absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
-                         absl::string_view method,
-                         const absl::StatusOr<std::string>& args,
-                         absl::FunctionRef<absl::Status(absl::string_view)> decode,
-                         absl::Duration wait, bool try_first) {
+absl::Status InvokeProxy(
+    const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
+    const absl::StatusOr<std::string>& args,
+    absl::FunctionRef<absl::Status(absl::string_view)> decode,
+    absl::Duration wait, bool try_first) {
   if (handle == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "manager proxy: ", method, " called on a proxy that refers to nothing"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("manager proxy: ", method,
+                     " called on a proxy that refers to nothing"));
   }
   Session& session = handle->session();
   const std::string what =
       absl::StrCat(handle->type_id(), " ", handle->object(), " ", method);
   if (!args.ok()) {
-    return session.Error(args.status().code(),
-                         absl::StrCat(what, ": arguments: ", args.status().message()));
+    return session.Error(
+        args.status().code(),
+        absl::StrCat(what, ": arguments: ", args.status().message()));
   }
   manager::Request request;
   manager::MethodCall* call = request.mutable_method();
@@ -55,14 +58,15 @@ absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
   if (!reply.ok()) return reply.status();
   absl::Status outcome;
   if (reply->has_error()) {
-    outcome = session.Error(static_cast<absl::StatusCode>(reply->error().code()),
-                            absl::StrCat(what, ": ", reply->error().message()));
+    outcome =
+        session.Error(static_cast<absl::StatusCode>(reply->error().code()),
+                      absl::StrCat(what, ": ", reply->error().message()));
   } else if (!reply->has_value()) {
     outcome = session.Error(absl::StatusCode::kDataLoss,
                             absl::StrCat(what, ": a reply without a value"));
   } else if (absl::Status decoded = decode(reply->value()); !decoded.ok()) {
-    outcome = session.Error(decoded.code(),
-                            absl::StrCat(what, ": result: ", decoded.message()));
+    outcome = session.Error(
+        decoded.code(), absl::StrCat(what, ": result: ", decoded.message()));
   }
   session.Settle(*reply);
   return outcome;
@@ -81,11 +85,12 @@ absl::Status DecodeProxy(const ValueView& view, absl::string_view type_id,
         "manager proxy: the proxy sent refers to nothing");
   }
   if (!type_id.empty() && ref.type_id != type_id) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "manager proxy: expected a proxy of a ", type_id, ", got a proxy of a ",
-        ref.type_id));
+    return absl::InvalidArgumentError(
+        absl::StrCat("manager proxy: expected a proxy of a ", type_id,
+                     ", got a proxy of a ", ref.type_id));
   }
-  absl::StatusOr<std::shared_ptr<Session>> session = Session::ForAddress(ref.address);
+  absl::StatusOr<std::shared_ptr<Session>> session =
+      Session::ForAddress(ref.address);
   if (!session.ok()) return session.status();
   absl::StatusOr<std::shared_ptr<ProxyHandle>> handle =
       (*session)->Attach(ref.object, ref.server_id, ref.type_id);
@@ -100,7 +105,9 @@ const std::string& BaseProxy::type_id() const {
   return handle_ == nullptr ? internal::EmptyString() : handle_->type_id();
 }
 
-uint64_t BaseProxy::id() const { return handle_ == nullptr ? 0 : handle_->object(); }
+uint64_t BaseProxy::id() const {
+  return handle_ == nullptr ? 0 : handle_->object();
+}
 
 const std::string& BaseProxy::address() const {
   return handle_ == nullptr ? internal::EmptyString()
@@ -121,8 +128,9 @@ BaseProxy::operator Object() const {
 
 std::string BaseProxy::DebugString() const {
   if (handle_ == nullptr) return "<proxy of nothing>";
-  return absl::StrCat("<", internal::ProxyClassName(type_id()), " object, typeid '",
-                      type_id(), "', id ", id(), ", manager \"", address(), "\">");
+  return absl::StrCat("<", internal::ProxyClassName(type_id()),
+                      " object, typeid '", type_id(), "', id ", id(),
+                      ", manager \"", address(), "\">");
 }
 
 bool operator==(const BaseProxy& a, const BaseProxy& b) {

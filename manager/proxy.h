@@ -70,12 +70,11 @@ class ProxyHandle;
 // `decode` before the references it grants are settled.
 // `wait`: how long the server may legitimately take beyond the call
 // timeout (a blocking acquire). `try_first`: see BaseProxy::CallBlocking.
-absl::Status InvokeProxy(const std::shared_ptr<ProxyHandle>& handle,
-                         absl::string_view method,
-                         const absl::StatusOr<std::string>& args,
-                         absl::FunctionRef<absl::Status(absl::string_view)> decode,
-                         absl::Duration wait = absl::ZeroDuration(),
-                         bool try_first = false);
+absl::Status InvokeProxy(
+    const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
+    const absl::StatusOr<std::string>& args,
+    absl::FunctionRef<absl::Status(absl::string_view)> decode,
+    absl::Duration wait = absl::ZeroDuration(), bool try_first = false);
 
 // Arguments travel as the types the serializer knows: string literals and
 // C strings as std::string.
@@ -153,9 +152,9 @@ class BaseProxy {
   // As CallMethod, for methods whose result is None.
   template <typename... Args>
   absl::Status Call(absl::string_view method, const Args&... args) const {
-    return internal::InvokeProxy(handle_, method,
-                                 internal::EncodeArguments(args...),
-                                 [](absl::string_view) { return absl::OkStatus(); });
+    return internal::InvokeProxy(
+        handle_, method, internal::EncodeArguments(args...),
+        [](absl::string_view) { return absl::OkStatus(); });
   }
 
   // A copy of the object's value (a dict as an Object::Dict, ...): Python's
@@ -166,7 +165,9 @@ class BaseProxy {
   }
 
   // The server-side repr(): "{'a': 1}".
-  absl::StatusOr<std::string> Repr() const { return CallMethod<std::string>("__repr__"); }
+  absl::StatusOr<std::string> Repr() const {
+    return CallMethod<std::string>("__repr__");
+  }
 
   bool valid() const { return handle_ != nullptr; }
   // The object's type in the server: "dict", "list", "Namespace".
@@ -196,7 +197,9 @@ class BaseProxy {
   // Internal: the handle proxies are built on.
   explicit BaseProxy(std::shared_ptr<internal::ProxyHandle> handle)
       : handle_(std::move(handle)) {}
-  const std::shared_ptr<internal::ProxyHandle>& handle() const { return handle_; }
+  const std::shared_ptr<internal::ProxyHandle>& handle() const {
+    return handle_;
+  }
 
  private:
   std::shared_ptr<internal::ProxyHandle> handle_;
@@ -215,10 +218,13 @@ absl::Status DecodeProxy(const ValueView& view, absl::string_view type_id,
 // Codec<P> for a proxy type P constructible from a BaseProxy.
 template <typename P, const char* kTypeId>
 struct ProxyCodec {
-  static void Encode(const P& proxy, Writer& writer) { EncodeProxy(proxy, writer); }
+  static void Encode(const P& proxy, Writer& writer) {
+    EncodeProxy(proxy, writer);
+  }
   static absl::Status Decode(const ValueView& view, int, P* out) {
     BaseProxy base;
-    if (absl::Status decoded = DecodeProxy(view, kTypeId, &base); !decoded.ok()) {
+    if (absl::Status decoded = DecodeProxy(view, kTypeId, &base);
+        !decoded.ok()) {
       return decoded;
     }
     *out = P(std::move(base));
@@ -231,7 +237,8 @@ inline constexpr char kAnyTypeId[] = "";
 }  // namespace internal
 
 template <>
-struct Codec<BaseProxy> : internal::ProxyCodec<BaseProxy, internal::kAnyTypeId> {};
+struct Codec<BaseProxy>
+    : internal::ProxyCodec<BaseProxy, internal::kAnyTypeId> {};
 
 }  // namespace mp
 

@@ -24,7 +24,9 @@ struct Op {
   Object::Tuple args;
 };
 
-Object::Tuple Args(std::initializer_list<Object> items) { return Object::Tuple{items}; }
+Object::Tuple Args(std::initializer_list<Object> items) {
+  return Object::Tuple{items};
+}
 
 // Python's rendering of one outcome: repr(result), or "KeyError: 'k'".
 std::string RunOnProxy(const BaseProxy& proxy, const Op& op) {
@@ -45,11 +47,13 @@ std::string RunOnProxy(const BaseProxy& proxy, const Op& op) {
 }
 
 // A python3 program applying `ops` to `target` (a Python expression).
-std::string PythonProgram(const std::string& target, const std::vector<Op>& ops) {
+std::string PythonProgram(const std::string& target,
+                          const std::vector<Op>& ops) {
   std::string program = absl::StrCat(R"(
 import sys
 from multiprocessing.managers import Namespace
-target = )", target, R"(
+target = )",
+                                     target, R"(
 def call(method, args):
     if method == '__getslice__':
         return target[slice(*args)]
@@ -89,7 +93,8 @@ for method, args in ops:
   return program;
 }
 
-void ExpectSameAsPython(const BaseProxy& proxy, const std::string& python_target,
+void ExpectSameAsPython(const BaseProxy& proxy,
+                        const std::string& python_target,
                         const std::vector<Op>& ops) {
   std::vector<std::string> ours;
   for (const Op& op : ops) ours.push_back(RunOnProxy(proxy, op));
@@ -101,8 +106,8 @@ void ExpectSameAsPython(const BaseProxy& proxy, const std::string& python_target
   if (!theirs.empty() && theirs.back().empty()) theirs.pop_back();
   ASSERT_EQ(ours.size(), theirs.size()) << python->output;
   for (size_t i = 0; i < ops.size(); ++i) {
-    EXPECT_EQ(ours[i], theirs[i])
-        << "call " << i << ": " << ops[i].method << Object(ops[i].args).DebugString();
+    EXPECT_EQ(ours[i], theirs[i]) << "call " << i << ": " << ops[i].method
+                                  << Object(ops[i].args).DebugString();
   }
 }
 
@@ -112,45 +117,48 @@ TEST(ProxyMethodsTest, DictMatchesPython) {
   absl::StatusOr<DictProxy> d = manager->Dict();
   ASSERT_THAT(d, IsOk());
   const Object none;
-  ExpectSameAsPython(*d, "{}", {
-      {"__setitem__", Args({"a", 1})},
-      {"__setitem__", Args({2, "two"})},
-      {"__setitem__", Args({1.5, none})},
-      {"__setitem__", Args({1, "one"})},
-      {"__setitem__", Args({true, "true replaces the value of 1"})},
-      {"__setitem__", Args({Object::Tuple{{1, 2}}, "tuple key"})},
-      {"__getitem__", Args({"a"})},
-      {"__getitem__", Args({1.0})},
-      {"__getitem__", Args({Object::Tuple{{1, 2}}})},
-      {"__getitem__", Args({"missing"})},
-      {"get", Args({"missing"})},
-      {"get", Args({"missing", 5})},
-      {"get", Args({"a", 5})},
-      {"__contains__", Args({2})},
-      {"__contains__", Args({3})},
-      {"__len__", Args({})},
-      {"keys", Args({})},
-      {"values", Args({})},
-      {"items", Args({})},
-      {"pop", Args({"a"})},
-      {"pop", Args({"a"})},
-      {"pop", Args({"a", "default"})},
-      {"setdefault", Args({"s", Object::List{1, 2}})},
-      {"setdefault", Args({"s", 0})},
-      {"setdefault", Args({"n"})},
-      {"popitem", Args({})},
-      {"update", Args({Object::Dict{{"u", 1}, {2, "new"}}})},
-      {"update", Args({Object::List{Object::Tuple{{"p", 1}}, Object::Tuple{{"q", 2}}}})},
-      {"__delitem__", Args({2})},
-      {"__delitem__", Args({2})},
-      {"copy", Args({})},
-      {"__setitem__", Args({Object::List{1}, 0})},
-      {"__getitem__", Args({Object::Dict{}})},
-      {"__repr__", Args({})},
-      {"clear", Args({})},
-      {"popitem", Args({})},
-      {"__len__", Args({})},
-  });
+  ExpectSameAsPython(
+      *d, "{}",
+      {
+          {"__setitem__", Args({"a", 1})},
+          {"__setitem__", Args({2, "two"})},
+          {"__setitem__", Args({1.5, none})},
+          {"__setitem__", Args({1, "one"})},
+          {"__setitem__", Args({true, "true replaces the value of 1"})},
+          {"__setitem__", Args({Object::Tuple{{1, 2}}, "tuple key"})},
+          {"__getitem__", Args({"a"})},
+          {"__getitem__", Args({1.0})},
+          {"__getitem__", Args({Object::Tuple{{1, 2}}})},
+          {"__getitem__", Args({"missing"})},
+          {"get", Args({"missing"})},
+          {"get", Args({"missing", 5})},
+          {"get", Args({"a", 5})},
+          {"__contains__", Args({2})},
+          {"__contains__", Args({3})},
+          {"__len__", Args({})},
+          {"keys", Args({})},
+          {"values", Args({})},
+          {"items", Args({})},
+          {"pop", Args({"a"})},
+          {"pop", Args({"a"})},
+          {"pop", Args({"a", "default"})},
+          {"setdefault", Args({"s", Object::List{1, 2}})},
+          {"setdefault", Args({"s", 0})},
+          {"setdefault", Args({"n"})},
+          {"popitem", Args({})},
+          {"update", Args({Object::Dict{{"u", 1}, {2, "new"}}})},
+          {"update", Args({Object::List{Object::Tuple{{"p", 1}},
+                                        Object::Tuple{{"q", 2}}}})},
+          {"__delitem__", Args({2})},
+          {"__delitem__", Args({2})},
+          {"copy", Args({})},
+          {"__setitem__", Args({Object::List{1}, 0})},
+          {"__getitem__", Args({Object::Dict{}})},
+          {"__repr__", Args({})},
+          {"clear", Args({})},
+          {"popitem", Args({})},
+          {"__len__", Args({})},
+      });
 }
 
 TEST(ProxyMethodsTest, ListMatchesPython) {
@@ -159,62 +167,64 @@ TEST(ProxyMethodsTest, ListMatchesPython) {
   absl::StatusOr<ListProxy> l = manager->List();
   ASSERT_THAT(l, IsOk());
   const Object none;
-  ExpectSameAsPython(*l, "[]", {
-      {"append", Args({3})},
-      {"append", Args({1})},
-      {"append", Args({2})},
-      {"extend", Args({Object::List{5, 4}})},
-      {"extend", Args({Object::Tuple{{6}}})},
-      {"insert", Args({0, 9})},
-      {"insert", Args({-1, 8})},
-      {"insert", Args({100, 7})},
-      {"insert", Args({-100, 0})},
-      {"__getitem__", Args({-1})},
-      {"__getitem__", Args({0})},
-      {"__getitem__", Args({20})},
-      {"__getitem__", Args({-20})},
-      {"__setitem__", Args({-2, "x"})},
-      {"__setitem__", Args({99, 0})},
-      {"remove", Args({"x"})},
-      {"remove", Args({"nope"})},
-      {"index", Args({5})},
-      {"index", Args({42})},
-      {"index", Args({5, 1, 3})},
-      {"count", Args({1})},
-      {"count", Args({42})},
-      {"__contains__", Args({9})},
-      {"pop", Args({})},
-      {"pop", Args({0})},
-      {"pop", Args({99})},
-      {"copy", Args({})},
-      {"sort", Args({})},
-      {"copy", Args({})},
-      {"sort", Args({true})},
-      {"copy", Args({})},
-      {"reverse", Args({})},
-      {"__len__", Args({})},
-      {"__getslice__", Args({1, 3, none})},
-      {"__getslice__", Args({none, none, -1})},
-      {"__getslice__", Args({none, none, 2})},
-      {"__getslice__", Args({-2, none, none})},
-      {"__getslice__", Args({5, 1, none})},
-      {"__getslice__", Args({none, none, 0})},
-      {"__setslice__", Args({1, 2, none, Object::List{10, 11, 12}})},
-      {"copy", Args({})},
-      {"__setslice__", Args({none, none, 2, Object::List{0}})},
-      {"__setslice__", Args({none, none, -3, Object::List{"a", "b", "c"}})},
-      {"copy", Args({})},
-      {"__delslice__", Args({none, none, 3})},
-      {"copy", Args({})},
-      {"__delslice__", Args({-2, none, none})},
-      {"__delitem__", Args({0})},
-      {"__delitem__", Args({50})},
-      {"copy", Args({})},
-      {"append", Args({"s"})},
-      {"sort", Args({})},
-      {"copy", Args({})},
-      {"__repr__", Args({})},
-  });
+  ExpectSameAsPython(
+      *l, "[]",
+      {
+          {"append", Args({3})},
+          {"append", Args({1})},
+          {"append", Args({2})},
+          {"extend", Args({Object::List{5, 4}})},
+          {"extend", Args({Object::Tuple{{6}}})},
+          {"insert", Args({0, 9})},
+          {"insert", Args({-1, 8})},
+          {"insert", Args({100, 7})},
+          {"insert", Args({-100, 0})},
+          {"__getitem__", Args({-1})},
+          {"__getitem__", Args({0})},
+          {"__getitem__", Args({20})},
+          {"__getitem__", Args({-20})},
+          {"__setitem__", Args({-2, "x"})},
+          {"__setitem__", Args({99, 0})},
+          {"remove", Args({"x"})},
+          {"remove", Args({"nope"})},
+          {"index", Args({5})},
+          {"index", Args({42})},
+          {"index", Args({5, 1, 3})},
+          {"count", Args({1})},
+          {"count", Args({42})},
+          {"__contains__", Args({9})},
+          {"pop", Args({})},
+          {"pop", Args({0})},
+          {"pop", Args({99})},
+          {"copy", Args({})},
+          {"sort", Args({})},
+          {"copy", Args({})},
+          {"sort", Args({true})},
+          {"copy", Args({})},
+          {"reverse", Args({})},
+          {"__len__", Args({})},
+          {"__getslice__", Args({1, 3, none})},
+          {"__getslice__", Args({none, none, -1})},
+          {"__getslice__", Args({none, none, 2})},
+          {"__getslice__", Args({-2, none, none})},
+          {"__getslice__", Args({5, 1, none})},
+          {"__getslice__", Args({none, none, 0})},
+          {"__setslice__", Args({1, 2, none, Object::List{10, 11, 12}})},
+          {"copy", Args({})},
+          {"__setslice__", Args({none, none, 2, Object::List{0}})},
+          {"__setslice__", Args({none, none, -3, Object::List{"a", "b", "c"}})},
+          {"copy", Args({})},
+          {"__delslice__", Args({none, none, 3})},
+          {"copy", Args({})},
+          {"__delslice__", Args({-2, none, none})},
+          {"__delitem__", Args({0})},
+          {"__delitem__", Args({50})},
+          {"copy", Args({})},
+          {"append", Args({"s"})},
+          {"sort", Args({})},
+          {"copy", Args({})},
+          {"__repr__", Args({})},
+      });
 }
 
 TEST(ProxyMethodsTest, NamespaceMatchesPython) {
@@ -222,27 +232,29 @@ TEST(ProxyMethodsTest, NamespaceMatchesPython) {
   ASSERT_THAT(manager, IsOk());
   absl::StatusOr<NamespaceProxy> ns = manager->Namespace();
   ASSERT_THAT(ns, IsOk());
-  ExpectSameAsPython(*ns, "Namespace()", {
-      {"__setattr__", Args({"x", 10})},
-      {"__setattr__", Args({"y", "hello"})},
-      {"__getattribute__", Args({"x"})},
-      {"__getattribute__", Args({"missing"})},
-      {"__dir__", Args({})},
-      {"__setattr__", Args({"x", Object::List{1, 2}})},
-      {"__getattribute__", Args({"x"})},
-      {"__delattr__", Args({"x"})},
-      {"__dir__", Args({})},
-      {"__setattr__", Args({"b_attribute", 2})},
-      {"__setattr__", Args({"a_attribute", "one"})},
-      {"__dir__", Args({})},
-      {"__repr__", Args({})},
-  });
+  ExpectSameAsPython(*ns, "Namespace()",
+                     {
+                         {"__setattr__", Args({"x", 10})},
+                         {"__setattr__", Args({"y", "hello"})},
+                         {"__getattribute__", Args({"x"})},
+                         {"__getattribute__", Args({"missing"})},
+                         {"__dir__", Args({})},
+                         {"__setattr__", Args({"x", Object::List{1, 2}})},
+                         {"__getattribute__", Args({"x"})},
+                         {"__delattr__", Args({"x"})},
+                         {"__dir__", Args({})},
+                         {"__setattr__", Args({"b_attribute", 2})},
+                         {"__setattr__", Args({"a_attribute", "one"})},
+                         {"__dir__", Args({})},
+                         {"__repr__", Args({})},
+                     });
 }
 
 TEST(ProxyMethodsTest, TypedWrappersCallTheirPythonMethods) {
   absl::StatusOr<SyncManager> manager = Manager();
   ASSERT_THAT(manager, IsOk());
-  absl::StatusOr<DictProxy> d = manager->Dict(std::map<std::string, int>{{"a", 1}});
+  absl::StatusOr<DictProxy> d =
+      manager->Dict(std::map<std::string, int>{{"a", 1}});
   ASSERT_THAT(d, IsOk());
   using ::mp::testing::IsOkAndHolds;
   using ::mp::testing::StatusIs;
@@ -252,14 +264,17 @@ TEST(ProxyMethodsTest, TypedWrappersCallTheirPythonMethods) {
   ASSERT_THAT(d->SetItem("b", 2), IsOk());
   EXPECT_THAT(d->Contains("b"), IsOkAndHolds(true));
   EXPECT_THAT(d->Len(), IsOkAndHolds(2));
-  EXPECT_THAT(d->Keys<std::string>(), IsOkAndHolds(std::vector<std::string>{"a", "b"}));
+  EXPECT_THAT(d->Keys<std::string>(),
+              IsOkAndHolds(std::vector<std::string>{"a", "b"}));
   EXPECT_THAT(d->Values<int>(), IsOkAndHolds(std::vector<int>{1, 2}));
   EXPECT_THAT((d->Items<std::string, int>()),
-              IsOkAndHolds(std::vector<std::pair<std::string, int>>{{"a", 1}, {"b", 2}}));
+              IsOkAndHolds(std::vector<std::pair<std::string, int>>{{"a", 1},
+                                                                    {"b", 2}}));
   ASSERT_THAT(d->Update(std::map<std::string, int>{{"c", 3}}), IsOk());
   EXPECT_THAT(d->Pop<int>("c"), IsOkAndHolds(3));
   EXPECT_THAT(d->Pop<int>("c", -1), IsOkAndHolds(-1));
-  EXPECT_THAT((d->PopItem<std::string, int>()), IsOkAndHolds(std::pair<std::string, int>{"b", 2}));
+  EXPECT_THAT((d->PopItem<std::string, int>()),
+              IsOkAndHolds(std::pair<std::string, int>{"b", 2}));
   EXPECT_THAT(d->SetDefault<int>("a", 5), IsOkAndHolds(1));
   ASSERT_THAT(d->DelItem("a"), IsOk());
   EXPECT_THAT(d->DelItem("a"), StatusIs(absl::StatusCode::kNotFound));
@@ -283,10 +298,12 @@ TEST(ProxyMethodsTest, TypedWrappersCallTheirPythonMethods) {
   EXPECT_THAT(l->Contains(5), IsOkAndHolds(true));
   ASSERT_THAT(l->Remove(5), IsOk());
   ASSERT_THAT(l->Sort(), IsOk());
-  EXPECT_THAT(l->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{1, 2, 3, 4}));
+  EXPECT_THAT(l->Copy<std::vector<int>>(),
+              IsOkAndHolds(std::vector<int>{1, 2, 3, 4}));
   ASSERT_THAT(l->Sort(/*reverse=*/true), IsOk());
   ASSERT_THAT(l->Reverse(), IsOk());
-  EXPECT_THAT(l->Slice<std::vector<int>>(std::nullopt, 2), IsOkAndHolds(std::vector<int>{1, 2}));
+  EXPECT_THAT(l->Slice<std::vector<int>>(std::nullopt, 2),
+              IsOkAndHolds(std::vector<int>{1, 2}));
   EXPECT_THAT(l->Slice<std::vector<int>>(std::nullopt, std::nullopt, -2),
               IsOkAndHolds(std::vector<int>{4, 2}));
   ASSERT_THAT(l->SetSlice(0, 2, std::vector<int>{7}), IsOk());
@@ -300,7 +317,8 @@ TEST(ProxyMethodsTest, TypedWrappersCallTheirPythonMethods) {
   ASSERT_THAT(ns->SetAttr("counter", 0), IsOk());
   ASSERT_THAT(ns->SetAttr("name", "ns"), IsOk());
   EXPECT_THAT(ns->GetAttr<int>("counter"), IsOkAndHolds(0));
-  EXPECT_THAT(ns->Dir(), IsOkAndHolds(std::vector<std::string>{"counter", "name"}));
+  EXPECT_THAT(ns->Dir(),
+              IsOkAndHolds(std::vector<std::string>{"counter", "name"}));
   ASSERT_THAT(ns->DelAttr("counter"), IsOk());
   EXPECT_THAT(ns->GetAttr("counter"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(ns->Repr(), IsOkAndHolds("Namespace(name='ns')"));

@@ -11,7 +11,8 @@
 //
 //   absl::StatusOr<mp::QueueProxy> jobs = manager->Queue();
 //   absl::Status put = jobs->Put(std::string("resize a.png"));
-//   absl::StatusOr<std::string> job = jobs->Get<std::string>(true, absl::Seconds(5));
+//   absl::StatusOr<std::string> job = jobs->Get<std::string>(true,
+//   absl::Seconds(5));
 //
 // Items are any serializable value, proxies of the same manager included
 // (the queue keeps what they refer to alive while they wait).
@@ -45,8 +46,8 @@ class QueueProxy : public BaseProxy {
   template <typename T>
   absl::Status Put(const T& item, bool block = true,
                    absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallBlocking<Object>(block ? timeout : absl::ZeroDuration(), "put", item,
-                               block, internal::TimeoutSeconds(timeout))
+    return CallBlocking<Object>(block ? timeout : absl::ZeroDuration(), "put",
+                                item, block, internal::TimeoutSeconds(timeout))
         .status();
   }
   template <typename T>
@@ -55,10 +56,10 @@ class QueueProxy : public BaseProxy {
   }
   // q.get(block, timeout).
   template <typename T = Object>
-  absl::StatusOr<T> Get(bool block = true,
-                        absl::Duration timeout = absl::InfiniteDuration()) const {
+  absl::StatusOr<T> Get(bool block = true, absl::Duration timeout =
+                                               absl::InfiniteDuration()) const {
     return CallBlocking<T>(block ? timeout : absl::ZeroDuration(), "get", block,
-                          internal::TimeoutSeconds(timeout));
+                           internal::TimeoutSeconds(timeout));
   }
   template <typename T = Object>
   absl::StatusOr<T> GetNowait() const {
@@ -76,7 +77,8 @@ class QueueProxy : public BaseProxy {
 };
 
 template <>
-struct Codec<QueueProxy> : internal::ProxyCodec<QueueProxy, internal::kAnyTypeId> {};
+struct Codec<QueueProxy>
+    : internal::ProxyCodec<QueueProxy, internal::kAnyTypeId> {};
 
 }  // namespace mp
 

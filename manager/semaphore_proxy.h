@@ -39,14 +39,17 @@ class SemaphoreProxy : public BaseProxy {
 
   // s.acquire(block, timeout): whether a permit was taken.
   absl::StatusOr<bool> Acquire(
-      bool block = true, absl::Duration timeout = absl::InfiniteDuration()) const {
+      bool block = true,
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallBlocking<bool>(block ? timeout : absl::ZeroDuration(), "acquire",
-                             block, internal::TimeoutSeconds(timeout));
+                              block, internal::TimeoutSeconds(timeout));
   }
   // s.release(n).
   absl::Status Release(int64_t n = 1) const { return Call("release", n); }
   // s.get_value().
-  absl::StatusOr<int64_t> Value() const { return CallMethod<int64_t>("get_value"); }
+  absl::StatusOr<int64_t> Value() const {
+    return CallMethod<int64_t>("get_value");
+  }
 };
 
 template <>

@@ -7,7 +7,8 @@
 
 namespace mp {
 
-absl::StatusOr<ManagerServer> ManagerServer::Listen(const ManagerOptions& options) {
+absl::StatusOr<ManagerServer> ManagerServer::Listen(
+    const ManagerOptions& options) {
   const std::string authkey = options.authkey.value_or(CurrentAuthKey());
   absl::StatusOr<std::unique_ptr<internal::Server>> server =
       internal::Server::Listen(internal::ToServerOptions(options, authkey));

@@ -11,9 +11,10 @@
 //   mp::ManagerOptions options;
 //   options.address = "/run/inventory/manager";
 //   options.authkey = ReadSecret();
-//   absl::StatusOr<mp::ManagerServer> server = mp::ManagerServer::Listen(options);
-//   if (!server.ok()) return Fail(server.status());
-//   absl::Status served = server->Serve();   // until a client sends Shutdown
+//   absl::StatusOr<mp::ManagerServer> server =
+//   mp::ManagerServer::Listen(options); if (!server.ok()) return
+//   Fail(server.status()); absl::Status served = server->Serve();   // until a
+//   client sends Shutdown
 //
 // Programs whose own processes share objects need none of this:
 // `mp::Manager()` (manager/manager.h) starts a server process and stops it
@@ -46,7 +47,8 @@ class ManagerServer {
   // Errors: `InvalidArgument` for a malformed address, `AlreadyExists` when
   // a Unix socket path is taken, the system's for the rest — each naming
   // the address.
-  static absl::StatusOr<ManagerServer> Listen(const ManagerOptions& options = {});
+  static absl::StatusOr<ManagerServer> Listen(
+      const ManagerOptions& options = {});
 
   ManagerServer(ManagerServer&&) noexcept;
   ManagerServer& operator=(ManagerServer&&) noexcept;

@@ -33,13 +33,16 @@ absl::StatusOr<SyncManager> StartWith(bool shared_memory) {
 template <typename T>
 std::string Show(const absl::StatusOr<T>& value, const std::string& address) {
   if (!value.ok()) {
-    return absl::StrReplaceAll(value.status().ToString(), {{address, "<address>"}});
+    return absl::StrReplaceAll(value.status().ToString(),
+                               {{address, "<address>"}});
   }
   return Object(*value).DebugString();
 }
-std::string Show(const absl::StatusOr<Acquired>& got, const std::string& address) {
+std::string Show(const absl::StatusOr<Acquired>& got,
+                 const std::string& address) {
   if (!got.ok()) return Show(absl::StatusOr<int>(got.status()), address);
-  return absl::StrCat("held ", static_cast<bool>(*got), " died ", got->owner_died());
+  return absl::StrCat("held ", static_cast<bool>(*got), " died ",
+                      got->owner_died());
 }
 std::string Show(const absl::Status& status, const std::string& address) {
   return absl::StrReplaceAll(status.ToString(), {{address, "<address>"}});
@@ -54,12 +57,14 @@ std::vector<std::string> Script(SyncManager& manager) {
   absl::StatusOr<NamespaceProxy> ns = manager.Namespace();
   absl::StatusOr<LockProxy> lock = manager.Lock();
   absl::StatusOr<QueueProxy> queue = manager.Queue();
-  if (!d.ok() || !l.ok() || !ns.ok() || !lock.ok() || !queue.ok()) return {"setup"};
+  if (!d.ok() || !l.ok() || !ns.ok() || !lock.ok() || !queue.ok())
+    return {"setup"};
   for (int i = 0; i < 50; ++i) seen.push_back(Show(d->SetItem(i, i * 3), at));
   seen.push_back(Show(d->GetItem<int>(7), at));
   seen.push_back(Show(d->GetItem<int>("missing"), at));
   seen.push_back(Show(d->Len(), at));
-  for (int i = 0; i < 10; ++i) seen.push_back(Show(l->Append(absl::StrCat("x", i)), at));
+  for (int i = 0; i < 10; ++i)
+    seen.push_back(Show(l->Append(absl::StrCat("x", i)), at));
   seen.push_back(Show(l->GetItem<std::string>(-1), at));
   seen.push_back(Show(l->GetItem<std::string>(99), at));
   seen.push_back(Show(l->Pop<std::string>(0), at));
@@ -67,18 +72,21 @@ std::vector<std::string> Script(SyncManager& manager) {
   seen.push_back(Show(ns->GetAttr<double>("x"), at));
   seen.push_back(Show(ns->GetAttr<double>("nope"), at));
   seen.push_back(Show(lock->Acquire(), at));
-  seen.push_back(Show(lock->Acquire(/*block=*/true, absl::Milliseconds(50)), at));
+  seen.push_back(
+      Show(lock->Acquire(/*block=*/true, absl::Milliseconds(50)), at));
   seen.push_back(Show(lock->Release(), at));
   seen.push_back(Show(lock->Release(), at));
   seen.push_back(Show(queue->Put(std::string("item")), at));
   seen.push_back(Show(queue->Get<std::string>(), at));
-  seen.push_back(Show(queue->Get<std::string>(/*block=*/true, absl::Milliseconds(50)), at));
+  seen.push_back(Show(
+      queue->Get<std::string>(/*block=*/true, absl::Milliseconds(50)), at));
   // Bigger than a half of the call area (1 MiB): over the socket both ways.
   const std::string big(3 << 20, 'b');
   seen.push_back(Show(d->SetItem("big", big), at));
   absl::StatusOr<std::string> back = d->GetItem<std::string>("big");
-  seen.push_back(back.ok() ? absl::StrCat("big ", back->size(), " ", *back == big)
-                           : Show(back, at));
+  seen.push_back(back.ok()
+                     ? absl::StrCat("big ", back->size(), " ", *back == big)
+                     : Show(back, at));
   // Batches: one that fits the area, one that does not.
   Batch batch;
   for (int i = 0; i < 3000; ++i) batch.Add(*d, "__setitem__", i, -i);
@@ -87,12 +95,14 @@ std::vector<std::string> Script(SyncManager& manager) {
   seen.push_back(Show(batch.Result<int64_t>(length), at));
   Batch large;
   for (int i = 0; i < 3; ++i) {
-    large.Add(*d, "__setitem__", absl::StrCat("large", i), std::string(600000, 'a' + i));
+    large.Add(*d, "__setitem__", absl::StrCat("large", i),
+              std::string(600000, 'a' + i));
   }
   const size_t read_back = large.Add(*d, "__getitem__", "large2");
   seen.push_back(Show(large.Run(), at));
   absl::StatusOr<std::string> third = large.Result<std::string>(read_back);
-  seen.push_back(third.ok() ? absl::StrCat("large ", third->size(), " ", third->substr(0, 1))
+  seen.push_back(third.ok() ? absl::StrCat("large ", third->size(), " ",
+                                           third->substr(0, 1))
                             : Show(third, at));
   seen.push_back(Show(d->Len(), at));
   return seen;

@@ -40,10 +40,12 @@ class SegmentTracker {
 
 }  // namespace
 
-absl::StatusOr<SharedMemoryManager> SharedMemoryManager::Start(ManagerOptions options) {
-  options.types.push_back(ManagedType<SegmentTracker>(kTrackerType)
-                              .Method("track_segment", &SegmentTracker::Track)
-                              .Method("list_segments", &SegmentTracker::Segments));
+absl::StatusOr<SharedMemoryManager> SharedMemoryManager::Start(
+    ManagerOptions options) {
+  options.types.push_back(
+      ManagedType<SegmentTracker>(kTrackerType)
+          .Method("track_segment", &SegmentTracker::Track)
+          .Method("list_segments", &SegmentTracker::Segments));
   absl::StatusOr<BaseManager> base = BaseManager::Start(options);
   if (!base.ok()) return base.status();
   absl::StatusOr<BaseProxy> tracker = base->Create(kTrackerType);
@@ -57,15 +59,18 @@ absl::Status SharedMemoryManager::Track(const std::string& name) const {
     (void)SharedMemory::UnlinkName(name);
     return absl::Status(tracked.code(),
                         absl::StrCat("SharedMemoryManager: segment ", name,
-                                     " not handed to the server, so unlinked: ", tracked.message()));
+                                     " not handed to the server, so unlinked: ",
+                                     tracked.message()));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<SharedMemory> SharedMemoryManager::SharedMemory(size_t size) const {
+absl::StatusOr<SharedMemory> SharedMemoryManager::SharedMemory(
+    size_t size) const {
   absl::StatusOr<mp::SharedMemory> block = mp::SharedMemory::Create(size);
   if (!block.ok()) return block.status();
-  if (absl::Status tracked = Track(block->name()); !tracked.ok()) return tracked;
+  if (absl::Status tracked = Track(block->name()); !tracked.ok())
+    return tracked;
   return block;
 }
 
@@ -73,11 +78,13 @@ absl::StatusOr<ShareableList> SharedMemoryManager::ShareableList(
     absl::Span<const mp::ShareableList::Item> items) const {
   absl::StatusOr<mp::ShareableList> list = mp::ShareableList::Create(items);
   if (!list.ok()) return list.status();
-  if (absl::Status tracked = Track(list->shm().name()); !tracked.ok()) return tracked;
+  if (absl::Status tracked = Track(list->shm().name()); !tracked.ok())
+    return tracked;
   return list;
 }
 
-absl::StatusOr<std::vector<std::string>> SharedMemoryManager::TrackedSegments() const {
+absl::StatusOr<std::vector<std::string>> SharedMemoryManager::TrackedSegments()
+    const {
   return tracker_.CallMethod<std::vector<std::string>>("list_segments");
 }
 

@@ -8,9 +8,10 @@
 // unlinks them all when it stops, so a program that creates many segments
 // need not unlink each one.
 //
-//   absl::StatusOr<mp::SharedMemoryManager> smm = mp::SharedMemoryManager::Start();
-//   absl::StatusOr<mp::SharedMemory> block = smm->SharedMemory(1 << 20);
-//   absl::StatusOr<mp::ShareableList> list = smm->ShareableList({1, 2.5, "three"});
+//   absl::StatusOr<mp::SharedMemoryManager> smm =
+//   mp::SharedMemoryManager::Start(); absl::StatusOr<mp::SharedMemory> block =
+//   smm->SharedMemory(1 << 20); absl::StatusOr<mp::ShareableList> list =
+//   smm->ShareableList({1, 2.5, "three"});
 //   // ... hand block->name() and list->shm().name() to other processes ...
 //   // Leaving the scope (or Shutdown()) unlinks both.
 //
@@ -44,7 +45,8 @@ namespace mp {
 class SharedMemoryManager : public BaseManager {
  public:
   // Starts the server (options as for any manager).
-  [[nodiscard]] static absl::StatusOr<SharedMemoryManager> Start(ManagerOptions options = {});
+  [[nodiscard]] static absl::StatusOr<SharedMemoryManager> Start(
+      ManagerOptions options = {});
 
   // Python's `smm.SharedMemory(size)`: a new segment of `size` bytes,
   // unlinked when the server stops.

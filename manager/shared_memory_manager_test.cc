@@ -45,11 +45,13 @@ TEST(SharedMemoryManagerTest, ShutdownUnlinksWhatWasMadeThroughIt) {
   ASSERT_THAT(smm.status(), IsOk());
   absl::StatusOr<SharedMemory> block = smm->SharedMemory(4096);
   ASSERT_THAT(block.status(), IsOk());
-  absl::StatusOr<ShareableList> list = smm->ShareableList({int64_t{1}, 2.5, std::string("three")});
+  absl::StatusOr<ShareableList> list =
+      smm->ShareableList({int64_t{1}, 2.5, std::string("three")});
   ASSERT_THAT(list.status(), IsOk());
   const std::string block_name = block->name();
   const std::string list_name = list->shm().name();
-  EXPECT_THAT(smm->TrackedSegments(), IsOkAndHolds(UnorderedElementsAre(block_name, list_name)));
+  EXPECT_THAT(smm->TrackedSegments(),
+              IsOkAndHolds(UnorderedElementsAre(block_name, list_name)));
 
   // Ordinary segments meanwhile: other processes attach by name.
   Process writer(WriteGreeting, block_name);
@@ -65,7 +67,8 @@ TEST(SharedMemoryManagerTest, ShutdownUnlinksWhatWasMadeThroughIt) {
 
   ASSERT_TRUE(Exists(block_name));
   ASSERT_THAT(smm->Shutdown(), IsOk());
-  EXPECT_FALSE(Exists(block_name)) << "the server did not unlink " << block_name;
+  EXPECT_FALSE(Exists(block_name))
+      << "the server did not unlink " << block_name;
   EXPECT_FALSE(Exists(list_name)) << "the server did not unlink " << list_name;
   // Our mappings stay usable until closed, as after any unlink.
   EXPECT_STREQ(reinterpret_cast<const char*>(block->data()), "from a child");
@@ -82,7 +85,8 @@ TEST(SharedMemoryManagerTest, ASegmentUnlinkedEarlyIsNoTrouble) {
   const std::string late_name = late->name();
   EXPECT_THAT(smm->Shutdown(), IsOk());
   EXPECT_FALSE(Exists(late_name));
-  EXPECT_THAT(smm->SharedMemory(64).status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(smm->SharedMemory(64).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 // A program killed while its manager runs: the server, which watches its
@@ -97,7 +101,9 @@ TEST(SharedMemoryManagerTest, KilledOwnerLeavesNoSegment) {
     absl::StatusOr<SharedMemory> block = smm->SharedMemory(4096);
     if (!block.ok()) return 3;
     const std::string line = block->name() + "\n";
-    if (write(names[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) return 4;
+    if (write(names[1], line.data(), line.size()) !=
+        static_cast<ssize_t>(line.size()))
+      return 4;
     while (true) pause();
   });
   ASSERT_THAT(owner.status(), IsOk());
@@ -106,7 +112,8 @@ TEST(SharedMemoryManagerTest, KilledOwnerLeavesNoSegment) {
   ASSERT_FALSE(name.empty());
   ASSERT_TRUE(Exists(name));
   EXPECT_THAT(owner->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
-  EXPECT_TRUE(testing::Eventually([&] { return !Exists(name); })) << name << " outlived its owner";
+  EXPECT_TRUE(testing::Eventually([&] { return !Exists(name); }))
+      << name << " outlived its owner";
 }
 
 }  // namespace

@@ -91,8 +91,8 @@ TEST(SyncProxiesTest, LockSemanticsAreThoseOfPython) {
   ASSERT_THAT(timed, IsOk());
   EXPECT_FALSE(*timed);
   // Any process may release a Lock (Python allows it).
-  absl::StatusOr<int> code = mp::testing::ForkAndWait(
-      [&] { return lock->Release().ok() ? 0 : 1; });
+  absl::StatusOr<int> code =
+      mp::testing::ForkAndWait([&] { return lock->Release().ok() ? 0 : 1; });
   EXPECT_THAT(code, IsOkAndHolds(0));
   EXPECT_THAT(lock->Locked(), IsOkAndHolds(false));
 }
@@ -165,8 +165,9 @@ TEST(SyncProxiesTest, RLockIsReentrantForItsOwnerThreadOnly) {
     absl::StatusOr<Acquired> got = rlock->Acquire(/*block=*/false);
     ASSERT_THAT(got, IsOk());
     EXPECT_FALSE(*got);
-    EXPECT_THAT(rlock->Release(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                           HasSubstr("un-acquired")));
+    EXPECT_THAT(rlock->Release(),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("un-acquired")));
   });
   other.join();
   ASSERT_THAT(rlock->Release(), IsOk());
@@ -200,8 +201,9 @@ TEST(SyncProxiesTest, SemaphorePermitsOfAKilledProcessReturn) {
 
   absl::StatusOr<SemaphoreProxy> bounded = manager->BoundedSemaphore(1);
   ASSERT_THAT(bounded, IsOk());
-  EXPECT_THAT(bounded->Release(), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                           HasSubstr("released too many times")));
+  EXPECT_THAT(bounded->Release(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("released too many times")));
   EXPECT_THAT(bounded->Acquire(), IsOkAndHolds(true));
   EXPECT_THAT(bounded->Release(), IsOk());
   // An unbounded one may grow.
@@ -236,7 +238,8 @@ TEST(SyncProxiesTest, ForkDoesNotWaitForACallWaitingInTheServer) {
   ASSERT_THAT(never_yet, IsOk());
   ASSERT_THAT(d, IsOk());
   // This thread holds the process's connection while the server waits.
-  std::thread waiting([&] { EXPECT_THAT(never_yet->Wait(), IsOkAndHolds(true)); });
+  std::thread waiting(
+      [&] { EXPECT_THAT(never_yet->Wait(), IsOkAndHolds(true)); });
   EXPECT_TRUE(Eventually(
       [&] {
         absl::StatusOr<ManagerStats> stats = manager->Stats();
@@ -244,8 +247,9 @@ TEST(SyncProxiesTest, ForkDoesNotWaitForACallWaitingInTheServer) {
       },
       absl::Seconds(10)));
   // A fork now must not hang, and its child has a working connection.
-  absl::StatusOr<int> code = mp::testing::ForkAndWait(
-      [&] { return d->SetItem("child", 1).ok() && never_yet->Set().ok() ? 0 : 1; });
+  absl::StatusOr<int> code = mp::testing::ForkAndWait([&] {
+    return d->SetItem("child", 1).ok() && never_yet->Set().ok() ? 0 : 1;
+  });
   EXPECT_THAT(code, IsOkAndHolds(0));
   waiting.join();
   EXPECT_THAT(d->GetItem<int>("child"), IsOkAndHolds(1));
@@ -292,7 +296,8 @@ TEST(SyncProxiesTest, BarrierActionRunsOncePerRound) {
   absl::StatusOr<SyncManager> manager = Manager();
   ASSERT_THAT(manager, IsOk());
   Value<int> rounds(0);
-  absl::StatusOr<BarrierProxy> barrier = manager->Barrier(3, Bind(&CountRound, rounds, 3));
+  absl::StatusOr<BarrierProxy> barrier =
+      manager->Barrier(3, Bind(&CountRound, rounds, 3));
   ASSERT_THAT(barrier, IsOk());
   for (int round = 1; round <= 2; ++round) {
     absl::StatusOr<std::vector<int>> codes =
@@ -307,24 +312,29 @@ TEST(SyncProxiesTest, BarrierActionRunsOncePerRound) {
   EXPECT_EQ(rounds.value(), 2);
 
   // The third round's action throws.
-  absl::StatusOr<std::vector<int>> codes = mp::testing::ForkAllAndWait(3, [&](int) {
-    return static_cast<int>(barrier->Wait(absl::Seconds(60)).status().code());
-  });
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(3, [&](int) {
+        return static_cast<int>(
+            barrier->Wait(absl::Seconds(60)).status().code());
+      });
   ASSERT_THAT(codes, IsOk());
   std::sort(codes->begin(), codes->end());
-  EXPECT_EQ(*codes, (std::vector<int>{static_cast<int>(absl::StatusCode::kUnknown),
-                                      static_cast<int>(absl::StatusCode::kAborted),
-                                      static_cast<int>(absl::StatusCode::kAborted)}));
+  EXPECT_EQ(*codes,
+            (std::vector<int>{static_cast<int>(absl::StatusCode::kUnknown),
+                              static_cast<int>(absl::StatusCode::kAborted),
+                              static_cast<int>(absl::StatusCode::kAborted)}));
   EXPECT_EQ(rounds.value(), 3);
   EXPECT_THAT(barrier->Broken(), IsOkAndHolds(true));
   EXPECT_THAT(barrier->Wait(), StatusIs(absl::StatusCode::kAborted));
 
   // The error the last party gets says what failed.
   ASSERT_THAT(barrier->Reset(), IsOk());
-  absl::StatusOr<BarrierProxy> lone = manager->Barrier(1, Bind(&CountRound, rounds, 4));
+  absl::StatusOr<BarrierProxy> lone =
+      manager->Barrier(1, Bind(&CountRound, rounds, 4));
   ASSERT_THAT(lone, IsOk());
-  EXPECT_THAT(lone->Wait(), StatusIs(absl::StatusCode::kUnknown,
-                                     HasSubstr("Barrier action failed: round refused")));
+  EXPECT_THAT(lone->Wait(),
+              StatusIs(absl::StatusCode::kUnknown,
+                       HasSubstr("Barrier action failed: round refused")));
 }
 
 TEST(SyncProxiesTest, BarrierAcrossThreeProcesses) {
@@ -351,8 +361,9 @@ TEST(SyncProxiesTest, BarrierAcrossThreeProcesses) {
   EXPECT_EQ(*seen, (std::vector<int>{0, 0, 0, 1, 1, 1, 2, 2, 2}));
 
   // A wait that times out breaks it for everyone until reset.
-  EXPECT_THAT(barrier->Wait(absl::Milliseconds(50)),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("BrokenBarrierError")));
+  EXPECT_THAT(
+      barrier->Wait(absl::Milliseconds(50)),
+      StatusIs(absl::StatusCode::kAborted, HasSubstr("BrokenBarrierError")));
   EXPECT_THAT(barrier->Broken(), IsOkAndHolds(true));
   EXPECT_THAT(barrier->Wait(), StatusIs(absl::StatusCode::kAborted));
   ASSERT_THAT(barrier->Reset(), IsOk());
@@ -399,10 +410,12 @@ TEST(SyncProxiesTest, ConditionHandsOffBetweenProcesses) {
         for (int round = 0; round < kTurns / 3; ++round) {
           ManagedLockGuard guard(*changed);
           if (!guard.ok()) return 1;
-          absl::StatusOr<bool> mine = changed->WaitFor([&] {
-            absl::StatusOr<int> turn = state->GetItem<int>("turn");
-            return turn.ok() && *turn % 3 == me;
-          }, absl::Seconds(60));
+          absl::StatusOr<bool> mine = changed->WaitFor(
+              [&] {
+                absl::StatusOr<int> turn = state->GetItem<int>("turn");
+                return turn.ok() && *turn % 3 == me;
+              },
+              absl::Seconds(60));
           if (!mine.ok() || !*mine) return 2;
           if (!state->Increment("turn").ok()) return 3;
           if (!changed->NotifyAll().ok()) return 4;
@@ -446,7 +459,8 @@ void ConditionOnALockOfTheManager(SyncManager& manager, const LockType& lock) {
           if (!lock.Release().ok()) return 2;
           absl::SleepFor(absl::Milliseconds(1));
         }
-        if (!state->SetItem("ready", true).ok() || !ready->Notify().ok()) return 3;
+        if (!state->SetItem("ready", true).ok() || !ready->Notify().ok())
+          return 3;
         return lock.Release().ok() ? 0 : 4;
       });
   ASSERT_THAT(notifier, IsOk());
@@ -454,9 +468,11 @@ void ConditionOnALockOfTheManager(SyncManager& manager, const LockType& lock) {
     ManagedLockGuard guard(*ready);
     ASSERT_TRUE(guard.ok());
     ASSERT_THAT(state->SetItem("waiting", true), IsOk());
-    EXPECT_THAT(ready->WaitFor([&] { return state->GetItem<bool>("ready").value_or(false); },
-                               absl::Seconds(60)),
-                IsOkAndHolds(true));
+    EXPECT_THAT(
+        ready->WaitFor(
+            [&] { return state->GetItem<bool>("ready").value_or(false); },
+            absl::Seconds(60)),
+        IsOkAndHolds(true));
     // Held again after the wait.
     EXPECT_THAT(lock.Locked(), IsOkAndHolds(true));
   }
@@ -488,7 +504,8 @@ TEST(SyncProxiesTest, ConditionRefusesALockOfAnotherManager) {
   absl::StatusOr<LockProxy> foreign = other->Lock();
   ASSERT_THAT(foreign, IsOk());
   EXPECT_THAT(manager->Condition(*foreign),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Lock or RLock of this manager")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("Lock or RLock of this manager")));
   // The lock outlives a proxy of it while a condition uses it.
   absl::StatusOr<ConditionProxy> condition;
   {
@@ -512,8 +529,8 @@ TEST(SyncProxiesTest, QueueWithSeveralProducersAndConsumersLosesNothing) {
   constexpr int kProducers = 3;
   constexpr int kConsumers = 2;
   constexpr int kEach = 100;
-  absl::StatusOr<std::vector<int>> codes = mp::testing::ForkAllAndWait(
-      kProducers + kConsumers, [&](int me) {
+  absl::StatusOr<std::vector<int>> codes =
+      mp::testing::ForkAllAndWait(kProducers + kConsumers, [&](int me) {
         if (me < kProducers) {
           for (int i = 0; i < kEach; ++i) {
             if (!queue->Put(me * kEach + i).ok()) return 1;
@@ -535,12 +552,14 @@ TEST(SyncProxiesTest, QueueWithSeveralProducersAndConsumersLosesNothing) {
   for (int i = 0; i < kProducers * kEach; ++i) expected[i] = i;
   EXPECT_EQ(*items, expected);
   EXPECT_THAT(queue->Empty(), IsOkAndHolds(true));
-  EXPECT_THAT(queue->Get(true, absl::Milliseconds(20)),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("queue.Empty")));
+  EXPECT_THAT(
+      queue->Get(true, absl::Milliseconds(20)),
+      StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("queue.Empty")));
   for (int i = 0; i < 8; ++i) ASSERT_THAT(queue->PutNowait(i), IsOk());
   EXPECT_THAT(queue->Full(), IsOkAndHolds(true));
-  EXPECT_THAT(queue->PutNowait(9),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("queue.Full")));
+  EXPECT_THAT(
+      queue->PutNowait(9),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("queue.Full")));
   EXPECT_THAT(queue->GetNowait<int>(), IsOkAndHolds(0));
   EXPECT_THAT(queue->Qsize(), IsOkAndHolds(7));
 }
@@ -577,20 +596,23 @@ TEST(SyncProxiesTest, ValueAndArray) {
   absl::StatusOr<ValueProxy> value = manager->Value("d", 1.5);
   ASSERT_THAT(value, IsOk());
   EXPECT_THAT(value->Get<double>(), IsOkAndHolds(1.5));
-  absl::StatusOr<int> code = mp::testing::ForkAndWait(
-      [&] { return value->Set(2.5).ok() ? 0 : 1; });
+  absl::StatusOr<int> code =
+      mp::testing::ForkAndWait([&] { return value->Set(2.5).ok() ? 0 : 1; });
   EXPECT_THAT(code, IsOkAndHolds(0));
   EXPECT_THAT(value->Get<double>(), IsOkAndHolds(2.5));
   EXPECT_THAT(value->Repr(), IsOkAndHolds("Value('d', 2.5)"));
 
-  absl::StatusOr<ArrayProxy> array = manager->Array("i", std::vector<int>{1, 2, 3});
+  absl::StatusOr<ArrayProxy> array =
+      manager->Array("i", std::vector<int>{1, 2, 3});
   ASSERT_THAT(array, IsOk());
   EXPECT_THAT(array->Len(), IsOkAndHolds(3));
   ASSERT_THAT(array->SetItem(-1, 30), IsOk());
   EXPECT_THAT(array->GetItem<int>(2), IsOkAndHolds(30));
   EXPECT_THAT(array->GetItem(3), StatusIs(absl::StatusCode::kOutOfRange));
-  EXPECT_THAT(array->SetItem(0, "text"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(array->Copy<std::vector<int>>(), IsOkAndHolds(std::vector<int>{1, 2, 30}));
+  EXPECT_THAT(array->SetItem(0, "text"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(array->Copy<std::vector<int>>(),
+              IsOkAndHolds(std::vector<int>{1, 2, 30}));
   EXPECT_THAT(manager->Array("i", std::vector<std::string>{"x"}),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

@@ -11,8 +11,9 @@
 //   absl::StatusOr<mp::ValueProxy> total = manager->Value("i", 0);
 //   absl::Status set = total->Set(5);
 //   absl::StatusOr<int> five = total->Get<int>();
-//   absl::StatusOr<mp::ArrayProxy> a = manager->Array("d", std::vector<double>{1, 2});
-//   absl::StatusOr<double> first = a->GetItem<double>(0);
+//   absl::StatusOr<mp::ArrayProxy> a = manager->Array("d",
+//   std::vector<double>{1, 2}); absl::StatusOr<double> first =
+//   a->GetItem<double>(0);
 
 #ifndef MULTIPROCESS_MANAGER_VALUE_PROXY_H_
 #define MULTIPROCESS_MANAGER_VALUE_PROXY_H_
@@ -70,9 +71,11 @@ class ArrayProxy : public BaseProxy {
 };
 
 template <>
-struct Codec<ValueProxy> : internal::ProxyCodec<ValueProxy, ValueProxy::kTypeId> {};
+struct Codec<ValueProxy>
+    : internal::ProxyCodec<ValueProxy, ValueProxy::kTypeId> {};
 template <>
-struct Codec<ArrayProxy> : internal::ProxyCodec<ArrayProxy, ArrayProxy::kTypeId> {};
+struct Codec<ArrayProxy>
+    : internal::ProxyCodec<ArrayProxy, ArrayProxy::kTypeId> {};
 
 }  // namespace mp
 

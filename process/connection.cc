@@ -192,14 +192,15 @@ absl::StatusOr<uint64_t> Connection::PeekLength(size_t* header_size) {
   }
   if (length > kMaxFrame) {
     Close();
-    return absl::DataLossError(absl::StrCat(
-        "connection: malformed frame claiming ", length,
-        " bytes; the connection is closed"));
+    return absl::DataLossError(
+        absl::StrCat("connection: malformed frame claiming ", length,
+                     " bytes; the connection is closed"));
   }
   return length;
 }
 
-absl::Status Connection::ReadMessage(char* out, uint64_t length, size_t header_size) {
+absl::Status Connection::ReadMessage(char* out, uint64_t length,
+                                     size_t header_size) {
   read_ += header_size;
   const size_t buffered = std::min<size_t>(end_ - read_, length);
   if (length <= kReadAhead || buffered == length) {
@@ -221,8 +222,8 @@ absl::Status Connection::ReadMessage(char* out, uint64_t length, size_t header_s
     if (got <= 0) {
       Close();
       return absl::DataLossError(absl::StrCat(
-          "connection: the other end closed in the middle of a message (",
-          have, " of ", length, " bytes arrived); the connection is closed"));
+          "connection: the other end closed in the middle of a message (", have,
+          " of ", length, " bytes arrived); the connection is closed"));
     }
     have += static_cast<size_t>(got);
   }
@@ -242,16 +243,19 @@ absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
   try {
     message.resize(*length);
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "connection: no memory for a message of ", *length, " bytes; it stays unread"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("connection: no memory for a message of ", *length,
+                     " bytes; it stays unread"));
   }
-  if (absl::Status read = ReadMessage(message.data(), *length, header_size); !read.ok()) {
+  if (absl::Status read = ReadMessage(message.data(), *length, header_size);
+      !read.ok()) {
     return read;
   }
   return message;
 }
 
-absl::StatusOr<size_t> Connection::RecvBytesInto(absl::Span<char> buffer, size_t offset) {
+absl::StatusOr<size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
+                                                 size_t offset) {
   if (absl::Status usable = Usable(true); !usable.ok()) return usable;
   if (offset > buffer.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -267,22 +271,25 @@ absl::StatusOr<size_t> Connection::RecvBytesInto(absl::Span<char> buffer, size_t
         buffer.size() - offset, " bytes of the buffer after offset ", offset,
         "; it stays unread"));
   }
-  if (absl::Status read = ReadMessage(buffer.data() + offset, *length, header_size);
+  if (absl::Status read =
+          ReadMessage(buffer.data() + offset, *length, header_size);
       !read.ok()) {
     return read;
   }
   return static_cast<size_t>(*length);
 }
 
-absl::Status Connection::SendBytes(absl::string_view bytes, size_t offset, size_t size) {
+absl::Status Connection::SendBytes(absl::string_view bytes, size_t offset,
+                                   size_t size) {
   if (offset > bytes.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "connection: offset ", offset, " is past the end of ", bytes.size(), " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("connection: offset ", offset, " is past the end of ",
+                     bytes.size(), " bytes"));
   }
   if (size != kToTheEnd && size > bytes.size() - offset) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "connection: ", size, " bytes from offset ", offset, " run past the end of ",
-        bytes.size(), " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("connection: ", size, " bytes from offset ", offset,
+                     " run past the end of ", bytes.size(), " bytes"));
   }
   return SendBytes(bytes.substr(offset, size));
 }
@@ -331,8 +338,10 @@ constexpr uint64_t kWritable = 2;
 constexpr char kConnectionKind[] = "Connection";
 }  // namespace
 
-void Codec<Connection>::Encode(const Connection& connection, internal::Writer& writer) {
-  absl::StatusOr<int> index = internal::PassDescriptor(connection.fd_, "Connection");
+void Codec<Connection>::Encode(const Connection& connection,
+                               internal::Writer& writer) {
+  absl::StatusOr<int> index =
+      internal::PassDescriptor(connection.fd_, "Connection");
   if (!index.ok()) {
     writer.Fail(index.status());
     return;
@@ -341,30 +350,36 @@ void Codec<Connection>::Encode(const Connection& connection, internal::Writer& w
   // the descriptor.
   if (connection.end_ > connection.read_) {
     writer.Fail(absl::FailedPreconditionError(absl::StrCat(
-        "Connection (descriptor ", connection.fd_, "): ", connection.end_ - connection.read_,
+        "Connection (descriptor ", connection.fd_,
+        "): ", connection.end_ - connection.read_,
         " bytes received but not yet read would not reach the child; receive "
         "them first")));
     return;
   }
   SharedRef ref;
   ref.offset = static_cast<uint64_t>(*index);
-  ref.size = (connection.readable_ ? kReadable : 0) | (connection.writable_ ? kWritable : 0);
+  ref.size = (connection.readable_ ? kReadable : 0) |
+             (connection.writable_ ? kWritable : 0);
   internal::EncodeSharedRef(kConnectionKind, ref, writer);
 }
 
 absl::Status Codec<Connection>::Decode(const internal::ValueView& view, int,
                                        Connection* out) {
   SharedRef ref;
-  if (absl::Status read = internal::DecodeSharedRef(view, kConnectionKind, &ref); !read.ok()) {
+  if (absl::Status read =
+          internal::DecodeSharedRef(view, kConnectionKind, &ref);
+      !read.ok()) {
     return read;
   }
   if (ref.size > (kReadable | kWritable)) {
     return absl::InvalidArgumentError("Connection: malformed reference");
   }
-  absl::StatusOr<int> adopted = internal::AdoptPassedDescriptor(ref.offset, "Connection");
+  absl::StatusOr<int> adopted =
+      internal::AdoptPassedDescriptor(ref.offset, "Connection");
   if (!adopted.ok()) return adopted.status();
   const int fd = *adopted;
-  *out = Connection(fd, (ref.size & kReadable) != 0, (ref.size & kWritable) != 0);
+  *out =
+      Connection(fd, (ref.size & kReadable) != 0, (ref.size & kWritable) != 0);
   // The parent kept it open across exec only for this process.
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   return absl::OkStatus();

@@ -73,8 +73,8 @@ TEST(ConnectionTest, TypedRoundTripBothWays) {
 
 TEST(ConnectionTest, BytesOfEverySizeArriveWholeAndInOrder) {
   auto [a, b] = MakePipe();
-  const std::vector<size_t> sizes = {0, 1, 3, 4, 100, 65535, 65536, 65537,
-                                     1 << 20, 8 << 20};
+  const std::vector<size_t> sizes = {0,     1,     3,     4,       100,
+                                     65535, 65536, 65537, 1 << 20, 8 << 20};
   Process sender([&a, &sizes] {
     for (size_t size : sizes) {
       std::string message(size, '\0');
@@ -89,7 +89,8 @@ TEST(ConnectionTest, BytesOfEverySizeArriveWholeAndInOrder) {
     ASSERT_THAT(got.status(), IsOk());
     ASSERT_EQ(got->size(), size);
     for (size_t i = 0; i < size; ++i) {
-      ASSERT_EQ((*got)[i], char(i * 7 + size)) << "size " << size << " at " << i;
+      ASSERT_EQ((*got)[i], char(i * 7 + size))
+          << "size " << size << " at " << i;
     }
   }
   EXPECT_THAT(b.RecvBytes().status(), StatusIs(absl::StatusCode::kUnavailable));
@@ -117,8 +118,7 @@ TEST(ConnectionTest, ClosedPeerDrainsThenEndsAndSendFails) {
   EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("last words")));
   EXPECT_THAT(b.RecvBytes().status(),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("closed")));
-  EXPECT_THAT(b.SendBytes("anyone?"),
-              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(b.SendBytes("anyone?"), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST(ConnectionTest, KilledPeerIsEndOfStreamNotAHang) {
@@ -164,9 +164,9 @@ TEST(ConnectionTest, MalformedHugeFrameClosesTheConnection) {
 TEST(ConnectionTest, TooLongForMaxLengthStaysUnread) {
   auto [a, b] = MakePipe();
   ASSERT_THAT(a.SendBytes(std::string(1000, 'z')), IsOk());
-  EXPECT_THAT(b.RecvBytes(999).status(),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("1000 bytes")));
+  EXPECT_THAT(
+      b.RecvBytes(999).status(),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("1000 bytes")));
   EXPECT_THAT(b.RecvBytes(1000), IsOkAndHolds(std::string(1000, 'z')));
 }
 
@@ -190,7 +190,8 @@ TEST(ConnectionTest, RecvBytesIntoFillsTheBufferFromTheOffset) {
   EXPECT_EQ(buffer, "xxxhello worldxxxxxx");
   EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer), 20), IsOkAndHolds(0u));
   std::string big(large.size() + 8, '#');
-  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(big), 8), IsOkAndHolds(large.size()));
+  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(big), 8),
+              IsOkAndHolds(large.size()));
   EXPECT_EQ(big.substr(0, 8), "########");
   EXPECT_TRUE(big.substr(8) == large);
   EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer)).status(),
@@ -205,12 +206,14 @@ TEST(ConnectionTest, RecvBytesIntoTooSmallLeavesTheMessageUnread) {
   auto [a, b] = MakePipe();
   ASSERT_THAT(a.SendBytes(std::string(100, 'q')), IsOk());
   std::string buffer(100, '.');
-  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer), 1).status(),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("a message of 100 bytes does not fit the 99 bytes")));
+  EXPECT_THAT(
+      b.RecvBytesInto(absl::MakeSpan(buffer), 1).status(),
+      StatusIs(absl::StatusCode::kResourceExhausted,
+               HasSubstr("a message of 100 bytes does not fit the 99 bytes")));
   EXPECT_EQ(buffer, std::string(100, '.'));
-  EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer), 101).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 101")));
+  EXPECT_THAT(
+      b.RecvBytesInto(absl::MakeSpan(buffer), 101).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 101")));
   EXPECT_THAT(b.RecvBytesInto(absl::MakeSpan(buffer)), IsOkAndHolds(100u));
   EXPECT_EQ(buffer, std::string(100, 'q'));
 }
@@ -222,11 +225,14 @@ TEST(ConnectionTest, SendBytesSendsTheRangeOrNothing) {
   ASSERT_THAT(a.SendBytes("0123456789", 2, 5), IsOk());
   ASSERT_THAT(a.SendBytes("0123456789", 7), IsOk());
   ASSERT_THAT(a.SendBytes("0123456789", 10), IsOk());
-  EXPECT_THAT(a.SendBytes("0123456789", 11),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 11")));
-  EXPECT_THAT(a.SendBytes("0123456789", 4, 7),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("7 bytes from offset 4 run past the end of 10 bytes")));
+  EXPECT_THAT(
+      a.SendBytes("0123456789", 11),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 11")));
+  EXPECT_THAT(
+      a.SendBytes("0123456789", 4, 7),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("7 bytes from offset 4 run past the end of 10 bytes")));
   EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("23456")));
   EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("789")));
   EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("")));
@@ -246,12 +252,12 @@ TEST(ConnectionTest, SimplexEndsWorkOneWayOnly) {
   auto [reader, writer] = MakePipe(/*duplex=*/false);
   EXPECT_TRUE(reader.readable());
   EXPECT_FALSE(reader.writable());
-  EXPECT_THAT(reader.SendBytes("x"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("read-only")));
-  EXPECT_THAT(writer.RecvBytes().status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("write-only")));
+  EXPECT_THAT(
+      reader.SendBytes("x"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("read-only")));
+  EXPECT_THAT(
+      writer.RecvBytes().status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("write-only")));
   ASSERT_THAT(writer.Send(3.5), IsOk());
   EXPECT_THAT(reader.Recv<double>(), IsOkAndHolds(3.5));
 }
@@ -264,7 +270,9 @@ void DoubleInSpawnedChild(Connection conn, Connection reader) {
   if (!got.ok()) std::exit(2);
   absl::StatusOr<std::string> note = reader.RecvBytes();
   if (!note.ok()) std::exit(3);
-  if (!conn.Send(std::make_tuple(*got * 2, static_cast<int64_t>(getpid()), *note)).ok()) {
+  if (!conn.Send(
+               std::make_tuple(*got * 2, static_cast<int64_t>(getpid()), *note))
+           .ok()) {
     std::exit(4);
   }
 }
@@ -278,15 +286,19 @@ ProcessOptions Spawned(StartMethod method = StartMethod::kSpawn) {
 class SentConnectionTest : public ::testing::TestWithParam<StartMethod> {};
 
 INSTANTIATE_TEST_SUITE_P(Methods, SentConnectionTest,
-                         ::testing::Values(StartMethod::kSpawn, StartMethod::kForkServer),
-                         [](const auto& info) { return std::string(StartMethodName(info.param)); });
+                         ::testing::Values(StartMethod::kSpawn,
+                                           StartMethod::kForkServer),
+                         [](const auto& info) {
+                           return std::string(StartMethodName(info.param));
+                         });
 
 // With forkserver the descriptors travel to the server (SCM_RIGHTS) and
 // have other numbers in the child than here.
 TEST_P(SentConnectionTest, ChildGetsItsConnectionByDescriptor) {
   auto [parent_conn, child_conn] = MakePipe();
   auto [reader, writer] = MakePipe(/*duplex=*/false);
-  Process p(Spawned(GetParam()), DoubleInSpawnedChild, std::move(child_conn), std::move(reader));
+  Process p(Spawned(GetParam()), DoubleInSpawnedChild, std::move(child_conn),
+            std::move(reader));
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_THAT(parent_conn.Send(21), IsOk());
   ASSERT_THAT(writer.SendBytes("one-way end"), IsOk());
@@ -312,7 +324,8 @@ TEST_P(SentConnectionTest, ChildGetsNoDescriptorThatWasNotPassed) {
   EXPECT_EQ(p.exitcode(), 0);
   other.Close();
   // Were a copy of `other` alive in a process, this would wait forever.
-  EXPECT_THAT(mine.Recv<int>().status(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(mine.Recv<int>().status(),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST(ConnectionTest, ConnectionCannotTravelThroughAPipe) {
@@ -331,8 +344,9 @@ TEST(ConnectionTest, ReferenceToADescriptorNotPassedIsRefused) {
   ref.offset = 0;
   ref.size = 3;
   internal::EncodeSharedRef("Connection", ref, writer);
-  EXPECT_THAT(Loads<Connection>(bytes).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not passed")));
+  EXPECT_THAT(
+      Loads<Connection>(bytes).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not passed")));
   EXPECT_NE(fcntl(0, F_GETFD), -1);  // Still open: nothing adopted it.
 }
 
@@ -340,7 +354,8 @@ TEST(ConnectionTest, ClosedAndMovedFromConnectionsReportIt) {
   auto [a, b] = MakePipe();
   Connection moved = std::move(a);
   EXPECT_TRUE(a.closed());  // NOLINT: checking the moved-from state.
-  EXPECT_THAT(a.SendBytes("x"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a.SendBytes("x"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   ASSERT_THAT(moved.SendBytes("x"), IsOk());
   EXPECT_THAT(b.RecvBytes(), IsOkAndHolds(std::string("x")));
   moved.Close();

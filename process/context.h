@@ -93,24 +93,30 @@ class Context {
     return ::mp::JoinableQueue(maxsize);
   }
   ::mp::SimpleQueue SimpleQueue() const { return ::mp::SimpleQueue(); }
-  absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex = true) const {
+  absl::StatusOr<std::pair<Connection, Connection>> Pipe(
+      bool duplex = true) const {
     return ::mp::Pipe(duplex);
   }
   ::mp::Lock Lock() const { return ::mp::Lock(); }
   ::mp::RLock RLock() const { return ::mp::RLock(); }
-  ::mp::Semaphore Semaphore(uint32_t value = 1) const { return ::mp::Semaphore(value); }
+  ::mp::Semaphore Semaphore(uint32_t value = 1) const {
+    return ::mp::Semaphore(value);
+  }
   ::mp::BoundedSemaphore BoundedSemaphore(uint32_t value = 1) const {
     return ::mp::BoundedSemaphore(value);
   }
   // Python's ctx.Condition(lock=None): with an RLock of its own, or `lock`.
   ::mp::Condition Condition() const { return ::mp::Condition(); }
-  ::mp::Condition Condition(::mp::Lock lock) const { return ::mp::Condition(std::move(lock)); }
+  ::mp::Condition Condition(::mp::Lock lock) const {
+    return ::mp::Condition(std::move(lock));
+  }
   ::mp::Condition Condition(::mp::RLock lock) const {
     return ::mp::Condition(std::move(lock));
   }
   ::mp::Event Event() const { return ::mp::Event(); }
-  ::mp::Barrier Barrier(uint32_t parties, ::mp::Barrier::Action action = nullptr,
-                        absl::Duration timeout = absl::InfiniteDuration()) const {
+  ::mp::Barrier Barrier(
+      uint32_t parties, ::mp::Barrier::Action action = nullptr,
+      absl::Duration timeout = absl::InfiniteDuration()) const {
     return ::mp::Barrier(parties, std::move(action), timeout);
   }
   template <typename T>

@@ -61,7 +61,8 @@ TEST(LifetimeTest, BufferedStreamsAreWrittenOnceByEachProcess) {
       RunProgram({Peer(), "unsynced-streams"});
   ASSERT_THAT(run.status(), IsOk());
   EXPECT_EQ(run->exit_code, 0) << run->output;
-  EXPECT_EQ(run->output, "parent before fork\nchild wrote\nparent after join\n");
+  EXPECT_EQ(run->output,
+            "parent before fork\nchild wrote\nparent after join\n");
 }
 
 // Starts the peer in orphan mode, reads its daemonic child's pid, kills the
@@ -101,9 +102,9 @@ void ExpectNoOrphan(const std::string& method, const std::string& from) {
   close(pidfd);
   // Killed, the peer could not unlink its heap arenas; its resource tracker
   // removes them once its tree (the peer and the daemon) has exited.
-  EXPECT_TRUE(testing::Eventually(
-      [&] { return testing::SegmentsCreatedBy(parent_pid).empty(); }))
-      << "left in /dev/shm: "
+  EXPECT_TRUE(testing::Eventually([&] {
+    return testing::SegmentsCreatedBy(parent_pid).empty();
+  })) << "left in /dev/shm: "
       << absl::StrJoin(testing::SegmentsCreatedBy(parent_pid), ", ");
 }
 

@@ -110,7 +110,9 @@ template <typename F, typename... Args>
 absl::StatusOr<ChunkTask> ApplyTask(F fn, const std::tuple<Args...>& args) {
   using Fn = typename PoolApplyTypes<F, Args...>::Fn;
   absl::StatusOr<std::string> payload = std::apply(
-      [&](const Args&... each) { return DumpsTuple(AsFunction<F>::Make(fn), each...); },
+      [&](const Args&... each) {
+        return DumpsTuple(AsFunction<F>::Make(fn), each...);
+      },
       args);
   if (!payload.ok()) return payload.status();
   return ChunkTask{TaskRunner(&RunApply<Fn, std::decay_t<Args>...>),
@@ -121,8 +123,8 @@ absl::StatusOr<ChunkTask> ApplyTask(F fn, const std::tuple<Args...>& args) {
 // running `fn` on every item of it (on every item's tuple when `kStar`),
 // and the number of items in each.
 template <bool kStar, typename F, typename Items>
-absl::StatusOr<std::pair<std::vector<ChunkTask>, std::vector<size_t>>> ChunkTasks(
-    F fn, const Items& items, size_t chunksize) {
+absl::StatusOr<std::pair<std::vector<ChunkTask>, std::vector<size_t>>>
+ChunkTasks(F fn, const Items& items, size_t chunksize) {
   using Types = PoolMapTypes<F, Items, kStar>;
   using Item = typename Types::Item;
   if (chunksize == 0) chunksize = 1;
@@ -361,7 +363,8 @@ class Pool {
  public:
   // Starts the workers; on failure the program dies with the error (use
   // Create to handle it).
-  explicit Pool(PoolOptions options = {}) : Pool(OrDie(Create(std::move(options)))) {}
+  explicit Pool(PoolOptions options = {})
+      : Pool(OrDie(Create(std::move(options)))) {}
   // Errors: `InvalidArgument` for a bad option or, with spawn, an
   // initializer that cannot be sent; `FailedPrecondition` in a daemonic
   // process; those of Process::Start.
@@ -387,12 +390,13 @@ class Pool {
     return StarmapAsync(fn, items, MapOptions{.chunksize = chunksize}).Take();
   }
 
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
   AsyncResult<std::vector<R>> MapAsync(
       F fn, const Items& items, MapOptions options = {},
-      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback =
-          nullptr,
+      std::type_identity_t<std::function<void(const std::vector<R>&)>>
+          callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) {
     return SubmitChunks<false>(fn, items, std::move(options), true,
                                std::move(callback), std::move(error_callback));
@@ -401,33 +405,35 @@ class Pool {
             typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
   AsyncResult<std::vector<R>> StarmapAsync(
       F fn, const Items& items, MapOptions options = {},
-      std::type_identity_t<std::function<void(const std::vector<R>&)>> callback =
-          nullptr,
+      std::type_identity_t<std::function<void(const std::vector<R>&)>>
+          callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) {
     return SubmitChunks<true>(fn, items, std::move(options), true,
                               std::move(callback), std::move(error_callback));
   }
 
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> Imap(F fn, const Items& items, size_t chunksize = 1) {
     return Imap(fn, items, MapOptions{.chunksize = chunksize});
   }
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> Imap(F fn, const Items& items, MapOptions options) {
     return SubmitImap(fn, items, std::move(options), false);
   }
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ImapResult<R> ImapUnordered(F fn, const Items& items,
-                              size_t chunksize = 1) {
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ImapResult<R> ImapUnordered(F fn, const Items& items, size_t chunksize = 1) {
     return ImapUnordered(fn, items, MapOptions{.chunksize = chunksize});
   }
-  template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ImapResult<R> ImapUnordered(F fn, const Items& items,
-                              MapOptions options) {
+  template <
+      typename F, std::ranges::input_range Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  ImapResult<R> ImapUnordered(F fn, const Items& items, MapOptions options) {
     return SubmitImap(fn, items, std::move(options), true);
   }
 
@@ -488,15 +494,15 @@ class Pool {
       std::function<void(const absl::Status&)> error_callback) {
     const size_t count = static_cast<size_t>(std::ranges::distance(items));
     auto chunks = internal::ChunkTasks<kStar>(
-        fn, items, options.chunksize > 0 ? options.chunksize
-                                         : AutoChunksize(count));
+        fn, items,
+        options.chunksize > 0 ? options.chunksize : AutoChunksize(count));
     auto state = std::make_shared<typename AsyncResult<std::vector<R>>::State>(
         chunks.ok() ? chunks->second : std::vector<size_t>{}, fail_fast,
         std::move(options.progress));
     state->callback = std::move(callback);
     state->error_callback = std::move(error_callback);
-    state->decode = [](const internal::JobState& job)
-        -> absl::StatusOr<std::vector<R>> {
+    state->decode =
+        [](const internal::JobState& job) -> absl::StatusOr<std::vector<R>> {
       std::vector<R> all;
       all.reserve(job.items());
       std::vector<R> part;
@@ -514,16 +520,17 @@ class Pool {
     return AsyncResult<std::vector<R>>(std::move(state));
   }
 
-  template <typename F, typename Items,
-            typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <
+      typename F, typename Items,
+      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> SubmitImap(F fn, const Items& items, MapOptions options,
                            bool unordered) {
     auto chunks = internal::ChunkTasks<false>(
         fn, items, options.chunksize > 0 ? options.chunksize : 1);
     if (!chunks.ok()) {
       // One chunk that fails with the encoding error.
-      auto state = std::make_shared<internal::JobState>(
-          std::vector<size_t>{0}, false, nullptr);
+      auto state = std::make_shared<internal::JobState>(std::vector<size_t>{0},
+                                                        false, nullptr);
       state->Deliver(0, chunks.status(), "");
       return ImapResult<R>(std::move(state), unordered);
     }

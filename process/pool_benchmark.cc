@@ -101,7 +101,8 @@ BENCHMARK(BM_SerialLoop)->UseRealTime()->Unit(benchmark::kMillisecond);
 void BM_PoolApply(benchmark::State& state) {
   bench::Pin pin(bench::kOwnCpu);
   Pool pool(WithWorkers(1));
-  if (!pool.Apply(Increment, 0).ok()) return state.SkipWithError("apply failed");
+  if (!pool.Apply(Increment, 0).ok())
+    return state.SkipWithError("apply failed");
   for (pid_t worker : pool.WorkerPids()) {
     bench::PinProcess(worker, bench::PeerCpu(bench::Placement::kTwoCpus));
   }
@@ -139,8 +140,9 @@ void BM_PoolApplyAsyncPipelined(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kInFlight);
 }
-BENCHMARK(BM_PoolApplyAsyncPipelined)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_PoolApplyAsyncPipelined)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_RawPipeRoundTrip(benchmark::State& state) {
   int to_child[2], to_parent[2];
@@ -191,11 +193,12 @@ std::vector<uint64_t> Seeds() {
   return seeds;
 }
 
-void BM_PoolCpuBound(benchmark::State& state) {
-  TimeMap(state, Spin, Seeds());
-}
-BENCHMARK(BM_PoolCpuBound)->Arg(1)->Arg(2)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+void BM_PoolCpuBound(benchmark::State& state) { TimeMap(state, Spin, Seeds()); }
+BENCHMARK(BM_PoolCpuBound)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // N processes forked per run (a pool keeps its workers, so this baseline
 // pays N forks per iteration that the pool does not), each taking every
@@ -234,8 +237,11 @@ void BM_RawForkCpuBound(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kCpuTasks);
 }
-BENCHMARK(BM_RawForkCpuBound)->Arg(1)->Arg(2)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_RawForkCpuBound)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace mp

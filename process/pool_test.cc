@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
+#include <csignal>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -170,8 +170,8 @@ TEST_P(PoolTest, ExceptionsAndStatusesFailTheirTaskOnly) {
   for (absl::StatusOr<int> each : pool.Imap(ThrowOnSeven, Range(9))) {
     seen.push_back(each.ok() ? std::to_string(*each) : "error");
   }
-  EXPECT_THAT(seen, ElementsAre("0", "1", "2", "3", "4", "5", "6", "error",
-                                "8"));
+  EXPECT_THAT(seen,
+              ElementsAre("0", "1", "2", "3", "4", "5", "6", "error", "8"));
   // The pool goes on.
   EXPECT_EQ(*pool.Map(Square, Range(5)), Squares(5));
 }
@@ -249,18 +249,20 @@ TEST_P(PoolTest, WorkerKilledMidTaskFailsThatTaskAndIsReplaced) {
 
 TEST_P(PoolTest, WorkerThatExitsOrCrashesMidTask) {
   Pool pool(Options(1));
-  absl::StatusOr<int> exited =
-      pool.Apply(+[](int code) -> int { std::exit(code); }, 3);
+  absl::StatusOr<int> exited = pool.Apply(
+      +[](int code) -> int { std::exit(code); }, 3);
   EXPECT_THAT(exited.status(), StatusIs(absl::StatusCode::kAborted,
                                         HasSubstr("exited with code 3")));
-  absl::StatusOr<int> crashed = pool.Apply(+[](int) -> int {
-    // The default action, even where a sanitizer installed a handler.
-    std::signal(SIGSEGV, SIG_DFL);
-    std::raise(SIGSEGV);
-    return 0;
-  }, 0);
-  EXPECT_THAT(crashed.status(), StatusIs(absl::StatusCode::kAborted,
-                                         HasSubstr("SIGSEGV")));
+  absl::StatusOr<int> crashed = pool.Apply(
+      +[](int) -> int {
+        // The default action, even where a sanitizer installed a handler.
+        std::signal(SIGSEGV, SIG_DFL);
+        std::raise(SIGSEGV);
+        return 0;
+      },
+      0);
+  EXPECT_THAT(crashed.status(),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("SIGSEGV")));
   EXPECT_EQ(*pool.Apply(Square, 9), 81);
 }
 
@@ -333,9 +335,9 @@ TEST_P(PoolTest, CloseFinishesQueuedWorkThenJoins) {
   AsyncResult<std::vector<int>> mapped = pool.MapAsync(Square, Range(200));
   EXPECT_THAT(pool.Join(), StatusIs(absl::StatusCode::kFailedPrecondition));
   pool.Close();
-  EXPECT_THAT(pool.Apply(Square, 2).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("closed")));
+  EXPECT_THAT(
+      pool.Apply(Square, 2).status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
   EXPECT_THAT(pool.Join(), IsOk());
   EXPECT_EQ(*mapped.Get(absl::ZeroDuration()), Squares(200));
   EXPECT_TRUE(pool.WorkerPids().empty());
@@ -377,22 +379,25 @@ TEST_P(PoolTest, SharedObjectsAsArguments) {
 TEST(PoolOptionsTest, BadOptions) {
   PoolOptions options;
   options.processes = 0;
-  EXPECT_THAT(Pool::Create(options).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("processes")));
+  EXPECT_THAT(
+      Pool::Create(options).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("processes")));
   options.processes = 1;
   options.start_method = StartMethod::kSpawn;
   int captured = 3;
   options.initializer = {[captured](int) { (void)captured; }, 1};
-  EXPECT_THAT(Pool::Create(options).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("initializer")));
+  EXPECT_THAT(
+      Pool::Create(options).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("initializer")));
 }
 
 INSTANTIATE_TEST_SUITE_P(StartMethods, PoolTest,
-                         ::testing::Values(StartMethod::kFork, StartMethod::kSpawn,
+                         ::testing::Values(StartMethod::kFork,
+                                           StartMethod::kSpawn,
                                            StartMethod::kForkServer),
-                         [](const auto& info) { return std::string(StartMethodName(info.param)); });
+                         [](const auto& info) {
+                           return std::string(StartMethodName(info.param));
+                         });
 
 }  // namespace
 }  // namespace mp

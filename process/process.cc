@@ -51,14 +51,16 @@ void Process::Init(ProcessOptions options) {
   identity_ = NextIdentity();
   name_ = options.name.empty() ? "Process-" + identity_ : options.name;
   daemon_ = options.daemon.value_or(CurrentProcess().daemon);
-  authkey_ = options.authkey.has_value() ? *std::move(options.authkey) : CurrentAuthKey();
+  authkey_ = options.authkey.has_value() ? *std::move(options.authkey)
+                                         : CurrentAuthKey();
 }
 
 Process::~Process() = default;
 
 absl::StatusOr<std::string> Process::EncodeForSpawn() const {
   return absl::InvalidArgumentError(
-      "a Process subclass is forked; derive it from mp::SpawnableProcess<T> to spawn it");
+      "a Process subclass is forked; derive it from mp::SpawnableProcess<T> to "
+      "spawn it");
 }
 
 void Process::set_daemon(bool daemon) {
@@ -115,9 +117,9 @@ absl::Status Process::Launch(
   // remove what the child hands over to this process as the child exits.
   if (absl::StatusOr<int> tracker = internal::TrackerDescriptor();
       !tracker.ok()) {
-    return absl::Status(tracker.status().code(),
-                        absl::StrCat("process ", name_, ": ",
-                                     tracker.status().message()));
+    return absl::Status(
+        tracker.status().code(),
+        absl::StrCat("process ", name_, ": ", tracker.status().message()));
   }
   auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
   internal::RegisterChild(child);
@@ -126,9 +128,9 @@ absl::Status Process::Launch(
   absl::StatusOr<pid_t> pid = start_child();
   if (!pid.ok()) {
     internal::UnregisterChild(child.get());
-    return absl::Status(pid.status().code(),
-                        absl::StrCat("process ", name_, ": ",
-                                     pid.status().message()));
+    return absl::Status(
+        pid.status().code(),
+        absl::StrCat("process ", name_, ": ", pid.status().message()));
   }
   child->Started(*pid);
   pid_ = *pid;
@@ -137,7 +139,8 @@ absl::Status Process::Launch(
 }
 
 absl::Status Process::StartFork() {
-  internal::Identity identity = ChildIdentity(name_, identity_, daemon_, authkey_);
+  internal::Identity identity =
+      ChildIdentity(name_, identity_, daemon_, authkey_);
   const int lifeline = LifelineFor(daemon_);
   return Launch([&]() -> absl::StatusOr<pid_t> {
     const pid_t pid = fork();
@@ -161,17 +164,19 @@ absl::StatusOr<internal::SpawnRequest> Process::SpawnRequestFor(
                                      start_method() == StartMethod::kSpawn
                                          ? "spawn"
                                          : "start by forkserver",
-                                     ": ",
-                                     target.status().message()));
+                                     ": ", target.status().message()));
   }
   return internal::SpawnRequest{
-      ChildIdentity(name_, identity_, daemon_, authkey_), lifeline, *std::move(target),
+      ChildIdentity(name_, identity_, daemon_, authkey_),
+      lifeline,
+      *std::move(target),
       {passing.descriptors().begin(), passing.descriptors().end()}};
 }
 
 absl::Status Process::StartSpawn() {
   internal::PassingDescriptors passing;
-  absl::StatusOr<internal::SpawnRequest> request = SpawnRequestFor(passing, LifelineFor(daemon_));
+  absl::StatusOr<internal::SpawnRequest> request =
+      SpawnRequestFor(passing, LifelineFor(daemon_));
   if (!request.ok()) return request.status();
   return Launch([&] { return internal::LaunchSpawned(*request); });
 }
@@ -218,9 +223,9 @@ int Process::sentinel() const {
 
 absl::Status Process::Close() {
   if (child_ != nullptr && !child_->Poll().has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "process ", name_, ": cannot close while the child (pid ", pid_,
-        ") is running"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("process ", name_, ": cannot close while the child (pid ",
+                     pid_, ") is running"));
   }
   child_.reset();
   closed_ = true;

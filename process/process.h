@@ -26,8 +26,8 @@
 //
 // Start methods (process/start_method.h): with fork (the default) the target
 // runs in a copy of the parent, so capturing lambdas and references
-// (`std::ref`) work. With spawn and forkserver the target must be sendable: a function, a
-// captureless lambda, an `mp::Function` or `mp::Bind` closure, with
+// (`std::ref`) work. With spawn and forkserver the target must be sendable: a
+// function, a captureless lambda, an `mp::Function` or `mp::Bind` closure, with
 // arguments //serialize can encode (shared objects such as `mp::Lock`,
 // `mp::Value`, `mp::Array`, `mp::SharedMemory` and `mp::Queue` arrive
 // attached to the same memory). `Start()` says so, before any child exists,
@@ -101,10 +101,11 @@ class Process {
   // it. A Connection given to the child therefore stays open here too,
   // until the Process goes. Pass `std::ref(x)` to share `x` with a forked
   // child's copy of memory.
-  template <typename F, typename... Args,
-            std::enable_if_t<!std::is_same_v<std::decay_t<F>, Process> &&
-                                 !std::is_same_v<std::decay_t<F>, ProcessOptions>,
-                             int> = 0>
+  template <
+      typename F, typename... Args,
+      std::enable_if_t<!std::is_same_v<std::decay_t<F>, Process> &&
+                           !std::is_same_v<std::decay_t<F>, ProcessOptions>,
+                       int> = 0>
   explicit Process(F&& target, Args&&... args)
       : Process(ProcessOptions{}, std::forward<F>(target),
                 std::forward<Args>(args)...) {}
@@ -256,13 +257,17 @@ template <typename Derived>
 class SpawnableProcess : public Process {
  protected:
   SpawnableProcess() = default;
-  explicit SpawnableProcess(ProcessOptions options) : Process(std::move(options)) {}
+  explicit SpawnableProcess(ProcessOptions options)
+      : Process(std::move(options)) {}
 
  private:
   absl::StatusOr<std::string> EncodeForSpawn() const override {
-    return internal::EncodeSpawnTarget(&RunSpawned, static_cast<const Derived&>(*this));
+    return internal::EncodeSpawnTarget(&RunSpawned,
+                                       static_cast<const Derived&>(*this));
   }
-  static void RunSpawned(Derived self) { static_cast<SpawnableProcess&>(self).Run(); }
+  static void RunSpawned(Derived self) {
+    static_cast<SpawnableProcess&>(self).Run();
+  }
 };
 
 // This process: "MainProcess" unless started by a Process.

@@ -90,7 +90,8 @@ void BM_RawPosixSpawnWait(benchmark::State& state) {
                   nullptr};
   for (auto _ : state) {
     pid_t pid = 0;
-    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ) != 0) {
+    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environ) !=
+        0) {
       state.SkipWithError("posix_spawn failed");
       break;
     }
@@ -105,8 +106,9 @@ BENCHMARK(BM_RawPosixSpawnWait)->UseRealTime();
 
 void BM_ProcessSpawn(benchmark::State& state) {
   for (auto _ : state) {
-    Process p({.name = "", .daemon = false, .start_method = StartMethod::kSpawn},
-              Nothing);
+    Process p(
+        {.name = "", .daemon = false, .start_method = StartMethod::kSpawn},
+        Nothing);
     if (!p.Start().ok() || !p.Join() || p.exitcode() != 0) {
       state.SkipWithError("process failed");
     }
@@ -119,7 +121,8 @@ void BM_ProcessForkServer(benchmark::State& state) {
   {
     // Starts the server.
     Process warm(options, Nothing);
-    if (!warm.Start().ok() || !warm.Join()) state.SkipWithError("no fork server");
+    if (!warm.Start().ok() || !warm.Join())
+      state.SkipWithError("no fork server");
   }
   for (auto _ : state) {
     Process p(options, Nothing);
@@ -142,12 +145,14 @@ int ForkLoop() {
     if (!WIFEXITED(status)) return 1;
   }
   std::printf("%lld\n", static_cast<long long>(
-                            absl::ToInt64Nanoseconds(absl::Now() - start) / kForksPerLoop));
+                            absl::ToInt64Nanoseconds(absl::Now() - start) /
+                            kForksPerLoop));
   return 0;
 }
 
 void BM_RawForkWaitInFreshImage(benchmark::State& state) {
-  char* argv[] = {program_invocation_name, const_cast<char*>(kForkLoop), nullptr};
+  char* argv[] = {program_invocation_name, const_cast<char*>(kForkLoop),
+                  nullptr};
   for (auto _ : state) {
     int out[2];
     if (pipe(out) != 0) {
@@ -158,7 +163,8 @@ void BM_RawForkWaitInFreshImage(benchmark::State& state) {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ);
+    const int spawned =
+        posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     close(out[1]);
     char text[32] = {};
@@ -171,7 +177,8 @@ void BM_RawForkWaitInFreshImage(benchmark::State& state) {
     close(out[0]);
     int status = 0;
     if (spawned == 0) waitpid(pid, &status, 0);
-    if (spawned != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || have == 0) {
+    if (spawned != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        have == 0) {
       state.SkipWithError("the fork loop failed");
       break;
     }
@@ -186,7 +193,8 @@ BENCHMARK(BM_RawForkWaitInFreshImage)->UseManualTime()->Iterations(20);
 int main(int argc, char** argv) {
   // The raw exec baseline's child: as little as a program can do.
   if (argc > 1 && std::strcmp(argv[1], mp::kExitNow) == 0) return 0;
-  if (argc > 1 && std::strcmp(argv[1], mp::kForkLoop) == 0) return mp::ForkLoop();
+  if (argc > 1 && std::strcmp(argv[1], mp::kForkLoop) == 0)
+    return mp::ForkLoop();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -448,9 +448,11 @@ TEST(StartMethodTest, NamesAndParsing) {
   EXPECT_EQ(ParseStartMethod("spawn").value(), StartMethod::kSpawn);
   EXPECT_EQ(ParseStartMethod("forkserver").value(), StartMethod::kForkServer);
   EXPECT_EQ(StartMethodName(StartMethod::kForkServer), "forkserver");
-  EXPECT_THAT(ParseStartMethod("vfork").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("forkserver")));
-  EXPECT_EQ(GetAllStartMethods(), (std::vector<std::string>{"fork", "spawn", "forkserver"}));
+  EXPECT_THAT(
+      ParseStartMethod("vfork").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("forkserver")));
+  EXPECT_EQ(GetAllStartMethods(),
+            (std::vector<std::string>{"fork", "spawn", "forkserver"}));
   EXPECT_THAT(GetContext("bogus").status(),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(GetContext("spawn")->start_method(), StartMethod::kSpawn);
@@ -476,8 +478,11 @@ class SpawnTest : public ::testing::TestWithParam<const char*> {
   Context spawn_ = *GetContext(GetParam());
 };
 
-INSTANTIATE_TEST_SUITE_P(SentTargets, SpawnTest, ::testing::Values("spawn", "forkserver"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(SentTargets, SpawnTest,
+                         ::testing::Values("spawn", "forkserver"),
+                         [](const auto& info) {
+                           return std::string(info.param);
+                         });
 
 TEST_P(SpawnTest, ValueAndArrayArriveAttached) {
   Value<int> total(5);
@@ -492,8 +497,7 @@ TEST_P(SpawnTest, ValueAndArrayArriveAttached) {
   EXPECT_EQ(add.exitcode(), 0);
   EXPECT_EQ(fill.exitcode(), 0);
   EXPECT_EQ(total.value(), 42);
-  EXPECT_EQ(squares.ToVector(),
-            (std::vector<double>{0, 1, 4, 9, 16, 25}));
+  EXPECT_EQ(squares.ToVector(), (std::vector<double>{0, 1, 4, 9, 16, 25}));
 }
 
 TEST_P(SpawnTest, PlainValuesAndRawObjects) {
@@ -534,16 +538,15 @@ TEST(ResourceTrackerTest, ForkedAndSpawnedChildrenShareTheParentsTracker) {
     SCOPED_TRACE(method);
     const std::string name = testing::TestSegmentName(method);
     testing::ScopedUnlink unlink(name);
-    Process p = GetContext(method)->Process(CreateAndHandOver, name,
-                                            int64_t{0});
+    Process p =
+        GetContext(method)->Process(CreateAndHandOver, name, int64_t{0});
     // Starting a process starts the tracker first.
     ASSERT_THAT(p.Start(), IsOk());
     ASSERT_TRUE(p.Join(kLong));
     const int64_t tracker = internal::TrackerPid();
     ASSERT_GT(tracker, 0);
     // The first child was told 0, the pid before Start; now the real one.
-    Process q = GetContext(method)->Process(CreateAndHandOver, name,
-                                            tracker);
+    Process q = GetContext(method)->Process(CreateAndHandOver, name, tracker);
     ASSERT_THAT(q.Start(), IsOk());
     ASSERT_TRUE(q.Join(kLong));
     EXPECT_EQ(q.exitcode(), 0);
@@ -623,7 +626,8 @@ TEST_P(SpawnTest, AuthKeyIsInherited) {
   // Not valid UTF-8, so it travels as bytes.
   const std::string key = CurrentAuthKey();
   SetCurrentAuthKey(std::string("\xff\x00binary key", 12));
-  Process p = spawn_.Process(CheckAuthKey, std::string("\xff\x00binary key", 12));
+  Process p =
+      spawn_.Process(CheckAuthKey, std::string("\xff\x00binary key", 12));
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_TRUE(p.Join(kLong));
   EXPECT_EQ(p.exitcode(), 0);
@@ -631,7 +635,8 @@ TEST_P(SpawnTest, AuthKeyIsInherited) {
 }
 
 TEST_P(SpawnTest, PerProcessAuthKey) {
-  Process p = spawn_.Process(CheckAuthKeyAndPassItOn, std::string("\xfe spawned key", 14));
+  Process p = spawn_.Process(CheckAuthKeyAndPassItOn,
+                             std::string("\xfe spawned key", 14));
   p.set_authkey(std::string("\xfe spawned key", 14));
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_TRUE(p.Join(kLong));
@@ -651,12 +656,14 @@ TEST_P(SpawnTest, SpawnableSubclassIsRebuiltInTheChild) {
   EXPECT_EQ(total.value(), 42);
 }
 
-int g_marker = 0;  // Set at run time: a forked worker sees it, a spawned one not.
+int g_marker =
+    0;  // Set at run time: a forked worker sees it, a spawned one not.
 int Marker(int) { return g_marker; }
 
 // Takes an item from `in`, adds `value` (under `lock`), puts the result on
 // `out`, waits for `go`.
-void UseContextObjects(Queue in, Queue out, Value<int> value, Lock lock, Event go) {
+void UseContextObjects(Queue in, Queue out, Value<int> value, Lock lock,
+                       Event go) {
   absl::StatusOr<int> item = in.Get<int>(true, absl::Seconds(60));
   if (!item.ok()) std::exit(2);
   if (!lock.Acquire()) std::exit(3);
@@ -675,8 +682,8 @@ TEST_P(SpawnTest, ContextOffersTheModulesFactories) {
     Queue in = context.Queue();
     Queue out = context.Queue();
     Event go = context.Event();
-    Process p = context.Process(UseContextObjects, in, out, context.Value<int>(40),
-                                context.Lock(), go);
+    Process p = context.Process(UseContextObjects, in, out,
+                                context.Value<int>(40), context.Lock(), go);
     EXPECT_EQ(p.start_method(), context.start_method());
     ASSERT_THAT(p.Start(), IsOk());
     ASSERT_THAT(in.Put(2), IsOk());
@@ -698,7 +705,8 @@ TEST_P(SpawnTest, ContextOffersTheModulesFactories) {
   Condition condition = spawn_.Condition(spawn_.RLock());
   Barrier barrier = spawn_.Barrier(1);
   Array<double> array = spawn_.Array<double>(3);
-  EXPECT_THAT(bounded.Release(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(bounded.Release(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(barrier.Wait(), IsOkAndHolds(0u));
   EXPECT_EQ(array.size(), 3u);
   EXPECT_THAT(spawn_.Pipe().status(), IsOk());
@@ -707,19 +715,15 @@ TEST_P(SpawnTest, ContextOffersTheModulesFactories) {
 
 TEST_P(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {
   int captured = 1;
-  Process capturing =
-      spawn_.Process([&captured] { captured = 2; });
-  EXPECT_THAT(capturing.Start(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("cannot be sent")));
+  Process capturing = spawn_.Process([&captured] { captured = 2; });
+  EXPECT_THAT(capturing.Start(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("cannot be sent")));
   EXPECT_EQ(capturing.pid(), 0);
 
   int local = 0;
-  Process by_reference =
-      spawn_.Process([](int& x) { x = 1; }, std::ref(local));
-  EXPECT_THAT(by_reference.Start(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("argument 1")));
+  Process by_reference = spawn_.Process([](int& x) { x = 1; }, std::ref(local));
+  EXPECT_THAT(by_reference.Start(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("argument 1")));
   EXPECT_EQ(by_reference.pid(), 0);
   EXPECT_TRUE(ActiveChildren().empty());
 }
@@ -729,7 +733,8 @@ TEST_P(SpawnTest, UnsendableTargetsFailBeforeAnyChildExists) {
 // Under ThreadSanitizer forkserver spawns (process/internal/fork_server.h):
 // the tests of the server itself do not apply.
 #if defined(__SANITIZE_THREAD__)
-#define SKIP_WITHOUT_FORK_SERVER() GTEST_SKIP() << "no fork server under ThreadSanitizer"
+#define SKIP_WITHOUT_FORK_SERVER() \
+  GTEST_SKIP() << "no fork server under ThreadSanitizer"
 #else
 #define SKIP_WITHOUT_FORK_SERVER() (void)0
 #endif
@@ -758,7 +763,8 @@ void CheckThreadState(RawValue<int> wrong) {
   if (mutex.__data.__owner != syscall(SYS_gettid)) result |= 1;
   void* head = nullptr;
   size_t length = 0;
-  if (syscall(SYS_get_robust_list, 0, &head, &length) != 0 || head == nullptr) result |= 2;
+  if (syscall(SYS_get_robust_list, 0, &head, &length) != 0 || head == nullptr)
+    result |= 2;
   pthread_mutex_unlock(&mutex);
   wrong.set_value(result);
 }
@@ -779,7 +785,8 @@ TEST(ForkServerTest, ChildIsForkedByTheServerNotByTheThreadedParent) {
   });
   ASSERT_TRUE(holding.Wait(kLong));
   RawValue<int64_t> parent_of_child;
-  Process p = GetContext("forkserver")->Process(LockWhatAnotherThreadHolds, parent_of_child);
+  Process p = GetContext("forkserver")
+                  ->Process(LockWhatAnotherThreadHolds, parent_of_child);
   ASSERT_THAT(p.Start(), IsOk());
   const bool joined = p.Join(kLong);
   release.Set();
@@ -797,7 +804,8 @@ TEST(ForkServerTest, ChildHasItsOwnThreadIdAndRobustList) {
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_TRUE(p.Join(kLong));
   EXPECT_EQ(p.exitcode(), 0);
-  EXPECT_EQ(wrong.value(), 0) << "1: glibc's thread id is the server's; 2: no robust list";
+  EXPECT_EQ(wrong.value(), 0)
+      << "1: glibc's thread id is the server's; 2: no robust list";
 }
 
 TEST(ForkServerTest, SignalsAndSentinelReachAChildOfTheServer) {
@@ -851,7 +859,8 @@ TEST(ForkServerTest, ForkedChildStartsItsOwnServer) {
   Process forked([&] {
     if (internal::ForkServerPid() != 0) std::exit(2);
     Process grandchild = GetContext("forkserver")->Process(Nothing);
-    if (!grandchild.Start().ok() || !grandchild.Join(absl::Seconds(60))) std::exit(3);
+    if (!grandchild.Start().ok() || !grandchild.Join(absl::Seconds(60)))
+      std::exit(3);
     theirs.set_value(internal::ForkServerPid());
     std::exit(*grandchild.exitcode());
   });

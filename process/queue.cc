@@ -41,9 +41,9 @@ absl::StatusOr<Queue> Queue::Attach(const SharedRef& ref) {
 absl::StatusOr<Queue> Queue::CreateRing(int maxsize, QueueOptions options,
                                         bool joinable) {
   if (options.ring_bytes > internal::kMaxRingBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "queue: ring_bytes ", options.ring_bytes, " is over the limit of ",
-        internal::kMaxRingBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue: ring_bytes ", options.ring_bytes,
+                     " is over the limit of ", internal::kMaxRingBytes));
   }
   const uint64_t capacity = std::bit_ceil(
       std::max<uint64_t>(options.ring_bytes, internal::kMinRingBytes));
@@ -57,26 +57,26 @@ absl::StatusOr<Queue> Queue::CreateRing(int maxsize, QueueOptions options,
 }
 
 absl::StatusOr<Queue> Queue::AttachRing(const SharedRef& ref, bool joinable) {
-  absl::StatusOr<std::shared_ptr<SharedBlock>> block = internal::AttachObject(
-      ref, internal::SharedKind::kQueue,
-      internal::kRingOffset + internal::kMinRingBytes);
+  absl::StatusOr<std::shared_ptr<SharedBlock>> block =
+      internal::AttachObject(ref, internal::SharedKind::kQueue,
+                             internal::kRingOffset + internal::kMinRingBytes);
   if (!block.ok()) return block.status();
-  auto* header = std::launder(
-      reinterpret_cast<internal::RingHeader*>(internal::ObjectPayload(**block)));
+  auto* header = std::launder(reinterpret_cast<internal::RingHeader*>(
+      internal::ObjectPayload(**block)));
   const uint64_t room =
       (*block)->size() - internal::kSharedPayloadOffset - internal::kRingOffset;
-  if (std::atomic_ref<uint32_t>(header->magic).load(std::memory_order_acquire) !=
-          internal::kRingMagic ||
+  if (std::atomic_ref<uint32_t>(header->magic)
+              .load(std::memory_order_acquire) != internal::kRingMagic ||
       !std::has_single_bit(header->capacity) || header->capacity > room) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "queue: block ", ref.segment, "@", ref.offset,
-        " does not hold a well-formed queue"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue: block ", ref.segment, "@", ref.offset,
+                     " does not hold a well-formed queue"));
   }
   if ((header->joinable != 0) != joinable) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "queue: block ", ref.segment, "@", ref.offset, " holds a ",
-        header->joinable != 0 ? "JoinableQueue" : "Queue", ", not a ",
-        joinable ? "JoinableQueue" : "Queue"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue: block ", ref.segment, "@", ref.offset, " holds a ",
+                     header->joinable != 0 ? "JoinableQueue" : "Queue",
+                     ", not a ", joinable ? "JoinableQueue" : "Queue"));
   }
   return Queue(*std::move(block), header);
 }
@@ -119,8 +119,7 @@ int Queue::maxsize() const { return static_cast<int>(header_->maxsize); }
 
 absl::Status Queue::JoinThread() const {
   if (!closed_) {
-    return absl::FailedPreconditionError(
-        "queue: JoinThread() before Close()");
+    return absl::FailedPreconditionError("queue: JoinThread() before Close()");
   }
   return absl::OkStatus();
 }

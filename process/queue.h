@@ -111,9 +111,9 @@ class Queue {
   // Errors: Full (`ResourceExhausted`); `FailedPrecondition` after Close();
   // the serializer's error when `item` cannot be encoded.
   template <typename T>
-  [[nodiscard]] absl::Status Put(const T& item, bool block = true,
-                                 absl::Duration timeout =
-                                     absl::InfiniteDuration()) {
+  [[nodiscard]] absl::Status Put(
+      const T& item, bool block = true,
+      absl::Duration timeout = absl::InfiniteDuration()) {
     if (absl::Status open = Open(); !open.ok()) return open;
     std::string& bytes = EncodeBuffer();
     bytes.clear();
@@ -217,7 +217,9 @@ class JoinableQueue : public Queue {
   // Errors: as Queue::Attach; `InvalidArgument` for a plain Queue.
   [[nodiscard]] static absl::StatusOr<JoinableQueue> Attach(
       const SharedRef& ref);
-  static JoinableQueue Placeholder() { return JoinableQueue(Queue::Placeholder()); }
+  static JoinableQueue Placeholder() {
+    return JoinableQueue(Queue::Placeholder());
+  }
 
   // Marks one item taken with Get as done.
   // Errors: `FailedPrecondition` when called more times than items were put.

@@ -84,15 +84,17 @@ TEST(QueueTest, EmptyAndFullAreReportedAsPythonDoes) {
   ASSERT_THAT(q.status(), IsOk());
   absl::Status empty = q->GetNowait<int>().status();
   EXPECT_TRUE(IsEmpty(empty)) << empty;
-  EXPECT_THAT(q->Get<int>(true, absl::Milliseconds(20)).status(),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("empty")));
+  EXPECT_THAT(
+      q->Get<int>(true, absl::Milliseconds(20)).status(),
+      StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("empty")));
   ASSERT_THAT(q->PutNowait(1), IsOk());
   ASSERT_THAT(q->Put(2), IsOk());
   EXPECT_TRUE(q->Full());
   absl::Status full = q->PutNowait(3);
   EXPECT_TRUE(IsFull(full)) << full;
-  EXPECT_THAT(q->Put(3, true, absl::Milliseconds(20)),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("full")));
+  EXPECT_THAT(
+      q->Put(3, true, absl::Milliseconds(20)),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("full")));
   EXPECT_THAT(q->GetNowait<int>(), IsOkAndHolds(1));
   EXPECT_THAT(q->PutNowait(3), IsOk());
   EXPECT_THAT(q->Get<int>(), IsOkAndHolds(2));
@@ -149,7 +151,8 @@ TEST(QueueTest, LargeItemsSpillAndWrappedItemsStayWhole) {
       absl::StatusOr<std::string> got = q->Get<std::string>(true, kLong);
       ASSERT_THAT(got.status(), IsOk());
       uint32_t id;
-      ASSERT_TRUE(IsPattern(*got, &id)) << "round " << round << " size " << size;
+      ASSERT_TRUE(IsPattern(*got, &id))
+          << "round " << round << " size " << size;
       EXPECT_EQ(id, round);
       EXPECT_EQ(got->size(), size);
     }
@@ -263,9 +266,9 @@ TEST(QueueTest, AttachChecksWhatTheReferenceNames) {
   absl::StatusOr<Queue> same = Queue::Attach(q.ref());
   ASSERT_THAT(same.status(), IsOk());
   EXPECT_THAT(same->Get<int>(), IsOkAndHolds(1));
-  EXPECT_THAT(Queue::Attach(j.ref()).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("JoinableQueue")));
+  EXPECT_THAT(
+      Queue::Attach(j.ref()).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JoinableQueue")));
   EXPECT_THAT(JoinableQueue::Attach(q.ref()).status(),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Queue::Attach(lock.ref()).status(),

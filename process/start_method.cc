@@ -29,7 +29,8 @@ absl::StatusOr<StartMethod> ParseStartMethod(absl::string_view name) {
   if (name == "spawn") return StartMethod::kSpawn;
   if (name == "forkserver") return StartMethod::kForkServer;
   return absl::InvalidArgumentError(absl::StrCat(
-      "start method \"", name, "\": not offered; use \"fork\", \"spawn\" or \"forkserver\""));
+      "start method \"", name,
+      "\": not offered; use \"fork\", \"spawn\" or \"forkserver\""));
 }
 
 absl::Status SetStartMethod(StartMethod method, bool force) {
@@ -44,6 +45,8 @@ absl::Status SetStartMethod(StartMethod method, bool force) {
 
 StartMethod GetStartMethod() { return default_method.load(); }
 
-std::vector<std::string> GetAllStartMethods() { return {"fork", "spawn", "forkserver"}; }
+std::vector<std::string> GetAllStartMethods() {
+  return {"fork", "spawn", "forkserver"};
+}
 
 }  // namespace mp

@@ -43,7 +43,9 @@ enum class StartMethod { kFork, kSpawn, kForkServer };
 
 // Whether a child started by `method` gets its target through //serialize
 // (spawn and forkserver) rather than as a copy of memory (fork).
-constexpr bool TargetIsSent(StartMethod method) { return method != StartMethod::kFork; }
+constexpr bool TargetIsSent(StartMethod method) {
+  return method != StartMethod::kFork;
+}
 
 // "fork", "spawn" or "forkserver".
 absl::string_view StartMethodName(StartMethod method);

@@ -17,8 +17,9 @@ constexpr absl::Duration kLastQueueLook = absl::Milliseconds(2);
 
 absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable> objects,
                                          absl::Duration timeout) {
-  const absl::Time deadline =
-      timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
+  const absl::Time deadline = timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + timeout;
   // The descriptor each object is polled on (-1: none), and whether any
   // object must be looked at between polls.
   std::vector<pollfd> polled(objects.size(), pollfd{-1, POLLIN, 0});
@@ -65,7 +66,8 @@ absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable> objects,
       const Waitable& object = objects[i];
       switch (object.kind_) {
         case Waitable::Kind::kConnection: {
-          absl::StatusOr<bool> buffered = object.connection_->Poll(absl::ZeroDuration());
+          absl::StatusOr<bool> buffered =
+              object.connection_->Poll(absl::ZeroDuration());
           if (buffered.ok() && *buffered) ready.push_back(i);
           break;
         }
@@ -111,7 +113,8 @@ absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable> objects,
       limit_pointer = &limit;
     }
     // Wakes when a descriptor is ready; the loop then reports them all.
-    if (ppoll(polled.data(), polled.size(), limit_pointer, nullptr) < 0 && errno != EINTR) {
+    if (ppoll(polled.data(), polled.size(), limit_pointer, nullptr) < 0 &&
+        errno != EINTR) {
       return absl::ErrnoToStatus(errno, "wait: poll");
     }
   }

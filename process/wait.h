@@ -44,15 +44,18 @@ namespace mp::connection {
 // the Wait.
 class Waitable {
  public:
-  Waitable(Connection& connection) : kind_(Kind::kConnection), connection_(&connection) {}
+  Waitable(Connection& connection)
+      : kind_(Kind::kConnection), connection_(&connection) {}
   Waitable(Process& process) : kind_(Kind::kProcess), process_(&process) {}
   Waitable(const Queue& queue) : kind_(Kind::kQueue), queue_(&queue) {}
-  Waitable(const SimpleQueue& queue) : kind_(Kind::kSimpleQueue), simple_queue_(&queue) {}
+  Waitable(const SimpleQueue& queue)
+      : kind_(Kind::kSimpleQueue), simple_queue_(&queue) {}
   // Ready when `fd` is readable (or hung up).
   static Waitable Descriptor(int fd) { return Waitable(fd); }
 
  private:
-  friend absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable>, absl::Duration);
+  friend absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable>,
+                                                  absl::Duration);
   enum class Kind { kConnection, kProcess, kQueue, kSimpleQueue, kDescriptor };
   explicit Waitable(int fd) : kind_(Kind::kDescriptor), fd_(fd) {}
 
@@ -69,7 +72,8 @@ class Waitable {
 // Errors: `FailedPrecondition` naming the object for a closed or
 // write-only connection, a process never started, or a negative descriptor.
 [[nodiscard]] absl::StatusOr<std::vector<size_t>> Wait(
-    absl::Span<const Waitable> objects, absl::Duration timeout = absl::InfiniteDuration());
+    absl::Span<const Waitable> objects,
+    absl::Duration timeout = absl::InfiniteDuration());
 
 }  // namespace mp::connection
 

@@ -48,7 +48,8 @@ TEST(WaitTest, NothingReadyTimesOutEmpty) {
   auto [a, b] = MakePipe();
   absl::StatusOr<Queue> queue = Queue::Create();
   ASSERT_THAT(queue.status(), IsOk());
-  EXPECT_THAT(Wait({a, *queue}, absl::Milliseconds(30)), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(Wait({a, *queue}, absl::Milliseconds(30)),
+              IsOkAndHolds(IsEmpty()));
   EXPECT_THAT(Wait({a}, absl::ZeroDuration()), IsOkAndHolds(IsEmpty()));
 }
 
@@ -88,7 +89,8 @@ TEST(WaitTest, ProcessIsReadyWhenItExits) {
   Process second(ExitAfter, never);
   ASSERT_THAT(first.Start(), IsOk());
   ASSERT_THAT(second.Start(), IsOk());
-  EXPECT_THAT(Wait({first, second}, absl::Milliseconds(20)), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(Wait({first, second}, absl::Milliseconds(20)),
+              IsOkAndHolds(IsEmpty()));
   go.Set();
   EXPECT_THAT(Wait({first, second}, kLong), IsOkAndHolds(ElementsAre(0)));
   ASSERT_TRUE(first.Join(kLong));
@@ -138,8 +140,9 @@ TEST(WaitTest, UnusableObjectsAreNamed) {
   EXPECT_THAT(Wait({reader}), StatusIs(absl::StatusCode::kFailedPrecondition,
                                        ::testing::HasSubstr("closed")));
   Process never_started([] {});
-  EXPECT_THAT(Wait({never_started}), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                              ::testing::HasSubstr("not been started")));
+  EXPECT_THAT(Wait({never_started}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::HasSubstr("not been started")));
   EXPECT_THAT(Wait({Waitable::Descriptor(-1)}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }

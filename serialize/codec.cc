@@ -56,8 +56,8 @@ bool IsUtf8(absl::string_view text) {
 }
 
 absl::Status RangeError(absl::string_view type, absl::string_view value) {
-  return absl::OutOfRangeError(absl::StrCat(
-      "serialize: ", value, " does not fit the C++ type ", type));
+  return absl::OutOfRangeError(
+      absl::StrCat("serialize: ", value, " does not fit the C++ type ", type));
 }
 
 absl::Status StructFieldError(absl::string_view type, absl::string_view what,
@@ -133,7 +133,8 @@ absl::Status DecodeSecondsAndNanos(absl::string_view bytes, int64_t* seconds,
       return read;
     }
     if (field < 1 || field > 3 || type != kVarint) {
-      return absl::InvalidArgumentError("serialize: malformed duration or time");
+      return absl::InvalidArgumentError(
+          "serialize: malformed duration or time");
     }
     if (absl::Status read = reader.ReadVarint(&value); !read.ok()) return read;
     if (field == 1) *seconds = static_cast<int64_t>(value);
@@ -154,14 +155,13 @@ absl::Status DecodeSecondsAndNanos(absl::string_view bytes, int64_t* seconds,
 
 void EncodeMessage(const google::protobuf::Message& message, Writer& writer) {
   const size_t at = writer.BeginMessage(kMessageField);
-  writer.BytesField(1, absl::StrCat(kTypeUrlPrefix,
-                                    message.GetDescriptor()->full_name()));
+  writer.BytesField(
+      1, absl::StrCat(kTypeUrlPrefix, message.GetDescriptor()->full_name()));
   std::string serialized;
   if (!message.SerializeToString(&serialized)) {
-    writer.Fail(absl::InvalidArgumentError(
-        absl::StrCat("serialize: protobuf message ",
-                     message.GetDescriptor()->full_name(),
-                     " cannot be serialized (missing required fields?)")));
+    writer.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "serialize: protobuf message ", message.GetDescriptor()->full_name(),
+        " cannot be serialized (missing required fields?)")));
   }
   writer.BytesField(2, serialized);
   writer.EndMessage(at);
@@ -251,10 +251,9 @@ void Codec<absl::Duration>::Encode(absl::Duration value,
   internal::EncodeClock(writer, internal::kDurationField, value);
 }
 
-absl::Status Codec<absl::Duration>::Decode(const internal::ValueView& view,
-                                           int, absl::Duration* out) {
-  return internal::DecodeClock(view, internal::kDurationField, "duration",
-                               out);
+absl::Status Codec<absl::Duration>::Decode(const internal::ValueView& view, int,
+                                           absl::Duration* out) {
+  return internal::DecodeClock(view, internal::kDurationField, "duration", out);
 }
 
 void Codec<absl::Time>::Encode(absl::Time value, internal::Writer& writer) {
@@ -265,8 +264,8 @@ void Codec<absl::Time>::Encode(absl::Time value, internal::Writer& writer) {
 absl::Status Codec<absl::Time>::Decode(const internal::ValueView& view, int,
                                        absl::Time* out) {
   absl::Duration since_epoch;
-  if (absl::Status decoded = internal::DecodeClock(
-          view, internal::kTimeField, "time", &since_epoch);
+  if (absl::Status decoded = internal::DecodeClock(view, internal::kTimeField,
+                                                   "time", &since_epoch);
       !decoded.ok()) {
     return decoded;
   }

@@ -40,12 +40,12 @@
 #define MULTIPROCESS_SERIALIZE_CODEC_H_
 
 #include <array>
-#include <cmath>
 #include <bit>
+#include <cmath>
 #include <cstdint>
-#include <iterator>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <list>
 #include <map>
@@ -168,8 +168,8 @@ absl::Status DecodeInteger(const ValueView& view, T* out) {
         return RangeError(IntegerTypeName<T>(), absl::StrCat(value));
       }
     } else {
-      if (value < 0 || static_cast<uint64_t>(value) >
-                           std::numeric_limits<T>::max()) {
+      if (value < 0 ||
+          static_cast<uint64_t>(value) > std::numeric_limits<T>::max()) {
         return RangeError(IntegerTypeName<T>(), absl::StrCat(value));
       }
     }
@@ -204,9 +204,9 @@ void EncodeInteger(T value, Writer& writer) {
 // for integers and floating point, a list of values otherwise.
 // Integers that always fit the packed array's sint64.
 template <typename T>
-inline constexpr bool kFitsInt64 =
-    (kIsInteger<T> && (std::is_signed_v<T> || sizeof(T) < 8)) ||
-    (std::is_enum_v<T> && kFitsInt64Enum<T>);
+inline constexpr bool kFitsInt64 = (kIsInteger<T> &&
+                                    (std::is_signed_v<T> || sizeof(T) < 8)) ||
+                                   (std::is_enum_v<T> && kFitsInt64Enum<T>);
 
 template <typename Sequence>
 void EncodeSequence(const Sequence& sequence, Writer& writer) {
@@ -273,7 +273,8 @@ absl::Status DecodeElements(const ValueView& view, int depth, Add&& add) {
         }
         Element element = DecodeTarget<Element>::Make();
         const ValueView item{kIntField, raw, {}};
-        if (absl::Status decoded = Codec<Element>::Decode(item, depth, &element);
+        if (absl::Status decoded =
+                Codec<Element>::Decode(item, depth, &element);
             !decoded.ok()) {
           return decoded;
         }
@@ -293,7 +294,8 @@ absl::Status DecodeElements(const ValueView& view, int depth, Add&& add) {
         std::memcpy(&raw, packed.data() + i, 8);
         Element element = DecodeTarget<Element>::Make();
         const ValueView item{kDoubleField, raw, {}};
-        if (absl::Status decoded = Codec<Element>::Decode(item, depth, &element);
+        if (absl::Status decoded =
+                Codec<Element>::Decode(item, depth, &element);
             !decoded.ok()) {
           return decoded;
         }
@@ -313,8 +315,7 @@ struct SequenceCodec {
   static absl::Status Decode(const ValueView& view, int depth, Container* out) {
     Container result;
     absl::Status decoded = DecodeElements<typename Container::value_type>(
-        view, depth,
-        [&](typename Container::value_type&& element) {
+        view, depth, [&](typename Container::value_type&& element) {
           result.push_back(std::move(element));
         });
     if (!decoded.ok()) return decoded;
@@ -430,7 +431,9 @@ struct TupleCodec {
   static void Encode(const Tuple& value, Writer& writer) {
     const size_t at = writer.BeginMessage(kTupleField);
     std::apply(
-        [&](const auto&... element) { (EncodeNested(writer, 1, element), ...); },
+        [&](const auto&... element) {
+          (EncodeNested(writer, 1, element), ...);
+        },
         value);
     writer.EndMessage(at);
   }
@@ -467,9 +470,9 @@ struct TupleCodec {
       const std::array<absl::string_view, kSize>& items, int depth,
       Tuple& result, std::index_sequence<I...>) {
     absl::Status status;
-    ((status.ok() ? (status = DecodeNested(items[I], depth, &std::get<I>(result)),
-                     0)
-                  : 0),
+    ((status.ok()
+          ? (status = DecodeNested(items[I], depth, &std::get<I>(result)), 0)
+          : 0),
      ...);
     return status;
   }
@@ -534,7 +537,8 @@ struct Codec<T, std::enable_if_t<std::is_floating_point_v<T>>> {
       return KindError(view, "float");
     }
     if constexpr (sizeof(T) < sizeof(double)) {
-      if (std::isfinite(value) && std::fabs(value) > std::numeric_limits<T>::max()) {
+      if (std::isfinite(value) &&
+          std::fabs(value) > std::numeric_limits<T>::max()) {
         return internal::RangeError("float", absl::StrCat(value));
       }
     }
@@ -723,7 +727,8 @@ absl::Status DecodeMessage(const ValueView& view,
 // Generated protobuf messages travel as google.protobuf.Any, so the
 // receiver checks the full type name before parsing.
 template <typename T>
-struct Codec<T, std::enable_if_t<std::is_base_of_v<google::protobuf::Message, T>>> {
+struct Codec<
+    T, std::enable_if_t<std::is_base_of_v<google::protobuf::Message, T>>> {
   static void Encode(const T& value, internal::Writer& writer) {
     internal::EncodeMessage(value, writer);
   }
@@ -749,8 +754,9 @@ constexpr Field<Class, Member> MakeField(absl::string_view name,
 template <typename T, typename = void>
 struct HasFields : std::false_type {};
 template <typename T>
-struct HasFields<T, std::void_t<decltype(MpSerializeFields(
-                        static_cast<const T*>(nullptr)))>> : std::true_type {};
+struct HasFields<
+    T, std::void_t<decltype(MpSerializeFields(static_cast<const T*>(nullptr)))>>
+    : std::true_type {};
 
 absl::Status StructFieldError(absl::string_view type, absl::string_view what,
                               absl::string_view field);
@@ -790,8 +796,8 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
         view.bytes,
         [&](absl::string_view name) {
           if (name != type) {
-            return internal::StructFieldError(type, "a value of another type:",
-                                              name);
+            return internal::StructFieldError(type,
+                                              "a value of another type:", name);
           }
           return absl::OkStatus();
         },
@@ -803,12 +809,12 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
               [&](const auto&... field) {
                 ((!matched && field.name == name
                       ? (matched = true,
-                         decoded = seen[index]
-                                       ? internal::StructFieldError(
-                                             type, "repeated field", name)
-                                       : internal::DecodeNested(
-                                             value, depth,
-                                             &(out->*(field.member))),
+                         decoded =
+                             seen[index]
+                                 ? internal::StructFieldError(
+                                       type, "repeated field", name)
+                                 : internal::DecodeNested(
+                                       value, depth, &(out->*(field.member))),
                          seen[index] = true, 0)
                       : 0,
                   ++index),
@@ -853,12 +859,11 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
 // Makes `Type` serializable as a namespace of the listed fields, by name.
 // Place it at namespace scope in `Type`'s namespace, after the struct. Up to
 // 16 fields.
-#define MP_SERIALIZE_FIELDS(Type, ...)                                    \
-  [[maybe_unused]] inline auto MpSerializeFields(const Type*) {           \
-    return std::make_pair(                                                \
-        ::absl::string_view(#Type),                                       \
-        std::make_tuple(MP_INTERNAL_FOR_EACH(MP_INTERNAL_FIELD, Type,     \
-                                             __VA_ARGS__)));              \
+#define MP_SERIALIZE_FIELDS(Type, ...)                                 \
+  [[maybe_unused]] inline auto MpSerializeFields(const Type*) {        \
+    return std::make_pair(::absl::string_view(#Type),                  \
+                          std::make_tuple(MP_INTERNAL_FOR_EACH(        \
+                              MP_INTERNAL_FIELD, Type, __VA_ARGS__))); \
   }
 
 #define MP_INTERNAL_FIELD(Type, field) \
@@ -896,16 +901,15 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
   M(T, a), MP_INTERNAL_EXPAND(MP_INTERNAL_FE_14(M, T, __VA_ARGS__))
 #define MP_INTERNAL_FE_16(M, T, a, ...) \
   M(T, a), MP_INTERNAL_EXPAND(MP_INTERNAL_FE_15(M, T, __VA_ARGS__))
-#define MP_INTERNAL_FE_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, \
-                            _12, _13, _14, _15, _16, NAME, ...)           \
+#define MP_INTERNAL_FE_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, \
+                            _13, _14, _15, _16, NAME, ...)                     \
   NAME
-#define MP_INTERNAL_FOR_EACH(M, T, ...)                                     \
-  MP_INTERNAL_EXPAND(MP_INTERNAL_FE_PICK(                                   \
-      __VA_ARGS__, MP_INTERNAL_FE_16, MP_INTERNAL_FE_15, MP_INTERNAL_FE_14, \
-      MP_INTERNAL_FE_13, MP_INTERNAL_FE_12, MP_INTERNAL_FE_11,              \
-      MP_INTERNAL_FE_10, MP_INTERNAL_FE_9, MP_INTERNAL_FE_8,                \
-      MP_INTERNAL_FE_7, MP_INTERNAL_FE_6, MP_INTERNAL_FE_5,                 \
-      MP_INTERNAL_FE_4, MP_INTERNAL_FE_3, MP_INTERNAL_FE_2,                 \
-      MP_INTERNAL_FE_1)(M, T, __VA_ARGS__))
+#define MP_INTERNAL_FOR_EACH(M, T, ...)                                        \
+  MP_INTERNAL_EXPAND(MP_INTERNAL_FE_PICK(                                      \
+      __VA_ARGS__, MP_INTERNAL_FE_16, MP_INTERNAL_FE_15, MP_INTERNAL_FE_14,    \
+      MP_INTERNAL_FE_13, MP_INTERNAL_FE_12, MP_INTERNAL_FE_11,                 \
+      MP_INTERNAL_FE_10, MP_INTERNAL_FE_9, MP_INTERNAL_FE_8, MP_INTERNAL_FE_7, \
+      MP_INTERNAL_FE_6, MP_INTERNAL_FE_5, MP_INTERNAL_FE_4, MP_INTERNAL_FE_3,  \
+      MP_INTERNAL_FE_2, MP_INTERNAL_FE_1)(M, T, __VA_ARGS__))
 
 #endif  // MULTIPROCESS_SERIALIZE_CODEC_H_

@@ -80,10 +80,9 @@ const Executable& ThisExecutable() {
       // Linked without --build-id: identify the file instead.
       struct stat status;
       if (stat("/proc/self/exe", &status) == 0) {
-        found->build_id = absl::StrCat("file:", status.st_dev, ":",
-                                       status.st_ino, ":", status.st_size, ":",
-                                       status.st_mtim.tv_sec, ".",
-                                       status.st_mtim.tv_nsec);
+        found->build_id = absl::StrCat(
+            "file:", status.st_dev, ":", status.st_ino, ":", status.st_size,
+            ":", status.st_mtim.tv_sec, ".", status.st_mtim.tv_nsec);
       }
     }
     return found;
@@ -185,14 +184,14 @@ absl::Status ReadReference(absl::string_view message, bool nested,
   const uintptr_t target = executable.base + offset;
   const CodeRange* range = has_offset ? CodeContaining(target) : nullptr;
   if (range == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "serialize: function reference to offset ", offset,
-        ", which is not code of this executable"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("serialize: function reference to offset ", offset,
+                     ", which is not code of this executable"));
   }
   if (CodeHash(target, *range) != code_hash) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "serialize: function reference to offset ", offset,
-        " does not match the code there"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("serialize: function reference to offset ", offset,
+                     " does not match the code there"));
   }
   *address = reinterpret_cast<const void*>(target);
   if (!rebuild.empty()) {
@@ -248,9 +247,9 @@ absl::Status ResolveFunction(const ValueView& view, ResolvedFunction* out) {
 
 absl::Status SignatureError(absl::string_view what, absl::string_view got,
                             absl::string_view wanted) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "serialize: ", what, " of C++ type ", got, " where ", wanted,
-      " was expected"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("serialize: ", what, " of C++ type ", got, " where ", wanted,
+                   " was expected"));
 }
 
 }  // namespace mp::internal

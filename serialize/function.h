@@ -89,8 +89,7 @@ struct DropFront<0, TypeList<Ts...>> {
   using Type = TypeList<Ts...>;
 };
 template <size_t N, typename T, typename... Ts>
-  requires(N > 0)
-struct DropFront<N, TypeList<T, Ts...>> {
+requires(N > 0) struct DropFront<N, TypeList<T, Ts...>> {
   using Type = typename DropFront<N - 1, TypeList<Ts...>>::Type;
 };
 
@@ -101,8 +100,7 @@ struct TakeFront<0, TypeList<Ts...>, Taken...> {
   using Type = std::tuple<Taken...>;
 };
 template <size_t N, typename T, typename... Ts, typename... Taken>
-  requires(N > 0)
-struct TakeFront<N, TypeList<T, Ts...>, Taken...> {
+requires(N > 0) struct TakeFront<N, TypeList<T, Ts...>, Taken...> {
   using Type = typename TakeFront<N - 1, TypeList<Ts...>, Taken...,
                                   std::decay_t<T>>::Type;
 };
@@ -136,11 +134,12 @@ class Function<R(Args...)> {
       : call_(function), target_(reinterpret_cast<const void*>(function)) {}
 
   // A captureless lambda (anything convertible to the function pointer).
-  template <typename Lambda,
-            std::enable_if_t<std::is_class_v<std::decay_t<Lambda>> &&
-                                 std::is_convertible_v<Lambda, Pointer> &&
-                                 !std::is_same_v<std::decay_t<Lambda>, Function>,
-                             int> = 0>
+  template <
+      typename Lambda,
+      std::enable_if_t<std::is_class_v<std::decay_t<Lambda>> &&
+                           std::is_convertible_v<Lambda, Pointer> &&
+                           !std::is_same_v<std::decay_t<Lambda>, Function>,
+                       int> = 0>
   Function(Lambda&& lambda) : Function(static_cast<Pointer>(lambda)) {}
 
   R operator()(Args... args) const {
@@ -158,7 +157,7 @@ class Function<R(Args...)> {
   std::function<R(Args...)> call_;
   const void* target_ = nullptr;
   std::string target_signature_ = typeid(Pointer).name();
-  std::string bound_;         // The bound arguments' Value bytes.
+  std::string bound_;  // The bound arguments' Value bytes.
   Rebuild rebuild_ = nullptr;
   absl::Status bind_status_;  // Why the bound arguments did not encode.
 };
@@ -219,7 +218,8 @@ absl::StatusOr<Function<Signature>> RebuildClosure(const void* target,
       !decoded.ok()) {
     return decoded;
   }
-  return FunctionAccess::MakeClosure<typename SignatureParts<Signature>::Result>(
+  return FunctionAccess::MakeClosure<
+      typename SignatureParts<Signature>::Result>(
       reinterpret_cast<Target>(const_cast<void*>(target)), std::move(values),
       std::string(bound), typename SignatureParts<Signature>::Arguments{});
 }

@@ -75,9 +75,9 @@ TEST(FunctionTest, BindClosureArrivesWithItsArguments) {
   auto greet = Bind(&Greet, "hello", std::vector<std::string>{"ada", "alan"});
   absl::StatusOr<std::string> greet_bytes = Dumps(greet);
   ASSERT_THAT(greet_bytes, IsOk());
-  absl::StatusOr<testing::ProgramResult> result = testing::RunProgram(
-      {"/proc/self/exe", "--call-greet", absl::BytesToHexString(*greet_bytes),
-       "!"});
+  absl::StatusOr<testing::ProgramResult> result =
+      testing::RunProgram({"/proc/self/exe", "--call-greet",
+                           absl::BytesToHexString(*greet_bytes), "!"});
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->output, "hello ada alan!\n");
 
@@ -106,7 +106,8 @@ TEST(FunctionTest, WrongTypeIsRefused) {
   EXPECT_THAT(wrong, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(wrong.status().message(), HasSubstr("function of C++ type"));
   absl::StatusOr<Function<int(int)>> closure_as_other =
-      Loads<Function<int(int)>>(*Dumps(Bind(&Greet, "a", std::vector<std::string>{})));
+      Loads<Function<int(int)>>(
+          *Dumps(Bind(&Greet, "a", std::vector<std::string>{})));
   EXPECT_THAT(closure_as_other, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Loads<Function<int(int)>>(*Dumps(3)),
               StatusIs(absl::StatusCode::kInvalidArgument));
@@ -141,10 +142,11 @@ TEST(FunctionTest, ReferencesThatDoNotResolveAreErrorsNotJumps) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   // A closure whose bound arguments do not fit its target.
   const std::string closure = *Dumps(Bind(&Scale, 3));
-  EXPECT_THAT(Loads<Function<int(int)>>(Tampered(closure, [](Ref& f) {
-                f.mutable_bound_arguments()->set_string_value("x");
-              })),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      Loads<Function<int(int)>>(Tampered(
+          closure,
+          [](Ref& f) { f.mutable_bound_arguments()->set_string_value("x"); })),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 size_t LibraryFunction(const char* text) { return std::strlen(text); }
@@ -153,7 +155,8 @@ TEST(FunctionTest, FunctionsOutsideTheExecutableCannotBeSent) {
   Function<size_t(const char*)> from_libc = &std::strlen;
   absl::StatusOr<std::string> bytes = Dumps(from_libc);
   EXPECT_THAT(bytes, StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(bytes.status().message(), HasSubstr("not part of this executable"));
+  EXPECT_THAT(bytes.status().message(),
+              HasSubstr("not part of this executable"));
   Function<size_t(const char*)> wrapped = &LibraryFunction;
   EXPECT_THAT(Dumps(wrapped), IsOk());
   EXPECT_THAT(Dumps(Function<int(int)>()),

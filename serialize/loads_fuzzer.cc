@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (back.ok() && back->DebugString() == object->DebugString()) return 0;
       std::fprintf(stderr, "round trip changed the value:\n  %s\n  %s\n",
                    object->DebugString().c_str(),
-                   back.ok() ? back->DebugString().c_str() : back.status().ToString().c_str());
+                   back.ok() ? back->DebugString().c_str()
+                             : back.status().ToString().c_str());
       __builtin_trap();
     }
   }
@@ -42,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)mp::Loads<std::tuple<int32_t, std::string, double, bool>>(bytes);
   (void)mp::Loads<std::vector<uint8_t>>(bytes);
   // A function reference from the wire is validated before any call.
-  absl::StatusOr<mp::Function<int(int)>> function = mp::Loads<mp::Function<int(int)>>(bytes);
+  absl::StatusOr<mp::Function<int(int)>> function =
+      mp::Loads<mp::Function<int(int)>>(bytes);
   if (function.ok()) (void)(*function)(21);
   return 0;
 }

@@ -18,8 +18,8 @@ namespace {
 using Kind = Object::Kind;
 
 bool IsNumber(Kind kind) {
-  return kind == Kind::kBool || kind == Kind::kInt ||
-         kind == Kind::kUnsigned || kind == Kind::kFloat;
+  return kind == Kind::kBool || kind == Kind::kInt || kind == Kind::kUnsigned ||
+         kind == Kind::kFloat;
 }
 
 // Every number as a long double: exact for int64, uint64 and double on the
@@ -100,12 +100,10 @@ std::string SharedRefRepr(absl::string_view message) {
     // The id is "<server id in hex>-<object id>".
     uint64_t object = 0;
     const size_t dash = id.find('-');
-    const bool numbered =
-        dash != absl::string_view::npos &&
-        absl::SimpleAtoi(id.substr(dash + 1), &object);
+    const bool numbered = dash != absl::string_view::npos &&
+                          absl::SimpleAtoi(id.substr(dash + 1), &object);
     return absl::StrCat("<", internal::ProxyClassName(type_id),
-                        " object, typeid '",
-                        type_id, "'",
+                        " object, typeid '", type_id, "'",
                         numbered ? absl::StrCat(" at 0x", absl::Hex(object))
                                  : absl::StrCat(" id ", id),
                         ">");
@@ -296,10 +294,9 @@ std::string Object::DebugString() const {
       return absl::StrCat("Duration(",
                           absl::FormatDuration(*get_if<absl::Duration>()), ")");
     case Kind::kTime:
-      return absl::StrCat("Time(",
-                          absl::FormatTime(*get_if<absl::Time>(),
-                                           absl::UTCTimeZone()),
-                          ")");
+      return absl::StrCat(
+          "Time(", absl::FormatTime(*get_if<absl::Time>(), absl::UTCTimeZone()),
+          ")");
     case Kind::kOpaque:
       if (get_if<Opaque>()->kind == internal::kSharedField) {
         return SharedRefRepr(get_if<Opaque>()->value);
@@ -345,7 +342,8 @@ bool operator==(const Object& a, const Object& b) {
       return true;
     }
     case Kind::kTuple:
-      return a.get_if<Object::Tuple>()->items == b.get_if<Object::Tuple>()->items;
+      return a.get_if<Object::Tuple>()->items ==
+             b.get_if<Object::Tuple>()->items;
     case Kind::kNamespace: {
       const auto& left = *a.get_if<Object::Namespace>();
       const auto& right = *b.get_if<Object::Namespace>();
@@ -461,9 +459,10 @@ void Codec<Object>::Encode(const Object& value, internal::Writer& writer) {
           value.kind() == Kind::kList    ? *value.get_if<Object::List>()
           : value.kind() == Kind::kTuple ? value.get_if<Object::Tuple>()->items
                                          : value.get_if<Object::Set>()->items;
-      const uint32_t field = value.kind() == Kind::kList    ? internal::kListField
-                             : value.kind() == Kind::kTuple ? internal::kTupleField
-                                                            : internal::kSetField;
+      const uint32_t field = value.kind() == Kind::kList ? internal::kListField
+                             : value.kind() == Kind::kTuple
+                                 ? internal::kTupleField
+                                 : internal::kSetField;
       const size_t at = writer.BeginMessage(field);
       for (const Object& item : items) EncodeNested(writer, 1, item);
       writer.EndMessage(at);
@@ -530,7 +529,8 @@ Object::Set UniqueItems(std::vector<Object> items) {
   absl::flat_hash_map<Object, bool> seen;
   seen.reserve(items.size());
   for (Object& item : items) {
-    if (seen.try_emplace(item, true).second) set.items.push_back(std::move(item));
+    if (seen.try_emplace(item, true).second)
+      set.items.push_back(std::move(item));
   }
   return set;
 }
@@ -576,7 +576,8 @@ absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
       // Most are short (a call's arguments): one allocation, not three.
       items.reserve(4);
       absl::Status decoded = internal::DecodeElements<Object>(
-          view, depth, [&](Object&& item) { items.push_back(std::move(item)); });
+          view, depth,
+          [&](Object&& item) { items.push_back(std::move(item)); });
       if (!decoded.ok()) return decoded;
       if (view.kind == internal::kTupleField) {
         *out = Object(Object::Tuple{std::move(items)});

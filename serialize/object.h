@@ -105,13 +105,13 @@ class Object {
   Object(std::nullptr_t) {}
   Object(std::monostate) {}
   Object(bool value) : value_(value) {}
-  template <typename T,
-            std::enable_if_t<internal::kIsInteger<T> && std::is_signed_v<T>,
-                             int> = 0>
+  template <
+      typename T,
+      std::enable_if_t<internal::kIsInteger<T> && std::is_signed_v<T>, int> = 0>
   Object(T value) : value_(static_cast<int64_t>(value)) {}
-  template <typename T, std::enable_if_t<internal::kIsInteger<T> &&
-                                             std::is_unsigned_v<T>,
-                                         int> = 0>
+  template <typename T,
+            std::enable_if_t<internal::kIsInteger<T> && std::is_unsigned_v<T>,
+                             int> = 0>
   Object(T value) {
     if (static_cast<uint64_t>(value) > INT64_MAX) {
       value_ = static_cast<uint64_t>(value);
@@ -271,7 +271,8 @@ struct ObjectAlternativeCodec {
 template <>
 struct Codec<Object::Dict> : internal::ObjectAlternativeCodec<Object::Dict> {};
 template <>
-struct Codec<Object::Tuple> : internal::ObjectAlternativeCodec<Object::Tuple> {};
+struct Codec<Object::Tuple> : internal::ObjectAlternativeCodec<Object::Tuple> {
+};
 template <>
 struct Codec<Object::Set> : internal::ObjectAlternativeCodec<Object::Set> {};
 template <>

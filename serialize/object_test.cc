@@ -104,9 +104,9 @@ TEST(ObjectTest, AsAndIs) {
   EXPECT_THAT(list.As<std::vector<int>>(),
               IsOkAndHolds(std::vector<int>{1, 2, 3}));
   Object dict = Object::Dict{{"a", Object::List{1.5}}};
-  EXPECT_THAT((dict.As<std::map<std::string, std::vector<double>>>()),
-              IsOkAndHolds(std::map<std::string, std::vector<double>>{
-                  {"a", {1.5}}}));
+  EXPECT_THAT(
+      (dict.As<std::map<std::string, std::vector<double>>>()),
+      IsOkAndHolds(std::map<std::string, std::vector<double>>{{"a", {1.5}}}));
   absl::StatusOr<Object> from = Object::From(std::vector<std::string>{"x"});
   ASSERT_THAT(from, IsOk());
   EXPECT_EQ(*from, Object(Object::List{"x"}));
@@ -123,7 +123,8 @@ TEST(ObjectTest, DictItems) {
   EXPECT_EQ(**a, Object(2));
   EXPECT_THAT(dict.GetItem("missing"), StatusIs(absl::StatusCode::kNotFound));
   Object text = "not a dict";
-  EXPECT_THAT(text.GetItem("a"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(text.GetItem("a"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(text.SetItem("a", 1),
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
@@ -182,7 +183,8 @@ TEST(ObjectTest, SharedReferencesPrintWhatTheyReferTo) {
   proxy.mutable_shared_value()->set_typeid_("Worker");
   object = Loads<Object>(proxy.SerializeAsString());
   ASSERT_THAT(object, IsOk());
-  EXPECT_EQ(object->DebugString(), "<AutoProxy[Worker] object, typeid 'Worker' at 0x1f>");
+  EXPECT_EQ(object->DebugString(),
+            "<AutoProxy[Worker] object, typeid 'Worker' at 0x1f>");
   serialize::Value lock;
   lock.mutable_shared_value()->set_kind("Lock");
   lock.mutable_shared_value()->set_segment("/mp-1-lock");
@@ -196,7 +198,8 @@ TEST(ObjectTest, SharedReferencesPrintWhatTheyReferTo) {
 TEST(ObjectTest, ReprPrintsAnySerializableValueAsPython) {
   EXPECT_EQ(Repr(std::vector<float>{1.0f, 2.5f}), "[1.0, 2.5]");
   EXPECT_EQ(Repr(std::vector<int32_t>{}), "[]");
-  EXPECT_EQ(Repr(std::map<std::string, int>{{"a", 1}, {"b", 2}}), "{'a': 1, 'b': 2}");
+  EXPECT_EQ(Repr(std::map<std::string, int>{{"a", 1}, {"b", 2}}),
+            "{'a': 1, 'b': 2}");
   EXPECT_EQ(Repr(std::string("it's")), "\"it's\"");
   EXPECT_EQ(Repr(Object()), "None");
 }

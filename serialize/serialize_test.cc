@@ -105,7 +105,8 @@ TEST(SerializeTest, Scalars) {
 
 TEST(SerializeTest, Containers) {
   ExpectRoundTrip(std::vector<int>{1, -2, 3});
-  ExpectRoundTrip(std::vector<uint64_t>{0, std::numeric_limits<uint64_t>::max()});
+  ExpectRoundTrip(
+      std::vector<uint64_t>{0, std::numeric_limits<uint64_t>::max()});
   ExpectRoundTrip(std::vector<bool>{true, false});
   ExpectRoundTrip(std::vector<double>{0.5, -1e300});
   ExpectRoundTrip(std::vector<float>{1.5f});
@@ -117,8 +118,8 @@ TEST(SerializeTest, Containers) {
   ExpectRoundTrip(std::set<std::string>{"b", "a"});
   ExpectRoundTrip(std::unordered_set<int>{3, 1, 2});
   ExpectRoundTrip(std::map<int, std::string>{{1, "one"}, {2, "two"}});
-  ExpectRoundTrip(std::unordered_map<std::string, std::vector<int>>{
-      {"a", {1}}, {"b", {}}});
+  ExpectRoundTrip(
+      std::unordered_map<std::string, std::vector<int>>{{"a", {1}}, {"b", {}}});
   ExpectRoundTrip(std::map<std::pair<int, int>, double>{{{1, 2}, 3.0}});
   ExpectRoundTrip(std::pair<std::string, int>{"k", 9});
   ExpectRoundTrip(std::tuple<>{});
@@ -166,7 +167,8 @@ TEST(SerializeTest, ProtobufMessagesTravelAsAny) {
             "type.googleapis.com/mp.serialize.testing.Point");
   // Inside containers and Objects too; an Object carries it unchanged.
   absl::StatusOr<std::vector<serialize::Value>> messages =
-      Loads<std::vector<serialize::Value>>(*Dumps(std::vector{message, message}));
+      Loads<std::vector<serialize::Value>>(
+          *Dumps(std::vector{message, message}));
   ASSERT_TRUE(messages.ok()) << messages.status();
   ASSERT_EQ(messages->size(), 2u);
   EXPECT_EQ((*messages)[1].SerializeAsString(), message.SerializeAsString());
@@ -183,8 +185,8 @@ TEST(SerializeTest, StringsThatAreNotUtf8TravelAsBytes) {
   absl::StatusOr<serialize::Value> binary = Serialize(std::string("\xc3\x28"));
   ASSERT_TRUE(binary.ok());
   EXPECT_TRUE(binary->has_bytes_value());
-  for (const char* invalid : {"\xed\xa0\x80", "\xc0\x80", "\xf4\x90\x80\x80",
-                              "\xe2\x82"}) {
+  for (const char* invalid :
+       {"\xed\xa0\x80", "\xc0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
     absl::StatusOr<serialize::Value> value = Serialize(std::string(invalid));
     ASSERT_TRUE(value.ok());
     EXPECT_TRUE(value->has_bytes_value()) << invalid;
@@ -199,10 +201,12 @@ TEST(SerializeTest, NumbersAreRangeCheckedOnDecode) {
   EXPECT_THAT(narrow.status().message(), HasSubstr("300 does not fit"));
   EXPECT_THAT(Loads<int8_t>(*Dumps(-129)),
               StatusIs(absl::StatusCode::kOutOfRange));
-  EXPECT_THAT(Loads<uint32_t>(*Dumps(-1)), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(Loads<uint32_t>(*Dumps(-1)),
+              StatusIs(absl::StatusCode::kOutOfRange));
   EXPECT_THAT(Loads<int64_t>(*Dumps(std::numeric_limits<uint64_t>::max())),
               StatusIs(absl::StatusCode::kOutOfRange));
-  EXPECT_THAT(Loads<float>(*Dumps(1e300)), StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(Loads<float>(*Dumps(1e300)),
+              StatusIs(absl::StatusCode::kOutOfRange));
   EXPECT_THAT(Loads<std::vector<uint8_t>>(*Dumps(std::vector<int>{1, 256})),
               StatusIs(absl::StatusCode::kOutOfRange));
   // Integers widen to floating point, as Python's float(int) does.
@@ -215,7 +219,8 @@ TEST(SerializeTest, MismatchedTypesAreErrorsThatSayWhat) {
   absl::StatusOr<int> from_text = Loads<int>(*Dumps(std::string("7")));
   EXPECT_THAT(from_text, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(from_text.status().message(), HasSubstr("expected int, got str"));
-  EXPECT_THAT(Loads<bool>(*Dumps(1)), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Loads<bool>(*Dumps(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Loads<Bytes>(*Dumps(std::string("x"))),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Loads<std::vector<std::string>>(*Dumps(std::vector<int>{1})),
@@ -276,7 +281,9 @@ TEST(SerializeTest, DeepNestingIsRefused) {
   std::string bytes;
   internal::Writer writer(bytes);
   std::vector<size_t> open;
-  for (int i = 0; i < 200; ++i) open.push_back(writer.BeginMessage(internal::kListField)), open.push_back(writer.BeginMessage(1));
+  for (int i = 0; i < 200; ++i)
+    open.push_back(writer.BeginMessage(internal::kListField)),
+        open.push_back(writer.BeginMessage(1));
   writer.BytesField(internal::kNullField, "");
   while (!open.empty()) {
     writer.EndMessage(open.back());

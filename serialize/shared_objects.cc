@@ -38,9 +38,10 @@ absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
     }
     absl::string_view bytes;
     uint64_t number = 0;
-    absl::Status read = type == kLengthDelimited ? reader.ReadLengthDelimited(&bytes)
-                        : type == kVarint        ? reader.ReadVarint(&number)
-                                                 : reader.Skip(type);
+    absl::Status read = type == kLengthDelimited
+                            ? reader.ReadLengthDelimited(&bytes)
+                        : type == kVarint ? reader.ReadVarint(&number)
+                                          : reader.Skip(type);
     if (!read.ok()) return read;
     if (field == kKind) found_kind = bytes;
     if (field == kSegment) out->segment = std::string(bytes);
@@ -82,8 +83,8 @@ void SendByName(absl::string_view kind, const SharedMemory& segment,
         "serialize: a ", kind, " without a named segment cannot be sent")));
     return;
   }
-  internal::EncodeSharedRef(
-      kind, SharedRef{segment.name(), 0, segment.size()}, writer);
+  internal::EncodeSharedRef(kind, SharedRef{segment.name(), 0, segment.size()},
+                            writer);
 }
 
 }  // namespace

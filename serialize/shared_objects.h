@@ -7,8 +7,8 @@
 // task) arrives as the same object, not a copy: `mp::Lock`, `mp::RLock`,
 // `mp::Semaphore`, `mp::BoundedSemaphore`, `mp::Event`, `mp::RawValue`,
 // `mp::RawArray`, `mp::Value` and `mp::Array` (with their locks),
-// `mp::SharedMemory` and `mp::ShareableList` (by name), and a bare `mp::SharedRef`. Include this
-// header where such objects are serialized.
+// `mp::SharedMemory` and `mp::ShareableList` (by name), and a bare
+// `mp::SharedRef`. Include this header where such objects are serialized.
 //
 //   mp::Lock lock;
 //   absl::StatusOr<std::string> bytes = mp::Dumps(lock);
@@ -27,8 +27,8 @@
 
 #include "absl/status/status.h"
 #include "serialize/codec.h"
-#include "shm/shared_heap.h"
 #include "shm/shareable_list.h"
+#include "shm/shared_heap.h"
 #include "shm/shared_memory.h"
 #include "shm/sharedctypes.h"
 #include "sync/event.h"
@@ -49,7 +49,8 @@ absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
 // attaches on arrival. A handle's Codec derives from it:
 //
 //   inline constexpr char kQueueKind[] = "Queue";
-//   template <> struct Codec<Queue> : internal::HandleCodec<Queue, kQueueKind> {};
+//   template <> struct Codec<Queue> : internal::HandleCodec<Queue, kQueueKind>
+//   {};
 template <typename Handle, const char* kKind>
 struct HandleCodec {
   static void Encode(const Handle& handle, Writer& writer) {
@@ -99,7 +100,8 @@ struct Codec<Semaphore>
     : internal::HandleCodec<Semaphore, internal::kSemaphoreKind> {};
 template <>
 struct Codec<BoundedSemaphore>
-    : internal::HandleCodec<BoundedSemaphore, internal::kBoundedSemaphoreKind> {};
+    : internal::HandleCodec<BoundedSemaphore, internal::kBoundedSemaphoreKind> {
+};
 template <>
 struct Codec<Event> : internal::HandleCodec<Event, internal::kEventKind> {};
 

@@ -51,7 +51,8 @@ TEST(SharedObjectsTest, KindsAreChecked) {
   EXPECT_THAT(wrong, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(wrong.status().message(),
               HasSubstr("expected a shared RLock, got a shared Lock"));
-  EXPECT_THAT(Loads<Lock>(*Dumps(3)), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Loads<Lock>(*Dumps(3)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   absl::StatusOr<SharedRef> ref = Loads<SharedRef>(*Dumps(lock.ref()));
   EXPECT_THAT(ref, IsOkAndHolds(lock.ref()));
   SharedRef gone;

@@ -59,8 +59,11 @@ std::vector<std::string> Seeds() {
   Object object = Object::List{
       Object::Dict{{"a", Object::Set{1, 2}}, {Object::Tuple{{1}}, Bytes{"b"}}},
       Object::Namespace{"N", {{"x", 1.5}}}, absl::Seconds(3), nullptr};
-  return {*Dumps(record), *Dumps(std::vector<Record>{record, record}),
-          *Dumps(object), *Dumps(point), *Dumps(Bind(&Scale, 3)),
+  return {*Dumps(record),
+          *Dumps(std::vector<Record>{record, record}),
+          *Dumps(object),
+          *Dumps(point),
+          *Dumps(Bind(&Scale, 3)),
           *Dumps(std::map<std::string, std::vector<int>>{{"x", {1, 2}}})};
 }
 
@@ -81,7 +84,8 @@ TEST(UntrustedInputTest, MutatedMessages) {
     switch (round % 4) {
       case 0:  // Flip a few bytes.
         for (int flips = 1 + random() % 3; flips > 0; --flips) {
-          bytes[random() % bytes.size()] ^= static_cast<char>(1 << (random() % 8));
+          bytes[random() % bytes.size()] ^=
+              static_cast<char>(1 << (random() % 8));
         }
         break;
       case 1:  // Cut short.
@@ -135,7 +139,8 @@ TEST(UntrustedInputTest, AStrThatIsNotUtf8IsRefusedAsAnObject) {
   bytes[bytes.size() - 2] = static_cast<char>(0xC3);
   bytes[bytes.size() - 1] = static_cast<char>(0x28);
   absl::StatusOr<Object> object = Loads<Object>(bytes);
-  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument) << object.status();
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument)
+      << object.status();
   EXPECT_NE(object.status().message().find("not UTF-8"), std::string::npos);
   // Valid text still decodes.
   EXPECT_TRUE(Loads<Object>(*text).ok());

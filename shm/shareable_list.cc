@@ -10,8 +10,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace mp {
 namespace {
@@ -175,8 +175,7 @@ Format ParseFormat(const FormatField& field) {
       return format;
     }
     if (at != end) {
-      if (!ParseCount(at, end, pad) || at == end || *at++ != 'x' ||
-          at != end) {
+      if (!ParseCount(at, end, pad) || at == end || *at++ != 'x' || at != end) {
         return format;
       }
       format.exact = true;
@@ -285,9 +284,9 @@ absl::StatusOr<ShareableList> ShareableList::Create(
       continue;
     }
     auto refuse = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ShareableList \"", name.empty() ? "<fresh name>" : name,
-          "\": item ", i, ": ", why));
+      return absl::InvalidArgumentError(
+          absl::StrCat("ShareableList \"", name.empty() ? "<fresh name>" : name,
+                       "\": item ", i, ": ", why));
     };
     const size_t slot = kWord * (text->size() / kWord + 1);
     if (slot > kMaxSlotSize) {
@@ -302,8 +301,8 @@ absl::StatusOr<ShareableList> ShareableList::Create(
   }
   // CPython's struct.calcsize("q" + "q"*(n+1) + formats + "8s"*n + "b"*n):
   // every slot is a multiple of 8, so no alignment padding appears.
-  const size_t total = (count + 2) * kWord + offsets.back() + count * kWord +
-                       count;
+  const size_t total =
+      (count + 2) * kWord + offsets.back() + count * kWord + count;
   absl::StatusOr<SharedMemory> shm = SharedMemory::Create(total, name);
   if (!shm.ok()) return shm.status();
 
@@ -323,8 +322,8 @@ absl::StatusOr<ShareableList> ShareableList::Attach(absl::string_view name) {
   const std::byte* base = shm->data();
   const size_t size = shm->size();
   auto corrupt = [&](absl::string_view why) {
-    return absl::DataLossError(absl::StrCat(
-        "ShareableList \"", shm->name(), "\": not a valid list: ", why));
+    return absl::DataLossError(absl::StrCat("ShareableList \"", shm->name(),
+                                            "\": not a valid list: ", why));
   };
   if (size < 2 * kWord) {
     return corrupt(absl::StrCat("the segment has only ", size, " bytes"));
@@ -334,16 +333,15 @@ absl::StatusOr<ShareableList> ShareableList::Attach(absl::string_view name) {
   // and a code byte.
   const uint64_t max_count = (size - 2 * kWord) / (3 * kWord + 1);
   if (count > max_count) {
-    return corrupt(absl::StrCat("it claims ",
-                                static_cast<int64_t>(count),
+    return corrupt(absl::StrCat("it claims ", static_cast<int64_t>(count),
                                 " items, the segment has room for at most ",
                                 max_count));
   }
   std::vector<uint64_t> offsets(count + 1);
   std::memcpy(offsets.data(), base + kWord, (count + 1) * kWord);
   if (offsets[0] != 0) {
-    return corrupt(absl::StrCat("the first item starts at ", offsets[0],
-                                ", not 0"));
+    return corrupt(
+        absl::StrCat("the first item starts at ", offsets[0], ", not 0"));
   }
   const size_t data_start = (count + 2) * kWord;
   const size_t data_room = size - data_start - count * (kWord + 1);
@@ -406,10 +404,10 @@ absl::StatusOr<ShareableList::Item> ShareableList::Get(int64_t index) const {
     case Format::Kind::kText: {
       if (code != kCodeStr && code != kCodeBytes) break;
       if (format.length > SlotSize(*position)) {
-        return SlotError(*position,
-                         absl::StrCat("its format claims ", format.length,
-                                      " bytes in a slot of ",
-                                      SlotSize(*position)));
+        return SlotError(
+            *position,
+            absl::StrCat("its format claims ", format.length,
+                         " bytes in a slot of ", SlotSize(*position)));
       }
       size_t length = format.length;
       if (!format.exact) {
@@ -420,18 +418,17 @@ absl::StatusOr<ShareableList::Item> ShareableList::Get(int64_t index) const {
       return text;
     }
     case Format::Kind::kInvalid:
-      return SlotError(*position,
-                       absl::StrCat("unknown format \"",
-                                    absl::CHexEscape(absl::string_view(
-                                        field.data(), kWord)),
-                                    "\""));
+      return SlotError(
+          *position,
+          absl::StrCat("unknown format \"",
+                       absl::CHexEscape(absl::string_view(field.data(), kWord)),
+                       "\""));
   }
-  return SlotError(*position,
-                   absl::StrCat("format \"",
-                                absl::CHexEscape(absl::string_view(
-                                    field.data(), kWord)),
-                                "\" does not go with type code ",
-                                static_cast<int>(code)));
+  return SlotError(
+      *position,
+      absl::StrCat("format \"",
+                   absl::CHexEscape(absl::string_view(field.data(), kWord)),
+                   "\" does not go with type code ", static_cast<int>(code)));
 }
 
 absl::Status ShareableList::Set(int64_t index, const Item& item) {
@@ -529,8 +526,8 @@ std::string ShareableList::ListRepr(absl::Span<const Item> items) {
 absl::StatusOr<std::string> ShareableList::Repr() const {
   absl::StatusOr<std::vector<Item>> items = Copy();
   if (!items.ok()) return items.status();
-  return absl::StrCat("ShareableList(", ListRepr(*items), ", name=",
-                      Repr(Item(shm_.name())), ")");
+  return absl::StrCat("ShareableList(", ListRepr(*items),
+                      ", name=", Repr(Item(shm_.name())), ")");
 }
 
 std::string ShareableList::Repr(const Item& item) {

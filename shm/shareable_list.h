@@ -103,7 +103,9 @@ class ShareableList {
       absl::string_view name);
 
   // An empty list attached to nothing, for a decoder to fill in.
-  static ShareableList Placeholder() { return ShareableList(SharedMemory(), {}); }
+  static ShareableList Placeholder() {
+    return ShareableList(SharedMemory(), {});
+  }
 
   ShareableList(ShareableList&&) = default;
   ShareableList& operator=(ShareableList&&) = default;

@@ -12,7 +12,8 @@
 #include "shm/shared_memory.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  absl::StatusOr<mp::SharedMemory> segment = mp::SharedMemory::Create(size == 0 ? 1 : size);
+  absl::StatusOr<mp::SharedMemory> segment =
+      mp::SharedMemory::Create(size == 0 ? 1 : size);
   if (!segment.ok()) __builtin_trap();
   if (size > 0) std::memcpy(segment->data(), data, size);
   const std::string name = segment->name();

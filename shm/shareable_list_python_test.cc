@@ -47,9 +47,8 @@ std::string RunPython(const std::string& script, const std::string& name) {
 }
 
 TEST(ShareableListPythonTest, PythonReadsAndChangesAListMadeInCpp) {
-  const std::vector<Item> items = {None(),  true,    42,
-                                   -2.5,    "howdy", Bytes{"bin\x01"},
-                                   "ééé",   "short"};
+  const std::vector<Item> items = {
+      None(), true, 42, -2.5, "howdy", Bytes{"bin\x01"}, "ééé", "short"};
   absl::StatusOr<ShareableList> list = ShareableList::Create(items);
   ASSERT_TRUE(list.ok()) << list.status();
   ScopedUnlink unlink(list->shm().name());
@@ -77,8 +76,8 @@ sl.shm.close()
 )",
                                        list->shm().name());
   EXPECT_EQ(output, absl::StrCat(ShareableList::ListRepr(items), "\n", *repr,
-                                 "\n", "xxxxxx?xxxxxxxx?qd8s8s8s8s\n", "8 1 4\n",
-                                 "refused\n"));
+                                 "\n", "xxxxxx?xxxxxxxx?qd8s8s8s8s\n",
+                                 "8 1 4\n", "refused\n"));
   absl::StatusOr<std::vector<Item>> after = list->Copy();
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_THAT(*after,
@@ -148,8 +147,7 @@ sl.shm.close()
 )",
             python_name);
   absl::StatusOr<ShareableList> ours = ShareableList::Create(
-      {1, -2.5, true, None(), "a", "exactly8", Bytes{std::string(20, 'b')},
-       0});
+      {1, -2.5, true, None(), "a", "exactly8", Bytes{std::string(20, 'b')}, 0});
   ASSERT_TRUE(ours.ok()) << ours.status();
   ScopedUnlink unlink_ours(ours->shm().name());
   ASSERT_TRUE(ours->Set(0, "str!").ok());

@@ -21,9 +21,9 @@ namespace {
 using Item = ShareableList::Item;
 using ::mp::testing::ForkAndWait;
 using ::mp::testing::IsOkAndHolds;
-using ::mp::testing::StatusIs;
 using ::mp::testing::RunfilePath;
 using ::mp::testing::RunProgram;
+using ::mp::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -116,10 +116,9 @@ TEST_F(ShareableListTest, NonTextItemsMayChangeKind) {
   ASSERT_TRUE(list.Set(2, None()).ok());
   ASSERT_TRUE(list.Set(3, "8 bytes!").ok());  // An 8-byte slot holds 8.
   ASSERT_TRUE(list.Set(4, Bytes{"\x01\x02"}).ok());
-  EXPECT_THAT(*list.Copy(),
-              ElementsAre(Item(2.75), Item(true), Item(None()),
-                          Item(std::string("8 bytes!")),
-                          Item(Bytes{"\x01\x02"})));
+  EXPECT_THAT(*list.Copy(), ElementsAre(Item(2.75), Item(true), Item(None()),
+                                        Item(std::string("8 bytes!")),
+                                        Item(Bytes{"\x01\x02"})));
   ASSERT_TRUE(list.Set(3, -1).ok());
   EXPECT_EQ(GetOrDie(list, 3), Item(-1));
   EXPECT_EQ(*list.format(), "dxxxxxxx?xxxxxx?xq8s");
@@ -319,8 +318,9 @@ TEST_F(ShareableListTest, ExecdProgramAttachesAndSeesParentWrites) {
   ASSERT_TRUE(peer.ok()) << peer.status();
   EXPECT_EQ(peer->exit_code, 0);
   EXPECT_EQ(GetOrDie(list, 1), Item(7));
-  absl::StatusOr<mp::testing::ProgramResult> mismatch = RunProgram(
-      {RunfilePath("shm/shm_peer"), "list", list.shm().name(), "0", "'b'", "0"});
+  absl::StatusOr<mp::testing::ProgramResult> mismatch =
+      RunProgram({RunfilePath("shm/shm_peer"), "list", list.shm().name(), "0",
+                  "'b'", "0"});
   ASSERT_TRUE(mismatch.ok()) << mismatch.status();
   EXPECT_EQ(mismatch->exit_code, 1);
 }
@@ -379,7 +379,7 @@ TEST_F(CorruptListTest, UnknownFormatOrCodeIsDataLossOnGet) {
   // Header 8, offsets 4*8, data 8+8+8: formats start at 64.
   std::memcpy(shm.data() + 64, "zz\0\0\0\0\0\0", 8);
   std::memcpy(shm.data() + 72, "99s\0\0\0\0\0", 8);  // Longer than its slot.
-  shm.data()[64 + 24 + 2] = std::byte{9};             // No such type code.
+  shm.data()[64 + 24 + 2] = std::byte{9};            // No such type code.
   absl::StatusOr<ShareableList> list = ShareableList::Attach(shm.name());
   ASSERT_TRUE(list.ok()) << list.status();
   for (int64_t index : {0, 1, 2}) {

@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 #include <sys/types.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,8 +17,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "shm/shared_memory.h"
 #include "shm/internal/segment_name.h"
+#include "shm/shared_memory.h"
 #include "sync/internal/task.h"
 
 namespace mp {
@@ -75,16 +74,15 @@ class Heap {
         return std::make_pair(arena, *offset);
       }
     }
-    const size_t arena_size = RoundUp(
-        std::max({size, kMinArenaSize, std::min(2 * last_arena_size_,
-                                                kMaxArenaGrowth)}),
-        kMinArenaSize);
+    const size_t arena_size =
+        RoundUp(std::max({size, kMinArenaSize,
+                          std::min(2 * last_arena_size_, kMaxArenaGrowth)}),
+                kMinArenaSize);
     absl::StatusOr<SharedMemory> memory = SharedMemory::Create(arena_size);
     if (!memory.ok()) {
       return absl::Status(memory.status().code(),
-                          absl::StrCat("shared heap: new arena of ",
-                                       arena_size, " bytes for a ", size,
-                                       "-byte block: ",
+                          absl::StrCat("shared heap: new arena of ", arena_size,
+                                       " bytes for a ", size, "-byte block: ",
                                        memory.status().message()));
     }
     auto arena = std::make_shared<Arena>();
@@ -217,7 +215,8 @@ absl::StatusOr<SharedBlock> SharedBlock::Attach(const SharedRef& ref) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": not a block (size 0 or misaligned offset)"));
   }
-  absl::StatusOr<std::shared_ptr<Arena>> arena = Heap::Get().Attach(ref.segment);
+  absl::StatusOr<std::shared_ptr<Arena>> arena =
+      Heap::Get().Attach(ref.segment);
   if (!arena.ok()) {
     return absl::Status(arena.status().code(),
                         absl::StrCat(what, ": ", arena.status().message()));

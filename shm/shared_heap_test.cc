@@ -43,12 +43,11 @@ TEST(SharedHeapTest, BlocksAreZeroedAlignedAndDistinct) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(first->size(), 100u);
   EXPECT_TRUE(AllZero(*first));
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(first->data()) %
-                SharedBlock::kAlignment,
-            0u);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(second->data()) %
-                SharedBlock::kAlignment,
-            0u);
+  EXPECT_EQ(
+      reinterpret_cast<uintptr_t>(first->data()) % SharedBlock::kAlignment, 0u);
+  EXPECT_EQ(
+      reinterpret_cast<uintptr_t>(second->data()) % SharedBlock::kAlignment,
+      0u);
   EXPECT_GE(std::max(first->data(), second->data()) -
                 std::min(first->data(), second->data()),
             128);

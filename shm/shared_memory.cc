@@ -51,8 +51,7 @@ absl::Status Reserve(int fd, size_t size, absl::string_view posix_name) {
                         errno);
   }
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
-    return SegmentError(posix_name, absl::StrCat("ftruncate to ", size),
-                        errno);
+    return SegmentError(posix_name, absl::StrCat("ftruncate to ", size), errno);
   }
   return absl::OkStatus();
 }
@@ -74,8 +73,8 @@ absl::StatusOr<std::byte*> Map(int fd, size_t size,
 // which a killed creator would leave an untracked segment.
 absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
                                        size_t size, bool track) {
-  int fd = shm_open(posix_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                    0600);
+  int fd =
+      shm_open(posix_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return SegmentError(posix_name, "create", errno);
   absl::StatusOr<std::byte*> data = [&]() -> absl::StatusOr<std::byte*> {
     if (track) {
@@ -87,13 +86,12 @@ absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
               internal::Track(internal::TrackedKind::kSegment, posix_name,
                               internal::IdentityOf(status));
           !tracked.ok()) {
-        return absl::Status(tracked.code(),
-                            absl::StrCat("shm \"", posix_name, "\": ",
-                                         tracked.message()));
+        return absl::Status(
+            tracked.code(),
+            absl::StrCat("shm \"", posix_name, "\": ", tracked.message()));
       }
     }
-    if (absl::Status reserved = Reserve(fd, size, posix_name);
-        !reserved.ok()) {
+    if (absl::Status reserved = Reserve(fd, size, posix_name); !reserved.ok()) {
       return reserved;
     }
     return Map(fd, size, posix_name);
@@ -108,8 +106,9 @@ absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
 
 }  // namespace
 
-absl::StatusOr<SharedMemory> SharedMemory::Create(
-    size_t size, absl::string_view name, SharedMemoryOptions options) {
+absl::StatusOr<SharedMemory> SharedMemory::Create(size_t size,
+                                                  absl::string_view name,
+                                                  SharedMemoryOptions options) {
   std::string posix_name = "<fresh name>";
   if (!name.empty()) {
     absl::StatusOr<std::string> valid = internal::PosixSegmentName(name);
@@ -126,7 +125,8 @@ absl::StatusOr<SharedMemory> SharedMemory::Create(
                      " is larger than the system allows"));
   }
   if (!name.empty()) {
-    absl::StatusOr<std::byte*> data = CreateNamed(posix_name, size, options.track);
+    absl::StatusOr<std::byte*> data =
+        CreateNamed(posix_name, size, options.track);
     if (!data.ok()) return data.status();
     return SharedMemory(posix_name.substr(1), *data, size);
   }

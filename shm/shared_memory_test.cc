@@ -26,12 +26,12 @@ namespace {
 
 using ::mp::testing::ForkAndWait;
 using ::mp::testing::IsOkAndHolds;
-using ::mp::testing::StatusIs;
-using ::testing::ElementsAre;
 using ::mp::testing::RunfilePath;
 using ::mp::testing::RunProgram;
 using ::mp::testing::ScopedUnlink;
+using ::mp::testing::StatusIs;
 using ::mp::testing::TestSegmentName;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -185,7 +185,7 @@ TEST(SharedMemoryTest, ForbiddenSegmentIsPermissionDenied) {
     absl::StatusOr<SharedMemory> denied = SharedMemory::Attach(name);
     if (denied.ok()) return 1;
     return denied.status().code() == absl::StatusCode::kPermissionDenied ? 0
-                                                                        : 2;
+                                                                         : 2;
   });
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
@@ -363,13 +363,19 @@ TEST(SharedMemoryTest, ViewIsATypedArrayInPlaceAndChecksItsBounds) {
   absl::StatusOr<std::span<int32_t>> tail = shm->View<int32_t>(2, 32);
   ASSERT_TRUE(tail.ok()) << tail.status();
   EXPECT_EQ((*tail)[0], 15);  // The low half of the last int64, little-endian.
-  EXPECT_THAT(shm->View<int64_t>(6),
-              StatusIs(absl::StatusCode::kOutOfRange,
-                       HasSubstr("6 elements of 8 bytes at offset 0 do not fit its 40 bytes")));
-  EXPECT_THAT(shm->View<int32_t>(1, 40), StatusIs(absl::StatusCode::kOutOfRange));
-  EXPECT_THAT(shm->View<int64_t>(1, 4), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      shm->View<int64_t>(6),
+      StatusIs(
+          absl::StatusCode::kOutOfRange,
+          HasSubstr(
+              "6 elements of 8 bytes at offset 0 do not fit its 40 bytes")));
+  EXPECT_THAT(shm->View<int32_t>(1, 40),
+              StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(shm->View<int64_t>(1, 4),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   shm->Close();
-  EXPECT_THAT(shm->View<int64_t>(1), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(shm->View<int64_t>(1),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

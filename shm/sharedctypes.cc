@@ -46,8 +46,8 @@ absl::StatusOr<TypedStorage> TypedStorage::Create(bool array,
                                                   size_t element_size,
                                                   size_t element_alignment,
                                                   size_t count) {
-  if (count > (std::numeric_limits<size_t>::max() - DataOffset()) /
-                  element_size) {
+  if (count >
+      (std::numeric_limits<size_t>::max() - DataOffset()) / element_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("Array of ", count, " elements of ", element_size,
                      " bytes: too large"));
@@ -75,17 +75,17 @@ absl::StatusOr<TypedStorage> TypedStorage::Attach(const SharedRef& ref,
       (*block)->size() - kSharedPayloadOffset - DataOffset();
   if (header->element_size != element_size ||
       header->element_alignment != element_alignment) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        SharedKindName(KindOf(array)), " at ", ref.segment, "+", ref.offset,
-        ": holds elements of ", header->element_size, " bytes (alignment ",
-        header->element_alignment, "), not ", element_size, " (alignment ",
-        element_alignment, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(SharedKindName(KindOf(array)), " at ", ref.segment, "+",
+                     ref.offset, ": holds elements of ", header->element_size,
+                     " bytes (alignment ", header->element_alignment, "), not ",
+                     element_size, " (alignment ", element_alignment, ")"));
   }
   if (header->count > available / element_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        SharedKindName(KindOf(array)), " at ", ref.segment, "+", ref.offset,
-        ": claims ", header->count, " elements but has room for ",
-        available / element_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat(SharedKindName(KindOf(array)), " at ", ref.segment, "+",
+                     ref.offset, ": claims ", header->count,
+                     " elements but has room for ", available / element_size));
   }
   std::byte* data = ObjectPayload(**block) + DataOffset();
   const size_t count = header->count;
@@ -118,13 +118,12 @@ absl::StatusOr<SharedRef> TypedStorage::RecordedLockRef(
       }
       return "no lock";
     };
-    return absl::FailedPreconditionError(
-        absl::StrCat(Describe(), " at ", ref().segment, "+", ref().offset,
-                     ": guarded by ", name(header->lock_kind), ", not ",
-                     name(kind)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        Describe(), " at ", ref().segment, "+", ref().offset, ": guarded by ",
+        name(header->lock_kind), ", not ", name(kind)));
   }
-  const size_t length = strnlen(header->lock_segment,
-                                sizeof(header->lock_segment));
+  const size_t length =
+      strnlen(header->lock_segment, sizeof(header->lock_segment));
   return SharedRef{std::string(header->lock_segment, length),
                    header->lock_offset, header->lock_size};
 }
@@ -140,8 +139,8 @@ absl::StatusOr<size_t> ResolveIndex(const TypedStorage& storage,
   const int64_t count = static_cast<int64_t>(storage.count());
   const int64_t position = index < 0 ? index + count : index;
   if (position < 0 || position >= count) {
-    return absl::OutOfRangeError(absl::StrCat(
-        storage.Describe(), ": index ", index, " is out of range"));
+    return absl::OutOfRangeError(absl::StrCat(storage.Describe(), ": index ",
+                                              index, " is out of range"));
   }
   return static_cast<size_t>(position);
 }
@@ -157,10 +156,11 @@ void DieOfSharedCtypesFailure(const absl::Status& status) {
 
 absl::Status SliceSizeMismatch(const TypedStorage& storage, size_t selected,
                                size_t given) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      storage.Describe(), ": ValueError: can only assign a sequence of the "
-      "same size (the slice selects ", selected, " elements, ", given,
-      " given)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(storage.Describe(),
+                   ": ValueError: can only assign a sequence of the "
+                   "same size (the slice selects ",
+                   selected, " elements, ", given, " given)"));
 }
 
 absl::Status ByteStringTooLong(const TypedStorage& storage, size_t length) {
@@ -186,7 +186,8 @@ absl::Status SetCharArrayValue(const TypedStorage& storage,
 }
 
 absl::Status SetCharArrayRaw(const TypedStorage& storage,
-                             std::span<char> elements, absl::string_view bytes) {
+                             std::span<char> elements,
+                             absl::string_view bytes) {
   if (bytes.size() > elements.size()) {
     return ByteStringTooLong(storage, bytes.size());
   }

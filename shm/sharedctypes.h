@@ -60,10 +60,10 @@
 #ifndef MULTIPROCESS_SHM_SHAREDCTYPES_H_
 #define MULTIPROCESS_SHM_SHAREDCTYPES_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <algorithm>
 #include <initializer_list>
 #include <iterator>
 #include <memory>
@@ -94,9 +94,9 @@ enum class RecordedLock : uint32_t { kNone = 0, kLock = 1, kRLock = 2 };
 
 template <typename LockType>
 constexpr RecordedLock RecordedLockOf() {
-  static_assert(std::is_same_v<LockType, Lock> ||
-                    std::is_same_v<LockType, RLock>,
-                "a Value or Array is guarded by an mp::Lock or mp::RLock");
+  static_assert(
+      std::is_same_v<LockType, Lock> || std::is_same_v<LockType, RLock>,
+      "a Value or Array is guarded by an mp::Lock or mp::RLock");
   return std::is_same_v<LockType, Lock> ? RecordedLock::kLock
                                         : RecordedLock::kRLock;
 }
@@ -106,8 +106,7 @@ constexpr RecordedLock RecordedLockOf() {
 class TypedStorage {
  public:
   [[nodiscard]] static absl::StatusOr<TypedStorage> Create(
-      bool array, size_t element_size, size_t element_alignment,
-      size_t count);
+      bool array, size_t element_size, size_t element_alignment, size_t count);
   // Errors: as SharedBlock::Attach; `InvalidArgument` when the block holds
   // another kind of object or elements of another size or alignment.
   [[nodiscard]] static absl::StatusOr<TypedStorage> Attach(
@@ -162,7 +161,8 @@ absl::StatusOr<std::vector<T>> CopySlice(std::span<const T> elements,
   std::vector<T> out;
   out.reserve(range->count);
   for (size_t i = 0; i < range->count; ++i) {
-    out.push_back(elements[range->start + static_cast<int64_t>(i) * range->step]);
+    out.push_back(
+        elements[range->start + static_cast<int64_t>(i) * range->step]);
   }
   return out;
 }
@@ -382,7 +382,8 @@ class RawArray {
   [[nodiscard]] static absl::StatusOr<RawArray> Create(
       std::span<const T> initial) {
     absl::StatusOr<RawArray> raw = Create(initial.size());
-    if (raw.ok()) std::copy(initial.begin(), initial.end(), raw->span().begin());
+    if (raw.ok())
+      std::copy(initial.begin(), initial.end(), raw->span().begin());
     return raw;
   }
 
@@ -437,29 +438,23 @@ class RawArray {
 
   // For arrays of char, ctypes' `value` and `raw`: the bytes before the
   // first NUL, and all of them.
-  std::string value() const
-    requires std::is_same_v<T, char>
-  {
+  std::string value() const requires std::is_same_v<T, char> {
     return internal::CharArrayValue(span());
   }
-  std::string raw() const
-    requires std::is_same_v<T, char>
-  {
+  std::string raw() const requires std::is_same_v<T, char> {
     return std::string(span().data(), size());
   }
   // Stores `bytes` at the front, followed by a NUL when there is room
   // (ctypes' `arr.value = b'...'`). Errors: `InvalidArgument` when `bytes`
   // is longer than the array (nothing is written then).
-  [[nodiscard]] absl::Status set_value(absl::string_view bytes) const
-    requires std::is_same_v<T, char>
-  {
+  [[nodiscard]] absl::Status set_value(
+      absl::string_view bytes) const requires std::is_same_v<T, char> {
     return internal::SetCharArrayValue(storage_, span(), bytes);
   }
   // Stores `bytes` at the front, without a NUL (ctypes' `arr.raw = ...`).
   // Errors: as set_value.
-  [[nodiscard]] absl::Status set_raw(absl::string_view bytes) const
-    requires std::is_same_v<T, char>
-  {
+  [[nodiscard]] absl::Status set_raw(
+      absl::string_view bytes) const requires std::is_same_v<T, char> {
     return internal::SetCharArrayRaw(storage_, span(), bytes);
   }
 
@@ -576,8 +571,7 @@ class ABSL_LOCKABLE Value {
       : raw_(std::move(raw)), lock_(std::move(lock)) {}
   Value(RawValue<T> raw, LockType lock)
       : raw_(std::move(raw)), lock_(std::move(lock)) {
-    raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(),
-                             lock_.ref());
+    raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(), lock_.ref());
   }
 
   RawValue<T> raw_;
@@ -713,27 +707,21 @@ class ABSL_LOCKABLE Array {
 
   // For arrays of char, ctypes' `value` and `raw` and their setters (see
   // RawArray), each under the lock.
-  std::string value() const
-    requires std::is_same_v<T, char>
-  {
+  std::string value() const requires std::is_same_v<T, char> {
     LockGuard guard(lock_);
     return raw_.value();
   }
-  std::string raw() const
-    requires std::is_same_v<T, char>
-  {
+  std::string raw() const requires std::is_same_v<T, char> {
     LockGuard guard(lock_);
     return raw_.raw();
   }
-  [[nodiscard]] absl::Status set_value(absl::string_view bytes) const
-    requires std::is_same_v<T, char>
-  {
+  [[nodiscard]] absl::Status set_value(
+      absl::string_view bytes) const requires std::is_same_v<T, char> {
     LockGuard guard(lock_);
     return raw_.set_value(bytes);
   }
-  [[nodiscard]] absl::Status set_raw(absl::string_view bytes) const
-    requires std::is_same_v<T, char>
-  {
+  [[nodiscard]] absl::Status set_raw(
+      absl::string_view bytes) const requires std::is_same_v<T, char> {
     LockGuard guard(lock_);
     return raw_.set_raw(bytes);
   }
@@ -766,8 +754,7 @@ class ABSL_LOCKABLE Array {
       : raw_(std::move(raw)), lock_(std::move(lock)) {}
   Array(RawArray<T> raw, LockType lock)
       : raw_(std::move(raw)), lock_(std::move(lock)) {
-    raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(),
-                             lock_.ref());
+    raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(), lock_.ref());
   }
 
   RawArray<T> raw_;

@@ -30,8 +30,8 @@ using ::mp::testing::IsOkAndHolds;
 using ::mp::testing::RunfilePath;
 using ::mp::testing::RunProgram;
 using ::mp::testing::StatusIs;
-using ::testing::ElementsAre;
 using ::testing::Each;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 struct Point {
@@ -83,7 +83,8 @@ TEST(SharedCtypesTest, SeedScenarioRawAndSynchronizedWithALock) {
   absl::StatusOr<Array<char, Lock>> s = Array<char, Lock>::Create(
       std::span<const char>(hello.data(), hello.size()), lock);
   ASSERT_TRUE(s.ok()) << s.status();
-  const std::vector<Point> points = {{1.875, -6.25}, {-5.75, 2.0}, {2.375, 9.5}};
+  const std::vector<Point> points = {
+      {1.875, -6.25}, {-5.75, 2.0}, {2.375, 9.5}};
   absl::StatusOr<Array<Point, Lock>> a =
       Array<Point, Lock>::Create(std::span<const Point>(points), lock);
   ASSERT_TRUE(a.ok()) << a.status();
@@ -125,15 +126,14 @@ TEST(SharedCtypesTest, LockedIncrementsAreExactAcrossProcesses) {
   Value<int64_t> counter(0);
   Lock lock;
   RawValue<int64_t> raw(0);
-  absl::StatusOr<std::vector<int>> codes =
-      ForkAllAndWait(kProcesses, [&](int) {
-        for (int i = 0; i < kIncrements; ++i) {
-          counter.Update([](int64_t& c) { ++c; });
-          LockGuard guard(lock);
-          ++*raw;
-        }
-        return 0;
-      });
+  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(kProcesses, [&](int) {
+    for (int i = 0; i < kIncrements; ++i) {
+      counter.Update([](int64_t& c) { ++c; });
+      LockGuard guard(lock);
+      ++*raw;
+    }
+    return 0;
+  });
   ASSERT_THAT(codes, IsOkAndHolds(Each(0)));
   EXPECT_EQ(counter.value(), kProcesses * kIncrements);
   EXPECT_EQ(raw.value(), kProcesses * kIncrements);
@@ -263,7 +263,8 @@ TEST(SharedCtypesTest, AttachChecksTypeAndLock) {
       RawValue<int32_t>::Attach(four_bytes.ref());
   ASSERT_TRUE(attached_raw.ok()) << attached_raw.status();
   EXPECT_EQ(attached_raw->value(), 1);
-  absl::StatusOr<Value<int32_t>> attached = Value<int32_t>::Attach(four_bytes.ref());
+  absl::StatusOr<Value<int32_t>> attached =
+      Value<int32_t>::Attach(four_bytes.ref());
   ASSERT_TRUE(attached.ok()) << attached.status();
   attached->set_value(6);
   EXPECT_EQ(four_bytes.value(), 6);
@@ -304,13 +305,12 @@ TEST(SharedCtypesTest, ElementCompoundAssignmentIsOneLockedUpdate) {
     return 0;
   });
   ASSERT_THAT(codes, IsOkAndHolds(Each(0)));
-  EXPECT_THAT(array.ToVector(),
-              ElementsAre(kProcesses * kIncrements, 0,
-                          -2 * kProcesses * kIncrements));
+  EXPECT_THAT(array.ToVector(), ElementsAre(kProcesses * kIncrements, 0,
+                                            -2 * kProcesses * kIncrements));
 }
 
-// The seed's `with arr.get_lock(): for i in range(len(arr)): arr[i] = arr[i] * 2`
-// and `with v: v.value += 10`: the objects are lockable themselves, and
+// The seed's `with arr.get_lock(): for i in range(len(arr)): arr[i] = arr[i] *
+// 2` and `with v: v.value += 10`: the objects are lockable themselves, and
 // their RLock lets the accessors take it again inside.
 TEST(SharedCtypesTest, HoldingTheObjectItselfMakesSeveralAccessesAtomic) {
   Value<int32_t> value(5);
@@ -329,7 +329,8 @@ TEST(SharedCtypesTest, HoldingTheObjectItselfMakesSeveralAccessesAtomic) {
   EXPECT_THAT(floats[Slice{}], ElementsAre(4.0f, 8.0f, 12.0f, 16.0f));
   EXPECT_TRUE(value.Acquire(false));
   EXPECT_THAT(value.Release(), IsOk());
-  EXPECT_THAT(floats.Release(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(floats.Release(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(SharedCtypesTest, IndexingIteratingAndSlicingAsPython) {
@@ -341,7 +342,8 @@ TEST(SharedCtypesTest, IndexingIteratingAndSlicingAsPython) {
   EXPECT_EQ(sum, 0 + 11 + 2 + 3 + 4 + 5);
   EXPECT_THAT(raw[Slice{}], ElementsAre(0, 11, 2, 3, 4, 5));
   EXPECT_THAT(raw[Slice{.start = -2}], ElementsAre(4, 5));
-  EXPECT_THAT((raw[Slice{.start = 1, .stop = 5, .step = 2}]), ElementsAre(11, 3));
+  EXPECT_THAT((raw[Slice{.start = 1, .stop = 5, .step = 2}]),
+              ElementsAre(11, 3));
   EXPECT_THAT(raw[Slice{.step = -2}], ElementsAre(5, 3, 11));
   EXPECT_THAT(raw.GetSlice(Slice{.step = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -391,7 +393,8 @@ TEST(SharedCtypesTest, CharArraysHaveValueAndRaw) {
   EXPECT_EQ(text.raw(), "sixsix");
 
   RawArray<char> raw(4);
-  absl::StatusOr<int> code = ForkAndWait([&] { return raw.set_value("ok").ok() ? 0 : 1; });
+  absl::StatusOr<int> code =
+      ForkAndWait([&] { return raw.set_value("ok").ok() ? 0 : 1; });
   ASSERT_THAT(code, IsOkAndHolds(0));
   EXPECT_EQ(raw.value(), "ok");
   EXPECT_EQ(raw.raw(), std::string("ok\0\0", 4));

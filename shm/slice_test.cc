@@ -111,7 +111,8 @@ TEST(SliceTest, SelectsWhatPythonSelects) {
 
 TEST(SliceTest, TheCommonSpellings) {
   EXPECT_EQ(Positions(Slice{}, 4), (std::vector<int64_t>{0, 1, 2, 3}));
-  EXPECT_EQ(Positions(Slice{.step = -1}, 4), (std::vector<int64_t>{3, 2, 1, 0}));
+  EXPECT_EQ(Positions(Slice{.step = -1}, 4),
+            (std::vector<int64_t>{3, 2, 1, 0}));
   EXPECT_EQ(Positions(Slice{.start = -2}, 4), (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(Positions(Slice{.stop = -1}, 4), (std::vector<int64_t>{0, 1, 2}));
 }

@@ -75,8 +75,8 @@ absl::Status BarrierState::BrokenError(BreakReason reason) const {
       why = "broken";
       break;
   }
-  return absl::AbortedError(absl::StrCat("Barrier of ", parties_,
-                                         " parties: broken (", why, ")"));
+  return absl::AbortedError(
+      absl::StrCat("Barrier of ", parties_, " parties: broken (", why, ")"));
 }
 
 absl::StatusOr<uint32_t> BarrierState::Wait(absl::Duration timeout,
@@ -120,9 +120,10 @@ absl::StatusOr<uint32_t> BarrierState::Wait(absl::Duration timeout,
     if (still_waiting) {
       // Aborted, as every other waiter of the broken round is told: Python
       // raises BrokenBarrierError in the one that timed out too.
-      return absl::AbortedError(absl::StrCat(
-          "Barrier of ", parties_, " parties: broken (this wait timed out with ",
-          index + 1, " of them arrived)"));
+      return absl::AbortedError(
+          absl::StrCat("Barrier of ", parties_,
+                       " parties: broken (this wait timed out with ", index + 1,
+                       " of them arrived)"));
     }
   }
   if (broken_rounds_.load(std::memory_order_relaxed) & RoundBit(round)) {
@@ -146,9 +147,9 @@ void BarrierState::Reset() {
 }
 
 Barrier::Barrier(uint32_t parties, Action action, absl::Duration timeout)
-    : Barrier(State::CreateOrDie(internal::SharedKind::kBarrier, parties,
-                                 timeout),
-              std::move(action)) {}
+    : Barrier(
+          State::CreateOrDie(internal::SharedKind::kBarrier, parties, timeout),
+          std::move(action)) {}
 
 absl::StatusOr<Barrier> Barrier::Create(uint32_t parties, Action action,
                                         absl::Duration timeout) {

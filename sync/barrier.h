@@ -79,8 +79,8 @@ class BarrierState {
   // `action` first. Returns the caller's arrival index, 0 to parties() - 1.
   // Errors: `Aborted` when the barrier is or becomes broken, this call's
   // timeout included; `InvalidArgument` for a barrier of 0 parties.
-  [[nodiscard]] absl::StatusOr<uint32_t> Wait(
-      absl::Duration timeout, absl::FunctionRef<void()> action);
+  [[nodiscard]] absl::StatusOr<uint32_t> Wait(absl::Duration timeout,
+                                              absl::FunctionRef<void()> action);
 
   // Breaks the barrier: waiters and later calls get `Aborted`.
   void Abort();

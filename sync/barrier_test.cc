@@ -25,8 +25,8 @@ using ::mp::testing::ForkedChild;
 using ::mp::testing::IsOk;
 using ::mp::testing::IsOkAndHolds;
 using ::mp::testing::StatusIs;
-using ::testing::HasSubstr;
 using ::testing::Each;
+using ::testing::HasSubstr;
 
 constexpr int kRounds = 50;
 
@@ -85,8 +85,9 @@ TEST(BarrierTest, ATimeoutBreaksTheBarrierForEveryone) {
       StartWaiterExpectingBreak(barrier, first_waiting);
   ASSERT_TRUE(patient.ok()) << patient.status();
   ASSERT_TRUE(first_waiting.Wait(absl::Seconds(30)));
-  EXPECT_THAT(barrier.Wait(absl::Milliseconds(50)),
-              StatusIs(absl::StatusCode::kAborted, HasSubstr("this wait timed out")));
+  EXPECT_THAT(
+      barrier.Wait(absl::Milliseconds(50)),
+      StatusIs(absl::StatusCode::kAborted, HasSubstr("this wait timed out")));
   EXPECT_THAT(patient->Wait(), IsOkAndHolds(0));
   EXPECT_TRUE(barrier.broken());
   EXPECT_THAT(barrier.Wait(), StatusIs(absl::StatusCode::kAborted));
@@ -117,7 +118,8 @@ TEST(BarrierTest, ADeadPartyBreaksTheBarrierOnceTheTimeoutPasses) {
 TEST(BarrierTest, AbortWakesWaitersWithAnError) {
   Barrier barrier(2);
   Event waiting;
-  absl::StatusOr<ForkedChild> child = StartWaiterExpectingBreak(barrier, waiting);
+  absl::StatusOr<ForkedChild> child =
+      StartWaiterExpectingBreak(barrier, waiting);
   ASSERT_TRUE(child.ok()) << child.status();
   ASSERT_TRUE(waiting.Wait(absl::Seconds(30)));
   barrier.Abort();
@@ -131,7 +133,8 @@ TEST(BarrierTest, AbortWakesWaitersWithAnError) {
 TEST(BarrierTest, ResetBreaksTheCurrentRoundAndRestoresTheBarrier) {
   Barrier barrier(2);
   Event waiting;
-  absl::StatusOr<ForkedChild> child = StartWaiterExpectingBreak(barrier, waiting);
+  absl::StatusOr<ForkedChild> child =
+      StartWaiterExpectingBreak(barrier, waiting);
   ASSERT_TRUE(child.ok()) << child.status();
   ASSERT_TRUE(waiting.Wait(absl::Seconds(30)));
   // n_waiting is a snapshot; the child may not have registered yet.
@@ -139,9 +142,8 @@ TEST(BarrierTest, ResetBreaksTheCurrentRoundAndRestoresTheBarrier) {
   barrier.Reset();
   EXPECT_THAT(child->Wait(), IsOkAndHolds(0));
   EXPECT_FALSE(barrier.broken());
-  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(2, [&](int) {
-    return barrier.Wait(absl::Seconds(30)).ok() ? 0 : 1;
-  });
+  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(
+      2, [&](int) { return barrier.Wait(absl::Seconds(30)).ok() ? 0 : 1; });
   EXPECT_THAT(codes, IsOkAndHolds(Each(0)));
 }
 

@@ -91,8 +91,7 @@ Condition::Condition(RLock lock)
       lock_(std::move(lock)) {}
 
 absl::StatusOr<Condition> Condition::CreateWith(AnyLock lock) {
-  absl::StatusOr<State> state =
-      State::Create(internal::SharedKind::kCondition);
+  absl::StatusOr<State> state = State::Create(internal::SharedKind::kCondition);
   if (!state.ok()) return state.status();
   return Condition(*std::move(state), std::move(lock));
 }
@@ -129,8 +128,8 @@ absl::StatusOr<Condition> Condition::Attach(const SharedRef& condition,
 }
 
 Acquired Condition::Acquire(bool block, absl::Duration timeout) {
-  return std::visit(
-      [&](auto& lock) { return lock.Acquire(block, timeout); }, lock_);
+  return std::visit([&](auto& lock) { return lock.Acquire(block, timeout); },
+                    lock_);
 }
 
 absl::Status Condition::Release() {

@@ -44,7 +44,8 @@ TEST(ConditionTest, WaitAndNotifyRequireTheLock) {
   Condition condition;
   EXPECT_THAT(condition.Wait(absl::Milliseconds(1)),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(condition.Notify(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(condition.Notify(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(condition.NotifyAll(),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   ASSERT_TRUE(condition.Acquire());

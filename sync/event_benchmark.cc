@@ -44,12 +44,14 @@ void BM_PipePingPong(benchmark::State& state) {
   int pong[2];
   if (pipe(ping) != 0 || pipe(pong) != 0) std::abort();
   bench::Pin pin(bench::kOwnCpu);
-  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
-    char byte;
-    while (read(ping[0], &byte, 1) == 1 && byte == 'p') {
-      if (write(pong[1], &byte, 1) != 1) break;
-    }
-  }, bench::PeerCpu(bench::Placement::kTwoCpus));
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        char byte;
+        while (read(ping[0], &byte, 1) == 1 && byte == 'p') {
+          if (write(pong[1], &byte, 1) != 1) break;
+        }
+      },
+      bench::PeerCpu(bench::Placement::kTwoCpus));
   char byte = 'p';
   for (auto _ : state) {
     if (write(ping[1], &byte, 1) != 1 || read(pong[0], &byte, 1) != 1) {
@@ -69,12 +71,14 @@ void BM_EventPingPong(benchmark::State& state) {
   Event ping;
   Event pong;
   bench::Pin pin(bench::kOwnCpu);
-  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
-    while (ping.Wait() && !stop.load()) {
-      ping.Clear();
-      pong.Set();
-    }
-  }, bench::PeerCpu(bench::Placement::kTwoCpus));
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        while (ping.Wait() && !stop.load()) {
+          ping.Clear();
+          pong.Set();
+        }
+      },
+      bench::PeerCpu(bench::Placement::kTwoCpus));
   for (auto _ : state) {
     ping.Set();
     pong.Wait();
@@ -88,17 +92,19 @@ void BM_ConditionPingPong(benchmark::State& state) {
   Condition condition{Lock()};
   auto* turn = bench::MapShared<uint32_t>();  // Guarded by the condition.
   bench::Pin pin(bench::kOwnCpu);
-  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
-    LockGuard guard(condition);
-    while (!stop.load()) {
-      if (*turn == 1) {
-        *turn = 0;
-        (void)condition.Notify();
-      } else {
-        (void)condition.Wait(absl::Milliseconds(100));
-      }
-    }
-  }, bench::PeerCpu(bench::Placement::kTwoCpus));
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        LockGuard guard(condition);
+        while (!stop.load()) {
+          if (*turn == 1) {
+            *turn = 0;
+            (void)condition.Notify();
+          } else {
+            (void)condition.Wait(absl::Milliseconds(100));
+          }
+        }
+      },
+      bench::PeerCpu(bench::Placement::kTwoCpus));
   for (auto _ : state) {
     LockGuard guard(condition);
     *turn = 1;

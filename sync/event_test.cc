@@ -83,7 +83,8 @@ TEST(EventTest, ClearAfterWaitersSleptStillLetsTheNextSetWakeThem) {
   ASSERT_TRUE(started.Wait(absl::Seconds(30)));
   // The waiter has recorded itself (the word is 2, "clear, with waiters":
   // the layout sync/event.h documents) and sleeps in the kernel.
-  const auto& word = reinterpret_cast<const std::atomic<uint32_t>&>(event.state());
+  const auto& word =
+      reinterpret_cast<const std::atomic<uint32_t>&>(event.state());
   ASSERT_TRUE(testing::Eventually([&] {
     return word.load() == 2 && testing::AsleepOnFutex(child->pid());
   })) << "the waiter never went to sleep";

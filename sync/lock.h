@@ -50,8 +50,8 @@
 // Thread safety: all members may be called concurrently from any thread.
 //
 // Costs: an uncontended acquire is one atomic compare-exchange, a release
-// one plain store and one load; neither makes a system call; see //sync:lock_benchmark for figures beside a
-// robust pthread mutex.
+// one plain store and one load; neither makes a system call; see
+// //sync:lock_benchmark for figures beside a robust pthread mutex.
 
 #ifndef MULTIPROCESS_SYNC_LOCK_H_
 #define MULTIPROCESS_SYNC_LOCK_H_
@@ -75,8 +75,8 @@
 namespace mp {
 
 // The lock itself, for placement in shared memory. Layout: the two 32-bit
-// words documented in sync/internal/owner_word.h (owner = process id). Neither copyable nor movable:
-// its address is its identity.
+// words documented in sync/internal/owner_word.h (owner = process id). Neither
+// copyable nor movable: its address is its identity.
 class ABSL_LOCKABLE LockState {
  public:
   constexpr LockState() = default;
@@ -134,7 +134,8 @@ static_assert(sizeof(LockState) == 8 && alignof(LockState) == 4);
 // `Lock::Attach(ref)` maps the lock another process's `ref()` describes
 // (see shm/internal/shared_object.h for both).
 class ABSL_LOCKABLE Lock
-    : public internal::SharedHandle<Lock, LockState, internal::SharedKind::kLock> {
+    : public internal::SharedHandle<Lock, LockState,
+                                    internal::SharedKind::kLock> {
  public:
   // Allocates a new, unlocked lock. Aborts with a message if the shared heap
   // has no memory left (as `new` does); use `Create` to get an error instead.

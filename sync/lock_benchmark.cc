@@ -131,17 +131,19 @@ void BM_TwoProcessCounter(benchmark::State& state) {
   const int64_t work = state.range(0);
   // Pinned to different CPUs, so both really run at once.
   bench::Pin pin(bench::kOwnCpu);
-  bench::Partner partner([&](const std::atomic<uint32_t>& stop) {
-    int64_t mine = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
-      shared->lock.lock();
-      ++shared->counter;
-      Work(work);
-      shared->lock.unlock();
-      ++mine;
-    }
-    shared->partner_increments.store(mine);
-  }, bench::PeerCpu(bench::Placement::kTwoCpus));
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        int64_t mine = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+          shared->lock.lock();
+          ++shared->counter;
+          Work(work);
+          shared->lock.unlock();
+          ++mine;
+        }
+        shared->partner_increments.store(mine);
+      },
+      bench::PeerCpu(bench::Placement::kTwoCpus));
   int64_t parent = 0;
   for (auto _ : state) {
     shared->lock.lock();
@@ -155,18 +157,26 @@ void BM_TwoProcessCounter(benchmark::State& state) {
   if (shared->counter != total) {
     state.SkipWithError("lost increments: the counter is not exact");
   }
-  state.counters["total_increments_per_s"] =
-      benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+  state.counters["total_increments_per_s"] = benchmark::Counter(
+      static_cast<double>(total), benchmark::Counter::kIsRate);
   bench::UnmapShared(shared);
 }
 BENCHMARK_TEMPLATE(BM_TwoProcessCounter, RobustPthreadLock)
-    ->Arg(0)->Arg(50)->UseRealTime();
+    ->Arg(0)
+    ->Arg(50)
+    ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_TwoProcessCounter, PlacedLock)
-    ->Arg(0)->Arg(50)->UseRealTime();
+    ->Arg(0)
+    ->Arg(50)
+    ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_TwoProcessCounter, PlacedRLock)
-    ->Arg(0)->Arg(50)->UseRealTime();
+    ->Arg(0)
+    ->Arg(50)
+    ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_TwoProcessCounter, BoostMutex)
-    ->Arg(0)->Arg(50)->UseRealTime();
+    ->Arg(0)
+    ->Arg(50)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace mp

@@ -135,14 +135,13 @@ TEST(LockTest, CountsExactlyAcrossProcesses) {
   Lock lock;
   SharedBlock block = MustAllocate(sizeof(Counter));
   auto* counter = new (block.data()) Counter{0};
-  absl::StatusOr<std::vector<int>> codes =
-      ForkAllAndWait(kProcesses, [&](int) {
-        for (int i = 0; i < kIncrements; ++i) {
-          LockGuard guard(lock);
-          ++counter->value;
-        }
-        return 0;
-      });
+  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(kProcesses, [&](int) {
+    for (int i = 0; i < kIncrements; ++i) {
+      LockGuard guard(lock);
+      ++counter->value;
+    }
+    return 0;
+  });
   ASSERT_TRUE(codes.ok()) << codes.status();
   EXPECT_THAT(*codes, Each(0));
   EXPECT_EQ(counter->value, int64_t{kProcesses} * kIncrements);
@@ -157,15 +156,14 @@ TEST(LockTest, PlacedStateCountsExactlyInANamedSegment) {
   ASSERT_TRUE(segment.ok()) << segment.status();
   ScopedUnlink unlink(segment->name());
   auto* table = new (segment->data()) Table{};
-  absl::StatusOr<std::vector<int>> codes =
-      ForkAllAndWait(kProcesses, [&](int) {
-        for (int i = 0; i < kIncrements; ++i) {
-          if (!table->lock.Acquire()) return 1;
-          ++table->value;
-          if (!table->lock.Release().ok()) return 2;
-        }
-        return 0;
-      });
+  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(kProcesses, [&](int) {
+    for (int i = 0; i < kIncrements; ++i) {
+      if (!table->lock.Acquire()) return 1;
+      ++table->value;
+      if (!table->lock.Release().ok()) return 2;
+    }
+    return 0;
+  });
   ASSERT_TRUE(codes.ok()) << codes.status();
   EXPECT_THAT(*codes, Each(0));
   EXPECT_EQ(table->value, int64_t{kProcesses} * kIncrements);

@@ -75,21 +75,20 @@ TEST(RLockTest, CountsExactlyAcrossProcessesAndThreads) {
   absl::StatusOr<SharedBlock> block = SharedBlock::Allocate(sizeof(int64_t));
   ASSERT_TRUE(block.ok()) << block.status();
   auto* counter = new (block->data()) int64_t{0};
-  absl::StatusOr<std::vector<int>> codes =
-      ForkAllAndWait(kProcesses, [&](int) {
-        std::vector<std::thread> threads;
-        for (int t = 0; t < kThreads; ++t) {
-          threads.emplace_back([&] {
-            for (int i = 0; i < kIncrements; ++i) {
-              LockGuard outer(lock);
-              LockGuard inner(lock);  // Re-entry must not deadlock.
-              ++*counter;
-            }
-          });
+  absl::StatusOr<std::vector<int>> codes = ForkAllAndWait(kProcesses, [&](int) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kIncrements; ++i) {
+          LockGuard outer(lock);
+          LockGuard inner(lock);  // Re-entry must not deadlock.
+          ++*counter;
         }
-        for (std::thread& thread : threads) thread.join();
-        return 0;
       });
+    }
+    for (std::thread& thread : threads) thread.join();
+    return 0;
+  });
   ASSERT_THAT(codes, IsOkAndHolds(Each(0)));
   EXPECT_EQ(*counter, int64_t{kProcesses} * kThreads * kIncrements);
 }

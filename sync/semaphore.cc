@@ -58,9 +58,8 @@ absl::Status SemaphoreState::Release() {
           bound_ < kMaxValue ? "BoundedSemaphore" : "Semaphore",
           ": released too many times (count is already ", seen, ")"));
     }
-  } while (!value_.compare_exchange_weak(seen, seen + 1,
-                                         std::memory_order_seq_cst,
-                                         std::memory_order_relaxed));
+  } while (!value_.compare_exchange_weak(
+      seen, seen + 1, std::memory_order_seq_cst, std::memory_order_relaxed));
   if (waiters_.load(std::memory_order_seq_cst) > 0) {
     internal::FutexWake(value_, 1);
   }
@@ -87,8 +86,8 @@ absl::StatusOr<Semaphore> Semaphore::Attach(const SharedRef& ref) {
 }
 
 BoundedSemaphore::BoundedSemaphore(uint32_t value)
-    : Semaphore(State::CreateOrDie(SharedKind::kBoundedSemaphore, value,
-                                   value)) {}
+    : Semaphore(
+          State::CreateOrDie(SharedKind::kBoundedSemaphore, value, value)) {}
 
 absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Create(uint32_t value) {
   if (absl::Status valid =

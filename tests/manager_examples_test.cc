@@ -36,7 +36,8 @@ int NamespaceWorker(NamespaceProxy ns, Lock lock, int worker) {
     {
       LockGuard guard(lock);
       absl::StatusOr<int> counter = ns.GetAttr<int>("counter");
-      absl::StatusOr<std::vector<int>> items = ns.GetAttr<std::vector<int>>("items");
+      absl::StatusOr<std::vector<int>> items =
+          ns.GetAttr<std::vector<int>>("items");
       if (!counter.ok() || !items.ok()) return 3;
       items->push_back(item);
       if (!ns.SetAttr("counter", *counter + 1).ok()) return 4;
@@ -74,7 +75,8 @@ void RunNamespaceExample(StartMethod method) {
   std::vector<int> expected(kWorkers * kRounds);
   for (int i = 0; i < kWorkers * kRounds; ++i) expected[i] = i;
   EXPECT_THAT(ns->GetAttr<int>("counter"), IsOkAndHolds(kWorkers * kRounds));
-  absl::StatusOr<std::vector<int>> items = ns->GetAttr<std::vector<int>>("items");
+  absl::StatusOr<std::vector<int>> items =
+      ns->GetAttr<std::vector<int>>("items");
   ASSERT_THAT(items, IsOk());
   std::sort(items->begin(), items->end());
   EXPECT_EQ(*items, expected);
@@ -84,7 +86,8 @@ void RunNamespaceExample(StartMethod method) {
   ASSERT_THAT(appended, IsOk());
   std::sort(appended->begin(), appended->end());
   EXPECT_EQ(*appended, expected);
-  EXPECT_THAT(ns->Dir(), IsOkAndHolds(std::vector<std::string>{"counter", "items", "shared"}));
+  EXPECT_THAT(ns->Dir(), IsOkAndHolds(std::vector<std::string>{
+                             "counter", "items", "shared"}));
 }
 
 TEST(ManagerExamplesTest, NamespaceCounterAndListThroughFork) {
@@ -183,14 +186,17 @@ void RunNestedExample(StartMethod method) {
   EXPECT_EQ(*keys, expected);
   absl::StatusOr<DictProxy> dicts = shared_data->GetItem<DictProxy>("dicts");
   ASSERT_THAT(dicts, IsOk());
-  absl::StatusOr<std::map<int, int>> squares = dicts->Copy<std::map<int, int>>();
+  absl::StatusOr<std::map<int, int>> squares =
+      dicts->Copy<std::map<int, int>>();
   ASSERT_THAT(squares, IsOk());
   ASSERT_EQ(squares->size(), static_cast<size_t>(total));
   for (const auto& [key, square] : *squares) EXPECT_EQ(square, key * key);
   // The whole structure prints as Python prints it: the nested objects as
   // proxies, not copies.
-  absl::StatusOr<std::vector<std::string>> names = shared_data->Keys<std::string>();
-  EXPECT_THAT(names, IsOkAndHolds(std::vector<std::string>{"lists", "dicts", "lock", "counter"}));
+  absl::StatusOr<std::vector<std::string>> names =
+      shared_data->Keys<std::string>();
+  EXPECT_THAT(names, IsOkAndHolds(std::vector<std::string>{"lists", "dicts",
+                                                           "lock", "counter"}));
   absl::StatusOr<ManagerStats> stats = manager->Stats();
   ASSERT_THAT(stats, IsOk());
   EXPECT_EQ(stats->objects, 3u);

@@ -110,8 +110,8 @@ TEST_P(SeedExamplesTest, RawValueAndRawArrayWithAManualLock) {
   Lock lock;
   std::vector<Process> workers;
   for (int w = 0; w < kWorkers; ++w) {
-    workers.push_back(context_.Process(CountUnderLock, counter, slots, lock, w,
-                                       kRounds));
+    workers.push_back(
+        context_.Process(CountUnderLock, counter, slots, lock, w, kRounds));
   }
   for (Process& worker : workers) ASSERT_THAT(worker.Start(), IsOk());
   for (Process& worker : workers) {
@@ -139,9 +139,9 @@ TEST_P(SeedExamplesTest, SharedMemoryArrayModifiedByAWorker) {
 }
 
 TEST_P(SeedExamplesTest, ShareableListWithTwoWorkers) {
-  absl::StatusOr<ShareableList> a = ShareableList::Create(
-      {"howdy", Bytes{"HoWdY"}, -273.154, int64_t{100}, None(), true,
-       int64_t{42}});
+  absl::StatusOr<ShareableList> a =
+      ShareableList::Create({"howdy", Bytes{"HoWdY"}, -273.154, int64_t{100},
+                             None(), true, int64_t{42}});
   ASSERT_THAT(a.status(), IsOk());
   absl::StatusOr<ShareableList> first = ShareableList::Attach(a->shm().name());
   absl::StatusOr<ShareableList> second = ShareableList::Attach(a->shm().name());
@@ -160,8 +160,8 @@ TEST_P(SeedExamplesTest, ShareableListWithTwoWorkers) {
   EXPECT_THAT(*items,
               ElementsAre(VariantWith<std::string>("HOWDY"),
                           VariantWith<Bytes>(Bytes{"HoWdY"}),
-                          VariantWith<double>(-78.5),
-                          VariantWith<int64_t>(100), VariantWith<None>(::testing::_),
+                          VariantWith<double>(-78.5), VariantWith<int64_t>(100),
+                          VariantWith<None>(::testing::_),
                           VariantWith<bool>(false), VariantWith<int64_t>(43)));
   a->shm().Close();
   EXPECT_THAT(a->shm().Unlink(), IsOk());

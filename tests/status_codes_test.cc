@@ -80,15 +80,15 @@ TEST(StatusCodesTest, TaskDoneCalledTooOften) {
 // {this wait's code, the patient party's code, a later wait's code}.
 template <typename WaitFn, typename WaitingFn>
 std::array<absl::StatusCode, 3> BreakByTimeout(WaitFn wait, WaitingFn waiting) {
-  Process patient([wait] {
-    std::exit(static_cast<int>(wait(absl::Seconds(60)).code()));
-  });
+  Process patient(
+      [wait] { std::exit(static_cast<int>(wait(absl::Seconds(60)).code())); });
   EXPECT_THAT(patient.Start(), IsOk());
   EXPECT_TRUE(Eventually([&] { return waiting() == 1; }));
   const absl::StatusCode mine = wait(absl::Milliseconds(50)).code();
   EXPECT_TRUE(patient.Join(kLong));
   const absl::StatusCode later = wait(absl::Seconds(1)).code();
-  return {mine, static_cast<absl::StatusCode>(patient.exitcode().value_or(-1)), later};
+  return {mine, static_cast<absl::StatusCode>(patient.exitcode().value_or(-1)),
+          later};
 }
 
 TEST(StatusCodesTest, BrokenBarrierForEveryWaiter) {
@@ -106,7 +106,9 @@ TEST(StatusCodesTest, BrokenBarrierForEveryWaiter) {
   absl::StatusOr<BarrierProxy> managed = manager->Barrier(3);
   ASSERT_THAT(managed, IsOk());
   const auto in_manager = BreakByTimeout(
-      [managed = *managed](absl::Duration timeout) { return managed.Wait(timeout).status(); },
+      [managed = *managed](absl::Duration timeout) {
+        return managed.Wait(timeout).status();
+      },
       [&] { return managed->NWaiting().value_or(-1); });
   EXPECT_EQ(in_manager, in_sync);
 }

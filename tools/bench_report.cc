@@ -1,7 +1,8 @@
 // bench_report: runs the benchmark binaries and reports each figure beside
 // the plain baseline measured in the same binary, in the same run.
 //
-//   ./bazelw run -c opt //tools:bench_report                 # docs/benchmarks.{md,svg}
+//   ./bazelw run -c opt //tools:bench_report                 #
+//   docs/benchmarks.{md,svg}
 //   ./bazelw run -c opt //tools:bench_report -- --min_time=1 --out=/tmp/report
 //
 // It writes benchmarks.md (a Markdown table: figure, ours, baseline, the
@@ -37,8 +38,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -54,7 +55,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 
-ABSL_FLAG(std::string, out, "", "directory for benchmarks.md and benchmarks.svg");
+ABSL_FLAG(std::string, out, "",
+          "directory for benchmarks.md and benchmarks.svg");
 ABSL_FLAG(double, min_time, 0.2, "--benchmark_min_time for each benchmark");
 ABSL_FLAG(int, repetitions, 3, "--benchmark_repetitions; figures are medians");
 ABSL_FLAG(std::vector<std::string>, only, {}, "run only these binaries");
@@ -65,9 +67,9 @@ extern char** environ;
 namespace {
 
 struct Pair {
-  const char* binary;    // Workspace-relative, as a data dependency.
-  const char* figure;    // What the row says.
-  const char* ours;      // Benchmark names, exactly as the binary lists them.
+  const char* binary;  // Workspace-relative, as a data dependency.
+  const char* figure;  // What the row says.
+  const char* ours;    // Benchmark names, exactly as the binary lists them.
   const char* baseline;
   const char* baseline_label;
   // The field both figures are read from: a rate ("items_per_second", or a
@@ -88,7 +90,8 @@ constexpr Pair kPairs[] = {
      "BM_Uncontended<HandleLock>", "BM_Uncontended<RobustPthreadLock>",
      "pshared robust pthread mutex"},
     {"sync/lock_benchmark",
-     "Lock, 2 processes on 2 CPUs incrementing one counter (per increment of either)",
+     "Lock, 2 processes on 2 CPUs incrementing one counter (per increment of "
+     "either)",
      "BM_TwoProcessCounter<PlacedLock>/0/real_time",
      "BM_TwoProcessCounter<RobustPthreadLock>/0/real_time",
      "pshared robust pthread mutex", "total_increments_per_s"},
@@ -111,19 +114,24 @@ constexpr Pair kPairs[] = {
      "shm_open+fallocate+mmap+unlink"},
     {"shm/shared_memory_benchmark", "SharedMemory attach, 4 KiB",
      "BM_SharedMemoryAttach", "BM_RawAttach", "shm_open+fstat+mmap"},
-    {"serialize/serialize_benchmark", "Dumps+Loads of a 1000-entry map of records",
-     "BM_DumpsLoadsTypes", "BM_HandWrittenProtobuf", "hand-written protobuf"},
+    {"serialize/serialize_benchmark",
+     "Dumps+Loads of a 1000-entry map of records", "BM_DumpsLoadsTypes",
+     "BM_HandWrittenProtobuf", "hand-written protobuf"},
     {"process/queue_benchmark", "Queue of 8-byte items, 2 processes on 2 CPUs",
-     "BM_Queue8Bytes/cpus:2/real_time", "BM_BoostMessageQueue8Bytes/cpus:2/real_time",
+     "BM_Queue8Bytes/cpus:2/real_time",
+     "BM_BoostMessageQueue8Bytes/cpus:2/real_time",
      "Boost.Interprocess message_queue"},
     {"process/queue_benchmark", "Queue of 8-byte items, 2 processes on 1 CPU",
-     "BM_Queue8Bytes/cpus:1/real_time", "BM_BoostMessageQueue8Bytes/cpus:1/real_time",
+     "BM_Queue8Bytes/cpus:1/real_time",
+     "BM_BoostMessageQueue8Bytes/cpus:1/real_time",
      "Boost.Interprocess message_queue"},
     {"process/queue_benchmark", "Queue of 1 MiB items, 2 processes on 2 CPUs",
-     "BM_Queue1MiB/cpus:2/real_time", "BM_BoostMessageQueue1MiB/cpus:2/real_time",
+     "BM_Queue1MiB/cpus:2/real_time",
+     "BM_BoostMessageQueue1MiB/cpus:2/real_time",
      "Boost.Interprocess message_queue"},
     {"process/queue_benchmark", "Queue of 1 MiB items, 2 processes on 1 CPU",
-     "BM_Queue1MiB/cpus:1/real_time", "BM_BoostMessageQueue1MiB/cpus:1/real_time",
+     "BM_Queue1MiB/cpus:1/real_time",
+     "BM_BoostMessageQueue1MiB/cpus:1/real_time",
      "Boost.Interprocess message_queue"},
     {"process/connection_benchmark",
      "Pipe() send+recv of an (int, string), 2 processes on 2 CPUs",
@@ -135,9 +143,11 @@ constexpr Pair kPairs[] = {
      "BM_ProcessSpawn/real_time", "BM_RawPosixSpawnWait/real_time",
      "posix_spawn+waitpid"},
     {"process/process_benchmark", "Process start+join (forkserver)",
-     "BM_ProcessForkServer/real_time", "BM_RawForkWait/real_time", "fork+waitpid"},
+     "BM_ProcessForkServer/real_time", "BM_RawForkWait/real_time",
+     "fork+waitpid"},
     {"process/process_benchmark", "Process start+join (forkserver)",
-     "BM_ProcessForkServer/real_time", "BM_RawForkWaitInFreshImage/iterations:20/manual_time",
+     "BM_ProcessForkServer/real_time",
+     "BM_RawForkWaitInFreshImage/iterations:20/manual_time",
      "fork+waitpid in a fresh image of the binary (the server's size)"},
     {"process/pool_benchmark", "Pool.apply round trip, 2 processes on 2 CPUs",
      "BM_PoolApply/real_time", "BM_RawSpinPingPong/real_time",
@@ -148,31 +158,41 @@ constexpr Pair kPairs[] = {
     {"process/pool_benchmark", "Pool, CPU-bound work on 2 workers",
      "BM_PoolCpuBound/2/real_time", "BM_RawForkCpuBound/2/real_time",
      "2 raw forked children"},
-    {"manager/manager_benchmark", "manager d[k] = v through shared memory, 2 CPUs",
-     "BM_DictSet/shm:1/cpus:2/real_time", "BM_RawCallAreaRoundTrip/cpus:2/real_time",
-     "raw call-area round trip", kPerItem},
-    {"manager/manager_benchmark", "manager d[k] = v through shared memory, 1 CPU",
-     "BM_DictSet/shm:1/cpus:1/real_time", "BM_RawCallAreaRoundTrip/cpus:1/real_time",
-     "raw call-area round trip", kPerItem},
+    {"manager/manager_benchmark",
+     "manager d[k] = v through shared memory, 2 CPUs",
+     "BM_DictSet/shm:1/cpus:2/real_time",
+     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip",
+     kPerItem},
+    {"manager/manager_benchmark",
+     "manager d[k] = v through shared memory, 1 CPU",
+     "BM_DictSet/shm:1/cpus:1/real_time",
+     "BM_RawCallAreaRoundTrip/cpus:1/real_time", "raw call-area round trip",
+     kPerItem},
     {"manager/manager_benchmark", "manager d[k] = v over the socket, 2 CPUs",
-     "BM_DictSet/shm:0/cpus:2/real_time", "BM_RawUnixSocketRoundTrip/cpus:2/real_time",
-     "raw Unix socket round trip", kPerItem},
+     "BM_DictSet/shm:0/cpus:2/real_time",
+     "BM_RawUnixSocketRoundTrip/cpus:2/real_time", "raw Unix socket round trip",
+     kPerItem},
     {"manager/manager_benchmark", "manager d[k] = v over the socket, 1 CPU",
-     "BM_DictSet/shm:0/cpus:1/real_time", "BM_RawUnixSocketRoundTrip/cpus:1/real_time",
-     "raw Unix socket round trip", kPerItem},
+     "BM_DictSet/shm:0/cpus:1/real_time",
+     "BM_RawUnixSocketRoundTrip/cpus:1/real_time", "raw Unix socket round trip",
+     kPerItem},
     {"manager/manager_benchmark", "manager d[k] through shared memory, 2 CPUs",
-     "BM_DictGet/shm:1/cpus:2/real_time", "BM_RawCallAreaRoundTrip/cpus:2/real_time",
-     "raw call-area round trip", kPerItem},
+     "BM_DictGet/shm:1/cpus:2/real_time",
+     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip",
+     kPerItem},
     {"manager/manager_benchmark",
      "manager Lock acquire or release through shared memory, 2 CPUs (per call)",
      "BM_LockAcquireRelease/shm:1/cpus:2/real_time",
-     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip", kPerItem},
+     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip",
+     kPerItem},
     {"manager/manager_benchmark",
      "manager Queue put or get through shared memory, 2 CPUs (per call)",
      "BM_QueuePutGet/shm:1/cpus:2/real_time",
-     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip", kPerItem},
+     "BM_RawCallAreaRoundTrip/cpus:2/real_time", "raw call-area round trip",
+     kPerItem},
     {"manager/manager_benchmark",
-     "manager batches of 1000 d[k] = v through shared memory, 2 CPUs (per call)",
+     "manager batches of 1000 d[k] = v through shared memory, 2 CPUs (per "
+     "call)",
      "BM_DictSetBatched/shm:1/cpus:2/real_time",
      "BM_RawCallAreaPipelined/cpus:2/real_time",
      "raw call area, 1000 messages a round", kPerItem},
@@ -189,7 +209,8 @@ using Figure = std::map<std::string, double>;
 
 // The nanoseconds per unit `pair` measures in `figure`; 0 if missing.
 double Nanoseconds(const Pair& pair, const Figure& figure) {
-  const auto field = figure.find(pair.rate != nullptr ? pair.rate : "real_time");
+  const auto field =
+      figure.find(pair.rate != nullptr ? pair.rate : "real_time");
   if (field == figure.end() || field->second <= 0) return 0;
   return pair.rate != nullptr ? 1e9 / field->second : field->second;
 }
@@ -282,8 +303,8 @@ std::map<std::string, Figure> Run(const std::string& binary,
   std::string line;
   std::map<std::string, std::string> object;
   auto finish = [&] {
-    const std::string name = object.contains("run_name") ? object["run_name"]
-                                                         : object["name"];
+    const std::string name =
+        object.contains("run_name") ? object["run_name"] : object["name"];
     const bool aggregate = object["run_type"] == "aggregate";
     double real_time = 0;
     if (!name.empty() && object["error_occurred"] != "true" &&
@@ -356,10 +377,14 @@ std::string Markdown(const std::vector<Row>& rows, const std::string& when) {
 std::string Escape(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
   }
   return out;
 }
@@ -396,11 +421,12 @@ std::string Svg(const std::vector<Row>& rows, const std::string& when) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     const int y = kTop + kRowHeight * static_cast<int>(i);
-    absl::StrAppendFormat(&svg,
-                          "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n",
-                          kLabelWidth - 8, y + 16, Escape(row.pair->figure));
+    absl::StrAppendFormat(
+        &svg, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n",
+        kLabelWidth - 8, y + 16, Escape(row.pair->figure));
     if (!row.ok) {
-      absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%d\">not measured</text>\n",
+      absl::StrAppendFormat(&svg,
+                            "<text x=\"%.1f\" y=\"%d\">not measured</text>\n",
                             center + 4, y + 16);
       continue;
     }
@@ -416,7 +442,8 @@ std::string Svg(const std::vector<Row>& rows, const std::string& when) {
         row.Ratio() >= 1 ? "#2b8a3e" : "#c92a2a", kLabelWidth + kChartWidth + 6,
         y + 16, Time(row.ours), Time(row.baseline));
   }
-  absl::StrAppendFormat(&svg, "<text x=\"10\" y=\"%d\" fill=\"#555\">%s</text>\n",
+  absl::StrAppendFormat(&svg,
+                        "<text x=\"10\" y=\"%d\" fill=\"#555\">%s</text>\n",
                         height - 2, Escape(when));
   svg += "</svg>\n";
   return svg;
@@ -430,13 +457,16 @@ bool PutIntoReadme(const std::string& path, const std::string& table,
     *error = absl::StrCat("cannot read ", path);
     return false;
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
   constexpr char kBegin[] = "<!-- benchmarks.md";
   constexpr char kEnd[] = "<!-- /benchmarks.md -->";
   const size_t begin = text.find(kBegin);
   const size_t end = text.find(kEnd);
   if (begin == std::string::npos || end == std::string::npos || end < begin) {
-    *error = absl::StrCat(path, " has no <!-- benchmarks.md --> ... <!-- /benchmarks.md --> markers");
+    *error = absl::StrCat(
+        path,
+        " has no <!-- benchmarks.md --> ... <!-- /benchmarks.md --> markers");
     return false;
   }
   const size_t body = text.find('\n', begin) + 1;
@@ -471,7 +501,8 @@ int main(int argc, char** argv) {
   const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
   if (out.empty()) {
     out = workspace != nullptr ? absl::StrCat(workspace, "/docs") : ".";
-    if (readme.empty() && workspace != nullptr && absl::GetFlag(FLAGS_only).empty()) {
+    if (readme.empty() && workspace != nullptr &&
+        absl::GetFlag(FLAGS_only).empty()) {
       readme = absl::StrCat(workspace, "/README.md");
     }
   }
@@ -514,7 +545,8 @@ int main(int argc, char** argv) {
     const auto& figures = measured[pair.binary];
     auto ours = figures.find(pair.ours);
     auto baseline = figures.find(pair.baseline);
-    const double ours_ns = ours != figures.end() ? Nanoseconds(pair, ours->second) : 0;
+    const double ours_ns =
+        ours != figures.end() ? Nanoseconds(pair, ours->second) : 0;
     const double baseline_ns =
         baseline != figures.end() ? Nanoseconds(pair, baseline->second) : 0;
     if (ours_ns > 0 && baseline_ns > 0) {
@@ -547,7 +579,7 @@ int main(int argc, char** argv) {
       std::cerr << "bench_report: put the table into " << readme << "\n";
     }
   }
-  std::cerr << "bench_report: wrote " << out << "/benchmarks.md and "
-            << out << "/benchmarks.svg\n";
+  std::cerr << "bench_report: wrote " << out << "/benchmarks.md and " << out
+            << "/benchmarks.svg\n";
   return exit_code;
 }

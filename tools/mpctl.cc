@@ -39,10 +39,10 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "manager/manager.h"
 #include "manager/server.h"
@@ -67,22 +67,29 @@ constexpr int kUsage = 2;
 const std::map<std::string, std::string>& VerbHelp() {
   static const auto* const help = new std::map<std::string, std::string>{
       {"shm ls",
-       "mpctl shm ls [--creator PID]\n  Lists the segments this library made (mp-<pid>-*): name, size in\n"
+       "mpctl shm ls [--creator PID]\n  Lists the segments this library made "
+       "(mp-<pid>-*): name, size in\n"
        "  bytes, the creating pid, and whether that process is alive.\n"},
       {"shm rm",
-       "mpctl shm rm NAME...\n  Unlinks each named segment (Python's or POSIX's spelling). Fails\n"
+       "mpctl shm rm NAME...\n  Unlinks each named segment (Python's or "
+       "POSIX's spelling). Fails\n"
        "  (exit 1) if any does not exist; the others are still removed.\n"},
       {"shm gc",
-       "mpctl shm gc [--creator PID]\n  Unlinks every segment of this library whose creating process is\n"
+       "mpctl shm gc [--creator PID]\n  Unlinks every segment of this library "
+       "whose creating process is\n"
        "  gone, and prints each name removed.\n"},
       {"manager serve",
-       "mpctl manager serve [--address A] --authkey-file F\n  Serves a manager (dict, list, Namespace, "
-       "Lock, ..., Pool) at A until\n  SIGINT, SIGTERM or a client's shutdown. Prints the address.\n"},
+       "mpctl manager serve [--address A] --authkey-file F\n  Serves a manager "
+       "(dict, list, Namespace, "
+       "Lock, ..., Pool) at A until\n  SIGINT, SIGTERM or a client's shutdown. "
+       "Prints the address.\n"},
       {"manager ping",
-       "mpctl manager ping ADDRESS --authkey-file F\n  One authenticated round trip; prints "
+       "mpctl manager ping ADDRESS --authkey-file F\n  One authenticated round "
+       "trip; prints "
        "\"ok\".\n"},
       {"manager stats",
-       "mpctl manager stats ADDRESS --authkey-file F\n  Prints the server's pid, objects (by "
+       "mpctl manager stats ADDRESS --authkey-file F\n  Prints the server's "
+       "pid, objects (by "
        "type), connections, calls served\n  and connections refused.\n"},
   };
   return *help;
@@ -121,7 +128,8 @@ bool ParseOurs(const std::string& name, pid_t* pid) {
   const size_t dash = rest.find('-');
   if (dash == absl::string_view::npos || dash + 1 >= rest.size()) return false;
   int value = 0;
-  if (!absl::SimpleAtoi(rest.substr(0, dash), &value) || value <= 0) return false;
+  if (!absl::SimpleAtoi(rest.substr(0, dash), &value) || value <= 0)
+    return false;
   *pid = value;
   return true;
 }
@@ -133,7 +141,8 @@ absl::StatusOr<std::vector<Segment>> OurSegments() {
   std::error_code error;
   std::filesystem::directory_iterator it(dir, error);
   if (error) {
-    return absl::UnavailableError(absl::StrCat("cannot list ", dir, ": ", error.message()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot list ", dir, ": ", error.message()));
   }
   std::vector<Segment> found;
   for (const auto& entry : it) {
@@ -168,7 +177,8 @@ int ShmRm(const std::vector<std::string>& names) {
   if (names.empty()) return UsageError("shm rm: which segments?");
   int code = kOk;
   for (const std::string& name : names) {
-    if (absl::Status removed = mp::SharedMemory::UnlinkName(name); !removed.ok()) {
+    if (absl::Status removed = mp::SharedMemory::UnlinkName(name);
+        !removed.ok()) {
       code = Fail(removed);
     } else {
       std::printf("removed %s\n", name.c_str());
@@ -185,7 +195,8 @@ int ShmGc() {
     if (Alive(segment.creator)) continue;
     absl::Status removed = mp::SharedMemory::UnlinkName(segment.name);
     if (removed.ok()) {
-      std::printf("removed %s (creator %d is gone)\n", segment.name.c_str(), segment.creator);
+      std::printf("removed %s (creator %d is gone)\n", segment.name.c_str(),
+                  segment.creator);
     } else if (!absl::IsNotFound(removed)) {  // Another gc got it first.
       code = Fail(removed);
     }
@@ -197,21 +208,26 @@ int ShmGc() {
 
 absl::StatusOr<std::string> AuthKey() {
   const std::string path = absl::GetFlag(FLAGS_authkey_file);
-  if (path.empty()) return absl::InvalidArgumentError("--authkey-file is required");
+  if (path.empty())
+    return absl::InvalidArgumentError("--authkey-file is required");
   std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot read the authkey file ", path));
+  if (!file)
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the authkey file ", path));
   std::stringstream bytes;
   bytes << file.rdbuf();
   if (bytes.str().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("the authkey file ", path, " is empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the authkey file ", path, " is empty"));
   }
   return bytes.str();
 }
 
 // A missing flag is a usage error; an unreadable file a failure.
 int KeyError(const absl::Status& status) {
-  return absl::IsInvalidArgument(status) ? UsageError(std::string(status.message()))
-                                         : Fail(status);
+  return absl::IsInvalidArgument(status)
+             ? UsageError(std::string(status.message()))
+             : Fail(status);
 }
 
 mp::ManagerServer* serving = nullptr;
@@ -253,7 +269,8 @@ absl::StatusOr<mp::SyncManager> ConnectTo(const std::vector<std::string>& args,
     *code = KeyError(key.status());
     return key.status();
   }
-  absl::StatusOr<mp::SyncManager> manager = mp::SyncManager::Connect(args[0], *key);
+  absl::StatusOr<mp::SyncManager> manager =
+      mp::SyncManager::Connect(args[0], *key);
   if (!manager.ok()) *code = Fail(manager.status());
   return manager;
 }
@@ -279,10 +296,13 @@ int ManagerStats(const std::vector<std::string>& args) {
   std::printf("shared-memory connections %llu\n",
               static_cast<unsigned long long>(stats->call_areas));
   std::printf("calls %llu\n", static_cast<unsigned long long>(stats->calls));
-  std::printf("refused %llu\n", static_cast<unsigned long long>(stats->refused));
-  std::printf("objects %llu\n", static_cast<unsigned long long>(stats->objects));
+  std::printf("refused %llu\n",
+              static_cast<unsigned long long>(stats->refused));
+  std::printf("objects %llu\n",
+              static_cast<unsigned long long>(stats->objects));
   for (const auto& [type, count] : stats->objects_by_type) {
-    std::printf("  %s %llu\n", type.c_str(), static_cast<unsigned long long>(count));
+    std::printf("  %s %llu\n", type.c_str(),
+                static_cast<unsigned long long>(count));
   }
   return kOk;
 }
@@ -303,8 +323,9 @@ int main(int argc, char** argv) {
     }
   }
   if (help) {
-    const std::string verb =
-        words.size() >= 2 ? absl::StrCat(words[0], " ", words[1]) : std::string();
+    const std::string verb = words.size() >= 2
+                                 ? absl::StrCat(words[0], " ", words[1])
+                                 : std::string();
     auto found = VerbHelp().find(verb);
     std::cout << (found != VerbHelp().end() ? found->second : Usage());
     return kOk;
@@ -316,7 +337,8 @@ int main(int argc, char** argv) {
   for (std::string& arg : spelled) {
     if (absl::StartsWith(arg, "--")) {
       const size_t end = arg.find('=');
-      std::replace(arg.begin() + 2, end == std::string::npos ? arg.end() : arg.begin() + end,
+      std::replace(arg.begin() + 2,
+                   end == std::string::npos ? arg.end() : arg.begin() + end,
                    '-', '_');
     }
     pointers.push_back(arg.data());
@@ -326,11 +348,15 @@ int main(int argc, char** argv) {
   if (args.size() < 2) return UsageError("give a verb");
   const std::string verb = absl::StrCat(args[0], " ", args[1]);
   const std::vector<std::string> operands(args.begin() + 2, args.end());
-  if (verb == "shm ls") return operands.empty() ? ShmLs() : UsageError("shm ls takes no operands");
+  if (verb == "shm ls")
+    return operands.empty() ? ShmLs() : UsageError("shm ls takes no operands");
   if (verb == "shm rm") return ShmRm(operands);
-  if (verb == "shm gc") return operands.empty() ? ShmGc() : UsageError("shm gc takes no operands");
+  if (verb == "shm gc")
+    return operands.empty() ? ShmGc() : UsageError("shm gc takes no operands");
   if (verb == "manager serve") {
-    return operands.empty() ? ManagerServe() : UsageError("manager serve takes --address, not operands");
+    return operands.empty()
+               ? ManagerServe()
+               : UsageError("manager serve takes --address, not operands");
   }
   if (verb == "manager ping") return ManagerPing(operands);
   if (verb == "manager stats") return ManagerStats(operands);

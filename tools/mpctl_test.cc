@@ -32,7 +32,8 @@ using ::testing::Not;
 ProgramResult Mpctl(const std::string& args) {
   const std::string command =
       absl::StrCat(mp::testing::RunfilePath("tools/mpctl"), " ", args, " 2>&1");
-  absl::StatusOr<ProgramResult> result = mp::testing::RunProgram({"/bin/sh", "-c", command});
+  absl::StatusOr<ProgramResult> result =
+      mp::testing::RunProgram({"/bin/sh", "-c", command});
   EXPECT_THAT(result, IsOk());
   return result.ok() ? *result : ProgramResult{-1, ""};
 }
@@ -43,7 +44,8 @@ bool SegmentExists(const std::string& name) {
 }
 
 std::string WriteKeyFile(const std::string& key) {
-  const std::string path = absl::StrCat(::testing::TempDir(), "/mpctl-key-", getpid());
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/mpctl-key-", getpid());
   std::ofstream(path, std::ios::binary) << key;
   return path;
 }
@@ -59,7 +61,8 @@ TEST(MpctlTest, ShmLsShowsSizeCreatorAndWhetherItLives) {
     absl::StatusOr<SharedMemory> orphan = SharedMemory::Create(4096);
     if (!orphan.ok()) return 1;
     const std::string name = absl::StrCat(orphan->name(), " ", getpid(), "\n");
-    if (write(pipe_ends[1], name.data(), name.size()) != static_cast<ssize_t>(name.size())) {
+    if (write(pipe_ends[1], name.data(), name.size()) !=
+        static_cast<ssize_t>(name.size())) {
       return 2;
     }
     _exit(0);  // No unlink.
@@ -69,7 +72,8 @@ TEST(MpctlTest, ShmLsShowsSizeCreatorAndWhetherItLives) {
   ASSERT_GT(read(pipe_ends[0], buffer, sizeof buffer - 1), 0);
   close(pipe_ends[0]);
   close(pipe_ends[1]);
-  const std::vector<std::string> reported = absl::StrSplit(buffer, absl::ByAnyChar(" \n"));
+  const std::vector<std::string> reported =
+      absl::StrSplit(buffer, absl::ByAnyChar(" \n"));
   ASSERT_GE(reported.size(), 2u);
   const std::string orphan = reported[0];
   const std::string orphan_pid = reported[1];
@@ -79,7 +83,8 @@ TEST(MpctlTest, ShmLsShowsSizeCreatorAndWhetherItLives) {
   EXPECT_EQ(listed.exit_code, 0) << listed.output;
   std::string live_line, orphan_line;
   for (absl::string_view line : absl::StrSplit(listed.output, '\n')) {
-    if (absl::StartsWith(line, live->name() + " ")) live_line = std::string(line);
+    if (absl::StartsWith(line, live->name() + " "))
+      live_line = std::string(line);
     if (absl::StartsWith(line, orphan + " ")) orphan_line = std::string(line);
   }
   EXPECT_THAT(live_line, HasSubstr(" 12345 "));
@@ -92,7 +97,8 @@ TEST(MpctlTest, ShmLsShowsSizeCreatorAndWhetherItLives) {
   ProgramResult kept = Mpctl(absl::StrCat("shm gc --creator ", getpid()));
   EXPECT_EQ(kept.exit_code, 0) << kept.output;
   EXPECT_THAT(kept.output, Not(HasSubstr(live->name())));
-  ProgramResult collected = Mpctl(absl::StrCat("shm gc --creator=", orphan_pid));
+  ProgramResult collected =
+      Mpctl(absl::StrCat("shm gc --creator=", orphan_pid));
   EXPECT_EQ(collected.exit_code, 0) << collected.output;
   EXPECT_THAT(collected.output, HasSubstr(absl::StrCat("removed ", orphan)));
   EXPECT_FALSE(SegmentExists(orphan));
@@ -123,7 +129,8 @@ TEST(MpctlTest, UsageErrorsAndHelp) {
   ProgramResult no_key = Mpctl("manager ping /tmp/nowhere");
   EXPECT_EQ(no_key.exit_code, 2);
   EXPECT_THAT(no_key.output, HasSubstr("--authkey-file is required"));
-  ProgramResult bad_key_file = Mpctl("manager ping /tmp/nowhere --authkey-file /no/such/file");
+  ProgramResult bad_key_file =
+      Mpctl("manager ping /tmp/nowhere --authkey-file /no/such/file");
   EXPECT_EQ(bad_key_file.exit_code, 1);
   EXPECT_THAT(bad_key_file.output, HasSubstr("cannot read the authkey file"));
 }
@@ -138,23 +145,27 @@ TEST(MpctlTest, ManagerPingAndStatsAgainstARealServer) {
   const std::string key_file = WriteKeyFile(manager->authkey());
   const std::string flags = absl::StrCat(" --authkey-file ", key_file);
 
-  ProgramResult pinged = Mpctl(absl::StrCat("manager ping ", manager->address(), flags));
+  ProgramResult pinged =
+      Mpctl(absl::StrCat("manager ping ", manager->address(), flags));
   EXPECT_EQ(pinged.exit_code, 0) << pinged.output;
   EXPECT_EQ(pinged.output, "ok\n");
-  ProgramResult stats = Mpctl(absl::StrCat("manager stats ", manager->address(), flags));
+  ProgramResult stats =
+      Mpctl(absl::StrCat("manager stats ", manager->address(), flags));
   EXPECT_EQ(stats.exit_code, 0) << stats.output;
-  EXPECT_THAT(stats.output, HasSubstr(absl::StrCat("pid ", manager->pid(), "\n")));
+  EXPECT_THAT(stats.output,
+              HasSubstr(absl::StrCat("pid ", manager->pid(), "\n")));
   EXPECT_THAT(stats.output, HasSubstr("objects 2\n"));
   EXPECT_THAT(stats.output, HasSubstr("  dict 1\n"));
   EXPECT_THAT(stats.output, HasSubstr("  list 1\n"));
 
   // A wrong key is refused, and counted by the server.
   const std::string wrong = WriteKeyFile("not the key");
-  ProgramResult refused =
-      Mpctl(absl::StrCat("manager ping ", manager->address(), " --authkey-file ", wrong));
+  ProgramResult refused = Mpctl(absl::StrCat(
+      "manager ping ", manager->address(), " --authkey-file ", wrong));
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_THAT(refused.output, HasSubstr("PERMISSION_DENIED"));
-  ProgramResult nobody = Mpctl(absl::StrCat("manager ping /tmp/no-manager-here", flags));
+  ProgramResult nobody =
+      Mpctl(absl::StrCat("manager ping /tmp/no-manager-here", flags));
   EXPECT_EQ(nobody.exit_code, 1);
   EXPECT_THAT(nobody.output, HasSubstr("UNAVAILABLE"));
   std::remove(key_file.c_str());
@@ -163,14 +174,14 @@ TEST(MpctlTest, ManagerPingAndStatsAgainstARealServer) {
 
 // `mpctl manager serve` on `socket`, in a child of ours so that a test can
 // signal it.
-absl::StatusOr<mp::testing::ForkedChild> StartServe(const std::string& socket,
-                                                    const std::string& key_file) {
+absl::StatusOr<mp::testing::ForkedChild> StartServe(
+    const std::string& socket, const std::string& key_file) {
   return mp::testing::ForkedChild::Start([&] {
     const std::string binary = mp::testing::RunfilePath("tools/mpctl");
     const std::string key_flag = absl::StrCat("--authkey-file=", key_file);
     const std::string address_flag = absl::StrCat("--address=", socket);
-    execl(binary.c_str(), binary.c_str(), "manager", "serve", address_flag.c_str(),
-          key_flag.c_str(), static_cast<char*>(nullptr));
+    execl(binary.c_str(), binary.c_str(), "manager", "serve",
+          address_flag.c_str(), key_flag.c_str(), static_cast<char*>(nullptr));
     return 127;
   });
 }
@@ -192,9 +203,11 @@ TEST(MpctlTest, ManagerServeServesUntilSignalled) {
   char directory[] = "/tmp/mpctl-test-XXXXXX";
   ASSERT_NE(mkdtemp(directory), nullptr);
   const std::string socket = absl::StrCat(directory, "/manager");
-  absl::StatusOr<mp::testing::ForkedChild> server = StartServe(socket, key_file);
+  absl::StatusOr<mp::testing::ForkedChild> server =
+      StartServe(socket, key_file);
   ASSERT_THAT(server, IsOk());
-  absl::StatusOr<SyncManager> client = ConnectOnceServing(socket, "a key for serve");
+  absl::StatusOr<SyncManager> client =
+      ConnectOnceServing(socket, "a key for serve");
   ASSERT_THAT(client, IsOk());
   absl::StatusOr<DictProxy> d = client->Dict();
   ASSERT_THAT(d, IsOk());
@@ -215,15 +228,18 @@ TEST(MpctlTest, AKilledServersSocketIsRemovedByItsTracker) {
   char directory[] = "/tmp/mpctl-test-XXXXXX";
   ASSERT_NE(mkdtemp(directory), nullptr);
   const std::string socket = absl::StrCat(directory, "/manager");
-  absl::StatusOr<mp::testing::ForkedChild> server = StartServe(socket, key_file);
+  absl::StatusOr<mp::testing::ForkedChild> server =
+      StartServe(socket, key_file);
   ASSERT_THAT(server, IsOk());
   absl::StatusOr<SyncManager> client =
       ConnectOnceServing(socket, "a key for a killed server");
   ASSERT_THAT(client, IsOk());
   EXPECT_THAT(server->Kill(SIGKILL), mp::testing::IsOkAndHolds(-SIGKILL));
   struct stat info;
-  EXPECT_TRUE(mp::testing::Eventually([&] { return stat(socket.c_str(), &info) != 0; }))
-      << socket << " outlived its killed server";
+  EXPECT_TRUE(mp::testing::Eventually([&] {
+    return stat(socket.c_str(), &info) != 0;
+  })) << socket
+      << " outlived its killed server";
   EXPECT_EQ(rmdir(directory), 0);
   std::remove(key_file.c_str());
 }

@@ -9,8 +9,9 @@
 //   Worker 0 completed
 //   Worker 1 completed
 //   Worker 2 completed
-//   Final dict: {'worker_0': 'Hello from 0', 'worker_1': 'Hello from 1', 'worker_2': 'Hello from 2'}
-//   Final list: ['Item from worker 0', 'Item from worker 1', 'Item from worker 2']
+//   Final dict: {'worker_0': 'Hello from 0', 'worker_1': 'Hello from 1',
+//   'worker_2': 'Hello from 2'} Final list: ['Item from worker 0', 'Item from
+//   worker 1', 'Item from worker 2']
 
 #include <iostream>
 #include <string>
@@ -64,8 +65,8 @@ int main() {
   for (mp::Process& p : processes) {
     if (p.exitcode() != 0) return 1;
   }
-  absl::StatusOr<mp::Object> dict = shared_dict->Copy();   // dict(shared_dict)
-  absl::StatusOr<mp::Object> list = shared_list->Copy();   // list(shared_list)
+  absl::StatusOr<mp::Object> dict = shared_dict->Copy();  // dict(shared_dict)
+  absl::StatusOr<mp::Object> list = shared_list->Copy();  // list(shared_list)
   if (!dict.ok()) return Fail(dict.status());
   if (!list.ok()) return Fail(list.status());
   std::cout << "Final dict: " << dict->DebugString() << "\n";

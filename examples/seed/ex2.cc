@@ -6,11 +6,10 @@
 // Prints (the messages in the order the workers reached the manager):
 //
 //   Counter: 4
-//   Messages: ['Message from worker 0', 'Message from worker 1', 'Message from worker 2', 'Message from worker 3']
-//   counter: 4
-//   messages: ['Message from worker 0', 'Message from worker 1', 'Message from worker 2', 'Message from worker 3']
-//   worker_0_status: completed
-//   worker_1_status: completed
+//   Messages: ['Message from worker 0', 'Message from worker 1', 'Message from
+//   worker 2', 'Message from worker 3'] counter: 4 messages: ['Message from
+//   worker 0', 'Message from worker 1', 'Message from worker 2', 'Message from
+//   worker 3'] worker_0_status: completed worker_1_status: completed
 //   worker_2_status: completed
 //   worker_3_status: completed
 //
@@ -37,10 +36,12 @@ namespace {
 absl::Status UpdateNamespace(mp::NamespaceProxy ns, int worker_id) {
   const std::string id = std::to_string(worker_id);
   // Access namespace attributes: ns.counter += 1, as one atomic call.
-  if (absl::StatusOr<int64_t> counter = ns.Increment("counter"); !counter.ok()) {
+  if (absl::StatusOr<int64_t> counter = ns.Increment("counter");
+      !counter.ok()) {
     return counter.status();
   }
-  absl::StatusOr<mp::ListProxy> messages = ns.GetAttr<mp::ListProxy>("messages");
+  absl::StatusOr<mp::ListProxy> messages =
+      ns.GetAttr<mp::ListProxy>("messages");
   if (!messages.ok()) return messages.status();
   if (absl::Status s = messages->Append("Message from worker " + id); !s.ok()) {
     return s;
@@ -53,7 +54,8 @@ absl::Status UpdateNamespace(mp::NamespaceProxy ns, int worker_id) {
 // referent, as Python's BaseProxy.__str__ does.
 absl::StatusOr<std::string> Str(const mp::Object& value) {
   if (const std::string* text = value.get_if<std::string>()) return *text;
-  if (absl::StatusOr<mp::BaseProxy> proxy = value.As<mp::BaseProxy>(); proxy.ok()) {
+  if (absl::StatusOr<mp::BaseProxy> proxy = value.As<mp::BaseProxy>();
+      proxy.ok()) {
     return proxy->Repr();
   }
   return value.DebugString();
@@ -75,7 +77,8 @@ int main() {
   if (absl::Status s = ns->SetAttr("counter", 0); !s.ok()) return Fail(s);
   absl::StatusOr<mp::ListProxy> messages = manager->List();
   if (!messages.ok()) return Fail(messages.status());
-  if (absl::Status s = ns->SetAttr("messages", *messages); !s.ok()) return Fail(s);
+  if (absl::Status s = ns->SetAttr("messages", *messages); !s.ok())
+    return Fail(s);
   // Create processes
   std::vector<mp::Process> processes;
   for (int i = 0; i < 4; ++i) {

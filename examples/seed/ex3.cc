@@ -44,7 +44,8 @@ std::string NumpyStr(std::span<const int64_t> array) {
 // def worker_process(shm_name, shape, dtype)
 absl::Status WorkerProcess(std::string shm_name, size_t shape) {
   // Attach to existing shared memory
-  absl::StatusOr<mp::SharedMemory> existing_shm = mp::SharedMemory::Attach(shm_name);
+  absl::StatusOr<mp::SharedMemory> existing_shm =
+      mp::SharedMemory::Attach(shm_name);
   if (!existing_shm.ok()) return existing_shm.status();
   // Create an array view of shared memory
   absl::StatusOr<std::span<int64_t>> array = existing_shm->View<int64_t>(shape);
@@ -72,7 +73,8 @@ int main() {
       mp::SharedMemory::Create(data.size() * sizeof(int64_t));
   if (!shm.ok()) return Fail(shm.status());
   // Copy data to shared memory
-  absl::StatusOr<std::span<int64_t>> shared_array = shm->View<int64_t>(data.size());
+  absl::StatusOr<std::span<int64_t>> shared_array =
+      shm->View<int64_t>(data.size());
   if (!shared_array.ok()) return Fail(shared_array.status());
   std::copy(data.begin(), data.end(), shared_array->begin());
   std::cout << "Original array: " << NumpyStr(*shared_array) << "\n";

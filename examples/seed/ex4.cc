@@ -39,7 +39,8 @@
 namespace {
 
 // def list_worker(shared_list_name, worker_id)
-absl::Status ListWorker(std::string shared_list_name, int worker_id, mp::Lock lock) {
+absl::Status ListWorker(std::string shared_list_name, int worker_id,
+                        mp::Lock lock) {
   // Attach to existing shareable list
   absl::StatusOr<mp::ShareableList> shared_list =
       mp::ShareableList::Attach(shared_list_name);
@@ -61,7 +62,8 @@ absl::Status ListWorker(std::string shared_list_name, int worker_id, mp::Lock lo
     }
   }
   // List operations
-  absl::StatusOr<std::vector<mp::ShareableList::Item>> copy = shared_list->Copy();
+  absl::StatusOr<std::vector<mp::ShareableList::Item>> copy =
+      shared_list->Copy();
   if (!copy.ok()) return copy.status();
   std::ostringstream lines;
   lines << "Worker " << worker_id << " processed list\n"
@@ -83,9 +85,11 @@ int main() {
   absl::StatusOr<mp::ShareableList> shared_list =
       mp::ShareableList::Create({1, 2, 3, 4, 5});
   if (!shared_list.ok()) return Fail(shared_list.status());
-  absl::StatusOr<std::vector<mp::ShareableList::Item>> initial = shared_list->Copy();
+  absl::StatusOr<std::vector<mp::ShareableList::Item>> initial =
+      shared_list->Copy();
   if (!initial.ok()) return Fail(initial.status());
-  std::cout << "Initial list: " << mp::ShareableList::ListRepr(*initial) << "\n";
+  std::cout << "Initial list: " << mp::ShareableList::ListRepr(*initial)
+            << "\n";
   // Create worker processes
   mp::Lock lock;
   std::vector<mp::Process> processes;
@@ -97,9 +101,11 @@ int main() {
   for (mp::Process& p : processes) {
     if (p.exitcode() != 0) return 1;
   }
-  absl::StatusOr<std::vector<mp::ShareableList::Item>> final_list = shared_list->Copy();
+  absl::StatusOr<std::vector<mp::ShareableList::Item>> final_list =
+      shared_list->Copy();
   if (!final_list.ok()) return Fail(final_list.status());
-  std::cout << "Final list: " << mp::ShareableList::ListRepr(*final_list) << "\n";
+  std::cout << "Final list: " << mp::ShareableList::ListRepr(*final_list)
+            << "\n";
   // Clean up
   shared_list->shm().Close();
   if (absl::Status s = shared_list->shm().Unlink(); !s.ok()) return Fail(s);

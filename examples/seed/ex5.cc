@@ -23,7 +23,8 @@
 namespace {
 
 // def modify_shared_data(shared_value, shared_array)
-void ModifySharedData(mp::Value<int32_t> shared_value, mp::Array<float> shared_array) {
+void ModifySharedData(mp::Value<int32_t> shared_value,
+                      mp::Array<float> shared_array) {
   // Modify shared value: with shared_value.get_lock(): shared_value.value += 10
   {
     mp::LockGuard guard(shared_value.get_lock());
@@ -51,7 +52,8 @@ int main() {
   // Create shared array (floats): Array('f', [1.0, 2.0, 3.0, 4.0])
   mp::Array<float> shared_floats({1.0, 2.0, 3.0, 4.0});
   std::cout << "Initial value: " << shared_int.value() << "\n";
-  std::cout << "Initial array: " << mp::Repr(shared_floats[mp::Slice{}]) << "\n";
+  std::cout << "Initial array: " << mp::Repr(shared_floats[mp::Slice{}])
+            << "\n";
   // Create processes
   std::vector<mp::Process> processes;
   for (int i = 0; i < 2; ++i) {

@@ -66,7 +66,8 @@ int main() {
   // Create worker processes
   std::vector<mp::Process> processes;
   for (int i = 0; i < 3; ++i) {
-    processes.emplace_back(WorkerWithManualLocking, raw_value, raw_array, lock, i);
+    processes.emplace_back(WorkerWithManualLocking, raw_value, raw_array, lock,
+                           i);
     if (absl::Status s = processes.back().Start(); !s.ok()) return Fail(s);
   }
   for (mp::Process& p : processes) p.Join();

@@ -11,7 +11,8 @@
 //
 //   Final results:
 //   Total items processed: 9
-//   Statistics: {'total_processed': 9, 'processors': <DictProxy object, typeid 'dict' at 0x3>}
+//   Statistics: {'total_processed': 9, 'processors': <DictProxy object, typeid
+//   'dict' at 0x3>}
 //
 // As in Python, `shared_data['stats']` read from the outer dict is a proxy
 // of the inner dict, and copying it (`dict(...)`) copies one level: the
@@ -59,14 +60,16 @@ int ProcessorToKill() {
 
 // def data_processor(shared_data, processor_id)
 absl::Status DataProcessor(mp::DictProxy shared_data, int processor_id) {
-  absl::StatusOr<mp::ListProxy> items = shared_data.GetItem<mp::ListProxy>("items");
+  absl::StatusOr<mp::ListProxy> items =
+      shared_data.GetItem<mp::ListProxy>("items");
   if (!items.ok()) return items.status();
   // Add processed items
   for (int i = 0; i < kItemsEach; ++i) {
     mp::Object item = mp::Object::Dict{
         {"processor_id", processor_id},
         {"item_number", i},
-        {"processed_at", absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch())},
+        {"processed_at",
+         absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch())},
         {"data", "Processed by " + std::to_string(processor_id)}};
     if (absl::Status s = items->Append(item); !s.ok()) return s;
   }
@@ -82,14 +85,17 @@ absl::Status DataProcessor(mp::DictProxy shared_data, int processor_id) {
     std::fflush(stdout);
     kill(getpid(), SIGKILL);
   }
-  absl::StatusOr<mp::DictProxy> stats = shared_data.GetItem<mp::DictProxy>("stats");
+  absl::StatusOr<mp::DictProxy> stats =
+      shared_data.GetItem<mp::DictProxy>("stats");
   if (!stats.ok()) return stats.status();
   // shared_data['stats']['total_processed'] += 3, one call under the lock.
-  if (absl::StatusOr<int64_t> total = stats->Increment("total_processed", kItemsEach);
+  if (absl::StatusOr<int64_t> total =
+          stats->Increment("total_processed", kItemsEach);
       !total.ok()) {
     return total.status();
   }
-  absl::StatusOr<mp::DictProxy> processors = stats->GetItem<mp::DictProxy>("processors");
+  absl::StatusOr<mp::DictProxy> processors =
+      stats->GetItem<mp::DictProxy>("processors");
   if (!processors.ok()) return processors.status();
   return processors->SetItem(processor_id, true);
 }
@@ -105,7 +111,8 @@ std::string DescribeExit(int64_t exitcode) {
 absl::Status MonitorProgress(mp::DictProxy shared_data, mp::DictProxy ended) {
   absl::StatusOr<mp::LockProxy> stats_lock =
       shared_data.GetItem<mp::LockProxy>("stats_lock");
-  absl::StatusOr<mp::DictProxy> stats = shared_data.GetItem<mp::DictProxy>("stats");
+  absl::StatusOr<mp::DictProxy> stats =
+      shared_data.GetItem<mp::DictProxy>("stats");
   if (!stats_lock.ok()) return stats_lock.status();
   if (!stats.ok()) return stats.status();
   const absl::Time start_time = absl::Now();
@@ -121,7 +128,8 @@ absl::Status MonitorProgress(mp::DictProxy shared_data, mp::DictProxy ended) {
     {
       mp::ManagedLockGuard guard(*stats_lock);
       if (!guard.ok()) return guard.status();
-      absl::StatusOr<int64_t> processed = stats->GetItem<int64_t>("total_processed");
+      absl::StatusOr<int64_t> processed =
+          stats->GetItem<int64_t>("total_processed");
       if (!processed.ok()) return processed.status();
       total = *processed;
       absl::StatusOr<mp::DictProxy> processors =
@@ -136,14 +144,16 @@ absl::Status MonitorProgress(mp::DictProxy shared_data, mp::DictProxy ended) {
                 static_cast<long long>(total),
                 static_cast<long long>(active_processors));
     std::fflush(stdout);
-    if (total >= kProcessors * kItemsEach) break;  // 3 processors * 3 items each
+    if (total >= kProcessors * kItemsEach)
+      break;  // 3 processors * 3 items each
     if (exits->size() == kProcessors) {
       for (const auto& [id, exitcode] : *exits) {
         if (exitcode == 0) continue;
-        std::printf("Monitor: processor %lld ended (%s) before reporting; "
-                    "stopping at %lld of %d items\n",
-                    static_cast<long long>(id), DescribeExit(exitcode).c_str(),
-                    static_cast<long long>(total), kProcessors * kItemsEach);
+        std::printf(
+            "Monitor: processor %lld ended (%s) before reporting; "
+            "stopping at %lld of %d items\n",
+            static_cast<long long>(id), DescribeExit(exitcode).c_str(),
+            static_cast<long long>(total), kProcessors * kItemsEach);
       }
       std::fflush(stdout);
       break;
@@ -183,7 +193,8 @@ int main() {
   std::vector<mp::Process> processor_processes;
   for (int i = 0; i < kProcessors; ++i) {
     processor_processes.emplace_back(DataProcessor, *shared_data, i);
-    if (absl::Status s = processor_processes.back().Start(); !s.ok()) return Fail(s);
+    if (absl::Status s = processor_processes.back().Start(); !s.ok())
+      return Fail(s);
   }
   // Create monitor process
   mp::Process monitor(MonitorProgress, *shared_data, *ended);
@@ -204,10 +215,12 @@ int main() {
   monitor.Join();
   if (monitor.exitcode() != 0) return 1;
 
-  absl::StatusOr<mp::ListProxy> final_items = shared_data->GetItem<mp::ListProxy>("items");
+  absl::StatusOr<mp::ListProxy> final_items =
+      shared_data->GetItem<mp::ListProxy>("items");
   if (!final_items.ok()) return Fail(final_items.status());
   absl::StatusOr<int64_t> total_items = final_items->Len();
-  absl::StatusOr<mp::DictProxy> final_stats = shared_data->GetItem<mp::DictProxy>("stats");
+  absl::StatusOr<mp::DictProxy> final_stats =
+      shared_data->GetItem<mp::DictProxy>("stats");
   if (!total_items.ok()) return Fail(total_items.status());
   if (!final_stats.ok()) return Fail(final_stats.status());
   absl::StatusOr<mp::Object> statistics = final_stats->Copy();  // dict(...)

@@ -43,8 +43,8 @@ absl::Duration TestSynchronizedValue(const mp::Value<int32_t>& shared_val,
 }
 
 // def test_raw_value(raw_val, lock, iterations)
-absl::Duration TestRawValue(const mp::RawValue<int32_t>& raw_val, mp::Lock& lock,
-                            int iterations) {
+absl::Duration TestRawValue(const mp::RawValue<int32_t>& raw_val,
+                            mp::Lock& lock, int iterations) {
   const absl::Time start_time = absl::Now();
   for (int i = 0; i < iterations; ++i) {
     mp::LockGuard guard(lock);

@@ -32,7 +32,8 @@ struct ExampleRun {
   std::vector<std::string> lines;  // Empty lines kept, the final newline not.
 };
 
-ExampleRun RunExample(int number, const std::vector<std::string>& environment = {}) {
+ExampleRun RunExample(int number,
+                      const std::vector<std::string>& environment = {}) {
   std::vector<std::string> argv = {"/usr/bin/env"};
   argv.insert(argv.end(), environment.begin(), environment.end());
   argv.push_back(RunfilePath(absl::StrCat("examples/seed/ex", number)));
@@ -40,7 +41,7 @@ ExampleRun RunExample(int number, const std::vector<std::string>& environment = 
   EXPECT_TRUE(result.ok()) << result.status();
   if (!result.ok()) return {};
   ExampleRun run{.exit_code = result->exit_code,
-          .lines = absl::StrSplit(result->output, '\n')};
+                 .lines = absl::StrSplit(result->output, '\n')};
   if (!run.lines.empty() && run.lines.back().empty()) run.lines.pop_back();
   return run;
 }
@@ -62,17 +63,19 @@ TEST(SeedProgramsTest, Ex1ManagerDictAndListHoldEveryWorkersEntry) {
   const ExampleRun run = RunExample(1);
   ASSERT_EQ(run.exit_code, 0);
   ASSERT_EQ(run.lines.size(), 5u);
-  EXPECT_THAT(std::vector<std::string>(run.lines.begin(), run.lines.begin() + 3),
-              UnorderedElementsAre("Worker 0 completed", "Worker 1 completed",
-                                   "Worker 2 completed"));
+  EXPECT_THAT(
+      std::vector<std::string>(run.lines.begin(), run.lines.begin() + 3),
+      UnorderedElementsAre("Worker 0 completed", "Worker 1 completed",
+                           "Worker 2 completed"));
   // Arrival order at the manager varies, and may differ between the two.
   EXPECT_THAT(Items(Between(run.lines[3], "Final dict: ")),
               UnorderedElementsAre("'worker_0': 'Hello from 0'",
                                    "'worker_1': 'Hello from 1'",
                                    "'worker_2': 'Hello from 2'"));
-  EXPECT_THAT(Items(Between(run.lines[4], "Final list: ")),
-              UnorderedElementsAre("'Item from worker 0'", "'Item from worker 1'",
-                                   "'Item from worker 2'"));
+  EXPECT_THAT(
+      Items(Between(run.lines[4], "Final list: ")),
+      UnorderedElementsAre("'Item from worker 0'", "'Item from worker 1'",
+                           "'Item from worker 2'"));
 }
 
 TEST(SeedProgramsTest, Ex2CounterLosesNoUpdateAndTheAttributesArePrinted) {
@@ -81,19 +84,20 @@ TEST(SeedProgramsTest, Ex2CounterLosesNoUpdateAndTheAttributesArePrinted) {
   ASSERT_EQ(run.lines.size(), 8u);
   // Python: 4, 3, 2 or 1 (a get and a set per `+= 1`); here always 4.
   EXPECT_EQ(run.lines[0], "Counter: 4");
-  const std::vector<std::string> messages = Items(Between(run.lines[1], "Messages: "));
-  EXPECT_THAT(messages, UnorderedElementsAre(
-                            "'Message from worker 0'", "'Message from worker 1'",
-                            "'Message from worker 2'", "'Message from worker 3'"));
+  const std::vector<std::string> messages =
+      Items(Between(run.lines[1], "Messages: "));
+  EXPECT_THAT(messages, UnorderedElementsAre("'Message from worker 0'",
+                                             "'Message from worker 1'",
+                                             "'Message from worker 2'",
+                                             "'Message from worker 3'"));
   // Python's loop prints nothing (dir() of the proxy); here the
   // namespace's attributes, sorted, a stored list proxy shown as its list.
-  EXPECT_THAT(std::vector<std::string>(run.lines.begin() + 2, run.lines.end()),
-              ElementsAre(Eq("counter: 4"),
-                          Eq("messages: " + run.lines[1].substr(10)),
-                          Eq("worker_0_status: completed"),
-                          Eq("worker_1_status: completed"),
-                          Eq("worker_2_status: completed"),
-                          Eq("worker_3_status: completed")));
+  EXPECT_THAT(
+      std::vector<std::string>(run.lines.begin() + 2, run.lines.end()),
+      ElementsAre(
+          Eq("counter: 4"), Eq("messages: " + run.lines[1].substr(10)),
+          Eq("worker_0_status: completed"), Eq("worker_1_status: completed"),
+          Eq("worker_2_status: completed"), Eq("worker_3_status: completed")));
 }
 
 TEST(SeedProgramsTest, Ex3WorkerEditsTheSharedArrayInPlace) {
@@ -123,8 +127,9 @@ TEST(SeedProgramsTest, Ex4CopyWorksAndNoUpdateIsLost) {
     // The worker's own pass is in; the other's may be too.
     const std::string own =
         worker == '1' ? "[11, 12, 13, 14, 15]" : "[21, 22, 23, 24, 25]";
-    EXPECT_THAT(lines[2], ::testing::AnyOf(Eq("Copy of list: " + own),
-                                          Eq("Copy of list: [31, 32, 33, 34, 35]")));
+    EXPECT_THAT(lines[2],
+                ::testing::AnyOf(Eq("Copy of list: " + own),
+                                 Eq("Copy of list: [31, 32, 33, 34, 35]")));
   }
   EXPECT_EQ(workers.size(), 2u);
 }
@@ -132,10 +137,10 @@ TEST(SeedProgramsTest, Ex4CopyWorksAndNoUpdateIsLost) {
 TEST(SeedProgramsTest, Ex5ValueAndArrayUnderTheirLocks) {
   const ExampleRun run = RunExample(5);
   ASSERT_EQ(run.exit_code, 0);
-  EXPECT_THAT(run.lines, ElementsAre("Initial value: 5",
-                                     "Initial array: [1.0, 2.0, 3.0, 4.0]",
-                                     "Final value: 25",
-                                     "Final array: [4.0, 8.0, 12.0, 16.0]"));
+  EXPECT_THAT(
+      run.lines,
+      ElementsAre("Initial value: 5", "Initial array: [1.0, 2.0, 3.0, 4.0]",
+                  "Final value: 25", "Final array: [4.0, 8.0, 12.0, 16.0]"));
 }
 
 TEST(SeedProgramsTest, Ex6RawObjectsUnderOneLockAreExact) {
@@ -146,12 +151,13 @@ TEST(SeedProgramsTest, Ex6RawObjectsUnderOneLockAreExact) {
   EXPECT_EQ(run.lines[1], "Initial array: [0, 0, 0]");
   std::map<std::string, int> progress;
   for (size_t i = 2; i < 17; ++i) ++progress[run.lines[i]];
-  EXPECT_THAT(progress, ElementsAre(std::pair<const std::string, int>(
-                                        "Worker 0 iteration completed", 5),
-                                    std::pair<const std::string, int>(
-                                        "Worker 1 iteration completed", 5),
-                                    std::pair<const std::string, int>(
-                                        "Worker 2 iteration completed", 5)));
+  EXPECT_THAT(
+      progress,
+      ElementsAre(
+          std::pair<const std::string, int>("Worker 0 iteration completed", 5),
+          std::pair<const std::string, int>("Worker 1 iteration completed", 5),
+          std::pair<const std::string, int>("Worker 2 iteration completed",
+                                            5)));
   EXPECT_EQ(run.lines[17], "Final value: 15");
   EXPECT_EQ(run.lines[18], "Final array: [15, 15, 15]");
 }
@@ -159,12 +165,14 @@ TEST(SeedProgramsTest, Ex6RawObjectsUnderOneLockAreExact) {
 // ex7's progress lines, lines[from, to): one in Python; more only on a
 // machine too slow for the processors to finish within the monitor's first
 // half second. The last shows the final counts.
-void ExpectProgress(const std::vector<std::string>& lines, size_t from, size_t to,
-                    const std::string& last) {
+void ExpectProgress(const std::vector<std::string>& lines, size_t from,
+                    size_t to, const std::string& last) {
   ASSERT_LT(from, to);
   for (size_t i = from; i < to; ++i) {
-    EXPECT_THAT(lines[i],
-                ContainsRegex("^Time: [0-9]+\\.[0-9]s, Processed: [0-9], Active: [0-3]$"));
+    EXPECT_THAT(
+        lines[i],
+        ContainsRegex(
+            "^Time: [0-9]+\\.[0-9]s, Processed: [0-9], Active: [0-3]$"));
   }
   EXPECT_THAT(lines[to - 1], ContainsRegex(last + "$"));
 }
@@ -200,7 +208,8 @@ TEST(SeedProgramsTest, Ex7ADeadProcessorIsReportedNotWaitedForForever) {
   EXPECT_EQ(run.exit_code, 1);
   ASSERT_GE(run.lines.size(), 8u);
   // The fault happened where it was meant to: inside the stats lock.
-  EXPECT_EQ(run.lines[0], "Processor 1: killing itself while holding the stats lock");
+  EXPECT_EQ(run.lines[0],
+            "Processor 1: killing itself while holding the stats lock");
   const size_t progress_end = run.lines.size() - 6;
   // The survivors' totals, counted under the lock the dead one held.
   ExpectProgress(run.lines, 1, progress_end, "Processed: 6, Active: 2");
@@ -217,12 +226,14 @@ TEST(SeedProgramsTest, Ex8BothLoopsCountExactly) {
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_THAT(
       run.lines,
-      ElementsAre(Eq("Testing synchronized Value..."),
-                  ContainsRegex("^synchronized test completed in [0-9]+\\.[0-9]{3} seconds$"),
-                  Eq("Synchronized final value: 10000"), Eq(""),
-                  Eq("Testing raw Value with manual lock..."),
-                  ContainsRegex("^raw test completed in [0-9]+\\.[0-9]{3} seconds$"),
-                  Eq("Raw final value: 10000")));
+      ElementsAre(
+          Eq("Testing synchronized Value..."),
+          ContainsRegex(
+              "^synchronized test completed in [0-9]+\\.[0-9]{3} seconds$"),
+          Eq("Synchronized final value: 10000"), Eq(""),
+          Eq("Testing raw Value with manual lock..."),
+          ContainsRegex("^raw test completed in [0-9]+\\.[0-9]{3} seconds$"),
+          Eq("Raw final value: 10000")));
 }
 
 }  // namespace

@@ -67,7 +67,8 @@ bool IsHashable(const Object& value) {
 
 absl::Status CheckHashable(const Object& key) {
   if (IsHashable(key)) return absl::OkStatus();
-  return TypeError(absl::StrCat("unhashable type: '", PythonTypeName(key), "'"));
+  return TypeError(
+      absl::StrCat("unhashable type: '", PythonTypeName(key), "'"));
 }
 
 bool IsNumber(Kind kind) {
@@ -118,11 +119,10 @@ absl::StatusOr<bool> Less(const Object& a, const Object& b) {
     }
     return x.size() < y.size();
   }
-  const bool comparable = (IsNumber(left) && IsNumber(right)) ||
-                          (left == right && (left == Kind::kStr ||
-                                             left == Kind::kBytes ||
-                                             left == Kind::kDuration ||
-                                             left == Kind::kTime));
+  const bool comparable =
+      (IsNumber(left) && IsNumber(right)) ||
+      (left == right && (left == Kind::kStr || left == Kind::kBytes ||
+                         left == Kind::kDuration || left == Kind::kTime));
   if (!comparable) {
     return TypeError(absl::StrCat("'<' not supported between instances of '",
                                   PythonTypeName(a), "' and '",
@@ -202,7 +202,8 @@ absl::StatusOr<Slice> AdjustSlice(const Object& start, const Object& stop,
     if (*read == 0) return ValueError("slice step cannot be zero");
     slice.step = *read;
   }
-  auto bound = [&](const Object& value, int64_t absent) -> absl::StatusOr<int64_t> {
+  auto bound = [&](const Object& value,
+                   int64_t absent) -> absl::StatusOr<int64_t> {
     if (value.is_none()) return absent;
     absl::StatusOr<int64_t> read = integer(value);
     if (!read.ok()) return read.status();
@@ -256,7 +257,10 @@ absl::StatusOr<std::vector<Object>> Items(Object value) {
       std::vector<Object> characters;
       for (size_t i = 0; i < text.size();) {
         const unsigned char lead = static_cast<unsigned char>(text[i]);
-        const size_t width = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+        const size_t width = lead < 0x80   ? 1
+                             : lead < 0xe0 ? 2
+                             : lead < 0xf0 ? 3
+                                           : 4;
         characters.emplace_back(text.substr(i, width));
         i += width;
       }
@@ -401,7 +405,8 @@ class OrderedDict {
 
 class ManagedDict final : public ManagedObject {
  public:
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "__getitem__") {
       if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
@@ -466,10 +471,12 @@ class ManagedDict final : public ManagedObject {
     if (method == "popitem") {
       if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
       std::optional<std::pair<Object, Object>> entry = dict_.PopLast();
-      if (!entry.has_value()) return KeyErrorMessage("popitem(): dictionary is empty");
+      if (!entry.has_value())
+        return KeyErrorMessage("popitem(): dictionary is empty");
       effects.Dropped(entry->first);
       effects.Dropped(entry->second);
-      return Object(Object::Tuple{{std::move(entry->first), std::move(entry->second)}});
+      return Object(
+          Object::Tuple{{std::move(entry->first), std::move(entry->second)}});
     }
     if (method == "setdefault") {
       if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
@@ -519,7 +526,8 @@ class ManagedDict final : public ManagedObject {
       if (!(found != nullptr ? *found == args[1] : args[1].is_none())) {
         return Object(false);
       }
-      absl::StatusOr<Object> set = Set(std::move(args[0]), std::move(args[2]), effects);
+      absl::StatusOr<Object> set =
+          Set(std::move(args[0]), std::move(args[2]), effects);
       if (!set.ok()) return set.status();
       return Object(true);
     }
@@ -550,7 +558,8 @@ class ManagedDict final : public ManagedObject {
   absl::StatusOr<Object> Update(Object source, CallEffects& effects) {
     if (Object::Dict* mapping = source.get_if<Object::Dict>()) {
       for (auto& [key, value] : mapping->entries) {
-        if (auto set = Set(std::move(key), std::move(value), effects); !set.ok()) {
+        if (auto set = Set(std::move(key), std::move(value), effects);
+            !set.ok()) {
           return set.status();
         }
       }
@@ -564,16 +573,17 @@ class ManagedDict final : public ManagedObject {
       if (auto* list = pair.get_if<Object::List>()) items = list;
       if (auto* tuple = pair.get_if<Object::Tuple>()) items = &tuple->items;
       if (items == nullptr) {
-        return TypeError(absl::StrCat(
-            "cannot convert dictionary update sequence element #", i,
-            " to a sequence"));
+        return TypeError(
+            absl::StrCat("cannot convert dictionary update sequence element #",
+                         i, " to a sequence"));
       }
       if (items->size() != 2) {
-        return ValueError(absl::StrCat("dictionary update sequence element #", i,
-                                       " has length ", items->size(),
+        return ValueError(absl::StrCat("dictionary update sequence element #",
+                                       i, " has length ", items->size(),
                                        "; 2 is required"));
       }
-      if (auto set = Set(std::move((*items)[0]), std::move((*items)[1]), effects);
+      if (auto set =
+              Set(std::move((*items)[0]), std::move((*items)[1]), effects);
           !set.ok()) {
         return set.status();
       }
@@ -589,7 +599,8 @@ class ManagedDict final : public ManagedObject {
 
 class ManagedList final : public ManagedObject {
  public:
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     const int64_t length = static_cast<int64_t>(items_.size());
     if (method == "__getitem__") {
@@ -619,7 +630,8 @@ class ManagedList final : public ManagedObject {
     }
     if (method == "__getslice__") {
       if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
-      absl::StatusOr<Slice> slice = AdjustSlice(args[0], args[1], args[2], length);
+      absl::StatusOr<Slice> slice =
+          AdjustSlice(args[0], args[1], args[2], length);
       if (!slice.ok()) return slice.status();
       Object::List out;
       out.reserve(static_cast<size_t>(slice->length));
@@ -635,7 +647,8 @@ class ManagedList final : public ManagedObject {
     }
     if (method == "__delslice__") {
       if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
-      absl::StatusOr<Slice> slice = AdjustSlice(args[0], args[1], args[2], length);
+      absl::StatusOr<Slice> slice =
+          AdjustSlice(args[0], args[1], args[2], length);
       if (!slice.ok()) return slice.status();
       std::vector<bool> doomed(items_.size(), false);
       for (int64_t i = 0, at = slice->start; i < slice->length;
@@ -694,7 +707,8 @@ class ManagedList final : public ManagedObject {
       if (items_.empty()) return IndexError("pop from empty list");
       size_t at = items_.size() - 1;
       if (!args.empty()) {
-        absl::StatusOr<size_t> position = Position(args[0], "pop index out of range");
+        absl::StatusOr<size_t> position =
+            Position(args[0], "pop index out of range");
         if (!position.ok()) return position.status();
         at = *position;
       }
@@ -706,7 +720,8 @@ class ManagedList final : public ManagedObject {
     if (method == "remove") {
       if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
       auto found = std::find(items_.begin(), items_.end(), args[0]);
-      if (found == items_.end()) return NotInListError("list.remove(x): x not in list");
+      if (found == items_.end())
+        return NotInListError("list.remove(x): x not in list");
       effects.Dropped(*found);
       items_.erase(found);
       return Object();
@@ -714,14 +729,15 @@ class ManagedList final : public ManagedObject {
     if (method == "index") {
       if (auto s = CheckArity(method, args, 1, 3); !s.ok()) return s;
       const Object none;
-      absl::StatusOr<Slice> range = AdjustSlice(args.size() > 1 ? args[1] : none,
-                                                args.size() > 2 ? args[2] : none,
-                                                none, length);
+      absl::StatusOr<Slice> range =
+          AdjustSlice(args.size() > 1 ? args[1] : none,
+                      args.size() > 2 ? args[2] : none, none, length);
       if (!range.ok()) return range.status();
       for (int64_t at = range->start; at < range->stop; ++at) {
         if (items_[static_cast<size_t>(at)] == args[0]) return Object(at);
       }
-      return NotInListError(absl::StrCat(args[0].DebugString(), " is not in list"));
+      return NotInListError(
+          absl::StrCat(args[0].DebugString(), " is not in list"));
     }
     if (method == "count") {
       if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
@@ -744,7 +760,8 @@ class ManagedList final : public ManagedObject {
       if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
       return Object(items_);
     }
-    if (method == "__repr__" || method == "__str__") return Repr(Object(items_));
+    if (method == "__repr__" || method == "__str__")
+      return Repr(Object(items_));
     return NotExposed("list", method);
   }
 
@@ -761,7 +778,8 @@ class ManagedList final : public ManagedObject {
 
  private:
   // An index argument made non-negative and checked against the length.
-  absl::StatusOr<size_t> Position(const Object& index, absl::string_view error) {
+  absl::StatusOr<size_t> Position(const Object& index,
+                                  absl::string_view error) {
     absl::StatusOr<int64_t> read = IndexArgument(index, "list indices");
     if (!read.ok()) return read.status();
     const int64_t length = static_cast<int64_t>(items_.size());
@@ -770,9 +788,11 @@ class ManagedList final : public ManagedObject {
     return static_cast<size_t>(at);
   }
 
-  absl::StatusOr<Object> SetSlice(std::vector<Object>& args, CallEffects& effects) {
+  absl::StatusOr<Object> SetSlice(std::vector<Object>& args,
+                                  CallEffects& effects) {
     const int64_t length = static_cast<int64_t>(items_.size());
-    absl::StatusOr<Slice> slice = AdjustSlice(args[0], args[1], args[2], length);
+    absl::StatusOr<Slice> slice =
+        AdjustSlice(args[0], args[1], args[2], length);
     if (!slice.ok()) return slice.status();
     absl::StatusOr<std::vector<Object>> values = Items(std::move(args[3]));
     if (!values.ok()) {
@@ -791,9 +811,9 @@ class ManagedList final : public ManagedObject {
       return Object();
     }
     if (static_cast<int64_t>(values->size()) != slice->length) {
-      return ValueError(absl::StrCat("attempt to assign sequence of size ",
-                                     values->size(), " to extended slice of size ",
-                                     slice->length));
+      return ValueError(
+          absl::StrCat("attempt to assign sequence of size ", values->size(),
+                       " to extended slice of size ", slice->length));
     }
     for (int64_t i = 0, at = slice->start; i < slice->length;
          ++i, at += slice->step) {
@@ -811,7 +831,8 @@ class ManagedList final : public ManagedObject {
 
 class ManagedNamespace final : public ManagedObject {
  public:
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "__getattribute__") {
       if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
@@ -832,8 +853,9 @@ class ManagedNamespace final : public ManagedObject {
       if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
       absl::StatusOr<std::string> name = Name(args[0]);
       if (!name.ok()) return name.status();
-      auto found = std::find_if(attributes_.begin(), attributes_.end(),
-                                [&](const auto& entry) { return entry.first == *name; });
+      auto found =
+          std::find_if(attributes_.begin(), attributes_.end(),
+                       [&](const auto& entry) { return entry.first == *name; });
       if (found == attributes_.end()) return AttributeError(*name);
       effects.Dropped(found->second);
       attributes_.erase(found);
@@ -947,8 +969,9 @@ std::string PythonTypeName(const Object& value) {
   return "object";
 }
 
-absl::Status CheckArity(absl::string_view method, const std::vector<Object>& args,
-                        size_t min, size_t max) {
+absl::Status CheckArity(absl::string_view method,
+                        const std::vector<Object>& args, size_t min,
+                        size_t max) {
   if (args.size() >= min && args.size() <= max) return absl::OkStatus();
   if (min == max) {
     return TypeError(absl::StrCat(method, "() takes exactly ", min,
@@ -960,9 +983,9 @@ absl::Status CheckArity(absl::string_view method, const std::vector<Object>& arg
 }
 
 absl::Status NotExposed(absl::string_view type, absl::string_view method) {
-  return absl::UnimplementedError(absl::StrCat(
-      "AttributeError: method '", method, "' of '", type,
-      "' object is not exposed"));
+  return absl::UnimplementedError(absl::StrCat("AttributeError: method '",
+                                               method, "' of '", type,
+                                               "' object is not exposed"));
 }
 
 absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
@@ -972,7 +995,8 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
     if (auto s = CheckArity("dict", args, 0, 1); !s.ok()) return s;
     auto dict = std::make_unique<ManagedDict>();
     if (!args.empty()) {
-      if (auto updated = dict->Update(std::move(args[0]), effects); !updated.ok()) {
+      if (auto updated = dict->Update(std::move(args[0]), effects);
+          !updated.ok()) {
         return updated.status();
       }
     }

@@ -70,8 +70,7 @@ enum class Waited { kChanged, kTimedOut, kStopped };
 Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
                      std::atomic<uint32_t>& sleeping, absl::Duration* spin,
                      absl::Duration min_spin, absl::Duration max_spin,
-                     absl::Duration slice,
-                     absl::Time deadline,
+                     absl::Duration slice, absl::Time deadline,
                      const std::function<bool()>& keep_waiting) {
   if (word.load(std::memory_order_acquire) != stale) return Waited::kChanged;
   const absl::Time spin_until = absl::Now() + *spin;
@@ -172,7 +171,8 @@ absl::StatusOr<CallArea> CallArea::Create(size_t capacity, int* fd) {
     return AreaError(absl::ErrnoToStatusCode(error),
                      absl::StrCat("ftruncate: ", std::strerror(error)));
   }
-  void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, made, 0);
+  void* base =
+      mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, made, 0);
   if (base == MAP_FAILED) {
     const int error = errno;
     close(made);
@@ -193,9 +193,11 @@ absl::StatusOr<CallArea> CallArea::Map(int fd) {
                      absl::StrCat("fstat: ", std::strerror(errno)));
   }
   const size_t length = static_cast<size_t>(status.st_size);
-  if (length < kHeaderBytes + 2 * kPage || (length - kHeaderBytes) % (2 * kPage) != 0) {
-    return AreaError(absl::StatusCode::kDataLoss,
-                     absl::StrCat("a file of ", length, " bytes is not a call area"));
+  if (length < kHeaderBytes + 2 * kPage ||
+      (length - kHeaderBytes) % (2 * kPage) != 0) {
+    return AreaError(
+        absl::StatusCode::kDataLoss,
+        absl::StrCat("a file of ", length, " bytes is not a call area"));
   }
   void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) {
@@ -203,8 +205,10 @@ absl::StatusOr<CallArea> CallArea::Map(int fd) {
                      absl::StrCat("mmap: ", std::strerror(errno)));
   }
   CallArea area(base, length);
-  if (area.header_->magic != kMagic || area.header_->capacity != area.capacity_) {
-    return AreaError(absl::StatusCode::kDataLoss, "not a call area (bad header)");
+  if (area.header_->magic != kMagic ||
+      area.header_->capacity != area.capacity_) {
+    return AreaError(absl::StatusCode::kDataLoss,
+                     "not a call area (bad header)");
   }
   area.posted_ = area.header_->posted.load(std::memory_order_acquire);
   return area;
@@ -212,7 +216,8 @@ absl::StatusOr<CallArea> CallArea::Map(int fd) {
 
 absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
                             bool on_socket, absl::Time deadline,
-                            const std::function<bool()>& alive, bool more_follows) {
+                            const std::function<bool()>& alive,
+                            bool more_follows) {
   if (header_->done.load(std::memory_order_acquire) != posted_) {
     // The message before had no reply, and the server is still on it.
     Message ignored;
@@ -222,11 +227,13 @@ absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
   }
   if (!on_socket) {
     if (!Fits(bytes.size())) {
-      return AreaError(absl::StatusCode::kInternal, "a message over the area's size");
+      return AreaError(absl::StatusCode::kInternal,
+                       "a message over the area's size");
     }
     std::memcpy(request_, bytes.data(), bytes.size());
   }
-  header_->request_bytes.store(on_socket ? 0 : bytes.size(), std::memory_order_relaxed);
+  header_->request_bytes.store(on_socket ? 0 : bytes.size(),
+                               std::memory_order_relaxed);
   header_->request_frames.store(
       frames | (on_socket ? kOnSocket : 0) | (more_follows ? kMoreFollows : 0),
       std::memory_order_relaxed);
@@ -235,7 +242,8 @@ absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
 }
 
 void CallArea::PostUncheckedForTesting(absl::string_view bytes,
-                                       uint32_t frames_word, uint64_t size_word) {
+                                       uint32_t frames_word,
+                                       uint64_t size_word) {
   std::memcpy(request_, bytes.data(), std::min(bytes.size(), capacity_));
   header_->request_bytes.store(size_word, std::memory_order_relaxed);
   header_->request_frames.store(frames_word, std::memory_order_relaxed);
@@ -248,11 +256,10 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
   while (true) {
     const uint32_t done = header_->done.load(std::memory_order_acquire);
     if (done == posted_) break;
-    switch (WaitForChange(header_->done, done, header_->client_sleeping,
-                          long_spin ? &batch_spin_ : &spin_,
-                          long_spin ? kMinBatchSpin : kMinSpin,
-                          long_spin ? kBatchSpin : kClientSpin, kClientSlice,
-                          deadline, alive)) {
+    switch (WaitForChange(
+        header_->done, done, header_->client_sleeping,
+        long_spin ? &batch_spin_ : &spin_, long_spin ? kMinBatchSpin : kMinSpin,
+        long_spin ? kBatchSpin : kClientSpin, kClientSlice, deadline, alive)) {
       case Waited::kChanged:
         continue;
       case Waited::kTimedOut:
@@ -264,7 +271,8 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
   const uint32_t frames = header_->reply_frames.load(std::memory_order_relaxed);
   const uint64_t size = header_->reply_bytes.load(std::memory_order_relaxed);
   if (size > capacity_) {
-    return AreaError(absl::StatusCode::kDataLoss, "a reply size over the area's");
+    return AreaError(absl::StatusCode::kDataLoss,
+                     "a reply size over the area's");
   }
   reply->frames = frames & ~kFlags;
   reply->on_socket = (frames & kOnSocket) != 0;
@@ -272,9 +280,9 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> CallArea::AwaitPosted(uint32_t* seen, std::string& copy,
-                                           Message* message,
-                                           const std::function<bool()>& keep_waiting) {
+absl::StatusOr<bool> CallArea::AwaitPosted(
+    uint32_t* seen, std::string& copy, Message* message,
+    const std::function<bool()>& keep_waiting) {
   if (WaitForChange(header_->posted, *seen, header_->server_sleeping,
                     more_follows_ ? &batch_spin_ : &spin_,
                     more_follows_ ? kMinBatchSpin : kMinSpin,
@@ -284,12 +292,13 @@ absl::StatusOr<bool> CallArea::AwaitPosted(uint32_t* seen, std::string& copy,
   }
   *seen = header_->posted.load(std::memory_order_acquire);
   // Each read once, then checked: the client may write while we read.
-  const uint32_t frames = header_->request_frames.load(std::memory_order_relaxed);
+  const uint32_t frames =
+      header_->request_frames.load(std::memory_order_relaxed);
   const uint64_t size = header_->request_bytes.load(std::memory_order_relaxed);
   if (size > capacity_) {
     return AreaError(absl::StatusCode::kDataLoss,
-                     absl::StrCat("a request of ", size, " bytes in an area of ",
-                                  capacity_));
+                     absl::StrCat("a request of ", size,
+                                  " bytes in an area of ", capacity_));
   }
   message->frames = frames & ~kFlags;
   more_follows_ = (frames & kMoreFollows) != 0;
@@ -306,7 +315,8 @@ absl::StatusOr<bool> CallArea::AwaitPosted(uint32_t* seen, std::string& copy,
 void CallArea::Finish(uint32_t seen, absl::string_view bytes, uint32_t frames,
                       bool on_socket) {
   if (!on_socket) std::memcpy(reply_, bytes.data(), bytes.size());
-  header_->reply_bytes.store(on_socket ? 0 : bytes.size(), std::memory_order_relaxed);
+  header_->reply_bytes.store(on_socket ? 0 : bytes.size(),
+                             std::memory_order_relaxed);
   header_->reply_frames.store(frames | (on_socket ? kOnSocket : 0),
                               std::memory_order_relaxed);
   Publish(header_->done, seen, header_->client_sleeping);

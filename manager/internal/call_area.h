@@ -59,9 +59,9 @@ class CallArea {
  public:
   // What a side learns about a posted message or its replies.
   struct Message {
-    uint32_t frames = 0;       // How many frames.
-    bool on_socket = false;    // They come on the socket instead.
-    absl::string_view bytes;   // The frames, when not on the socket.
+    uint32_t frames = 0;      // How many frames.
+    bool on_socket = false;   // They come on the socket instead.
+    absl::string_view bytes;  // The frames, when not on the socket.
   };
 
   CallArea() = default;
@@ -103,8 +103,9 @@ class CallArea {
   // header.
   // `long_spin`: the message is a large part of a batch, so the reply is
   // worth spinning for longer than a single call's.
-  absl::Status AwaitDone(absl::Time deadline, const std::function<bool()>& alive,
-                         Message* reply, bool long_spin = false);
+  absl::Status AwaitDone(absl::Time deadline,
+                         const std::function<bool()>& alive, Message* reply,
+                         bool long_spin = false);
 
   // What a buggy or hostile client could post, for the fuzzer: `bytes`
   // (cut to the request half) and the header's two words exactly as given
@@ -138,7 +139,7 @@ class CallArea {
   char* request_ = nullptr;
   char* reply_ = nullptr;
   size_t capacity_ = 0;
-  uint32_t posted_ = 0;  // Client: the number of its last message.
+  uint32_t posted_ = 0;        // Client: the number of its last message.
   bool more_follows_ = false;  // Server: the last message said so.
   // This side's spin before it sleeps (see call_area.cc); this process's.
   absl::Duration spin_ = absl::Microseconds(50);

@@ -44,12 +44,15 @@ namespace {
 CallArea OpenArea(FrameChannel& channel) {
   manager::Request request;
   request.mutable_call_area()->set_capacity(kDefaultCallAreaBytes);
-  if (absl::Status sent = channel.Write(request.SerializeAsString()); !sent.ok()) {
+  if (absl::Status sent = channel.Write(request.SerializeAsString());
+      !sent.ok()) {
     FuzzBroken("call area: send", sent);
   }
-  absl::StatusOr<absl::string_view> frame = channel.Read(absl::Now() + absl::Seconds(10));
+  absl::StatusOr<absl::string_view> frame =
+      channel.Read(absl::Now() + absl::Seconds(10));
   manager::Reply reply;
-  if (!frame.ok() || !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size())) ||
+  if (!frame.ok() ||
+      !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size())) ||
       reply.has_error()) {
     FuzzBroken("call area: refused", frame.status());
   }
@@ -71,10 +74,12 @@ bool AwaitReplies(CallArea& area, FrameChannel& channel) {
   while (true) {
     // Short waits, so that a closed connection is noticed within a
     // millisecond rather than at the client's usual liveness slice.
-    absl::Status done = area.AwaitDone(absl::Now() + absl::Milliseconds(1), alive, &reply);
+    absl::Status done =
+        area.AwaitDone(absl::Now() + absl::Milliseconds(1), alive, &reply);
     if (done.ok()) break;
     if (!absl::IsDeadlineExceeded(done) || !alive()) return false;
-    if (absl::Now() > give_up) FuzzBroken("the server neither answers nor closes", done);
+    if (absl::Now() > give_up)
+      FuzzBroken("the server neither answers nor closes", done);
   }
   if (reply.on_socket) {
     for (uint32_t i = 0; i < reply.frames; ++i) {
@@ -89,7 +94,8 @@ void PostRaw(absl::string_view input, CallArea& area, FrameChannel& channel) {
   const uint32_t frames_word = absl::little_endian::Load32(input.data());
   const uint64_t size_word = absl::little_endian::Load64(input.data() + 4);
   const absl::string_view bytes = input.substr(12);
-  for (absl::string_view rest = bytes, frame; FrameChannel::TakeFrame(rest, &frame);) {
+  for (absl::string_view rest = bytes, frame;
+       FrameChannel::TakeFrame(rest, &frame);) {
     if (!AllowedToFuzz(frame)) return;
   }
   if (absl::StrContains(bytes, "Pool")) return;
@@ -100,7 +106,8 @@ void PostRaw(absl::string_view input, CallArea& area, FrameChannel& channel) {
   (void)AwaitReplies(area, channel);
 }
 
-void PostHonest(absl::string_view input, CallArea& area, FrameChannel& channel) {
+void PostHonest(absl::string_view input, CallArea& area,
+                FrameChannel& channel) {
   const std::function<bool()> alive = [&] { return !PeerHungUp(channel.fd()); };
   absl::string_view rest = input;
   std::string message;
@@ -110,7 +117,8 @@ void PostHonest(absl::string_view input, CallArea& area, FrameChannel& channel) 
     message.clear();
     uint32_t frames = 0;
     for (int i = 0; i < count && rest.size() >= 2; ++i) {
-      const size_t length = (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
+      const size_t length =
+          (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
       rest.remove_prefix(2);
       const absl::string_view frame = rest.substr(0, length);
       rest.remove_prefix(frame.size());

@@ -37,7 +37,8 @@ class AreaPair {
       close(fd);
       area->Unmap();
       FrameChannel channel(ends[1], kDefaultMaxFrameBytes);
-      absl::StatusOr<absl::string_view> hello = channel.Read(absl::Now() + kPatience);
+      absl::StatusOr<absl::string_view> hello =
+          channel.Read(absl::Now() + kPatience);
       if (!hello.ok() || *hello != "area") _exit(90);
       const int received = channel.TakeReceivedFd();
       if (received < 0) _exit(91);
@@ -141,7 +142,8 @@ absl::StatusOr<std::vector<std::string>> Exchange(
     if (absl::Status sent = channel.WriteFrames(bytes); !sent.ok()) return sent;
   }
   CallArea::Message reply;
-  if (absl::Status done = area.AwaitDone(deadline, Alive(channel), &reply); !done.ok()) {
+  if (absl::Status done = area.AwaitDone(deadline, Alive(channel), &reply);
+      !done.ok()) {
     return done;
   }
   std::vector<std::string> out;
@@ -153,7 +155,8 @@ absl::StatusOr<std::vector<std::string>> Exchange(
       out.emplace_back(*read);
     } else {
       absl::string_view frame;
-      if (!FrameChannel::TakeFrame(rest, &frame)) return absl::DataLossError("cut");
+      if (!FrameChannel::TakeFrame(rest, &frame))
+        return absl::DataLossError("cut");
       out.emplace_back(frame);
     }
   }
@@ -161,16 +164,18 @@ absl::StatusOr<std::vector<std::string>> Exchange(
 }
 
 TEST(CallAreaTest, CallsCrossProcessesInOrder) {
-  AreaPair pair(kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
-    for (int i = 0; i < 20000; ++i) {
-      const std::string a = absl::StrCat("call ", i);
-      absl::StatusOr<std::vector<std::string>> got =
-          Exchange(area, channel, {a, "and more"});
-      if (!got.ok() || got->size() != 2) return 1;
-      if ((*got)[0] != absl::AsciiStrToUpper(a) || (*got)[1] != "AND MORE") return 2;
-    }
-    return 0;
-  });
+  AreaPair pair(
+      kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
+        for (int i = 0; i < 20000; ++i) {
+          const std::string a = absl::StrCat("call ", i);
+          absl::StatusOr<std::vector<std::string>> got =
+              Exchange(area, channel, {a, "and more"});
+          if (!got.ok() || got->size() != 2) return 1;
+          if ((*got)[0] != absl::AsciiStrToUpper(a) || (*got)[1] != "AND MORE")
+            return 2;
+        }
+        return 0;
+      });
   EXPECT_EQ(ServeUpperCase(pair), 20000);
   EXPECT_EQ(pair.Wait(), 0);
 }
@@ -187,7 +192,8 @@ TEST(CallAreaTest, MessagesTooBigForTheAreaGoOnTheSocket) {
       absl::StatusOr<std::vector<std::string>> got =
           Exchange(area, channel, {big, "small"});
       if (!got.ok() || got->size() != 2) return 1;
-      if ((*got)[0] != std::string(4 << 20, 'X') || (*got)[1] != "SMALL") return 2;
+      if ((*got)[0] != std::string(4 << 20, 'X') || (*got)[1] != "SMALL")
+        return 2;
       // Small again: back through the area.
       got = Exchange(area, channel, {"tiny"});
       if (!got.ok() || got->size() != 1 || (*got)[0] != "TINY") return 4;
@@ -201,60 +207,69 @@ TEST(CallAreaTest, MessagesTooBigForTheAreaGoOnTheSocket) {
 TEST(CallAreaTest, AMessageWithoutReplyIsFinishedBeforeTheNext) {
   // Post without awaiting (as a release is sent), then a call: the second
   // post waits for the first to be finished, so nothing is overwritten.
-  AreaPair pair(kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
-    const absl::Time deadline = absl::Now() + kPatience;
-    for (int i = 0; i < 1000; ++i) {
-      const std::string one = Frames({"one-way"});
-      if (!area.Post(one, 1, false, deadline, Alive(channel)).ok()) return 1;
-      absl::StatusOr<std::vector<std::string>> got =
-          Exchange(area, channel, {absl::StrCat("two ", i)});
-      if (!got.ok() || got->size() != 1 || (*got)[0] != absl::StrCat("TWO ", i)) {
-        return 2;
-      }
-    }
-    return 0;
-  });
+  AreaPair pair(
+      kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
+        const absl::Time deadline = absl::Now() + kPatience;
+        for (int i = 0; i < 1000; ++i) {
+          const std::string one = Frames({"one-way"});
+          if (!area.Post(one, 1, false, deadline, Alive(channel)).ok())
+            return 1;
+          absl::StatusOr<std::vector<std::string>> got =
+              Exchange(area, channel, {absl::StrCat("two ", i)});
+          if (!got.ok() || got->size() != 1 ||
+              (*got)[0] != absl::StrCat("TWO ", i)) {
+            return 2;
+          }
+        }
+        return 0;
+      });
   EXPECT_EQ(ServeUpperCase(pair), 2000);
   EXPECT_EQ(pair.Wait(), 0);
 }
 
 TEST(CallAreaTest, AClientWaitingOnAGoneServerIsTold) {
-  AreaPair pair(kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
-    absl::StatusOr<std::vector<std::string>> got = Exchange(area, channel, {"hello"});
-    // The server closed its socket without answering.
-    return absl::IsUnavailable(got.status()) ? 0 : 1;
-  });
+  AreaPair pair(kDefaultCallAreaBytes,
+                [](CallArea& area, FrameChannel& channel) {
+                  absl::StatusOr<std::vector<std::string>> got =
+                      Exchange(area, channel, {"hello"});
+                  // The server closed its socket without answering.
+                  return absl::IsUnavailable(got.status()) ? 0 : 1;
+                });
   uint32_t seen = 0;
   std::string copy;
   CallArea::Message message;
   const int fd = pair.server().fd();
-  absl::StatusOr<bool> posted =
-      pair.area().AwaitPosted(&seen, copy, &message, [fd] { return !PeerHungUp(fd); });
+  absl::StatusOr<bool> posted = pair.area().AwaitPosted(
+      &seen, copy, &message, [fd] { return !PeerHungUp(fd); });
   ASSERT_TRUE(posted.ok() && *posted);
   pair.server().Close();
   EXPECT_EQ(pair.Wait(), 0);
 }
 
 TEST(CallAreaTest, AServerWaitingOnAGoneClientStops) {
-  AreaPair pair(kDefaultCallAreaBytes, [](CallArea&, FrameChannel&) { return 0; });
+  AreaPair pair(kDefaultCallAreaBytes,
+                [](CallArea&, FrameChannel&) { return 0; });
   // The client exits without posting anything: AwaitPosted must end.
   EXPECT_EQ(ServeUpperCase(pair), 0);
   EXPECT_EQ(pair.Wait(), 0);
 }
 
 TEST(CallAreaTest, ADeadlineEndsTheClientsWait) {
-  AreaPair pair(kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
-    const std::string bytes = Frames({"never answered"});
-    const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
-    if (!area.Post(bytes, 1, false, deadline, Alive(channel)).ok()) return 1;
-    CallArea::Message reply;
-    absl::Status done = area.AwaitDone(deadline, Alive(channel), &reply);
-    if (!absl::IsDeadlineExceeded(done)) return 2;
-    return channel.Write("gave up").ok() ? 0 : 3;
-  });
+  AreaPair pair(
+      kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
+        const std::string bytes = Frames({"never answered"});
+        const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
+        if (!area.Post(bytes, 1, false, deadline, Alive(channel)).ok())
+          return 1;
+        CallArea::Message reply;
+        absl::Status done = area.AwaitDone(deadline, Alive(channel), &reply);
+        if (!absl::IsDeadlineExceeded(done)) return 2;
+        return channel.Write("gave up").ok() ? 0 : 3;
+      });
   // The server reads the post, then waits on the socket for the client to
   // give up (never answering it).
-  absl::StatusOr<absl::string_view> gave_up = pair.server().Read(absl::Now() + kPatience);
+  absl::StatusOr<absl::string_view> gave_up =
+      pair.server().Read(absl::Now() + kPatience);
   ASSERT_TRUE(gave_up.ok()) << gave_up.status();
   EXPECT_EQ(*gave_up, "gave up");
   EXPECT_EQ(pair.Wait(), 0);
@@ -284,7 +299,8 @@ TEST(CallAreaTest, TheServerRefusesASizeBeyondTheArea) {
   void* raw = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ASSERT_NE(raw, MAP_FAILED);
   auto* words = static_cast<std::atomic<uint32_t>*>(raw);
-  auto* size = reinterpret_cast<std::atomic<uint64_t>*>(static_cast<char*>(raw) + 64 + 16);
+  auto* size = reinterpret_cast<std::atomic<uint64_t>*>(
+      static_cast<char*>(raw) + 64 + 16);
   size->store(uint64_t{1} << 40);
   words[64 / 4 + 2].store(1);  // One frame.
   words[64 / 4].store(1);      // Posted.

@@ -38,7 +38,8 @@ Fixture& TheServer() {
     if (!server.ok()) FuzzBroken("listen", server.status());
     made->server = *std::move(server);
     made->address = *ParseAddress(made->server->address());
-    made->serving = std::thread([server = made->server.get()] { (void)server->Serve(); });
+    made->serving =
+        std::thread([server = made->server.get()] { (void)server->Serve(); });
     std::atexit([] {
       Fixture& fixture = TheServer();
       fixture.server->Stop();
@@ -97,17 +98,21 @@ void CheckNoObjectsLeft() {
   FrameChannel channel = ConnectToFuzzServer();
   manager::Request request;
   request.mutable_stats();
-  if (absl::Status sent = channel.Write(request.SerializeAsString()); !sent.ok()) {
+  if (absl::Status sent = channel.Write(request.SerializeAsString());
+      !sent.ok()) {
     FuzzBroken("stats: send", sent);
   }
-  absl::StatusOr<absl::string_view> frame = channel.Read(absl::Now() + absl::Seconds(10));
+  absl::StatusOr<absl::string_view> frame =
+      channel.Read(absl::Now() + absl::Seconds(10));
   manager::Reply reply;
-  if (!frame.ok() || !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
+  if (!frame.ok() ||
+      !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
     FuzzBroken("stats: no reply", frame.status());
   }
   // This connection is not one of the fuzzed ones and holds nothing.
   if (reply.stats().objects() != 0) {
-    FuzzBroken(absl::StrCat(reply.stats().objects(), " objects outlived their connection"));
+    FuzzBroken(absl::StrCat(reply.stats().objects(),
+                            " objects outlived their connection"));
   }
 }
 

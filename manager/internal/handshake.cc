@@ -29,7 +29,8 @@ absl::Status ReadMessage(FrameChannel& channel, absl::Time deadline,
     }
     return frame.status();
   }
-  if (!message->ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
+  if (!message->ParseFromArray(frame->data(),
+                               static_cast<int>(frame->size()))) {
     return absl::PermissionDeniedError(
         absl::StrCat("handshake: not a ", what, " message"));
   }
@@ -93,14 +94,15 @@ absl::StatusOr<uint64_t> AuthenticateToServer(FrameChannel& channel,
                                               absl::Time deadline) {
   channel.set_max_frame_bytes(kMaxHandshakeFrameBytes);
   manager::Challenge challenge;
-  if (absl::Status read = ReadMessage(channel, deadline, "challenge", &challenge);
+  if (absl::Status read =
+          ReadMessage(channel, deadline, "challenge", &challenge);
       !read.ok()) {
     return read;
   }
   if (challenge.protocol() != kProtocol) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "handshake: the server speaks \"", challenge.protocol(),
-        "\", not ", kProtocol));
+    return absl::PermissionDeniedError(
+        absl::StrCat("handshake: the server speaks \"", challenge.protocol(),
+                     "\", not ", kProtocol));
   }
   if (challenge.nonce().size() != kNonceBytes) {
     return absl::PermissionDeniedError(
@@ -109,7 +111,8 @@ absl::StatusOr<uint64_t> AuthenticateToServer(FrameChannel& channel,
   manager::Answer answer;
   answer.set_digest(Digest(authkey, "client:", challenge.nonce()));
   answer.set_nonce(RandomBytes(kNonceBytes));
-  if (absl::Status sent = channel.Write(answer.SerializeAsString()); !sent.ok()) {
+  if (absl::Status sent = channel.Write(answer.SerializeAsString());
+      !sent.ok()) {
     return sent;
   }
   manager::Welcome welcome;
@@ -118,8 +121,8 @@ absl::StatusOr<uint64_t> AuthenticateToServer(FrameChannel& channel,
     return read;
   }
   if (!welcome.accepted()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the server refused this process: ", welcome.error()));
+    return absl::PermissionDeniedError(
+        absl::StrCat("the server refused this process: ", welcome.error()));
   }
   if (!ConstantTimeEquals(welcome.digest(),
                           Digest(authkey, "server:", answer.nonce()))) {

@@ -29,8 +29,8 @@ constexpr size_t kBlockBytes = 64;
 }  // namespace
 
 Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
-             0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void Sha256::Block(const uint8_t* block) {
   uint32_t w[64];
@@ -103,7 +103,8 @@ Sha256Digest Sha256::Finish() {
     Update(absl::string_view(reinterpret_cast<const char*>(&zero), 1));
   }
   uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i)
+    length[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
   Update(absl::string_view(reinterpret_cast<const char*>(length), 8));
   Sha256Digest digest;
   for (int i = 0; i < 8; ++i) {
@@ -136,13 +137,13 @@ Sha256Digest HmacSha256(absl::string_view key, absl::string_view message) {
     outer_pad[i] = block[i] ^ 0x5c;
   }
   Sha256 inner;
-  inner.Update(absl::string_view(reinterpret_cast<const char*>(inner_pad),
-                                 kBlockBytes));
+  inner.Update(
+      absl::string_view(reinterpret_cast<const char*>(inner_pad), kBlockBytes));
   inner.Update(message);
   const Sha256Digest inner_digest = inner.Finish();
   Sha256 outer;
-  outer.Update(absl::string_view(reinterpret_cast<const char*>(outer_pad),
-                                 kBlockBytes));
+  outer.Update(
+      absl::string_view(reinterpret_cast<const char*>(outer_pad), kBlockBytes));
   outer.Update(AsBytes(inner_digest));
   return outer.Finish();
 }
@@ -151,8 +152,8 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   if (a.size() != b.size()) return false;
   volatile uint8_t difference = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    difference = difference | (static_cast<uint8_t>(a[i]) ^
-                               static_cast<uint8_t>(b[i]));
+    difference =
+        difference | (static_cast<uint8_t>(a[i]) ^ static_cast<uint8_t>(b[i]));
   }
   return difference == 0;
 }

@@ -15,7 +15,9 @@ std::string Hex(const Sha256Digest& digest) {
   return absl::BytesToHexString(AsBytes(digest));
 }
 
-std::string FromHex(absl::string_view hex) { return absl::HexStringToBytes(hex); }
+std::string FromHex(absl::string_view hex) {
+  return absl::HexStringToBytes(hex);
+}
 
 // FIPS 180-4 examples (NIST CSRC "SHA256.pdf") and the million-'a' vector.
 TEST(Sha256Test, NistVectors) {
@@ -50,12 +52,14 @@ TEST(HmacSha256Test, Rfc4231Vectors) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   EXPECT_EQ(Hex(HmacSha256(std::string(20, '\xaa'), std::string(50, '\xdd'))),
             "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe");
-  EXPECT_EQ(Hex(HmacSha256(FromHex("0102030405060708090a0b0c0d0e0f10111213141516171819"),
-                           std::string(50, '\xcd'))),
+  EXPECT_EQ(Hex(HmacSha256(
+                FromHex("0102030405060708090a0b0c0d0e0f10111213141516171819"),
+                std::string(50, '\xcd'))),
             "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b");
-  EXPECT_EQ(Hex(HmacSha256(std::string(131, '\xaa'),
-                           "Test Using Larger Than Block-Size Key - Hash Key First")),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(
+      Hex(HmacSha256(std::string(131, '\xaa'),
+                     "Test Using Larger Than Block-Size Key - Hash Key First")),
+      "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
   EXPECT_EQ(
       Hex(HmacSha256(std::string(131, '\xaa'),
                      "This is a test using a larger than block-size key and a "
@@ -95,7 +99,8 @@ TEST(ConstantTimeEqualsTest, ComparesContentsAndLengths) {
   EXPECT_TRUE(ConstantTimeEquals("same", "same"));
   EXPECT_FALSE(ConstantTimeEquals("same", "sane"));
   EXPECT_FALSE(ConstantTimeEquals("same", "same!"));
-  EXPECT_FALSE(ConstantTimeEquals(std::string("a\0b", 3), std::string("a\0c", 3)));
+  EXPECT_FALSE(
+      ConstantTimeEquals(std::string("a\0b", 3), std::string("a\0c", 3)));
 }
 
 }  // namespace

@@ -103,7 +103,8 @@ class CallEffects {
   void set_resolver(const Resolver* resolve) { resolve_ = resolve; }
   ManagedObject* Resolve(const Object& value) const {
     std::optional<ProxyRef> ref = ProxyRefOf(value);
-    if (!ref.has_value() || ref->server_id != server_id_ || resolve_ == nullptr) {
+    if (!ref.has_value() || ref->server_id != server_id_ ||
+        resolve_ == nullptr) {
       return nullptr;
     }
     return (*resolve_)(ref->object);
@@ -114,13 +115,15 @@ class CallEffects {
   // (Python's method_to_typeid). The object lives while the caller holds
   // the proxy. Errors: `FailedPrecondition` where no object can be made
   // (outside a method call).
-  using Adopter =
-      std::function<Object(absl::string_view type_id, std::unique_ptr<ManagedObject> object)>;
+  using Adopter = std::function<Object(absl::string_view type_id,
+                                       std::unique_ptr<ManagedObject> object)>;
   void set_adopter(const Adopter* adopt) { adopt_ = adopt; }
-  absl::StatusOr<Object> Adopt(absl::string_view type_id, std::unique_ptr<ManagedObject> object) {
+  absl::StatusOr<Object> Adopt(absl::string_view type_id,
+                               std::unique_ptr<ManagedObject> object) {
     if (adopt_ == nullptr) {
       return absl::FailedPreconditionError(
-          absl::StrCat("manager: a ", type_id, " cannot be made here (only a method call can)"));
+          absl::StrCat("manager: a ", type_id,
+                       " cannot be made here (only a method call can)"));
     }
     return (*adopt_)(type_id, std::move(object));
   }
@@ -176,8 +179,9 @@ class ManagedObject {
 
 // Makes an object from its constructor's arguments; initial values are
 // reported as stored.
-using ManagedFactory = std::function<absl::StatusOr<std::unique_ptr<ManagedObject>>(
-    std::vector<Object>& args, CallEffects& effects)>;
+using ManagedFactory =
+    std::function<absl::StatusOr<std::unique_ptr<ManagedObject>>(
+        std::vector<Object>& args, CallEffects& effects)>;
 
 // The types every server serves: "dict", "list", "Namespace", and those
 // AddSyncTypes adds.
@@ -197,8 +201,9 @@ std::string PythonTypeName(const Object& value);
 absl::Status NotExposed(absl::string_view type, absl::string_view method);
 
 // "TypeError: <method> expected ..." unless `min` <= args.size() <= `max`.
-absl::Status CheckArity(absl::string_view method, const std::vector<Object>& args,
-                        size_t min, size_t max);
+absl::Status CheckArity(absl::string_view method,
+                        const std::vector<Object>& args, size_t min,
+                        size_t max);
 
 }  // namespace mp::internal
 

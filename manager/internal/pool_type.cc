@@ -61,7 +61,8 @@ class ManagedPool final : public ManagedObject {
     }).detach();
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "submit") return Submit(args, effects);
     if (method == "take") {
@@ -85,7 +86,8 @@ class ManagedPool final : public ManagedObject {
         chunks.push_back(Object(Object::Tuple{
             {Object(static_cast<int64_t>(status.code())),
              Object(std::string(status.message())),
-             Object(Bytes{outcome.has_value() ? outcome->bytes : std::string()})}}));
+             Object(Bytes{outcome.has_value() ? outcome->bytes
+                                              : std::string()})}}));
       }
       jobs_.erase(*args[0].As<int64_t>());
       return Object(std::move(chunks));
@@ -99,7 +101,8 @@ class ManagedPool final : public ManagedObject {
       absl::StatusOr<int64_t> position = args[1].As<int64_t>();
       absl::StatusOr<bool> unordered = args[2].As<bool>();
       absl::StatusOr<absl::Time> deadline = TimeoutDeadline(args[3]);
-      if (!position.ok() || !unordered.ok() || !deadline.ok() || *position < 0) {
+      if (!position.ok() || !unordered.ok() || !deadline.ok() ||
+          *position < 0) {
         return TypeError("chunk(job, position: int, unordered: bool, timeout)");
       }
       std::shared_ptr<JobState> state = (*job)->state;
@@ -109,16 +112,17 @@ class ManagedPool final : public ManagedObject {
       const JobState::Outcome* outcome = nullptr;
       absl::StatusOr<bool> arrived = effects.WaitUntil(
           [&] {
-            outcome = state->WaitChunk(static_cast<size_t>(*position), *unordered,
-                                       absl::ZeroDuration());
+            outcome = state->WaitChunk(static_cast<size_t>(*position),
+                                       *unordered, absl::ZeroDuration());
             return outcome != nullptr;
           },
           *deadline);
       if (!arrived.ok()) return arrived.status();
       if (!*arrived) return Object();
-      return Object(Object::Tuple{{Object(static_cast<int64_t>(outcome->status.code())),
-                                   Object(std::string(outcome->status.message())),
-                                   Object(Bytes{outcome->bytes})}});
+      return Object(
+          Object::Tuple{{Object(static_cast<int64_t>(outcome->status.code())),
+                         Object(std::string(outcome->status.message())),
+                         Object(Bytes{outcome->bytes})}});
     }
     if (method == "ready") {
       if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
@@ -188,21 +192,26 @@ class ManagedPool final : public ManagedObject {
     if (!number.ok()) return TypeError("a job is an int");
     auto found = jobs_.find(*number);
     if (found == jobs_.end()) {
-      return absl::NotFoundError(absl::StrCat("KeyError: no pool job ", *number,
-                                              " (taken, forgotten, or never made)"));
+      return absl::NotFoundError(
+          absl::StrCat("KeyError: no pool job ", *number,
+                       " (taken, forgotten, or never made)"));
     }
     return &found->second;
   }
 
-  absl::StatusOr<Object> Submit(std::vector<Object>& args, CallEffects& effects) {
+  absl::StatusOr<Object> Submit(std::vector<Object>& args,
+                                CallEffects& effects) {
     if (auto s = CheckArity("submit", args, 3, 3); !s.ok()) return s;
-    absl::StatusOr<std::vector<Bytes>> encoded = args[0].As<std::vector<Bytes>>();
-    absl::StatusOr<std::vector<int64_t>> items = args[1].As<std::vector<int64_t>>();
+    absl::StatusOr<std::vector<Bytes>> encoded =
+        args[0].As<std::vector<Bytes>>();
+    absl::StatusOr<std::vector<int64_t>> items =
+        args[1].As<std::vector<int64_t>>();
     absl::StatusOr<bool> fail_fast = args[2].As<bool>();
     if (!encoded.ok() || !items.ok() || !fail_fast.ok() ||
         encoded->size() != items->size()) {
-      return TypeError("submit(tasks: [bytes], items: [int], fail_fast: bool), "
-                       "one count per task");
+      return TypeError(
+          "submit(tasks: [bytes], items: [int], fail_fast: bool), "
+          "one count per task");
     }
     std::vector<ChunkTask> tasks;
     std::vector<size_t> sizes;
@@ -211,8 +220,8 @@ class ManagedPool final : public ManagedObject {
           Loads<std::tuple<TaskRunner, std::string>>((*encoded)[i].value);
       if (!task.ok()) {
         // A function of another executable, or bytes that are not a task.
-        return absl::InvalidArgumentError(
-            absl::StrCat("pool: task ", i, " cannot run here: ", task.status().message()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "pool: task ", i, " cannot run here: ", task.status().message()));
       }
       tasks.push_back(ChunkTask{std::get<0>(*std::move(task)),
                                 std::get<1>(*std::move(task))});
@@ -249,7 +258,8 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       absl::StatusOr<int64_t> processes = args[0].As<int64_t>();
       if (!processes.ok()) return TypeError("processes must be an int or None");
       if (*processes < 1) {
-        return absl::InvalidArgumentError("ValueError: Number of processes must be at least 1");
+        return absl::InvalidArgumentError(
+            "ValueError: Number of processes must be at least 1");
       }
       settings.processes = static_cast<int>(*processes);
     }
@@ -265,19 +275,22 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       // The initializer as (runner, payload) bytes, checked here so that one
       // of another executable fails the Pool() call, not every worker.
       absl::StatusOr<Bytes> encoded = args[2].As<Bytes>();
-      if (!encoded.ok()) return TypeError("initializer must be a sent function or None");
+      if (!encoded.ok())
+        return TypeError("initializer must be a sent function or None");
       absl::StatusOr<std::tuple<TaskRunner, std::string>> call =
           Loads<std::tuple<TaskRunner, std::string>>(encoded->value);
       if (!call.ok()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("pool: the initializer cannot run here: ", call.status().message()));
+            absl::StrCat("pool: the initializer cannot run here: ",
+                         call.status().message()));
       }
       // Each forked worker decodes and runs it (PoolCore).
       settings.initializer.encoded = encoded->value;
     }
     // Forked from the server, which runs the program's executable.
     settings.start_method = StartMethod::kFork;
-    absl::StatusOr<std::unique_ptr<PoolCore>> core = PoolCore::Start(std::move(settings));
+    absl::StatusOr<std::unique_ptr<PoolCore>> core =
+        PoolCore::Start(std::move(settings));
     if (!core.ok()) return core.status();
     return std::make_unique<ManagedPool>(*std::move(core), effects.notifier());
   };

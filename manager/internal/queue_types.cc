@@ -25,30 +25,37 @@ absl::StatusOr<absl::Time> BlockingDeadline(const std::vector<Object>& args,
                                             size_t at) {
   const bool block = args.size() <= at || args[at] == Object(true);
   if (!block) return absl::InfinitePast();
-  if (args.size() <= at + 1 || args[at + 1].is_none()) return absl::InfiniteFuture();
+  if (args.size() <= at + 1 || args[at + 1].is_none())
+    return absl::InfiniteFuture();
   absl::StatusOr<double> seconds = args[at + 1].As<double>();
   if (!seconds.ok()) {
-    return absl::InvalidArgumentError("TypeError: timeout must be a number or None");
+    return absl::InvalidArgumentError(
+        "TypeError: timeout must be a number or None");
   }
   if (*seconds < 0) {
-    return absl::InvalidArgumentError("ValueError: 'timeout' must be a non-negative number");
+    return absl::InvalidArgumentError(
+        "ValueError: 'timeout' must be a non-negative number");
   }
   return absl::Now() + absl::Seconds(*seconds);
 }
 
 class ManagedQueue final : public ManagedObject {
  public:
-  ManagedQueue(int64_t maxsize, bool joinable) : maxsize_(maxsize), joinable_(joinable) {}
+  ManagedQueue(int64_t maxsize, bool joinable)
+      : maxsize_(maxsize), joinable_(joinable) {}
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "put" || method == "put_nowait") {
       const bool nowait = method == "put_nowait";
-      if (auto s = CheckArity(method, args, 1, nowait ? 1 : 3); !s.ok()) return s;
+      if (auto s = CheckArity(method, args, 1, nowait ? 1 : 3); !s.ok())
+        return s;
       absl::StatusOr<absl::Time> deadline =
           nowait ? absl::InfinitePast() : BlockingDeadline(args, 1);
       if (!deadline.ok()) return deadline.status();
-      absl::StatusOr<bool> room = effects.WaitUntil([this] { return !Full(); }, *deadline);
+      absl::StatusOr<bool> room =
+          effects.WaitUntil([this] { return !Full(); }, *deadline);
       if (!room.ok()) return room.status();
       if (!*room) return absl::ResourceExhaustedError("queue.Full");
       effects.Stored(args[0]);
@@ -58,7 +65,8 @@ class ManagedQueue final : public ManagedObject {
     }
     if (method == "get" || method == "get_nowait") {
       const bool nowait = method == "get_nowait";
-      if (auto s = CheckArity(method, args, 0, nowait ? 0 : 2); !s.ok()) return s;
+      if (auto s = CheckArity(method, args, 0, nowait ? 0 : 2); !s.ok())
+        return s;
       absl::StatusOr<absl::Time> deadline =
           nowait ? absl::InfinitePast() : BlockingDeadline(args, 0);
       if (!deadline.ok()) return deadline.status();
@@ -115,7 +123,8 @@ class ManagedValue final : public ManagedObject {
     effects.Stored(value_);
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "get") return value_;
     if (method == "set") {
@@ -126,7 +135,8 @@ class ManagedValue final : public ManagedObject {
       return Object();
     }
     if (method == "__repr__") {
-      return Object(absl::StrCat("Value('", typecode_, "', ", value_.DebugString(), ")"));
+      return Object(
+          absl::StrCat("Value('", typecode_, "', ", value_.DebugString(), ")"));
     }
     return NotExposed("Value", method);
   }
@@ -144,25 +154,30 @@ class ManagedArray final : public ManagedObject {
   ManagedArray(std::string typecode, std::vector<Object> items)
       : typecode_(std::move(typecode)), items_(std::move(items)) {}
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects&) override {
     if (method == "__len__") return Object(items_.size());
     if (method == "__getitem__" || method == "__setitem__") {
       const bool set = method == "__setitem__";
-      if (auto s = CheckArity(method, args, set ? 2 : 1, set ? 2 : 1); !s.ok()) return s;
+      if (auto s = CheckArity(method, args, set ? 2 : 1, set ? 2 : 1); !s.ok())
+        return s;
       absl::StatusOr<int64_t> index = args[0].As<int64_t>();
       if (!index.ok()) {
-        return absl::InvalidArgumentError("TypeError: array indices must be integers");
+        return absl::InvalidArgumentError(
+            "TypeError: array indices must be integers");
       }
       const int64_t length = static_cast<int64_t>(items_.size());
       const int64_t at = *index < 0 ? *index + length : *index;
       if (at < 0 || at >= length) {
-        return absl::OutOfRangeError(set ? "IndexError: array assignment index out of range"
-                                         : "IndexError: array index out of range");
+        return absl::OutOfRangeError(
+            set ? "IndexError: array assignment index out of range"
+                : "IndexError: array index out of range");
       }
       if (!set) return items_[static_cast<size_t>(at)];
       if (args[1].kind() != items_[static_cast<size_t>(at)].kind() &&
-          !(args[1].Is<double>() && items_[static_cast<size_t>(at)].Is<double>())) {
+          !(args[1].Is<double>() &&
+            items_[static_cast<size_t>(at)].Is<double>())) {
         return absl::InvalidArgumentError(absl::StrCat(
             "TypeError: an array of '", typecode_, "' holds numbers, not '",
             PythonTypeName(args[1]), "'"));
@@ -180,7 +195,8 @@ class ManagedArray final : public ManagedObject {
   std::vector<Object> items_;
 };
 
-absl::StatusOr<std::string> Typecode(absl::string_view type, const Object& code) {
+absl::StatusOr<std::string> Typecode(absl::string_view type,
+                                     const Object& code) {
   const std::string* text = code.get_if<std::string>();
   if (text == nullptr || text->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -200,7 +216,9 @@ void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       int64_t maxsize = 0;
       if (!args.empty()) {
         absl::StatusOr<int64_t> value = args[0].As<int64_t>();
-        if (!value.ok()) return absl::InvalidArgumentError("TypeError: maxsize must be an int");
+        if (!value.ok())
+          return absl::InvalidArgumentError(
+              "TypeError: maxsize must be an int");
         maxsize = *value;
       }
       return std::make_unique<ManagedQueue>(maxsize, joinable);
@@ -213,18 +231,21 @@ void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     if (!code.ok()) return code.status();
     return std::make_unique<ManagedValue>(*code, std::move(args[1]), effects);
   };
-  types["Array"] = [](std::vector<Object>& args, CallEffects&)
-      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+  types["Array"] =
+      [](std::vector<Object>& args,
+         CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Array", args, 2, 2); !s.ok()) return s;
     absl::StatusOr<std::string> code = Typecode("Array", args[0]);
     if (!code.ok()) return code.status();
-    absl::StatusOr<std::vector<Object>> items = args[1].As<std::vector<Object>>();
-    if (!items.ok()) return absl::InvalidArgumentError("TypeError: Array() needs a sequence");
+    absl::StatusOr<std::vector<Object>> items =
+        args[1].As<std::vector<Object>>();
+    if (!items.ok())
+      return absl::InvalidArgumentError("TypeError: Array() needs a sequence");
     for (const Object& item : *items) {
       if (!item.Is<double>()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "TypeError: an array of '", *code, "' holds numbers, not '",
-            PythonTypeName(item), "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("TypeError: an array of '", *code,
+                         "' holds numbers, not '", PythonTypeName(item), "'"));
       }
     }
     return std::make_unique<ManagedArray>(*code, *std::move(items));

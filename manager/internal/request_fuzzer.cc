@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     absl::string_view rest = input;
     while (rest.size() >= 2) {
-      const size_t length = (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
+      const size_t length =
+          (static_cast<uint8_t>(rest[0]) << 8) | static_cast<uint8_t>(rest[1]);
       rest.remove_prefix(2);
       const absl::string_view frame = rest.substr(0, length);
       rest.remove_prefix(frame.size());

@@ -13,13 +13,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/arena.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/arena.h"
 #include "manager/internal/handshake.h"
 #include "manager/internal/pool_type.h"
-#include "sync/internal/futex.h"
 #include "serialize/internal/value_view.h"
 #include "serialize/serialize.h"
+#include "sync/internal/futex.h"
 
 namespace mp::internal {
 
@@ -31,8 +31,8 @@ struct Server::Connection {
   std::atomic<bool> finished{false};
   // References this connection holds, by object. Guarded by Server::mutex_.
   absl::flat_hash_map<uint64_t, uint64_t> held;
-  uint64_t id = 0;  // Set once authenticated.
-  uint64_t principal = 0;  // The connection this one joined, if any.
+  uint64_t id = 0;               // Set once authenticated.
+  uint64_t principal = 0;        // The connection this one joined, if any.
   std::vector<uint64_t> tokens;  // Handed out by this connection.
   // Where its calls travel once the client asked (only its thread assigns
   // it, once; `has_area` then says so to the serving thread).
@@ -72,7 +72,8 @@ class Server::CallWaiter final : public Waiter {
         break;
       }
       lock_.unlock();
-      FutexWaitUntil(server_.generation_, seen, std::min(deadline, now + kSlice));
+      FutexWaitUntil(server_.generation_, seen,
+                     std::min(deadline, now + kSlice));
       lock_.lock();
     }
     server_.waiters_.fetch_sub(1, std::memory_order_relaxed);
@@ -115,7 +116,8 @@ absl::StatusOr<std::vector<Object>> DecodeArguments(const std::string& bytes) {
   // and out again (about a tenth of a small call's time in the server).
   internal::ValueView view;
   if (internal::ParseValue(bytes, &view).ok() &&
-      (view.kind == internal::kTupleField || view.kind == internal::kListField)) {
+      (view.kind == internal::kTupleField ||
+       view.kind == internal::kListField)) {
     std::vector<Object> items;
     items.reserve(4);
     absl::Status decoded = internal::DecodeElements<Object>(
@@ -172,13 +174,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Listen(ServerOptions options) {
       new Server(std::move(options), *listener, std::move(directory)));
 }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::FromListener(ServerOptions options, int fd,
-                                                              absl::string_view address,
-                                                              std::string directory) {
+absl::StatusOr<std::unique_ptr<Server>> Server::FromListener(
+    ServerOptions options, int fd, absl::string_view address,
+    std::string directory) {
   absl::StatusOr<Address> bound = ParseAddress(address);
   if (!bound.ok()) return bound.status();
-  return std::unique_ptr<Server>(
-      new Server(std::move(options), Listener{fd, *std::move(bound)}, std::move(directory)));
+  return std::unique_ptr<Server>(new Server(std::move(options),
+                                            Listener{fd, *std::move(bound)},
+                                            std::move(directory)));
 }
 
 Server::Server(ServerOptions options, Listener listener, std::string directory)
@@ -232,9 +235,8 @@ void Server::Disown() {
 }
 
 std::string Server::socket_path() const {
-  return listener_.bound.family == Address::Family::kUnix
-             ? listener_.bound.path
-             : std::string();
+  return listener_.bound.family == Address::Family::kUnix ? listener_.bound.path
+                                                          : std::string();
 }
 
 void Server::RemoveSocket() {
@@ -253,8 +255,8 @@ void Server::RemoveSocket() {
 
 absl::Status Server::Serve() {
   if (stop_fd_ < 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("manager \"", address_,
-                                                   "\": eventfd"));
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("manager \"", address_, "\": eventfd"));
   }
   int watch_fd = -1;
   if (options_.watch_pid > 0) {
@@ -264,13 +266,15 @@ absl::Status Server::Serve() {
     if (watch_fd < 0 && errno == ESRCH) Stop();
   }
   while (!stopping_.load(std::memory_order_relaxed)) {
-    pollfd ready[3] = {{listener_.fd, POLLIN, 0}, {stop_fd_, POLLIN, 0},
+    pollfd ready[3] = {{listener_.fd, POLLIN, 0},
+                       {stop_fd_, POLLIN, 0},
                        {watch_fd, POLLIN, 0}};
     const int count = poll(ready, watch_fd >= 0 ? 3 : 2, 1000);
     if (count < 0 && errno != EINTR) break;
     ReapFinished(/*all=*/false);
     if (count <= 0) continue;
-    if (ready[1].revents != 0 || (watch_fd >= 0 && ready[2].revents != 0)) break;
+    if (ready[1].revents != 0 || (watch_fd >= 0 && ready[2].revents != 0))
+      break;
     if (ready[0].revents == 0) continue;
     const int fd = accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;  // The peer left already, or out of descriptors.
@@ -287,7 +291,8 @@ absl::Status Server::Serve() {
     connections_.push_back(std::make_unique<Connection>(
         FrameChannel(fd, kMaxHandshakeFrameBytes)));
     Connection* connection = connections_.back().get();
-    connection->thread = std::thread([this, connection] { RunConnection(connection); });
+    connection->thread =
+        std::thread([this, connection] { RunConnection(connection); });
   }
   if (watch_fd >= 0) close(watch_fd);
   stopping_.store(true, std::memory_order_relaxed);
@@ -302,7 +307,8 @@ void Server::ReapFinished(bool all) {
     if (all) {
       connection.channel.Interrupt();
       // A thread asleep on its call area notices `stopping_` now.
-      if (connection.has_area.load(std::memory_order_acquire)) connection.area.Nudge();
+      if (connection.has_area.load(std::memory_order_acquire))
+        connection.area.Nudge();
     }
     if (all || connection.finished.load(std::memory_order_acquire)) {
       if (connection.thread.joinable()) connection.thread.join();
@@ -345,14 +351,16 @@ void Server::RunConnection(Connection* connection) {
     absl::StatusOr<absl::string_view> frame = channel.Read();
     if (!frame.ok()) break;
     request.Clear();
-    if (!request.ParseFromArray(frame->data(), static_cast<int>(frame->size()))) {
+    if (!request.ParseFromArray(frame->data(),
+                                static_cast<int>(frame->size()))) {
       break;
     }
     if (request.call_case() == manager::Request::kCallArea) {
       // Replies owed so far go first: the client reads in order.
       if (!out.empty() && !channel.WriteFrames(out).ok()) break;
       out.clear();
-      if (OpenCallArea(*connection, request.call_area())) ServeCallArea(*connection);
+      if (OpenCallArea(*connection, request.call_area()))
+        ServeCallArea(*connection);
       if (connection->has_area.load(std::memory_order_relaxed)) break;
       continue;
     }
@@ -360,7 +368,8 @@ void Server::RunConnection(Connection* connection) {
     const bool shutdown = request.call_case() == manager::Request::kShutdown;
     // A client that sent a batch has its next request read ahead already:
     // answer the whole batch with one write.
-    if (!shutdown && channel.HasBufferedFrame() && out.size() < (size_t{1} << 20)) {
+    if (!shutdown && channel.HasBufferedFrame() &&
+        out.size() < (size_t{1} << 20)) {
       continue;
     }
     if (!out.empty()) {
@@ -378,7 +387,8 @@ void Server::RunConnection(Connection* connection) {
       // principal's says the client is gone.
       for (uint64_t watcher : watching_) {
         auto entry = objects_.find(watcher);
-        if (entry != objects_.end()) entry->second.object->Disconnected(connection->id);
+        if (entry != objects_.end())
+          entry->second.object->Disconnected(connection->id);
       }
     }
     ReleaseAll(*connection);
@@ -405,10 +415,12 @@ bool Server::OpenCallArea(Connection& connection,
                  "call areas are for clients of a Unix socket"),
              reply);
   } else if (connection.has_area.load(std::memory_order_relaxed)) {
-    SetError(absl::FailedPreconditionError("this connection has a call area"), reply);
+    SetError(absl::FailedPreconditionError("this connection has a call area"),
+             reply);
   } else {
-    const size_t capacity = std::min<size_t>(
-        {wanted.capacity(), kDefaultCallAreaBytes * 16, options_.max_frame_bytes});
+    const size_t capacity =
+        std::min<size_t>({wanted.capacity(), kDefaultCallAreaBytes * 16,
+                          options_.max_frame_bytes});
     area = CallArea::Create(capacity, &fd);
     if (area.ok()) {
       reply.set_value(*Dumps(Object(area->capacity())));
@@ -417,8 +429,8 @@ bool Server::OpenCallArea(Connection& connection,
     }
   }
   const std::string bytes = reply.SerializeAsString();
-  const absl::Status sent =
-      fd >= 0 ? connection.channel.WriteWithFd(bytes, fd) : connection.channel.Write(bytes);
+  const absl::Status sent = fd >= 0 ? connection.channel.WriteWithFd(bytes, fd)
+                                    : connection.channel.Write(bytes);
   if (fd >= 0) close(fd);
   if (!sent.ok() || !area.ok()) return false;
   connection.area = *std::move(area);
@@ -432,7 +444,8 @@ void Server::ServeCallArea(Connection& connection) {
   FrameChannel& channel = connection.channel;
   CallArea& area = connection.area;
   const auto keep_waiting = [&] {
-    return !stopping_.load(std::memory_order_relaxed) && !PeerHungUp(channel.fd());
+    return !stopping_.load(std::memory_order_relaxed) &&
+           !PeerHungUp(channel.fd());
   };
   uint32_t seen = 0;
   std::string copy;
@@ -442,10 +455,13 @@ void Server::ServeCallArea(Connection& connection) {
   std::string arena_block(size_t{256} << 10, '\0');
   while (!stopping_.load(std::memory_order_relaxed)) {
     google::protobuf::Arena arena(arena_block.data(), arena_block.size());
-    auto& request = *google::protobuf::Arena::CreateMessage<manager::Request>(&arena);
-    auto& reply = *google::protobuf::Arena::CreateMessage<manager::Reply>(&arena);
+    auto& request =
+        *google::protobuf::Arena::CreateMessage<manager::Request>(&arena);
+    auto& reply =
+        *google::protobuf::Arena::CreateMessage<manager::Reply>(&arena);
     CallArea::Message message;
-    absl::StatusOr<bool> posted = area.AwaitPosted(&seen, copy, &message, keep_waiting);
+    absl::StatusOr<bool> posted =
+        area.AwaitPosted(&seen, copy, &message, keep_waiting);
     if (!posted.ok() || !*posted) return;
     absl::string_view rest = message.bytes;
     out.clear();
@@ -463,7 +479,8 @@ void Server::ServeCallArea(Connection& connection) {
         return;
       }
       request.Clear();
-      if (!request.ParseFromArray(frame.data(), static_cast<int>(frame.size())) ||
+      if (!request.ParseFromArray(frame.data(),
+                                  static_cast<int>(frame.size())) ||
           request.call_case() == manager::Request::kCallArea) {
         return;
       }
@@ -502,7 +519,8 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
   // references it granted are given back with it.
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (uint64_t object : reply.granted()) Release(Principal(connection), object, 1);
+    for (uint64_t object : reply.granted())
+      Release(Principal(connection), object, 1);
   }
   manager::Reply refused;
   SetError(absl::ResourceExhaustedError(absl::StrCat(
@@ -553,8 +571,9 @@ bool Server::Handle(Connection& connection, manager::Request& request,
       std::lock_guard<std::mutex> lock(mutex_);
       auto found = tokens_.find(request.join());
       if (found == tokens_.end() || connection.principal != 0) {
-        SetError(absl::PermissionDeniedError("join: no connection has that token"),
-                 reply);
+        SetError(
+            absl::PermissionDeniedError("join: no connection has that token"),
+            reply);
       } else {
         connection.principal = found->second;
         reply.set_value(NoneBytes());
@@ -580,20 +599,22 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
   ++calls_;
   auto type = types_.find(create.typeid_());
   if (type == types_.end()) {
-    return SetError(absl::NotFoundError(absl::StrCat(
-                        "KeyError: no type '", create.typeid_(),
-                        "' is registered with this manager")),
+    return SetError(absl::NotFoundError(
+                        absl::StrCat("KeyError: no type '", create.typeid_(),
+                                     "' is registered with this manager")),
                     reply);
   }
   CallEffects effects(server_id_);
   effects.set_notifier(&notify_);
   // With mutex_ held, as the factory runs.
-  const CallEffects::Resolver resolve = [this](uint64_t object) -> ManagedObject* {
+  const CallEffects::Resolver resolve =
+      [this](uint64_t object) -> ManagedObject* {
     auto found = objects_.find(object);
     return found == objects_.end() ? nullptr : found->second.object.get();
   };
   effects.set_resolver(&resolve);
-  absl::StatusOr<std::unique_ptr<ManagedObject>> made = type->second(*args, effects);
+  absl::StatusOr<std::unique_ptr<ManagedObject>> made =
+      type->second(*args, effects);
   if (!made.ok()) return SetError(made.status(), reply);
   const uint64_t id = next_object_++;
   if ((*made)->WatchesConnections()) watching_.insert(id);
@@ -603,7 +624,8 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
   reply.set_value(*Dumps(Object(id)));
 }
 
-void Server::HandleMethod(Connection& connection, const manager::MethodCall& call,
+void Server::HandleMethod(Connection& connection,
+                          const manager::MethodCall& call,
                           manager::Reply& reply) {
   absl::StatusOr<std::vector<Object>> args = DecodeArguments(call.args());
   if (!args.ok()) return SetError(args.status(), reply);
@@ -622,20 +644,23 @@ void Server::HandleMethod(Connection& connection, const manager::MethodCall& cal
   ManagedObject* object = entry->second.object.get();
   Incref(id);
   CallWaiter waiter(*this, lock, connection.channel.fd());
-  CallEffects effects(server_id_,
-                      connection.principal != 0 ? connection.principal : connection.id,
-                      call.thread(), &waiter, call.try_only());
+  CallEffects effects(
+      server_id_,
+      connection.principal != 0 ? connection.principal : connection.id,
+      call.thread(), &waiter, call.try_only());
   effects.set_notifier(&notify_);
   // Objects a method makes (method_to_typeid) are held by the call until
   // the reply grants them to the caller.
   std::vector<uint64_t> adopted;
-  const CallEffects::Adopter adopt = [&](absl::string_view type_id,
-                                         std::unique_ptr<ManagedObject> made) -> Object {
+  const CallEffects::Adopter adopt =
+      [&](absl::string_view type_id,
+          std::unique_ptr<ManagedObject> made) -> Object {
     const uint64_t made_id = next_object_++;
     if (made->WatchesConnections()) watching_.insert(made_id);
     objects_.emplace(made_id, Entry{std::string(type_id), std::move(made), 1});
     adopted.push_back(made_id);
-    return ProxyObject(ProxyRef{address_, server_id_, made_id, std::string(type_id)});
+    return ProxyObject(
+        ProxyRef{address_, server_id_, made_id, std::string(type_id)});
   };
   effects.set_adopter(&adopt);
   absl::StatusOr<Object> result = object->Call(call.method(), *args, effects);
@@ -673,7 +698,8 @@ void Server::Changed() {
   // sees the other, so a waiter is never left asleep, and a call with
   // nobody waiting costs no system call.
   generation_.fetch_add(1, std::memory_order_seq_cst);
-  if (waiters_.load(std::memory_order_seq_cst) != 0) FutexWake(generation_, kWakeAll);
+  if (waiters_.load(std::memory_order_seq_cst) != 0)
+    FutexWake(generation_, kWakeAll);
 }
 
 void Server::FillStats(manager::Stats& stats) {

@@ -73,9 +73,9 @@ class Server {
   // A server on a socket another process bound and listens on (a spawned
   // manager server's), which it now owns with the private `directory`.
   // Errors: `InvalidArgument` for a malformed `address`.
-  static absl::StatusOr<std::unique_ptr<Server>> FromListener(ServerOptions options, int fd,
-                                                              absl::string_view address,
-                                                              std::string directory);
+  static absl::StatusOr<std::unique_ptr<Server>> FromListener(
+      ServerOptions options, int fd, absl::string_view address,
+      std::string directory);
 
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -94,7 +94,8 @@ class Server {
   // socket after fork.
   void Disown();
 
-  // As clients should write it ("/tmp/mp-123-ab12cd/manager", "127.0.0.1:4711").
+  // As clients should write it ("/tmp/mp-123-ab12cd/manager",
+  // "127.0.0.1:4711").
   const std::string& address() const { return address_; }
   uint64_t server_id() const { return server_id_; }
 
@@ -119,7 +120,8 @@ class Server {
   void RunConnection(Connection* connection);
   // Answers a CallAreaRequest; returns whether the connection now has an
   // area (the reply carried it).
-  bool OpenCallArea(Connection& connection, const manager::CallAreaRequest& wanted);
+  bool OpenCallArea(Connection& connection,
+                    const manager::CallAreaRequest& wanted);
   // Serves the connection's calls through its area until it ends.
   void ServeCallArea(Connection& connection);
   // Appends `reply` as a frame to `out` (an error instead when too big).
@@ -143,7 +145,8 @@ class Server {
   void Incref(uint64_t object);
   void Decref(uint64_t object);
   // Grants `connection` a reference to each proxy of ours inside `value`.
-  void Grant(Connection& connection, const Object& value, manager::Reply& reply);
+  void Grant(Connection& connection, const Object& value,
+             manager::Reply& reply);
   void Grant(Connection& connection, uint64_t object, manager::Reply& reply);
   // The connection `connection` acts for (itself unless it joined one).
   Connection& Principal(Connection& connection);
@@ -157,7 +160,7 @@ class Server {
   std::string address_;
   std::string directory_;  // The private directory we made, if any.
   bool owns_socket_ = true;
-  int stop_fd_ = -1;       // An eventfd.
+  int stop_fd_ = -1;  // An eventfd.
   std::atomic<bool> stopping_{false};
 
   class CallWaiter;
@@ -179,19 +182,20 @@ class Server {
   void Changed();
   std::atomic<uint32_t> generation_{0};
   std::atomic<uint32_t> waiters_{0};
-  absl::flat_hash_map<std::string, ManagedFactory> types_;  // Guarded by mutex_.
+  absl::flat_hash_map<std::string, ManagedFactory>
+      types_;  // Guarded by mutex_.
   // Objects that want to hear of closed connections.
-  absl::flat_hash_set<uint64_t> watching_;                  // Guarded by mutex_.
+  absl::flat_hash_set<uint64_t> watching_;  // Guarded by mutex_.
   // Authenticated connections by id, and the join tokens they handed out.
-  absl::flat_hash_map<uint64_t, Connection*> live_;         // Guarded by mutex_.
-  absl::flat_hash_map<uint64_t, uint64_t> tokens_;          // Guarded by mutex_.
-  uint64_t next_connection_ = 1;                            // Guarded by mutex_.
-  absl::flat_hash_map<uint64_t, Entry> objects_;            // Guarded by mutex_.
-  uint64_t next_object_ = 1;                                // Guarded by mutex_.
-  uint64_t calls_ = 0;                                      // Guarded by mutex_.
-  uint64_t authenticated_ = 0;                              // Guarded by mutex_.
-  uint64_t refused_ = 0;                                    // Guarded by mutex_.
-  uint64_t call_areas_ = 0;                                 // Guarded by mutex_.
+  absl::flat_hash_map<uint64_t, Connection*> live_;  // Guarded by mutex_.
+  absl::flat_hash_map<uint64_t, uint64_t> tokens_;   // Guarded by mutex_.
+  uint64_t next_connection_ = 1;                     // Guarded by mutex_.
+  absl::flat_hash_map<uint64_t, Entry> objects_;     // Guarded by mutex_.
+  uint64_t next_object_ = 1;                         // Guarded by mutex_.
+  uint64_t calls_ = 0;                               // Guarded by mutex_.
+  uint64_t authenticated_ = 0;                       // Guarded by mutex_.
+  uint64_t refused_ = 0;                             // Guarded by mutex_.
+  uint64_t call_areas_ = 0;                          // Guarded by mutex_.
 
   // Owned by the thread running Serve.
   std::list<std::unique_ptr<Connection>> connections_;

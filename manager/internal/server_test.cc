@@ -65,13 +65,16 @@ class ServerTest : public ::testing::Test {
     return channel;
   }
 
-  static manager::Reply Call(FrameChannel& channel, const manager::Request& request) {
+  static manager::Reply Call(FrameChannel& channel,
+                             const manager::Request& request) {
     manager::Reply reply;
     EXPECT_THAT(channel.Write(request.SerializeAsString()), IsOk());
-    absl::StatusOr<absl::string_view> frame = channel.Read(absl::Now() + kPatience);
+    absl::StatusOr<absl::string_view> frame =
+        channel.Read(absl::Now() + kPatience);
     EXPECT_THAT(frame, IsOk());
     if (frame.ok()) {
-      EXPECT_TRUE(reply.ParseFromArray(frame->data(), static_cast<int>(frame->size())));
+      EXPECT_TRUE(
+          reply.ParseFromArray(frame->data(), static_cast<int>(frame->size())));
     }
     return reply;
   }
@@ -97,7 +100,8 @@ class ServerTest : public ::testing::Test {
     manager::Request request;
     request.mutable_method()->set_object(dict);
     request.mutable_method()->set_method("__setitem__");
-    request.mutable_method()->set_args(*Dumps(Object(Object::Tuple{{key, value}})));
+    request.mutable_method()->set_args(
+        *Dumps(Object(Object::Tuple{{key, value}})));
     return Call(channel, request);
   }
 
@@ -105,9 +109,11 @@ class ServerTest : public ::testing::Test {
   static bool ClosedByServer(int fd) {
     FrameChannel channel(fd, 1 << 20);
     for (;;) {
-      absl::StatusOr<absl::string_view> frame = channel.Read(absl::Now() + kPatience);
+      absl::StatusOr<absl::string_view> frame =
+          channel.Read(absl::Now() + kPatience);
       if (frame.ok()) continue;  // The Challenge, a Welcome: read on.
-      return absl::IsUnavailable(frame.status()) || absl::IsDataLoss(frame.status());
+      return absl::IsUnavailable(frame.status()) ||
+             absl::IsDataLoss(frame.status());
     }
   }
 
@@ -118,7 +124,8 @@ class ServerTest : public ::testing::Test {
 
   static std::string Header(uint32_t length) {
     std::string header(4, '\0');
-    for (int i = 0; i < 4; ++i) header[i] = static_cast<char>(length >> (8 * i));
+    for (int i = 0; i < 4; ++i)
+      header[i] = static_cast<char>(length >> (8 * i));
     return header;
   }
 
@@ -224,20 +231,24 @@ TEST_F(ServerTest, BadArgumentsAreAnErrorReplyNotAClosedConnection) {
   request.mutable_method()->set_args("\x07\x07 not a value");
   manager::Reply reply = Call(good, request);
   ASSERT_TRUE(reply.has_error());
-  EXPECT_EQ(reply.error().code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
-  EXPECT_NE(reply.error().message().find("malformed arguments"), std::string::npos);
+  EXPECT_EQ(reply.error().code(),
+            static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_NE(reply.error().message().find("malformed arguments"),
+            std::string::npos);
 
   request.mutable_method()->set_object(dict + 1000);
   request.mutable_method()->set_args("");
   reply = Call(good, request);
   ASSERT_TRUE(reply.has_error());
-  EXPECT_EQ(reply.error().code(), static_cast<int>(absl::StatusCode::kNotFound));
+  EXPECT_EQ(reply.error().code(),
+            static_cast<int>(absl::StatusCode::kNotFound));
 
   manager::Request create;
   create.mutable_create()->set_typeid_("no such type");
   reply = Call(good, create);
   ASSERT_TRUE(reply.has_error());
-  EXPECT_EQ(reply.error().code(), static_cast<int>(absl::StatusCode::kNotFound));
+  EXPECT_EQ(reply.error().code(),
+            static_cast<int>(absl::StatusCode::kNotFound));
 
   ASSERT_TRUE(SetItem(good, dict, "k", 1).has_value());
   ExpectStillServing(good, dict);
@@ -317,9 +328,12 @@ TEST(AddressTest, ParsesUnixAndTcpAddresses) {
   ASSERT_THAT(v6, IsOk());
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->ToString(), "[::1]:0");
-  EXPECT_THAT(ParseAddress("localhost"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseAddress("host:99999"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ParseAddress(":80"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseAddress("localhost"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseAddress("host:99999"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseAddress(":80"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseAddress("/" + std::string(200, 'x')),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }

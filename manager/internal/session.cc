@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "manager/internal/handshake.h"
-#include "serialize/serialize.h"
 #include "process/process.h"
+#include "serialize/serialize.h"
 
 namespace mp::internal {
 
@@ -62,8 +62,9 @@ struct SessionRegistry {
 SessionRegistry& SessionRegistry::Get() {
   static SessionRegistry* const registry = [] {
     auto* made = new SessionRegistry;
-    pthread_atfork(&SessionRegistry::Prepare, [] { Resume(/*child=*/false); },
-                   [] { Resume(/*child=*/true); });
+    pthread_atfork(
+        &SessionRegistry::Prepare, [] { Resume(/*child=*/false); },
+        [] { Resume(/*child=*/true); });
     return made;
   }();
   return *registry;
@@ -71,12 +72,15 @@ SessionRegistry& SessionRegistry::Get() {
 
 ProxyHandle::ProxyHandle(std::shared_ptr<Session> session, uint64_t object,
                          std::string type_id)
-    : session_(std::move(session)), object_(object), type_id_(std::move(type_id)) {}
+    : session_(std::move(session)),
+      object_(object),
+      type_id_(std::move(type_id)) {}
 
 ProxyHandle::~ProxyHandle() { session_->DropLive(object_); }
 
 ProxyRef ProxyHandle::ref() const {
-  return ProxyRef{session_->address(), session_->server_id(), object_, type_id_};
+  return ProxyRef{session_->address(), session_->server_id(), object_,
+                  type_id_};
 }
 
 absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
@@ -133,7 +137,8 @@ Session::Session(std::string address, SessionOptions options)
 
 Session::~Session() { channel_.Close(); }
 
-absl::Status Session::Error(absl::StatusCode code, absl::string_view what) const {
+absl::Status Session::Error(absl::StatusCode code,
+                            absl::string_view what) const {
   return absl::Status(code, absl::StrCat("manager \"", address_, "\": ", what));
 }
 
@@ -204,15 +209,17 @@ absl::Status Session::CheckRequestSize(size_t bytes) const {
   if (bytes <= options_.max_frame_bytes) return absl::OkStatus();
   // Refused here, so the connection (which the server would close over it)
   // and every other proxy's calls carry on.
-  return Error(absl::StatusCode::kResourceExhausted,
-               absl::StrCat("a request of ", bytes, " bytes is over the limit of ",
-                            options_.max_frame_bytes, " (max_frame_bytes)"));
+  return Error(
+      absl::StatusCode::kResourceExhausted,
+      absl::StrCat("a request of ", bytes, " bytes is over the limit of ",
+                   options_.max_frame_bytes, " (max_frame_bytes)"));
 }
 
 absl::Status Session::FailLocked(const absl::Status& why) {
   BreakLocked(absl::IsDeadlineExceeded(why)
                   ? absl::DeadlineExceededError(absl::StrCat(
-                        "no answer within ", absl::FormatDuration(options_.call_timeout)))
+                        "no answer within ",
+                        absl::FormatDuration(options_.call_timeout)))
                   : why);
   return broken_;
 }
@@ -227,9 +234,9 @@ absl::Status Session::PostLocked(absl::string_view frames, uint32_t count,
   const bool fits = area_.Fits(frames.size());
   // Posted first, then written: the server reads the socket only once it
   // knows to, and the frames may be more than the socket buffers.
-  if (absl::Status posted =
-          area_.Post(fits ? frames : absl::string_view(), count, !fits, deadline,
-                     [fd] { return !PeerHungUp(fd); }, more_follows);
+  if (absl::Status posted = area_.Post(
+          fits ? frames : absl::string_view(), count, !fits, deadline,
+          [fd] { return !PeerHungUp(fd); }, more_follows);
       !posted.ok()) {
     return FailLocked(posted);
   }
@@ -247,9 +254,8 @@ absl::Status Session::CollectLocked(uint32_t replies, absl::Time deadline,
   if (!on_socket) {
     const int fd = channel_.fd();
     CallArea::Message reply;
-    if (absl::Status done =
-            area_.AwaitDone(deadline, [fd] { return !PeerHungUp(fd); }, &reply,
-                            long_spin);
+    if (absl::Status done = area_.AwaitDone(
+            deadline, [fd] { return !PeerHungUp(fd); }, &reply, long_spin);
         !done.ok()) {
       return FailLocked(done);
     }
@@ -272,12 +278,15 @@ absl::Status Session::CollectLocked(uint32_t replies, absl::Time deadline,
 }
 
 absl::Status Session::ParseRepliesLocked(absl::string_view frames,
-                                         manager::Reply* replies, size_t count) {
+                                         manager::Reply* replies,
+                                         size_t count) {
   for (size_t i = 0; i < count; ++i) {
     absl::string_view frame;
     if (!FrameChannel::TakeFrame(frames, &frame) ||
-        !replies[i].ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
-      return FailLocked(absl::DataLossError("the server's reply does not parse"));
+        !replies[i].ParseFromArray(frame.data(),
+                                   static_cast<int>(frame.size()))) {
+      return FailLocked(
+          absl::DataLossError("the server's reply does not parse"));
     }
   }
   return absl::OkStatus();
@@ -315,13 +324,16 @@ absl::StatusOr<manager::Reply> Session::RoundTripLocked(
   const absl::Time deadline = patience == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + patience;
-  if (absl::Status posted = PostLocked(frame_, 1, deadline); !posted.ok()) return posted;
+  if (absl::Status posted = PostLocked(frame_, 1, deadline); !posted.ok())
+    return posted;
   received_.clear();
-  if (absl::Status collected = CollectLocked(1, deadline, received_); !collected.ok()) {
+  if (absl::Status collected = CollectLocked(1, deadline, received_);
+      !collected.ok()) {
     return collected;
   }
   manager::Reply reply;
-  if (absl::Status parsed = ParseRepliesLocked(received_, &reply, 1); !parsed.ok()) {
+  if (absl::Status parsed = ParseRepliesLocked(received_, &reply, 1);
+      !parsed.ok()) {
     return parsed;
   }
   return reply;
@@ -346,11 +358,13 @@ void Session::MarkClosed(absl::string_view why) {
 }
 
 absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
-                                             absl::Duration wait, bool try_first) {
+                                             absl::Duration wait,
+                                             bool try_first) {
   if (wait > absl::ZeroDuration()) {
     // Over the socket a try costs a whole round trip, as much as the wait
     // on the side: worth it only through the call area.
-    if (try_first && request.has_method() && has_area_.load(std::memory_order_relaxed)) {
+    if (try_first && request.has_method() &&
+        has_area_.load(std::memory_order_relaxed)) {
       request.mutable_method()->set_try_only(true);
       absl::StatusOr<manager::Reply> tried = Call(request);
       request.mutable_method()->set_try_only(false);
@@ -377,7 +391,8 @@ absl::StatusOr<FrameChannel> Session::TakeSideChannel() {
       absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
       if (!reply.ok()) return reply.status();
       absl::StatusOr<uint64_t> made = Loads<uint64_t>(reply->value());
-      if (!made.ok()) return Error(absl::StatusCode::kDataLoss, "no join token");
+      if (!made.ok())
+        return Error(absl::StatusCode::kDataLoss, "no join token");
       token_ = *made;
     }
     token = token_;
@@ -405,13 +420,14 @@ absl::StatusOr<FrameChannel> Session::TakeSideChannel() {
   if (!frame.ok() ||
       !reply.ParseFromArray(frame->data(), static_cast<int>(frame->size())) ||
       reply.has_error()) {
-    return Error(absl::StatusCode::kUnavailable, "could not join a side connection");
+    return Error(absl::StatusCode::kUnavailable,
+                 "could not join a side connection");
   }
   return channel;
 }
 
-absl::StatusOr<manager::Reply> Session::CallOnSide(const manager::Request& request,
-                                                   absl::Duration wait) {
+absl::StatusOr<manager::Reply> Session::CallOnSide(
+    const manager::Request& request, absl::Duration wait) {
   uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(side_mutex_);
@@ -421,7 +437,8 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(const manager::Request& reque
   if (!channel.ok()) return channel.status();
   std::string frame;
   request.SerializeToString(&frame);
-  if (absl::Status fits = CheckRequestSize(frame.size()); !fits.ok()) return fits;
+  if (absl::Status fits = CheckRequestSize(frame.size()); !fits.ok())
+    return fits;
   if (absl::Status sent = channel->Write(frame); !sent.ok()) {
     return Error(absl::StatusCode::kUnavailable,
                  absl::StrCat("connection lost: ", sent.message()));
@@ -431,7 +448,8 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(const manager::Request& reque
       patience == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                            : absl::Now() + patience);
   manager::Reply reply;
-  if (!got.ok() || !reply.ParseFromArray(got->data(), static_cast<int>(got->size()))) {
+  if (!got.ok() ||
+      !reply.ParseFromArray(got->data(), static_cast<int>(got->size()))) {
     return Error(absl::StatusCode::kUnavailable,
                  absl::StrCat("connection lost: ",
                               got.ok() ? "a reply that does not parse"
@@ -460,7 +478,8 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
   // other is writing too.
   for (const manager::Request& request : requests) {
     // All checked before any is sent (this also caches their sizes).
-    if (absl::Status fits = CheckRequestSize(request.ByteSizeLong()); !fits.ok()) {
+    if (absl::Status fits = CheckRequestSize(request.ByteSizeLong());
+        !fits.ok()) {
       return fits;
     }
   }
@@ -484,18 +503,21 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
     received_.clear();
     const size_t in_flight = sent - collected;
     if (in_flight > 0) {
-      absl::Status got = CollectLocked(static_cast<uint32_t>(in_flight), deadline,
-                                       received_, /*long_spin=*/requests.size() > kChunkCalls);
+      absl::Status got =
+          CollectLocked(static_cast<uint32_t>(in_flight), deadline, received_,
+                        /*long_spin=*/requests.size() > kChunkCalls);
       if (!got.ok()) return got;
     }
     if (chunk > 0) {
-      absl::Status posted = PostLocked(sending, static_cast<uint32_t>(chunk), deadline,
-                                       /*more_follows=*/sent + chunk < requests.size());
+      absl::Status posted =
+          PostLocked(sending, static_cast<uint32_t>(chunk), deadline,
+                     /*more_follows=*/sent + chunk < requests.size());
       if (!posted.ok()) return posted;
       sent += chunk;
     }
     if (in_flight > 0) {
-      absl::Status parsed = ParseRepliesLocked(received_, &replies[collected], in_flight);
+      absl::Status parsed =
+          ParseRepliesLocked(received_, &replies[collected], in_flight);
       if (!parsed.ok()) return parsed;
       for (size_t i = collected; i < collected + in_flight; ++i) {
         for (uint64_t object : replies[i].granted()) ++refs_[object].held;

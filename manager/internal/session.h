@@ -25,9 +25,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <new>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,7 +90,8 @@ class Session : public std::enable_shared_from_this<Session> {
       const std::optional<SessionOptions>& options = std::nullopt);
 
   // Remembers the options new sessions to `address` use.
-  static void SetDefaultOptions(absl::string_view address, SessionOptions options);
+  static void SetDefaultOptions(absl::string_view address,
+                                SessionOptions options);
 
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -110,9 +111,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // `try_first`: a call that may wait goes first on this connection with
   // `try_only`, and to an extra connection only if it would wait (an
   // uncontended lock costs one fast call).
-  absl::StatusOr<manager::Reply> Call(manager::Request& request,
-                                      absl::Duration wait = absl::ZeroDuration(),
-                                      bool try_first = false);
+  absl::StatusOr<manager::Reply> Call(
+      manager::Request& request, absl::Duration wait = absl::ZeroDuration(),
+      bool try_first = false);
 
   // Sends `requests` together and waits for all their replies: one round
   // trip. Errors: as Call.
@@ -127,9 +128,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Errors: `NotFound` when the server has freed the object or the
   // reference is another server's that once had this address;
   // `Unavailable`.
-  absl::StatusOr<std::shared_ptr<ProxyHandle>> Attach(uint64_t object,
-                                                      uint64_t server_id,
-                                                      const std::string& type_id);
+  absl::StatusOr<std::shared_ptr<ProxyHandle>> Attach(
+      uint64_t object, uint64_t server_id, const std::string& type_id);
 
   const std::string& address() const { return address_; }
   // Known once connected (ForAddress connects).
@@ -159,7 +159,8 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::Status ConnectLocked();
   absl::Status EnsureUsableLocked();
   absl::StatusOr<manager::Reply> RoundTripLocked(
-      const manager::Request& request, absl::Duration wait = absl::ZeroDuration());
+      const manager::Request& request,
+      absl::Duration wait = absl::ZeroDuration());
   // Asks the server for a call area; the socket carries the calls if it
   // cannot give one.
   absl::Status OpenCallAreaLocked();
@@ -169,15 +170,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // the session on a failure of the connection and returns why.
   // Sends `count` frames (AppendFrame's bytes).
   // `more_follows`: a part of a batch, not the last (see CallArea::Post).
-  absl::Status PostLocked(absl::string_view frames, uint32_t count, absl::Time deadline,
-                          bool more_follows = false);
+  absl::Status PostLocked(absl::string_view frames, uint32_t count,
+                          absl::Time deadline, bool more_follows = false);
   // Waits for the `replies` reply frames to the message posted last and
   // appends them to `into`.
-  absl::Status CollectLocked(uint32_t replies, absl::Time deadline, std::string& into,
-                             bool long_spin = false);
+  absl::Status CollectLocked(uint32_t replies, absl::Time deadline,
+                             std::string& into, bool long_spin = false);
   // Parses `count` reply frames of `frames` into `replies`.
-  absl::Status ParseRepliesLocked(absl::string_view frames, manager::Reply* replies,
-                                  size_t count);
+  absl::Status ParseRepliesLocked(absl::string_view frames,
+                                  manager::Reply* replies, size_t count);
   absl::Status FailLocked(const absl::Status& why);
   // A `ResourceExhausted` error for a request of `bytes`, or OK.
   absl::Status CheckRequestSize(size_t bytes) const;
@@ -197,7 +198,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // pthread_atfork. A call may be waiting in the server (for a manager
   // lock) with the mutex held for as long as it waits; the fork does not
   // wait for it. Returns whether the mutex was taken.
-  bool LockForFork() { return mutex_.try_lock_for(std::chrono::milliseconds(20)); }
+  bool LockForFork() {
+    return mutex_.try_lock_for(std::chrono::milliseconds(20));
+  }
   void UnlockAfterFork() { mutex_.unlock(); }
   // In the child, which has only the forking thread: makes the mutex
   // usable again if another thread held it at the fork (that thread was
@@ -216,22 +219,22 @@ class Session : public std::enable_shared_from_this<Session> {
   const SessionOptions options_;
 
   std::timed_mutex mutex_;
-  FrameChannel channel_;                      // Guarded by mutex_.
-  CallArea area_;                             // Guarded by mutex_.
-  std::atomic<bool> has_area_{false};         // area_.mapped(), lock-free.
-  bool connected_ = false;                    // Guarded by mutex_.
-  bool forked_ = false;                       // Guarded by mutex_.
-  absl::Status broken_;                       // Guarded by mutex_.
-  std::atomic<bool> broken_flag_{false};      // !broken_.ok(), lock-free.
-  uint64_t server_id_ = 0;                    // Set once, when connected.
-  absl::flat_hash_map<uint64_t, Ref> refs_;   // Guarded by mutex_.
-  std::string frame_;                         // Guarded by mutex_.
-  std::string received_;                      // Guarded by mutex_.
-  uint64_t token_ = 0;                        // Guarded by mutex_.
+  FrameChannel channel_;                     // Guarded by mutex_.
+  CallArea area_;                            // Guarded by mutex_.
+  std::atomic<bool> has_area_{false};        // area_.mapped(), lock-free.
+  bool connected_ = false;                   // Guarded by mutex_.
+  bool forked_ = false;                      // Guarded by mutex_.
+  absl::Status broken_;                      // Guarded by mutex_.
+  std::atomic<bool> broken_flag_{false};     // !broken_.ok(), lock-free.
+  uint64_t server_id_ = 0;                   // Set once, when connected.
+  absl::flat_hash_map<uint64_t, Ref> refs_;  // Guarded by mutex_.
+  std::string frame_;                        // Guarded by mutex_.
+  std::string received_;                     // Guarded by mutex_.
+  uint64_t token_ = 0;                       // Guarded by mutex_.
 
   std::mutex side_mutex_;
-  std::vector<FrameChannel> idle_side_;       // Guarded by side_mutex_.
-  uint64_t side_generation_ = 0;              // Guarded by side_mutex_.
+  std::vector<FrameChannel> idle_side_;  // Guarded by side_mutex_.
+  uint64_t side_generation_ = 0;         // Guarded by side_mutex_.
 };
 
 }  // namespace mp::internal

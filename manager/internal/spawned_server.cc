@@ -48,8 +48,9 @@ int ServeSpawnedManager(LentSocket listening, SpawnedServerConfig config) {
   if (config.register_types.has_value() && *config.register_types) {
     (*config.register_types)(options.types);
   }
-  absl::StatusOr<std::unique_ptr<Server>> server = Server::FromListener(
-      std::move(options), listening.fd, config.address, std::move(config.directory));
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::FromListener(std::move(options), listening.fd, config.address,
+                           std::move(config.directory));
   if (!server.ok()) {
     ReportTargetFailure(server.status().ToString());
     return 1;
@@ -64,9 +65,11 @@ int ServeSpawnedManager(LentSocket listening, SpawnedServerConfig config) {
         initialized = call.status();
         return;
       }
-      const TaskOutcome outcome = std::get<0>(*call)(std::get<1>(*std::move(call)));
+      const TaskOutcome outcome =
+          std::get<0>(*call)(std::get<1>(*std::move(call)));
       if (outcome.code != 0) {
-        initialized = absl::Status(static_cast<absl::StatusCode>(outcome.code), outcome.data);
+        initialized = absl::Status(static_cast<absl::StatusCode>(outcome.code),
+                                   outcome.data);
       }
     };
   }
@@ -76,15 +79,17 @@ int ServeSpawnedManager(LentSocket listening, SpawnedServerConfig config) {
     if (!initialized.ok()) (*server)->Stop();
   });
   if (!initialized.ok()) {
-    ReportTargetFailure(absl::StrCat("the manager's initializer failed: ", initialized.ToString()));
+    ReportTargetFailure(absl::StrCat("the manager's initializer failed: ",
+                                     initialized.ToString()));
     return 1;
   }
   return code;
 }
 
-Process SpawnedServerProcess(ProcessOptions options, int listening, SpawnedServerConfig config) {
-  return Process(std::move(options), &ServeSpawnedManager, LentSocket{listening},
-                 std::move(config));
+Process SpawnedServerProcess(ProcessOptions options, int listening,
+                             SpawnedServerConfig config) {
+  return Process(std::move(options), &ServeSpawnedManager,
+                 LentSocket{listening}, std::move(config));
 }
 
 }  // namespace mp::internal
@@ -93,7 +98,8 @@ namespace mp {
 
 void Codec<internal::LentSocket>::Encode(const internal::LentSocket& socket,
                                          internal::Writer& writer) {
-  absl::StatusOr<int> index = internal::PassDescriptor(socket.fd, "manager socket");
+  absl::StatusOr<int> index =
+      internal::PassDescriptor(socket.fd, "manager socket");
   if (!index.ok()) {
     writer.Fail(index.status());
     return;
@@ -103,13 +109,16 @@ void Codec<internal::LentSocket>::Encode(const internal::LentSocket& socket,
   internal::EncodeSharedRef("ListeningSocket", ref, writer);
 }
 
-absl::Status Codec<internal::LentSocket>::Decode(const internal::ValueView& view, int,
-                                                 internal::LentSocket* out) {
+absl::Status Codec<internal::LentSocket>::Decode(
+    const internal::ValueView& view, int, internal::LentSocket* out) {
   SharedRef ref;
-  if (absl::Status read = internal::DecodeSharedRef(view, "ListeningSocket", &ref); !read.ok()) {
+  if (absl::Status read =
+          internal::DecodeSharedRef(view, "ListeningSocket", &ref);
+      !read.ok()) {
     return read;
   }
-  absl::StatusOr<int> fd = internal::AdoptPassedDescriptor(ref.offset, "manager socket");
+  absl::StatusOr<int> fd =
+      internal::AdoptPassedDescriptor(ref.offset, "manager socket");
   if (!fd.ok()) return fd.status();
   fcntl(*fd, F_SETFD, FD_CLOEXEC);
   out->fd = *fd;

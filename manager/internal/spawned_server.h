@@ -26,7 +26,7 @@ int RunServer(Server* server, const std::function<void()>& initializer);
 
 // What a spawned server is told; its socket comes as a passed descriptor.
 struct SpawnedServerConfig {
-  std::string address;  // As bound.
+  std::string address;    // As bound.
   std::string directory;  // The private directory to remove, or "".
   std::string authkey;
   uint64_t max_frame_bytes = 0;
@@ -36,8 +36,9 @@ struct SpawnedServerConfig {
   std::string initializer;
   std::optional<Function<void(std::vector<TypeRegistration>&)>> register_types;
 };
-MP_SERIALIZE_FIELDS(SpawnedServerConfig, address, directory, authkey, max_frame_bytes,
-                    max_connections, watch_pid, initializer, register_types);
+MP_SERIALIZE_FIELDS(SpawnedServerConfig, address, directory, authkey,
+                    max_frame_bytes, max_connections, watch_pid, initializer,
+                    register_types);
 
 // The listening socket handed to a spawned server: passed as a descriptor
 // (process/internal/passed_fds.h) but, unlike a Connection, not owned in
@@ -52,20 +53,21 @@ int ServeSpawnedManager(LentSocket listening, SpawnedServerConfig config);
 
 // The process that runs ServeSpawnedManager on `listening`, made here so
 // that what the child is sent is code of the executable.
-Process SpawnedServerProcess(ProcessOptions options, int listening, SpawnedServerConfig config);
+Process SpawnedServerProcess(ProcessOptions options, int listening,
+                             SpawnedServerConfig config);
 
 }  // namespace mp::internal
 
 namespace mp {
 template <>
 struct Codec<internal::LentSocket> {
-  static void Encode(const internal::LentSocket& socket, internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int, internal::LentSocket* out);
+  static void Encode(const internal::LentSocket& socket,
+                     internal::Writer& writer);
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             internal::LentSocket* out);
 };
 }  // namespace mp
 
-namespace mp::internal {
-
-}  // namespace mp::internal
+namespace mp::internal {}  // namespace mp::internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SPAWNED_SERVER_H_

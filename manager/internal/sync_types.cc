@@ -40,9 +40,9 @@ absl::StatusOr<absl::Time> Deadline(const Object& timeout) {
   if (timeout.is_none()) return absl::InfiniteFuture();
   absl::StatusOr<double> seconds = timeout.As<double>();
   if (!seconds.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TypeError: timeout must be a number or None, not '",
-        PythonTypeName(timeout), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TypeError: timeout must be a number or None, not '",
+                     PythonTypeName(timeout), "'"));
   }
   if (*seconds < 0) return absl::InfiniteFuture();
   return absl::Now() + absl::Seconds(*seconds);
@@ -113,11 +113,14 @@ class LockState {
   // Python) or an RLock (only its owner), with Python's messages.
   absl::Status ReleaseAs(const CallEffects& effects, bool recursive) {
     return Release(effects, /*owned=*/recursive,
-                   recursive ? "cannot release un-acquired lock" : "release unlocked lock");
+                   recursive ? "cannot release un-acquired lock"
+                             : "release unlocked lock");
   }
 
   bool held() const { return depth_ > 0; }
-  bool HeldBy(const Owner& caller) const { return depth_ > 0 && owner_ == caller; }
+  bool HeldBy(const Owner& caller) const {
+    return depth_ > 0 && owner_ == caller;
+  }
 
   // Lets go at whatever depth (for Condition.wait); returns the depth.
   int64_t GiveUp() {
@@ -152,7 +155,8 @@ class ManagedLock final : public ManagedObject {
  public:
   explicit ManagedLock(bool recursive) : recursive_(recursive) {}
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "acquire" || method == "__enter__") {
       return lock_.Acquire(method, args, effects, recursive_);
@@ -172,7 +176,9 @@ class ManagedLock final : public ManagedObject {
 
   void DropAll(CallEffects&) override {}
   bool WatchesConnections() const override { return true; }
-  void Disconnected(uint64_t connection) override { lock_.Disconnected(connection); }
+  void Disconnected(uint64_t connection) override {
+    lock_.Disconnected(connection);
+  }
 
   // For a Condition made on this lock.
   LockState& state() { return lock_; }
@@ -190,7 +196,8 @@ class ManagedSemaphore final : public ManagedObject {
   ManagedSemaphore(int64_t value, bool bounded)
       : value_(value), initial_(value), bounded_(bounded) {}
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "acquire" || method == "__enter__") {
       absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
@@ -208,7 +215,8 @@ class ManagedSemaphore final : public ManagedObject {
       if (method == "release" && !args.empty()) {
         absl::StatusOr<int64_t> count = args[0].As<int64_t>();
         if (!count.ok() || *count < 1) {
-          return absl::InvalidArgumentError("ValueError: n must be one or more");
+          return absl::InvalidArgumentError(
+              "ValueError: n must be one or more");
         }
         n = *count;
       }
@@ -248,7 +256,8 @@ class ManagedSemaphore final : public ManagedObject {
 
 class ManagedEvent final : public ManagedObject {
  public:
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "set") {
       set_ = true;
@@ -264,7 +273,8 @@ class ManagedEvent final : public ManagedObject {
       absl::StatusOr<absl::Time> deadline =
           Deadline(args.empty() ? Object() : args[0]);
       if (!deadline.ok()) return deadline.status();
-      absl::StatusOr<bool> set = effects.WaitUntil([this] { return set_; }, *deadline);
+      absl::StatusOr<bool> set =
+          effects.WaitUntil([this] { return set_; }, *deadline);
       if (!set.ok()) return set.status();
       return Object(*set);
     }
@@ -282,14 +292,17 @@ class ManagedEvent final : public ManagedObject {
 class ManagedBarrier final : public ManagedObject {
  public:
   ManagedBarrier(int64_t parties, Object timeout, Function<void()> action)
-      : parties_(parties), default_timeout_(std::move(timeout)), action_(std::move(action)) {}
+      : parties_(parties),
+        default_timeout_(std::move(timeout)),
+        action_(std::move(action)) {}
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     if (method == "wait") {
       if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      absl::StatusOr<absl::Time> deadline =
-          Deadline(args.empty() || args[0].is_none() ? default_timeout_ : args[0]);
+      absl::StatusOr<absl::Time> deadline = Deadline(
+          args.empty() || args[0].is_none() ? default_timeout_ : args[0]);
       if (!deadline.ok()) return deadline.status();
       if (broken_) return Broken();
       const uint64_t generation = generation_;
@@ -348,9 +361,11 @@ class ManagedBarrier final : public ManagedObject {
     try {
       action_();
     } catch (const std::exception& error) {
-      return absl::UnknownError(absl::StrCat("Barrier action failed: ", error.what()));
+      return absl::UnknownError(
+          absl::StrCat("Barrier action failed: ", error.what()));
     } catch (...) {
-      return absl::UnknownError("Barrier action failed: an exception that is not a std::exception");
+      return absl::UnknownError(
+          "Barrier action failed: an exception that is not a std::exception");
     }
     return absl::OkStatus();
   }
@@ -360,7 +375,8 @@ class ManagedBarrier final : public ManagedObject {
   const Function<void()> action_;  // Empty: none.
   int64_t waiting_ = 0;
   uint64_t generation_ = 0;
-  uint64_t reset_generation_ = ~uint64_t{0};  // A generation reset while waited on.
+  uint64_t reset_generation_ =
+      ~uint64_t{0};  // A generation reset while waited on.
   bool broken_ = false;
 };
 
@@ -375,10 +391,12 @@ class ManagedCondition final : public ManagedObject {
  public:
   ManagedCondition() : lock_(&own_lock_) {}
   ManagedCondition(ManagedLock& lock, Object lock_proxy)
-      : lock_(&lock.state()), recursive_(lock.recursive()),
+      : lock_(&lock.state()),
+        recursive_(lock.recursive()),
         lock_proxy_(std::move(lock_proxy)) {}
 
-  absl::StatusOr<Object> Call(absl::string_view method, std::vector<Object>& args,
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
                               CallEffects& effects) override {
     LockState& lock = *lock_;
     if (method == "acquire" || method == "__enter__") {
@@ -392,7 +410,8 @@ class ManagedCondition final : public ManagedObject {
     const LockState::Owner caller = LockState::Caller(effects);
     if (method == "wait") {
       if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      if (!lock.HeldBy(caller)) return RuntimeError("cannot wait on un-acquired lock");
+      if (!lock.HeldBy(caller))
+        return RuntimeError("cannot wait on un-acquired lock");
       absl::StatusOr<absl::Time> deadline =
           Deadline(args.empty() ? Object() : args[0]);
       if (!deadline.ok()) return deadline.status();
@@ -402,20 +421,25 @@ class ManagedCondition final : public ManagedObject {
       absl::StatusOr<bool> notified = effects.WaitUntil(
           [&] { return notified_.contains(ticket); }, *deadline);
       const bool woken = notified_.erase(ticket) > 0;
-      if (!woken) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
+      if (!woken)
+        waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
       if (!notified.ok()) return notified.status();  // The client has gone.
       // Take the lock back, however long that takes, as Python does.
-      absl::StatusOr<bool> free = lock.WaitFree(effects, absl::InfiniteFuture());
+      absl::StatusOr<bool> free =
+          lock.WaitFree(effects, absl::InfiniteFuture());
       if (!free.ok()) return free.status();
       lock.Take(caller, depth);
       return Object(woken);
     }
     if (method == "notify" || method == "notify_all") {
-      if (!lock.HeldBy(caller)) return RuntimeError("cannot notify on un-acquired lock");
-      int64_t n = method == "notify_all" ? static_cast<int64_t>(waiting_.size()) : 1;
+      if (!lock.HeldBy(caller))
+        return RuntimeError("cannot notify on un-acquired lock");
+      int64_t n =
+          method == "notify_all" ? static_cast<int64_t>(waiting_.size()) : 1;
       if (method == "notify" && !args.empty()) {
         absl::StatusOr<int64_t> count = args[0].As<int64_t>();
-        if (!count.ok()) return absl::InvalidArgumentError("TypeError: n must be an int");
+        if (!count.ok())
+          return absl::InvalidArgumentError("TypeError: n must be an int");
         n = *count;
       }
       while (n-- > 0 && !waiting_.empty()) {
@@ -463,9 +487,11 @@ absl::StatusOr<int64_t> IntArgument(absl::string_view type,
 void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
   for (const bool recursive : {false, true}) {
     types[recursive ? "RLock" : "Lock"] =
-        [recursive](std::vector<Object>& args, CallEffects&)
-        -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
-      if (auto s = CheckArity(recursive ? "RLock" : "Lock", args, 0, 0); !s.ok()) {
+        [recursive](
+            std::vector<Object>& args,
+            CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+      if (auto s = CheckArity(recursive ? "RLock" : "Lock", args, 0, 0);
+          !s.ok()) {
         return s;
       }
       return std::make_unique<ManagedLock>(recursive);
@@ -484,22 +510,26 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
   types["Condition"] = [](std::vector<Object>& args, CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Condition", args, 0, 1); !s.ok()) return s;
-    if (args.empty() || args[0].is_none()) return std::make_unique<ManagedCondition>();
+    if (args.empty() || args[0].is_none())
+      return std::make_unique<ManagedCondition>();
     auto* lock = dynamic_cast<ManagedLock*>(effects.Resolve(args[0]));
     if (lock == nullptr) {
       return absl::InvalidArgumentError(
-          "TypeError: Condition() lock must be a Lock or RLock of this manager");
+          "TypeError: Condition() lock must be a Lock or RLock of this "
+          "manager");
     }
     effects.Stored(args[0]);
     return std::make_unique<ManagedCondition>(*lock, args[0]);
   };
-  types["Event"] = [](std::vector<Object>& args, CallEffects&)
-      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+  types["Event"] =
+      [](std::vector<Object>& args,
+         CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Event", args, 0, 0); !s.ok()) return s;
     return std::make_unique<ManagedEvent>();
   };
-  types["Barrier"] = [](std::vector<Object>& args, CallEffects&)
-      -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
+  types["Barrier"] =
+      [](std::vector<Object>& args,
+         CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Barrier", args, 1, 3); !s.ok()) return s;
     absl::StatusOr<int64_t> parties = IntArgument("Barrier", args, 0, 1, 1);
     if (!parties.ok()) return parties.status();
@@ -507,9 +537,11 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     if (args.size() > 2 && !args[2].is_none()) {
       absl::StatusOr<Bytes> encoded = args[2].As<Bytes>();
       if (!encoded.ok()) {
-        return absl::InvalidArgumentError("TypeError: Barrier() action must be a sent function");
+        return absl::InvalidArgumentError(
+            "TypeError: Barrier() action must be a sent function");
       }
-      absl::StatusOr<Function<void()>> decoded = Loads<Function<void()>>(encoded->value);
+      absl::StatusOr<Function<void()>> decoded =
+          Loads<Function<void()>>(encoded->value);
       if (!decoded.ok()) {
         // A function of another executable, or bytes that are not one.
         return absl::InvalidArgumentError(absl::StrCat(

@@ -30,7 +30,8 @@ constexpr size_t kHeaderBytes = 4;
 
 // The frame header: the length, 4 bytes little-endian.
 void PutFrameLength(size_t length, char* header) {
-  for (size_t i = 0; i < kHeaderBytes; ++i) header[i] = static_cast<char>(length >> (8 * i));
+  for (size_t i = 0; i < kHeaderBytes; ++i)
+    header[i] = static_cast<char>(length >> (8 * i));
 }
 uint64_t FrameLength(const char* header) {
   uint64_t length = 0;
@@ -50,9 +51,9 @@ int PollTimeout(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return -1;
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(
-      std::min<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
-                        1 << 30));
+  return static_cast<int>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
+      1 << 30));
 }
 
 absl::StatusOr<sockaddr_un> UnixAddress(const std::string& path) {
@@ -75,7 +76,8 @@ absl::StatusOr<addrinfo*> Resolve(const Address& address, bool passive) {
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* found = nullptr;
   const std::string port = absl::StrCat(address.port);
-  const int error = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
+  const int error =
+      getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
   if (error != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "manager address \"", address.ToString(), "\": ", gai_strerror(error)));
@@ -122,9 +124,9 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
   } else {
     const size_t colon = text.rfind(':');
     if (colon == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "manager address \"", original,
-          "\": expected a Unix socket path or host:port"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("manager address \"", original,
+                       "\": expected a Unix socket path or host:port"));
     }
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
@@ -132,9 +134,10 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
   int number = 0;
   if (host.empty() || !absl::SimpleAtoi(port, &number) || number < 0 ||
       number > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "manager address \"", original, "\": expected host:port with a port "
-        "from 0 to 65535"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("manager address \"", original,
+                     "\": expected host:port with a port "
+                     "from 0 to 65535"));
   }
   address.host = std::string(host);
   address.port = number;
@@ -161,7 +164,8 @@ void RemoveTrackedPath(TrackedKind kind, const std::string& path) {
   if (removed == 0) Untrack(kind, path);
 }
 
-absl::StatusOr<Listener> Listen(const Address& address, absl::string_view what) {
+absl::StatusOr<Listener> Listen(const Address& address,
+                                absl::string_view what) {
   Listener listener;
   listener.bound = address;
   const std::string name = absl::StrCat(what, " \"", address.ToString(), "\"");
@@ -176,8 +180,9 @@ absl::StatusOr<Listener> Listen(const Address& address, absl::string_view what) 
       close(fd);
       if (error == EADDRINUSE) {
         return absl::AlreadyExistsError(
-            absl::StrCat(name, ": the path exists (another ", what, ", or one "
-                               "that died; remove it if it is stale)"));
+            absl::StrCat(name, ": the path exists (another ", what,
+                         ", or one "
+                         "that died; remove it if it is stale)"));
       }
       return SystemError(absl::StrCat(name, ": bind"), error);
     }
@@ -198,7 +203,8 @@ absl::StatusOr<Listener> Listen(const Address& address, absl::string_view what) 
   }
   absl::StatusOr<addrinfo*> found = Resolve(address, /*passive=*/true);
   if (!found.ok()) return found.status();
-  absl::Status last = absl::UnavailableError(absl::StrCat(name, ": no address"));
+  absl::Status last =
+      absl::UnavailableError(absl::StrCat(name, ": no address"));
   for (addrinfo* each = *found; each != nullptr; each = each->ai_next) {
     const int fd = socket(each->ai_family, each->ai_socktype | SOCK_CLOEXEC,
                           each->ai_protocol);
@@ -208,7 +214,8 @@ absl::StatusOr<Listener> Listen(const Address& address, absl::string_view what) 
     }
     const int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, each->ai_addr, each->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+    if (bind(fd, each->ai_addr, each->ai_addrlen) != 0 ||
+        listen(fd, 128) != 0) {
       last = SystemError(absl::StrCat(name, ": bind"), errno);
       close(fd);
       continue;
@@ -241,7 +248,8 @@ absl::StatusOr<std::string> MakePrivateSocketDirectory() {
   constexpr size_t kLongestBase = 60;
   std::string base = "/tmp";
   if (const char* tmpdir = std::getenv("TMPDIR");
-      tmpdir != nullptr && tmpdir[0] == '/' && std::strlen(tmpdir) <= kLongestBase) {
+      tmpdir != nullptr && tmpdir[0] == '/' &&
+      std::strlen(tmpdir) <= kLongestBase) {
     base = tmpdir;
   }
   while (base.size() > 1 && base.back() == '/') base.pop_back();
@@ -277,10 +285,11 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
     if (result != 0) {
       const int error = errno;
       close(fd);
-      return absl::UnavailableError(absl::StrCat(
-          name, ": connect: ", std::strerror(error),
-          error == ENOENT || error == ECONNREFUSED ? absl::StrCat(" (no ", what, " there)")
-                                                    : std::string()));
+      return absl::UnavailableError(
+          absl::StrCat(name, ": connect: ", std::strerror(error),
+                       error == ENOENT || error == ECONNREFUSED
+                           ? absl::StrCat(" (no ", what, " there)")
+                           : std::string()));
     }
     const timeval none{};
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
@@ -288,7 +297,8 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
   }
   absl::StatusOr<addrinfo*> found = Resolve(address, /*passive=*/false);
   if (!found.ok()) return found.status();
-  absl::Status last = absl::UnavailableError(absl::StrCat(name, ": no address"));
+  absl::Status last =
+      absl::UnavailableError(absl::StrCat(name, ": no address"));
   for (addrinfo* each = *found; each != nullptr; each = each->ai_next) {
     const int fd = socket(each->ai_family,
                           each->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -404,7 +414,8 @@ absl::Status FrameChannel::Write(absl::string_view frame) {
       --message.msg_iovlen;
     }
     if (message.msg_iovlen > 0) {
-      message.msg_iov->iov_base = static_cast<char*>(message.msg_iov->iov_base) + done;
+      message.msg_iov->iov_base =
+          static_cast<char*>(message.msg_iov->iov_base) + done;
       message.msg_iov->iov_len -= done;
     }
   }
@@ -418,8 +429,9 @@ void FrameChannel::AppendFrame(absl::string_view frame, std::string& out) {
   out.append(frame.data(), frame.size());
 }
 
-void FrameChannel::AppendMessageFrame(const google::protobuf::MessageLite& message,
-                                      size_t size, std::string& out) {
+void FrameChannel::AppendMessageFrame(
+    const google::protobuf::MessageLite& message, size_t size,
+    std::string& out) {
   const size_t at = out.size();
   out.resize(at + kHeaderBytes + size);
   char* header = out.data() + at;
@@ -428,7 +440,8 @@ void FrameChannel::AppendMessageFrame(const google::protobuf::MessageLite& messa
       reinterpret_cast<uint8_t*>(header + kHeaderBytes));
 }
 
-bool FrameChannel::TakeFrame(absl::string_view& bytes, absl::string_view* frame) {
+bool FrameChannel::TakeFrame(absl::string_view& bytes,
+                             absl::string_view* frame) {
   if (bytes.size() < kHeaderBytes) return false;
   const uint64_t length = FrameLength(bytes.data());
   if (bytes.size() - kHeaderBytes < length) return false;
@@ -451,7 +464,8 @@ absl::Status FrameChannel::WriteFrames(absl::string_view frames) {
         send(fd_, frames.data() + done, frames.size() - done, MSG_NOSIGNAL);
     if (sent < 0) {
       if (errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
+      return absl::UnavailableError(
+          absl::StrCat("send: ", std::strerror(errno)));
     }
     done += static_cast<size_t>(sent);
   }
@@ -482,13 +496,16 @@ absl::Status FrameChannel::WriteWithFd(absl::string_view frame, int fd) {
     return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
   }
   // The descriptor went with the first byte; the rest needs no more.
-  return WriteFrames(absl::string_view(bytes).substr(static_cast<size_t>(sent)));
+  return WriteFrames(
+      absl::string_view(bytes).substr(static_cast<size_t>(sent)));
 }
 
 void FrameChannel::KeepReceivedFds(const msghdr& message) {
   for (const cmsghdr* part = CMSG_FIRSTHDR(&message); part != nullptr;
-       part = CMSG_NXTHDR(const_cast<msghdr*>(&message), const_cast<cmsghdr*>(part))) {
-    if (part->cmsg_level != SOL_SOCKET || part->cmsg_type != SCM_RIGHTS) continue;
+       part = CMSG_NXTHDR(const_cast<msghdr*>(&message),
+                          const_cast<cmsghdr*>(part))) {
+    if (part->cmsg_level != SOL_SOCKET || part->cmsg_type != SCM_RIGHTS)
+      continue;
     const size_t count = (part->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t i = 0; i < count; ++i) {
       int fd;
@@ -573,10 +590,12 @@ absl::StatusOr<absl::string_view> FrameChannel::Read(absl::Time deadline) {
   }
   const uint64_t length = FrameLength(buffer_.data() + read_);
   if (length > max_frame_bytes_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "a frame of ", length, " bytes is over the limit of ", max_frame_bytes_));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("a frame of ", length, " bytes is over the limit of ",
+                     max_frame_bytes_));
   }
-  if (absl::Status filled = Fill(kHeaderBytes + length, deadline); !filled.ok()) {
+  if (absl::Status filled = Fill(kHeaderBytes + length, deadline);
+      !filled.ok()) {
     if (absl::IsUnavailable(filled)) {
       return absl::DataLossError("the peer closed in the middle of a frame");
     }

@@ -55,7 +55,8 @@ struct Listener {
   Address bound;
 };
 // Errors name `what` ("manager", "listener").
-absl::StatusOr<Listener> Listen(const Address& address, absl::string_view what = "manager");
+absl::StatusOr<Listener> Listen(const Address& address,
+                                absl::string_view what = "manager");
 
 // A new private directory for a Unix socket ("/tmp/mp-<pid>-XXXXXX", mode
 // 0700), under $TMPDIR when that is short enough for a socket path.

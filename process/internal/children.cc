@@ -6,8 +6,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +15,8 @@
 #include <cstdio>
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
-#include <new>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <typeinfo>
 #include <utility>
@@ -54,8 +54,7 @@ ProcessState& State() {
   // static destructors.
   static ProcessState* const state = [] {
     auto* fresh = new ProcessState;
-    pthread_atfork([] { State().mutex.lock(); },
-                   [] { State().mutex.unlock(); },
+    pthread_atfork([] { State().mutex.lock(); }, [] { State().mutex.unlock(); },
                    [] { State().mutex.unlock(); });
     return fresh;
   }();
@@ -156,8 +155,8 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (exitcode_.has_value()) return exitcode_;
         int status;
-        const pid_t reaped =
-            waitpid(pid_, &status, deadline == absl::InfiniteFuture() ? 0 : WNOHANG);
+        const pid_t reaped = waitpid(
+            pid_, &status, deadline == absl::InfiniteFuture() ? 0 : WNOHANG);
         if (reaped == pid_) {
           exitcode_ = DecodeWaitStatus(status);
           reaped_.store(true, std::memory_order_relaxed);
@@ -185,14 +184,14 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
 absl::Status ChildRecord::Signal(int signal) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (exitcode_.has_value()) return absl::OkStatus();
-  const int result =
-      pidfd_ >= 0 ? static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd_,
-                                             signal, nullptr, 0))
-                  : kill(pid_, signal);
+  const int result = pidfd_ >= 0
+                         ? static_cast<int>(syscall(SYS_pidfd_send_signal,
+                                                    pidfd_, signal, nullptr, 0))
+                         : kill(pid_, signal);
   if (result != 0 && errno != ESRCH) {
-    return absl::ErrnoToStatus(
-        errno, absl::StrCat("process ", name_, " (pid ", pid_,
-                            "): cannot send signal ", signal));
+    return absl::ErrnoToStatus(errno,
+                               absl::StrCat("process ", name_, " (pid ", pid_,
+                                            "): cannot send signal ", signal));
   }
   return absl::OkStatus();
 }

@@ -15,13 +15,12 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <atomic>
-#include <mutex>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -69,8 +68,8 @@ class ChildRecord {
   const std::string name_;
   const bool daemon_;
   mutable std::mutex mutex_;
-  int pidfd_ = -1;                  // Guarded by mutex_.
-  std::optional<int> exitcode_;     // Guarded by mutex_.
+  int pidfd_ = -1;               // Guarded by mutex_.
+  std::optional<int> exitcode_;  // Guarded by mutex_.
   std::atomic<bool> reaped_{false};
 };
 

@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,8 +56,8 @@ struct Reply {
 // hook, which may run after static destructors.
 struct ClientState {
   std::mutex mutex;
-  int fd = -1;          // Guarded by mutex.
-  pid_t server = 0;     // Guarded by mutex.
+  int fd = -1;       // Guarded by mutex.
+  pid_t server = 0;  // Guarded by mutex.
   int server_pidfd = -1;
 };
 
@@ -66,7 +66,8 @@ ClientState& Client() {
     auto* fresh = new ClientState;
     // A forked child must not talk on its parent's socket (their messages
     // would interleave): it forgets the server and starts its own.
-    pthread_atfork([] { Client().mutex.lock(); }, [] { Client().mutex.unlock(); },
+    pthread_atfork([] { Client().mutex.lock(); },
+                   [] { Client().mutex.unlock(); },
                    [] {
                      ClientState& client = Client();
                      client.mutex.unlock();
@@ -81,7 +82,8 @@ ClientState& Client() {
 }
 
 // Sends `bytes` with `fds` attached to their first byte.
-absl::Status SendWithFds(int socket, absl::string_view bytes, const std::vector<int>& fds) {
+absl::Status SendWithFds(int socket, absl::string_view bytes,
+                         const std::vector<int>& fds) {
   char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   bool fds_sent = fds.empty();
   while (!bytes.empty()) {
@@ -126,7 +128,8 @@ bool ReceiveWithFds(int socket, char* out, size_t size, std::vector<int>* fds) {
     if (got <= 0) return false;
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
          header = CMSG_NXTHDR(&message, header)) {
-      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS)
+        continue;
       const size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       const size_t at = fds->size();
       fds->resize(at + count);
@@ -154,7 +157,8 @@ void DisconnectLocked(ClientState& client, bool at_exit) {
     if (client.server_pidfd >= 0) {
       pollfd ready = {client.server_pidfd, POLLIN, 0};
       if (!at_exit || poll(&ready, 1, 60'000) == 0) {
-        syscall(SYS_pidfd_send_signal, client.server_pidfd, SIGKILL, nullptr, 0);
+        syscall(SYS_pidfd_send_signal, client.server_pidfd, SIGKILL, nullptr,
+                0);
       }
     }
     int status;
@@ -179,7 +183,8 @@ absl::Status StartServerLocked(ClientState& client) {
   }
   Connection server_end = Connection::FromSocket(ends[1]);
   PassingDescriptors passing;
-  absl::StatusOr<std::string> target = EncodeSpawnTarget(&ServeForks, server_end);
+  absl::StatusOr<std::string> target =
+      EncodeSpawnTarget(&ServeForks, server_end);
   if (!target.ok()) {
     close(ends[0]);
     return target.status();
@@ -192,7 +197,8 @@ absl::Status StartServerLocked(ClientState& client) {
   request.identity.parent_name = current.name;
   request.identity.authkey = current.authkey;
   request.target = *std::move(target);
-  request.passed.assign(passing.descriptors().begin(), passing.descriptors().end());
+  request.passed.assign(passing.descriptors().begin(),
+                        passing.descriptors().end());
   absl::StatusOr<pid_t> pid = LaunchSpawned(request);
   server_end.Close();
   if (!pid.ok()) {
@@ -215,7 +221,8 @@ absl::Status StartServerLocked(ClientState& client) {
 // One request and its reply; `retry` says whether a failure means the
 // server has gone (so a new one may be tried).
 absl::StatusOr<pid_t> AskLocked(ClientState& client, absl::string_view bytes,
-                                const std::vector<int>& fds, bool* server_gone) {
+                                const std::vector<int>& fds,
+                                bool* server_gone) {
   *server_gone = false;
   std::string message(8, '\0');
   const uint64_t length = bytes.size();
@@ -223,8 +230,8 @@ absl::StatusOr<pid_t> AskLocked(ClientState& client, absl::string_view bytes,
   message.append(bytes.data(), bytes.size());
   if (absl::Status sent = SendWithFds(client.fd, message, fds); !sent.ok()) {
     *server_gone = true;
-    return absl::UnavailableError(absl::StrCat("fork server (pid ", client.server,
-                                               ") is gone: ", sent.message()));
+    return absl::UnavailableError(absl::StrCat(
+        "fork server (pid ", client.server, ") is gone: ", sent.message()));
   }
   // The reply comes once the server has cloned the child, a fork's time
   // (100-200 us here): watching for it, yielding the CPU each time, spares
@@ -235,11 +242,12 @@ absl::StatusOr<pid_t> AskLocked(ClientState& client, absl::string_view bytes,
   while (poll(&ready, 1, 0) == 0 && absl::Now() < spin_until) sched_yield();
   Reply reply;
   std::vector<int> received;
-  if (!ReceiveWithFds(client.fd, reinterpret_cast<char*>(&reply), sizeof reply, &received)) {
+  if (!ReceiveWithFds(client.fd, reinterpret_cast<char*>(&reply), sizeof reply,
+                      &received)) {
     CloseAll(received);
     *server_gone = true;
-    return absl::UnavailableError(
-        absl::StrCat("fork server (pid ", client.server, ") closed without forking"));
+    return absl::UnavailableError(absl::StrCat(
+        "fork server (pid ", client.server, ") closed without forking"));
   }
   CloseAll(received);  // None are sent; a server that sends some is ignored.
   if (reply.pid_or_error <= 0) {
@@ -260,8 +268,10 @@ struct ThreadState {
 
 ThreadState ReadThreadState() {
   ThreadState state;
-  if (prctl(PR_GET_TID_ADDRESS, &state.tid_address, 0, 0, 0) != 0) state.tid_address = nullptr;
-  if (syscall(SYS_get_robust_list, 0, &state.robust_head, &state.robust_length) != 0) {
+  if (prctl(PR_GET_TID_ADDRESS, &state.tid_address, 0, 0, 0) != 0)
+    state.tid_address = nullptr;
+  if (syscall(SYS_get_robust_list, 0, &state.robust_head,
+              &state.robust_length) != 0) {
     state.robust_head = nullptr;
   }
   return state;
@@ -274,11 +284,12 @@ ThreadState ReadThreadState() {
 // Only for a single-threaded process whose atfork handlers have nothing to
 // do (the server).
 pid_t ForkAsSibling(const ThreadState& thread) {
-  const unsigned long flags = CLONE_PARENT | SIGCHLD |
-                              (thread.tid_address != nullptr
-                                   ? CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID
-                                   : 0);
-  const long pid = syscall(SYS_clone, flags, nullptr, nullptr, thread.tid_address, 0);
+  const unsigned long flags =
+      CLONE_PARENT | SIGCHLD |
+      (thread.tid_address != nullptr ? CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID
+                                     : 0);
+  const long pid =
+      syscall(SYS_clone, flags, nullptr, nullptr, thread.tid_address, 0);
   if (pid == 0 && thread.robust_head != nullptr) {
     syscall(SYS_set_robust_list, thread.robust_head, thread.robust_length);
   }
@@ -287,10 +298,12 @@ pid_t ForkAsSibling(const ThreadState& thread) {
 
 // Serves one request: clones the child, which never returns, and replies
 // with its pid.
-void ForkOne(int channel, const ThreadState& thread, std::string bytes, std::vector<int> fds) {
+void ForkOne(int channel, const ThreadState& thread, std::string bytes,
+             std::vector<int> fds) {
   absl::StatusOr<SpawnRequest> request = Loads<SpawnRequest>(bytes);
   const size_t expected =
-      request.ok() ? request->passed.size() + (request->lifeline >= 0 ? 1 : 0) : 0;
+      request.ok() ? request->passed.size() + (request->lifeline >= 0 ? 1 : 0)
+                   : 0;
   Reply reply = {-EINVAL};
   if (request.ok() && fds.size() == expected) {
     // The descriptors under this process's numbers, in the request's order.
@@ -306,21 +319,24 @@ void ForkOne(int channel, const ThreadState& thread, std::string bytes, std::vec
     reply.pid_or_error = pid > 0 ? pid : -errno;
   }
   CloseAll(fds);
-  (void)SendWithFds(channel, absl::string_view(reinterpret_cast<char*>(&reply), sizeof reply),
-                    {});
+  (void)SendWithFds(
+      channel, absl::string_view(reinterpret_cast<char*>(&reply), sizeof reply),
+      {});
 }
 
 }  // namespace
 
 absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
-  if (absl::Status wrapped = RequireWrappedMain("forkserver"); !wrapped.ok()) return wrapped;
+  if (absl::Status wrapped = RequireWrappedMain("forkserver"); !wrapped.ok())
+    return wrapped;
   if (!kServerCanClone) return LaunchSpawned(request);
   std::vector<int> fds;
   if (request.lifeline >= 0) fds.push_back(static_cast<int>(request.lifeline));
   for (const int64_t fd : request.passed) fds.push_back(static_cast<int>(fd));
   if (fds.size() > kMaxFds) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "forkserver: ", fds.size(), " descriptors to hand over; at most ", kMaxFds));
+    return absl::InvalidArgumentError(
+        absl::StrCat("forkserver: ", fds.size(),
+                     " descriptors to hand over; at most ", kMaxFds));
   }
   absl::StatusOr<std::string> bytes = Dumps(request);
   if (!bytes.ok()) return bytes.status();
@@ -330,9 +346,10 @@ absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
   for (int attempt = 0;; ++attempt) {
     if (client.fd < 0) {
       if (absl::Status started = StartServerLocked(client); !started.ok()) {
-        return absl::Status(started.code(),
-                            absl::StrCat("forkserver: cannot start the server: ",
-                                         started.message()));
+        return absl::Status(
+            started.code(),
+            absl::StrCat("forkserver: cannot start the server: ",
+                         started.message()));
       }
     }
     bool server_gone;
@@ -355,7 +372,9 @@ void ServeForks(Connection channel) {
     uint64_t length = 0;
     std::vector<int> fds;
     // End of stream: the requester closed (at exit) or died.
-    if (!ReceiveWithFds(fd, reinterpret_cast<char*>(&length), sizeof length, &fds)) break;
+    if (!ReceiveWithFds(fd, reinterpret_cast<char*>(&length), sizeof length,
+                        &fds))
+      break;
     std::string bytes;
     try {
       bytes.resize(length);

@@ -6,11 +6,12 @@
 // adds it with `PassDescriptor` and writes the index that returns. The
 // launcher hands exactly those descriptors to the child (kept open across
 // exec, or sent to the fork server), and the child's list names them in
-// the same order, under whatever numbers they have there. In the child, StartReceivingDescriptors lists what was
-// passed, a decoder takes one with `AdoptPassedDescriptor` (once), and
-// FinishReceivingDescriptors closes whatever no decoder took. Outside these scopes a descriptor
-// cannot be encoded or decoded: bytes from elsewhere (a pipe, a queue)
-// never make this process adopt a descriptor it happens to have open.
+// the same order, under whatever numbers they have there. In the child,
+// StartReceivingDescriptors lists what was passed, a decoder takes one with
+// `AdoptPassedDescriptor` (once), and FinishReceivingDescriptors closes
+// whatever no decoder took. Outside these scopes a descriptor cannot be encoded
+// or decoded: bytes from elsewhere (a pipe, a queue) never make this process
+// adopt a descriptor it happens to have open.
 
 #ifndef MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_
 #define MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_

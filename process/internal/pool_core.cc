@@ -72,8 +72,8 @@ int RunPoolWorker(Queue inbox, Queue results, WorkerConfig config,
   ResultMessage done;
   done.kind = static_cast<int32_t>(ResultKind::kResult);
   done.worker = config.worker;
-  for (int64_t count = 0;
-       config.max_tasks == 0 || count < config.max_tasks; ++count) {
+  for (int64_t count = 0; config.max_tasks == 0 || count < config.max_tasks;
+       ++count) {
     absl::StatusOr<TaskMessage> task = inbox.Get<TaskMessage>();
     if (!task.ok()) {
       std::fprintf(stderr, "pool worker %llu: cannot read a task: %s\n",
@@ -232,7 +232,8 @@ absl::StatusOr<std::unique_ptr<PoolCore>> PoolCore::Start(
   if (TargetIsSent(settings.start_method) && settings.make_spawned == nullptr) {
     return absl::InvalidArgumentError("pool: no entry for spawned workers");
   }
-  if (TargetIsSent(settings.start_method) && !settings.initializer.encoded.ok()) {
+  if (TargetIsSent(settings.start_method) &&
+      !settings.initializer.encoded.ok()) {
     return absl::Status(
         settings.initializer.encoded.status().code(),
         absl::StrCat("pool: the initializer cannot be sent to a spawned "
@@ -278,10 +279,12 @@ absl::Status PoolCore::StartWorkerLocked() {
   auto worker = std::make_unique<Worker>();
   worker->id = next_worker_++;
   const bool spawn = TargetIsSent(settings_.start_method);
-  worker->name = absl::StrCat(settings_.start_method == StartMethod::kSpawn        ? "SpawnPoolWorker-"
-                              : settings_.start_method == StartMethod::kForkServer ? "ForkServerPoolWorker-"
-                                                                                   : "ForkPoolWorker-",
-                              worker->id);
+  worker->name = absl::StrCat(
+      settings_.start_method == StartMethod::kSpawn ? "SpawnPoolWorker-"
+      : settings_.start_method == StartMethod::kForkServer
+          ? "ForkServerPoolWorker-"
+          : "ForkPoolWorker-",
+      worker->id);
   absl::StatusOr<Queue> inbox = Queue::Create();
   if (!inbox.ok()) return inbox.status();
   worker->inbox = *std::move(inbox);
@@ -302,11 +305,10 @@ absl::Status PoolCore::StartWorkerLocked() {
     if (!settings_.initializer.local && settings_.initializer.encoded.ok()) {
       config.initializer = *settings_.initializer.encoded;
     }
-    const std::function<TaskOutcome()>* local =
-        &settings_.initializer.local;
+    const std::function<TaskOutcome()>* local = &settings_.initializer.local;
     worker->process.emplace(
         options, [inbox = worker->inbox, results = results_,
-                          config = std::move(config), local]() mutable {
+                  config = std::move(config), local]() mutable {
           return RunPoolWorker(std::move(inbox), std::move(results),
                                std::move(config), local);
         });
@@ -362,7 +364,8 @@ void PoolCore::FailLocked(uint64_t job_id, uint64_t chunk, absl::Status status,
                           std::vector<Delivery>& later) {
   auto found = jobs_.find(job_id);
   if (found == jobs_.end()) return;
-  later.push_back(Delivery{found->second, job_id, chunk, std::move(status), {}});
+  later.push_back(
+      Delivery{found->second, job_id, chunk, std::move(status), {}});
 }
 
 void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
@@ -386,10 +389,13 @@ void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
       message.payload = std::move(next.task.payload);
       if (absl::Status put = worker->inbox.Put(message); !put.ok()) {
         later.push_back(Delivery{
-            next.job, next.job_id, next.chunk,
-            absl::Status(put.code(), absl::StrCat("pool: cannot send the task "
-                                                  "to ", worker->name, ": ",
-                                                  put.message())),
+            next.job,
+            next.job_id,
+            next.chunk,
+            absl::Status(put.code(),
+                         absl::StrCat("pool: cannot send the task "
+                                      "to ",
+                                      worker->name, ": ", put.message())),
             {}});
         continue;
       }
@@ -453,33 +459,33 @@ void PoolCore::HandleExit(const ResultMessage& message) {
       if (!task.ok()) break;
       if (task->job == 0 || !task->run.has_value()) continue;
       auto job = jobs_.find(task->job);
-      auto held = std::find(worker.outstanding.begin(),
-                            worker.outstanding.end(),
-                            std::make_pair(task->job, task->chunk));
+      auto held =
+          std::find(worker.outstanding.begin(), worker.outstanding.end(),
+                    std::make_pair(task->job, task->chunk));
       if (held != worker.outstanding.end()) worker.outstanding.erase(held);
       if (job == jobs_.end()) continue;
-      untaken.push_back(Pending{job->second, task->job, task->chunk,
-                                ChunkTask{*std::move(task->run),
-                                          std::move(task->payload)}});
+      untaken.push_back(
+          Pending{job->second, task->job, task->chunk,
+                  ChunkTask{*std::move(task->run), std::move(task->payload)}});
     }
     pending_.insert(pending_.begin(), std::make_move_iterator(untaken.begin()),
                     std::make_move_iterator(untaken.end()));
     // What it took dies with it.
     for (const auto& [job, chunk] : worker.outstanding) {
-      FailLocked(job, chunk,
-                 absl::AbortedError(absl::StrCat(
-                     "pool: worker ", worker.name, " (pid ",
-                     worker.process->pid(), ") ", DescribeExit(message.code),
-                     " while running this task")),
-                 later);
+      FailLocked(
+          job, chunk,
+          absl::AbortedError(absl::StrCat(
+              "pool: worker ", worker.name, " (pid ", worker.process->pid(),
+              ") ", DescribeExit(message.code), " while running this task")),
+          later);
     }
     workers_.erase(found);
     bool work_left = !pending_.empty();
     for (const auto& [id, other] : workers_) {
       work_left = work_left || !other->outstanding.empty();
     }
-    if (broken_.ok() &&
-        (state_ == State::kRunning || (state_ == State::kClosed && work_left))) {
+    if (broken_.ok() && (state_ == State::kRunning ||
+                         (state_ == State::kClosed && work_left))) {
       if (absl::Status started = StartWorkerLocked(); !started.ok()) {
         std::fprintf(stderr, "pool: cannot replace worker %s: %s\n",
                      worker.name.c_str(), started.ToString().c_str());

@@ -143,15 +143,14 @@ int RunPoolWorker(Queue inbox, Queue results, WorkerConfig config,
 // library: only the executable's functions can be sent to a spawned child.
 template <int = 0>
 int SpawnedPoolWorker(Queue inbox, Queue results, WorkerConfig config) {
-  return RunPoolWorker(std::move(inbox), std::move(results),
-                       std::move(config), nullptr);
+  return RunPoolWorker(std::move(inbox), std::move(results), std::move(config),
+                       nullptr);
 }
 
 struct PoolSettings {
   int processes = 1;
   // Makes a spawned worker's Process; see SpawnedPoolWorker.
-  Process (*make_spawned)(ProcessOptions, Queue, Queue, WorkerConfig) =
-      nullptr;
+  Process (*make_spawned)(ProcessOptions, Queue, Queue, WorkerConfig) = nullptr;
   Initializer initializer;
   int64_t max_tasks_per_child = 0;
   StartMethod start_method = StartMethod::kFork;

@@ -13,8 +13,8 @@
 #define MULTIPROCESS_PROCESS_INTERNAL_POOL_TASK_H_
 
 #include <cstdint>
-#include <optional>
 #include <exception>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -53,10 +53,10 @@ MP_SERIALIZE_FIELDS(TaskMessage, job, chunk, run, payload);
 
 // Worker (or the pool's own supervisor) -> the pool's result thread.
 enum class ResultKind : int32_t {
-  kResult = 0,           // `job`/`chunk` finished with `code` and `data`.
-  kWorkerExited = 1,     // Worker `worker` is gone; `code` is its exit code.
+  kResult = 0,             // `job`/`chunk` finished with `code` and `data`.
+  kWorkerExited = 1,       // Worker `worker` is gone; `code` is its exit code.
   kInitializerFailed = 2,  // Worker `worker`'s initializer failed: `data`.
-  kStop = 3,             // The result thread should return.
+  kStop = 3,               // The result thread should return.
 };
 
 struct ResultMessage {
@@ -72,7 +72,7 @@ MP_SERIALIZE_FIELDS(ResultMessage, kind, worker, job, chunk, code, data);
 // What a worker needs besides its queues.
 struct WorkerConfig {
   uint64_t worker = 0;
-  int64_t max_tasks = 0;  // 0: no limit.
+  int64_t max_tasks = 0;    // 0: no limit.
   std::string initializer;  // Encoded spawn-style target; empty for none.
 };
 MP_SERIALIZE_FIELDS(WorkerConfig, worker, max_tasks, initializer);
@@ -129,9 +129,9 @@ template <typename T>
 TaskOutcome Succeeded(const T& value) {
   absl::StatusOr<std::string> bytes = Dumps(value);
   if (!bytes.ok()) {
-    return Failed(absl::Status(
-        bytes.status().code(),
-        absl::StrCat("cannot send the result back: ", bytes.status().message())));
+    return Failed(absl::Status(bytes.status().code(),
+                               absl::StrCat("cannot send the result back: ",
+                                            bytes.status().message())));
   }
   return {0, *std::move(bytes)};
 }
@@ -145,7 +145,8 @@ struct ChunkCall {
 };
 template <typename Fn, typename Item>
 struct ChunkCall<Fn, Item, true> {
-  using Result = decltype(std::apply(std::declval<Fn&>(), std::declval<Item>()));
+  using Result =
+      decltype(std::apply(std::declval<Fn&>(), std::declval<Item>()));
   static Result Call(Fn& fn, Item& item) {
     return std::apply(fn, std::move(item));
   }

@@ -110,7 +110,8 @@ void Ring::Initialize(RingHeader* header, uint32_t maxsize, uint64_t capacity,
 void Ring::Write(uint64_t position, const void* data, size_t size) {
   const uint64_t capacity = header_->capacity;
   const uint64_t at = position & (capacity - 1);
-  const size_t first = static_cast<size_t>(std::min<uint64_t>(size, capacity - at));
+  const size_t first =
+      static_cast<size_t>(std::min<uint64_t>(size, capacity - at));
   std::memcpy(ring_ + at, data, first);
   std::memcpy(ring_, static_cast<const std::byte*>(data) + first, size - first);
 }
@@ -118,7 +119,8 @@ void Ring::Write(uint64_t position, const void* data, size_t size) {
 void Ring::Read(uint64_t position, void* data, size_t size) const {
   const uint64_t capacity = header_->capacity;
   const uint64_t at = position & (capacity - 1);
-  const size_t first = static_cast<size_t>(std::min<uint64_t>(size, capacity - at));
+  const size_t first =
+      static_cast<size_t>(std::min<uint64_t>(size, capacity - at));
   std::memcpy(data, ring_ + at, first);
   std::memcpy(static_cast<std::byte*>(data) + first, ring_, size - first);
 }
@@ -147,10 +149,10 @@ absl::Status Ring::Put(absl::string_view message, bool block,
     absl::StatusOr<SharedMemory> segment =
         SharedMemory::Create(std::max<size_t>(message.size(), 1));
     if (!segment.ok()) {
-      return absl::Status(segment.status().code(),
-                          absl::StrCat("queue: no segment for a ",
-                                       message.size(), "-byte message: ",
-                                       segment.status().message()));
+      return absl::Status(
+          segment.status().code(),
+          absl::StrCat("queue: no segment for a ", message.size(),
+                       "-byte message: ", segment.status().message()));
     }
     std::memcpy(segment->data(), message.data(), message.size());
     const uint64_t size = message.size();
@@ -266,10 +268,10 @@ absl::Status Ring::Get(
                       std::memory_order_release);
     Announce(h.get_signal, Count(published), h.put_waiters);
     (void)h.get_lock.Release();
-    return absl::DataLossError(absl::StrCat(
-        "queue: corrupt record (kind ", record.kind, ", ", record.length,
-        " bytes, ", used, " in the ring); ", Count(published) - Count(before),
-        " messages dropped"));
+    return absl::DataLossError(
+        absl::StrCat("queue: corrupt record (kind ", record.kind, ", ",
+                     record.length, " bytes, ", used, " in the ring); ",
+                     Count(published) - Count(before), " messages dropped"));
   }
   absl::Status consumed;
   if (record.kind == kInline) {
@@ -291,10 +293,10 @@ absl::Status Ring::Get(
     const std::string name = spilled.substr(8);
     absl::StatusOr<SharedMemory> segment = SharedMemory::Attach(name);
     if (!segment.ok() || segment->size() < size) {
-      consumed = absl::DataLossError(absl::StrCat(
-          "queue: the segment ", name, " holding a ", size,
-          "-byte message is gone or short: ",
-          segment.ok() ? "short" : segment.status().message()));
+      consumed = absl::DataLossError(
+          absl::StrCat("queue: the segment ", name, " holding a ", size,
+                       "-byte message is gone or short: ",
+                       segment.ok() ? "short" : segment.status().message()));
       advance(static_cast<uint32_t>(need));
     } else {
       consumed = consume(absl::string_view(
@@ -317,8 +319,8 @@ absl::Status Ring::TaskDone() {
       return absl::FailedPreconditionError(
           "queue: TaskDone() called more times than there were items");
     }
-  } while (!h.done.compare_exchange_weak(done, done + 1,
-                                         std::memory_order_acq_rel));
+  } while (
+      !h.done.compare_exchange_weak(done, done + 1, std::memory_order_acq_rel));
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (h.join_waiters.load(std::memory_order_relaxed) != 0) {
     FutexWake(h.done, kWakeAll);

@@ -57,13 +57,15 @@ bool MainIsWrapped() { return main_wrapped.load(std::memory_order_relaxed); }
 absl::Status RequireWrappedMain(absl::string_view method) {
   if (MainIsWrapped()) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      method, ": this executable's main is not wrapped, so a new image of it "
+      method,
+      ": this executable's main is not wrapped, so a new image of it "
       "would run main; link the program with //process:process (which adds "
       "-Wl,--wrap=main)"));
 }
 
 absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
-  if (absl::Status wrapped = RequireWrappedMain("spawn"); !wrapped.ok()) return wrapped;
+  if (absl::Status wrapped = RequireWrappedMain("spawn"); !wrapped.ok())
+    return wrapped;
   absl::StatusOr<std::string> bytes = Dumps(request);
   if (!bytes.ok()) return bytes.status();
 
@@ -73,8 +75,7 @@ absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
   }
   // Everything the child needs is built before the fork: between vfork and
   // exec it may only call async-signal-safe functions.
-  const std::string fd_setting =
-      absl::StrCat(kSpawnFdVariable, "=", ends[1]);
+  const std::string fd_setting = absl::StrCat(kSpawnFdVariable, "=", ends[1]);
   // The child joins this tree's resource tracker (Process::Launch started
   // it), so what it creates and hands over outlives it as in a fork.
   absl::StatusOr<int> tracker_descriptor = TrackerDescriptor();
@@ -153,7 +154,8 @@ int RunRequest(int fd) {
 int RunSpawnRequest(SpawnRequest request) {
   BecomeChild(std::move(request.identity), static_cast<int>(request.lifeline));
   // RunEncodedCall finishes receiving once the arguments are decoded.
-  StartReceivingDescriptors(std::vector<int>(request.passed.begin(), request.passed.end()));
+  StartReceivingDescriptors(
+      std::vector<int>(request.passed.begin(), request.passed.end()));
   absl::StatusOr<std::tuple<Trampoline, std::string>> call =
       Loads<std::tuple<Trampoline, std::string>>(request.target);
   if (!call.ok()) {

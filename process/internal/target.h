@@ -52,7 +52,8 @@ int InvokeTarget(Call&& call) {
       return 0;
     }
   } catch (const std::exception& error) {
-    ReportTargetFailure(absl::StrCat(TypeName(typeid(error)), ": ", error.what()));
+    ReportTargetFailure(
+        absl::StrCat(TypeName(typeid(error)), ": ", error.what()));
   } catch (...) {
     ReportTargetFailure("an exception not derived from std::exception");
   }
@@ -60,7 +61,9 @@ int InvokeTarget(Call&& call) {
 }
 
 template <typename T>
-concept Sendable = requires { sizeof(Codec<std::decay_t<T>>); };
+concept Sendable = requires {
+  sizeof(Codec<std::decay_t<T>>);
+};
 
 template <typename Signature>
 struct DropNoexcept {
@@ -104,8 +107,8 @@ int RunEncodedCall(std::string bytes) {
   // Descriptors passed for arguments that did not take them are closed.
   FinishReceivingDescriptors();
   if (!call.ok()) {
-    ReportTargetFailure(absl::StrCat("cannot rebuild the target: ",
-                                     call.status().ToString()));
+    ReportTargetFailure(
+        absl::StrCat("cannot rebuild the target: ", call.status().ToString()));
     return 1;
   }
   return InvokeTarget([&call]() -> decltype(auto) {
@@ -150,9 +153,9 @@ absl::StatusOr<std::string> EncodeSpawnTarget(const F& target,
     absl::StatusOr<std::string> call =
         DumpsTuple(AsFunction<F>::Make(target), args...);
     if (!call.ok()) return call.status();
-    return Dumps(std::make_tuple(
-        Trampoline(&RunEncodedCall<Fn, std::decay_t<Args>...>),
-        *std::move(call)));
+    return Dumps(
+        std::make_tuple(Trampoline(&RunEncodedCall<Fn, std::decay_t<Args>...>),
+                        *std::move(call)));
   }
 }
 

@@ -69,7 +69,10 @@ int Atexit() {
   if (!forked.Start().ok() || !forked.Join()) return 2;
   if (!spawned.Start().ok() || !spawned.Join()) return 3;
   if (!served.Start().ok() || !served.Join()) return 5;
-  return forked.exitcode() == 0 && spawned.exitcode() == 0 && served.exitcode() == 0 ? 0 : 4;
+  return forked.exitcode() == 0 && spawned.exitcode() == 0 &&
+                 served.exitcode() == 0
+             ? 0
+             : 4;
 }
 
 int JoinAtExit() {

@@ -81,13 +81,13 @@ absl::Status ParseValue(absl::string_view message, ValueView* view) {
     }
     found = true;
     view->kind = field;
-    const WireType expected = field == kDoubleField ? kFixed64
+    const WireType expected = field == kDoubleField          ? kFixed64
                               : IsLengthDelimitedKind(field) ? kLengthDelimited
                                                              : kVarint;
     if (type != expected) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "serialize: value of kind ", KindName(field), " has wire type ",
-          static_cast<int>(type)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("serialize: value of kind ", KindName(field),
+                       " has wire type ", static_cast<int>(type)));
     }
     absl::Status read;
     switch (type) {
@@ -113,8 +113,8 @@ absl::Status KindError(const ValueView& view, absl::string_view wanted) {
 }
 
 absl::Status DepthError() {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "serialize: values nested more than ", kMaxDepth, " deep"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("serialize: values nested more than ", kMaxDepth, " deep"));
 }
 
 }  // namespace mp::internal

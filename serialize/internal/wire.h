@@ -83,7 +83,8 @@ class Writer {
   void Tag(uint32_t field, WireType type) { Varint((field << 3) | type); }
   void Fixed64(uint64_t value) {
     char buffer[8];
-    std::memcpy(buffer, &value, 8);  // Little-endian hosts only (Linux x86/arm).
+    std::memcpy(buffer, &value,
+                8);  // Little-endian hosts only (Linux x86/arm).
     out_.append(buffer, 8);
   }
   void VarintField(uint32_t field, uint64_t value) {

@@ -12,14 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <map>
-#include <new>
 #include <mutex>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,7 +73,8 @@ bool Remove(TrackedKind kind, const std::string& name,
     case TrackedKind::kSegment: {
       const int fd = shm_open(name.c_str(), O_RDONLY | O_CLOEXEC, 0);
       if (fd < 0) return false;
-      const bool same = fstat(fd, &status) == 0 && SameIdentity(status, identity);
+      const bool same =
+          fstat(fd, &status) == 0 && SameIdentity(status, identity);
       close(fd);
       return same && shm_unlink(name.c_str()) == 0;
     }
@@ -90,7 +91,8 @@ bool Remove(TrackedKind kind, const std::string& name,
 void CloseAllBut(int keep) {
   // Every other inherited descriptor goes: holding a pipe or socket of the
   // program's would keep its peer from ever seeing end of file.
-  if (keep > 3) syscall(SYS_close_range, 3u, static_cast<unsigned>(keep - 1), 0u);
+  if (keep > 3)
+    syscall(SYS_close_range, 3u, static_cast<unsigned>(keep - 1), 0u);
   if (syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0u, 0u) != 0) {
     for (int fd = keep + 1; fd < 65536; ++fd) close(fd);
   }
@@ -135,8 +137,8 @@ void CloseAllBut(int keep) {
         header.kind, std::string(buffer.data() + sizeof header,
                                  static_cast<size_t>(n) - sizeof header));
     if (header.operation == kRegister) {
-      registered[std::move(key)] = {{header.device, header.inode},
-                                    next_order++, header.sender};
+      registered[std::move(key)] = {
+          {header.device, header.inode}, next_order++, header.sender};
     } else if (header.operation == kUnregister) {
       registered.erase(key);
     }
@@ -162,11 +164,11 @@ void CloseAllBut(int keep) {
   }
   if (count > 0) {
     // Python's tracker warns as well: the program leaked these.
-    const std::string warning = absl::StrCat(
-        "multiprocess resource tracker: removed ", count,
-        count == 1 ? " object" : " objects",
-        " left behind by exited processes: ", removed,
-        count > 4 ? ", ..." : "", "\n");
+    const std::string warning =
+        absl::StrCat("multiprocess resource tracker: removed ", count,
+                     count == 1 ? " object" : " objects",
+                     " left behind by exited processes: ", removed,
+                     count > 4 ? ", ..." : "", "\n");
     (void)write(STDERR_FILENO, warning.data(), warning.size());
   }
   _exit(0);
@@ -186,8 +188,7 @@ absl::StatusOr<int> StartTracker() {
   }
   const std::string setting = absl::StrCat(kRunVariable, "=", ends[1]);
   std::vector<char*> environment;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr;
-       ++entry) {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     if (std::strncmp(*entry, kRunVariable, sizeof kRunVariable - 1) != 0) {
       environment.push_back(*entry);
     }
@@ -224,7 +225,8 @@ absl::StatusOr<int> StartTracker() {
     close(ends[0]);
     return absl::UnavailableError(absl::StrCat(
         "resource tracker: the tracker process did not start (exec of "
-        "/proc/self/exe exited with status ", status, ")"));
+        "/proc/self/exe exited with status ",
+        status, ")"));
   }
   tracker_pid.store(pid, std::memory_order_relaxed);
   return ends[0];
@@ -259,8 +261,11 @@ absl::StatusOr<int> Descriptor(bool start) {
 
 bool SendRecord(int fd, uint8_t operation, TrackedKind kind,
                 absl::string_view name, FileIdentity identity) {
-  RecordHeader header{operation, static_cast<uint8_t>(kind), 0,
-                      static_cast<uint32_t>(getpid()), identity.device,
+  RecordHeader header{operation,
+                      static_cast<uint8_t>(kind),
+                      0,
+                      static_cast<uint32_t>(getpid()),
+                      identity.device,
                       identity.inode};
   iovec parts[2] = {{&header, sizeof header},
                     {const_cast<char*>(name.data()), name.size()}};
@@ -279,9 +284,9 @@ bool SendRecord(int fd, uint8_t operation, TrackedKind kind,
 absl::Status Track(TrackedKind kind, absl::string_view name,
                    FileIdentity identity) {
   if (name.size() > kLongestName) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "resource tracker: a name of ", name.size(),
-        " bytes is longer than ", kLongestName));
+    return absl::InvalidArgumentError(
+        absl::StrCat("resource tracker: a name of ", name.size(),
+                     " bytes is longer than ", kLongestName));
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     absl::StatusOr<int> fd = Descriptor(/*start=*/true);
@@ -294,8 +299,8 @@ absl::Status Track(TrackedKind kind, absl::string_view name,
     std::lock_guard<std::mutex> lock(start_mutex);
     if (tracker_fd.compare_exchange_strong(*fd, -1)) close(*fd);
   }
-  return absl::UnavailableError(absl::StrCat(
-      "resource tracker: cannot register \"", name, "\""));
+  return absl::UnavailableError(
+      absl::StrCat("resource tracker: cannot register \"", name, "\""));
 }
 
 void Untrack(TrackedKind kind, absl::string_view name) {
@@ -313,10 +318,10 @@ void AdoptTrackerFromEnvironment() {
   pid_t pid = 0;
   const std::string text = value;
   const size_t colon = text.find(':');
-  const bool parsed =
-      colon != std::string::npos &&
-      absl::SimpleAtoi(text.substr(0, colon), &fd) && fd > STDERR_FILENO &&
-      absl::SimpleAtoi(text.substr(colon + 1), &pid) && pid > 0;
+  const bool parsed = colon != std::string::npos &&
+                      absl::SimpleAtoi(text.substr(0, colon), &fd) &&
+                      fd > STDERR_FILENO &&
+                      absl::SimpleAtoi(text.substr(colon + 1), &pid) && pid > 0;
   unsetenv(kTrackerFdVariable);
   if (!parsed) return;
   int type = 0;

@@ -115,9 +115,8 @@ TEST(ResourceTrackerTest, AKilledCreatorsSegmentsAreRemoved) {
   EXPECT_TRUE(SegmentExists(first));
   EXPECT_TRUE(SegmentExists(second));
   ASSERT_EQ(*peer->process.Kill(SIGKILL), -SIGKILL);
-  EXPECT_TRUE(Eventually([&] {
-    return !SegmentExists(first) && !SegmentExists(second);
-  }));
+  EXPECT_TRUE(Eventually(
+      [&] { return !SegmentExists(first) && !SegmentExists(second); }));
   EXPECT_THAT(WaitForTracker(*peer),
               HasSubstr("multiprocess resource tracker: removed 2 objects"));
 }
@@ -144,13 +143,15 @@ TEST(ResourceTrackerTest, PersistentUntrackedAndAttachedSegmentsStay) {
   absl::StatusOr<SharedMemory> ours = SharedMemory::Create(4096, attached);
   ASSERT_TRUE(ours.ok()) << ours.status();
 
-  absl::StatusOr<Peer> peer = StartPeer(
-      "hold", {"create:" + sentinel, "persist:" + persistent,
-               "untrack:" + untracked, "attach:" + attached});
+  absl::StatusOr<Peer> peer =
+      StartPeer("hold", {"create:" + sentinel, "persist:" + persistent,
+                         "untrack:" + untracked, "attach:" + attached});
   ASSERT_TRUE(peer.ok()) << peer.status();
   ASSERT_EQ(*peer->process.Kill(SIGKILL), -SIGKILL);
-  EXPECT_THAT(WaitForTracker(*peer), HasSubstr("removed 1 object left behind by "
-                                               "exited processes: /" + sentinel));
+  EXPECT_THAT(WaitForTracker(*peer),
+              HasSubstr("removed 1 object left behind by "
+                        "exited processes: /" +
+                        sentinel));
   EXPECT_FALSE(SegmentExists(sentinel));
   EXPECT_TRUE(SegmentExists(persistent)) << "track = false was removed";
   EXPECT_TRUE(SegmentExists(untracked)) << "Untrack() was ignored";
@@ -170,10 +171,13 @@ TEST(ResourceTrackerTest, ASegmentReplacedUnderItsNameIsLeftAlone) {
       SharedMemory::Create(4096, name, {.track = false});
   ASSERT_TRUE(replacement.ok()) << replacement.status();
   ASSERT_EQ(*peer->process.Kill(SIGKILL), -SIGKILL);
-  EXPECT_THAT(WaitForTracker(*peer), HasSubstr("removed 1 object left behind by "
-                                               "exited processes: /" + sentinel));
+  EXPECT_THAT(WaitForTracker(*peer),
+              HasSubstr("removed 1 object left behind by "
+                        "exited processes: /" +
+                        sentinel));
   EXPECT_FALSE(SegmentExists(sentinel));
-  EXPECT_TRUE(SegmentExists(name)) << "the tracker removed a stranger's segment";
+  EXPECT_TRUE(SegmentExists(name))
+      << "the tracker removed a stranger's segment";
 }
 
 // A child forked once the tree has a tracker shares it (mp::Process starts
@@ -201,9 +205,9 @@ bool SurvivesTheTreeAfter(const std::string& unlink_verb) {
   const std::string name = TestSegmentName("forgotten");
   const std::string kept = TestSegmentName("kept");
   ScopedUnlink unlink(name), unlink_kept(kept);
-  absl::StatusOr<Peer> peer =
-      StartPeer("hold", {"create:" + name, "link:" + name + ":" + kept,
-                         unlink_verb + ":" + name, "link:" + kept + ":" + name});
+  absl::StatusOr<Peer> peer = StartPeer(
+      "hold", {"create:" + name, "link:" + name + ":" + kept,
+               unlink_verb + ":" + name, "link:" + kept + ":" + name});
   EXPECT_TRUE(peer.ok()) << peer.status();
   if (!peer.ok()) return false;
   EXPECT_TRUE(SegmentExists(name));
@@ -221,8 +225,8 @@ TEST(ResourceTrackerTest, UnlinkedSegmentsAreForgotten) {
 }
 
 TEST(ResourceTrackerTest, ANameTooLongIsRefused) {
-  const absl::Status status = internal::Track(
-      internal::TrackedKind::kFile, std::string(5000, 'x'), {});
+  const absl::Status status =
+      internal::Track(internal::TrackedKind::kFile, std::string(5000, 'x'), {});
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
 }
 

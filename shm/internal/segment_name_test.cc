@@ -46,14 +46,14 @@ TEST_P(BadNameTest, IsInvalidArgumentNamingTheCause) {
 
 INSTANTIATE_TEST_SUITE_P(
     Names, BadNameTest,
-    ::testing::Values(
-        BadName{"", "empty"}, BadName{"/", "empty"},
-        BadName{"a/b", "only a leading '/'"},
-        BadName{"/a/b", "only a leading '/'"},
-        BadName{"//a", "only a leading '/'"},
-        BadName{".", "directory"}, BadName{"/..", "directory"},
-        BadName{std::string(kMaxSegmentNameLength + 1, 'a'), "256 bytes"},
-        BadName{std::string("a\0b", 3), "NUL"}));
+    ::testing::Values(BadName{"", "empty"}, BadName{"/", "empty"},
+                      BadName{"a/b", "only a leading '/'"},
+                      BadName{"/a/b", "only a leading '/'"},
+                      BadName{"//a", "only a leading '/'"},
+                      BadName{".", "directory"}, BadName{"/..", "directory"},
+                      BadName{std::string(kMaxSegmentNameLength + 1, 'a'),
+                              "256 bytes"},
+                      BadName{std::string("a\0b", 3), "NUL"}));
 
 }  // namespace
 }  // namespace mp::internal

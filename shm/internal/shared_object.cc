@@ -11,8 +11,8 @@ namespace {
 
 std::string WithArticle(SharedKind kind) {
   const absl::string_view name = SharedKindName(kind);
-  const bool vowel = absl::string_view("AEIOU").find(name[0]) !=
-                     absl::string_view::npos;
+  const bool vowel =
+      absl::string_view("AEIOU").find(name[0]) != absl::string_view::npos;
   return absl::StrCat(vowel ? "an " : "a ", name);
 }
 
@@ -27,7 +27,8 @@ absl::StatusOr<const SharedObjectHeader*> Header(const SharedBlock& block,
         absl::StrCat(Describe(ref), ": block of ", block.size(),
                      " bytes is too small to hold an object"));
   }
-  const auto* header = reinterpret_cast<const SharedObjectHeader*>(block.data());
+  const auto* header =
+      reinterpret_cast<const SharedObjectHeader*>(block.data());
   if (header->magic != kSharedObjectMagic) {
     return absl::InvalidArgumentError(
         absl::StrCat(Describe(ref), ": holds no object (bad magic)"));
@@ -68,9 +69,9 @@ absl::StatusOr<std::shared_ptr<SharedBlock>> AllocateObject(
   absl::StatusOr<SharedBlock> block =
       SharedBlock::Allocate(kSharedPayloadOffset + payload_size);
   if (!block.ok()) {
-    return absl::Status(block.status().code(),
-                        absl::StrCat(SharedKindName(kind), ": ",
-                                     block.status().message()));
+    return absl::Status(
+        block.status().code(),
+        absl::StrCat(SharedKindName(kind), ": ", block.status().message()));
   }
   auto* header = new (block->data()) SharedObjectHeader;
   header->magic = kSharedObjectMagic;
@@ -86,16 +87,16 @@ absl::StatusOr<std::shared_ptr<SharedBlock>> AttachObject(
   absl::StatusOr<const SharedObjectHeader*> header = Header(*block, ref);
   if (!header.ok()) return header.status();
   if ((*header)->kind != kind) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Describe(ref), ": holds ", WithArticle((*header)->kind), ", not ",
-        WithArticle(kind)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Describe(ref), ": holds ", WithArticle((*header)->kind),
+                     ", not ", WithArticle(kind)));
   }
   if ((*header)->payload_size < min_payload_size ||
       (*header)->payload_size > block->size() - kSharedPayloadOffset) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Describe(ref), ": ", SharedKindName(kind), " of ",
-        (*header)->payload_size, " bytes where ", min_payload_size,
-        " are needed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Describe(ref), ": ", SharedKindName(kind), " of ",
+                     (*header)->payload_size, " bytes where ", min_payload_size,
+                     " are needed"));
   }
   return std::make_shared<SharedBlock>(*std::move(block));
 }

@@ -102,7 +102,8 @@ class SharedState {
     absl::StatusOr<std::shared_ptr<SharedBlock>> block =
         AttachObject(ref, kind, sizeof(State));
     if (!block.ok()) return block.status();
-    State* state = std::launder(reinterpret_cast<State*>(ObjectPayload(**block)));
+    State* state =
+        std::launder(reinterpret_cast<State*>(ObjectPayload(**block)));
     return SharedState(*std::move(block), state);
   }
 

@@ -27,8 +27,8 @@
 
 #include <cstring>
 #include <iostream>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "shm/shareable_list.h"

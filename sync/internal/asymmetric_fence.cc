@@ -30,9 +30,9 @@ void RegisterForAsymmetricFences() {
       pthread_atfork(nullptr, nullptr, &ForgetRegistrationInChild);
   (void)atfork;
   const long supported = Membarrier(MEMBARRIER_CMD_QUERY);
-  const bool ok =
-      supported > 0 && (supported & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
-      Membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+  const bool ok = supported > 0 &&
+                  (supported & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+                  Membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
   registration.store(ok ? 1 : 2, std::memory_order_release);
   light_fences_suffice.store(ok, std::memory_order_release);
 }

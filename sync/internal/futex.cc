@@ -1,7 +1,5 @@
 #include "sync/internal/futex.h"
 
-#include "absl/time/clock.h"
-
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -42,8 +40,8 @@ FutexResult FutexWait(const std::atomic<uint32_t>& word, uint32_t expected) {
                             nullptr, nullptr, 0));
 }
 
-FutexResult FutexWaitUntil(const std::atomic<uint32_t>& word,
-                           uint32_t expected, absl::Time deadline) {
+FutexResult FutexWaitUntil(const std::atomic<uint32_t>& word, uint32_t expected,
+                           absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return FutexWait(word, expected);
   // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a wait
   // that is interrupted and retried does not stretch the total timeout, and a
@@ -55,8 +53,7 @@ FutexResult FutexWaitUntil(const std::atomic<uint32_t>& word,
   const timespec until =
       absl::ToTimespec(absl::DurationFromTimespec(now) + remaining);
   return WaitResult(syscall(SYS_futex, Address(word), FUTEX_WAIT_BITSET,
-                            expected, &until, nullptr,
-                            FUTEX_BITSET_MATCH_ANY));
+                            expected, &until, nullptr, FUTEX_BITSET_MATCH_ANY));
 }
 
 int FutexWake(const std::atomic<uint32_t>& word, int count) {

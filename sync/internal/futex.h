@@ -62,8 +62,8 @@ FutexResult FutexWait(const std::atomic<uint32_t>& word, uint32_t expected);
 // As FutexWait, giving up at `deadline`. `absl::InfiniteFuture()` waits
 // without a deadline; a deadline already passed returns kTimedOut at once
 // (after checking the word).
-FutexResult FutexWaitUntil(const std::atomic<uint32_t>& word,
-                           uint32_t expected, absl::Time deadline);
+FutexResult FutexWaitUntil(const std::atomic<uint32_t>& word, uint32_t expected,
+                           absl::Time deadline);
 
 // Wakes up to `count` waiters of `word`; returns how many were woken.
 int FutexWake(const std::atomic<uint32_t>& word, int count);

@@ -67,9 +67,8 @@ struct OwnerWord {
 
   bool TryAcquire(uint32_t self) {
     uint32_t expected = 0;
-    return owner.compare_exchange_strong(expected, self,
-                                         std::memory_order_acquire,
-                                         std::memory_order_relaxed);
+    return owner.compare_exchange_strong(
+        expected, self, std::memory_order_acquire, std::memory_order_relaxed);
   }
 
   // Acquires for `self` after TryAcquire failed. Returns NotHeld only when

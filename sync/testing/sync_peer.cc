@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
   mp::SharedRef ref;
   if (argc != 5 || !absl::SimpleAtoi(argv[3], &ref.offset) ||
       !absl::SimpleAtoi(argv[4], &ref.size)) {
-    std::fprintf(stderr, "usage: sync_peer lock|event|semaphore SEGMENT "
-                         "OFFSET SIZE\n");
+    std::fprintf(stderr,
+                 "usage: sync_peer lock|event|semaphore SEGMENT "
+                 "OFFSET SIZE\n");
     return 1;
   }
   ref.segment = argv[2];

@@ -10,8 +10,8 @@
 
 #include <sched.h>
 #include <signal.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -63,7 +63,9 @@ const char* Outcome() {
 }
 
 std::mt19937 Generator(const std::string& scenario) {
-  const int seed = EnvInt("FAULT_SEED", static_cast<int>(absl::ToUnixMicros(absl::Now()) & 0x7fffffff));
+  const int seed =
+      EnvInt("FAULT_SEED",
+             static_cast<int>(absl::ToUnixMicros(absl::Now()) & 0x7fffffff));
   std::printf("%s: FAULT_SEED=%d\n", scenario.c_str(), seed);
   return std::mt19937(static_cast<uint32_t>(seed));
 }
@@ -122,7 +124,8 @@ TEST(FaultTest, AQueueProducerKilledMidWriteLeavesAPrefixAndTheOthersWhole) {
   for (int trial = 0; trial < Iterations(); ++trial) {
     Queue queue(8);
     const int victim = trial % kProducers;
-    const int64_t die_at = std::uniform_int_distribution<int64_t>(0, kItems / 2)(random);
+    const int64_t die_at =
+        std::uniform_int_distribution<int64_t>(0, kItems / 2)(random);
     std::vector<Process> producers;
     for (int id = 0; id < kProducers; ++id) {
       producers.emplace_back(Produce, queue, id, id == victim ? die_at : -1);
@@ -145,7 +148,8 @@ TEST(FaultTest, AQueueProducerKilledMidWriteLeavesAPrefixAndTheOthersWhole) {
         continue;
       }
       const auto [id, seq] = *item;
-      ASSERT_NE(id == victim && seq < 0, true) << "the victim finished, trial " << trial;
+      ASSERT_NE(id == victim && seq < 0, true)
+          << "the victim finished, trial " << trial;
       if (seq < 0) {
         ++done;
       } else {
@@ -158,7 +162,8 @@ TEST(FaultTest, AQueueProducerKilledMidWriteLeavesAPrefixAndTheOthersWhole) {
       absl::StatusOr<std::tuple<int, int64_t>> item =
           queue.Get<std::tuple<int, int64_t>>(true, absl::Milliseconds(200));
       if (!item.ok()) break;
-      if (std::get<1>(*item) >= 0) got[std::get<0>(*item)].push_back(std::get<1>(*item));
+      if (std::get<1>(*item) >= 0)
+        got[std::get<0>(*item)].push_back(std::get<1>(*item));
     }
     // The fault landed where it was meant to: the test sends no signal, so
     // a SIGKILL is the armed place's, inside the Put of item `die_at`.
@@ -170,13 +175,15 @@ TEST(FaultTest, AQueueProducerKilledMidWriteLeavesAPrefixAndTheOthersWhole) {
       // victim exactly those it published, the half-written one not at
       // all; for the others, all of them.
       for (size_t i = 0; i < seqs.size(); ++i) {
-        ASSERT_EQ(seqs[i], static_cast<int64_t>(i)) << "producer " << id << " trial " << trial;
+        ASSERT_EQ(seqs[i], static_cast<int64_t>(i))
+            << "producer " << id << " trial " << trial;
       }
       if (id != victim) {
         EXPECT_EQ(seqs.size(), static_cast<size_t>(kItems));
         EXPECT_EQ(producers[id].exitcode(), 0);
       } else {
-        EXPECT_EQ(seqs.size(), static_cast<size_t>(die_at)) << "trial " << trial;
+        EXPECT_EQ(seqs.size(), static_cast<size_t>(die_at))
+            << "trial " << trial;
       }
     }
     ++trials;
@@ -226,11 +233,13 @@ TEST(FaultTest, AManagerClientKilledHoldingALockStopsNoOne) {
   for (int trial = 0; trial < Iterations(); ++trial) {
     ASSERT_TRUE(ns->SetAttr("victim", 0).ok());
     ASSERT_TRUE(ns->SetAttr("parked", 0).ok());
-    const int64_t park_at = std::uniform_int_distribution<int64_t>(1, 200)(random);
+    const int64_t park_at =
+        std::uniform_int_distribution<int64_t>(1, 200)(random);
     Process victim(HoldAndRelease, *lock, *ns, park_at);
     ASSERT_TRUE(victim.Start().ok());
     std::vector<Process> survivors;
-    for (int i = 0; i < kSurvivors; ++i) survivors.emplace_back(CountUnderLock, *lock, *ns, kRounds);
+    for (int i = 0; i < kSurvivors; ++i)
+      survivors.emplace_back(CountUnderLock, *lock, *ns, kRounds);
     for (Process& p : survivors) ASSERT_TRUE(p.Start().ok());
     // The kill lands while the victim holds the lock, every trial.
     ASSERT_TRUE(mp::testing::Eventually([&] {
@@ -241,7 +250,8 @@ TEST(FaultTest, AManagerClientKilledHoldingALockStopsNoOne) {
     KillAndJoin(victim, survivors, trial);
     if (HasFatalFailure()) return;
     // Exact: every survivor increment, none lost, none doubled.
-    EXPECT_EQ(*ns->GetAttr<int64_t>("count"), (trial + 1) * kSurvivors * kRounds);
+    EXPECT_EQ(*ns->GetAttr<int64_t>("count"),
+              (trial + 1) * kSurvivors * kRounds);
     // The lock is free again (released by the server if the victim held it).
     absl::StatusOr<Acquired> mine = lock->Acquire(true, kLong);
     ASSERT_TRUE(mine.ok() && *mine);
@@ -442,11 +452,13 @@ struct Gate {
 
 int64_t GatedSquare(int64_t x, RawValue<Gate> gate) {
   Gate& g = *gate;
-  if (std::atomic_ref<int64_t>(g.passes).fetch_sub(1) <= 0 && Load(g.open) == 0) {
+  if (std::atomic_ref<int64_t>(g.passes).fetch_sub(1) <= 0 &&
+      Load(g.open) == 0) {
     int64_t* slot = nullptr;
     for (int64_t& each : g.inside) {
       int64_t empty = 0;
-      if (std::atomic_ref<int64_t>(each).compare_exchange_strong(empty, getpid())) {
+      if (std::atomic_ref<int64_t>(each).compare_exchange_strong(empty,
+                                                                 getpid())) {
         slot = &each;
         break;
       }
@@ -473,8 +485,8 @@ TEST(FaultTest, APoolWorkerKilledMidTaskFailsOnlyItsTasksAndIsReplaced) {
   for (int trial = 0; trial < Iterations(); ++trial) {
     // After a random number of tasks the rest wait at the gate, so both
     // workers end up inside a task: the kill lands mid-task every time.
-    RawValue<Gate> gate(Gate{
-        .passes = std::uniform_int_distribution<int64_t>(0, kTasks / 2)(random)});
+    RawValue<Gate> gate(Gate{.passes = std::uniform_int_distribution<int64_t>(
+                                 0, kTasks / 2)(random)});
     Pool pool({.processes = 2});
     std::vector<AsyncResult<int64_t>> results;
     for (int64_t x = 0; x < kTasks; ++x) {
@@ -509,7 +521,8 @@ TEST(FaultTest, APoolWorkerKilledMidTaskFailsOnlyItsTasksAndIsReplaced) {
     // A replacement serves the next map in full.
     std::vector<std::tuple<int64_t, RawValue<Gate>>> more;
     for (int64_t i = 0; i < 20; ++i) more.emplace_back(i, gate);
-    absl::StatusOr<std::vector<int64_t>> squares = pool.Starmap(GatedSquare, more);
+    absl::StatusOr<std::vector<int64_t>> squares =
+        pool.Starmap(GatedSquare, more);
     ASSERT_TRUE(squares.ok()) << squares.status();
     for (int64_t i = 0; i < 20; ++i) EXPECT_EQ((*squares)[i], i * i);
     const std::vector<pid_t> now = pool.WorkerPids();
@@ -520,9 +533,10 @@ TEST(FaultTest, APoolWorkerKilledMidTaskFailsOnlyItsTasksAndIsReplaced) {
   }
   EXPECT_EQ(killed_mid_task, Iterations());
   EXPECT_GE(aborted_total, Iterations());
-  std::printf("pool worker: %d trials, %d workers killed mid-task, %d tasks "
-              "failed with their worker, %s\n",
-              Iterations(), killed_mid_task, aborted_total, Outcome());
+  std::printf(
+      "pool worker: %d trials, %d workers killed mid-task, %d tasks "
+      "failed with their worker, %s\n",
+      Iterations(), killed_mid_task, aborted_total, Outcome());
 }
 
 // ---- The manager server killed while clients call it. ----
@@ -559,7 +573,8 @@ TEST(FaultTest, AKilledManagerServerFailsItsClientsCleanlyAndLeavesNothing) {
       clients.emplace_back(CallUntilGone, *dict, calls, id);
     }
     for (Process& p : clients) ASSERT_TRUE(p.Start().ok());
-    ASSERT_TRUE(mp::testing::Eventually([&] { return Load(*calls) >= kill_after; }));
+    ASSERT_TRUE(
+        mp::testing::Eventually([&] { return Load(*calls) >= kill_after; }));
     ASSERT_EQ(kill(manager->pid(), SIGKILL), 0);
     for (Process& p : clients) {
       ASSERT_TRUE(p.Join(kLong)) << "a client hung on a dead server";

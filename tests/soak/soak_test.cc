@@ -30,9 +30,8 @@ constexpr absl::Duration kLong = absl::Seconds(300);
 int64_t Ops() {
   const char* text = std::getenv("SOAK_OPS");
   int64_t value = 0;
-  return text != nullptr && absl::SimpleAtoi(text, &value) && value > 0
-             ? value
-             : 5000;
+  return text != nullptr && absl::SimpleAtoi(text, &value) && value > 0 ? value
+                                                                        : 5000;
 }
 
 // What each process did, one row per process, summed by the test.
@@ -96,7 +95,8 @@ int Work(int id, Objects objects, int64_t ops) {
         ++tally.manager_increments;
         break;
       case 5: {  // A manager lock around a read and a write.
-        absl::StatusOr<Acquired> held = objects.manager_lock.Acquire(true, kLong);
+        absl::StatusOr<Acquired> held =
+            objects.manager_lock.Acquire(true, kLong);
         if (!held.ok() || !*held) return 14;
         absl::StatusOr<int64_t> seen = objects.ns.GetAttr<int64_t>("locked");
         if (!seen.ok()) return 15;
@@ -177,22 +177,24 @@ TEST(SoakTest, EightProcessesOfMixedOperationsKeepExactTotals) {
   EXPECT_EQ(objects.value.value(), sum.value_increments);
   EXPECT_EQ(sum.queue_got_sum, sum.queue_put_sum);
   EXPECT_EQ(*objects.ns.GetAttr<int64_t>("total"), sum.manager_increments);
-  EXPECT_EQ(*objects.ns.GetAttr<int64_t>("locked"), sum.manager_lock_increments);
+  EXPECT_EQ(*objects.ns.GetAttr<int64_t>("locked"),
+            sum.manager_lock_increments);
   EXPECT_EQ(sum.manager_queue_got_sum, sum.manager_queue_put_sum);
   // Every operation was one of the eight kinds.
   EXPECT_GT(sum.lock_increments, 0);
   EXPECT_GT(sum.manager_lock_increments, 0);
-  std::printf("soak: %d processes x %lld operations in %s (%.0f ops/s): "
-              "lock %lld, value %lld, manager increments %lld, manager lock "
-              "%lld, totals %s\n",
-              kProcesses, static_cast<long long>(ops),
-              absl::FormatDuration(took).c_str(),
-              kProcesses * ops / absl::ToDoubleSeconds(took),
-              static_cast<long long>(sum.lock_increments),
-              static_cast<long long>(sum.value_increments),
-              static_cast<long long>(sum.manager_increments),
-              static_cast<long long>(sum.manager_lock_increments),
-              ::testing::Test::HasFailure() ? "WRONG" : "exact");
+  std::printf(
+      "soak: %d processes x %lld operations in %s (%.0f ops/s): "
+      "lock %lld, value %lld, manager increments %lld, manager lock "
+      "%lld, totals %s\n",
+      kProcesses, static_cast<long long>(ops),
+      absl::FormatDuration(took).c_str(),
+      kProcesses * ops / absl::ToDoubleSeconds(took),
+      static_cast<long long>(sum.lock_increments),
+      static_cast<long long>(sum.value_increments),
+      static_cast<long long>(sum.manager_increments),
+      static_cast<long long>(sum.manager_lock_increments),
+      ::testing::Test::HasFailure() ? "WRONG" : "exact");
 }
 
 }  // namespace

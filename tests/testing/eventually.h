@@ -6,7 +6,8 @@
 // dropping a dead client's references, a waiter arriving at a barrier —
 // that no call of the test can wait for directly:
 //
-//   EXPECT_TRUE(mp::testing::Eventually([&] { return Objects(manager) == 0; }));
+//   EXPECT_TRUE(mp::testing::Eventually([&] { return Objects(manager) == 0;
+//   }));
 //
 // Polls `done` every 5 ms until it holds or `within` has passed; returns
 // its last answer. It is a bounded wait for a condition, never a sleep

@@ -24,14 +24,16 @@ int RunFile(const std::filesystem::path& path) {
   std::ifstream file(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(file)),
                           std::istreambuf_iterator<char>());
-  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(bytes.data()),
+                         bytes.size());
   return 1;
 }
 
 int Run(const std::filesystem::path& path) {
   if (!std::filesystem::is_directory(path)) return RunFile(path);
   std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(path)) {
     if (entry.is_regular_file()) files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
@@ -47,7 +49,8 @@ int main(int argc, char** argv) {
   if (inputs.empty()) {
     const char* corpus = std::getenv("FUZZ_CORPUS");
     if (corpus == nullptr) {
-      std::fprintf(stderr, "fuzz replay: no corpus (set FUZZ_CORPUS or name files)\n");
+      std::fprintf(stderr,
+                   "fuzz replay: no corpus (set FUZZ_CORPUS or name files)\n");
       return 2;
     }
     inputs.push_back(corpus);

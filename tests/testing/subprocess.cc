@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -59,9 +59,9 @@ absl::StatusOr<int> Reap(pid_t pid, absl::Duration deadline,
       kill(pid, SIGKILL);
       int ignored;
       waitpid(pid, &ignored, 0);
-      return absl::DeadlineExceededError(absl::StrCat(
-          what, " (pid ", pid, ") still ran after ",
-          absl::FormatDuration(deadline), "; killed"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, " (pid ", pid, ") still ran after ",
+                       absl::FormatDuration(deadline), "; killed"));
     }
   }
   int status = 0;
@@ -221,16 +221,16 @@ std::vector<pid_t> StartedChildren() {
   return Children();
 }
 
-absl::StatusOr<std::string> RunPython(const std::string& program,
-                                      const std::vector<std::string>& arguments) {
+absl::StatusOr<std::string> RunPython(
+    const std::string& program, const std::vector<std::string>& arguments) {
   std::vector<std::string> argv = {"python3", "-c", program};
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   absl::StatusOr<ProgramResult> python = RunProgram(argv);
   if (!python.ok()) return python.status();
   if (python->exit_code != 0) {
     return absl::InternalError(absl::StrCat("python3 exited with code ",
-                                            python->exit_code, "; its output:\n",
-                                            python->output));
+                                            python->exit_code,
+                                            "; its output:\n", python->output));
   }
   return python->output;
 }

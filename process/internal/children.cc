@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
-#include <mutex>
 #include <new>
 #include <thread>
 #include <typeinfo>
@@ -41,12 +40,12 @@ int DecodeWaitStatus(int status) {
 struct ProcessState {
   // A fork while another thread holds the mutex must not leave the child's
   // copy locked; see the atfork handlers below.
-  std::mutex mutex;
-  std::vector<std::shared_ptr<ChildRecord>> children;
-  Identity identity;
-  int child_counter = 0;
-  bool exit_handler_installed = false;
-  int lifeline[2] = {-1, -1};
+  Mutex mutex;
+  std::vector<std::shared_ptr<ChildRecord>> children ABSL_GUARDED_BY(mutex);
+  Identity identity ABSL_GUARDED_BY(mutex);
+  int child_counter ABSL_GUARDED_BY(mutex) = 0;
+  bool exit_handler_installed ABSL_GUARDED_BY(mutex) = false;
+  int lifeline[2] ABSL_GUARDED_BY(mutex) = {-1, -1};
 };
 
 ProcessState& State() {
@@ -54,8 +53,12 @@ ProcessState& State() {
   // static destructors.
   static ProcessState* const state = [] {
     auto* fresh = new ProcessState;
-    pthread_atfork([] { State().mutex.lock(); }, [] { State().mutex.unlock(); },
-                   [] { State().mutex.unlock(); });
+    // Held across the fork and released on both sides: beyond what the
+    // analysis can follow.
+    pthread_atfork(
+        []() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mutex.Lock(); },
+        []() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mutex.Unlock(); },
+        []() ABSL_NO_THREAD_SAFETY_ANALYSIS { State().mutex.Unlock(); });
     return fresh;
   }();
   return *state;
@@ -106,7 +109,7 @@ ChildRecord::ChildRecord(std::string name, bool daemon)
     : name_(std::move(name)), daemon_(daemon) {}
 
 void ChildRecord::Started(pid_t pid) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   pid_ = pid;
   // Without pidfds (kernels before 5.3), waits with a timeout poll waitpid.
   // (pidfd_open's descriptors are close-on-exec.)
@@ -120,14 +123,14 @@ ChildRecord::~ChildRecord() {
 }
 
 int ChildRecord::sentinel() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return pidfd_;
 }
 
 std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
   int pidfd;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (exitcode_.has_value()) return exitcode_;
     pidfd = pidfd_;
   }
@@ -152,7 +155,7 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
       // No pidfd: a blocking waitpid when there is no deadline, otherwise
       // short sleeps (only on kernels older than 5.3).
       while (absl::Now() < deadline) {
-        std::lock_guard<std::mutex> lock(mutex_);
+        MutexLock lock(mutex_);
         if (exitcode_.has_value()) return exitcode_;
         int status;
         const pid_t reaped = waitpid(
@@ -167,7 +170,7 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
       }
     }
   }
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (exitcode_.has_value()) return exitcode_;
   int status;
   pid_t reaped;
@@ -182,7 +185,7 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
 }
 
 absl::Status ChildRecord::Signal(int signal) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (exitcode_.has_value()) return absl::OkStatus();
   const int result = pidfd_ >= 0
                          ? static_cast<int>(syscall(SYS_pidfd_send_signal,
@@ -208,7 +211,7 @@ void ChildRecord::Forget() {
 
 void RegisterChild(std::shared_ptr<ChildRecord> child) {
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   std::erase_if(state.children, [](const std::shared_ptr<ChildRecord>& old) {
     return old->reaped();
   });
@@ -221,7 +224,7 @@ void RegisterChild(std::shared_ptr<ChildRecord> child) {
 
 void UnregisterChild(const ChildRecord* child) {
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   std::erase_if(state.children, [child](const std::shared_ptr<ChildRecord>& c) {
     return c.get() == child;
   });
@@ -231,7 +234,7 @@ std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
   std::vector<std::shared_ptr<ChildRecord>> snapshot;
   {
     ProcessState& state = State();
-    std::lock_guard<std::mutex> guard(state.mutex);
+    MutexLock guard(state.mutex);
     snapshot = state.children;
   }
   std::vector<std::shared_ptr<ChildRecord>> live;
@@ -239,7 +242,7 @@ std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
     if (!child->Poll().has_value()) live.push_back(std::move(child));
   }
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   // Polled above; reaped() needs no further system call.
   std::erase_if(state.children, [](const std::shared_ptr<ChildRecord>& child) {
     return child->reaped();
@@ -275,7 +278,8 @@ std::string RandomAuthKey() {
   return key;
 }
 
-const Identity& IdentityLocked(ProcessState& state) {
+const Identity& IdentityLocked(ProcessState& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mutex) {
   if (state.identity.authkey.empty()) state.identity.authkey = RandomAuthKey();
   return state.identity;
 }
@@ -284,31 +288,31 @@ const Identity& IdentityLocked(ProcessState& state) {
 
 Identity CurrentIdentity() {
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   return IdentityLocked(state);
 }
 
 std::string CurrentAuthKey() {
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   return IdentityLocked(state).authkey;
 }
 
 void SetCurrentAuthKey(std::string key) {
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   state.identity.authkey = std::move(key);
 }
 
 std::string NextChildIdentity() {
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   return absl::StrCat(state.identity.prefix, ++state.child_counter);
 }
 
 int LifelineReadEnd() {
   ProcessState& state = State();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  MutexLock guard(state.mutex);
   if (state.lifeline[0] < 0 && pipe2(state.lifeline, O_CLOEXEC) != 0) {
     state.lifeline[0] = state.lifeline[1] = -1;
   }
@@ -321,8 +325,10 @@ bool DeathSignalFollowsProcess() {
 
 void BecomeChild(Identity identity, int lifeline) {
   ProcessState& state = State();
+  bool daemon;
+  pid_t parent_pid;
   {
-    std::lock_guard<std::mutex> guard(state.mutex);
+    MutexLock guard(state.mutex);
     for (const std::shared_ptr<ChildRecord>& child : state.children) {
       child->Forget();
     }
@@ -338,9 +344,10 @@ void BecomeChild(Identity identity, int lifeline) {
     if (state.lifeline[0] != lifeline) CloseIfOpen(state.lifeline[0]);
     state.lifeline[0] = -1;
     state.identity = std::move(identity);
+    daemon = state.identity.daemon;
+    parent_pid = state.identity.parent_pid;
   }
-  const Identity& self = state.identity;
-  if (!self.daemon) {
+  if (!daemon) {
     if (lifeline >= 0) close(lifeline);
     return;
   }
@@ -350,7 +357,7 @@ void BecomeChild(Identity identity, int lifeline) {
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The parent may have died before the line above took effect.
-  if (getppid() != self.parent_pid) DieWithParent();
+  if (getppid() != parent_pid) DieWithParent();
 }
 
 void ExitWithoutParentHandlers() { on_exit(&ExitHook, nullptr); }

@@ -17,13 +17,14 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "process/internal/mutex.h"
 
 namespace mp::internal {
 
@@ -61,15 +62,17 @@ class ChildRecord {
 
   // Closes the descriptors this process holds for the child, without
   // touching the child: what a forked child does with its parent's records.
-  void Forget();
+  // Without the lock: the mutex may be a copy of one another thread of the
+  // parent held, and the child's only thread is the caller.
+  void Forget() ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
  private:
   pid_t pid_ = 0;
   const std::string name_;
   const bool daemon_;
-  mutable std::mutex mutex_;
-  int pidfd_ = -1;               // Guarded by mutex_.
-  std::optional<int> exitcode_;  // Guarded by mutex_.
+  mutable Mutex mutex_;
+  int pidfd_ ABSL_GUARDED_BY(mutex_) = -1;
+  std::optional<int> exitcode_ ABSL_GUARDED_BY(mutex_);
   std::atomic<bool> reaped_{false};
 };
 

@@ -13,7 +13,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <mutex>
 #include <new>
 #include <string>
 #include <utility>
@@ -23,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "process/internal/children.h"
+#include "process/internal/mutex.h"
 #include "process/internal/passed_fds.h"
 #include "process/internal/target.h"
 #include "serialize/serialize.h"
@@ -55,10 +55,10 @@ struct Reply {
 // This process's connection to its server. Leaked: it is used by the exit
 // hook, which may run after static destructors.
 struct ClientState {
-  std::mutex mutex;
-  int fd = -1;       // Guarded by mutex.
-  pid_t server = 0;  // Guarded by mutex.
-  int server_pidfd = -1;
+  Mutex mutex;
+  int fd ABSL_GUARDED_BY(mutex) = -1;
+  pid_t server ABSL_GUARDED_BY(mutex) = 0;
+  int server_pidfd ABSL_GUARDED_BY(mutex) = -1;
 };
 
 ClientState& Client() {
@@ -66,16 +66,19 @@ ClientState& Client() {
     auto* fresh = new ClientState;
     // A forked child must not talk on its parent's socket (their messages
     // would interleave): it forgets the server and starts its own.
-    pthread_atfork([] { Client().mutex.lock(); },
-                   [] { Client().mutex.unlock(); },
-                   [] {
-                     ClientState& client = Client();
-                     client.mutex.unlock();
-                     if (client.fd >= 0) close(client.fd);
-                     if (client.server_pidfd >= 0) close(client.server_pidfd);
-                     client.fd = client.server_pidfd = -1;
-                     client.server = 0;
-                   });
+    // Held across the fork and released on both sides: beyond what the
+    // analysis can follow.
+    pthread_atfork(
+        []() ABSL_NO_THREAD_SAFETY_ANALYSIS { Client().mutex.Lock(); },
+        []() ABSL_NO_THREAD_SAFETY_ANALYSIS { Client().mutex.Unlock(); },
+        []() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          ClientState& client = Client();
+          client.mutex.Unlock();
+          if (client.fd >= 0) close(client.fd);
+          if (client.server_pidfd >= 0) close(client.server_pidfd);
+          client.fd = client.server_pidfd = -1;
+          client.server = 0;
+        });
     return fresh;
   }();
   return *state;
@@ -150,7 +153,8 @@ void CloseAll(std::vector<int>& fds) {
 // Closes this process's end and reaps the server, which then exits at
 // once: at exit, given a minute; otherwise (it broke the protocol or died)
 // killed first.
-void DisconnectLocked(ClientState& client, bool at_exit) {
+void DisconnectLocked(ClientState& client, bool at_exit)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(client.mutex) {
   if (client.fd >= 0) close(client.fd);
   client.fd = -1;
   if (client.server > 0) {
@@ -172,11 +176,12 @@ void DisconnectLocked(ClientState& client, bool at_exit) {
 
 void StopServerAtExit() {
   ClientState& client = Client();
-  std::lock_guard<std::mutex> lock(client.mutex);
+  MutexLock lock(client.mutex);
   DisconnectLocked(client, /*at_exit=*/true);
 }
 
-absl::Status StartServerLocked(ClientState& client) {
+absl::Status StartServerLocked(ClientState& client)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(client.mutex) {
   int ends[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
     return absl::ErrnoToStatus(errno, "fork server: socketpair");
@@ -218,11 +223,11 @@ absl::Status StartServerLocked(ClientState& client) {
   return absl::OkStatus();
 }
 
-// One request and its reply; `retry` says whether a failure means the
-// server has gone (so a new one may be tried).
+// One request and its reply; `server_gone` says whether a failure means
+// the server has gone (so a new one may be tried).
 absl::StatusOr<pid_t> AskLocked(ClientState& client, absl::string_view bytes,
-                                const std::vector<int>& fds,
-                                bool* server_gone) {
+                                const std::vector<int>& fds, bool* server_gone)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(client.mutex) {
   *server_gone = false;
   std::string message(8, '\0');
   const uint64_t length = bytes.size();
@@ -341,7 +346,7 @@ absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
   absl::StatusOr<std::string> bytes = Dumps(request);
   if (!bytes.ok()) return bytes.status();
   ClientState& client = Client();
-  std::lock_guard<std::mutex> lock(client.mutex);
+  MutexLock lock(client.mutex);
   // A server that died (killed, say) is replaced once.
   for (int attempt = 0;; ++attempt) {
     if (client.fd < 0) {
@@ -361,7 +366,7 @@ absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
 
 pid_t ForkServerPid() {
   ClientState& client = Client();
-  std::lock_guard<std::mutex> lock(client.mutex);
+  MutexLock lock(client.mutex);
   return client.server;
 }
 

@@ -11,14 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${THREAD_SAFETY_OUTPUT_BASE:-$HOME/.cache/mp-fuzz}
 bazel=(./bazelw --output_base="$base")
-# The annotated libraries. Not yet here: manager/internal (server, session),
-# process/internal/pool_core and shm/shared_heap, still on "Guarded by"
-# comments, and the users of mp::LockState, whose Acquire returns an
-# mp::Acquired that the analysis cannot read as a try-acquire (issue 24).
+# The annotated libraries (and, compiled with them, what they depend on).
+# Not yet here: manager/internal (server, session) and shm/shared_heap,
+# still on "Guarded by" comments (issue 24).
 targets=(
   //process:children_internal
   //process:fork_server_internal
   //process:mutex_internal
+  //process:pool_internal
 )
 if "${bazel[@]}" build --config=thread_safety --symlink_prefix=/ "${targets[@]}"; then
   echo "thread-safety build: PASSED, ${#targets[@]} libraries"

@@ -107,7 +107,7 @@ void JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
   bool finish = false;
   size_t done, total;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (chunk >= outcomes_.size() || outcomes_[chunk].has_value()) return;
     const bool failed = !status.ok();
     if (failed && first_error_.ok()) first_error_ = status;
@@ -122,14 +122,14 @@ void JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
       finishing_ = finish = true;
     }
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
   if (progress_) progress_(done, total);
   if (finish) Complete();
 }
 
 void JobState::CompleteWithoutChunks(const absl::Status& status) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (finishing_) return;
     finishing_ = true;
     first_error_ = status;
@@ -153,52 +153,44 @@ void JobState::FailAll(const absl::Status& status) {
 void JobState::Complete() {
   Finish();
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     complete_ = true;
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
   Completed();
 }
 
 bool JobState::all_delivered() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return delivered_ == outcomes_.size();
 }
 
 bool JobState::complete() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return complete_;
 }
 
 absl::Status JobState::first_error() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return first_error_;
 }
 
 bool JobState::WaitComplete(absl::Duration timeout) const {
-  std::unique_lock<std::mutex> lock(mutex_);
-  const auto done = [this] { return complete_; };
-  if (timeout == absl::InfiniteDuration()) {
-    changed_.wait(lock, done);
-    return true;
-  }
-  return changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), done);
+  MutexLock lock(mutex_);
+  return changed_.WaitFor(
+      mutex_, timeout,
+      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return complete_; });
 }
 
 const JobState::Outcome* JobState::WaitChunk(size_t position,
                                              bool in_arrival_order,
                                              absl::Duration timeout) const {
-  std::unique_lock<std::mutex> lock(mutex_);
-  const auto ready = [&] {
+  MutexLock lock(mutex_);
+  const auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     return in_arrival_order ? arrival_.size() > position
                             : outcomes_[position].has_value();
   };
-  if (timeout == absl::InfiniteDuration()) {
-    changed_.wait(lock, ready);
-  } else if (!changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                                ready)) {
-    return nullptr;
-  }
+  if (!changed_.WaitFor(mutex_, timeout, ready)) return nullptr;
   return &*outcomes_[in_arrival_order ? arrival_[position] : position];
 }
 
@@ -247,7 +239,7 @@ absl::StatusOr<std::unique_ptr<PoolCore>> PoolCore::Start(
   core->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (core->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "pool: eventfd");
   {
-    std::lock_guard<std::mutex> lock(core->mutex_);
+    MutexLock lock(core->mutex_);
     for (int i = 0; i < core->settings_.processes; ++i) {
       if (absl::Status started = core->StartWorkerLocked(); !started.ok()) {
         core->state_ = State::kTerminated;
@@ -326,7 +318,7 @@ void PoolCore::DeliverAll(std::vector<Delivery>& later) {
     d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
   }
   // A job whose last chunk is in is the pool's no longer.
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   for (const Delivery& d : later) {
     if (d.job->all_delivered()) jobs_.erase(d.job_id);
   }
@@ -337,7 +329,7 @@ absl::Status PoolCore::Submit(std::shared_ptr<JobState> job,
                               std::vector<ChunkTask> tasks) {
   std::vector<Delivery> later;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (!broken_.ok()) return broken_;
     if (state_ != State::kRunning) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -422,7 +414,7 @@ void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
 void PoolCore::HandleResult(ResultMessage& message) {
   std::vector<Delivery> later;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     auto worker = workers_.find(message.worker);
     if (worker != workers_.end()) {
       auto& outstanding = worker->second->outstanding;
@@ -448,7 +440,7 @@ void PoolCore::HandleResult(ResultMessage& message) {
 void PoolCore::HandleExit(const ResultMessage& message) {
   std::vector<Delivery> later;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = workers_.find(message.worker);
     if (found == workers_.end()) return;
     Worker& worker = *found->second;
@@ -504,14 +496,14 @@ void PoolCore::HandleExit(const ResultMessage& message) {
     }
     DispatchLocked(later);
   }
-  workers_changed_.notify_all();
+  workers_changed_.NotifyAll();
   DeliverAll(later);
 }
 
 void PoolCore::HandleInitializerFailure(const ResultMessage& message) {
   std::vector<Delivery> later;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = workers_.find(message.worker);
     const std::string name =
         found != workers_.end() ? found->second->name : "a worker";
@@ -563,7 +555,7 @@ void PoolCore::RunSupervisor() {
     std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}};
     std::vector<uint64_t> ids = {0};
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       if (threads_stopped_) return;
       for (auto& [id, worker] : workers_) {
         if (worker->exited) continue;
@@ -583,7 +575,7 @@ void PoolCore::RunSupervisor() {
       if (fds[i].revents == 0) continue;
       ResultMessage notice;
       {
-        std::lock_guard<std::mutex> lock(mutex_);
+        MutexLock lock(mutex_);
         auto found = workers_.find(ids[i]);
         if (found == workers_.end() || found->second->exited) continue;
         Worker& worker = *found->second;
@@ -604,7 +596,7 @@ void PoolCore::RunSupervisor() {
 void PoolCore::Close() {
   std::vector<Delivery> later;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (state_ != State::kRunning) return;
     state_ = State::kClosed;
     DispatchLocked(later);
@@ -615,7 +607,7 @@ void PoolCore::Close() {
 void PoolCore::Terminate() {
   std::vector<Delivery> later;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (state_ == State::kTerminated) return;
     state_ = State::kTerminated;
     const absl::Status cancelled =
@@ -633,10 +625,11 @@ void PoolCore::Terminate() {
     }
   }
   DeliverAll(later);
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (!workers_changed_.wait_for(lock,
-                                 absl::ToChronoNanoseconds(kTerminateGrace),
-                                 [this] { return workers_.empty(); })) {
+  MutexLock lock(mutex_);
+  if (!workers_changed_.WaitFor(mutex_, kTerminateGrace,
+                                [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+                                  return workers_.empty();
+                                })) {
     // A task that ignores SIGTERM does not keep the pool alive.
     for (auto& [id, worker] : workers_) (void)worker->process->Kill();
   }
@@ -644,13 +637,16 @@ void PoolCore::Terminate() {
 
 absl::Status PoolCore::Join() {
   {
-    std::unique_lock<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (state_ == State::kRunning) {
       return absl::FailedPreconditionError(
           "pool: Join() needs Close() or Terminate() first");
     }
     if (threads_stopped_) return absl::OkStatus();
-    workers_changed_.wait(lock, [this] { return workers_.empty(); });
+    workers_changed_.WaitFor(mutex_, absl::InfiniteDuration(),
+                             [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+                               return workers_.empty();
+                             });
   }
   StopThreads();
   return absl::OkStatus();
@@ -658,7 +654,7 @@ absl::Status PoolCore::Join() {
 
 void PoolCore::StopThreads() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (threads_stopped_) return;
     threads_stopped_ = true;
   }
@@ -674,7 +670,7 @@ void PoolCore::StopThreads() {
 }
 
 std::vector<pid_t> PoolCore::WorkerPids() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<pid_t> pids;
   for (const auto& [id, worker] : workers_) {
     if (!worker->exited) pids.push_back(worker->process->pid());

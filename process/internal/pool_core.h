@@ -20,14 +20,12 @@
 
 #include <sys/types.h>
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -36,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "process/internal/mutex.h"
 #include "process/internal/pool_task.h"
 #include "process/process.h"
 #include "process/queue.h"
@@ -103,19 +102,22 @@ class JobState {
   // Completes a job that has no chunks with `status`.
   void CompleteWithoutChunks(const absl::Status& status);
 
-  mutable std::mutex mutex_;
-  mutable std::condition_variable changed_;
+  mutable Mutex mutex_;
+  mutable CondVar changed_;
   const std::vector<size_t> chunk_items_;
   const bool fail_fast_;
   const std::function<void(size_t, size_t)> progress_;
-  size_t items_total_ = 0;
-  size_t items_done_ = 0;
-  size_t delivered_ = 0;
+  size_t items_total_ = 0;  // Set by the constructor only.
+  size_t items_done_ ABSL_GUARDED_BY(mutex_) = 0;
+  size_t delivered_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Its size is fixed at construction; an element is written once, under
+  // the lock, and read without it only once the job is complete (complete_
+  // set under the lock orders the two), so it is not annotated.
   std::vector<std::optional<Outcome>> outcomes_;
-  std::vector<size_t> arrival_;
-  absl::Status first_error_;
-  bool finishing_ = false;
-  bool complete_ = false;
+  std::vector<size_t> arrival_ ABSL_GUARDED_BY(mutex_);
+  absl::Status first_error_ ABSL_GUARDED_BY(mutex_);
+  bool finishing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool complete_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 // A chunk ready to be sent: the runner and its payload.
@@ -196,13 +198,15 @@ class PoolCore {
 
   explicit PoolCore(PoolSettings settings);
 
-  absl::Status StartWorkerLocked();
-  void DispatchLocked(std::vector<Delivery>& later);
+  absl::Status StartWorkerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void DispatchLocked(std::vector<Delivery>& later)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Hands each outcome to its job (without the lock) and forgets the jobs
   // that are then complete.
   void DeliverAll(std::vector<Delivery>& later);
   void FailLocked(uint64_t job_id, uint64_t chunk, absl::Status status,
-                  std::vector<Delivery>& later);
+                  std::vector<Delivery>& later)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void HandleResult(ResultMessage& message);
   void HandleExit(const ResultMessage& message);
   void HandleInitializerFailure(const ResultMessage& message);
@@ -215,16 +219,16 @@ class PoolCore {
   Queue results_ = Queue::Placeholder();
   int wake_fd_ = -1;
 
-  mutable std::mutex mutex_;
-  std::condition_variable workers_changed_;
-  State state_ = State::kRunning;
-  absl::Status broken_;
-  uint64_t next_worker_ = 1;
-  uint64_t next_job_ = 1;
-  std::map<uint64_t, std::unique_ptr<Worker>> workers_;
-  std::deque<Pending> pending_;
-  std::map<uint64_t, std::shared_ptr<JobState>> jobs_;
-  bool threads_stopped_ = false;
+  mutable Mutex mutex_;
+  CondVar workers_changed_;
+  State state_ ABSL_GUARDED_BY(mutex_) = State::kRunning;
+  absl::Status broken_ ABSL_GUARDED_BY(mutex_);
+  uint64_t next_worker_ ABSL_GUARDED_BY(mutex_) = 1;
+  uint64_t next_job_ ABSL_GUARDED_BY(mutex_) = 1;
+  std::map<uint64_t, std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mutex_);
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mutex_);
+  std::map<uint64_t, std::shared_ptr<JobState>> jobs_ ABSL_GUARDED_BY(mutex_);
+  bool threads_stopped_ ABSL_GUARDED_BY(mutex_) = false;
 
   std::thread result_thread_;
   std::thread supervisor_thread_;

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -52,13 +51,6 @@ Connection ToConnection(FrameChannel& channel) {
   return Connection::FromSocket(fd, std::move(unread));
 }
 
-uint64_t RandomId() {
-  const std::string bytes = internal::RandomBytes(sizeof(uint64_t));
-  uint64_t id;
-  std::memcpy(&id, bytes.data(), sizeof id);
-  return id;
-}
-
 }  // namespace
 
 absl::StatusOr<Listener> Listener::Create(ListenerOptions options) {
@@ -85,7 +77,7 @@ absl::StatusOr<Listener> Listener::Create(ListenerOptions options) {
                                                   : CurrentAuthKey();
   listener.authenticate_ = options.authenticate;
   listener.handshake_timeout_ = options.handshake_timeout;
-  listener.id_ = RandomId();
+  listener.id_ = internal::RandomNonzeroId();
   return listener;
 }
 

@@ -177,6 +177,8 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   process_options.name = "SyncManager-server";
   process_options.daemon = false;
   process_options.start_method = method;
+  // For another method than fork, the listening socket the child is lent.
+  int listening = -1;
   if (method == StartMethod::kFork) {
     state->process.emplace(process_options, [raw, initializer] {
       return internal::RunServer(raw, initializer);
@@ -191,20 +193,16 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
     config.watch_pid = getpid();
     if (initializer) config.initializer = *encoded_initializer;
     if (options.register_types) config.register_types = options.register_types;
-    const int listening = dup(raw->listening_fd());
+    listening = dup(raw->listening_fd());
     if (listening < 0)
       return absl::ErrnoToStatus(errno, "manager: dup of the listening socket");
     state->process.emplace(internal::SpawnedServerProcess(
         process_options, listening, std::move(config)));
-    absl::Status started = state->process->Start();
-    // The child has its own (passed) copy now.
-    close(listening);
-    if (!started.ok()) return started;
   }
-  if (method == StartMethod::kFork) {
-    if (absl::Status started = state->process->Start(); !started.ok())
-      return started;
-  }
+  absl::Status started = state->process->Start();
+  // A spawned child has its own (passed) copy now.
+  if (listening >= 0) close(listening);
+  if (!started.ok()) return started;
   // The child serves the socket now; the parent only closes its copies.
   (*server)->Disown();
   server->reset();

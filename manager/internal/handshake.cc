@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "manager/internal/hmac.h"
@@ -52,6 +53,15 @@ std::string RandomBytes(size_t n) {
     filled += static_cast<size_t>(got);
   }
   return bytes;
+}
+
+uint64_t RandomNonzeroId() {
+  uint64_t id = 0;
+  while (id == 0) {
+    const std::string bytes = RandomBytes(sizeof id);
+    std::memcpy(&id, bytes.data(), sizeof id);
+  }
+  return id;
 }
 
 absl::Status AcceptClient(FrameChannel& channel, absl::string_view authkey,

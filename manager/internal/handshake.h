@@ -27,6 +27,10 @@ inline constexpr size_t kMaxHandshakeFrameBytes = 1024;
 // `n` bytes from getrandom(2).
 std::string RandomBytes(size_t n);
 
+// A random nonzero 64-bit id (a server's or a listener's, sent in the
+// handshake's welcome; a call-area token).
+uint64_t RandomNonzeroId();
+
 // The server's side. OK when the client proved it holds `authkey` (it has
 // then been welcomed). Errors: `PermissionDenied` for a wrong key or a peer
 // that does not speak the protocol (told so, when it can be); the channel's

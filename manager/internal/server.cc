@@ -88,15 +88,6 @@ class Server::CallWaiter final : public Waiter {
 
 namespace {
 
-uint64_t RandomServerId() {
-  uint64_t id = 0;
-  while (id == 0) {
-    const std::string bytes = RandomBytes(sizeof id);
-    std::memcpy(&id, bytes.data(), sizeof id);
-  }
-  return id;
-}
-
 // The encoded None, the result of most calls that change something.
 const std::string& NoneBytes() {
   static const std::string* const none = new std::string(*Dumps(Object()));
@@ -186,7 +177,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::FromListener(
 
 Server::Server(ServerOptions options, Listener listener, std::string directory)
     : options_(std::move(options)),
-      server_id_(RandomServerId()),
+      server_id_(RandomNonzeroId()),
       listener_(listener),
       address_(listener.bound.ToString()),
       directory_(std::move(directory)),
@@ -561,7 +552,7 @@ bool Server::Handle(Connection& connection, manager::Request& request,
     case manager::Request::kToken: {
       std::lock_guard<std::mutex> lock(mutex_);
       uint64_t token = 0;
-      while (token == 0 || tokens_.contains(token)) token = RandomServerId();
+      while (token == 0 || tokens_.contains(token)) token = RandomNonzeroId();
       tokens_[token] = connection.id;
       connection.tokens.push_back(token);
       reply.set_value(*Dumps(Object(token)));

@@ -3,14 +3,12 @@
 #include <fcntl.h>
 #include <signal.h>
 
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "process/internal/passed_fds.h"
-#include "process/internal/pool_task.h"
+#include "process/internal/pool_core.h"
 #include "process/internal/target.h"
-#include "serialize/serialize.h"
 
 namespace mp::internal {
 namespace {
@@ -56,26 +54,11 @@ int ServeSpawnedManager(LentSocket listening, SpawnedServerConfig config) {
     return 1;
   }
   absl::Status initialized;
-  std::function<void()> initializer;
-  if (!config.initializer.empty()) {
-    initializer = [&] {
-      absl::StatusOr<std::tuple<TaskRunner, std::string>> call =
-          Loads<std::tuple<TaskRunner, std::string>>(config.initializer);
-      if (!call.ok()) {
-        initialized = call.status();
-        return;
-      }
-      const TaskOutcome outcome =
-          std::get<0>(*call)(std::get<1>(*std::move(call)));
-      if (outcome.code != 0) {
-        initialized = absl::Status(static_cast<absl::StatusCode>(outcome.code),
-                                   outcome.data);
-      }
-    };
-  }
   // As a forked server whose initializer throws: no serving, exit code 1.
   const int code = RunServer(server->get(), [&] {
-    if (initializer) initializer();
+    if (!config.initializer.empty()) {
+      initialized = RunEncodedInitializer(config.initializer);
+    }
     if (!initialized.ok()) (*server)->Stop();
   });
   if (!initialized.ok()) {

@@ -32,24 +32,30 @@ std::string DescribeExit(int code) {
   return absl::StrCat("exited with code ", code);
 }
 
-// Runs the initializer, if any; its failure as a status.
-absl::Status RunInitializer(const WorkerConfig& config,
-                            const std::function<TaskOutcome()>* local) {
-  TaskOutcome outcome;
-  if (local != nullptr && *local) {
-    outcome = (*local)();
-  } else if (!config.initializer.empty()) {
-    absl::StatusOr<std::tuple<TaskRunner, std::string>> call =
-        Loads<std::tuple<TaskRunner, std::string>>(config.initializer);
-    if (!call.ok()) return call.status();
-    outcome = std::get<0>(*call)(std::get<1>(*std::move(call)));
-  }
+absl::Status OutcomeStatus(const TaskOutcome& outcome) {
   if (outcome.code == 0) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(outcome.code),
                       outcome.data);
 }
 
+// Runs the initializer, if any; its failure as a status.
+absl::Status RunInitializer(const WorkerConfig& config,
+                            const std::function<TaskOutcome()>* local) {
+  if (local != nullptr && *local) return OutcomeStatus((*local)());
+  if (!config.initializer.empty()) {
+    return RunEncodedInitializer(config.initializer);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status RunEncodedInitializer(const std::string& bytes) {
+  absl::StatusOr<std::tuple<TaskRunner, std::string>> call =
+      Loads<std::tuple<TaskRunner, std::string>>(bytes);
+  if (!call.ok()) return call.status();
+  return OutcomeStatus(std::get<0>(*call)(std::get<1>(*std::move(call))));
+}
 
 // ---- The worker's side. ----
 

@@ -135,6 +135,10 @@ struct Initializer {
   absl::StatusOr<std::string> encoded = std::string();
 };
 
+// Runs an initializer sent as bytes (PoolInitializer::encoded(): runner and
+// payload); its failure, or bytes that do not decode, as a status.
+absl::Status RunEncodedInitializer(const std::string& bytes);
+
 // The worker's side: runs the initializer, then tasks until told to stop
 // or `config.max_tasks` are done; returns the worker's exit code.
 int RunPoolWorker(Queue inbox, Queue results, WorkerConfig config,

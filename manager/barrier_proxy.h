@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "manager/internal/methods.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 
@@ -29,6 +30,10 @@ namespace mp {
 
 class BarrierProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::BarrierMethods;
+
   static constexpr char kTypeId[] = "Barrier";
   BarrierProxy() = default;
   explicit BarrierProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
@@ -36,18 +41,20 @@ class BarrierProxy : public BaseProxy {
   // b.wait(timeout); without a timeout, the barrier's own.
   absl::StatusOr<int64_t> Wait(
       absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallWaiting<int64_t>(absl::InfiniteDuration(), "wait",
+    return CallWaiting<int64_t>(absl::InfiniteDuration(), Methods::kWait,
                                 internal::TimeoutSeconds(timeout));
   }
-  absl::Status Abort() const { return Call("abort"); }
-  absl::Status Reset() const { return Call("reset"); }
+  absl::Status Abort() const { return Call(Methods::kAbort); }
+  absl::Status Reset() const { return Call(Methods::kReset); }
   absl::StatusOr<int64_t> Parties() const {
-    return CallMethod<int64_t>("parties");
+    return CallMethod<int64_t>(Methods::kParties);
   }
   absl::StatusOr<int64_t> NWaiting() const {
-    return CallMethod<int64_t>("n_waiting");
+    return CallMethod<int64_t>(Methods::kNWaiting);
   }
-  absl::StatusOr<bool> Broken() const { return CallMethod<bool>("broken"); }
+  absl::StatusOr<bool> Broken() const {
+    return CallMethod<bool>(Methods::kBroken);
+  }
 };
 
 template <>

@@ -29,12 +29,17 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "manager/internal/methods.h"
 #include "manager/lock_proxy.h"
 
 namespace mp {
 
 class ConditionProxy : public internal::LockLikeProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::ConditionMethods;
+
   static constexpr char kTypeId[] = "Condition";
   ConditionProxy() = default;
   explicit ConditionProxy(BaseProxy proxy) : LockLikeProxy(std::move(proxy)) {}
@@ -42,7 +47,7 @@ class ConditionProxy : public internal::LockLikeProxy {
   // c.wait(timeout): whether notified (false: timed out).
   absl::StatusOr<bool> Wait(
       absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallWaiting<bool>(absl::InfiniteDuration(), "wait",
+    return CallWaiting<bool>(absl::InfiniteDuration(), Methods::kWait,
                              internal::TimeoutSeconds(timeout));
   }
   // c.wait_for(predicate, timeout): waits until `predicate()` holds,
@@ -67,8 +72,8 @@ class ConditionProxy : public internal::LockLikeProxy {
     return result;
   }
   // c.notify(n), c.notify_all().
-  absl::Status Notify(int64_t n = 1) const { return Call("notify", n); }
-  absl::Status NotifyAll() const { return Call("notify_all"); }
+  absl::Status Notify(int64_t n = 1) const { return Call(Methods::kNotify, n); }
+  absl::Status NotifyAll() const { return Call(Methods::kNotifyAll); }
 };
 
 template <>

@@ -40,6 +40,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "manager/internal/methods.h"
 #include "manager/proxy.h"
 #include "serialize/object.h"
 
@@ -47,6 +48,10 @@ namespace mp {
 
 class DictProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::DictMethods;
+
   static constexpr char kTypeId[] = "dict";
 
   DictProxy() = default;
@@ -56,73 +61,75 @@ class DictProxy : public BaseProxy {
   // d[key]. Errors: `NotFound` (KeyError) when absent.
   template <typename V = Object, typename K>
   absl::StatusOr<V> GetItem(const K& key) const {
-    return CallMethod<V>("__getitem__", key);
+    return CallMethod<V>(Methods::kGetItem, key);
   }
   // d.get(key, default).
   template <typename V = Object, typename K>
   absl::StatusOr<V> Get(const K& key, const V& default_value = V()) const {
-    return CallMethod<V>("get", key, default_value);
+    return CallMethod<V>(Methods::kGet, key, default_value);
   }
   // d[key] = value.
   template <typename K, typename V>
   absl::Status SetItem(const K& key, const V& value) const {
-    return Call("__setitem__", key, value);
+    return Call(Methods::kSetItem, key, value);
   }
   // del d[key]. Errors: `NotFound` (KeyError) when absent.
   template <typename K>
   absl::Status DelItem(const K& key) const {
-    return Call("__delitem__", key);
+    return Call(Methods::kDelItem, key);
   }
   // key in d.
   template <typename K>
   absl::StatusOr<bool> Contains(const K& key) const {
-    return CallMethod<bool>("__contains__", key);
+    return CallMethod<bool>(Methods::kContains, key);
   }
   // len(d).
-  absl::StatusOr<int64_t> Len() const { return CallMethod<int64_t>("__len__"); }
+  absl::StatusOr<int64_t> Len() const {
+    return CallMethod<int64_t>(Methods::kLen);
+  }
 
   // list(d.keys()), list(d.values()), list(d.items()), in insertion order.
   template <typename K = Object>
   absl::StatusOr<std::vector<K>> Keys() const {
-    return CallMethod<std::vector<K>>("keys");
+    return CallMethod<std::vector<K>>(Methods::kKeys);
   }
   template <typename V = Object>
   absl::StatusOr<std::vector<V>> Values() const {
-    return CallMethod<std::vector<V>>("values");
+    return CallMethod<std::vector<V>>(Methods::kValues);
   }
   template <typename K = Object, typename V = Object>
   absl::StatusOr<std::vector<std::pair<K, V>>> Items() const {
-    return CallMethod<std::vector<std::pair<K, V>>>("items");
+    return CallMethod<std::vector<std::pair<K, V>>>(Methods::kItems);
   }
 
   // d.update(mapping): a map, an Object::Dict, or a sequence of pairs.
   template <typename M>
   absl::Status Update(const M& mapping) const {
-    return Call("update", mapping);
+    return Call(Methods::kUpdate, mapping);
   }
   // d.pop(key). Errors: `NotFound` (KeyError) when absent.
   template <typename V = Object, typename K>
   absl::StatusOr<V> Pop(const K& key) const {
-    return CallMethod<V>("pop", key);
+    return CallMethod<V>(Methods::kPop, key);
   }
   // d.pop(key, default).
   template <typename V, typename K>
   absl::StatusOr<V> Pop(const K& key, const V& default_value) const {
-    return CallMethod<V>("pop", key, default_value);
+    return CallMethod<V>(Methods::kPop, key, default_value);
   }
   // d.popitem(): the last inserted entry. Errors: `NotFound` when empty.
   template <typename K = Object, typename V = Object>
   absl::StatusOr<std::pair<K, V>> PopItem() const {
-    return CallMethod<std::pair<K, V>>("popitem");
+    return CallMethod<std::pair<K, V>>(Methods::kPopItem);
   }
   // d.setdefault(key, default): the value now at `key`.
   template <typename V = Object, typename K>
   absl::StatusOr<V> SetDefault(const K& key,
                                const V& default_value = V()) const {
-    return CallMethod<V>("setdefault", key, default_value);
+    return CallMethod<V>(Methods::kSetDefault, key, default_value);
   }
   // d.clear().
-  absl::Status Clear() const { return Call("clear"); }
+  absl::Status Clear() const { return Call(Methods::kClear); }
   // Beyond Python, atomic in the server, so that processes sharing a
   // counter need no lock:
   //
@@ -131,19 +138,19 @@ class DictProxy : public BaseProxy {
   // `OutOfRange` when an int sum leaves int64.
   template <typename V = int64_t, typename K, typename N = int64_t>
   absl::StatusOr<V> Increment(const K& key, const N& by = 1) const {
-    return CallMethod<V>("increment", key, by);
+    return CallMethod<V>(Methods::kIncrement, key, by);
   }
   // if d.get(key) == expected: d[key] = desired. Returns whether it did. A
   // missing key compares equal to None (`mp::Object()`).
   template <typename K, typename E, typename D>
   absl::StatusOr<bool> CompareAndSet(const K& key, const E& expected,
                                      const D& desired) const {
-    return CallMethod<bool>("compare_and_set", key, expected, desired);
+    return CallMethod<bool>(Methods::kCompareAndSet, key, expected, desired);
   }
   // d.copy(): a copy of the whole dict, as an `M`.
   template <typename M = Object>
   absl::StatusOr<M> Copy() const {
-    return CallMethod<M>("copy");
+    return CallMethod<M>(Methods::kCopy);
   }
 };
 

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "manager/internal/methods.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 
@@ -26,17 +27,23 @@ namespace mp {
 
 class EventProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::EventMethods;
+
   static constexpr char kTypeId[] = "Event";
   EventProxy() = default;
   explicit EventProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
 
-  absl::Status Set() const { return Call("set"); }
-  absl::Status Clear() const { return Call("clear"); }
-  absl::StatusOr<bool> IsSet() const { return CallMethod<bool>("is_set"); }
+  absl::Status Set() const { return Call(Methods::kSet); }
+  absl::Status Clear() const { return Call(Methods::kClear); }
+  absl::StatusOr<bool> IsSet() const {
+    return CallMethod<bool>(Methods::kIsSet);
+  }
   // e.wait(timeout): whether the flag is set (false: timed out).
   absl::StatusOr<bool> Wait(
       absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallBlocking<bool>(timeout, "wait",
+    return CallBlocking<bool>(timeout, Methods::kWait,
                               internal::TimeoutSeconds(timeout));
   }
 };

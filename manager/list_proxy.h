@@ -32,6 +32,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "manager/internal/methods.h"
 #include "manager/proxy.h"
 #include "serialize/object.h"
 
@@ -39,6 +40,10 @@ namespace mp {
 
 class ListProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::ListMethods;
+
   static constexpr char kTypeId[] = "list";
   using Bound = std::optional<int64_t>;
 
@@ -49,91 +54,93 @@ class ListProxy : public BaseProxy {
   // l[index]. Errors: `OutOfRange`.
   template <typename V = Object>
   absl::StatusOr<V> GetItem(int64_t index) const {
-    return CallMethod<V>("__getitem__", index);
+    return CallMethod<V>(Methods::kGetItem, index);
   }
   // l[index] = value. Errors: `OutOfRange`.
   template <typename V>
   absl::Status SetItem(int64_t index, const V& value) const {
-    return Call("__setitem__", index, value);
+    return Call(Methods::kSetItem, index, value);
   }
   // del l[index]. Errors: `OutOfRange`.
   absl::Status DelItem(int64_t index) const {
-    return Call("__delitem__", index);
+    return Call(Methods::kDelItem, index);
   }
 
   // l[start:stop:step], as an `L`. Errors: `InvalidArgument` for a step of 0.
   template <typename L = Object>
   absl::StatusOr<L> Slice(Bound start, Bound stop,
                           Bound step = std::nullopt) const {
-    return CallMethod<L>("__getslice__", start, stop, step);
+    return CallMethod<L>(Methods::kGetSlice, start, stop, step);
   }
   // l[start:stop:step] = values. Errors: `InvalidArgument` when an extended
   // slice (step other than 1) and `values` differ in length.
   template <typename S>
   absl::Status SetSlice(Bound start, Bound stop, const S& values,
                         Bound step = std::nullopt) const {
-    return Call("__setslice__", start, stop, step, values);
+    return Call(Methods::kSetSlice, start, stop, step, values);
   }
   // del l[start:stop:step].
   absl::Status DelSlice(Bound start, Bound stop,
                         Bound step = std::nullopt) const {
-    return Call("__delslice__", start, stop, step);
+    return Call(Methods::kDelSlice, start, stop, step);
   }
 
   // l.append(value).
   template <typename V>
   absl::Status Append(const V& value) const {
-    return Call("append", value);
+    return Call(Methods::kAppend, value);
   }
   // l.extend(values): any sequence.
   template <typename S>
   absl::Status Extend(const S& values) const {
-    return Call("extend", values);
+    return Call(Methods::kExtend, values);
   }
   // l.insert(index, value).
   template <typename V>
   absl::Status Insert(int64_t index, const V& value) const {
-    return Call("insert", index, value);
+    return Call(Methods::kInsert, index, value);
   }
   // l.pop(index). Errors: `OutOfRange` ("pop from empty list").
   template <typename V = Object>
   absl::StatusOr<V> Pop(int64_t index = -1) const {
-    return CallMethod<V>("pop", index);
+    return CallMethod<V>(Methods::kPop, index);
   }
   // l.remove(value): the first equal item. Errors: `NotFound`.
   template <typename V>
   absl::Status Remove(const V& value) const {
-    return Call("remove", value);
+    return Call(Methods::kRemove, value);
   }
   // l.index(value, start, stop). Errors: `NotFound`.
   template <typename V>
   absl::StatusOr<int64_t> Index(const V& value, Bound start = std::nullopt,
                                 Bound stop = std::nullopt) const {
-    return CallMethod<int64_t>("index", value, start, stop);
+    return CallMethod<int64_t>(Methods::kIndex, value, start, stop);
   }
   // l.count(value).
   template <typename V>
   absl::StatusOr<int64_t> Count(const V& value) const {
-    return CallMethod<int64_t>("count", value);
+    return CallMethod<int64_t>(Methods::kCount, value);
   }
   // value in l.
   template <typename V>
   absl::StatusOr<bool> Contains(const V& value) const {
-    return CallMethod<bool>("__contains__", value);
+    return CallMethod<bool>(Methods::kContains, value);
   }
   // l.sort(reverse=reverse). Errors: `InvalidArgument` (TypeError) when
   // items do not compare; the list is then unchanged.
   absl::Status Sort(bool reverse = false) const {
-    return Call("sort", reverse);
+    return Call(Methods::kSort, reverse);
   }
   // l.reverse().
-  absl::Status Reverse() const { return Call("reverse"); }
+  absl::Status Reverse() const { return Call(Methods::kReverse); }
   // len(l).
-  absl::StatusOr<int64_t> Len() const { return CallMethod<int64_t>("__len__"); }
+  absl::StatusOr<int64_t> Len() const {
+    return CallMethod<int64_t>(Methods::kLen);
+  }
   // l.copy() (Python's l[:]), as an `L`.
   template <typename L = Object>
   absl::StatusOr<L> Copy() const {
-    return CallMethod<L>("copy");
+    return CallMethod<L>(Methods::kCopy);
   }
 };
 

@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "manager/internal/methods.h"
 #include "manager/proxy.h"
 #include "sync/acquired.h"
 
@@ -56,6 +57,10 @@ inline std::optional<double> TimeoutSeconds(absl::Duration timeout) {
 // What acquire means on either kind of lock.
 class LockLikeProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = LockLikeMethods;
+
   LockLikeProxy() = default;
   explicit LockLikeProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
 
@@ -66,16 +71,18 @@ class LockLikeProxy : public BaseProxy {
       absl::Duration timeout = absl::InfiniteDuration()) const {
     absl::StatusOr<std::tuple<bool, bool>> got =
         CallBlocking<std::tuple<bool, bool>>(
-            block ? timeout : absl::ZeroDuration(), "acquire", block,
+            block ? timeout : absl::ZeroDuration(), Methods::kAcquire, block,
             TimeoutSeconds(timeout));
     if (!got.ok()) return got.status();
     if (!std::get<0>(*got)) return Acquired::NotHeld();
     return std::get<1>(*got) ? Acquired::HeldFromDeadOwner() : Acquired::Held();
   }
   // lock.release().
-  absl::Status Release() const { return Call("release"); }
+  absl::Status Release() const { return Call(Methods::kRelease); }
   // lock.locked() (Python 3.x's Lock).
-  absl::StatusOr<bool> Locked() const { return CallMethod<bool>("locked"); }
+  absl::StatusOr<bool> Locked() const {
+    return CallMethod<bool>(Methods::kLocked);
+  }
 };
 
 }  // namespace internal

@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "manager/internal/methods.h"
 #include "manager/proxy.h"
 #include "serialize/object.h"
 
@@ -40,6 +41,10 @@ namespace mp {
 
 class NamespaceProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::NamespaceMethods;
+
   static constexpr char kTypeId[] = "Namespace";
 
   NamespaceProxy() = default;
@@ -49,33 +54,33 @@ class NamespaceProxy : public BaseProxy {
   // ns.<name>. Errors: `NotFound` (AttributeError).
   template <typename V = Object>
   absl::StatusOr<V> GetAttr(absl::string_view name) const {
-    return CallMethod<V>("__getattribute__", name);
+    return CallMethod<V>(Methods::kGetAttribute, name);
   }
   // ns.<name> = value.
   template <typename V>
   absl::Status SetAttr(absl::string_view name, const V& value) const {
-    return Call("__setattr__", name, value);
+    return Call(Methods::kSetAttr, name, value);
   }
   // del ns.<name>. Errors: `NotFound` (AttributeError).
   absl::Status DelAttr(absl::string_view name) const {
-    return Call("__delattr__", name);
+    return Call(Methods::kDelAttr, name);
   }
   // ns.<name> += by, atomically in the server (a missing attribute counts
   // as 0), returning the new value: a counter that needs no lock.
   // Errors: `InvalidArgument` when the attribute is not a number.
   template <typename V = int64_t, typename N = int64_t>
   absl::StatusOr<V> Increment(absl::string_view name, const N& by = 1) const {
-    return CallMethod<V>("increment", name, by);
+    return CallMethod<V>(Methods::kIncrement, name, by);
   }
   // The attributes' names, sorted, as Python's `dir()` lists them.
   absl::StatusOr<std::vector<std::string>> Dir() const {
-    return CallMethod<std::vector<std::string>>("__dir__");
+    return CallMethod<std::vector<std::string>>(Methods::kDir);
   }
   // Every attribute at once: an Object::Namespace (or any struct with a
   // codec whose fields are the attributes).
   template <typename V = Object>
   absl::StatusOr<V> Copy() const {
-    return CallMethod<V>("copy");
+    return CallMethod<V>(Methods::kCopy);
   }
 };
 

@@ -56,6 +56,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "manager/internal/methods.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 #include "process/pool.h"
@@ -114,8 +115,8 @@ class ManagedAsyncResult {
   }
   bool Ready() const {
     if (Known()) return true;
-    absl::StatusOr<bool> ready =
-        state_->pool.template CallMethod<bool>("ready", state_->job);
+    absl::StatusOr<bool> ready = state_->pool.template CallMethod<bool>(
+        internal::PoolMethods::kReady, state_->job);
     return ready.ok() && *ready;
   }
   // Whether the call completed without error; false while not Ready().
@@ -134,7 +135,8 @@ class ManagedAsyncResult {
           waiter.detach();
         }
       }
-      if (!value.has_value() && pool.valid()) (void)pool.Call("forget", job);
+      if (!value.has_value() && pool.valid())
+        (void)pool.Call(internal::PoolMethods::kForget, job);
     }
     // The result from the server (the task's value or error); an outer
     // error when there is none yet: `timeout` passed first, or the call
@@ -143,7 +145,8 @@ class ManagedAsyncResult {
       absl::StatusOr<std::optional<std::vector<internal::PoolChunk>>> chunks =
           pool.template CallBlocking<
               std::optional<std::vector<internal::PoolChunk>>>(
-              timeout, "take", job, internal::TimeoutSeconds(timeout));
+              timeout, internal::PoolMethods::kTake, job,
+              internal::TimeoutSeconds(timeout));
       if (!chunks.ok()) return chunks.status();
       if (!chunks->has_value())
         return absl::DeadlineExceededError("pool: the result is not ready");
@@ -226,7 +229,7 @@ class ManagedImapResult {
       absl::StatusOr<std::optional<internal::PoolChunk>> got =
           state_->pool
               .template CallBlocking<std::optional<internal::PoolChunk>>(
-                  timeout, "chunk", state_->job,
+                  timeout, internal::PoolMethods::kChunk, state_->job,
                   static_cast<int64_t>(state_->chunk), state_->unordered,
                   internal::TimeoutSeconds(timeout));
       if (!got.ok()) return got.status();
@@ -252,7 +255,7 @@ class ManagedImapResult {
   // Implementation detail.
   struct State {
     ~State() {
-      if (pool.valid()) (void)pool.Call("forget", job);
+      if (pool.valid()) (void)pool.Call(internal::PoolMethods::kForget, job);
     }
     BaseProxy pool;
     int64_t job = 0;
@@ -272,6 +275,10 @@ class ManagedImapResult {
 
 class PoolProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::PoolMethods;
+
   PoolProxy() = default;
   explicit PoolProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
 
@@ -352,13 +359,16 @@ class PoolProxy : public BaseProxy {
   }
 
   // The pool's worker count.
-  absl::StatusOr<int> Processes() const { return CallMethod<int>("processes"); }
-  absl::Status Close() const { return Call("close"); }
-  absl::Status Terminate() const { return Call("terminate"); }
+  absl::StatusOr<int> Processes() const {
+    return CallMethod<int>(Methods::kProcesses);
+  }
+  absl::Status Close() const { return Call(Methods::kClose); }
+  absl::Status Terminate() const { return Call(Methods::kTerminate); }
   // Waits for the workers to exit. Errors: `InvalidArgument` unless Close()
   // or Terminate() came first.
   absl::Status Join() const {
-    return CallWaiting<Object>(absl::InfiniteDuration(), "join").status();
+    return CallWaiting<Object>(absl::InfiniteDuration(), Methods::kJoin)
+        .status();
   }
 
  private:
@@ -458,7 +468,7 @@ class PoolProxy : public BaseProxy {
           encoded.code(),
           absl::StrCat("pool: cannot send the task: ", encoded.message()));
     }
-    return CallMethod<int64_t>("submit", wire,
+    return CallMethod<int64_t>(Methods::kSubmit, wire,
                                std::vector<int64_t>(sizes.begin(), sizes.end()),
                                fail_fast);
   }

@@ -57,6 +57,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "manager/internal/methods.h"
 #include "serialize/codec.h"
 #include "serialize/object.h"
 #include "serialize/serialize.h"
@@ -161,12 +162,12 @@ class BaseProxy {
   // `_getvalue()`.
   template <typename R = Object>
   absl::StatusOr<R> GetValue() const {
-    return CallMethod<R>("_getvalue");
+    return CallMethod<R>(internal::kGetValueMethod);
   }
 
   // The server-side repr(): "{'a': 1}".
   absl::StatusOr<std::string> Repr() const {
-    return CallMethod<std::string>("__repr__");
+    return CallMethod<std::string>(internal::kReprMethod);
   }
 
   bool valid() const { return handle_ != nullptr; }

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "manager/internal/methods.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 #include "serialize/object.h"
@@ -39,6 +40,10 @@ namespace mp {
 
 class QueueProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::JoinableQueueMethods;
+
   QueueProxy() = default;
   explicit QueueProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
 
@@ -46,33 +51,40 @@ class QueueProxy : public BaseProxy {
   template <typename T>
   absl::Status Put(const T& item, bool block = true,
                    absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallBlocking<Object>(block ? timeout : absl::ZeroDuration(), "put",
-                                item, block, internal::TimeoutSeconds(timeout))
+    return CallBlocking<Object>(block ? timeout : absl::ZeroDuration(),
+                                Methods::kPut, item, block,
+                                internal::TimeoutSeconds(timeout))
         .status();
   }
   template <typename T>
   absl::Status PutNowait(const T& item) const {
-    return Call("put_nowait", item);
+    return Call(Methods::kPutNowait, item);
   }
   // q.get(block, timeout).
   template <typename T = Object>
   absl::StatusOr<T> Get(bool block = true, absl::Duration timeout =
                                                absl::InfiniteDuration()) const {
-    return CallBlocking<T>(block ? timeout : absl::ZeroDuration(), "get", block,
+    return CallBlocking<T>(block ? timeout : absl::ZeroDuration(),
+                           Methods::kGet, block,
                            internal::TimeoutSeconds(timeout));
   }
   template <typename T = Object>
   absl::StatusOr<T> GetNowait() const {
-    return CallMethod<T>("get_nowait");
+    return CallMethod<T>(Methods::kGetNowait);
   }
-  absl::StatusOr<int64_t> Qsize() const { return CallMethod<int64_t>("qsize"); }
-  absl::StatusOr<bool> Empty() const { return CallMethod<bool>("empty"); }
-  absl::StatusOr<bool> Full() const { return CallMethod<bool>("full"); }
+  absl::StatusOr<int64_t> Qsize() const {
+    return CallMethod<int64_t>(Methods::kQsize);
+  }
+  absl::StatusOr<bool> Empty() const {
+    return CallMethod<bool>(Methods::kEmpty);
+  }
+  absl::StatusOr<bool> Full() const { return CallMethod<bool>(Methods::kFull); }
 
   // JoinableQueue only: q.task_done(), q.join().
-  absl::Status TaskDone() const { return Call("task_done"); }
+  absl::Status TaskDone() const { return Call(Methods::kTaskDone); }
   absl::Status Join() const {
-    return CallWaiting<Object>(absl::InfiniteDuration(), "join").status();
+    return CallWaiting<Object>(absl::InfiniteDuration(), Methods::kJoin)
+        .status();
   }
 };
 

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "manager/internal/methods.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 
@@ -34,6 +35,10 @@ namespace mp {
 
 class SemaphoreProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::SemaphoreMethods;
+
   SemaphoreProxy() = default;
   explicit SemaphoreProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
 
@@ -41,14 +46,17 @@ class SemaphoreProxy : public BaseProxy {
   absl::StatusOr<bool> Acquire(
       bool block = true,
       absl::Duration timeout = absl::InfiniteDuration()) const {
-    return CallBlocking<bool>(block ? timeout : absl::ZeroDuration(), "acquire",
-                              block, internal::TimeoutSeconds(timeout));
+    return CallBlocking<bool>(block ? timeout : absl::ZeroDuration(),
+                              Methods::kAcquire, block,
+                              internal::TimeoutSeconds(timeout));
   }
   // s.release(n).
-  absl::Status Release(int64_t n = 1) const { return Call("release", n); }
+  absl::Status Release(int64_t n = 1) const {
+    return Call(Methods::kRelease, n);
+  }
   // s.get_value().
   absl::StatusOr<int64_t> Value() const {
-    return CallMethod<int64_t>("get_value");
+    return CallMethod<int64_t>(Methods::kGetValue);
   }
 };
 

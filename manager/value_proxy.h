@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "manager/internal/methods.h"
 #include "manager/proxy.h"
 #include "serialize/object.h"
 
@@ -30,6 +31,10 @@ namespace mp {
 
 class ValueProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::ValueMethods;
+
   static constexpr char kTypeId[] = "Value";
   ValueProxy() = default;
   explicit ValueProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
@@ -37,17 +42,21 @@ class ValueProxy : public BaseProxy {
   // v.value
   template <typename T = Object>
   absl::StatusOr<T> Get() const {
-    return CallMethod<T>("get");
+    return CallMethod<T>(Methods::kGet);
   }
   // v.value = x
   template <typename T>
   absl::Status Set(const T& value) const {
-    return Call("set", value);
+    return Call(Methods::kSet, value);
   }
 };
 
 class ArrayProxy : public BaseProxy {
  public:
+  // The names of the methods it calls in the server (Python's
+  // `_exposed_`).
+  using Methods = internal::ArrayMethods;
+
   static constexpr char kTypeId[] = "Array";
   ArrayProxy() = default;
   explicit ArrayProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
@@ -55,18 +64,20 @@ class ArrayProxy : public BaseProxy {
   // a[i] (negative from the end). Errors: `OutOfRange`.
   template <typename T = Object>
   absl::StatusOr<T> GetItem(int64_t index) const {
-    return CallMethod<T>("__getitem__", index);
+    return CallMethod<T>(Methods::kGetItem, index);
   }
   // a[i] = x. Errors: `OutOfRange`; `InvalidArgument` for a non-number.
   template <typename T>
   absl::Status SetItem(int64_t index, const T& value) const {
-    return Call("__setitem__", index, value);
+    return Call(Methods::kSetItem, index, value);
   }
-  absl::StatusOr<int64_t> Len() const { return CallMethod<int64_t>("__len__"); }
+  absl::StatusOr<int64_t> Len() const {
+    return CallMethod<int64_t>(Methods::kLen);
+  }
   // a[:], as an `L`.
   template <typename L = Object>
   absl::StatusOr<L> Copy() const {
-    return CallMethod<L>("copy");
+    return CallMethod<L>(Methods::kCopy);
   }
 };
 

@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "manager/internal/managed.h"
+#include "manager/internal/method_table.h"
+#include "manager/internal/methods.h"
 
 namespace mp::internal {
 namespace {
@@ -405,133 +407,154 @@ class OrderedDict {
 
 class ManagedDict final : public ManagedObject {
  public:
+  using M = DictMethods;
+  static const MethodTable<ManagedDict>& Table() {
+    static const auto* const table = new MethodTable<ManagedDict>(
+        M::kTypeId, {
+                        {M::kGetItem, 1, 1, &ManagedDict::GetItem},
+                        {M::kSetItem, 2, 2, &ManagedDict::SetItem},
+                        {M::kGet, 1, 2, &ManagedDict::Get},
+                        {M::kContains, 1, 1, &ManagedDict::Contains},
+                        {M::kDelItem, 1, 1, &ManagedDict::DelItem},
+                        {M::kPop, 1, 2, &ManagedDict::Pop},
+                        {M::kLen, 0, 0, &ManagedDict::Len},
+                        {M::kKeys, 0, 0, &ManagedDict::Keys},
+                        {M::kValues, 0, 0, &ManagedDict::Values},
+                        {M::kItems, 0, 0, &ManagedDict::ItemPairs},
+                        {M::kUpdate, 0, 1, &ManagedDict::UpdateMethod},
+                        {M::kPopItem, 0, 0, &ManagedDict::PopItem},
+                        {M::kSetDefault, 1, 2, &ManagedDict::SetDefault},
+                        {M::kClear, 0, 0, &ManagedDict::Clear},
+                        {M::kCopy, 0, 0, &ManagedDict::Copy},
+                        {M::kGetValue, 0, 0, &ManagedDict::Copy},
+                        {M::kRepr, 0, 0, &ManagedDict::ReprMethod},
+                        {M::kStr, 0, 0, &ManagedDict::ReprMethod},
+                        {M::kIncrement, 1, 2, &ManagedDict::Increment},
+                        {M::kCompareAndSet, 3, 3, &ManagedDict::CompareAndSet},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "__getitem__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
-      Object* found = dict_.Find(args[0]);
-      if (found == nullptr) return KeyError(args[0]);
-      return *found;
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> GetItem(std::vector<Object>& args, CallEffects&) {
+    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    Object* found = dict_.Find(args[0]);
+    if (found == nullptr) return KeyError(args[0]);
+    return *found;
+  }
+  absl::StatusOr<Object> SetItem(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    return Set(std::move(args[0]), std::move(args[1]), effects);
+  }
+  absl::StatusOr<Object> Get(std::vector<Object>& args, CallEffects&) {
+    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    Object* found = dict_.Find(args[0]);
+    if (found != nullptr) return *found;
+    return args.size() == 2 ? std::move(args[1]) : Object();
+  }
+  absl::StatusOr<Object> Contains(std::vector<Object>& args, CallEffects&) {
+    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    return Object(dict_.Find(args[0]) != nullptr);
+  }
+  absl::StatusOr<Object> DelItem(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    absl::StatusOr<Object> removed = Pop(args, effects);
+    if (!removed.ok()) return removed.status();
+    return Object();
+  }
+  absl::StatusOr<Object> Pop(std::vector<Object>& args, CallEffects& effects) {
+    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    std::optional<std::pair<Object, Object>> entry = dict_.Erase(args[0]);
+    if (!entry.has_value()) {
+      if (args.size() == 2) return std::move(args[1]);
+      return KeyError(args[0]);
     }
-    if (method == "__setitem__") {
-      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
-      return Set(std::move(args[0]), std::move(args[1]), effects);
-    }
-    if (method == "get") {
-      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
-      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
-      Object* found = dict_.Find(args[0]);
-      if (found != nullptr) return *found;
-      return args.size() == 2 ? std::move(args[1]) : Object();
-    }
-    if (method == "__contains__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
-      return Object(dict_.Find(args[0]) != nullptr);
-    }
-    if (method == "__delitem__" || method == "pop") {
-      const bool pop = method == "pop";
-      if (auto s = CheckArity(method, args, 1, pop ? 2 : 1); !s.ok()) return s;
-      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
-      std::optional<std::pair<Object, Object>> entry = dict_.Erase(args[0]);
-      if (!entry.has_value()) {
-        if (args.size() == 2) return std::move(args[1]);
-        return KeyError(args[0]);
-      }
-      effects.Dropped(entry->first);
-      effects.Dropped(entry->second);
-      return pop ? std::move(entry->second) : Object();
-    }
-    if (method == "__len__") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      return Object(dict_.size());
-    }
-    if (method == "keys" || method == "values" || method == "items") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      Object::List out;
-      out.reserve(dict_.size());
-      dict_.ForEach([&](const Object& key, const Object& value) {
-        if (method == "keys") {
-          out.push_back(key);
-        } else if (method == "values") {
-          out.push_back(value);
-        } else {
-          out.push_back(Object::Tuple{{key, value}});
-        }
-      });
-      return Object(std::move(out));
-    }
-    if (method == "update") {
-      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      if (args.empty()) return Object();
-      return Update(std::move(args[0]), effects);
-    }
-    if (method == "popitem") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      std::optional<std::pair<Object, Object>> entry = dict_.PopLast();
-      if (!entry.has_value())
-        return KeyErrorMessage("popitem(): dictionary is empty");
-      effects.Dropped(entry->first);
-      effects.Dropped(entry->second);
-      return Object(
-          Object::Tuple{{std::move(entry->first), std::move(entry->second)}});
-    }
-    if (method == "setdefault") {
-      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
-      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
-      if (Object* found = dict_.Find(args[0])) return *found;
-      Object value = args.size() == 2 ? std::move(args[1]) : Object();
+    effects.Dropped(entry->first);
+    effects.Dropped(entry->second);
+    return std::move(entry->second);
+  }
+  absl::StatusOr<Object> Len(std::vector<Object>&, CallEffects&) {
+    return Object(dict_.size());
+  }
+  absl::StatusOr<Object> Keys(std::vector<Object>&, CallEffects&) {
+    return Listed([](const Object& key, const Object&) { return key; });
+  }
+  absl::StatusOr<Object> Values(std::vector<Object>&, CallEffects&) {
+    return Listed([](const Object&, const Object& value) { return value; });
+  }
+  absl::StatusOr<Object> ItemPairs(std::vector<Object>&, CallEffects&) {
+    return Listed([](const Object& key, const Object& value) {
+      return Object(Object::Tuple{{key, value}});
+    });
+  }
+  absl::StatusOr<Object> UpdateMethod(std::vector<Object>& args,
+                                      CallEffects& effects) {
+    if (args.empty()) return Object();
+    return Update(std::move(args[0]), effects);
+  }
+  absl::StatusOr<Object> PopItem(std::vector<Object>&, CallEffects& effects) {
+    std::optional<std::pair<Object, Object>> entry = dict_.PopLast();
+    if (!entry.has_value())
+      return KeyErrorMessage("popitem(): dictionary is empty");
+    effects.Dropped(entry->first);
+    effects.Dropped(entry->second);
+    return Object(
+        Object::Tuple{{std::move(entry->first), std::move(entry->second)}});
+  }
+  absl::StatusOr<Object> SetDefault(std::vector<Object>& args,
+                                    CallEffects& effects) {
+    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (Object* found = dict_.Find(args[0])) return *found;
+    Object value = args.size() == 2 ? std::move(args[1]) : Object();
+    effects.Stored(args[0]);
+    effects.Stored(value);
+    (void)dict_.Set(std::move(args[0]), value);
+    return value;
+  }
+  absl::StatusOr<Object> Clear(std::vector<Object>&, CallEffects& effects) {
+    DropAll(effects);
+    dict_.Clear();
+    return Object();
+  }
+  absl::StatusOr<Object> Copy(std::vector<Object>&, CallEffects&) {
+    return Object(dict_.Copy());
+  }
+  absl::StatusOr<Object> ReprMethod(std::vector<Object>&, CallEffects&) {
+    return Repr(Object(dict_.Copy()));
+  }
+  // d[key] = d.get(key, 0) + by; returns the new value.
+  absl::StatusOr<Object> Increment(std::vector<Object>& args,
+                                   CallEffects& effects) {
+    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
+    Object* found = dict_.Find(args[0]);
+    absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
+    if (!sum.ok()) return sum.status();
+    if (found != nullptr) {
+      *found = *sum;  // A number replaces a number: no references change.
+    } else {
       effects.Stored(args[0]);
-      effects.Stored(value);
-      (void)dict_.Set(std::move(args[0]), value);
-      return value;
+      (void)dict_.Set(std::move(args[0]), *sum);
     }
-    if (method == "clear") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      DropAll(effects);
-      dict_.Clear();
-      return Object();
+    return sum;
+  }
+  // if d.get(key) == expected: d[key] = desired; returns whether it did.
+  absl::StatusOr<Object> CompareAndSet(std::vector<Object>& args,
+                                       CallEffects& effects) {
+    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    Object* found = dict_.Find(args[0]);
+    if (!(found != nullptr ? *found == args[1] : args[1].is_none())) {
+      return Object(false);
     }
-    if (method == "copy" || method == "_getvalue") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      return Object(dict_.Copy());
-    }
-    if (method == "__repr__" || method == "__str__") {
-      return Repr(Object(dict_.Copy()));
-    }
-    // Beyond Python: atomic read-modify-write, so counters need no lock.
-    if (method == "increment") {
-      // d[key] = d.get(key, 0) + by; returns the new value.
-      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
-      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
-      const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
-      Object* found = dict_.Find(args[0]);
-      absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
-      if (!sum.ok()) return sum.status();
-      if (found != nullptr) {
-        *found = *sum;  // A number replaces a number: no references change.
-      } else {
-        effects.Stored(args[0]);
-        (void)dict_.Set(std::move(args[0]), *sum);
-      }
-      return sum;
-    }
-    if (method == "compare_and_set") {
-      // if d.get(key) == expected: d[key] = desired; returns whether it did.
-      if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
-      if (auto s = CheckHashable(args[0]); !s.ok()) return s;
-      Object* found = dict_.Find(args[0]);
-      if (!(found != nullptr ? *found == args[1] : args[1].is_none())) {
-        return Object(false);
-      }
-      absl::StatusOr<Object> set =
-          Set(std::move(args[0]), std::move(args[2]), effects);
-      if (!set.ok()) return set.status();
-      return Object(true);
-    }
-    return NotExposed("dict", method);
+    absl::StatusOr<Object> set =
+        Set(std::move(args[0]), std::move(args[2]), effects);
+    if (!set.ok()) return set.status();
+    return Object(true);
   }
 
   void DropAll(CallEffects& effects) override {
@@ -592,6 +615,17 @@ class ManagedDict final : public ManagedObject {
   }
 
  private:
+  // keys(), values() or items(), by what `each` makes of an entry.
+  template <typename F>
+  Object Listed(F each) {
+    Object::List out;
+    out.reserve(dict_.size());
+    dict_.ForEach([&](const Object& key, const Object& value) {
+      out.push_back(each(key, value));
+    });
+    return Object(std::move(out));
+  }
+
   OrderedDict dict_;
 };
 
@@ -599,170 +633,185 @@ class ManagedDict final : public ManagedObject {
 
 class ManagedList final : public ManagedObject {
  public:
+  using M = ListMethods;
+  static const MethodTable<ManagedList>& Table() {
+    static const auto* const table = new MethodTable<ManagedList>(
+        M::kTypeId, {
+                        {M::kGetItem, 1, 1, &ManagedList::GetItem},
+                        {M::kSetItem, 2, 2, &ManagedList::SetItem},
+                        {M::kDelItem, 1, 1, &ManagedList::DelItem},
+                        {M::kGetSlice, 3, 3, &ManagedList::GetSlice},
+                        {M::kSetSlice, 4, 4, &ManagedList::SetSlice},
+                        {M::kDelSlice, 3, 3, &ManagedList::DelSlice},
+                        {M::kLen, 0, 0, &ManagedList::Len},
+                        {M::kContains, 1, 1, &ManagedList::Contains},
+                        {M::kAppend, 1, 1, &ManagedList::Append},
+                        {M::kExtend, 1, 1, &ManagedList::ExtendMethod},
+                        {M::kIAdd, 1, 1, &ManagedList::ExtendMethod},
+                        {M::kInsert, 2, 2, &ManagedList::Insert},
+                        {M::kPop, 0, 1, &ManagedList::Pop},
+                        {M::kRemove, 1, 1, &ManagedList::Remove},
+                        {M::kIndex, 1, 3, &ManagedList::Index},
+                        {M::kCount, 1, 1, &ManagedList::Count},
+                        {M::kSort, 0, 1, &ManagedList::Sort},
+                        {M::kReverse, 0, 0, &ManagedList::Reverse},
+                        {M::kCopy, 0, 0, &ManagedList::Copy},
+                        {M::kGetValue, 0, 0, &ManagedList::Copy},
+                        {M::kRepr, 0, 0, &ManagedList::ReprMethod},
+                        {M::kStr, 0, 0, &ManagedList::ReprMethod},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> GetItem(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<size_t> at = Position(args[0], "list index out of range");
+    if (!at.ok()) return at.status();
+    return items_[*at];
+  }
+  absl::StatusOr<Object> SetItem(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    absl::StatusOr<size_t> at =
+        Position(args[0], "list assignment index out of range");
+    if (!at.ok()) return at.status();
+    effects.Dropped(items_[*at]);
+    effects.Stored(args[1]);
+    items_[*at] = std::move(args[1]);
+    return Object();
+  }
+  absl::StatusOr<Object> DelItem(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    absl::StatusOr<size_t> at =
+        Position(args[0], "list assignment index out of range");
+    if (!at.ok()) return at.status();
+    effects.Dropped(items_[*at]);
+    items_.erase(items_.begin() + static_cast<ptrdiff_t>(*at));
+    return Object();
+  }
+  absl::StatusOr<Object> GetSlice(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<Slice> slice = AdjustSlice(
+        args[0], args[1], args[2], static_cast<int64_t>(items_.size()));
+    if (!slice.ok()) return slice.status();
+    Object::List out;
+    out.reserve(static_cast<size_t>(slice->length));
+    for (int64_t i = 0, at = slice->start; i < slice->length;
+         ++i, at += slice->step) {
+      out.push_back(items_[static_cast<size_t>(at)]);
+    }
+    return Object(std::move(out));
+  }
+  absl::StatusOr<Object> DelSlice(std::vector<Object>& args,
+                                  CallEffects& effects) {
+    absl::StatusOr<Slice> slice = AdjustSlice(
+        args[0], args[1], args[2], static_cast<int64_t>(items_.size()));
+    if (!slice.ok()) return slice.status();
+    std::vector<bool> doomed(items_.size(), false);
+    for (int64_t i = 0, at = slice->start; i < slice->length;
+         ++i, at += slice->step) {
+      doomed[static_cast<size_t>(at)] = true;
+    }
+    std::vector<Object> kept;
+    kept.reserve(items_.size() - static_cast<size_t>(slice->length));
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (doomed[i]) {
+        effects.Dropped(items_[i]);
+      } else {
+        kept.push_back(std::move(items_[i]));
+      }
+    }
+    items_ = std::move(kept);
+    return Object();
+  }
+  absl::StatusOr<Object> Len(std::vector<Object>&, CallEffects&) {
+    return Object(items_.size());
+  }
+  absl::StatusOr<Object> Contains(std::vector<Object>& args, CallEffects&) {
+    return Object(std::find(items_.begin(), items_.end(), args[0]) !=
+                  items_.end());
+  }
+  absl::StatusOr<Object> Append(std::vector<Object>& args,
+                                CallEffects& effects) {
+    effects.Stored(args[0]);
+    items_.push_back(std::move(args[0]));
+    return Object();
+  }
+  absl::StatusOr<Object> ExtendMethod(std::vector<Object>& args,
+                                      CallEffects& effects) {
+    absl::StatusOr<std::vector<Object>> more = Items(std::move(args[0]));
+    if (!more.ok()) return more.status();
+    Extend(*std::move(more), effects);
+    return Object();
+  }
+  absl::StatusOr<Object> Insert(std::vector<Object>& args,
+                                CallEffects& effects) {
+    absl::StatusOr<int64_t> index = IndexArgument(args[0], "list indices");
+    if (!index.ok()) return index.status();
     const int64_t length = static_cast<int64_t>(items_.size());
-    if (method == "__getitem__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      absl::StatusOr<size_t> at = Position(args[0], "list index out of range");
-      if (!at.ok()) return at.status();
-      return items_[*at];
+    int64_t at = *index < 0 ? *index + length : *index;
+    at = std::clamp<int64_t>(at, 0, length);
+    effects.Stored(args[1]);
+    items_.insert(items_.begin() + at, std::move(args[1]));
+    return Object();
+  }
+  absl::StatusOr<Object> Pop(std::vector<Object>& args, CallEffects& effects) {
+    if (items_.empty()) return IndexError("pop from empty list");
+    size_t at = items_.size() - 1;
+    if (!args.empty()) {
+      absl::StatusOr<size_t> position =
+          Position(args[0], "pop index out of range");
+      if (!position.ok()) return position.status();
+      at = *position;
     }
-    if (method == "__setitem__") {
-      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
-      absl::StatusOr<size_t> at =
-          Position(args[0], "list assignment index out of range");
-      if (!at.ok()) return at.status();
-      effects.Dropped(items_[*at]);
-      effects.Stored(args[1]);
-      items_[*at] = std::move(args[1]);
-      return Object();
+    Object item = std::move(items_[at]);
+    items_.erase(items_.begin() + static_cast<ptrdiff_t>(at));
+    effects.Dropped(item);
+    return item;
+  }
+  absl::StatusOr<Object> Remove(std::vector<Object>& args,
+                                CallEffects& effects) {
+    auto found = std::find(items_.begin(), items_.end(), args[0]);
+    if (found == items_.end())
+      return NotInListError("list.remove(x): x not in list");
+    effects.Dropped(*found);
+    items_.erase(found);
+    return Object();
+  }
+  absl::StatusOr<Object> Index(std::vector<Object>& args, CallEffects&) {
+    const Object none;
+    absl::StatusOr<Slice> range = AdjustSlice(
+        args.size() > 1 ? args[1] : none, args.size() > 2 ? args[2] : none,
+        none, static_cast<int64_t>(items_.size()));
+    if (!range.ok()) return range.status();
+    for (int64_t at = range->start; at < range->stop; ++at) {
+      if (items_[static_cast<size_t>(at)] == args[0]) return Object(at);
     }
-    if (method == "__delitem__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      absl::StatusOr<size_t> at =
-          Position(args[0], "list assignment index out of range");
-      if (!at.ok()) return at.status();
-      effects.Dropped(items_[*at]);
-      items_.erase(items_.begin() + static_cast<ptrdiff_t>(*at));
-      return Object();
+    return NotInListError(
+        absl::StrCat(args[0].DebugString(), " is not in list"));
+  }
+  absl::StatusOr<Object> Count(std::vector<Object>& args, CallEffects&) {
+    return Object(std::count(items_.begin(), items_.end(), args[0]));
+  }
+  absl::StatusOr<Object> Sort(std::vector<Object>& args, CallEffects&) {
+    const bool reverse = !args.empty() && args[0] == Object(true);
+    if (absl::Status sorted = SortObjects(items_, reverse); !sorted.ok()) {
+      return sorted;
     }
-    if (method == "__getslice__") {
-      if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
-      absl::StatusOr<Slice> slice =
-          AdjustSlice(args[0], args[1], args[2], length);
-      if (!slice.ok()) return slice.status();
-      Object::List out;
-      out.reserve(static_cast<size_t>(slice->length));
-      for (int64_t i = 0, at = slice->start; i < slice->length;
-           ++i, at += slice->step) {
-        out.push_back(items_[static_cast<size_t>(at)]);
-      }
-      return Object(std::move(out));
-    }
-    if (method == "__setslice__") {
-      if (auto s = CheckArity(method, args, 4, 4); !s.ok()) return s;
-      return SetSlice(args, effects);
-    }
-    if (method == "__delslice__") {
-      if (auto s = CheckArity(method, args, 3, 3); !s.ok()) return s;
-      absl::StatusOr<Slice> slice =
-          AdjustSlice(args[0], args[1], args[2], length);
-      if (!slice.ok()) return slice.status();
-      std::vector<bool> doomed(items_.size(), false);
-      for (int64_t i = 0, at = slice->start; i < slice->length;
-           ++i, at += slice->step) {
-        doomed[static_cast<size_t>(at)] = true;
-      }
-      std::vector<Object> kept;
-      kept.reserve(items_.size() - static_cast<size_t>(slice->length));
-      for (size_t i = 0; i < items_.size(); ++i) {
-        if (doomed[i]) {
-          effects.Dropped(items_[i]);
-        } else {
-          kept.push_back(std::move(items_[i]));
-        }
-      }
-      items_ = std::move(kept);
-      return Object();
-    }
-    if (method == "__len__") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      return Object(items_.size());
-    }
-    if (method == "__contains__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      return Object(std::find(items_.begin(), items_.end(), args[0]) !=
-                    items_.end());
-    }
-    if (method == "append") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      effects.Stored(args[0]);
-      items_.push_back(std::move(args[0]));
-      return Object();
-    }
-    if (method == "extend" || method == "__iadd__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      absl::StatusOr<std::vector<Object>> more = Items(std::move(args[0]));
-      if (!more.ok()) return more.status();
-      for (Object& item : *more) {
-        effects.Stored(item);
-        items_.push_back(std::move(item));
-      }
-      return Object();
-    }
-    if (method == "insert") {
-      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
-      absl::StatusOr<int64_t> index = IndexArgument(args[0], "list indices");
-      if (!index.ok()) return index.status();
-      int64_t at = *index < 0 ? *index + length : *index;
-      at = std::clamp<int64_t>(at, 0, length);
-      effects.Stored(args[1]);
-      items_.insert(items_.begin() + at, std::move(args[1]));
-      return Object();
-    }
-    if (method == "pop") {
-      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      if (items_.empty()) return IndexError("pop from empty list");
-      size_t at = items_.size() - 1;
-      if (!args.empty()) {
-        absl::StatusOr<size_t> position =
-            Position(args[0], "pop index out of range");
-        if (!position.ok()) return position.status();
-        at = *position;
-      }
-      Object item = std::move(items_[at]);
-      items_.erase(items_.begin() + static_cast<ptrdiff_t>(at));
-      effects.Dropped(item);
-      return item;
-    }
-    if (method == "remove") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      auto found = std::find(items_.begin(), items_.end(), args[0]);
-      if (found == items_.end())
-        return NotInListError("list.remove(x): x not in list");
-      effects.Dropped(*found);
-      items_.erase(found);
-      return Object();
-    }
-    if (method == "index") {
-      if (auto s = CheckArity(method, args, 1, 3); !s.ok()) return s;
-      const Object none;
-      absl::StatusOr<Slice> range =
-          AdjustSlice(args.size() > 1 ? args[1] : none,
-                      args.size() > 2 ? args[2] : none, none, length);
-      if (!range.ok()) return range.status();
-      for (int64_t at = range->start; at < range->stop; ++at) {
-        if (items_[static_cast<size_t>(at)] == args[0]) return Object(at);
-      }
-      return NotInListError(
-          absl::StrCat(args[0].DebugString(), " is not in list"));
-    }
-    if (method == "count") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      return Object(std::count(items_.begin(), items_.end(), args[0]));
-    }
-    if (method == "sort") {
-      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      const bool reverse = !args.empty() && args[0] == Object(true);
-      if (absl::Status sorted = SortObjects(items_, reverse); !sorted.ok()) {
-        return sorted;
-      }
-      return Object();
-    }
-    if (method == "reverse") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      std::reverse(items_.begin(), items_.end());
-      return Object();
-    }
-    if (method == "copy" || method == "_getvalue") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      return Object(items_);
-    }
-    if (method == "__repr__" || method == "__str__")
-      return Repr(Object(items_));
-    return NotExposed("list", method);
+    return Object();
+  }
+  absl::StatusOr<Object> Reverse(std::vector<Object>&, CallEffects&) {
+    std::reverse(items_.begin(), items_.end());
+    return Object();
+  }
+  absl::StatusOr<Object> Copy(std::vector<Object>&, CallEffects&) {
+    return Object(items_);
+  }
+  absl::StatusOr<Object> ReprMethod(std::vector<Object>&, CallEffects&) {
+    return Repr(Object(items_));
   }
 
   void DropAll(CallEffects& effects) override {
@@ -831,67 +880,83 @@ class ManagedList final : public ManagedObject {
 
 class ManagedNamespace final : public ManagedObject {
  public:
+  using M = NamespaceMethods;
+  static const MethodTable<ManagedNamespace>& Table() {
+    static const auto* const table = new MethodTable<ManagedNamespace>(
+        M::kTypeId, {
+                        {M::kGetAttribute, 1, 1, &ManagedNamespace::GetAttr},
+                        {M::kSetAttr, 2, 2, &ManagedNamespace::SetAttr},
+                        {M::kDelAttr, 1, 1, &ManagedNamespace::DelAttr},
+                        {M::kDir, 0, 0, &ManagedNamespace::Dir},
+                        {M::kCopy, 0, 0, &ManagedNamespace::CopyMethod},
+                        {M::kGetValue, 0, 0, &ManagedNamespace::CopyMethod},
+                        {M::kRepr, 0, 0, &ManagedNamespace::ReprMethod},
+                        {M::kStr, 0, 0, &ManagedNamespace::ReprMethod},
+                        {M::kIncrement, 1, 2, &ManagedNamespace::Increment},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "__getattribute__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      absl::StatusOr<std::string> name = Name(args[0]);
-      if (!name.ok()) return name.status();
-      Object* found = Find(*name);
-      if (found == nullptr) return AttributeError(*name);
-      return *found;
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> GetAttr(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<std::string> name = Name(args[0]);
+    if (!name.ok()) return name.status();
+    Object* found = Find(*name);
+    if (found == nullptr) return AttributeError(*name);
+    return *found;
+  }
+  absl::StatusOr<Object> SetAttr(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    absl::StatusOr<std::string> name = Name(args[0]);
+    if (!name.ok()) return name.status();
+    Set(*std::move(name), std::move(args[1]), effects);
+    return Object();
+  }
+  absl::StatusOr<Object> DelAttr(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    absl::StatusOr<std::string> name = Name(args[0]);
+    if (!name.ok()) return name.status();
+    auto found =
+        std::find_if(attributes_.begin(), attributes_.end(),
+                     [&](const auto& entry) { return entry.first == *name; });
+    if (found == attributes_.end()) return AttributeError(*name);
+    effects.Dropped(found->second);
+    attributes_.erase(found);
+    return Object();
+  }
+  absl::StatusOr<Object> Dir(std::vector<Object>&, CallEffects&) {
+    // Sorted, as Python's dir() lists them.
+    std::vector<std::string> sorted;
+    for (const auto& [name, value] : attributes_) sorted.push_back(name);
+    std::sort(sorted.begin(), sorted.end());
+    Object::List names(sorted.begin(), sorted.end());
+    return Object(std::move(names));
+  }
+  absl::StatusOr<Object> CopyMethod(std::vector<Object>&, CallEffects&) {
+    return Copy();
+  }
+  absl::StatusOr<Object> ReprMethod(std::vector<Object>&, CallEffects&) {
+    return Repr(Copy());
+  }
+  // ns.<name> += by, atomically; a missing attribute counts as 0.
+  absl::StatusOr<Object> Increment(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<std::string> name = Name(args[0]);
+    if (!name.ok()) return name.status();
+    const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
+    Object* found = Find(*name);
+    absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
+    if (!sum.ok()) return sum.status();
+    if (found != nullptr) {
+      *found = *sum;
+    } else {
+      attributes_.emplace_back(*std::move(name), *sum);
     }
-    if (method == "__setattr__") {
-      if (auto s = CheckArity(method, args, 2, 2); !s.ok()) return s;
-      absl::StatusOr<std::string> name = Name(args[0]);
-      if (!name.ok()) return name.status();
-      Set(*std::move(name), std::move(args[1]), effects);
-      return Object();
-    }
-    if (method == "__delattr__") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      absl::StatusOr<std::string> name = Name(args[0]);
-      if (!name.ok()) return name.status();
-      auto found =
-          std::find_if(attributes_.begin(), attributes_.end(),
-                       [&](const auto& entry) { return entry.first == *name; });
-      if (found == attributes_.end()) return AttributeError(*name);
-      effects.Dropped(found->second);
-      attributes_.erase(found);
-      return Object();
-    }
-    if (method == "__dir__") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      // Sorted, as Python's dir() lists them.
-      std::vector<std::string> sorted;
-      for (const auto& [name, value] : attributes_) sorted.push_back(name);
-      std::sort(sorted.begin(), sorted.end());
-      Object::List names(sorted.begin(), sorted.end());
-      return Object(std::move(names));
-    }
-    if (method == "copy" || method == "_getvalue") {
-      if (auto s = CheckArity(method, args, 0, 0); !s.ok()) return s;
-      return Copy();
-    }
-    if (method == "__repr__" || method == "__str__") return Repr(Copy());
-    if (method == "increment") {
-      // ns.<name> += by, atomically; a missing attribute counts as 0.
-      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
-      absl::StatusOr<std::string> name = Name(args[0]);
-      if (!name.ok()) return name.status();
-      const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
-      Object* found = Find(*name);
-      absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
-      if (!sum.ok()) return sum.status();
-      if (found != nullptr) {
-        *found = *sum;
-      } else {
-        attributes_.emplace_back(*std::move(name), *sum);
-      }
-      return sum;
-    }
-    return NotExposed("Namespace", method);
+    return sum;
   }
 
   void DropAll(CallEffects& effects) override {
@@ -990,7 +1055,8 @@ absl::Status NotExposed(absl::string_view type, absl::string_view method) {
 
 absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
   absl::flat_hash_map<std::string, ManagedFactory> types;
-  types["dict"] = [](std::vector<Object>& args, CallEffects& effects)
+  types[std::string(DictMethods::kTypeId)] = [](std::vector<Object>& args,
+                                                CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("dict", args, 0, 1); !s.ok()) return s;
     auto dict = std::make_unique<ManagedDict>();
@@ -1002,7 +1068,8 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
     }
     return dict;
   };
-  types["list"] = [](std::vector<Object>& args, CallEffects& effects)
+  types[std::string(ListMethods::kTypeId)] = [](std::vector<Object>& args,
+                                                CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("list", args, 0, 1); !s.ok()) return s;
     auto list = std::make_unique<ManagedList>();
@@ -1013,7 +1080,8 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
     }
     return list;
   };
-  types["Namespace"] = [](std::vector<Object>& args, CallEffects& effects)
+  types[std::string(NamespaceMethods::kTypeId)] = [](std::vector<Object>& args,
+                                                     CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Namespace", args, 0, 1); !s.ok()) return s;
     auto space = std::make_unique<ManagedNamespace>();
@@ -1033,6 +1101,14 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
   AddSyncTypes(types);
   AddQueueTypes(types);
   return types;
+}
+
+std::vector<const MethodList*> BuiltinMethodLists() {
+  std::vector<const MethodList*> lists = {
+      &ManagedDict::Table(), &ManagedList::Table(), &ManagedNamespace::Table()};
+  for (const MethodList* list : SyncMethodLists()) lists.push_back(list);
+  for (const MethodList* list : QueueMethodLists()) lists.push_back(list);
+  return lists;
 }
 
 }  // namespace mp::internal

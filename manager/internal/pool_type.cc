@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "manager/internal/method_table.h"
+#include "manager/internal/methods.h"
 #include "process/internal/pool_core.h"
 #include "process/process.h"
 #include "serialize/serialize.h"
@@ -61,111 +63,128 @@ class ManagedPool final : public ManagedObject {
     }).detach();
   }
 
+  static const MethodTable<ManagedPool>& Table() {
+    using M = PoolMethods;
+    static const auto* const table = new MethodTable<ManagedPool>(
+        M::kTypeId, {
+                        {M::kSubmit, 3, 3, &ManagedPool::Submit},
+                        {M::kTake, 1, 2, &ManagedPool::Take},
+                        {M::kChunk, 4, 4, &ManagedPool::Chunk},
+                        {M::kReady, 1, 1, &ManagedPool::Ready},
+                        {M::kForget, 1, 1, &ManagedPool::Forget},
+                        {M::kProcesses, 0, 0, &ManagedPool::Processes},
+                        {M::kClose, 0, 0, &ManagedPool::Close},
+                        {M::kTerminate, 0, 0, &ManagedPool::Terminate},
+                        {M::kJoin, 0, 0, &ManagedPool::Join},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "submit") return Submit(args, effects);
-    if (method == "take") {
-      if (auto s = CheckArity(method, args, 1, 2); !s.ok()) return s;
-      absl::StatusOr<Job*> job = Find(args[0]);
-      if (!job.ok()) return job.status();
-      absl::StatusOr<absl::Time> deadline =
-          TimeoutDeadline(args.size() > 1 ? args[1] : Object());
-      if (!deadline.ok()) return deadline.status();
-      std::shared_ptr<JobState> state = (*job)->state;
-      absl::StatusOr<bool> done =
-          effects.WaitUntil([&] { return state->complete(); }, *deadline);
-      if (!done.ok()) return done.status();
-      if (!*done) return Object();
-      Object::List chunks;
-      for (const auto& outcome : state->outcomes()) {
-        // A fail-fast job completes at its first failure, whichever chunk
-        // it was: chunks still out report that failure, as mp::Pool does.
-        const absl::Status status =
-            outcome.has_value() ? outcome->status : state->first_error();
-        chunks.push_back(Object(Object::Tuple{
-            {Object(static_cast<int64_t>(status.code())),
-             Object(std::string(status.message())),
-             Object(Bytes{outcome.has_value() ? outcome->bytes
-                                              : std::string()})}}));
-      }
-      jobs_.erase(*args[0].As<int64_t>());
-      return Object(std::move(chunks));
+    return Table().Call(*this, method, args, effects);
+  }
+
+  // take(job, timeout): every chunk's (code, message, bytes), or None when
+  // the job is not complete by the timeout.
+  absl::StatusOr<Object> Take(std::vector<Object>& args, CallEffects& effects) {
+    absl::StatusOr<Job*> job = Find(args[0]);
+    if (!job.ok()) return job.status();
+    absl::StatusOr<absl::Time> deadline =
+        TimeoutDeadline(args.size() > 1 ? args[1] : Object());
+    if (!deadline.ok()) return deadline.status();
+    std::shared_ptr<JobState> state = (*job)->state;
+    absl::StatusOr<bool> done =
+        effects.WaitUntil([&] { return state->complete(); }, *deadline);
+    if (!done.ok()) return done.status();
+    if (!*done) return Object();
+    Object::List chunks;
+    for (const auto& outcome : state->outcomes()) {
+      // A fail-fast job completes at its first failure, whichever chunk
+      // it was: chunks still out report that failure, as mp::Pool does.
+      const absl::Status status =
+          outcome.has_value() ? outcome->status : state->first_error();
+      chunks.push_back(Object(
+          Object::Tuple{{Object(static_cast<int64_t>(status.code())),
+                         Object(std::string(status.message())),
+                         Object(Bytes{outcome.has_value() ? outcome->bytes
+                                                          : std::string()})}}));
     }
-    if (method == "chunk") {
-      // chunk(job, position, unordered, timeout): the position-th chunk (in
-      // order, or in order of arrival), or None if not in by the timeout.
-      if (auto s = CheckArity(method, args, 4, 4); !s.ok()) return s;
-      absl::StatusOr<Job*> job = Find(args[0]);
-      if (!job.ok()) return job.status();
-      absl::StatusOr<int64_t> position = args[1].As<int64_t>();
-      absl::StatusOr<bool> unordered = args[2].As<bool>();
-      absl::StatusOr<absl::Time> deadline = TimeoutDeadline(args[3]);
-      if (!position.ok() || !unordered.ok() || !deadline.ok() ||
-          *position < 0) {
-        return TypeError("chunk(job, position: int, unordered: bool, timeout)");
-      }
-      std::shared_ptr<JobState> state = (*job)->state;
-      if (static_cast<size_t>(*position) >= state->chunks()) {
-        return absl::OutOfRangeError("IndexError: no such chunk");
-      }
-      const JobState::Outcome* outcome = nullptr;
-      absl::StatusOr<bool> arrived = effects.WaitUntil(
-          [&] {
-            outcome = state->WaitChunk(static_cast<size_t>(*position),
-                                       *unordered, absl::ZeroDuration());
-            return outcome != nullptr;
-          },
-          *deadline);
-      if (!arrived.ok()) return arrived.status();
-      if (!*arrived) return Object();
-      return Object(
-          Object::Tuple{{Object(static_cast<int64_t>(outcome->status.code())),
-                         Object(std::string(outcome->status.message())),
-                         Object(Bytes{outcome->bytes})}});
+    jobs_.erase(*args[0].As<int64_t>());
+    return Object(std::move(chunks));
+  }
+  // chunk(job, position, unordered, timeout): the position-th chunk (in
+  // order, or in order of arrival), or None if not in by the timeout.
+  absl::StatusOr<Object> Chunk(std::vector<Object>& args,
+                               CallEffects& effects) {
+    absl::StatusOr<Job*> job = Find(args[0]);
+    if (!job.ok()) return job.status();
+    absl::StatusOr<int64_t> position = args[1].As<int64_t>();
+    absl::StatusOr<bool> unordered = args[2].As<bool>();
+    absl::StatusOr<absl::Time> deadline = TimeoutDeadline(args[3]);
+    if (!position.ok() || !unordered.ok() || !deadline.ok() || *position < 0) {
+      return TypeError("chunk(job, position: int, unordered: bool, timeout)");
     }
-    if (method == "ready") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      absl::StatusOr<Job*> job = Find(args[0]);
-      if (!job.ok()) return job.status();
-      return Object((*job)->state->complete());
+    std::shared_ptr<JobState> state = (*job)->state;
+    if (static_cast<size_t>(*position) >= state->chunks()) {
+      return absl::OutOfRangeError("IndexError: no such chunk");
     }
-    if (method == "forget") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      absl::StatusOr<int64_t> id = args[0].As<int64_t>();
-      if (id.ok()) jobs_.erase(*id);
-      return Object();
+    const JobState::Outcome* outcome = nullptr;
+    absl::StatusOr<bool> arrived = effects.WaitUntil(
+        [&] {
+          outcome = state->WaitChunk(static_cast<size_t>(*position), *unordered,
+                                     absl::ZeroDuration());
+          return outcome != nullptr;
+        },
+        *deadline);
+    if (!arrived.ok()) return arrived.status();
+    if (!*arrived) return Object();
+    return Object(
+        Object::Tuple{{Object(static_cast<int64_t>(outcome->status.code())),
+                       Object(std::string(outcome->status.message())),
+                       Object(Bytes{outcome->bytes})}});
+  }
+  absl::StatusOr<Object> Ready(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<Job*> job = Find(args[0]);
+    if (!job.ok()) return job.status();
+    return Object((*job)->state->complete());
+  }
+  absl::StatusOr<Object> Forget(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<int64_t> id = args[0].As<int64_t>();
+    if (id.ok()) jobs_.erase(*id);
+    return Object();
+  }
+  absl::StatusOr<Object> Processes(std::vector<Object>&, CallEffects&) {
+    return Object(core_->processes());
+  }
+  absl::StatusOr<Object> Close(std::vector<Object>&, CallEffects&) {
+    core_->Close();
+    closed_ = true;
+    return Object();
+  }
+  absl::StatusOr<Object> Terminate(std::vector<Object>&, CallEffects&) {
+    core_->Terminate();
+    closed_ = true;
+    return Object();
+  }
+  absl::StatusOr<Object> Join(std::vector<Object>&, CallEffects& effects) {
+    if (!closed_) {
+      return absl::InvalidArgumentError("ValueError: Pool is still running");
     }
-    if (method == "processes") return Object(core_->processes());
-    if (method == "close") {
-      core_->Close();
-      closed_ = true;
-      return Object();
-    }
-    if (method == "terminate") {
-      core_->Terminate();
-      closed_ = true;
-      return Object();
-    }
-    if (method == "join") {
-      if (!closed_) {
-        return absl::InvalidArgumentError("ValueError: Pool is still running");
-      }
-      // The workers exit once their queued tasks are done: wait for those
-      // (without the server's lock), then for the exits, which are prompt.
-      absl::StatusOr<bool> done = effects.WaitUntil(
-          [this] {
-            for (const auto& [id, job] : jobs_) {
-              if (!job.state->complete()) return false;
-            }
-            return true;
-          },
-          absl::InfiniteFuture());
-      if (!done.ok()) return done.status();
-      if (absl::Status joined = core_->Join(); !joined.ok()) return joined;
-      return Object();
-    }
-    return NotExposed("Pool", method);
+    // The workers exit once their queued tasks are done: wait for those
+    // (without the server's lock), then for the exits, which are prompt.
+    absl::StatusOr<bool> done = effects.WaitUntil(
+        [this] {
+          for (const auto& [id, job] : jobs_) {
+            if (!job.state->complete()) return false;
+          }
+          return true;
+        },
+        absl::InfiniteFuture());
+    if (!done.ok()) return done.status();
+    if (absl::Status joined = core_->Join(); !joined.ok()) return joined;
+    return Object();
   }
 
   void DropAll(CallEffects&) override {}
@@ -199,9 +218,9 @@ class ManagedPool final : public ManagedObject {
     return &found->second;
   }
 
+  // submit(tasks: [bytes], items: [int], fail_fast: bool) → job id.
   absl::StatusOr<Object> Submit(std::vector<Object>& args,
                                 CallEffects& effects) {
-    if (auto s = CheckArity("submit", args, 3, 3); !s.ok()) return s;
     absl::StatusOr<std::vector<Bytes>> encoded =
         args[0].As<std::vector<Bytes>>();
     absl::StatusOr<std::vector<int64_t>> items =
@@ -248,8 +267,11 @@ class ManagedPool final : public ManagedObject {
 
 }  // namespace
 
+const MethodList& PoolMethodList() { return ManagedPool::Table(); }
+
 void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
-  types["Pool"] = [](std::vector<Object>& args, CallEffects& effects)
+  types[std::string(PoolMethods::kTypeId)] = [](std::vector<Object>& args,
+                                                CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Pool", args, 0, 3); !s.ok()) return s;
     PoolSettings settings;

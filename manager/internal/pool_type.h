@@ -25,11 +25,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "manager/internal/managed.h"
+#include "manager/internal/method_table.h"
 
 namespace mp::internal {
 
 // Adds "Pool" (constructor: processes=None, maxtasksperchild=None).
 void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types);
+
+// The Pool's methods, for checks against the proxy's names.
+const MethodList& PoolMethodList();
 
 }  // namespace mp::internal
 

@@ -16,6 +16,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "manager/internal/managed.h"
+#include "manager/internal/method_table.h"
+#include "manager/internal/methods.h"
 
 namespace mp::internal {
 namespace {
@@ -44,60 +46,77 @@ class ManagedQueue final : public ManagedObject {
   ManagedQueue(int64_t maxsize, bool joinable)
       : maxsize_(maxsize), joinable_(joinable) {}
 
+  // Queue's table, and JoinableQueue's with two more methods.
+  static const MethodTable<ManagedQueue>& Table(bool joinable) {
+    using M = JoinableQueueMethods;
+    static const auto* const queue = new MethodTable<ManagedQueue>(
+        QueueMethods::kTypeId,
+        {
+            {M::kPut, 1, 3, &ManagedQueue::Put},
+            {M::kPutNowait, 1, 1, &ManagedQueue::PutNowait},
+            {M::kGet, 0, 2, &ManagedQueue::Get},
+            {M::kGetNowait, 0, 0, &ManagedQueue::GetNowait},
+            {M::kQsize, 0, 0, &ManagedQueue::Qsize},
+            {M::kEmpty, 0, 0, &ManagedQueue::Empty},
+            {M::kFull, 0, 0, &ManagedQueue::FullMethod},
+        });
+    static const auto* const joinable_queue = new MethodTable<ManagedQueue>(
+        M::kTypeId, *queue,
+        {
+            {M::kTaskDone, 0, 0, &ManagedQueue::TaskDone},
+            {M::kJoin, 0, 0, &ManagedQueue::Join},
+        });
+    return joinable ? *joinable_queue : *queue;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "put" || method == "put_nowait") {
-      const bool nowait = method == "put_nowait";
-      if (auto s = CheckArity(method, args, 1, nowait ? 1 : 3); !s.ok())
-        return s;
-      absl::StatusOr<absl::Time> deadline =
-          nowait ? absl::InfinitePast() : BlockingDeadline(args, 1);
-      if (!deadline.ok()) return deadline.status();
-      absl::StatusOr<bool> room =
-          effects.WaitUntil([this] { return !Full(); }, *deadline);
-      if (!room.ok()) return room.status();
-      if (!*room) return absl::ResourceExhaustedError("queue.Full");
-      effects.Stored(args[0]);
-      items_.push_back(std::move(args[0]));
-      ++unfinished_;
-      return Object();
+    return Table(joinable_).Call(*this, method, args, effects);
+  }
+
+  // put(item, block=True, timeout=None).
+  absl::StatusOr<Object> Put(std::vector<Object>& args, CallEffects& effects) {
+    absl::StatusOr<absl::Time> deadline = BlockingDeadline(args, 1);
+    if (!deadline.ok()) return deadline.status();
+    return PutBy(*deadline, args, effects);
+  }
+  absl::StatusOr<Object> PutNowait(std::vector<Object>& args,
+                                   CallEffects& effects) {
+    return PutBy(absl::InfinitePast(), args, effects);
+  }
+  // get(block=True, timeout=None).
+  absl::StatusOr<Object> Get(std::vector<Object>& args, CallEffects& effects) {
+    absl::StatusOr<absl::Time> deadline = BlockingDeadline(args, 0);
+    if (!deadline.ok()) return deadline.status();
+    return GetBy(*deadline, effects);
+  }
+  absl::StatusOr<Object> GetNowait(std::vector<Object>&, CallEffects& effects) {
+    return GetBy(absl::InfinitePast(), effects);
+  }
+  absl::StatusOr<Object> Qsize(std::vector<Object>&, CallEffects&) {
+    return Object(items_.size());
+  }
+  absl::StatusOr<Object> Empty(std::vector<Object>&, CallEffects&) {
+    return Object(items_.empty());
+  }
+  absl::StatusOr<Object> FullMethod(std::vector<Object>&, CallEffects&) {
+    return Object(Full());
+  }
+  absl::StatusOr<Object> TaskDone(std::vector<Object>&, CallEffects&) {
+    if (unfinished_ == 0) {
+      // FailedPrecondition, as //process's JoinableQueue says it.
+      return absl::FailedPreconditionError(
+          "ValueError: task_done() called too many times");
     }
-    if (method == "get" || method == "get_nowait") {
-      const bool nowait = method == "get_nowait";
-      if (auto s = CheckArity(method, args, 0, nowait ? 0 : 2); !s.ok())
-        return s;
-      absl::StatusOr<absl::Time> deadline =
-          nowait ? absl::InfinitePast() : BlockingDeadline(args, 0);
-      if (!deadline.ok()) return deadline.status();
-      absl::StatusOr<bool> ready =
-          effects.WaitUntil([this] { return !items_.empty(); }, *deadline);
-      if (!ready.ok()) return ready.status();
-      if (!*ready) return absl::DeadlineExceededError("queue.Empty");
-      Object item = std::move(items_.front());
-      items_.pop_front();
-      effects.Dropped(item);
-      return item;
-    }
-    if (method == "qsize") return Object(items_.size());
-    if (method == "empty") return Object(items_.empty());
-    if (method == "full") return Object(Full());
-    if (joinable_ && method == "task_done") {
-      if (unfinished_ == 0) {
-        // FailedPrecondition, as //process's JoinableQueue says it.
-        return absl::FailedPreconditionError(
-            "ValueError: task_done() called too many times");
-      }
-      --unfinished_;
-      return Object();
-    }
-    if (joinable_ && method == "join") {
-      absl::StatusOr<bool> done = effects.WaitUntil(
-          [this] { return unfinished_ == 0; }, absl::InfiniteFuture());
-      if (!done.ok()) return done.status();
-      return Object();
-    }
-    return NotExposed(joinable_ ? "JoinableQueue" : "Queue", method);
+    --unfinished_;
+    return Object();
+  }
+  absl::StatusOr<Object> Join(std::vector<Object>&, CallEffects& effects) {
+    absl::StatusOr<bool> done = effects.WaitUntil(
+        [this] { return unfinished_ == 0; }, absl::InfiniteFuture());
+    if (!done.ok()) return done.status();
+    return Object();
   }
 
   void DropAll(CallEffects& effects) override {
@@ -105,6 +124,28 @@ class ManagedQueue final : public ManagedObject {
   }
 
  private:
+  absl::StatusOr<Object> PutBy(absl::Time deadline, std::vector<Object>& args,
+                               CallEffects& effects) {
+    absl::StatusOr<bool> room =
+        effects.WaitUntil([this] { return !Full(); }, deadline);
+    if (!room.ok()) return room.status();
+    if (!*room) return absl::ResourceExhaustedError("queue.Full");
+    effects.Stored(args[0]);
+    items_.push_back(std::move(args[0]));
+    ++unfinished_;
+    return Object();
+  }
+  absl::StatusOr<Object> GetBy(absl::Time deadline, CallEffects& effects) {
+    absl::StatusOr<bool> ready =
+        effects.WaitUntil([this] { return !items_.empty(); }, deadline);
+    if (!ready.ok()) return ready.status();
+    if (!*ready) return absl::DeadlineExceededError("queue.Empty");
+    Object item = std::move(items_.front());
+    items_.pop_front();
+    effects.Dropped(item);
+    return item;
+  }
+
   bool Full() const {
     return maxsize_ > 0 && static_cast<int64_t>(items_.size()) >= maxsize_;
   }
@@ -123,22 +164,35 @@ class ManagedValue final : public ManagedObject {
     effects.Stored(value_);
   }
 
+  static const MethodTable<ManagedValue>& Table() {
+    using M = ValueMethods;
+    static const auto* const table = new MethodTable<ManagedValue>(
+        M::kTypeId, {
+                        {M::kGet, 0, 0, &ManagedValue::Get},
+                        {M::kSet, 1, 1, &ManagedValue::Set},
+                        {M::kRepr, 0, 0, &ManagedValue::Repr},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "get") return value_;
-    if (method == "set") {
-      if (auto s = CheckArity(method, args, 1, 1); !s.ok()) return s;
-      effects.Stored(args[0]);
-      effects.Dropped(value_);
-      value_ = std::move(args[0]);
-      return Object();
-    }
-    if (method == "__repr__") {
-      return Object(
-          absl::StrCat("Value('", typecode_, "', ", value_.DebugString(), ")"));
-    }
-    return NotExposed("Value", method);
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> Get(std::vector<Object>&, CallEffects&) {
+    return value_;
+  }
+  absl::StatusOr<Object> Set(std::vector<Object>& args, CallEffects& effects) {
+    effects.Stored(args[0]);
+    effects.Dropped(value_);
+    value_ = std::move(args[0]);
+    return Object();
+  }
+  absl::StatusOr<Object> Repr(std::vector<Object>&, CallEffects&) {
+    return Object(
+        absl::StrCat("Value('", typecode_, "', ", value_.DebugString(), ")"));
   }
   void DropAll(CallEffects& effects) override { effects.Dropped(value_); }
 
@@ -154,43 +208,68 @@ class ManagedArray final : public ManagedObject {
   ManagedArray(std::string typecode, std::vector<Object> items)
       : typecode_(std::move(typecode)), items_(std::move(items)) {}
 
+  static const MethodTable<ManagedArray>& Table() {
+    using M = ArrayMethods;
+    static const auto* const table = new MethodTable<ManagedArray>(
+        M::kTypeId, {
+                        {M::kLen, 0, 0, &ManagedArray::Len},
+                        {M::kGetItem, 1, 1, &ManagedArray::GetItem},
+                        {M::kSetItem, 2, 2, &ManagedArray::SetItem},
+                        {M::kCopy, 0, 0, &ManagedArray::Copy},
+                        {M::kGetValue, 0, 0, &ManagedArray::Copy},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
-                              CallEffects&) override {
-    if (method == "__len__") return Object(items_.size());
-    if (method == "__getitem__" || method == "__setitem__") {
-      const bool set = method == "__setitem__";
-      if (auto s = CheckArity(method, args, set ? 2 : 1, set ? 2 : 1); !s.ok())
-        return s;
-      absl::StatusOr<int64_t> index = args[0].As<int64_t>();
-      if (!index.ok()) {
-        return absl::InvalidArgumentError(
-            "TypeError: array indices must be integers");
-      }
-      const int64_t length = static_cast<int64_t>(items_.size());
-      const int64_t at = *index < 0 ? *index + length : *index;
-      if (at < 0 || at >= length) {
-        return absl::OutOfRangeError(
-            set ? "IndexError: array assignment index out of range"
-                : "IndexError: array index out of range");
-      }
-      if (!set) return items_[static_cast<size_t>(at)];
-      if (args[1].kind() != items_[static_cast<size_t>(at)].kind() &&
-          !(args[1].Is<double>() &&
-            items_[static_cast<size_t>(at)].Is<double>())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "TypeError: an array of '", typecode_, "' holds numbers, not '",
-            PythonTypeName(args[1]), "'"));
-      }
-      items_[static_cast<size_t>(at)] = std::move(args[1]);
-      return Object();
+                              CallEffects& effects) override {
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> Len(std::vector<Object>&, CallEffects&) {
+    return Object(items_.size());
+  }
+  absl::StatusOr<Object> GetItem(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<size_t> at =
+        Position(args[0], "IndexError: array index out of range");
+    if (!at.ok()) return at.status();
+    return items_[*at];
+  }
+  absl::StatusOr<Object> SetItem(std::vector<Object>& args, CallEffects&) {
+    absl::StatusOr<size_t> at =
+        Position(args[0], "IndexError: array assignment index out of range");
+    if (!at.ok()) return at.status();
+    Object& item = items_[*at];
+    if (args[1].kind() != item.kind() &&
+        !(args[1].Is<double>() && item.Is<double>())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("TypeError: an array of '", typecode_,
+                       "' holds numbers, not '", PythonTypeName(args[1]), "'"));
     }
-    if (method == "copy" || method == "_getvalue") return Object(items_);
-    return NotExposed("Array", method);
+    item = std::move(args[1]);
+    return Object();
+  }
+  absl::StatusOr<Object> Copy(std::vector<Object>&, CallEffects&) {
+    return Object(items_);
   }
   void DropAll(CallEffects&) override {}
 
  private:
+  // An index argument made non-negative and checked against the length.
+  absl::StatusOr<size_t> Position(const Object& index,
+                                  absl::string_view out_of_range) const {
+    absl::StatusOr<int64_t> read = index.As<int64_t>();
+    if (!read.ok()) {
+      return absl::InvalidArgumentError(
+          "TypeError: array indices must be integers");
+    }
+    const int64_t length = static_cast<int64_t>(items_.size());
+    const int64_t at = *read < 0 ? *read + length : *read;
+    if (at < 0 || at >= length) return absl::OutOfRangeError(out_of_range);
+    return static_cast<size_t>(at);
+  }
+
   const std::string typecode_;
   std::vector<Object> items_;
 };
@@ -209,7 +288,8 @@ absl::StatusOr<std::string> Typecode(absl::string_view type,
 
 void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
   for (const bool joinable : {false, true}) {
-    const char* name = joinable ? "JoinableQueue" : "Queue";
+    const std::string name(joinable ? JoinableQueueMethods::kTypeId
+                                    : QueueMethods::kTypeId);
     types[name] = [joinable, name](std::vector<Object>& args, CallEffects&)
         -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
       if (auto s = CheckArity(name, args, 0, 1); !s.ok()) return s;
@@ -224,14 +304,15 @@ void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       return std::make_unique<ManagedQueue>(maxsize, joinable);
     };
   }
-  types["Value"] = [](std::vector<Object>& args, CallEffects& effects)
+  types[std::string(ValueMethods::kTypeId)] = [](std::vector<Object>& args,
+                                                 CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Value", args, 2, 2); !s.ok()) return s;
     absl::StatusOr<std::string> code = Typecode("Value", args[0]);
     if (!code.ok()) return code.status();
     return std::make_unique<ManagedValue>(*code, std::move(args[1]), effects);
   };
-  types["Array"] =
+  types[std::string(ArrayMethods::kTypeId)] =
       [](std::vector<Object>& args,
          CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Array", args, 2, 2); !s.ok()) return s;
@@ -250,6 +331,11 @@ void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     }
     return std::make_unique<ManagedArray>(*code, *std::move(items));
   };
+}
+
+std::vector<const MethodList*> QueueMethodLists() {
+  return {&ManagedQueue::Table(false), &ManagedQueue::Table(true),
+          &ManagedValue::Table(), &ManagedArray::Table()};
 }
 
 }  // namespace mp::internal

@@ -24,6 +24,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "manager/internal/managed.h"
+#include "manager/internal/method_table.h"
+#include "manager/internal/methods.h"
 #include "serialize/bytes.h"
 #include "serialize/function.h"
 #include "serialize/serialize.h"
@@ -49,9 +51,7 @@ absl::StatusOr<absl::Time> Deadline(const Object& timeout) {
 }
 
 // acquire(block=True, timeout=None): the deadline to wait until.
-absl::StatusOr<absl::Time> AcquireDeadline(absl::string_view method,
-                                           const std::vector<Object>& args) {
-  if (auto s = CheckArity(method, args, 0, 2); !s.ok()) return s;
+absl::StatusOr<absl::Time> AcquireDeadline(const std::vector<Object>& args) {
   const bool block = args.empty() || args[0] == Object(true);
   if (!block) return absl::InfinitePast();
   return Deadline(args.size() > 1 ? args[1] : Object());
@@ -79,10 +79,9 @@ class LockState {
 
   // acquire(block, timeout): the reply (held, owner_died). `recursive`: the
   // owner may acquire again.
-  absl::StatusOr<Object> Acquire(absl::string_view method,
-                                 const std::vector<Object>& args,
+  absl::StatusOr<Object> Acquire(const std::vector<Object>& args,
                                  CallEffects& effects, bool recursive) {
-    absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
+    absl::StatusOr<absl::Time> deadline = AcquireDeadline(args);
     if (!deadline.ok()) return deadline.status();
     const Owner caller = Caller(effects);
     if (recursive && HeldBy(caller)) {
@@ -155,23 +154,46 @@ class ManagedLock final : public ManagedObject {
  public:
   explicit ManagedLock(bool recursive) : recursive_(recursive) {}
 
+  // Lock's table and RLock's: the same methods under two type ids.
+  static const MethodTable<ManagedLock>& Table(bool recursive) {
+    using M = LockMethods;
+    const auto make = [](absl::string_view type_id) {
+      return new MethodTable<ManagedLock>(
+          type_id, {
+                       {M::kAcquire, 0, 2, &ManagedLock::Acquire},
+                       {M::kEnter, 0, 2, &ManagedLock::Acquire},
+                       {M::kRelease, 0, 0, &ManagedLock::Release},
+                       {M::kExit, 0, 3, &ManagedLock::Release},
+                       {M::kLocked, 0, 0, &ManagedLock::Locked},
+                       {M::kRepr, 0, 0, &ManagedLock::Repr},
+                   });
+    };
+    static const auto* const lock = make(M::kLockTypeId);
+    static const auto* const rlock = make(M::kRLockTypeId);
+    return recursive ? *rlock : *lock;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "acquire" || method == "__enter__") {
-      return lock_.Acquire(method, args, effects, recursive_);
-    }
-    if (method == "release" || method == "__exit__") {
-      absl::Status released = lock_.ReleaseAs(effects, recursive_);
-      if (!released.ok()) return released;
-      return Object();
-    }
-    if (method == "locked") return Object(lock_.held());
-    if (method == "__repr__") {
-      return Object(absl::StrCat("<", recursive_ ? "RLock" : "Lock", "(",
-                                 lock_.held() ? "locked" : "unlocked", ")>"));
-    }
-    return NotExposed(recursive_ ? "RLock" : "Lock", method);
+    return Table(recursive_).Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> Acquire(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    return lock_.Acquire(args, effects, recursive_);
+  }
+  absl::StatusOr<Object> Release(std::vector<Object>&, CallEffects& effects) {
+    absl::Status released = lock_.ReleaseAs(effects, recursive_);
+    if (!released.ok()) return released;
+    return Object();
+  }
+  absl::StatusOr<Object> Locked(std::vector<Object>&, CallEffects&) {
+    return Object(lock_.held());
+  }
+  absl::StatusOr<Object> Repr(std::vector<Object>&, CallEffects&) {
+    return Object(absl::StrCat("<", recursive_ ? "RLock" : "Lock", "(",
+                               lock_.held() ? "locked" : "unlocked", ")>"));
   }
 
   void DropAll(CallEffects&) override {}
@@ -196,45 +218,61 @@ class ManagedSemaphore final : public ManagedObject {
   ManagedSemaphore(int64_t value, bool bounded)
       : value_(value), initial_(value), bounded_(bounded) {}
 
+  // Semaphore's table and BoundedSemaphore's.
+  static const MethodTable<ManagedSemaphore>& Table(bool bounded) {
+    using M = SemaphoreMethods;
+    const auto make = [](absl::string_view type_id) {
+      return new MethodTable<ManagedSemaphore>(
+          type_id, {
+                       {M::kAcquire, 0, 2, &ManagedSemaphore::Acquire},
+                       {M::kEnter, 0, 2, &ManagedSemaphore::Acquire},
+                       {M::kRelease, 0, 1, &ManagedSemaphore::Release},
+                       {M::kExit, 0, 3, &ManagedSemaphore::Exit},
+                       {M::kGetValue, 0, 0, &ManagedSemaphore::GetValue},
+                   });
+    };
+    static const auto* const semaphore = make(M::kTypeId);
+    static const auto* const bounded_semaphore = make(M::kBoundedTypeId);
+    return bounded ? *bounded_semaphore : *semaphore;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "acquire" || method == "__enter__") {
-      absl::StatusOr<absl::Time> deadline = AcquireDeadline(method, args);
-      if (!deadline.ok()) return deadline.status();
-      absl::StatusOr<bool> available =
-          effects.WaitUntil([this] { return value_ > 0; }, *deadline);
-      if (!available.ok()) return available.status();
-      if (!*available) return Object(false);
-      --value_;
-      ++taken_[effects.connection()];
-      return Object(true);
+    return Table(bounded_).Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> Acquire(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    absl::StatusOr<absl::Time> deadline = AcquireDeadline(args);
+    if (!deadline.ok()) return deadline.status();
+    absl::StatusOr<bool> available =
+        effects.WaitUntil([this] { return value_ > 0; }, *deadline);
+    if (!available.ok()) return available.status();
+    if (!*available) return Object(false);
+    --value_;
+    ++taken_[effects.connection()];
+    return Object(true);
+  }
+  // release(n=1).
+  absl::StatusOr<Object> Release(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    int64_t n = 1;
+    if (!args.empty()) {
+      absl::StatusOr<int64_t> count = args[0].As<int64_t>();
+      if (!count.ok() || *count < 1) {
+        return absl::InvalidArgumentError("ValueError: n must be one or more");
+      }
+      n = *count;
     }
-    if (method == "release" || method == "__exit__") {
-      int64_t n = 1;
-      if (method == "release" && !args.empty()) {
-        absl::StatusOr<int64_t> count = args[0].As<int64_t>();
-        if (!count.ok() || *count < 1) {
-          return absl::InvalidArgumentError(
-              "ValueError: n must be one or more");
-        }
-        n = *count;
-      }
-      if (bounded_ && value_ + n > initial_) {
-        // FailedPrecondition, as //sync's BoundedSemaphore says it.
-        return absl::FailedPreconditionError(
-            "ValueError: Semaphore released too many times");
-      }
-      value_ += n;
-      auto taken = taken_.find(effects.connection());
-      if (taken != taken_.end()) {
-        taken->second -= std::min(taken->second, n);
-        if (taken->second == 0) taken_.erase(taken);
-      }
-      return Object();
-    }
-    if (method == "get_value") return Object(value_);
-    return NotExposed(bounded_ ? "BoundedSemaphore" : "Semaphore", method);
+    return ReleaseN(n, effects);
+  }
+  // __exit__(type, value, traceback) releases one.
+  absl::StatusOr<Object> Exit(std::vector<Object>&, CallEffects& effects) {
+    return ReleaseN(1, effects);
+  }
+  absl::StatusOr<Object> GetValue(std::vector<Object>&, CallEffects&) {
+    return Object(value_);
   }
 
   void DropAll(CallEffects&) override {}
@@ -248,6 +286,21 @@ class ManagedSemaphore final : public ManagedObject {
   }
 
  private:
+  absl::StatusOr<Object> ReleaseN(int64_t n, CallEffects& effects) {
+    if (bounded_ && value_ + n > initial_) {
+      // FailedPrecondition, as //sync's BoundedSemaphore says it.
+      return absl::FailedPreconditionError(
+          "ValueError: Semaphore released too many times");
+    }
+    value_ += n;
+    auto taken = taken_.find(effects.connection());
+    if (taken != taken_.end()) {
+      taken->second -= std::min(taken->second, n);
+      if (taken->second == 0) taken_.erase(taken);
+    }
+    return Object();
+  }
+
   int64_t value_;
   const int64_t initial_;
   const bool bounded_;
@@ -256,29 +309,43 @@ class ManagedSemaphore final : public ManagedObject {
 
 class ManagedEvent final : public ManagedObject {
  public:
+  static const MethodTable<ManagedEvent>& Table() {
+    using M = EventMethods;
+    static const auto* const table = new MethodTable<ManagedEvent>(
+        M::kTypeId, {
+                        {M::kSet, 0, 0, &ManagedEvent::Set},
+                        {M::kClear, 0, 0, &ManagedEvent::Clear},
+                        {M::kIsSet, 0, 0, &ManagedEvent::IsSet},
+                        {M::kWait, 0, 1, &ManagedEvent::Wait},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "set") {
-      set_ = true;
-      return Object();
-    }
-    if (method == "clear") {
-      set_ = false;
-      return Object();
-    }
-    if (method == "is_set") return Object(set_);
-    if (method == "wait") {
-      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      absl::StatusOr<absl::Time> deadline =
-          Deadline(args.empty() ? Object() : args[0]);
-      if (!deadline.ok()) return deadline.status();
-      absl::StatusOr<bool> set =
-          effects.WaitUntil([this] { return set_; }, *deadline);
-      if (!set.ok()) return set.status();
-      return Object(*set);
-    }
-    return NotExposed("Event", method);
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> Set(std::vector<Object>&, CallEffects&) {
+    set_ = true;
+    return Object();
+  }
+  absl::StatusOr<Object> Clear(std::vector<Object>&, CallEffects&) {
+    set_ = false;
+    return Object();
+  }
+  absl::StatusOr<Object> IsSet(std::vector<Object>&, CallEffects&) {
+    return Object(set_);
+  }
+  absl::StatusOr<Object> Wait(std::vector<Object>& args, CallEffects& effects) {
+    absl::StatusOr<absl::Time> deadline =
+        Deadline(args.empty() ? Object() : args[0]);
+    if (!deadline.ok()) return deadline.status();
+    absl::StatusOr<bool> set =
+        effects.WaitUntil([this] { return set_; }, *deadline);
+    if (!set.ok()) return set.status();
+    return Object(*set);
   }
   void DropAll(CallEffects&) override {}
 
@@ -296,58 +363,78 @@ class ManagedBarrier final : public ManagedObject {
         default_timeout_(std::move(timeout)),
         action_(std::move(action)) {}
 
+  static const MethodTable<ManagedBarrier>& Table() {
+    using M = BarrierMethods;
+    static const auto* const table = new MethodTable<ManagedBarrier>(
+        M::kTypeId, {
+                        {M::kWait, 0, 1, &ManagedBarrier::Wait},
+                        {M::kAbort, 0, 0, &ManagedBarrier::Abort},
+                        {M::kReset, 0, 0, &ManagedBarrier::Reset},
+                        {M::kParties, 0, 0, &ManagedBarrier::Parties},
+                        {M::kNWaiting, 0, 0, &ManagedBarrier::NWaiting},
+                        {M::kBroken, 0, 0, &ManagedBarrier::IsBroken},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
-    if (method == "wait") {
-      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      absl::StatusOr<absl::Time> deadline = Deadline(
-          args.empty() || args[0].is_none() ? default_timeout_ : args[0]);
-      if (!deadline.ok()) return deadline.status();
-      if (broken_) return Broken();
-      const uint64_t generation = generation_;
-      const int64_t index = waiting_;  // 0 for the first to arrive.
-      if (++waiting_ == parties_) {
-        waiting_ = 0;
-        // The action first, once per round: if it fails, this party gets
-        // its error and the others BrokenBarrierError (Python's _release).
-        if (absl::Status ran = RunAction(); !ran.ok()) {
-          broken_ = true;
-          return ran;
-        }
-        ++generation_;
-        return Object(index);
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> Wait(std::vector<Object>& args, CallEffects& effects) {
+    absl::StatusOr<absl::Time> deadline = Deadline(
+        args.empty() || args[0].is_none() ? default_timeout_ : args[0]);
+    if (!deadline.ok()) return deadline.status();
+    if (broken_) return Broken();
+    const uint64_t generation = generation_;
+    const int64_t index = waiting_;  // 0 for the first to arrive.
+    if (++waiting_ == parties_) {
+      waiting_ = 0;
+      // The action first, once per round: if it fails, this party gets
+      // its error and the others BrokenBarrierError (Python's _release).
+      if (absl::Status ran = RunAction(); !ran.ok()) {
+        broken_ = true;
+        return ran;
       }
-      absl::StatusOr<bool> passed = effects.WaitUntil(
-          [&] { return generation_ != generation || broken_; }, *deadline);
-      if (generation_ != generation) {
-        if (reset_generation_ == generation) return Broken();
-        return Object(index);
-      }
-      // Timed out, cancelled (the waiter's client died) or broken by
-      // another: the barrier is broken for everyone until reset.
-      broken_ = true;
-      waiting_ = 0;
-      if (!passed.ok()) return passed.status();
-      return Broken();
-    }
-    if (method == "abort") {
-      broken_ = true;
-      waiting_ = 0;
-      return Object();
-    }
-    if (method == "reset") {
-      // Those waiting now wake broken; the barrier starts afresh.
-      if (waiting_ > 0) reset_generation_ = generation_;
-      waiting_ = 0;
       ++generation_;
-      broken_ = false;
-      return Object();
+      return Object(index);
     }
-    if (method == "parties") return Object(parties_);
-    if (method == "n_waiting") return Object(waiting_);
-    if (method == "broken") return Object(broken_);
-    return NotExposed("Barrier", method);
+    absl::StatusOr<bool> passed = effects.WaitUntil(
+        [&] { return generation_ != generation || broken_; }, *deadline);
+    if (generation_ != generation) {
+      if (reset_generation_ == generation) return Broken();
+      return Object(index);
+    }
+    // Timed out, cancelled (the waiter's client died) or broken by
+    // another: the barrier is broken for everyone until reset.
+    broken_ = true;
+    waiting_ = 0;
+    if (!passed.ok()) return passed.status();
+    return Broken();
+  }
+  absl::StatusOr<Object> Abort(std::vector<Object>&, CallEffects&) {
+    broken_ = true;
+    waiting_ = 0;
+    return Object();
+  }
+  absl::StatusOr<Object> Reset(std::vector<Object>&, CallEffects&) {
+    // Those waiting now wake broken; the barrier starts afresh.
+    if (waiting_ > 0) reset_generation_ = generation_;
+    waiting_ = 0;
+    ++generation_;
+    broken_ = false;
+    return Object();
+  }
+  absl::StatusOr<Object> Parties(std::vector<Object>&, CallEffects&) {
+    return Object(parties_);
+  }
+  absl::StatusOr<Object> NWaiting(std::vector<Object>&, CallEffects&) {
+    return Object(waiting_);
+  }
+  absl::StatusOr<Object> IsBroken(std::vector<Object>&, CallEffects&) {
+    return Object(broken_);
   }
   void DropAll(CallEffects&) override {}
 
@@ -395,60 +482,77 @@ class ManagedCondition final : public ManagedObject {
         recursive_(lock.recursive()),
         lock_proxy_(std::move(lock_proxy)) {}
 
+  static const MethodTable<ManagedCondition>& Table() {
+    using M = ConditionMethods;
+    static const auto* const table = new MethodTable<ManagedCondition>(
+        M::kTypeId, {
+                        {M::kAcquire, 0, 2, &ManagedCondition::Acquire},
+                        {M::kEnter, 0, 2, &ManagedCondition::Acquire},
+                        {M::kRelease, 0, 0, &ManagedCondition::Release},
+                        {M::kExit, 0, 3, &ManagedCondition::Release},
+                        {M::kLocked, 0, 0, &ManagedCondition::Locked},
+                        {M::kWait, 0, 1, &ManagedCondition::Wait},
+                        {M::kNotify, 0, 1, &ManagedCondition::Notify},
+                        {M::kNotifyAll, 0, 0, &ManagedCondition::NotifyAll},
+                    });
+    return *table;
+  }
+
   absl::StatusOr<Object> Call(absl::string_view method,
                               std::vector<Object>& args,
                               CallEffects& effects) override {
+    return Table().Call(*this, method, args, effects);
+  }
+
+  absl::StatusOr<Object> Acquire(std::vector<Object>& args,
+                                 CallEffects& effects) {
+    return lock_->Acquire(args, effects, recursive_);
+  }
+  absl::StatusOr<Object> Release(std::vector<Object>&, CallEffects& effects) {
+    absl::Status released = lock_->ReleaseAs(effects, recursive_);
+    if (!released.ok()) return released;
+    return Object();
+  }
+  absl::StatusOr<Object> Locked(std::vector<Object>&, CallEffects&) {
+    return Object(lock_->held());
+  }
+  absl::StatusOr<Object> Wait(std::vector<Object>& args, CallEffects& effects) {
     LockState& lock = *lock_;
-    if (method == "acquire" || method == "__enter__") {
-      return lock.Acquire(method, args, effects, recursive_);
-    }
-    if (method == "release" || method == "__exit__") {
-      absl::Status released = lock.ReleaseAs(effects, recursive_);
-      if (!released.ok()) return released;
-      return Object();
-    }
     const LockState::Owner caller = LockState::Caller(effects);
-    if (method == "wait") {
-      if (auto s = CheckArity(method, args, 0, 1); !s.ok()) return s;
-      if (!lock.HeldBy(caller))
-        return RuntimeError("cannot wait on un-acquired lock");
-      absl::StatusOr<absl::Time> deadline =
-          Deadline(args.empty() ? Object() : args[0]);
-      if (!deadline.ok()) return deadline.status();
-      const int64_t depth = lock.GiveUp();
-      const uint64_t ticket = next_ticket_++;
-      waiting_.push_back(ticket);
-      absl::StatusOr<bool> notified = effects.WaitUntil(
-          [&] { return notified_.contains(ticket); }, *deadline);
-      const bool woken = notified_.erase(ticket) > 0;
-      if (!woken)
-        waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
-      if (!notified.ok()) return notified.status();  // The client has gone.
-      // Take the lock back, however long that takes, as Python does.
-      absl::StatusOr<bool> free =
-          lock.WaitFree(effects, absl::InfiniteFuture());
-      if (!free.ok()) return free.status();
-      lock.Take(caller, depth);
-      return Object(woken);
+    if (!lock.HeldBy(caller))
+      return RuntimeError("cannot wait on un-acquired lock");
+    absl::StatusOr<absl::Time> deadline =
+        Deadline(args.empty() ? Object() : args[0]);
+    if (!deadline.ok()) return deadline.status();
+    const int64_t depth = lock.GiveUp();
+    const uint64_t ticket = next_ticket_++;
+    waiting_.push_back(ticket);
+    absl::StatusOr<bool> notified = effects.WaitUntil(
+        [&] { return notified_.contains(ticket); }, *deadline);
+    const bool woken = notified_.erase(ticket) > 0;
+    if (!woken)
+      waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
+    if (!notified.ok()) return notified.status();  // The client has gone.
+    // Take the lock back, however long that takes, as Python does.
+    absl::StatusOr<bool> free = lock.WaitFree(effects, absl::InfiniteFuture());
+    if (!free.ok()) return free.status();
+    lock.Take(caller, depth);
+    return Object(woken);
+  }
+  // notify(n=1).
+  absl::StatusOr<Object> Notify(std::vector<Object>& args,
+                                CallEffects& effects) {
+    int64_t n = 1;
+    if (!args.empty()) {
+      absl::StatusOr<int64_t> count = args[0].As<int64_t>();
+      if (!count.ok())
+        return absl::InvalidArgumentError("TypeError: n must be an int");
+      n = *count;
     }
-    if (method == "notify" || method == "notify_all") {
-      if (!lock.HeldBy(caller))
-        return RuntimeError("cannot notify on un-acquired lock");
-      int64_t n =
-          method == "notify_all" ? static_cast<int64_t>(waiting_.size()) : 1;
-      if (method == "notify" && !args.empty()) {
-        absl::StatusOr<int64_t> count = args[0].As<int64_t>();
-        if (!count.ok())
-          return absl::InvalidArgumentError("TypeError: n must be an int");
-        n = *count;
-      }
-      while (n-- > 0 && !waiting_.empty()) {
-        notified_.insert(waiting_.front());
-        waiting_.pop_front();
-      }
-      return Object();
-    }
-    return NotExposed("Condition", method);
+    return Wake(n, effects);
+  }
+  absl::StatusOr<Object> NotifyAll(std::vector<Object>&, CallEffects& effects) {
+    return Wake(static_cast<int64_t>(waiting_.size()), effects);
   }
 
   void DropAll(CallEffects& effects) override {
@@ -461,6 +565,17 @@ class ManagedCondition final : public ManagedObject {
   }
 
  private:
+  // Wakes the first `n` waiters.
+  absl::StatusOr<Object> Wake(int64_t n, const CallEffects& effects) {
+    if (!lock_->HeldBy(LockState::Caller(effects)))
+      return RuntimeError("cannot notify on un-acquired lock");
+    while (n-- > 0 && !waiting_.empty()) {
+      notified_.insert(waiting_.front());
+      waiting_.pop_front();
+    }
+    return Object();
+  }
+
   LockState own_lock_;
   LockState* const lock_;
   const bool recursive_ = true;
@@ -486,7 +601,8 @@ absl::StatusOr<int64_t> IntArgument(absl::string_view type,
 
 void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
   for (const bool recursive : {false, true}) {
-    types[recursive ? "RLock" : "Lock"] =
+    types[std::string(recursive ? LockMethods::kRLockTypeId
+                                : LockMethods::kLockTypeId)] =
         [recursive](
             std::vector<Object>& args,
             CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
@@ -498,7 +614,8 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     };
   }
   for (const bool bounded : {false, true}) {
-    const char* name = bounded ? "BoundedSemaphore" : "Semaphore";
+    const std::string name(bounded ? SemaphoreMethods::kBoundedTypeId
+                                   : SemaphoreMethods::kTypeId);
     types[name] = [bounded, name](std::vector<Object>& args, CallEffects&)
         -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
       if (auto s = CheckArity(name, args, 0, 1); !s.ok()) return s;
@@ -507,7 +624,8 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       return std::make_unique<ManagedSemaphore>(*value, bounded);
     };
   }
-  types["Condition"] = [](std::vector<Object>& args, CallEffects& effects)
+  types[std::string(ConditionMethods::kTypeId)] = [](std::vector<Object>& args,
+                                                     CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Condition", args, 0, 1); !s.ok()) return s;
     if (args.empty() || args[0].is_none())
@@ -521,13 +639,13 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     effects.Stored(args[0]);
     return std::make_unique<ManagedCondition>(*lock, args[0]);
   };
-  types["Event"] =
+  types[std::string(EventMethods::kTypeId)] =
       [](std::vector<Object>& args,
          CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Event", args, 0, 0); !s.ok()) return s;
     return std::make_unique<ManagedEvent>();
   };
-  types["Barrier"] =
+  types[std::string(BarrierMethods::kTypeId)] =
       [](std::vector<Object>& args,
          CallEffects&) -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Barrier", args, 1, 3); !s.ok()) return s;
@@ -552,6 +670,13 @@ void AddSyncTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     return std::make_unique<ManagedBarrier>(
         *parties, args.size() > 1 ? args[1] : Object(), std::move(action));
   };
+}
+
+std::vector<const MethodList*> SyncMethodLists() {
+  return {&ManagedLock::Table(false),      &ManagedLock::Table(true),
+          &ManagedSemaphore::Table(false), &ManagedSemaphore::Table(true),
+          &ManagedEvent::Table(),          &ManagedBarrier::Table(),
+          &ManagedCondition::Table()};
 }
 
 }  // namespace mp::internal

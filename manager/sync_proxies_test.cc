@@ -445,8 +445,12 @@ void ConditionOnALockOfTheManager(SyncManager& manager, const LockType& lock) {
   // Held through the condition, the lock proxy sees it held.
   ASSERT_THAT(ready->Acquire(), IsOk());
   EXPECT_THAT(lock.Locked(), IsOkAndHolds(true));
+  // And the condition says so too (Locked(), which it inherits from the
+  // lock proxies, once went unserved).
+  EXPECT_THAT(ready->Locked(), IsOkAndHolds(true));
   ASSERT_THAT(ready->Release(), IsOk());
   EXPECT_THAT(lock.Locked(), IsOkAndHolds(false));
+  EXPECT_THAT(ready->Locked(), IsOkAndHolds(false));
   absl::StatusOr<mp::testing::ForkedChild> notifier =
       mp::testing::ForkedChild::Start([&] {
         // Waits until the parent is asleep in Wait (the lock free again),

@@ -17,7 +17,7 @@
 //   shm/shared_memory.h    mp::SharedMemory   named POSIX segments
 //   shm/shareable_list.h   mp::ShareableList  a list CPython can share
 //   shm/shared_heap.h      mp::SharedBlock    the heap shared objects use
-//   shm/sharedctypes.h     mp::Value, Array, RawValue, RawArray
+//   sync/sharedctypes.h     mp::Value, Array, RawValue, RawArray
 //   sync/lock.h            mp::Lock           (and sync/rlock.h mp::RLock)
 //   sync/lock_guard.h      mp::LockGuard      Python's `with lock:`
 //   sync/semaphore.h       mp::Semaphore, mp::BoundedSemaphore
@@ -85,7 +85,6 @@
 #include "shm/shareable_list.h"        // IWYU pragma: export
 #include "shm/shared_heap.h"           // IWYU pragma: export
 #include "shm/shared_memory.h"         // IWYU pragma: export
-#include "shm/sharedctypes.h"          // IWYU pragma: export
 #include "sync/acquired.h"             // IWYU pragma: export
 #include "sync/barrier.h"              // IWYU pragma: export
 #include "sync/condition.h"            // IWYU pragma: export
@@ -94,5 +93,6 @@
 #include "sync/lock_guard.h"           // IWYU pragma: export
 #include "sync/rlock.h"                // IWYU pragma: export
 #include "sync/semaphore.h"            // IWYU pragma: export
+#include "sync/sharedctypes.h"         // IWYU pragma: export
 
 #endif  // MULTIPROCESS_MULTIPROCESS_H_

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
-#include "sync/internal/futex.h"
+#include "base/futex.h"
 
 namespace mp::bench {
 

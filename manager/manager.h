@@ -10,7 +10,7 @@
 // Use a manager when processes share structured data that changes shape
 // (a dict that grows, lists of lists); each call is a round trip to the
 // server. For fixed-size numbers and arrays, `mp::Value` and `mp::Array`
-// (shm/sharedctypes.h) are shared memory and thousands of times faster.
+// (sync/sharedctypes.h) are shared memory and thousands of times faster.
 //
 // Example (the seed's first manager program):
 //

@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "manager/manager.h"
 #include "serialize/function.h"
-#include "shm/sharedctypes.h"
+#include "sync/sharedctypes.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"

@@ -5,7 +5,7 @@
 // `ValueProxy` and `ArrayProxy` are proxies of a Value or Array held by a
 // manager server: Python's `manager.Value(typecode, value)` and
 // `manager.Array(typecode, sequence)`. (They are not shared memory: every
-// access is a call. `mp::Value` and `mp::Array` in shm/sharedctypes.h are;
+// access is a call. `mp::Value` and `mp::Array` in sync/sharedctypes.h are;
 // use these where the value must be reachable through the manager.)
 //
 //   absl::StatusOr<mp::ValueProxy> total = manager->Value("i", 0);

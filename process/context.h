@@ -37,13 +37,13 @@
 #include "process/process.h"
 #include "process/queue.h"
 #include "process/start_method.h"
-#include "shm/sharedctypes.h"
 #include "sync/barrier.h"
 #include "sync/condition.h"
 #include "sync/event.h"
 #include "sync/lock.h"
 #include "sync/rlock.h"
 #include "sync/semaphore.h"
+#include "sync/sharedctypes.h"
 
 namespace mp {
 

@@ -20,8 +20,8 @@
 #include "gtest/gtest.h"
 #include "process/process.h"
 #include "serialize/function.h"
-#include "shm/sharedctypes.h"
 #include "sync/event.h"
+#include "sync/sharedctypes.h"
 #include "tests/testing/status_matchers.h"
 
 namespace mp {

@@ -8,12 +8,12 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "base/resource_tracker.h"
+#include "base/task.h"
 #include "process/internal/children.h"
 #include "process/internal/fork_server.h"
 #include "process/internal/passed_fds.h"
 #include "process/internal/spawn.h"
-#include "shm/internal/resource_tracker.h"
-#include "sync/internal/task.h"
 
 namespace mp {
 

@@ -13,9 +13,9 @@
 #include "process/context.h"
 #include "process/process.h"
 #include "serialize/object.h"
-#include "shm/sharedctypes.h"
 #include "sync/event.h"
 #include "sync/lock.h"
+#include "sync/sharedctypes.h"
 #include "tests/testing/status_matchers.h"
 
 namespace mp {

@@ -30,11 +30,11 @@
 #include "shm/shareable_list.h"
 #include "shm/shared_heap.h"
 #include "shm/shared_memory.h"
-#include "shm/sharedctypes.h"
 #include "sync/event.h"
 #include "sync/lock.h"
 #include "sync/rlock.h"
 #include "sync/semaphore.h"
+#include "sync/sharedctypes.h"
 
 namespace mp {
 namespace internal {

@@ -17,9 +17,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "shm/internal/segment_name.h"
+#include "base/segment_name.h"
+#include "base/task.h"
 #include "shm/shared_memory.h"
-#include "sync/internal/task.h"
 
 namespace mp {
 namespace internal {

@@ -15,9 +15,9 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "shm/internal/resource_tracker.h"
-#include "shm/internal/segment_name.h"
-#include "sync/internal/task.h"
+#include "base/resource_tracker.h"
+#include "base/segment_name.h"
+#include "base/task.h"
 
 namespace mp {
 namespace {

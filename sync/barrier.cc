@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sync/internal/futex.h"
+#include "base/futex.h"
 
 namespace mp {
 namespace {

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-#include "sync/internal/futex.h"
+#include "base/futex.h"
 #include "sync/internal/owner_word.h"
 
 namespace mp {

@@ -49,11 +49,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/task.h"
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
 #include "sync/acquired.h"
 #include "sync/internal/owner_word.h"
-#include "sync/internal/task.h"
 
 namespace mp {
 

@@ -27,8 +27,8 @@
 #include "serialize/shared_objects.h"
 #include "shm/shareable_list.h"
 #include "shm/shared_memory.h"
-#include "shm/sharedctypes.h"
 #include "sync/lock.h"
+#include "sync/sharedctypes.h"
 #include "tests/testing/status_matchers.h"
 
 namespace mp {

@@ -107,7 +107,7 @@ constexpr Pair kPairs[] = {
     {"sync/event_benchmark", "Condition ping-pong, 2 processes on 2 CPUs",
      "BM_ConditionPingPong/real_time", "BM_RawFutexSpinPingPong/real_time",
      "raw futex ping-pong with Event's spin"},
-    {"shm/sharedctypes_benchmark", "Value<int32_t> increment under its lock",
+    {"sync/sharedctypes_benchmark", "Value<int32_t> increment under its lock",
      "BM_ValueIncrement", "BM_RLockPair", "its RLock acquire+release alone"},
     {"shm/shared_memory_benchmark", "SharedMemory create+map+unlink, 4 KiB",
      "BM_SharedMemoryCreateUnlink_Named", "BM_RawCreateReserveMapUnlink",

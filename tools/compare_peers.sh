@@ -14,5 +14,5 @@ cd "$(dirname "$0")/.."
 ./bazelw --install-peers
 ./bazelw build -c opt //manager:manager_benchmark //process:queue_benchmark \
   //process:pool_benchmark //process:process_benchmark //sync:lock_benchmark \
-  //shm:sharedctypes_benchmark //shm:shared_memory_benchmark
+  //sync:sharedctypes_benchmark //shm:shared_memory_benchmark
 python3 tools/peers/compare_peers.py "$(./bazelw info -c opt bazel-bin 2>/dev/null)" docs README.md

@@ -1,12 +1,12 @@
 // Four processes add to one shared counter under its lock; the parent
 // prints the total. Built from another workspace, against
-// @multiprocess//process and @multiprocess//shm:sharedctypes.
+// @multiprocess//process and @multiprocess//sync:sharedctypes.
 
 #include <iostream>
 #include <vector>
 
 #include "process/process.h"
-#include "shm/sharedctypes.h"
+#include "sync/sharedctypes.h"
 
 namespace {
 

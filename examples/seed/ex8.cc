@@ -17,7 +17,7 @@
 // As in Python, the synchronized loop takes the Value's RLock three times
 // per increment (the explicit hold, then the getter and the setter inside
 // it) and the raw loop takes one Lock once. Python spends ~0.7 and ~0.4 µs
-// per increment; //shm:sharedctypes_benchmark measures ours.
+// per increment; //sync:sharedctypes_benchmark measures ours.
 
 #include <cstdint>
 #include <cstdio>

@@ -14,12 +14,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/futex.h"
 #include "google/protobuf/arena.h"
 #include "manager/internal/handshake.h"
 #include "manager/internal/pool_type.h"
 #include "serialize/internal/value_view.h"
 #include "serialize/serialize.h"
-#include "sync/internal/futex.h"
 
 namespace mp::internal {
 

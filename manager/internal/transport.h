@@ -25,8 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/resource_tracker.h"
 #include "google/protobuf/message_lite.h"
-#include "shm/internal/resource_tracker.h"
 
 namespace mp::internal {
 

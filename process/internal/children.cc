@@ -21,8 +21,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/task.h"
 #include "shm/shared_heap.h"
-#include "sync/internal/task.h"
 
 namespace mp::internal {
 namespace {

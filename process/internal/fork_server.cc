@@ -21,12 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/task.h"
 #include "process/internal/children.h"
 #include "process/internal/mutex.h"
 #include "process/internal/passed_fds.h"
 #include "process/internal/target.h"
 #include "serialize/serialize.h"
-#include "sync/internal/task.h"
 
 namespace mp::internal {
 namespace {

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/futex.h"
 #include "process/internal/fault_point.h"
 #include "shm/shared_memory.h"
-#include "sync/internal/futex.h"
 #include "sync/internal/owner_word.h"
 
 namespace mp::internal {

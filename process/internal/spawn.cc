@@ -15,11 +15,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/resource_tracker.h"
 #include "process/internal/children.h"
 #include "process/internal/passed_fds.h"
 #include "process/internal/target.h"
 #include "serialize/serialize.h"
-#include "shm/internal/resource_tracker.h"
 #include "shm/shared_heap.h"
 
 extern char** environ;

@@ -1,5 +1,5 @@
 // Internal: a typed object in a shared heap block, behind a small header that
-// says what the block holds. The handles of //sync and //shm:sharedctypes
+// says what the block holds. The handles of //sync and //sync:sharedctypes
 // (`mp::Lock`, `mp::Value<T>`, ...) keep their state this way, so that a
 // process attaching through a `SharedRef` is told when the reference names a
 // different kind of object, or none.

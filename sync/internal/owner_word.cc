@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/time/clock.h"
-#include "sync/internal/futex.h"
-#include "sync/internal/task.h"
+#include "base/futex.h"
+#include "base/task.h"
 
 namespace mp::internal {
 namespace {

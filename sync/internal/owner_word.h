@@ -34,9 +34,9 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/time/time.h"
+#include "base/asymmetric_fence.h"
+#include "base/futex.h"
 #include "sync/acquired.h"
-#include "sync/internal/asymmetric_fence.h"
-#include "sync/internal/futex.h"
 
 namespace mp::internal {
 

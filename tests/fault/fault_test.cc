@@ -31,8 +31,8 @@
 #include "process/pool.h"
 #include "process/process.h"
 #include "process/queue.h"
-#include "shm/sharedctypes.h"
 #include "sync/lock.h"
+#include "sync/sharedctypes.h"
 #include "tests/testing/eventually.h"
 
 namespace mp {

@@ -18,8 +18,8 @@
 #include "manager/manager.h"
 #include "process/process.h"
 #include "process/queue.h"
-#include "shm/sharedctypes.h"
 #include "sync/lock.h"
+#include "sync/sharedctypes.h"
 
 namespace mp {
 namespace {

@@ -72,7 +72,7 @@ LOCK2 = ("sync/lock_benchmark", "BM_TwoProcessCounter<PlacedLock>/0/real_time",
          "total_increments_per_s")
 BOOST_LOCK2 = ("sync/lock_benchmark", "BM_TwoProcessCounter<BoostMutex>/0/real_time",
                "total_increments_per_s")
-VALUE = ("shm/sharedctypes_benchmark", "BM_ValueIncrement", "real_time")
+VALUE = ("sync/sharedctypes_benchmark", "BM_ValueIncrement", "real_time")
 SHM = ("shm/shared_memory_benchmark", "BM_SharedMemoryCreateUnlink_FreshName", "real_time")
 FORK = ("process/process_benchmark", "BM_ProcessFork/real_time", "real_time")
 SPAWN = ("process/process_benchmark", "BM_ProcessSpawn/real_time", "real_time")

@@ -16,8 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
-#include "shm/sharedctypes.h"
 #include "sync/lock.h"
+#include "sync/sharedctypes.h"
 
 namespace {
 

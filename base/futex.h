@@ -1,5 +1,5 @@
 // -----------------------------------------------------------------------------
-// File: sync/internal/futex.h
+// File: base/futex.h
 // -----------------------------------------------------------------------------
 //
 // The one wrapper around the futex system call. Every blocking primitive of
@@ -29,8 +29,8 @@
 // return spuriously (kInterrupted, kWoken with the word unchanged), so every
 // caller re-checks its condition in a loop.
 
-#ifndef MULTIPROCESS_SYNC_INTERNAL_FUTEX_H_
-#define MULTIPROCESS_SYNC_INTERNAL_FUTEX_H_
+#ifndef MULTIPROCESS_BASE_FUTEX_H_
+#define MULTIPROCESS_BASE_FUTEX_H_
 
 #include <atomic>
 #include <climits>
@@ -81,4 +81,4 @@ inline void SpinPause() {
 
 }  // namespace mp::internal
 
-#endif  // MULTIPROCESS_SYNC_INTERNAL_FUTEX_H_
+#endif  // MULTIPROCESS_BASE_FUTEX_H_

@@ -2,8 +2,8 @@
 // handed to shm_open, so that SharedMemory, the tools and the resource tracker
 // agree on what a valid name is.
 
-#ifndef MULTIPROCESS_SHM_INTERNAL_SEGMENT_NAME_H_
-#define MULTIPROCESS_SHM_INTERNAL_SEGMENT_NAME_H_
+#ifndef MULTIPROCESS_BASE_SEGMENT_NAME_H_
+#define MULTIPROCESS_BASE_SEGMENT_NAME_H_
 
 #include <string>
 
@@ -26,4 +26,4 @@ inline constexpr size_t kMaxSegmentNameLength = 255;
 
 }  // namespace mp::internal
 
-#endif  // MULTIPROCESS_SHM_INTERNAL_SEGMENT_NAME_H_
+#endif  // MULTIPROCESS_BASE_SEGMENT_NAME_H_

@@ -3,8 +3,8 @@
 // owner by these ids (a Lock by process id, an RLock by kernel thread id), so
 // a waiter can tell a slow holder from a dead one.
 
-#ifndef MULTIPROCESS_SYNC_INTERNAL_TASK_H_
-#define MULTIPROCESS_SYNC_INTERNAL_TASK_H_
+#ifndef MULTIPROCESS_BASE_TASK_H_
+#define MULTIPROCESS_BASE_TASK_H_
 
 #include <sys/types.h>
 
@@ -32,4 +32,4 @@ bool TaskHasExited(pid_t id);
 
 }  // namespace mp::internal
 
-#endif  // MULTIPROCESS_SYNC_INTERNAL_TASK_H_
+#endif  // MULTIPROCESS_BASE_TASK_H_

@@ -1,4 +1,4 @@
-#include "shm/internal/resource_tracker.h"
+#include "base/resource_tracker.h"
 
 #include <fcntl.h>
 #include <pthread.h>

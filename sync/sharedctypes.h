@@ -1,5 +1,5 @@
 // -----------------------------------------------------------------------------
-// File: shm/sharedctypes.h
+// File: sync/sharedctypes.h
 // -----------------------------------------------------------------------------
 //
 // Typed values and arrays in shared memory, Python's
@@ -57,8 +57,8 @@
 // Thread safety: locked accessors may be called concurrently from any
 // thread; raw objects need the caller's synchronization.
 
-#ifndef MULTIPROCESS_SHM_SHAREDCTYPES_H_
-#define MULTIPROCESS_SHM_SHAREDCTYPES_H_
+#ifndef MULTIPROCESS_SYNC_SHAREDCTYPES_H_
+#define MULTIPROCESS_SYNC_SHAREDCTYPES_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -787,4 +787,4 @@ template <typename T>
 
 }  // namespace mp
 
-#endif  // MULTIPROCESS_SHM_SHAREDCTYPES_H_
+#endif  // MULTIPROCESS_SYNC_SHAREDCTYPES_H_

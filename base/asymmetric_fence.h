@@ -10,7 +10,7 @@
 // barrier (AsymmetricLightFence) and the waiter issues membarrier(2)
 // GLOBAL_EXPEDITED (AsymmetricHeavyFence), which makes every CPU currently
 // running a registered process execute a full barrier. Processes register on
-// their first lock operation (through sync/internal/task.h); a process that
+// their first lock operation (through base/task.h); a process that
 // could not register uses full barriers on the light side too.
 //
 // If membarrier is unavailable where a waiter runs, its heavy fence degrades
@@ -18,8 +18,8 @@
 // periodic owner check of a sleeping waiter (owner_word.h) then bounds any
 // missed wake to kOwnerCheckInterval.
 
-#ifndef MULTIPROCESS_SYNC_INTERNAL_ASYMMETRIC_FENCE_H_
-#define MULTIPROCESS_SYNC_INTERNAL_ASYMMETRIC_FENCE_H_
+#ifndef MULTIPROCESS_BASE_ASYMMETRIC_FENCE_H_
+#define MULTIPROCESS_BASE_ASYMMETRIC_FENCE_H_
 
 #include <atomic>
 
@@ -47,4 +47,4 @@ void AsymmetricHeavyFence();
 
 }  // namespace mp::internal
 
-#endif  // MULTIPROCESS_SYNC_INTERNAL_ASYMMETRIC_FENCE_H_
+#endif  // MULTIPROCESS_BASE_ASYMMETRIC_FENCE_H_

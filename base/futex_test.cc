@@ -1,4 +1,4 @@
-#include "sync/internal/futex.h"
+#include "base/futex.h"
 
 #include <atomic>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // (a process tree of its own) creates segments and is killed, or exits
 // without unlinking, and the test watches /dev/shm.
 
-#include "shm/internal/resource_tracker.h"
+#include "base/resource_tracker.h"
 
 #include <fcntl.h>
 #include <poll.h>

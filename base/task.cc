@@ -1,4 +1,4 @@
-#include "sync/internal/task.h"
+#include "base/task.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "sync/internal/asymmetric_fence.h"
+#include "base/asymmetric_fence.h"
 
 namespace mp::internal {
 namespace {

@@ -1,4 +1,4 @@
-#include "sync/internal/asymmetric_fence.h"
+#include "base/asymmetric_fence.h"
 
 #include <linux/membarrier.h>
 #include <pthread.h>

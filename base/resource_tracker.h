@@ -1,5 +1,5 @@
 // -----------------------------------------------------------------------------
-// File: shm/internal/resource_tracker.h
+// File: base/resource_tracker.h
 // -----------------------------------------------------------------------------
 //
 // The resource tracker removes the named objects (shared memory segments, a
@@ -33,8 +33,8 @@
 // also kill its clean-up. Registration is one `send`; the tracker is started
 // once per tree.
 
-#ifndef MULTIPROCESS_SHM_INTERNAL_RESOURCE_TRACKER_H_
-#define MULTIPROCESS_SHM_INTERNAL_RESOURCE_TRACKER_H_
+#ifndef MULTIPROCESS_BASE_RESOURCE_TRACKER_H_
+#define MULTIPROCESS_BASE_RESOURCE_TRACKER_H_
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -101,4 +101,4 @@ pid_t TrackerPid();
 
 }  // namespace mp::internal
 
-#endif  // MULTIPROCESS_SHM_INTERNAL_RESOURCE_TRACKER_H_
+#endif  // MULTIPROCESS_BASE_RESOURCE_TRACKER_H_

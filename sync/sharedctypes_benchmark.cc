@@ -2,7 +2,7 @@
 // binary so that the figures to quote are ratios: a bare atomic increment,
 // and the uncontended lock acquire+release pair every locked accessor pays.
 //
-//   ./bazelw run -c opt //shm:sharedctypes_benchmark --
+//   ./bazelw run -c opt //sync:sharedctypes_benchmark --
 //       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
 
 #include <atomic>
@@ -10,9 +10,9 @@
 #include <span>
 
 #include "benchmark/benchmark.h"
-#include "shm/sharedctypes.h"
 #include "sync/lock.h"
 #include "sync/rlock.h"
+#include "sync/sharedctypes.h"
 
 namespace mp {
 namespace {

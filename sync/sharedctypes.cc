@@ -1,4 +1,4 @@
-#include "shm/sharedctypes.h"
+#include "sync/sharedctypes.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include <new>
 
 #include "absl/strings/str_cat.h"
-#include "shm/internal/segment_name.h"
+#include "base/segment_name.h"
 #include "shm/internal/shared_object.h"
 
 namespace mp::internal {

@@ -1,4 +1,4 @@
-#include "shm/internal/segment_name.h"
+#include "base/segment_name.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "shm/sharedctypes.h"
+#include "sync/sharedctypes.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -41,7 +41,7 @@ struct Point {
 
 std::vector<std::string> PeerCommand(const SharedRef& ref,
                                      std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {RunfilePath("shm/sharedctypes_peer")};
+  std::vector<std::string> argv = {RunfilePath("sync/sharedctypes_peer")};
   argv.push_back(extra.front());
   argv.push_back(ref.segment);
   argv.push_back(absl::StrCat(ref.offset));

@@ -28,7 +28,7 @@
 //   serialize/codec.h      what can be sent; MP_SERIALIZE_FIELDS for structs
 //   serialize/object.h     mp::Object, a Python-like dynamic value
 //   serialize/function.h   mp::Function, mp::Bind: functions and closures
-//   serialize/shared_objects.h  locks and events sent by reference
+//   shm/shared_ref_codec.h      shared objects sent by reference
 //   process/process.h      mp::Process, CurrentProcess, ActiveChildren, ...
 //   process/start_method.h mp::StartMethod, SetStartMethod
 //   process/context.h      mp::GetContext("spawn")
@@ -53,46 +53,46 @@
 #ifndef MULTIPROCESS_MULTIPROCESS_H_
 #define MULTIPROCESS_MULTIPROCESS_H_
 
-#include "manager/barrier_proxy.h"     // IWYU pragma: export
-#include "manager/batch.h"             // IWYU pragma: export
-#include "manager/condition_proxy.h"   // IWYU pragma: export
-#include "manager/dict_proxy.h"        // IWYU pragma: export
-#include "manager/event_proxy.h"       // IWYU pragma: export
-#include "manager/list_proxy.h"        // IWYU pragma: export
-#include "manager/lock_proxy.h"        // IWYU pragma: export
-#include "manager/managed_type.h"      // IWYU pragma: export
-#include "manager/manager.h"           // IWYU pragma: export
-#include "manager/namespace_proxy.h"   // IWYU pragma: export
-#include "manager/options.h"           // IWYU pragma: export
-#include "manager/pool_proxy.h"        // IWYU pragma: export
-#include "manager/proxy.h"             // IWYU pragma: export
-#include "manager/queue_proxy.h"       // IWYU pragma: export
-#include "manager/semaphore_proxy.h"   // IWYU pragma: export
-#include "manager/server.h"            // IWYU pragma: export
-#include "manager/value_proxy.h"       // IWYU pragma: export
-#include "process/connection.h"        // IWYU pragma: export
-#include "process/context.h"           // IWYU pragma: export
-#include "process/pool.h"              // IWYU pragma: export
-#include "process/process.h"           // IWYU pragma: export
-#include "process/queue.h"             // IWYU pragma: export
-#include "process/start_method.h"      // IWYU pragma: export
-#include "serialize/bytes.h"           // IWYU pragma: export
-#include "serialize/codec.h"           // IWYU pragma: export
-#include "serialize/function.h"        // IWYU pragma: export
-#include "serialize/object.h"          // IWYU pragma: export
-#include "serialize/serialize.h"       // IWYU pragma: export
-#include "serialize/shared_objects.h"  // IWYU pragma: export
-#include "shm/shareable_list.h"        // IWYU pragma: export
-#include "shm/shared_heap.h"           // IWYU pragma: export
-#include "shm/shared_memory.h"         // IWYU pragma: export
-#include "sync/acquired.h"             // IWYU pragma: export
-#include "sync/barrier.h"              // IWYU pragma: export
-#include "sync/condition.h"            // IWYU pragma: export
-#include "sync/event.h"                // IWYU pragma: export
-#include "sync/lock.h"                 // IWYU pragma: export
-#include "sync/lock_guard.h"           // IWYU pragma: export
-#include "sync/rlock.h"                // IWYU pragma: export
-#include "sync/semaphore.h"            // IWYU pragma: export
-#include "sync/sharedctypes.h"         // IWYU pragma: export
+#include "manager/barrier_proxy.h"    // IWYU pragma: export
+#include "manager/batch.h"            // IWYU pragma: export
+#include "manager/condition_proxy.h"  // IWYU pragma: export
+#include "manager/dict_proxy.h"       // IWYU pragma: export
+#include "manager/event_proxy.h"      // IWYU pragma: export
+#include "manager/list_proxy.h"       // IWYU pragma: export
+#include "manager/lock_proxy.h"       // IWYU pragma: export
+#include "manager/managed_type.h"     // IWYU pragma: export
+#include "manager/manager.h"          // IWYU pragma: export
+#include "manager/namespace_proxy.h"  // IWYU pragma: export
+#include "manager/options.h"          // IWYU pragma: export
+#include "manager/pool_proxy.h"       // IWYU pragma: export
+#include "manager/proxy.h"            // IWYU pragma: export
+#include "manager/queue_proxy.h"      // IWYU pragma: export
+#include "manager/semaphore_proxy.h"  // IWYU pragma: export
+#include "manager/server.h"           // IWYU pragma: export
+#include "manager/value_proxy.h"      // IWYU pragma: export
+#include "process/connection.h"       // IWYU pragma: export
+#include "process/context.h"          // IWYU pragma: export
+#include "process/pool.h"             // IWYU pragma: export
+#include "process/process.h"          // IWYU pragma: export
+#include "process/queue.h"            // IWYU pragma: export
+#include "process/start_method.h"     // IWYU pragma: export
+#include "serialize/bytes.h"          // IWYU pragma: export
+#include "serialize/codec.h"          // IWYU pragma: export
+#include "serialize/function.h"       // IWYU pragma: export
+#include "serialize/object.h"         // IWYU pragma: export
+#include "serialize/serialize.h"      // IWYU pragma: export
+#include "shm/shareable_list.h"       // IWYU pragma: export
+#include "shm/shared_heap.h"          // IWYU pragma: export
+#include "shm/shared_memory.h"        // IWYU pragma: export
+#include "shm/shared_ref_codec.h"     // IWYU pragma: export
+#include "sync/acquired.h"            // IWYU pragma: export
+#include "sync/barrier.h"             // IWYU pragma: export
+#include "sync/condition.h"           // IWYU pragma: export
+#include "sync/event.h"               // IWYU pragma: export
+#include "sync/lock.h"                // IWYU pragma: export
+#include "sync/lock_guard.h"          // IWYU pragma: export
+#include "sync/rlock.h"               // IWYU pragma: export
+#include "sync/semaphore.h"           // IWYU pragma: export
+#include "sync/sharedctypes.h"        // IWYU pragma: export
 
 #endif  // MULTIPROCESS_MULTIPROCESS_H_

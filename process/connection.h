@@ -62,7 +62,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "serialize/serialize.h"
-#include "serialize/shared_objects.h"
+#include "shm/shared_ref_codec.h"
 
 namespace mp {
 

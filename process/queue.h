@@ -66,8 +66,8 @@
 #include "process/internal/ring.h"
 #include "serialize/object.h"
 #include "serialize/serialize.h"
-#include "serialize/shared_objects.h"
 #include "shm/shared_heap.h"
+#include "shm/shared_ref_codec.h"
 
 namespace mp {
 

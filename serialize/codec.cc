@@ -3,9 +3,36 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "serialize/value.pb.h"
 
 namespace mp {
 namespace internal {
+
+// The field numbers internal/wire.h writes by hand are the generated ones.
+static_assert(kNullField == ::mp::serialize::Value::kNullValueFieldNumber);
+static_assert(kBoolField == ::mp::serialize::Value::kBoolValueFieldNumber);
+static_assert(kIntField == ::mp::serialize::Value::kIntValueFieldNumber);
+static_assert(kUintField == ::mp::serialize::Value::kUintValueFieldNumber);
+static_assert(kDoubleField == ::mp::serialize::Value::kDoubleValueFieldNumber);
+static_assert(kStringField == ::mp::serialize::Value::kStringValueFieldNumber);
+static_assert(kBytesField == ::mp::serialize::Value::kBytesValueFieldNumber);
+static_assert(kListField == ::mp::serialize::Value::kListValueFieldNumber);
+static_assert(kTupleField == ::mp::serialize::Value::kTupleValueFieldNumber);
+static_assert(kMapField == ::mp::serialize::Value::kMapValueFieldNumber);
+static_assert(kNamespaceField ==
+              ::mp::serialize::Value::kNamespaceValueFieldNumber);
+static_assert(kMessageField ==
+              ::mp::serialize::Value::kMessageValueFieldNumber);
+static_assert(kFunctionField ==
+              ::mp::serialize::Value::kFunctionValueFieldNumber);
+static_assert(kSharedField == ::mp::serialize::Value::kSharedValueFieldNumber);
+static_assert(kIntArrayField == ::mp::serialize::Value::kIntArrayFieldNumber);
+static_assert(kDoubleArrayField ==
+              ::mp::serialize::Value::kDoubleArrayFieldNumber);
+static_assert(kSetField == ::mp::serialize::Value::kSetValueFieldNumber);
+static_assert(kDurationField ==
+              ::mp::serialize::Value::kDurationValueFieldNumber);
+static_assert(kTimeField == ::mp::serialize::Value::kTimeValueFieldNumber);
 
 bool IsUtf8(absl::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());

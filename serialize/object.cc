@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "serialize/internal/shared_object_ref.h"
 
 namespace mp {
 namespace {
@@ -78,24 +79,12 @@ namespace {
 // prints for one, "<DictProxy object, typeid 'dict' at 0x7>", where Python's
 // address is the proxy's and ours the object's id in its server.
 std::string SharedRefRepr(absl::string_view message) {
-  absl::string_view kind;
-  absl::string_view type_id;
-  absl::string_view id;
-  internal::Reader reader(message);
-  while (!reader.done()) {
-    uint32_t field;
-    internal::WireType type;
-    if (!reader.ReadTag(&field, &type).ok()) break;
-    absl::string_view bytes;
-    if (type != internal::kLengthDelimited) {
-      if (!reader.Skip(type).ok()) break;
-      continue;
-    }
-    if (!reader.ReadLengthDelimited(&bytes).ok()) break;
-    if (field == 1) kind = bytes;
-    if (field == 6) id = bytes;
-    if (field == 7) type_id = bytes;
-  }
+  internal::SharedObjectRef ref;
+  // A malformed message shows what was read before the fault.
+  (void)internal::ReadSharedObjectRef(message, &ref);
+  const absl::string_view kind = ref.kind;
+  const absl::string_view id = ref.id;
+  const absl::string_view type_id = ref.type_id;
   if (kind == "proxy") {
     // The id is "<server id in hex>-<object id>".
     uint64_t object = 0;

@@ -570,4 +570,20 @@ std::string ShareableList::Repr(const Item& item) {
   return std::visit(Printer{}, item);
 }
 
+void Codec<ShareableList>::Encode(const ShareableList& list,
+                                  internal::Writer& writer) {
+  internal::EncodeSegmentName("ShareableList", list.shm(), writer);
+}
+
+absl::Status Codec<ShareableList>::Decode(const internal::ValueView& view, int,
+                                          ShareableList* out) {
+  absl::StatusOr<std::string> name =
+      internal::DecodeSegmentName(view, "ShareableList");
+  if (!name.ok()) return name.status();
+  absl::StatusOr<ShareableList> attached = ShareableList::Attach(*name);
+  if (!attached.ok()) return attached.status();
+  *out = *std::move(attached);
+  return absl::OkStatus();
+}
+
 }  // namespace mp

@@ -62,6 +62,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "serialize/bytes.h"
+#include "serialize/codec.h"
 #include "shm/shared_memory.h"
 
 namespace mp {
@@ -188,6 +189,15 @@ class ShareableList {
   size_t data_start_ = 0;
   size_t formats_start_ = 0;
   size_t codes_start_ = 0;
+};
+
+// A list travels by its segment's name, as Python pickles a ShareableList,
+// and is attached anew on arrival; the sender keeps the duty to unlink it.
+template <>
+struct Codec<ShareableList> {
+  static void Encode(const ShareableList& list, internal::Writer& writer);
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             ShareableList* out);
 };
 
 }  // namespace mp

@@ -18,6 +18,7 @@
 #include "base/resource_tracker.h"
 #include "base/segment_name.h"
 #include "base/task.h"
+#include "serialize/internal/shared_object_ref.h"
 
 namespace mp {
 namespace {
@@ -230,6 +231,52 @@ absl::Status SharedMemory::CheckView(size_t count, size_t element_size,
         "shm \"", name_, "\": ", count, " elements of ", element_size,
         " bytes at offset ", offset, " do not fit its ", size_, " bytes"));
   }
+  return absl::OkStatus();
+}
+
+namespace internal {
+
+void EncodeSegmentName(absl::string_view kind, const SharedMemory& segment,
+                       Writer& writer) {
+  if (segment.name().empty()) {
+    writer.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "serialize: a ", kind, " without a named segment cannot be sent")));
+    return;
+  }
+  WriteSharedObjectRef(
+      {.kind = kind, .segment = segment.name(), .size = segment.size()},
+      writer);
+}
+
+absl::StatusOr<std::string> DecodeSegmentName(const ValueView& view,
+                                              absl::string_view kind) {
+  if (view.kind != kSharedField) return KindError(view, kind);
+  SharedObjectRef ref;
+  if (absl::Status read = ReadSharedObjectRef(view.bytes, &ref); !read.ok()) {
+    return read;
+  }
+  if (ref.kind != kind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "serialize: expected a shared ", kind, ", got a shared ", ref.kind));
+  }
+  return std::string(ref.segment);
+}
+
+}  // namespace internal
+
+void Codec<SharedMemory>::Encode(const SharedMemory& memory,
+                                 internal::Writer& writer) {
+  internal::EncodeSegmentName("SharedMemory", memory, writer);
+}
+
+absl::Status Codec<SharedMemory>::Decode(const internal::ValueView& view, int,
+                                         SharedMemory* out) {
+  absl::StatusOr<std::string> name =
+      internal::DecodeSegmentName(view, "SharedMemory");
+  if (!name.ok()) return name.status();
+  absl::StatusOr<SharedMemory> attached = SharedMemory::Attach(*name);
+  if (!attached.ok()) return attached.status();
+  *out = *std::move(attached);
   return absl::OkStatus();
 }
 

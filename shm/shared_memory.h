@@ -89,6 +89,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "serialize/codec.h"
 
 namespace mp {
 
@@ -203,6 +204,28 @@ class SharedMemory {
   std::string name_;
   std::byte* data_ = nullptr;
   size_t size_ = 0;
+};
+
+namespace internal {
+
+// A segment's object (a SharedMemory, a ShareableList) sent as a reference
+// of `kind` to the segment's name. Errors (in `writer`): a segment without
+// a name.
+void EncodeSegmentName(absl::string_view kind, const SharedMemory& segment,
+                       Writer& writer);
+// The name such a reference names. Errors: not one, or one of another kind.
+absl::StatusOr<std::string> DecodeSegmentName(const ValueView& view,
+                                              absl::string_view kind);
+
+}  // namespace internal
+
+// A segment travels by name and is attached (mapped anew) on arrival; the
+// sender keeps the duty to unlink it.
+template <>
+struct Codec<SharedMemory> {
+  static void Encode(const SharedMemory& memory, internal::Writer& writer);
+  static absl::Status Decode(const internal::ValueView& view, int,
+                             SharedMemory* out);
 };
 
 }  // namespace mp

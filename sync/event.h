@@ -47,6 +47,7 @@
 #include "absl/time/time.h"
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
+#include "shm/shared_ref_codec.h"
 
 namespace mp {
 
@@ -106,6 +107,13 @@ class Event : public internal::SharedHandle<Event, EventState,
   friend SharedHandle;
   using SharedHandle::SharedHandle;
 };
+
+// An Event travels by reference (shm/shared_ref_codec.h).
+namespace internal {
+inline constexpr char kEventKind[] = "Event";
+}  // namespace internal
+template <>
+struct Codec<Event> : internal::HandleCodec<Event, internal::kEventKind> {};
 
 }  // namespace mp
 

@@ -69,6 +69,7 @@
 #include "base/task.h"
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
+#include "shm/shared_ref_codec.h"
 #include "sync/acquired.h"
 #include "sync/internal/owner_word.h"
 
@@ -157,6 +158,14 @@ class ABSL_LOCKABLE Lock
   friend SharedHandle;
   using SharedHandle::SharedHandle;
 };
+
+// A Lock travels by reference (shm/shared_ref_codec.h): the receiver gets
+// the same lock.
+namespace internal {
+inline constexpr char kLockKind[] = "Lock";
+}  // namespace internal
+template <>
+struct Codec<Lock> : internal::HandleCodec<Lock, internal::kLockKind> {};
 
 }  // namespace mp
 

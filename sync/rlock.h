@@ -52,6 +52,7 @@
 #include "base/task.h"
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
+#include "shm/shared_ref_codec.h"
 #include "sync/acquired.h"
 #include "sync/internal/owner_word.h"
 
@@ -168,6 +169,13 @@ inline absl::Status RLockState::Release() {
   if (--depth_ == 0) word_.Release();
   return absl::OkStatus();
 }
+
+// An RLock travels by reference (shm/shared_ref_codec.h).
+namespace internal {
+inline constexpr char kRLockKind[] = "RLock";
+}  // namespace internal
+template <>
+struct Codec<RLock> : internal::HandleCodec<RLock, internal::kRLockKind> {};
 
 }  // namespace mp
 

@@ -51,6 +51,7 @@
 #include "absl/time/time.h"
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
+#include "shm/shared_ref_codec.h"
 
 namespace mp {
 
@@ -140,7 +141,7 @@ class Semaphore {
   SemaphoreState& state() const { return *state_; }
   SharedRef ref() const { return state_.ref(); }
 
-  // A handle to nothing, for decoders (serialize/shared_objects.h) to
+  // A handle to nothing, for decoders (shm/shared_ref_codec.h) to
   // overwrite; using it any other way is undefined.
   static Semaphore Placeholder() { return Semaphore(State()); }
 
@@ -185,6 +186,19 @@ inline bool SemaphoreState::AcquireUntil(absl::Time deadline) {
   if (ABSL_PREDICT_TRUE(TryTake())) return true;
   return AcquireSlow(true, deadline);
 }
+
+// Semaphores travel by reference (shm/shared_ref_codec.h).
+namespace internal {
+inline constexpr char kSemaphoreKind[] = "Semaphore";
+inline constexpr char kBoundedSemaphoreKind[] = "BoundedSemaphore";
+}  // namespace internal
+template <>
+struct Codec<Semaphore>
+    : internal::HandleCodec<Semaphore, internal::kSemaphoreKind> {};
+template <>
+struct Codec<BoundedSemaphore>
+    : internal::HandleCodec<BoundedSemaphore, internal::kBoundedSemaphoreKind> {
+};
 
 }  // namespace mp
 

@@ -80,6 +80,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "shm/shared_heap.h"
+#include "shm/shared_ref_codec.h"
 #include "shm/slice.h"
 #include "sync/acquired.h"
 #include "sync/lock.h"
@@ -327,7 +328,7 @@ class RawValue {
     return RawValue(*std::move(storage));
   }
 
-  // A handle to nothing, for decoders (serialize/shared_objects.h) to
+  // A handle to nothing, for decoders (shm/shared_ref_codec.h) to
   // overwrite; using it any other way is undefined.
   static RawValue Placeholder() { return RawValue(internal::TypedStorage()); }
 
@@ -784,6 +785,28 @@ template <typename T>
 [[nodiscard]] absl::StatusOr<RawArray<T>> Copy(const RawArray<T>& raw) {
   return RawArray<T>::Create(std::span<const T>(raw.span()));
 }
+
+// Values and arrays travel by reference (shm/shared_ref_codec.h). They
+// carry their element size in the block, which Attach checks, and a
+// Value/Array its lock's reference, which Attach follows.
+namespace internal {
+inline constexpr char kRawValueKind[] = "RawValue";
+inline constexpr char kRawArrayKind[] = "RawArray";
+inline constexpr char kValueKind[] = "Value";
+inline constexpr char kArrayKind[] = "Array";
+}  // namespace internal
+template <typename T>
+struct Codec<RawValue<T>>
+    : internal::HandleCodec<RawValue<T>, internal::kRawValueKind> {};
+template <typename T>
+struct Codec<RawArray<T>>
+    : internal::HandleCodec<RawArray<T>, internal::kRawArrayKind> {};
+template <typename T, typename L>
+struct Codec<Value<T, L>>
+    : internal::HandleCodec<Value<T, L>, internal::kValueKind> {};
+template <typename T, typename L>
+struct Codec<Array<T, L>>
+    : internal::HandleCodec<Array<T, L>, internal::kArrayKind> {};
 
 }  // namespace mp
 

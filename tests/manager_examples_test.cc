@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "manager/manager.h"
 #include "process/process.h"
-#include "serialize/shared_objects.h"
+#include "shm/shared_ref_codec.h"
 #include "sync/lock.h"
 #include "sync/lock_guard.h"
 #include "tests/testing/status_matchers.h"

@@ -3,18 +3,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "serialize/internal/shared_object_ref.h"
 #include "serialize/serialize.h"
 
 namespace mp::internal {
 namespace {
-
-// Fields of SharedObjectRef in serialize/value.proto.
-enum RefField : uint32_t {
-  kRefKind = 1,
-  kRefAddress = 5,
-  kRefId = 6,
-  kRefTypeId = 7,
-};
 
 constexpr absl::string_view kProxyKind = "proxy";
 
@@ -26,30 +19,15 @@ absl::Status Malformed(absl::string_view why) {
 // Reads a SharedObjectRef message; `kind` is empty if it has none.
 absl::Status ReadRef(absl::string_view message, absl::string_view* kind,
                      ProxyRef* out) {
-  absl::string_view id;
-  Reader reader(message);
-  while (!reader.done()) {
-    uint32_t field;
-    WireType type;
-    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-      return read;
-    }
-    if (type != kLengthDelimited) {
-      if (absl::Status skipped = reader.Skip(type); !skipped.ok()) {
-        return skipped;
-      }
-      continue;
-    }
-    absl::string_view bytes;
-    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
-      return read;
-    }
-    if (field == kRefKind) *kind = bytes;
-    if (field == kRefAddress) out->address = std::string(bytes);
-    if (field == kRefId) id = bytes;
-    if (field == kRefTypeId) out->type_id = std::string(bytes);
+  SharedObjectRef ref;
+  if (absl::Status read = ReadSharedObjectRef(message, &ref); !read.ok()) {
+    return read;
   }
+  *kind = ref.kind;
+  out->address = std::string(ref.address);
+  out->type_id = std::string(ref.type_id);
   if (*kind != kProxyKind) return absl::OkStatus();
+  const absl::string_view id = ref.id;
   const size_t dash = id.find('-');
   if (dash == absl::string_view::npos ||
       !absl::SimpleHexAtoi(id.substr(0, dash), &out->server_id) ||
@@ -62,13 +40,12 @@ absl::Status ReadRef(absl::string_view message, absl::string_view* kind,
 }  // namespace
 
 void EncodeProxyRef(const ProxyRef& ref, Writer& writer) {
-  const size_t at = writer.BeginMessage(kSharedField);
-  writer.BytesField(kRefKind, kProxyKind);
-  writer.BytesField(kRefAddress, ref.address);
-  writer.BytesField(kRefId,
-                    absl::StrFormat("%016x-%d", ref.server_id, ref.object));
-  writer.BytesField(kRefTypeId, ref.type_id);
-  writer.EndMessage(at);
+  const std::string id = absl::StrFormat("%016x-%d", ref.server_id, ref.object);
+  WriteSharedObjectRef({.kind = kProxyKind,
+                        .address = ref.address,
+                        .id = id,
+                        .type_id = ref.type_id},
+                       writer);
 }
 
 absl::Status DecodeProxyRef(const ValueView& view, ProxyRef* out) {

@@ -25,7 +25,7 @@
 #include "process/internal/passed_fds.h"
 #include "serialize/function.h"
 #include "serialize/serialize.h"
-#include "serialize/shared_objects.h"
+#include "shm/shared_ref_codec.h"
 
 namespace mp::internal {
 

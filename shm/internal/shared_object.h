@@ -150,7 +150,7 @@ class SharedHandle {
     return Derived(*std::move(state));
   }
 
-  // A handle to nothing, for decoders (serialize/shared_objects.h) to
+  // A handle to nothing, for decoders (shm/shared_ref_codec.h) to
   // overwrite with an attached handle; using it any other way is undefined.
   static Derived Placeholder() { return Derived(SharedState<State>()); }
 

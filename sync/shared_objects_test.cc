@@ -1,5 +1,3 @@
-#include "serialize/shared_objects.h"
-
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -7,6 +5,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "serialize/serialize.h"
+#include "shm/shareable_list.h"
+#include "shm/shared_memory.h"
+#include "shm/shared_ref_codec.h"
+#include "sync/event.h"
+#include "sync/lock.h"
+#include "sync/rlock.h"
+#include "sync/semaphore.h"
+#include "sync/sharedctypes.h"
 #include "tests/testing/segments.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"

@@ -1,0 +1,77 @@
+#include "serialize/internal/shared_object_ref.h"
+
+#include "serialize/value.pb.h"
+
+namespace mp::internal {
+namespace {
+
+using Fields = ::mp::serialize::SharedObjectRef;
+
+}  // namespace
+
+void WriteSharedObjectRef(const SharedObjectRef& ref, Writer& writer) {
+  const size_t at = writer.BeginMessage(kSharedField);
+  // Each field that is not at its default, as protobuf writes proto3.
+  writer.BytesField(Fields::kKindFieldNumber, ref.kind);
+  if (!ref.segment.empty()) {
+    writer.BytesField(Fields::kSegmentFieldNumber, ref.segment);
+  }
+  if (ref.offset != 0)
+    writer.VarintField(Fields::kOffsetFieldNumber, ref.offset);
+  if (ref.size != 0) writer.VarintField(Fields::kSizeFieldNumber, ref.size);
+  if (!ref.address.empty()) {
+    writer.BytesField(Fields::kAddressFieldNumber, ref.address);
+  }
+  if (!ref.id.empty()) writer.BytesField(Fields::kIdFieldNumber, ref.id);
+  if (!ref.type_id.empty()) {
+    writer.BytesField(Fields::kTypeidFieldNumber, ref.type_id);
+  }
+  writer.EndMessage(at);
+}
+
+absl::Status ReadSharedObjectRef(absl::string_view message,
+                                 SharedObjectRef* out) {
+  Reader reader(message);
+  while (!reader.done()) {
+    uint32_t field;
+    WireType type;
+    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+      return read;
+    }
+    absl::string_view bytes;
+    uint64_t number = 0;
+    absl::Status read = type == kLengthDelimited
+                            ? reader.ReadLengthDelimited(&bytes)
+                        : type == kVarint ? reader.ReadVarint(&number)
+                                          : reader.Skip(type);
+    if (!read.ok()) return read;
+    switch (field) {
+      case Fields::kKindFieldNumber:
+        out->kind = bytes;
+        break;
+      case Fields::kSegmentFieldNumber:
+        out->segment = bytes;
+        break;
+      case Fields::kOffsetFieldNumber:
+        out->offset = number;
+        break;
+      case Fields::kSizeFieldNumber:
+        out->size = number;
+        break;
+      case Fields::kAddressFieldNumber:
+        out->address = bytes;
+        break;
+      case Fields::kIdFieldNumber:
+        out->id = bytes;
+        break;
+      case Fields::kTypeidFieldNumber:
+        out->type_id = bytes;
+        break;
+      default:
+        break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mp::internal

@@ -1,0 +1,36 @@
+#include "shm/shared_ref_codec.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "serialize/internal/shared_object_ref.h"
+
+namespace mp::internal {
+
+void EncodeSharedRef(absl::string_view kind, const SharedRef& ref,
+                     Writer& writer) {
+  WriteSharedObjectRef({.kind = kind,
+                        .segment = ref.segment,
+                        .offset = ref.offset,
+                        .size = ref.size},
+                       writer);
+}
+
+absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
+                             SharedRef* out) {
+  if (view.kind != kSharedField) return KindError(view, kind);
+  SharedObjectRef ref;
+  if (absl::Status read = ReadSharedObjectRef(view.bytes, &ref); !read.ok()) {
+    return read;
+  }
+  if (ref.kind != kind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "serialize: expected a shared ", kind, ", got a shared ", ref.kind));
+  }
+  out->segment = std::string(ref.segment);
+  out->offset = ref.offset;
+  out->size = ref.size;
+  return absl::OkStatus();
+}
+
+}  // namespace mp::internal

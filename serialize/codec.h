@@ -128,6 +128,9 @@ absl::Status DecodeNested(absl::string_view bytes, int depth, T* out) {
   return Codec<T>::Decode(view, depth + 1, out);
 }
 
+// Whether `text` is UTF-8 as Python decodes it (no overlong forms, no
+// surrogates, nothing past U+10FFFF): the one check, for the codec (a
+// std::string that is not travels as bytes) and ShareableList alike.
 bool IsUtf8(absl::string_view text);
 
 absl::Status RangeError(absl::string_view type, absl::string_view value);

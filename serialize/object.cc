@@ -100,7 +100,11 @@ std::string SharedRefRepr(absl::string_view message) {
   return absl::StrCat("<shared ", kind, ">");
 }
 
-std::string QuotedRepr(absl::string_view text, bool bytes) {
+}  // namespace
+
+namespace internal {
+
+std::string PythonQuote(absl::string_view text, bool bytes) {
   const bool has_single = text.find('\'') != absl::string_view::npos;
   const bool has_double = text.find('"') != absl::string_view::npos;
   const char quote = has_single && !has_double ? '"' : '\'';
@@ -125,6 +129,10 @@ std::string QuotedRepr(absl::string_view text, bool bytes) {
   out += quote;
   return out;
 }
+
+}  // namespace internal
+
+namespace {
 
 template <typename Items>
 std::string JoinRepr(const Items& items) {
@@ -240,9 +248,9 @@ std::string Object::DebugString() const {
     case Kind::kFloat:
       return FloatRepr(*get_if<double>());
     case Kind::kStr:
-      return QuotedRepr(*get_if<std::string>(), false);
+      return internal::PythonQuote(*get_if<std::string>(), false);
     case Kind::kBytes:
-      return QuotedRepr(get_if<Bytes>()->value, true);
+      return internal::PythonQuote(get_if<Bytes>()->value, true);
     case Kind::kList:
       return absl::StrCat("[", JoinRepr(*get_if<List>()), "]");
     case Kind::kTuple: {

@@ -221,6 +221,12 @@ namespace internal {
 // Python's "AutoProxy[typeid]".
 std::string ProxyClassName(absl::string_view type_id);
 
+// Python's repr of a str (or, with `bytes`, a bytes) value: single quotes
+// unless the text holds one and no double quote; escapes for control bytes
+// and, in bytes, for everything outside ASCII. The one spelling of it, for
+// mp::Object and ShareableList alike.
+std::string PythonQuote(absl::string_view text, bool bytes);
+
 }  // namespace internal
 
 template <>

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "serialize/codec.h"
+#include "serialize/object.h"
 
 namespace mp {
 namespace {
@@ -54,45 +56,6 @@ void StoreWord(std::byte* at, uint64_t word) {
   std::memcpy(at, &word, sizeof(word));
 }
 
-bool IsValidUtf8(absl::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char lead = static_cast<unsigned char>(text[i]);
-    size_t length;
-    uint32_t code_point;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      length = 2;
-      code_point = lead & 0x1F;
-    } else if ((lead & 0xF0) == 0xE0) {
-      length = 3;
-      code_point = lead & 0x0F;
-    } else if ((lead & 0xF8) == 0xF0) {
-      length = 4;
-      code_point = lead & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      const unsigned char next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are what
-    // Python's decoder refuses.
-    static constexpr uint32_t kMinimum[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinimum[length] || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 // The bytes a str or bytes item stores, or null for other kinds.
 const std::string* TextOf(const ShareableList::Item& item) {
   if (const auto* text = std::get_if<std::string>(&item)) return text;
@@ -123,7 +86,7 @@ absl::StatusOr<FormatField> TextFormat(const ShareableList::Item& item,
   if (text->size() > slot) {
     return refuse(absl::StrCat("does not fit its ", slot, "-byte slot"));
   }
-  if (is_str && !IsValidUtf8(*text)) {
+  if (is_str && !internal::IsUtf8(*text)) {
     return refuse("is not valid UTF-8; store it as Bytes");
   }
   const std::string form =
@@ -184,36 +147,6 @@ Format ParseFormat(const FormatField& field) {
     format.length = length;
   }
   return format;
-}
-
-// Python's repr of a str or bytes value: single quotes unless the text holds
-// one and no double quote; escapes for control bytes (and, in bytes, for
-// everything outside ASCII).
-std::string PythonQuote(absl::string_view text, bool is_bytes) {
-  const bool use_double = text.find('\'') != absl::string_view::npos &&
-                          text.find('"') == absl::string_view::npos;
-  const char quote = use_double ? '"' : '\'';
-  std::string out = is_bytes ? "b" : "";
-  out += quote;
-  for (const char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (c == quote || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (byte < 0x20 || byte == 0x7f || (is_bytes && byte >= 0x80)) {
-      absl::StrAppendFormat(&out, "\\x%02x", byte);
-    } else {
-      out += c;
-    }
-  }
-  out += quote;
-  return out;
 }
 
 bool IsNumber(const ShareableList::Item& item) {
@@ -561,10 +494,10 @@ std::string ShareableList::Repr(const Item& item) {
       return text;
     }
     std::string operator()(const std::string& text) const {
-      return PythonQuote(text, /*is_bytes=*/false);
+      return internal::PythonQuote(text, /*bytes=*/false);
     }
     std::string operator()(const Bytes& bytes) const {
-      return PythonQuote(bytes.value, /*is_bytes=*/true);
+      return internal::PythonQuote(bytes.value, /*bytes=*/true);
     }
   };
   return std::visit(Printer{}, item);

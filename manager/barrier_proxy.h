@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "manager/internal/methods.h"
+#include "manager/internal/wire/methods.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 

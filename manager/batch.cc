@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "manager/internal/session.h"
+#include "manager/internal/client/session.h"
 #include "manager/protocol.pb.h"
 
 namespace mp {

@@ -29,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "manager/internal/methods.h"
+#include "manager/internal/wire/methods.h"
 #include "manager/lock_proxy.h"
 
 namespace mp {

@@ -40,7 +40,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "manager/internal/methods.h"
+#include "manager/internal/wire/methods.h"
 #include "manager/proxy.h"
 #include "serialize/object.h"
 

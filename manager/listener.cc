@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "manager/internal/handshake.h"
-#include "manager/internal/transport.h"
+#include "manager/internal/wire/handshake.h"
+#include "manager/internal/wire/transport.h"
 #include "process/process.h"
 
 namespace mp::connection {

@@ -30,7 +30,7 @@
 //
 // Authentication: each side proves it holds the authkey with an
 // HMAC-SHA256 of the other side's fresh random nonce, as the manager does
-// (manager/internal/handshake.h): the key never crosses the socket and a
+// (manager/internal/wire/handshake.h): the key never crosses the socket and a
 // recorded exchange cannot be replayed. Unlike Python, whose Listener and
 // Client authenticate only when given a key, both authenticate by default
 // with `mp::CurrentAuthKey()`, which every process started by this library

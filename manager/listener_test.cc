@@ -11,7 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "manager/internal/transport.h"
+#include "manager/internal/wire/transport.h"
 #include "process/process.h"
 #include "process/wait.h"
 #include "tests/testing/status_matchers.h"

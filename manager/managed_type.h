@@ -72,7 +72,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "manager/exposed.h"
-#include "manager/internal/managed.h"
+#include "manager/internal/server/managed.h"
 #include "manager/options.h"
 #include "serialize/object.h"
 

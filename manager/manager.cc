@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "manager/internal/server.h"
-#include "manager/internal/session.h"
-#include "manager/internal/spawned_server.h"
+#include "manager/internal/client/session.h"
+#include "manager/internal/server/server.h"
+#include "manager/internal/server/spawned_server.h"
 #include "manager/protocol.pb.h"
 #include "process/process.h"
 

@@ -3,7 +3,7 @@
 // server placed the same way:
 //
 //   BM_RawCallAreaRoundTrip    a 32-byte message through a call area
-//                              (manager/internal/call_area.h: the same
+//                              (manager/internal/wire/call_area.h: the same
 //                              memory, the same spin-then-futex waits as a
 //                              manager call) to a forked process that copies
 //                              it back: the floor of a call through shared
@@ -53,8 +53,8 @@
 #include "bench/partner.h"
 #include "benchmark/benchmark.h"
 #include "manager/batch.h"
-#include "manager/internal/call_area.h"
-#include "manager/internal/transport.h"
+#include "manager/internal/wire/call_area.h"
+#include "manager/internal/wire/transport.h"
 #include "manager/manager.h"
 
 namespace mp {

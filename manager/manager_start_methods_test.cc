@@ -13,7 +13,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "manager/internal/transport.h"
+#include "manager/internal/wire/transport.h"
 #include "manager/managed_type.h"
 #include "manager/manager.h"
 #include "process/context.h"

@@ -1,10 +1,10 @@
 // The proxies and the server agree on every method name: each built-in
 // type's server table serves exactly the names its proxy's `Methods` lists
-// (manager/internal/methods.h), every served type has a factory, and the
+// (manager/internal/wire/methods.h), every served type has a factory, and the
 // typed proxies send no method name spelled as a literal (which would
 // bypass the check). CPython's `_exposed_` tuples play this part there.
 
-#include "manager/internal/method_table.h"
+#include "manager/internal/server/method_table.h"
 
 #include <fstream>
 #include <regex>
@@ -23,9 +23,9 @@
 #include "manager/condition_proxy.h"
 #include "manager/dict_proxy.h"
 #include "manager/event_proxy.h"
-#include "manager/internal/managed.h"
-#include "manager/internal/methods.h"
-#include "manager/internal/pool_type.h"
+#include "manager/internal/server/managed.h"
+#include "manager/internal/server/pool_type.h"
+#include "manager/internal/wire/methods.h"
 #include "manager/list_proxy.h"
 #include "manager/lock_proxy.h"
 #include "manager/namespace_proxy.h"

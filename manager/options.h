@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "manager/internal/managed.h"
+#include "manager/internal/server/managed_factory.h"
 #include "process/start_method.h"
 #include "serialize/function.h"
 

@@ -56,7 +56,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "manager/internal/methods.h"
+#include "manager/internal/wire/methods.h"
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 #include "process/pool.h"

@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "manager/internal/proxy_ref.h"
-#include "manager/internal/session.h"
+#include "manager/internal/client/session.h"
+#include "manager/internal/wire/proxy_ref.h"
 #include "manager/protocol.pb.h"
 
 namespace mp {

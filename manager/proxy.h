@@ -57,7 +57,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "manager/internal/methods.h"
+#include "manager/internal/wire/methods.h"
 #include "serialize/codec.h"
 #include "serialize/object.h"
 #include "serialize/serialize.h"
@@ -209,8 +209,8 @@ class BaseProxy {
 namespace internal {
 
 // The wire form of every proxy: a SharedObjectRef of kind "proxy"
-// (manager/internal/proxy_ref.h). Decoding attaches to the manager named in
-// it, with the authkey this process uses for that address. `type_id`, when
+// (manager/internal/wire/proxy_ref.h). Decoding attaches to the manager named
+// in it, with the authkey this process uses for that address. `type_id`, when
 // not empty, is the only type accepted.
 void EncodeProxy(const BaseProxy& proxy, Writer& writer);
 absl::Status DecodeProxy(const ValueView& view, absl::string_view type_id,

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "manager/internal/server.h"
+#include "manager/internal/server/server.h"
 #include "process/process.h"
 
 namespace mp {

@@ -1,4 +1,4 @@
-// The shared-memory call path (manager/internal/call_area.h) against the
+// The shared-memory call path (manager/internal/wire/call_area.h) against the
 // socket path: the same calls give the same results, messages too big for
 // the area still arrive, and the path is really taken (the server counts
 // the connections that use an area).

@@ -12,16 +12,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "serialize/internal/shared_object_ref.h"
+#include "serialize/python_object.h"
 
 namespace mp {
 namespace {
 
 using Kind = Object::Kind;
 
-bool IsNumber(Kind kind) {
-  return kind == Kind::kBool || kind == Kind::kInt || kind == Kind::kUnsigned ||
-         kind == Kind::kFloat;
-}
+using internal::IsNumber;
 
 // Every number as a long double: exact for int64, uint64 and double on the
 // x86-64 and aarch64 ABIs this library targets.

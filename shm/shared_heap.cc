@@ -8,15 +8,16 @@
 #include <atomic>
 #include <cstring>
 #include <map>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/mutex.h"
 #include "base/segment_name.h"
 #include "base/task.h"
 #include "shm/shared_memory.h"
@@ -67,7 +68,7 @@ class Heap {
   absl::StatusOr<std::pair<std::shared_ptr<Arena>, size_t>> Allocate(
       size_t size) {
     size = RoundUp(size, SharedBlock::kAlignment);
-    std::lock_guard<std::mutex> guard(mutex_);
+    internal::MutexLock guard(mutex_);
     ForgetParentArenas();
     for (const std::shared_ptr<Arena>& arena : arenas_) {
       if (std::optional<size_t> offset = TakeFrom(*arena, size)) {
@@ -98,7 +99,7 @@ class Heap {
 
   void Free(const std::shared_ptr<Arena>& arena, size_t offset, size_t size) {
     size = RoundUp(size, SharedBlock::kAlignment);
-    std::lock_guard<std::mutex> guard(mutex_);
+    internal::MutexLock guard(mutex_);
     if (arena->allocator != internal::CurrentProcessId()) return;
     // Zero now rather than at allocation: the next user finds its state
     // initialized without touching the page again.
@@ -127,7 +128,7 @@ class Heap {
   }
 
   absl::StatusOr<std::shared_ptr<Arena>> Attach(const std::string& name) {
-    std::lock_guard<std::mutex> guard(mutex_);
+    internal::MutexLock guard(mutex_);
     auto found = by_name_.find(name);
     if (found != by_name_.end()) {
       if (std::shared_ptr<Arena> arena = found->second.lock()) return arena;
@@ -145,14 +146,14 @@ class Heap {
     // allocated should neither register its fences nor write to memory it
     // shares with its parent on the way out.
     if (owner_.load(std::memory_order_relaxed) != getpid()) return;
-    std::lock_guard<std::mutex> guard(mutex_);
+    internal::MutexLock guard(mutex_);
     for (const std::shared_ptr<Arena>& arena : arenas_) {
       (void)arena->memory.Unlink();
     }
   }
 
   size_t LiveArenaCount() {
-    std::lock_guard<std::mutex> guard(mutex_);
+    internal::MutexLock guard(mutex_);
     ForgetParentArenas();
     return arenas_.size();
   }
@@ -161,13 +162,21 @@ class Heap {
   Heap() {
     // A fork while another thread holds the mutex must not leave the child's
     // copy locked forever.
-    pthread_atfork([] { Get().mutex_.lock(); }, [] { Get().mutex_.unlock(); },
-                   [] { Get().mutex_.unlock(); });
+    pthread_atfork(&LockForFork, &UnlockAfterFork, &UnlockAfterFork);
+  }
+
+  // Held from the prepare handler to the parent's and child's: across
+  // functions, where the analysis cannot follow.
+  static void LockForFork() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Get().mutex_.Lock();
+  }
+  static void UnlockAfterFork() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Get().mutex_.Unlock();
   }
 
   // In a forked child the inherited arenas are the parent's to allocate from;
   // the child's blocks keep them mapped as long as it uses them.
-  void ForgetParentArenas() {
+  void ForgetParentArenas() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     const pid_t self = internal::CurrentProcessId();
     if (owner_.load(std::memory_order_relaxed) == self) return;
     owner_.store(self, std::memory_order_relaxed);
@@ -188,12 +197,15 @@ class Heap {
     return std::nullopt;
   }
 
-  std::mutex mutex_;
+  // Also guards each Arena's free list and block count, which the analysis
+  // cannot name from here.
+  internal::Mutex mutex_;
   std::atomic<pid_t> owner_{0};
   static std::atomic<Heap*> existing;
-  std::vector<std::shared_ptr<Arena>> arenas_;  // Ours to allocate from.
-  std::map<std::string, std::weak_ptr<Arena>> by_name_;
-  size_t last_arena_size_ = 0;
+  // Ours to allocate from.
+  std::vector<std::shared_ptr<Arena>> arenas_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, std::weak_ptr<Arena>> by_name_ ABSL_GUARDED_BY(mutex_);
+  size_t last_arena_size_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace

@@ -57,6 +57,7 @@
 #define MULTIPROCESS_SYNC_LOCK_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <type_traits>
 
@@ -102,11 +103,30 @@ class ABSL_LOCKABLE LockState {
 
   // Releases the lock, whoever holds it.
   // Errors: `FailedPrecondition` when the lock is not held.
-  [[nodiscard]] absl::Status Release() ABSL_UNLOCK_FUNCTION() {
+  [[nodiscard]] absl::Status Release() {
     if (ABSL_PREDICT_FALSE(word_.Holder() == 0)) return NotHeldError();
     word_.Release();
     return absl::OkStatus();
   }
+
+  // The standard Lockable calls, annotated for code the compiler's
+  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
+  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
+  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
+  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
+  // unlock() releases. They drop what Acquire reports of a dead holder:
+  // where that matters use Acquire and Release, which the analysis does
+  // not see (an Acquired is not a bool to it), or LockGuard.
+  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
+  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(false).held();
+  }
+  template <typename Rep, typename Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
+      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(true, absl::FromChrono(timeout)).held();
+  }
+  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
 
   // Whether some process holds the lock (a snapshot).
   bool locked() const { return word_.Holder() != 0; }
@@ -149,10 +169,27 @@ class ABSL_LOCKABLE Lock
   Acquired AcquireUntil(absl::Time deadline) {
     return state_->AcquireUntil(deadline);
   }
-  [[nodiscard]] absl::Status Release() ABSL_UNLOCK_FUNCTION() {
-    return state_->Release();
-  }
+  [[nodiscard]] absl::Status Release() { return state_->Release(); }
   bool locked() const { return state_->locked(); }
+
+  // The standard Lockable calls, annotated for code the compiler's
+  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
+  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
+  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
+  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
+  // unlock() releases. They drop what Acquire reports of a dead holder:
+  // where that matters use Acquire and Release, which the analysis does
+  // not see (an Acquired is not a bool to it), or LockGuard.
+  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
+  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(false).held();
+  }
+  template <typename Rep, typename Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
+      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(true, absl::FromChrono(timeout)).held();
+  }
+  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
 
  private:
   friend SharedHandle;

@@ -40,6 +40,7 @@
 #define MULTIPROCESS_SYNC_RLOCK_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <type_traits>
 
@@ -78,7 +79,26 @@ class ABSL_LOCKABLE RLockState {
   // Leaves the lock once; frees it when the calling thread leaves its last
   // level.
   // Errors: `FailedPrecondition` when the calling thread does not hold it.
-  [[nodiscard]] absl::Status Release() ABSL_UNLOCK_FUNCTION();
+  [[nodiscard]] absl::Status Release();
+
+  // The standard Lockable calls, annotated for code the compiler's
+  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
+  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
+  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
+  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
+  // unlock() releases. They drop what Acquire reports of a dead holder:
+  // where that matters use Acquire and Release, which the analysis does
+  // not see (an Acquired is not a bool to it), or LockGuard.
+  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
+  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(false).held();
+  }
+  template <typename Rep, typename Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
+      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(true, absl::FromChrono(timeout)).held();
+  }
+  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
 
   // Whether the calling thread holds the lock.
   bool HeldByThisThread() const {
@@ -124,10 +144,27 @@ class ABSL_LOCKABLE RLock
   Acquired AcquireUntil(absl::Time deadline) {
     return state_->AcquireUntil(deadline);
   }
-  [[nodiscard]] absl::Status Release() ABSL_UNLOCK_FUNCTION() {
-    return state_->Release();
-  }
+  [[nodiscard]] absl::Status Release() { return state_->Release(); }
   bool HeldByThisThread() const { return state_->HeldByThisThread(); }
+
+  // The standard Lockable calls, annotated for code the compiler's
+  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
+  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
+  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
+  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
+  // unlock() releases. They drop what Acquire reports of a dead holder:
+  // where that matters use Acquire and Release, which the analysis does
+  // not see (an Acquired is not a bool to it), or LockGuard.
+  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
+  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(false).held();
+  }
+  template <typename Rep, typename Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
+      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
+    return Acquire(true, absl::FromChrono(timeout)).held();
+  }
+  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
 
  private:
   friend SharedHandle;

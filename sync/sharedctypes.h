@@ -560,9 +560,7 @@ class ABSL_LOCKABLE Value {
                    absl::Duration timeout = absl::InfiniteDuration()) const {
     return lock_.Acquire(block, timeout);
   }
-  [[nodiscard]] absl::Status Release() const ABSL_UNLOCK_FUNCTION() {
-    return lock_.Release();
-  }
+  [[nodiscard]] absl::Status Release() const { return lock_.Release(); }
 
  private:
   template <typename U, typename L>
@@ -737,9 +735,7 @@ class ABSL_LOCKABLE Array {
                    absl::Duration timeout = absl::InfiniteDuration()) const {
     return lock_.Acquire(block, timeout);
   }
-  [[nodiscard]] absl::Status Release() const ABSL_UNLOCK_FUNCTION() {
-    return lock_.Release();
-  }
+  [[nodiscard]] absl::Status Release() const { return lock_.Release(); }
 
  private:
   template <typename U, typename L>

@@ -24,7 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "process/internal/mutex.h"
+#include "base/mutex.h"
 
 namespace mp::internal {
 

@@ -34,7 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "process/internal/mutex.h"
+#include "base/mutex.h"
 #include "process/internal/pool_task.h"
 #include "process/process.h"
 #include "process/queue.h"

@@ -122,7 +122,9 @@ class ManagedAsyncResult {
   // Whether the call completed without error; false while not Ready().
   bool Successful() const { return Ready() && Get().ok(); }
 
-  // Implementation detail.
+ private:
+  friend class PoolProxy;
+
   struct State {
     ~State() {
       if (waiter.joinable()) {
@@ -199,7 +201,6 @@ class ManagedAsyncResult {
   explicit ManagedAsyncResult(std::shared_ptr<State> state)
       : state_(std::move(state)) {}
 
- private:
   bool Known() const {
     absl::MutexLock lock(&state_->mutex);
     return state_->value.has_value();
@@ -252,7 +253,9 @@ class ManagedImapResult {
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
-  // Implementation detail.
+ private:
+  friend class PoolProxy;
+
   struct State {
     ~State() {
       if (pool.valid()) (void)pool.Call(internal::PoolMethods::kForget, job);
@@ -267,7 +270,6 @@ class ManagedImapResult {
   explicit ManagedImapResult(std::shared_ptr<State> state)
       : state_(std::move(state)) {}
 
- private:
   std::shared_ptr<State> state_;
   std::vector<R> buffer_;
   size_t position_ = 0;

@@ -72,6 +72,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "process/internal/next_iterator.h"
+#include "process/internal/pool_calls.h"
 #include "process/internal/pool_core.h"
 #include "process/internal/pool_task.h"
 #include "process/internal/target.h"
@@ -79,112 +81,6 @@
 #include "serialize/serialize.h"
 
 namespace mp {
-namespace internal {
-
-template <typename F, typename... Args>
-struct PoolApplyTypes {
-  static_assert(AsFunction<F>::kSendable,
-                "pool tasks must be sendable: a function, a captureless "
-                "lambda, an mp::Function or an mp::Bind closure");
-  static_assert((Sendable<Args> && ...),
-                "every argument of a pool task needs a //serialize codec");
-  using Fn = typename AsFunction<F>::Type;
-  using Value = typename TaskValue<
-      std::invoke_result_t<Fn&, std::decay_t<Args>...>>::Type;
-};
-template <typename F, typename Items, bool kStar>
-struct PoolMapTypes {
-  using Item = std::ranges::range_value_t<Items>;
-  static_assert(AsFunction<F>::kSendable,
-                "pool tasks must be sendable: a function, a captureless "
-                "lambda, an mp::Function or an mp::Bind closure");
-  static_assert(Sendable<Item>,
-                "the items of a pool map need a //serialize codec");
-  using Fn = typename AsFunction<F>::Type;
-  using Value =
-      typename TaskValue<typename ChunkCall<Fn, Item, kStar>::Result>::Type;
-};
-
-// The task that runs fn(args...) in a worker.
-template <typename F, typename... Args>
-absl::StatusOr<ChunkTask> ApplyTask(F fn, const std::tuple<Args...>& args) {
-  using Fn = typename PoolApplyTypes<F, Args...>::Fn;
-  absl::StatusOr<std::string> payload = std::apply(
-      [&](const Args&... each) {
-        return DumpsTuple(AsFunction<F>::Make(fn), each...);
-      },
-      args);
-  if (!payload.ok()) return payload.status();
-  return ChunkTask{TaskRunner(&RunApply<Fn, std::decay_t<Args>...>),
-                   *std::move(payload)};
-}
-
-// `items` cut into chunks of `chunksize` (0: 1), each encoded as a task
-// running `fn` on every item of it (on every item's tuple when `kStar`),
-// and the number of items in each.
-template <bool kStar, typename F, typename Items>
-absl::StatusOr<std::pair<std::vector<ChunkTask>, std::vector<size_t>>>
-ChunkTasks(F fn, const Items& items, size_t chunksize) {
-  using Types = PoolMapTypes<F, Items, kStar>;
-  using Item = typename Types::Item;
-  if (chunksize == 0) chunksize = 1;
-  std::vector<ChunkTask> tasks;
-  std::vector<size_t> sizes;
-  const typename Types::Fn function = AsFunction<F>::Make(fn);
-  const TaskRunner runner(&RunChunk<typename Types::Fn, Item, kStar>);
-  std::vector<Item> chunk;
-  chunk.reserve(chunksize);
-  auto it = std::ranges::begin(items);
-  const auto end = std::ranges::end(items);
-  while (it != end) {
-    chunk.clear();
-    for (; it != end && chunk.size() < chunksize; ++it) chunk.push_back(*it);
-    absl::StatusOr<std::string> payload = DumpsTuple(function, chunk);
-    if (!payload.ok()) return payload.status();
-    tasks.push_back(ChunkTask{runner, *std::move(payload)});
-    sizes.push_back(chunk.size());
-  }
-  return std::make_pair(std::move(tasks), std::move(sizes));
-}
-
-// Python's automatic chunksize for `items` over `processes` workers: about
-// four chunks per worker.
-inline size_t AutoChunksize(size_t items, int processes) {
-  const size_t chunks = static_cast<size_t>(processes) * 4;
-  return std::max<size_t>(1, (items + chunks - 1) / chunks);
-}
-
-// Range-for over an `Owner` whose Next() gives
-// absl::StatusOr<std::optional<R>>: each element is a result or an error,
-// and the range ends at nullopt.
-template <typename Owner, typename R>
-class NextIterator {
- public:
-  using value_type = absl::StatusOr<R>;
-  using difference_type = std::ptrdiff_t;
-  NextIterator() = default;
-  explicit NextIterator(Owner* owner) : owner_(owner) { ++*this; }
-  const value_type& operator*() const { return current_; }
-  NextIterator& operator++() {
-    absl::StatusOr<std::optional<R>> next = owner_->Next();
-    if (!next.ok()) {
-      current_ = next.status();
-    } else if (next->has_value()) {
-      current_ = **std::move(next);
-    } else {
-      owner_ = nullptr;
-    }
-    return *this;
-  }
-  void operator++(int) { ++*this; }
-  bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
-
- private:
-  Owner* owner_ = nullptr;
-  value_type current_ = absl::UnknownError("");
-};
-
-}  // namespace internal
 
 // What each worker runs once before its first task: Python's
 // `initializer` and `initargs`. Build it from a sendable function (or, with
@@ -274,7 +170,9 @@ class AsyncResult {
   // Whether the call completed without error; false while not Ready().
   bool Successful() const { return Ready() && state_->value.ok(); }
 
-  // Implementation detail.
+ private:
+  friend class Pool;
+
   struct State : internal::JobState {
     using JobState::JobState;
     void Finish() override {
@@ -297,8 +195,6 @@ class AsyncResult {
   explicit AsyncResult(std::shared_ptr<State> state)
       : state_(std::move(state)) {}
 
- private:
-  friend class Pool;
   // Waits and moves the value out: for Pool's blocking calls, whose handle
   // nobody else sees.
   absl::StatusOr<T> Take() && {
@@ -347,11 +243,12 @@ class ImapResult {
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
-  // Implementation detail.
+ private:
+  friend class Pool;
+
   ImapResult(std::shared_ptr<internal::JobState> state, bool unordered)
       : state_(std::move(state)), unordered_(unordered) {}
 
- private:
   std::shared_ptr<internal::JobState> state_;
   bool unordered_;
   size_t chunk_ = 0;

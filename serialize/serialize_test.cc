@@ -43,9 +43,40 @@ struct Basket {
 };
 MP_SERIALIZE_FIELDS(Basket, orders, header, extra);
 
+// A class whose state is private, with a codec written only with the public
+// names of serialize/codec.h (ValueWriter, ValueView), as codec.h shows.
+class Point {
+ public:
+  Point() = default;
+  Point(int x, int y) : x_(x), y_(y) {}
+  int x() const { return x_; }
+  int y() const { return y_; }
+  friend bool operator==(const Point&, const Point&) = default;
+
+ private:
+  int x_ = 0;
+  int y_ = 0;
+};
+
 enum class Color : uint8_t { kRed = 1, kBlue = 200 };
 
 }  // namespace serialize_test
+
+template <>
+struct Codec<serialize_test::Point> {
+  using State = std::pair<int, int>;
+  static void Encode(const serialize_test::Point& point, ValueWriter& writer) {
+    Codec<State>::Encode(State(point.x(), point.y()), writer);
+  }
+  static absl::Status Decode(const ValueView& view, int depth,
+                             serialize_test::Point* out) {
+    State xy;
+    absl::Status read = Codec<State>::Decode(view, depth, &xy);
+    if (read.ok()) *out = serialize_test::Point(xy.first, xy.second);
+    return read;
+  }
+};
+
 namespace {
 
 using ::mp::serialize_test::Basket;
@@ -142,6 +173,24 @@ TEST(SerializeTest, UserStructsNestArbitrarily) {
   basket.extra = std::vector<Order>{tea, cake};
   ExpectRoundTrip(basket);
   ExpectRoundTrip(std::vector<Basket>{basket, Basket{}});
+}
+
+TEST(SerializeTest, AUserCodecWithThePublicNamesRoundTripsAndNests) {
+  using serialize_test::Point;
+  const std::vector<Point> points = {Point(1, 2), Point(-3, 40)};
+  absl::StatusOr<std::string> bytes = Dumps(points);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  absl::StatusOr<std::vector<Point>> back = Loads<std::vector<Point>>(*bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, points);
+  // Its bytes are a pair's: a Point reads back as (x, y).
+  absl::StatusOr<std::pair<int, int>> pair =
+      Loads<std::pair<int, int>>(*Dumps(Point(5, 6)));
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  EXPECT_EQ(*pair, std::make_pair(5, 6));
+  // And a str is refused as one, by the pair's codec.
+  EXPECT_EQ(Loads<Point>(*Dumps(std::string("no"))).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SerializeTest, ProtobufMessagesTravelAsAny) {

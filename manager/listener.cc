@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/poll.h"
 #include "manager/internal/wire/handshake.h"
 #include "manager/internal/wire/transport.h"
 #include "process/process.h"
@@ -134,18 +135,13 @@ absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
   int fd = -1;
   while (fd < 0) {
     pollfd ready = {fd_, POLLIN, 0};
-    int wait_ms = -1;
-    if (deadline != absl::InfiniteFuture()) {
-      wait_ms = static_cast<int>(absl::ToInt64Milliseconds(std::max(
-          deadline - absl::Now() + absl::Milliseconds(1) - absl::Nanoseconds(1),
-          absl::ZeroDuration())));
+    absl::StatusOr<int> n = internal::PollUntil({&ready, 1}, deadline);
+    if (!n.ok()) {
+      return absl::Status(
+          n.status().code(),
+          absl::StrCat("listener \"", address_, "\": ", n.status().message()));
     }
-    const int n = poll(&ready, 1, wait_ms);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      return absl::ErrnoToStatus(
-          errno, absl::StrCat("listener \"", address_, "\": poll"));
-    if (n == 0) {
+    if (*n == 0) {
       return absl::DeadlineExceededError(
           absl::StrCat("listener \"", address_, "\": no client within ",
                        absl::FormatDuration(timeout)));

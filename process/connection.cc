@@ -12,6 +12,7 @@
 #include <new>
 
 #include "absl/strings/str_cat.h"
+#include "base/poll.h"
 #include "process/internal/passed_fds.h"
 
 namespace mp {
@@ -298,22 +299,14 @@ absl::StatusOr<bool> Connection::Poll(absl::Duration timeout) {
   if (absl::Status usable = Usable(true); !usable.ok()) return usable;
   if (end_ > read_) return true;
   pollfd ready = {fd_, POLLIN, 0};
-  timespec limit;
-  timespec* limit_pointer = nullptr;
-  if (timeout != absl::InfiniteDuration()) {
-    limit = absl::ToTimespec(std::max(timeout, absl::ZeroDuration()));
-    limit_pointer = &limit;
+  absl::StatusOr<int> n = internal::PollUntil(
+      {&ready, 1}, timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                                       : absl::Now() + timeout);
+  if (!n.ok()) {
+    return absl::Status(n.status().code(),
+                        absl::StrCat("connection: ", n.status().message()));
   }
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    const int n = ppoll(&ready, 1, limit_pointer, nullptr);
-    if (n >= 0) return n > 0;
-    if (errno != EINTR) return absl::ErrnoToStatus(errno, "connection: poll");
-    if (limit_pointer != nullptr) {
-      limit = absl::ToTimespec(
-          std::max(deadline - absl::Now(), absl::ZeroDuration()));
-    }
-  }
+  return *n > 0;
 }
 
 absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex) {

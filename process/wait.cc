@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/poll.h"
 
 namespace mp::connection {
 namespace {
@@ -86,11 +87,12 @@ absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable> objects,
     }
     // Descriptors, without waiting, so that every ready object is reported.
     for (pollfd& each : polled) each.revents = 0;
-    int n;
-    do {
-      n = poll(polled.data(), polled.size(), 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return absl::ErrnoToStatus(errno, "wait: poll");
+    if (absl::StatusOr<int> n =
+            internal::PollUntil(absl::MakeSpan(polled), absl::InfinitePast());
+        !n.ok()) {
+      return absl::Status(n.status().code(),
+                          absl::StrCat("wait: ", n.status().message()));
+    }
     for (size_t i = 0; i < polled.size(); ++i) {
       if (polled[i].fd >= 0 && polled[i].revents != 0) ready.push_back(i);
     }
@@ -106,16 +108,14 @@ absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable> objects,
       sleep = std::min(sleep, look_every);
       look_every = std::min(look_every * 2, kLastQueueLook);
     }
-    timespec limit;
-    timespec* limit_pointer = nullptr;
-    if (sleep != absl::InfiniteDuration()) {
-      limit = absl::ToTimespec(sleep);
-      limit_pointer = &limit;
-    }
     // Wakes when a descriptor is ready; the loop then reports them all.
-    if (ppoll(polled.data(), polled.size(), limit_pointer, nullptr) < 0 &&
-        errno != EINTR) {
-      return absl::ErrnoToStatus(errno, "wait: poll");
+    if (absl::StatusOr<int> n = internal::PollUntil(
+            absl::MakeSpan(polled), sleep == absl::InfiniteDuration()
+                                        ? absl::InfiniteFuture()
+                                        : now + sleep);
+        !n.ok()) {
+      return absl::Status(n.status().code(),
+                          absl::StrCat("wait: ", n.status().message()));
     }
   }
 }

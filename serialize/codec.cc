@@ -152,18 +152,15 @@ absl::Status DecodeSecondsAndNanos(absl::string_view bytes, int64_t* seconds,
   *nanos = 0;
   *infinite = false;
   Reader reader(bytes);
+  WireField each;
   while (!reader.done()) {
-    uint32_t field;
-    WireType type;
-    uint64_t value;
-    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-      return read;
-    }
-    if (field < 1 || field > 3 || type != kVarint) {
+    if (absl::Status read = reader.ReadField(&each); !read.ok()) return read;
+    const uint32_t field = each.number;
+    const uint64_t value = each.scalar;
+    if (field < 1 || field > 3 || each.type != kVarint) {
       return absl::InvalidArgumentError(
           "serialize: malformed duration or time");
     }
-    if (absl::Status read = reader.ReadVarint(&value); !read.ok()) return read;
     if (field == 1) *seconds = static_cast<int64_t>(value);
     if (field == 2) {
       const int64_t signed_nanos = static_cast<int64_t>(value);
@@ -203,20 +200,14 @@ absl::Status DecodeMessage(const ValueView& view,
   absl::string_view type_url;
   absl::string_view payload;
   Reader reader(view.bytes);
+  WireField field;
   while (!reader.done()) {
-    uint32_t field;
-    WireType type;
-    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-      return read;
-    }
-    if ((field != 1 && field != 2) || type != kLengthDelimited) {
+    if (absl::Status read = reader.ReadField(&field); !read.ok()) return read;
+    if ((field.number != 1 && field.number != 2) ||
+        field.type != kLengthDelimited) {
       return absl::InvalidArgumentError("serialize: malformed Any message");
     }
-    if (absl::Status read =
-            reader.ReadLengthDelimited(field == 1 ? &type_url : &payload);
-        !read.ok()) {
-      return read;
-    }
+    (field.number == 1 ? type_url : payload) = field.bytes;
   }
   const size_t slash = type_url.rfind('/');
   const absl::string_view name =

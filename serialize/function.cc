@@ -126,26 +126,12 @@ absl::Status ReadReference(absl::string_view message, bool nested,
   bool has_offset = false;
   absl::string_view rebuild;
   Reader reader(message);
+  WireField each;
   while (!reader.done()) {
-    uint32_t field;
-    WireType type;
-    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-      return read;
-    }
-    absl::string_view bytes;
-    uint64_t number = 0;
-    absl::Status read;
-    if (type == kLengthDelimited) {
-      read = reader.ReadLengthDelimited(&bytes);
-    } else if (type == kVarint) {
-      read = reader.ReadVarint(&number);
-    } else if (type == kFixed64) {
-      read = reader.ReadFixed64(&number);
-    } else {
-      read = reader.Skip(type);
-    }
-    if (!read.ok()) return read;
-    switch (field) {
+    if (absl::Status read = reader.ReadField(&each); !read.ok()) return read;
+    const absl::string_view bytes = each.bytes;
+    const uint64_t number = each.scalar;
+    switch (each.number) {
       case kBuildId:
         build_id = std::string(bytes);
         break;

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/poll.h"
 #include "base/task.h"
 #include "shm/shared_heap.h"
 
@@ -139,18 +140,10 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
                                   : absl::Now() + timeout;
   if (timeout > absl::ZeroDuration()) {
     if (pidfd >= 0) {
-      while (true) {
-        pollfd ready = {pidfd, POLLIN, 0};
-        timespec remaining;
-        timespec* limit = nullptr;
-        if (deadline != absl::InfiniteFuture()) {
-          remaining = absl::ToTimespec(
-              std::max(deadline - absl::Now(), absl::ZeroDuration()));
-          limit = &remaining;
-        }
-        const int n = ppoll(&ready, 1, limit, nullptr);
-        if (n >= 0 || errno != EINTR) break;
-      }
+      // The child has exited when its pidfd is readable; a failed poll
+      // falls through to the check below, as a timeout does.
+      pollfd ready = {pidfd, POLLIN, 0};
+      (void)PollUntil({&ready, 1}, deadline);
     } else {
       // No pidfd: a blocking waitpid when there is no deadline, otherwise
       // short sleeps (only on kernels older than 5.3).

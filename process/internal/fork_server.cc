@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/fd_passing.h"
 #include "base/mutex.h"
 #include "base/task.h"
 #include "process/internal/children.h"
@@ -84,31 +85,14 @@ ClientState& Client() {
   return *state;
 }
 
-// Sends `bytes` with `fds` attached to their first byte.
-absl::Status SendWithFds(int socket, absl::string_view bytes,
-                         const std::vector<int>& fds) {
-  char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-  bool fds_sent = fds.empty();
+// Sends all of `bytes`, with `fds` attached to their first byte.
+absl::Status SendAllWithFds(int socket, absl::string_view bytes,
+                            const std::vector<int>& fds) {
+  absl::Span<const int> attached = fds;
   while (!bytes.empty()) {
-    iovec part = {const_cast<char*>(bytes.data()), bytes.size()};
-    msghdr message = {};
-    message.msg_iov = &part;
-    message.msg_iovlen = 1;
-    if (!fds_sent) {
-      message.msg_control = control;
-      message.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* header = CMSG_FIRSTHDR(&message);
-      header->cmsg_level = SOL_SOCKET;
-      header->cmsg_type = SCM_RIGHTS;
-      header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
-    }
-    const ssize_t sent = sendmsg(socket, &message, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "fork server: send");
-    }
-    fds_sent = true;
+    const ssize_t sent = SendWithFds(socket, bytes, attached);
+    if (sent < 0) return absl::ErrnoToStatus(errno, "fork server: send");
+    attached = {};
     bytes.remove_prefix(static_cast<size_t>(sent));
   }
   return absl::OkStatus();
@@ -119,7 +103,7 @@ absl::Status SendWithFds(int socket, absl::string_view bytes,
 bool ReceiveWithFds(int socket, char* out, size_t size, std::vector<int>* fds) {
   size_t have = 0;
   while (have < size) {
-    char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+    char control[FdControlSpace(kMaxFds)];
     iovec part = {out + have, size - have};
     msghdr message = {};
     message.msg_iov = &part;
@@ -129,15 +113,7 @@ bool ReceiveWithFds(int socket, char* out, size_t size, std::vector<int>* fds) {
     const ssize_t got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return false;
-    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-         header = CMSG_NXTHDR(&message, header)) {
-      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS)
-        continue;
-      const size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      const size_t at = fds->size();
-      fds->resize(at + count);
-      std::memcpy(fds->data() + at, CMSG_DATA(header), count * sizeof(int));
-    }
+    CollectPassedFds(message, fds);
     have += static_cast<size_t>(got);
   }
   return true;
@@ -233,7 +209,7 @@ absl::StatusOr<pid_t> AskLocked(ClientState& client, absl::string_view bytes,
   const uint64_t length = bytes.size();
   std::memcpy(message.data(), &length, 8);
   message.append(bytes.data(), bytes.size());
-  if (absl::Status sent = SendWithFds(client.fd, message, fds); !sent.ok()) {
+  if (absl::Status sent = SendAllWithFds(client.fd, message, fds); !sent.ok()) {
     *server_gone = true;
     return absl::UnavailableError(absl::StrCat(
         "fork server (pid ", client.server, ") is gone: ", sent.message()));
@@ -324,7 +300,7 @@ void ForkOne(int channel, const ThreadState& thread, std::string bytes,
     reply.pid_or_error = pid > 0 ? pid : -errno;
   }
   CloseAll(fds);
-  (void)SendWithFds(
+  (void)SendAllWithFds(
       channel, absl::string_view(reinterpret_cast<char*>(&reply), sizeof reply),
       {});
 }

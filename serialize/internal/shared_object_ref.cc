@@ -32,20 +32,12 @@ void WriteSharedObjectRef(const SharedObjectRef& ref, Writer& writer) {
 absl::Status ReadSharedObjectRef(absl::string_view message,
                                  SharedObjectRef* out) {
   Reader reader(message);
+  WireField field;
   while (!reader.done()) {
-    uint32_t field;
-    WireType type;
-    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
-      return read;
-    }
-    absl::string_view bytes;
-    uint64_t number = 0;
-    absl::Status read = type == kLengthDelimited
-                            ? reader.ReadLengthDelimited(&bytes)
-                        : type == kVarint ? reader.ReadVarint(&number)
-                                          : reader.Skip(type);
-    if (!read.ok()) return read;
-    switch (field) {
+    if (absl::Status read = reader.ReadField(&field); !read.ok()) return read;
+    const absl::string_view bytes = field.bytes;
+    const uint64_t number = field.scalar;
+    switch (field.number) {
       case Fields::kKindFieldNumber:
         out->kind = bytes;
         break;

@@ -41,23 +41,15 @@ template <typename Function>
 absl::Status ForEachField(absl::string_view message, uint32_t field,
                           Function&& each) {
   Reader reader(message);
+  WireField read_field;
   while (!reader.done()) {
-    uint32_t number;
-    WireType type;
-    if (absl::Status read = reader.ReadTag(&number, &type); !read.ok()) {
+    if (absl::Status read = reader.ReadField(&read_field); !read.ok()) {
       return read;
     }
-    if (number != field || type != kLengthDelimited) {
-      if (absl::Status skipped = reader.Skip(type); !skipped.ok()) {
-        return skipped;
-      }
+    if (read_field.number != field || read_field.type != kLengthDelimited) {
       continue;
     }
-    absl::string_view bytes;
-    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
-      return read;
-    }
-    if (absl::Status done = each(bytes); !done.ok()) return done;
+    if (absl::Status done = each(read_field.bytes); !done.ok()) return done;
   }
   return absl::OkStatus();
 }

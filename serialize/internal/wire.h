@@ -62,6 +62,16 @@ inline int64_t UnZigZag(uint64_t value) {
   return static_cast<int64_t>((value >> 1) ^ (~(value & 1) + 1));
 }
 
+// One field as Reader::ReadField reads it: its number and wire type, and
+// its payload — `bytes` for a length-delimited field, `scalar` for a
+// varint or fixed one (a fixed32 in its low half).
+struct WireField {
+  uint32_t number = 0;
+  WireType type = kVarint;
+  absl::string_view bytes;
+  uint64_t scalar = 0;
+};
+
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
@@ -182,6 +192,34 @@ class Reader {
     *bytes = absl::string_view(position_, length);
     position_ += length;
     return absl::OkStatus();
+  }
+
+  // Reads the next field whole, tag and payload: the one loop body every
+  // message reader shares (each then checks the numbers and types it
+  // accepts).
+  absl::Status ReadField(WireField* field) {
+    if (absl::Status read = ReadTag(&field->number, &field->type); !read.ok()) {
+      return read;
+    }
+    field->bytes = absl::string_view();
+    field->scalar = 0;
+    switch (field->type) {
+      case kVarint:
+        return ReadVarint(&field->scalar);
+      case kFixed64:
+        return ReadFixed64(&field->scalar);
+      case kLengthDelimited:
+        return ReadLengthDelimited(&field->bytes);
+      case kFixed32: {
+        if (remaining() < 4) return Truncated("fixed32");
+        uint32_t value;
+        std::memcpy(&value, position_, 4);
+        position_ += 4;
+        field->scalar = value;
+        return absl::OkStatus();
+      }
+    }
+    return absl::InvalidArgumentError("serialize: unknown wire type");
   }
 
   absl::Status Skip(WireType type) {

@@ -162,7 +162,7 @@ class OrderedDict {
   size_t holes_ = 0;
 };
 
-class ManagedDict final : public ManagedObject {
+class ManagedDict final : public TabledObject<ManagedDict> {
  public:
   using M = DictMethods;
   static const MethodTable<ManagedDict>& Table() {
@@ -192,11 +192,7 @@ class ManagedDict final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedDict>& methods() const { return Table(); }
 
   absl::StatusOr<Object> GetItem(std::vector<Object>& args, CallEffects&) {
     if (auto s = CheckHashable(args[0]); !s.ok()) return s;
@@ -389,7 +385,7 @@ class ManagedDict final : public ManagedObject {
 
 // ---- list ----
 
-class ManagedList final : public ManagedObject {
+class ManagedList final : public TabledObject<ManagedList> {
  public:
   using M = ListMethods;
   static const MethodTable<ManagedList>& Table() {
@@ -421,11 +417,7 @@ class ManagedList final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedList>& methods() const { return Table(); }
 
   absl::StatusOr<Object> GetItem(std::vector<Object>& args, CallEffects&) {
     absl::StatusOr<size_t> at = Position(args[0], "list index out of range");
@@ -638,7 +630,7 @@ class ManagedList final : public ManagedObject {
 
 // ---- Namespace ----
 
-class ManagedNamespace final : public ManagedObject {
+class ManagedNamespace final : public TabledObject<ManagedNamespace> {
  public:
   using M = NamespaceMethods;
   static const MethodTable<ManagedNamespace>& Table() {
@@ -657,11 +649,7 @@ class ManagedNamespace final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedNamespace>& methods() const { return Table(); }
 
   absl::StatusOr<Object> GetAttr(std::vector<Object>& args, CallEffects&) {
     absl::StatusOr<std::string> name = Name(args[0]);

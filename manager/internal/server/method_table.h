@@ -1,13 +1,19 @@
 // Internal: one table per served type of the methods it exposes — name,
 // arity and handler — through which the server dispatches a call.
 //
-//   const MethodTable<ManagedDict>& Table() {
-//     static const auto* table = new MethodTable<ManagedDict>(
-//         DictMethods::kTypeId,
-//         {{DictMethods::kGetItem, 1, 1, &ManagedDict::GetItem}, ...});
-//     return *table;
-//   }
-//   ... Table().Call(*this, method, args, effects);
+//   class ManagedDict final : public TabledObject<ManagedDict> {
+//    public:
+//     static const MethodTable<ManagedDict>& Table() {
+//       static const auto* const table = new MethodTable<ManagedDict>(
+//           DictMethods::kTypeId,
+//           {{DictMethods::kGetItem, 1, 1, &ManagedDict::GetItem}, ...});
+//       return *table;
+//     }
+//     const MethodTable<ManagedDict>& methods() const { return Table(); }
+//     absl::StatusOr<Object> GetItem(std::vector<Object>& args,
+//                                    CallEffects& effects);
+//     ...
+//   };
 //
 // The names come from manager/internal/wire/methods.h, the constants the
 // proxies send. The table checks the arity (Python's TypeError wording) before
@@ -108,6 +114,20 @@ class MethodTable final : public MethodList {
   absl::string_view type_id_;
   std::vector<Method> methods_;
   absl::flat_hash_map<absl::string_view, size_t> index_;
+};
+
+// A served object whose calls go through its type's table: `Derived` has
+// `const MethodTable<Derived>& methods() const` (usually its static
+// Table(), or one of two for a type served under two ids).
+template <typename Derived>
+class TabledObject : public ManagedObject {
+ public:
+  absl::StatusOr<Object> Call(absl::string_view method,
+                              std::vector<Object>& args,
+                              CallEffects& effects) final {
+    Derived& self = static_cast<Derived&>(*this);
+    return self.methods().Call(self, method, args, effects);
+  }
 };
 
 // Every built-in type's table: dict, list, Namespace, the sync types and

@@ -44,7 +44,7 @@ class NotifyingJob final : public JobState {
   const std::function<void()> notify_;
 };
 
-class ManagedPool final : public ManagedObject {
+class ManagedPool final : public TabledObject<ManagedPool> {
  public:
   ManagedPool(std::unique_ptr<PoolCore> core, std::function<void()> notify)
       : core_(std::move(core)), notify_(std::move(notify)) {}
@@ -76,11 +76,7 @@ class ManagedPool final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedPool>& methods() const { return Table(); }
 
   // take(job, timeout): every chunk's (code, message, bytes), or None when
   // the job is not complete by the timeout.

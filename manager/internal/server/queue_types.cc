@@ -41,7 +41,7 @@ absl::StatusOr<absl::Time> BlockingDeadline(const std::vector<Object>& args,
   return absl::Now() + absl::Seconds(*seconds);
 }
 
-class ManagedQueue final : public ManagedObject {
+class ManagedQueue final : public TabledObject<ManagedQueue> {
  public:
   ManagedQueue(int64_t maxsize, bool joinable)
       : maxsize_(maxsize), joinable_(joinable) {}
@@ -69,11 +69,7 @@ class ManagedQueue final : public ManagedObject {
     return joinable ? *joinable_queue : *queue;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table(joinable_).Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedQueue>& methods() const { return Table(joinable_); }
 
   // put(item, block=True, timeout=None).
   absl::StatusOr<Object> Put(std::vector<Object>& args, CallEffects& effects) {
@@ -157,7 +153,7 @@ class ManagedQueue final : public ManagedObject {
 };
 
 // Python's manager Value: a typecode (kept for repr) and one value.
-class ManagedValue final : public ManagedObject {
+class ManagedValue final : public TabledObject<ManagedValue> {
  public:
   ManagedValue(std::string typecode, Object value, CallEffects& effects)
       : typecode_(std::move(typecode)), value_(std::move(value)) {
@@ -175,11 +171,7 @@ class ManagedValue final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedValue>& methods() const { return Table(); }
 
   absl::StatusOr<Object> Get(std::vector<Object>&, CallEffects&) {
     return value_;
@@ -203,7 +195,7 @@ class ManagedValue final : public ManagedObject {
 
 // Python's manager Array: a fixed-length list (ArrayProxy exposes
 // __len__, __getitem__, __setitem__).
-class ManagedArray final : public ManagedObject {
+class ManagedArray final : public TabledObject<ManagedArray> {
  public:
   ManagedArray(std::string typecode, std::vector<Object> items)
       : typecode_(std::move(typecode)), items_(std::move(items)) {}
@@ -221,11 +213,7 @@ class ManagedArray final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedArray>& methods() const { return Table(); }
 
   absl::StatusOr<Object> Len(std::vector<Object>&, CallEffects&) {
     return Object(items_.size());

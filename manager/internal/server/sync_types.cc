@@ -150,7 +150,7 @@ class LockState {
 };
 
 // Lock and RLock.
-class ManagedLock final : public ManagedObject {
+class ManagedLock final : public TabledObject<ManagedLock> {
  public:
   explicit ManagedLock(bool recursive) : recursive_(recursive) {}
 
@@ -173,11 +173,7 @@ class ManagedLock final : public ManagedObject {
     return recursive ? *rlock : *lock;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table(recursive_).Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedLock>& methods() const { return Table(recursive_); }
 
   absl::StatusOr<Object> Acquire(std::vector<Object>& args,
                                  CallEffects& effects) {
@@ -213,7 +209,7 @@ class ManagedLock final : public ManagedObject {
 
 // Semaphore and BoundedSemaphore; permits a connection took and did not
 // give back return when it closes.
-class ManagedSemaphore final : public ManagedObject {
+class ManagedSemaphore final : public TabledObject<ManagedSemaphore> {
  public:
   ManagedSemaphore(int64_t value, bool bounded)
       : value_(value), initial_(value), bounded_(bounded) {}
@@ -236,10 +232,8 @@ class ManagedSemaphore final : public ManagedObject {
     return bounded ? *bounded_semaphore : *semaphore;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table(bounded_).Call(*this, method, args, effects);
+  const MethodTable<ManagedSemaphore>& methods() const {
+    return Table(bounded_);
   }
 
   absl::StatusOr<Object> Acquire(std::vector<Object>& args,
@@ -307,7 +301,7 @@ class ManagedSemaphore final : public ManagedObject {
   absl::flat_hash_map<uint64_t, int64_t> taken_;
 };
 
-class ManagedEvent final : public ManagedObject {
+class ManagedEvent final : public TabledObject<ManagedEvent> {
  public:
   static const MethodTable<ManagedEvent>& Table() {
     using M = EventMethods;
@@ -321,11 +315,7 @@ class ManagedEvent final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedEvent>& methods() const { return Table(); }
 
   absl::StatusOr<Object> Set(std::vector<Object>&, CallEffects&) {
     set_ = true;
@@ -356,7 +346,7 @@ class ManagedEvent final : public ManagedObject {
 // Python's threading.Barrier: `parties` waiters pass together; a timeout,
 // an abort or a waiter whose client dies breaks it (BrokenBarrierError is
 // `Aborted`) until reset.
-class ManagedBarrier final : public ManagedObject {
+class ManagedBarrier final : public TabledObject<ManagedBarrier> {
  public:
   ManagedBarrier(int64_t parties, Object timeout, Function<void()> action)
       : parties_(parties),
@@ -377,11 +367,7 @@ class ManagedBarrier final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedBarrier>& methods() const { return Table(); }
 
   absl::StatusOr<Object> Wait(std::vector<Object>& args, CallEffects& effects) {
     absl::StatusOr<absl::Time> deadline = Deadline(
@@ -474,7 +460,7 @@ class ManagedBarrier final : public ManagedObject {
 // Python's Condition(lock): on a re-entrant lock of its own, or on a
 // manager Lock or RLock (`lock`, kept alive while the condition is), whose
 // acquire and release it then uses, as Python's does.
-class ManagedCondition final : public ManagedObject {
+class ManagedCondition final : public TabledObject<ManagedCondition> {
  public:
   ManagedCondition() : lock_(&own_lock_) {}
   ManagedCondition(ManagedLock& lock, Object lock_proxy)
@@ -498,11 +484,7 @@ class ManagedCondition final : public ManagedObject {
     return *table;
   }
 
-  absl::StatusOr<Object> Call(absl::string_view method,
-                              std::vector<Object>& args,
-                              CallEffects& effects) override {
-    return Table().Call(*this, method, args, effects);
-  }
+  const MethodTable<ManagedCondition>& methods() const { return Table(); }
 
   absl::StatusOr<Object> Acquire(std::vector<Object>& args,
                                  CallEffects& effects) {

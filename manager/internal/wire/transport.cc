@@ -22,6 +22,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "base/fd_passing.h"
+#include "base/poll.h"
 
 namespace mp::internal {
 namespace {
@@ -44,16 +46,6 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 absl::Status SystemError(absl::string_view what, int error) {
   return absl::ErrnoToStatus(error, what);
-}
-
-// Milliseconds poll(2) may wait until `deadline` (-1: forever).
-int PollTimeout(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  const absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(std::min<int64_t>(
-      absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))),
-      1 << 30));
 }
 
 absl::StatusOr<sockaddr_un> UnixAddress(const std::string& path) {
@@ -307,13 +299,13 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
     int result = connect(fd, each->ai_addr, each->ai_addrlen);
     if (result != 0 && errno == EINPROGRESS) {
       pollfd waiting{fd, POLLOUT, 0};
-      int ready;
-      do {
-        ready = poll(&waiting, 1, PollTimeout(deadline));
-      } while (ready < 0 && errno == EINTR);
-      int error = ready == 0 ? ETIMEDOUT : 0;
+      absl::StatusOr<int> ready = PollUntil({&waiting, 1}, deadline);
+      // A failed poll is a failed connect, not a connected socket.
+      int error = !ready.ok() ? EIO : *ready == 0 ? ETIMEDOUT : 0;
       socklen_t length = sizeof error;
-      if (ready > 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+      if (ready.ok() && *ready > 0) {
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+      }
       errno = error;
       result = error == 0 ? 0 : -1;
     }
@@ -476,22 +468,8 @@ absl::Status FrameChannel::WriteWithFd(absl::string_view frame, int fd) {
   if (fd_ < 0) return absl::UnavailableError("connection closed");
   std::string bytes;
   AppendFrame(frame, bytes);
-  iovec part{bytes.data(), bytes.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* passed = CMSG_FIRSTHDR(&message);
-  passed->cmsg_level = SOL_SOCKET;
-  passed->cmsg_type = SCM_RIGHTS;
-  passed->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(passed), &fd, sizeof fd);
-  ssize_t sent;
-  do {
-    sent = sendmsg(fd_, &message, MSG_NOSIGNAL);
-  } while (sent < 0 && errno == EINTR);
+  const int passed[] = {fd};
+  const ssize_t sent = SendWithFds(fd_, bytes, passed);
   if (sent < 0) {
     return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
   }
@@ -501,20 +479,13 @@ absl::Status FrameChannel::WriteWithFd(absl::string_view frame, int fd) {
 }
 
 void FrameChannel::KeepReceivedFds(const msghdr& message) {
-  for (const cmsghdr* part = CMSG_FIRSTHDR(&message); part != nullptr;
-       part = CMSG_NXTHDR(const_cast<msghdr*>(&message),
-                          const_cast<cmsghdr*>(part))) {
-    if (part->cmsg_level != SOL_SOCKET || part->cmsg_type != SCM_RIGHTS)
-      continue;
-    const size_t count = (part->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(part) + i * sizeof(int), sizeof fd);
-      if (received_fds_.size() < kMaxReceivedFds) {
-        received_fds_.push_back(fd);
-      } else {
-        close(fd);
-      }
+  std::vector<int> fds;
+  CollectPassedFds(message, &fds);
+  for (const int fd : fds) {
+    if (received_fds_.size() < kMaxReceivedFds) {
+      received_fds_.push_back(fd);
+    } else {
+      close(fd);
     }
   }
 }
@@ -544,16 +515,15 @@ absl::Status FrameChannel::Fill(size_t want, absl::Time deadline) {
     if (buffer_.empty()) buffer_.resize(kReadChunk);
     if (deadline != absl::InfiniteFuture()) {
       pollfd waiting{fd_, POLLIN, 0};
-      int ready;
-      do {
-        ready = poll(&waiting, 1, PollTimeout(deadline));
-      } while (ready < 0 && errno == EINTR);
-      if (ready == 0) return absl::DeadlineExceededError("no frame in time");
+      absl::StatusOr<int> ready = PollUntil({&waiting, 1}, deadline);
+      if (ready.ok() && *ready == 0) {
+        return absl::DeadlineExceededError("no frame in time");
+      }
     }
     // recvmsg, not recv: a descriptor the peer sends with its bytes (a
     // call area) would otherwise be dropped by the kernel.
     iovec into{buffer_.data() + end_, buffer_.size() - end_};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxReceivedFds)];
+    alignas(cmsghdr) char control[FdControlSpace(kMaxReceivedFds)];
     msghdr message{};
     message.msg_iov = &into;
     message.msg_iovlen = 1;

@@ -209,71 +209,58 @@ class ManagedAsyncResult {
   std::shared_ptr<State> state_;
 };
 
-// Results of PoolProxy::Imap (in order) and ImapUnordered (as they
-// finish), handed out as chunks arrive: Next(), or range-for. A failed
-// chunk yields its error once, in place of its items.
-template <typename R>
-class ManagedImapResult {
+namespace internal {
+
+// The chunks of a job of a manager's pool, fetched one call at a time.
+class ManagedChunks final : public ChunkSource {
  public:
-  // The next result; nullopt after the last. Errors: the task's;
-  // `DeadlineExceeded` when `timeout` passes first (call again to go on).
-  absl::StatusOr<std::optional<R>> Next(
-      absl::Duration timeout = absl::InfiniteDuration()) {
-    while (position_ >= buffer_.size()) {
-      if (!state_->failed.ok()) {
-        absl::Status failed = state_->failed;
-        state_->failed = absl::OkStatus();
-        state_->chunk = state_->chunks;
-        return failed;
-      }
-      if (state_->chunk >= state_->chunks) return std::nullopt;
-      absl::StatusOr<std::optional<internal::PoolChunk>> got =
-          state_->pool
-              .template CallBlocking<std::optional<internal::PoolChunk>>(
-                  timeout, internal::PoolMethods::kChunk, state_->job,
-                  static_cast<int64_t>(state_->chunk), state_->unordered,
-                  internal::TimeoutSeconds(timeout));
-      if (!got.ok()) return got.status();
-      if (!got->has_value())
-        return absl::DeadlineExceededError("pool: no result ready yet");
-      ++state_->chunk;
-      buffer_.clear();
-      position_ = 0;
-      if (absl::Status failed = internal::ChunkStatus(**got); !failed.ok())
-        return failed;
-      absl::StatusOr<std::vector<R>> values =
-          Loads<std::vector<R>>(std::get<2>(**got).value);
-      if (!values.ok()) return values.status();
-      buffer_ = *std::move(values);
-    }
-    return std::move(buffer_[position_++]);
+  ManagedChunks(BaseProxy pool, int64_t job, size_t chunks, bool unordered)
+      : pool_(std::move(pool)),
+        job_(job),
+        chunks_(chunks),
+        unordered_(unordered) {}
+  // Nothing was submitted: one chunk that fails with `why`.
+  explicit ManagedChunks(absl::Status why)
+      : chunks_(1), failed_(std::move(why)) {}
+  ~ManagedChunks() override {
+    if (pool_.valid()) (void)pool_.Call(PoolMethods::kForget, job_);
   }
 
-  using iterator = internal::NextIterator<ManagedImapResult, R>;
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() { return {}; }
+  bool exhausted() const override { return next_ >= chunks_; }
+  absl::StatusOr<std::optional<ChunkOutcome>> Next(
+      absl::Duration timeout) override {
+    if (!failed_.ok()) {
+      next_ = chunks_;
+      return ChunkOutcome{failed_, {}};
+    }
+    absl::StatusOr<std::optional<PoolChunk>> got =
+        pool_.template CallBlocking<std::optional<PoolChunk>>(
+            timeout, PoolMethods::kChunk, job_, static_cast<int64_t>(next_),
+            unordered_, TimeoutSeconds(timeout));
+    if (!got.ok()) return got.status();
+    if (!got->has_value()) return std::nullopt;
+    ++next_;
+    last_ = **std::move(got);
+    return ChunkOutcome{ChunkStatus(last_), std::get<2>(last_).value};
+  }
 
  private:
-  friend class PoolProxy;
-
-  struct State {
-    ~State() {
-      if (pool.valid()) (void)pool.Call(internal::PoolMethods::kForget, job);
-    }
-    BaseProxy pool;
-    int64_t job = 0;
-    size_t chunks = 0;
-    size_t chunk = 0;  // The next to fetch.
-    bool unordered = false;
-    absl::Status failed;  // Why nothing was submitted.
-  };
-  explicit ManagedImapResult(std::shared_ptr<State> state)
-      : state_(std::move(state)) {}
-
-  std::shared_ptr<State> state_;
-  std::vector<R> buffer_;
-  size_t position_ = 0;
+  BaseProxy pool_;
+  int64_t job_ = 0;
+  size_t chunks_ = 0;
+  size_t next_ = 0;  // The next to fetch.
+  bool unordered_ = false;
+  absl::Status failed_;
+  PoolChunk last_;  // Owns the bytes of the chunk handed out last.
 };
+
+}  // namespace internal
+
+// Results of PoolProxy::Imap (in order) and ImapUnordered (as they
+// finish): the same ImapResult a Pool gives, its chunks fetched from the
+// server as they arrive.
+template <typename R>
+using ManagedImapResult = ImapResult<R>;
 
 class PoolProxy : public BaseProxy {
  public:
@@ -432,22 +419,18 @@ class PoolProxy : public BaseProxy {
   template <typename R, typename F, typename Items>
   ManagedImapResult<R> SubmitImap(F fn, const Items& items, size_t chunksize,
                                   bool unordered) const {
-    auto state = std::make_shared<typename ManagedImapResult<R>::State>();
-    state->unordered = unordered;
     auto chunks = internal::ChunkTasks<false>(fn, items, chunksize);
     absl::StatusOr<int64_t> job =
         chunks.ok() ? SendTasks(absl::OkStatus(), chunks->first, chunks->second,
                                 /*fail_fast=*/false)
                     : SendTasks(chunks.status(), {}, {}, false);
     if (!job.ok()) {
-      state->failed = job.status();
-      state->chunks = 1;
-    } else {
-      state->pool = *this;
-      state->job = *job;
-      state->chunks = chunks->first.size();
+      return internal::MakeImapResult<R>(
+          std::make_shared<internal::ManagedChunks>(job.status()));
     }
-    return ManagedImapResult<R>(std::move(state));
+    return internal::MakeImapResult<R>(
+        std::make_shared<internal::ManagedChunks>(
+            *this, *job, chunks->first.size(), unordered));
   }
 
   // Sends the tasks: the job's id, or `encoded` (or the manager's

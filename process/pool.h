@@ -82,6 +82,9 @@
 
 namespace mp {
 
+template <typename R>
+class ImapResult;
+
 // What each worker runs once before its first task: Python's
 // `initializer` and `initargs`. Build it from a sendable function (or, with
 // the fork start method, any callable) and its arguments:
@@ -205,38 +208,90 @@ class AsyncResult {
   std::shared_ptr<State> state_;
 };
 
+namespace internal {
+
+// One chunk of an ImapResult: its outcome, and the encoded items, valid
+// until the source's next Next().
+struct ChunkOutcome {
+  absl::Status status;
+  absl::string_view bytes;
+};
+
+// Where an ImapResult's chunks come from, one at a time: a job of this
+// process's Pool, or one of a manager's (manager/pool_proxy.h).
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  // Whether every chunk has been handed out.
+  virtual bool exhausted() const = 0;
+  // The next chunk (in order, or in order of arrival), waiting up to
+  // `timeout`; nullopt when none has come by then. Errors: the source's
+  // own (a manager gone), not a chunk's.
+  virtual absl::StatusOr<std::optional<ChunkOutcome>> Next(
+      absl::Duration timeout) = 0;
+};
+
+// The chunks of a job of this process's pool.
+class JobChunks final : public ChunkSource {
+ public:
+  JobChunks(std::shared_ptr<JobState> job, bool unordered)
+      : job_(std::move(job)), unordered_(unordered) {}
+  bool exhausted() const override { return next_ == job_->chunks(); }
+  absl::StatusOr<std::optional<ChunkOutcome>> Next(
+      absl::Duration timeout) override {
+    const JobState::Outcome* outcome =
+        job_->WaitChunk(next_, unordered_, timeout);
+    if (outcome == nullptr) return std::nullopt;
+    ++next_;
+    return ChunkOutcome{outcome->status, outcome->bytes};
+  }
+
+ private:
+  const std::shared_ptr<JobState> job_;
+  const bool unordered_;
+  size_t next_ = 0;
+};
+
+template <typename R>
+ImapResult<R> MakeImapResult(std::shared_ptr<ChunkSource> source);
+
+}  // namespace internal
+
 // Results handed out as they arrive: Python's `imap` (in order) and
-// `imap_unordered` (in the order they finish). Use Next(), or range-for:
+// `imap_unordered` (in the order they finish), from a Pool or from a
+// manager's (PoolProxy). Use Next(), or range-for:
 //
 //   for (absl::StatusOr<int> each : pool.Imap(Square, inputs)) ...
 //
 // A failed chunk yields its error once (in place of its items); the
-// iteration then goes on with the next chunk.
+// iteration then goes on with the next chunk. Copies share one iteration,
+// as Python's iterator is one object.
 template <typename R>
 class ImapResult {
  public:
   // The next result; nullopt after the last. Errors: the task's error;
   // `DeadlineExceeded` when `timeout` passes first (call again to go on
-  // waiting).
+  // waiting); for a manager's pool, the manager's (`Unavailable`).
   absl::StatusOr<std::optional<R>> Next(
       absl::Duration timeout = absl::InfiniteDuration()) {
-    while (buffer_position_ >= buffer_.size()) {
-      if (chunk_ == state_->chunks()) return std::nullopt;
-      const internal::JobState::Outcome* outcome =
-          state_->WaitChunk(chunk_, unordered_, timeout);
-      if (outcome == nullptr) {
+    State& state = *state_;
+    while (state.position >= state.buffer.size()) {
+      if (state.source->exhausted()) return std::nullopt;
+      absl::StatusOr<std::optional<internal::ChunkOutcome>> chunk =
+          state.source->Next(timeout);
+      if (!chunk.ok()) return chunk.status();
+      if (!chunk->has_value()) {
         return absl::DeadlineExceededError("pool: no result ready yet");
       }
-      ++chunk_;
-      buffer_.clear();
-      buffer_position_ = 0;
-      if (!outcome->status.ok()) return outcome->status;
+      state.buffer.clear();
+      state.position = 0;
+      if (!(*chunk)->status.ok()) return (*chunk)->status;
       absl::StatusOr<std::vector<R>> values =
-          Loads<std::vector<R>>(outcome->bytes);
+          Loads<std::vector<R>>((*chunk)->bytes);
       if (!values.ok()) return values.status();
-      buffer_ = *std::move(values);
+      state.buffer = *std::move(values);
     }
-    return std::move(buffer_[buffer_position_++]);
+    return std::move(state.buffer[state.position++]);
   }
 
   using iterator = internal::NextIterator<ImapResult, R>;
@@ -244,17 +299,24 @@ class ImapResult {
   std::default_sentinel_t end() { return {}; }
 
  private:
-  friend class Pool;
+  friend ImapResult internal::MakeImapResult<R>(
+      std::shared_ptr<internal::ChunkSource> source);
 
-  ImapResult(std::shared_ptr<internal::JobState> state, bool unordered)
-      : state_(std::move(state)), unordered_(unordered) {}
+  struct State {
+    std::shared_ptr<internal::ChunkSource> source;
+    std::vector<R> buffer;  // The items of the chunk being handed out.
+    size_t position = 0;
+  };
+  explicit ImapResult(std::shared_ptr<internal::ChunkSource> source)
+      : state_(std::make_shared<State>(State{std::move(source), {}, 0})) {}
 
-  std::shared_ptr<internal::JobState> state_;
-  bool unordered_;
-  size_t chunk_ = 0;
-  std::vector<R> buffer_;
-  size_t buffer_position_ = 0;
+  std::shared_ptr<State> state_;
 };
+
+template <typename R>
+ImapResult<R> internal::MakeImapResult(std::shared_ptr<ChunkSource> source) {
+  return ImapResult<R>(std::move(source));
+}
 
 class Pool {
  public:
@@ -429,12 +491,14 @@ class Pool {
       auto state = std::make_shared<internal::JobState>(std::vector<size_t>{0},
                                                         false, nullptr);
       state->Deliver(0, chunks.status(), "");
-      return ImapResult<R>(std::move(state), unordered);
+      return internal::MakeImapResult<R>(
+          std::make_shared<internal::JobChunks>(std::move(state), unordered));
     }
     auto state = std::make_shared<internal::JobState>(
         chunks->second, false, std::move(options.progress));
     Submit(state, absl::OkStatus(), std::move(chunks->first));
-    return ImapResult<R>(std::move(state), unordered);
+    return internal::MakeImapResult<R>(
+        std::make_shared<internal::JobChunks>(std::move(state), unordered));
   }
 
   // Hands the tasks to the pool, or fails every chunk of `job` with

@@ -304,18 +304,24 @@ struct SetCodec {
 template <typename Each>
 absl::Status ForEachPairField(absl::string_view message, absl::string_view what,
                               Each&& each) {
+  // Not Reader::ReadField: this loop runs per item of every container,
+  // where checking the tag before reading the payload measured faster.
   Reader reader(message);
-  WireField field;
   while (!reader.done()) {
-    if (absl::Status read = reader.ReadField(&field); !read.ok()) return read;
-    if ((field.number != 1 && field.number != 2) ||
-        field.type != kLengthDelimited) {
+    uint32_t field;
+    WireType type;
+    absl::string_view bytes;
+    if (absl::Status read = reader.ReadTag(&field, &type); !read.ok()) {
+      return read;
+    }
+    if ((field != 1 && field != 2) || type != kLengthDelimited) {
       return absl::InvalidArgumentError(
           absl::StrCat("serialize: malformed ", what));
     }
-    if (absl::Status done = each(field.number, field.bytes); !done.ok()) {
-      return done;
+    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
+      return read;
     }
+    if (absl::Status done = each(field, bytes); !done.ok()) return done;
   }
   return absl::OkStatus();
 }

@@ -40,16 +40,26 @@ absl::Status DepthError();
 template <typename Function>
 absl::Status ForEachField(absl::string_view message, uint32_t field,
                           Function&& each) {
+  // Not Reader::ReadField: this loop runs per item of every container,
+  // where checking the tag before reading the payload measured faster.
   Reader reader(message);
-  WireField read_field;
   while (!reader.done()) {
-    if (absl::Status read = reader.ReadField(&read_field); !read.ok()) {
+    uint32_t number;
+    WireType type;
+    if (absl::Status read = reader.ReadTag(&number, &type); !read.ok()) {
       return read;
     }
-    if (read_field.number != field || read_field.type != kLengthDelimited) {
+    if (number != field || type != kLengthDelimited) {
+      if (absl::Status skipped = reader.Skip(type); !skipped.ok()) {
+        return skipped;
+      }
       continue;
     }
-    if (absl::Status done = each(read_field.bytes); !done.ok()) return done;
+    absl::string_view bytes;
+    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
+      return read;
+    }
+    if (absl::Status done = each(bytes); !done.ok()) return done;
   }
   return absl::OkStatus();
 }

@@ -302,6 +302,12 @@ TEST_P(SentConnectionTest, ChildGetsItsConnectionByDescriptor) {
   ASSERT_THAT(p.Start(), IsOk());
   ASSERT_THAT(parent_conn.Send(21), IsOk());
   ASSERT_THAT(writer.SendBytes("one-way end"), IsOk());
+  // Bounded: the Process keeps its copy of the child's end, so a child that
+  // died without answering would leave an unbounded Recv waiting forever.
+  ASSERT_THAT(parent_conn.Poll(kLong), IsOkAndHolds(true))
+      << "the child did not answer; it "
+      << (p.Join(absl::ZeroDuration()) ? "exited with " : "runs, ")
+      << p.exitcode().value_or(-1);
   auto got = parent_conn.Recv<std::tuple<int, int64_t, std::string>>();
   ASSERT_THAT(got.status(), IsOk());
   EXPECT_EQ(std::get<0>(*got), 42);

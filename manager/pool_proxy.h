@@ -234,7 +234,7 @@ class ManagedChunks final : public ChunkSource {
       return ChunkOutcome{failed_, {}};
     }
     absl::StatusOr<std::optional<PoolChunk>> got =
-        pool_.template CallBlocking<std::optional<PoolChunk>>(
+        pool_.CallBlocking<std::optional<PoolChunk>>(
             timeout, PoolMethods::kChunk, job_, static_cast<int64_t>(next_),
             unordered_, TimeoutSeconds(timeout));
     if (!got.ok()) return got.status();

@@ -22,12 +22,9 @@
 #define MULTIPROCESS_MANAGER_INTERNAL_CLIENT_SESSION_H_
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <vector>

@@ -162,7 +162,7 @@ class ManagedPool final : public TabledObject<ManagedPool> {
   }
   absl::StatusOr<Object> Join(std::vector<Object>&, CallEffects& effects) {
     if (!closed_) {
-      return absl::InvalidArgumentError("ValueError: Pool is still running");
+      return ValueError("Pool is still running");
     }
     // The workers exit once their queued tasks are done: wait for those
     // (without the server's lock), then for the exits, which are prompt.

@@ -308,8 +308,7 @@ void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     if (!code.ok()) return code.status();
     absl::StatusOr<std::vector<Object>> items =
         args[1].As<std::vector<Object>>();
-    if (!items.ok())
-      return absl::InvalidArgumentError("TypeError: Array() needs a sequence");
+    if (!items.ok()) return TypeError("Array() needs a sequence");
     for (const Object& item : *items) {
       if (!item.Is<double>()) {
         return absl::InvalidArgumentError(

@@ -255,7 +255,7 @@ class ManagedSemaphore final : public TabledObject<ManagedSemaphore> {
     if (!args.empty()) {
       absl::StatusOr<int64_t> count = args[0].As<int64_t>();
       if (!count.ok() || *count < 1) {
-        return absl::InvalidArgumentError("ValueError: n must be one or more");
+        return ValueError("n must be one or more");
       }
       n = *count;
     }
@@ -527,8 +527,7 @@ class ManagedCondition final : public TabledObject<ManagedCondition> {
     int64_t n = 1;
     if (!args.empty()) {
       absl::StatusOr<int64_t> count = args[0].As<int64_t>();
-      if (!count.ok())
-        return absl::InvalidArgumentError("TypeError: n must be an int");
+      if (!count.ok()) return TypeError("n must be an int");
       n = *count;
     }
     return Wake(n, effects);

@@ -20,7 +20,7 @@ namespace mp::connection {
 namespace {
 
 using internal::Address;
-using internal::FrameChannel;
+using internal::FrameSocket;
 
 // The peer of an accepted TCP socket as "host:port" ("[host]:port" for
 // IPv6); empty for a Unix socket.
@@ -45,11 +45,9 @@ std::string PeerAddress(int fd) {
 
 // The socket of an authenticated channel as a Connection, with whatever the
 // channel read ahead past the handshake.
-Connection ToConnection(FrameChannel& channel) {
+Connection ToConnection(FrameSocket& channel) {
   std::string unread = channel.TakeUnread();
-  const int fd = channel.fd();
-  channel.Abandon();
-  return Connection::FromSocket(fd, std::move(unread));
+  return Connection::FromSocket(channel.Release(), std::move(unread));
 }
 
 }  // namespace
@@ -160,7 +158,8 @@ absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
     const int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  FrameChannel channel(fd, internal::kMaxHandshakeFrameBytes);
+  FrameSocket channel =
+      internal::ManagerChannel(fd, internal::kMaxHandshakeFrameBytes);
   if (authenticate_) {
     if (absl::Status accepted = internal::AcceptClient(
             channel, authkey_, id_, absl::Now() + handshake_timeout_);
@@ -184,7 +183,8 @@ absl::StatusOr<Connection> Client(absl::string_view address,
   absl::StatusOr<int> fd =
       internal::Connect(*parsed, options.timeout, "listener");
   if (!fd.ok()) return fd.status();
-  FrameChannel channel(*fd, internal::kMaxHandshakeFrameBytes);
+  FrameSocket channel =
+      internal::ManagerChannel(*fd, internal::kMaxHandshakeFrameBytes);
   if (options.authenticate) {
     const std::string key = options.authkey.has_value()
                                 ? *std::move(options.authkey)

@@ -157,8 +157,7 @@ void AreaEcho(benchmark::State& state, int messages) {
       bench::PeerCpu(placement));
   std::string frames;
   for (int i = 0; i < messages; ++i) {
-    internal::FrameChannel::AppendFrame(std::string(kMessageBytes, 'r'),
-                                        frames);
+    internal::FrameSocket::AppendFrame(std::string(kMessageBytes, 'r'), frames);
   }
   const std::function<bool()> alive = [] { return true; };
   CallArea::Message reply;

@@ -14,10 +14,9 @@
 //   absl::StatusOr<std::vector<int>> squares =
 //       pool->Map(Square, std::vector<int>{1, 2, 3});          // {1, 4, 9}
 //   absl::StatusOr<int> one = pool->Apply(Square, 7);          // 49
-//   mp::ManagedAsyncResult<int> later = pool->ApplyAsync(Square,
-//   std::tuple(8)); absl::StatusOr<int> sixty_four =
-//   later.Get(absl::Seconds(10)); for (absl::StatusOr<int> each :
-//   pool->ImapUnordered(Square, inputs)) ...
+//   mp::AsyncResult<int> later = pool->ApplyAsync(Square, std::tuple(8));
+//   absl::StatusOr<int> sixty_four = later.Get(absl::Seconds(10));
+//   for (absl::StatusOr<int> each : pool->ImapUnordered(Square, inputs)) ...
 //
 // Functions and arguments follow mp::Pool's rules (process/pool.h): a
 // function, captureless lambda, mp::Function or mp::Bind closure, with
@@ -60,6 +59,7 @@
 #include "manager/lock_proxy.h"
 #include "manager/proxy.h"
 #include "process/pool.h"
+#include "process/pool_results.h"
 #include "serialize/bytes.h"
 
 namespace mp {
@@ -75,9 +75,11 @@ inline absl::Status ChunkStatus(const PoolChunk& chunk) {
 
 }  // namespace internal
 
-// The result of PoolProxy::ApplyAsync or MapAsync: Python's AsyncResult
-// through a manager. Copies share the result; once fetched it is kept here
-// and the server forgets it.
+namespace internal {
+
+// The result of a job of a manager's pool (PoolProxy::ApplyAsync, MapAsync),
+// fetched from the server: once fetched it is kept here, and the server
+// forgets it.
 //
 // With a callback or error callback (Python's `callback=`,
 // `error_callback=`), a thread of this process waits for the result and
@@ -85,129 +87,130 @@ inline absl::Status ChunkStatus(const PoolChunk& chunk) {
 // waits for that thread's result. The last copy of such a result, when
 // dropped, waits until the callback has run.
 template <typename T>
-class ManagedAsyncResult {
+class ManagedResult final : public ResultSource<T> {
  public:
-  // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
-  // first; the task's own error; the manager's (`Unavailable`).
-  absl::StatusOr<T> Get(
-      absl::Duration timeout = absl::InfiniteDuration()) const {
-    State& state = *state_;
-    absl::MutexLock lock(&state.mutex);
-    if (state.waiter.joinable() && !state.value.has_value()) {
+  using Decode = absl::StatusOr<T> (*)(const std::vector<PoolChunk>&);
+
+  // Job `job` of the server's pool `pool`.
+  ManagedResult(BaseProxy pool, int64_t job, Decode decode)
+      : pool_(std::move(pool)), job_(job), decode_(decode) {}
+  // Nothing was submitted: the result is `why`.
+  explicit ManagedResult(absl::Status why) : value_(std::move(why)) {}
+
+  ~ManagedResult() override {
+    if (waiter_.joinable()) {
+      // A forked child's copy has no such thread to wait for; and the
+      // waiter itself may drop the last copy (its callback held one).
+      if (getpid() == owner_ &&
+          waiter_.get_id() != std::this_thread::get_id()) {
+        waiter_.join();
+      } else {
+        waiter_.detach();
+      }
+    }
+    if (!Known() && pool_.valid()) (void)pool_.Call(PoolMethods::kForget, job_);
+  }
+
+  absl::StatusOr<T> Get(absl::Duration timeout) override {
+    absl::MutexLock lock(&mutex_);
+    if (waiter_.joinable() && !value_.has_value()) {
       // The waiter thread fetches it.
-      const auto fetched = [&state] { return state.value.has_value(); };
-      if (!state.mutex.AwaitWithTimeout(absl::Condition(&fetched), timeout)) {
+      const auto fetched = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+        return value_.has_value();
+      };
+      if (!mutex_.AwaitWithTimeout(absl::Condition(&fetched), timeout)) {
         return absl::DeadlineExceededError("pool: the result is not ready");
       }
     }
-    if (!state.value.has_value()) {
-      absl::StatusOr<absl::StatusOr<T>> fetched = state.Fetch(timeout);
-      if (!fetched.ok())
-        return fetched.status();  // Not the result: may try again.
-      state.value = *std::move(fetched);
+    if (!value_.has_value()) {
+      absl::StatusOr<absl::StatusOr<T>> fetched = Fetch(timeout);
+      if (!fetched.ok()) return fetched.status();  // Not the result: ask again.
+      value_ = *std::move(fetched);
     }
-    return *state.value;
+    return *value_;
   }
-  // Waits up to `timeout`; returns whether the result is ready.
-  bool Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
+  bool Wait(absl::Duration timeout) override {
     absl::StatusOr<T> got = Get(timeout);
     return got.ok() || !absl::IsDeadlineExceeded(got.status()) || Known();
   }
-  bool Ready() const {
+  bool Ready() override {
     if (Known()) return true;
-    absl::StatusOr<bool> ready = state_->pool.template CallMethod<bool>(
-        internal::PoolMethods::kReady, state_->job);
+    absl::StatusOr<bool> ready =
+        pool_.template CallMethod<bool>(PoolMethods::kReady, job_);
     return ready.ok() && *ready;
   }
-  // Whether the call completed without error; false while not Ready().
-  bool Successful() const { return Ready() && Get().ok(); }
-
- private:
-  friend class PoolProxy;
-
-  struct State {
-    ~State() {
-      if (waiter.joinable()) {
-        // A forked child's copy has no such thread to wait for; and the
-        // waiter itself may drop the last copy (its callback held one).
-        if (getpid() == owner &&
-            waiter.get_id() != std::this_thread::get_id()) {
-          waiter.join();
-        } else {
-          waiter.detach();
-        }
-      }
-      if (!value.has_value() && pool.valid())
-        (void)pool.Call(internal::PoolMethods::kForget, job);
-    }
-    // The result from the server (the task's value or error); an outer
-    // error when there is none yet: `timeout` passed first, or the call
-    // failed.
-    absl::StatusOr<absl::StatusOr<T>> Fetch(absl::Duration timeout) const {
-      absl::StatusOr<std::optional<std::vector<internal::PoolChunk>>> chunks =
-          pool.template CallBlocking<
-              std::optional<std::vector<internal::PoolChunk>>>(
-              timeout, internal::PoolMethods::kTake, job,
-              internal::TimeoutSeconds(timeout));
-      if (!chunks.ok()) return chunks.status();
-      if (!chunks->has_value())
-        return absl::DeadlineExceededError("pool: the result is not ready");
-      // In place: a failed task is a result (the inner status), not a
-      // failed call.
-      return absl::StatusOr<absl::StatusOr<T>>(absl::in_place,
-                                               decode(**chunks));
-    }
-    // Starts the thread that fetches the result and calls back.
-    void CallBack(std::function<void(const T&)> callback,
-                  std::function<void(const absl::Status&)> error_callback) {
-      if (!callback && !error_callback) return;
-      owner = getpid();
-      absl::MutexLock lock(&mutex);
-      waiter = std::thread([this, callback = std::move(callback),
-                            error_callback = std::move(error_callback)] {
-        std::optional<absl::StatusOr<T>> known;
-        {
-          absl::MutexLock lock(&mutex);
-          known = value;  // Set already when the tasks could not be sent.
-        }
-        if (!known.has_value()) {
-          // Without a deadline, a failed call is final here: kept, and
-          // given to the error callback.
-          absl::StatusOr<absl::StatusOr<T>> fetched =
-              Fetch(absl::InfiniteDuration());
-          known = fetched.ok() ? *std::move(fetched)
-                               : absl::StatusOr<T>(fetched.status());
-          absl::MutexLock lock(&mutex);
-          value = known;
-        }
-        // Outside the lock: a callback may call Get().
-        if (known->ok()) {
-          if (callback) callback(**known);
-        } else if (error_callback) {
-          error_callback(known->status());
-        }
-      });
-    }
-
-    BaseProxy pool;
-    int64_t job = 0;
-    absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&) =
-        nullptr;
-    mutable absl::Mutex mutex;
-    std::optional<absl::StatusOr<T>> value ABSL_GUARDED_BY(mutex);
-    std::thread waiter;
-    pid_t owner = 0;
-  };
-  explicit ManagedAsyncResult(std::shared_ptr<State> state)
-      : state_(std::move(state)) {}
-
-  bool Known() const {
-    absl::MutexLock lock(&state_->mutex);
-    return state_->value.has_value();
+  bool Successful() override {
+    return Ready() && Get(absl::InfiniteDuration()).ok();
   }
 
-  std::shared_ptr<State> state_;
+  // Starts the thread that fetches the result and calls back.
+  void CallBack(std::function<void(const T&)> callback,
+                std::function<void(const absl::Status&)> error_callback) {
+    if (!callback && !error_callback) return;
+    owner_ = getpid();
+    absl::MutexLock lock(&mutex_);
+    waiter_ = std::thread([this, callback = std::move(callback),
+                           error_callback = std::move(error_callback)] {
+      std::optional<absl::StatusOr<T>> known;
+      {
+        absl::MutexLock lock(&mutex_);
+        known = value_;  // Set already when the tasks could not be sent.
+      }
+      if (!known.has_value()) {
+        // Without a deadline, a failed call is final here: kept, and given
+        // to the error callback.
+        absl::StatusOr<absl::StatusOr<T>> fetched =
+            Fetch(absl::InfiniteDuration());
+        known = fetched.ok() ? *std::move(fetched)
+                             : absl::StatusOr<T>(fetched.status());
+        absl::MutexLock lock(&mutex_);
+        value_ = known;
+      }
+      // Outside the lock: a callback may call Get().
+      if (known->ok()) {
+        if (callback) callback(**known);
+      } else if (error_callback) {
+        error_callback(known->status());
+      }
+    });
+  }
+
+ private:
+  bool Known() const {
+    absl::MutexLock lock(&mutex_);
+    return value_.has_value();
+  }
+
+  // The result from the server (the task's value or error); an outer error
+  // when there is none yet: `timeout` passed first, or the call failed.
+  absl::StatusOr<absl::StatusOr<T>> Fetch(absl::Duration timeout) const {
+    absl::StatusOr<std::optional<std::vector<PoolChunk>>> chunks =
+        pool_.template CallBlocking<std::optional<std::vector<PoolChunk>>>(
+            timeout, PoolMethods::kTake, job_, TimeoutSeconds(timeout));
+    if (!chunks.ok()) return chunks.status();
+    if (!chunks->has_value())
+      return absl::DeadlineExceededError("pool: the result is not ready");
+    // In place: a failed task is a result (the inner status), not a failed
+    // call.
+    return absl::StatusOr<absl::StatusOr<T>>(absl::in_place, decode_(**chunks));
+  }
+
+  const BaseProxy pool_;
+  const int64_t job_ = 0;
+  const Decode decode_ = nullptr;
+  mutable absl::Mutex mutex_;
+  std::optional<absl::StatusOr<T>> value_ ABSL_GUARDED_BY(mutex_);
+  std::thread waiter_;
+  pid_t owner_ = 0;
 };
+
+}  // namespace internal
+
+// The result of PoolProxy::ApplyAsync or MapAsync: the same AsyncResult a
+// Pool gives, its value fetched from the server (internal::ManagedResult
+// says how callbacks run).
+template <typename T>
+using ManagedAsyncResult = AsyncResult<T>;
 
 namespace internal {
 
@@ -275,14 +278,14 @@ class PoolProxy : public BaseProxy {
   template <typename F, typename... Args,
             typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
   absl::StatusOr<R> Apply(F fn, const Args&... args) const {
-    return ApplyAsync(fn, std::make_tuple(args...)).Get();
+    return internal::TakeResult(ApplyAsync(fn, std::make_tuple(args...)));
   }
 
   // With `callback` (the value) or `error_callback` (the error), called in
   // a thread of this process once the result is in (ManagedAsyncResult).
   template <typename F, typename... Args,
             typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
-  ManagedAsyncResult<R> ApplyAsync(
+  AsyncResult<R> ApplyAsync(
       F fn, const std::tuple<Args...>& args = {},
       std::type_identity_t<std::function<void(const R&)>> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
@@ -299,12 +302,12 @@ class PoolProxy : public BaseProxy {
       typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
   absl::StatusOr<std::vector<R>> Map(F fn, const Items& items,
                                      size_t chunksize = 0) const {
-    return MapAsync(fn, items, chunksize).Get();
+    return internal::TakeResult(MapAsync(fn, items, chunksize));
   }
   template <
       typename F, std::ranges::input_range Items,
       typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ManagedAsyncResult<std::vector<R>> MapAsync(
+  AsyncResult<std::vector<R>> MapAsync(
       F fn, const Items& items, size_t chunksize = 0,
       std::type_identity_t<std::function<void(const std::vector<R>&)>>
           callback = nullptr,
@@ -317,11 +320,11 @@ class PoolProxy : public BaseProxy {
             typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
   absl::StatusOr<std::vector<R>> Starmap(F fn, const Items& items,
                                          size_t chunksize = 0) const {
-    return StarmapAsync(fn, items, chunksize).Get();
+    return internal::TakeResult(StarmapAsync(fn, items, chunksize));
   }
   template <typename F, std::ranges::input_range Items,
             typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
-  ManagedAsyncResult<std::vector<R>> StarmapAsync(
+  AsyncResult<std::vector<R>> StarmapAsync(
       F fn, const Items& items, size_t chunksize = 0,
       std::type_identity_t<std::function<void(const std::vector<R>&)>>
           callback = nullptr,
@@ -335,15 +338,14 @@ class PoolProxy : public BaseProxy {
   template <
       typename F, std::ranges::input_range Items,
       typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ManagedImapResult<R> Imap(F fn, const Items& items,
-                            size_t chunksize = 1) const {
+  ImapResult<R> Imap(F fn, const Items& items, size_t chunksize = 1) const {
     return SubmitImap<R>(fn, items, chunksize, /*unordered=*/false);
   }
   template <
       typename F, std::ranges::input_range Items,
       typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
-  ManagedImapResult<R> ImapUnordered(F fn, const Items& items,
-                                     size_t chunksize = 1) const {
+  ImapResult<R> ImapUnordered(F fn, const Items& items,
+                              size_t chunksize = 1) const {
     return SubmitImap<R>(fn, items, chunksize, /*unordered=*/true);
   }
 
@@ -386,7 +388,7 @@ class PoolProxy : public BaseProxy {
   }
 
   template <bool kStar, typename R, typename F, typename Items>
-  ManagedAsyncResult<std::vector<R>> SubmitChunks(
+  AsyncResult<std::vector<R>> SubmitChunks(
       F fn, const Items& items, size_t chunksize,
       std::function<void(const std::vector<R>&)> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
@@ -417,8 +419,8 @@ class PoolProxy : public BaseProxy {
   }
 
   template <typename R, typename F, typename Items>
-  ManagedImapResult<R> SubmitImap(F fn, const Items& items, size_t chunksize,
-                                  bool unordered) const {
+  ImapResult<R> SubmitImap(F fn, const Items& items, size_t chunksize,
+                           bool unordered) const {
     auto chunks = internal::ChunkTasks<false>(fn, items, chunksize);
     absl::StatusOr<int64_t> job =
         chunks.ok() ? SendTasks(absl::OkStatus(), chunks->first, chunks->second,
@@ -460,25 +462,20 @@ class PoolProxy : public BaseProxy {
 
   // A result of the tasks, or one that holds why they could not be sent.
   template <typename T>
-  ManagedAsyncResult<T> Submit(
+  AsyncResult<T> Submit(
       absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
       const std::vector<size_t>& sizes,
-      absl::StatusOr<T> (*decode)(const std::vector<internal::PoolChunk>&),
+      typename internal::ManagedResult<T>::Decode decode,
       std::function<void(const T&)> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
-    auto state = std::make_shared<typename ManagedAsyncResult<T>::State>();
-    state->decode = decode;
     absl::StatusOr<int64_t> job = SendTasks(std::move(encoded), tasks, sizes,
                                             /*fail_fast=*/true);
-    if (!job.ok()) {
-      absl::MutexLock lock(&state->mutex);
-      state->value = job.status();
-    } else {
-      state->pool = *this;
-      state->job = *job;
-    }
-    state->CallBack(std::move(callback), std::move(error_callback));
-    return ManagedAsyncResult<T>(std::move(state));
+    auto result =
+        job.ok()
+            ? std::make_shared<internal::ManagedResult<T>>(*this, *job, decode)
+            : std::make_shared<internal::ManagedResult<T>>(job.status());
+    result->CallBack(std::move(callback), std::move(error_callback));
+    return internal::MakeAsyncResult<T>(std::move(result));
   }
 };
 

@@ -4,10 +4,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -18,66 +16,40 @@
 namespace mp {
 namespace {
 
-// A frame is its length as 4 little-endian bytes, or kLongFrame and then 8
-// bytes, followed by that many bytes.
-constexpr uint32_t kLongFrame = 0xffffffff;
-// Longer than any message a process could hold: a header claiming more is
-// corrupt, not large.
-constexpr uint64_t kMaxFrame = uint64_t{1} << 40;
-constexpr size_t kReadAhead = 64 << 10;
-
-absl::Status PeerGone(absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("connection: ", what, ": the other end is closed"));
+// The socket's errors, named as this end's.
+absl::Status Named(const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("connection: ", status.message()));
 }
 
 }  // namespace
 
 Connection Connection::FromSocket(int fd, std::string received) {
-  Connection connection(fd, true, true);
-  connection.end_ = received.size();
-  connection.buffer_ = std::move(received);
-  return connection;
+  return Connection(fd, true, true, std::move(received));
 }
 
 Connection::Connection(Connection&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : socket_(std::move(other.socket_)),
       readable_(std::exchange(other.readable_, false)),
-      writable_(std::exchange(other.writable_, false)),
-      buffer_(std::move(other.buffer_)),
-      read_(std::exchange(other.read_, 0)),
-      end_(std::exchange(other.end_, 0)) {}
+      writable_(std::exchange(other.writable_, false)) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
-    Close();
-    fd_ = std::exchange(other.fd_, -1);
+    socket_ = std::move(other.socket_);
     readable_ = std::exchange(other.readable_, false);
     writable_ = std::exchange(other.writable_, false);
-    buffer_ = std::move(other.buffer_);
-    read_ = std::exchange(other.read_, 0);
-    end_ = std::exchange(other.end_, 0);
   }
   return *this;
 }
 
-Connection::~Connection() { Close(); }
+Connection::~Connection() = default;
 
-void Connection::Close() {
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
-  buffer_.clear();
-  read_ = end_ = 0;
-}
+void Connection::Close() { socket_.Close(); }
 
-int Connection::Release() {
-  const int fd = std::exchange(fd_, -1);
-  Close();
-  return fd;
-}
+int Connection::Release() { return socket_.Release(); }
 
 absl::Status Connection::Usable(bool for_reading) const {
-  if (fd_ < 0) {
+  if (!socket_.open()) {
     return absl::FailedPreconditionError("connection: closed");
   }
   if (for_reading && !readable_) {
@@ -93,147 +65,21 @@ absl::Status Connection::Usable(bool for_reading) const {
 
 absl::Status Connection::SendBytes(absl::string_view bytes) {
   if (absl::Status usable = Usable(false); !usable.ok()) return usable;
-  char header[12];
-  size_t header_size = 4;
-  if (bytes.size() < kLongFrame) {
-    const uint32_t length = static_cast<uint32_t>(bytes.size());
-    std::memcpy(header, &length, 4);
-  } else {
-    const uint64_t length = bytes.size();
-    std::memcpy(header, &kLongFrame, 4);
-    std::memcpy(header + 4, &length, 8);
-    header_size = 12;
-  }
-  iovec parts[2] = {{header, header_size},
-                    {const_cast<char*>(bytes.data()), bytes.size()}};
-  msghdr message = {};
-  message.msg_iov = parts;
-  message.msg_iovlen = 2;
-  size_t left = header_size + bytes.size();
-  while (left > 0) {
-    const ssize_t sent = sendmsg(fd_, &message, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EPIPE || errno == ECONNRESET) return PeerGone("send");
-      return absl::ErrnoToStatus(errno, "connection: send");
-    }
-    left -= static_cast<size_t>(sent);
-    // Skip what went out; a partial send leaves the rest of the iovecs.
-    size_t done = static_cast<size_t>(sent);
-    while (done > 0 && message.msg_iovlen > 0) {
-      iovec& first = message.msg_iov[0];
-      const size_t step = std::min(done, first.iov_len);
-      first.iov_base = static_cast<char*>(first.iov_base) + step;
-      first.iov_len -= step;
-      done -= step;
-      if (first.iov_len == 0) {
-        ++message.msg_iov;
-        --message.msg_iovlen;
-      }
-    }
+  if (absl::Status sent = socket_.Write(bytes); !sent.ok()) {
+    return Named(sent);
   }
   return absl::OkStatus();
 }
 
-absl::Status Connection::Fill(size_t want) {
-  while (end_ - read_ < want) {
-    if (read_ > 0) {
-      // Move the unread bytes to the front: cheap, they are few.
-      std::memmove(buffer_.data(), buffer_.data() + read_, end_ - read_);
-      end_ -= read_;
-      read_ = 0;
-    }
-    if (buffer_.size() < std::max(want, kReadAhead)) {
-      buffer_.resize(std::max(want, kReadAhead));
-    }
-    ssize_t got;
-    do {
-      got = recv(fd_, buffer_.data() + end_, buffer_.size() - end_, 0);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0) {
-      if (errno == ECONNRESET) return PeerGone("receive");
-      return absl::ErrnoToStatus(errno, "connection: receive");
-    }
-    if (got == 0) {
-      if (end_ == read_) return PeerGone("receive");
-      return absl::DataLossError(absl::StrCat(
-          "connection: the other end closed in the middle of a message (",
-          end_ - read_, " bytes of it arrived)"));
-    }
-    end_ += static_cast<size_t>(got);
-  }
-  return absl::OkStatus();
-}
-
-bool Connection::PeekHeader(uint64_t* length, size_t* header_size) const {
-  const size_t unread = end_ - read_;
-  if (unread < 4) return false;
-  uint32_t short_length;
-  std::memcpy(&short_length, buffer_.data() + read_, 4);
-  if (short_length != kLongFrame) {
-    *length = short_length;
-    *header_size = 4;
-    return true;
-  }
-  if (unread < 12) return false;
-  std::memcpy(length, buffer_.data() + read_ + 4, 8);
-  *header_size = 12;
-  return true;
-}
-
-absl::StatusOr<uint64_t> Connection::PeekLength(size_t* header_size) {
+absl::StatusOr<uint64_t> Connection::PeekLength() {
   if (absl::Status usable = Usable(true); !usable.ok()) return usable;
-  uint64_t length;
-  if (!PeekHeader(&length, header_size)) {
-    if (absl::Status filled = Fill(4); !filled.ok()) return filled;
-    if (!PeekHeader(&length, header_size)) {
-      if (absl::Status filled = Fill(12); !filled.ok()) return filled;
-      PeekHeader(&length, header_size);
-    }
-  }
-  if (length > kMaxFrame) {
-    Close();
-    return absl::DataLossError(
-        absl::StrCat("connection: malformed frame claiming ", length,
-                     " bytes; the connection is closed"));
-  }
+  absl::StatusOr<uint64_t> length = socket_.PeekLength();
+  if (!length.ok()) return Named(length.status());
   return length;
 }
 
-absl::Status Connection::ReadMessage(char* out, uint64_t length,
-                                     size_t header_size) {
-  read_ += header_size;
-  const size_t buffered = std::min<size_t>(end_ - read_, length);
-  if (length <= kReadAhead || buffered == length) {
-    if (absl::Status filled = Fill(length); !filled.ok()) {
-      read_ -= header_size;
-      return filled;
-    }
-    std::memcpy(out, buffer_.data() + read_, length);
-    read_ += length;
-    return absl::OkStatus();
-  }
-  // A large message goes straight to its destination, not via the buffer.
-  std::memcpy(out, buffer_.data() + read_, buffered);
-  read_ = end_ = 0;
-  size_t have = buffered;
-  while (have < length) {
-    const ssize_t got = recv(fd_, out + have, length - have, 0);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      Close();
-      return absl::DataLossError(absl::StrCat(
-          "connection: the other end closed in the middle of a message (", have,
-          " of ", length, " bytes arrived); the connection is closed"));
-    }
-    have += static_cast<size_t>(got);
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
-  size_t header_size;
-  absl::StatusOr<uint64_t> length = PeekLength(&header_size);
+  absl::StatusOr<uint64_t> length = PeekLength();
   if (!length.ok()) return length.status();
   if (*length > max_length) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -248,9 +94,9 @@ absl::StatusOr<std::string> Connection::RecvBytes(size_t max_length) {
         absl::StrCat("connection: no memory for a message of ", *length,
                      " bytes; it stays unread"));
   }
-  if (absl::Status read = ReadMessage(message.data(), *length, header_size);
+  if (absl::Status read = socket_.ReadInto(message.data(), *length);
       !read.ok()) {
-    return read;
+    return Named(read);
   }
   return message;
 }
@@ -263,8 +109,7 @@ absl::StatusOr<size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
         "connection: offset ", offset, " is past the end of a buffer of ",
         buffer.size(), " bytes"));
   }
-  size_t header_size;
-  absl::StatusOr<uint64_t> length = PeekLength(&header_size);
+  absl::StatusOr<uint64_t> length = PeekLength();
   if (!length.ok()) return length.status();
   if (*length > buffer.size() - offset) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -272,10 +117,9 @@ absl::StatusOr<size_t> Connection::RecvBytesInto(absl::Span<char> buffer,
         buffer.size() - offset, " bytes of the buffer after offset ", offset,
         "; it stays unread"));
   }
-  if (absl::Status read =
-          ReadMessage(buffer.data() + offset, *length, header_size);
+  if (absl::Status read = socket_.ReadInto(buffer.data() + offset, *length);
       !read.ok()) {
-    return read;
+    return Named(read);
   }
   return static_cast<size_t>(*length);
 }
@@ -297,15 +141,12 @@ absl::Status Connection::SendBytes(absl::string_view bytes, size_t offset,
 
 absl::StatusOr<bool> Connection::Poll(absl::Duration timeout) {
   if (absl::Status usable = Usable(true); !usable.ok()) return usable;
-  if (end_ > read_) return true;
-  pollfd ready = {fd_, POLLIN, 0};
+  if (socket_.buffered_bytes() > 0) return true;
+  pollfd ready = {socket_.fd(), POLLIN, 0};
   absl::StatusOr<int> n = internal::PollUntil(
       {&ready, 1}, timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                                        : absl::Now() + timeout);
-  if (!n.ok()) {
-    return absl::Status(n.status().code(),
-                        absl::StrCat("connection: ", n.status().message()));
-  }
+  if (!n.ok()) return Named(n.status());
   return *n > 0;
 }
 
@@ -334,17 +175,16 @@ constexpr char kConnectionKind[] = "Connection";
 void Codec<Connection>::Encode(const Connection& connection,
                                internal::Writer& writer) {
   absl::StatusOr<int> index =
-      internal::PassDescriptor(connection.fd_, "Connection");
+      internal::PassDescriptor(connection.fileno(), "Connection");
   if (!index.ok()) {
     writer.Fail(index.status());
     return;
   }
   // A Connection's buffered bytes would be lost: a spawned child gets only
   // the descriptor.
-  if (connection.end_ > connection.read_) {
+  if (const size_t unread = connection.socket_.buffered_bytes(); unread > 0) {
     writer.Fail(absl::FailedPreconditionError(absl::StrCat(
-        "Connection (descriptor ", connection.fd_,
-        "): ", connection.end_ - connection.read_,
+        "Connection (descriptor ", connection.fileno(), "): ", unread,
         " bytes received but not yet read would not reach the child; receive "
         "them first")));
     return;

@@ -61,6 +61,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "base/frame_socket.h"
 #include "serialize/serialize.h"
 #include "shm/shared_ref_codec.h"
 
@@ -143,37 +144,28 @@ class Connection {
   // and not yet received are lost.
   int Release();
 
-  bool closed() const { return fd_ < 0; }
+  bool closed() const { return !socket_.open(); }
   bool readable() const { return readable_; }
   bool writable() const { return writable_; }
   // The descriptor, for poll(2) across several connections; -1 once closed.
-  int fileno() const { return fd_; }
+  int fileno() const { return socket_.fd(); }
 
  private:
   friend absl::StatusOr<std::pair<Connection, Connection>> Pipe(bool duplex);
   friend struct Codec<Connection>;
-  Connection(int fd, bool readable, bool writable)
-      : fd_(fd), readable_(readable), writable_(writable) {}
+  Connection(int fd, bool readable, bool writable, std::string received = {})
+      : socket_(fd, std::move(received)),
+        readable_(readable),
+        writable_(writable) {}
 
   absl::Status Usable(bool for_reading) const;
-  // Reads until the buffer holds at least `want` unread bytes.
-  absl::Status Fill(size_t want);
   // The length of the next message, its header read but not consumed.
   // Errors: as RecvBytes (a malformed header closes the connection).
-  absl::StatusOr<uint64_t> PeekLength(size_t* header_size);
-  // Consumes the header and reads the message's `length` bytes into `out`.
-  absl::Status ReadMessage(char* out, uint64_t length, size_t header_size);
-  // The length of the next frame and its header's size, if buffered.
-  bool PeekHeader(uint64_t* length, size_t* header_size) const;
+  absl::StatusOr<uint64_t> PeekLength();
 
-  int fd_ = -1;
+  internal::FrameSocket socket_;
   bool readable_ = false;
   bool writable_ = false;
-  // Received bytes are buffer_[read_, end_); the rest is room, kept
-  // allocated (and not re-zeroed) between receives.
-  std::string buffer_;
-  size_t read_ = 0;
-  size_t end_ = 0;
 };
 
 // Two connected ends: both duplex, or (reader, writer) when `duplex` is

@@ -72,18 +72,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "process/internal/next_iterator.h"
 #include "process/internal/pool_calls.h"
 #include "process/internal/pool_core.h"
 #include "process/internal/pool_task.h"
 #include "process/internal/target.h"
+#include "process/pool_results.h"
 #include "process/start_method.h"
 #include "serialize/serialize.h"
 
 namespace mp {
-
-template <typename R>
-class ImapResult;
 
 // What each worker runs once before its first task: Python's
 // `initializer` and `initargs`. Build it from a sendable function (or, with
@@ -151,84 +148,48 @@ struct MapOptions {
   std::function<void(size_t done, size_t total)> progress;
 };
 
-// The result of an asynchronous call: Python's `AsyncResult`.
-template <typename T>
-class AsyncResult {
- public:
-  // The value once ready. Errors: `DeadlineExceeded` when `timeout` passes
-  // first; otherwise the task's own error.
-  absl::StatusOr<T> Get(
-      absl::Duration timeout = absl::InfiniteDuration()) const {
-    if (!state_->WaitComplete(timeout)) {
-      return absl::DeadlineExceededError("pool: the result is not ready");
-    }
-    return state_->value;
-  }
-
-  // Waits up to `timeout`; returns whether the result is ready.
-  bool Wait(absl::Duration timeout = absl::InfiniteDuration()) const {
-    return state_->WaitComplete(timeout);
-  }
-  bool Ready() const { return state_->complete(); }
-  // Whether the call completed without error; false while not Ready().
-  bool Successful() const { return Ready() && state_->value.ok(); }
-
- private:
-  friend class Pool;
-
-  struct State : internal::JobState {
-    using JobState::JobState;
-    void Finish() override {
-      value = first_error().ok() ? decode(*this) : first_error();
-      try {
-        if (value.ok()) {
-          if (callback) callback(*value);
-        } else if (error_callback) {
-          error_callback(value.status());
-        }
-      } catch (...) {
-        // A throwing callback must not take the pool's result thread down.
-      }
-    }
-    absl::StatusOr<T> value = absl::UnknownError("pool: not ready");
-    std::function<absl::StatusOr<T>(const internal::JobState&)> decode;
-    std::function<void(const T&)> callback;
-    std::function<void(const absl::Status&)> error_callback;
-  };
-  explicit AsyncResult(std::shared_ptr<State> state)
-      : state_(std::move(state)) {}
-
-  // Waits and moves the value out: for Pool's blocking calls, whose handle
-  // nobody else sees.
-  absl::StatusOr<T> Take() && {
-    state_->WaitComplete(absl::InfiniteDuration());
-    return std::move(state_->value);
-  }
-
-  std::shared_ptr<State> state_;
-};
-
 namespace internal {
 
-// One chunk of an ImapResult: its outcome, and the encoded items, valid
-// until the source's next Next().
-struct ChunkOutcome {
-  absl::Status status;
-  absl::string_view bytes;
-};
-
-// Where an ImapResult's chunks come from, one at a time: a job of this
-// process's Pool, or one of a manager's (manager/pool_proxy.h).
-class ChunkSource {
+// The value of a job of this process's pool, decoded (and the callbacks
+// run) on the pool's result thread as the job completes.
+template <typename T>
+class JobResult final : public JobState, public ResultSource<T> {
  public:
-  virtual ~ChunkSource() = default;
-  // Whether every chunk has been handed out.
-  virtual bool exhausted() const = 0;
-  // The next chunk (in order, or in order of arrival), waiting up to
-  // `timeout`; nullopt when none has come by then. Errors: the source's
-  // own (a manager gone), not a chunk's.
-  virtual absl::StatusOr<std::optional<ChunkOutcome>> Next(
-      absl::Duration timeout) = 0;
+  using JobState::JobState;
+
+  absl::StatusOr<T> Get(absl::Duration timeout) override {
+    if (!WaitComplete(timeout)) {
+      return absl::DeadlineExceededError("pool: the result is not ready");
+    }
+    return value_;
+  }
+  bool Wait(absl::Duration timeout) override { return WaitComplete(timeout); }
+  bool Ready() override { return complete(); }
+  bool Successful() override { return complete() && value_.ok(); }
+  absl::StatusOr<T> Take() override {
+    WaitComplete(absl::InfiniteDuration());
+    return std::move(value_);
+  }
+
+  std::function<absl::StatusOr<T>(const JobState&)> decode;
+  std::function<void(const T&)> callback;
+  std::function<void(const absl::Status&)> error_callback;
+
+ private:
+  void Finish() override {
+    value_ = first_error().ok() ? decode(*this) : first_error();
+    try {
+      if (value_.ok()) {
+        if (callback) callback(*value_);
+      } else if (error_callback) {
+        error_callback(value_.status());
+      }
+    } catch (...) {
+      // A throwing callback must not take the pool's result thread down.
+    }
+  }
+
+  absl::StatusOr<T> value_ = absl::UnknownError("pool: not ready");
 };
 
 // The chunks of a job of this process's pool.
@@ -252,71 +213,7 @@ class JobChunks final : public ChunkSource {
   size_t next_ = 0;
 };
 
-template <typename R>
-ImapResult<R> MakeImapResult(std::shared_ptr<ChunkSource> source);
-
 }  // namespace internal
-
-// Results handed out as they arrive: Python's `imap` (in order) and
-// `imap_unordered` (in the order they finish), from a Pool or from a
-// manager's (PoolProxy). Use Next(), or range-for:
-//
-//   for (absl::StatusOr<int> each : pool.Imap(Square, inputs)) ...
-//
-// A failed chunk yields its error once (in place of its items); the
-// iteration then goes on with the next chunk. Copies share one iteration,
-// as Python's iterator is one object.
-template <typename R>
-class ImapResult {
- public:
-  // The next result; nullopt after the last. Errors: the task's error;
-  // `DeadlineExceeded` when `timeout` passes first (call again to go on
-  // waiting); for a manager's pool, the manager's (`Unavailable`).
-  absl::StatusOr<std::optional<R>> Next(
-      absl::Duration timeout = absl::InfiniteDuration()) {
-    State& state = *state_;
-    while (state.position >= state.buffer.size()) {
-      if (state.source->exhausted()) return std::nullopt;
-      absl::StatusOr<std::optional<internal::ChunkOutcome>> chunk =
-          state.source->Next(timeout);
-      if (!chunk.ok()) return chunk.status();
-      if (!chunk->has_value()) {
-        return absl::DeadlineExceededError("pool: no result ready yet");
-      }
-      state.buffer.clear();
-      state.position = 0;
-      if (!(*chunk)->status.ok()) return (*chunk)->status;
-      absl::StatusOr<std::vector<R>> values =
-          Loads<std::vector<R>>((*chunk)->bytes);
-      if (!values.ok()) return values.status();
-      state.buffer = *std::move(values);
-    }
-    return std::move(state.buffer[state.position++]);
-  }
-
-  using iterator = internal::NextIterator<ImapResult, R>;
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() { return {}; }
-
- private:
-  friend ImapResult internal::MakeImapResult<R>(
-      std::shared_ptr<internal::ChunkSource> source);
-
-  struct State {
-    std::shared_ptr<internal::ChunkSource> source;
-    std::vector<R> buffer;  // The items of the chunk being handed out.
-    size_t position = 0;
-  };
-  explicit ImapResult(std::shared_ptr<internal::ChunkSource> source)
-      : state_(std::make_shared<State>(State{std::move(source), {}, 0})) {}
-
-  std::shared_ptr<State> state_;
-};
-
-template <typename R>
-ImapResult<R> internal::MakeImapResult(std::shared_ptr<ChunkSource> source) {
-  return ImapResult<R>(std::move(source));
-}
 
 class Pool {
  public:
@@ -337,16 +234,18 @@ class Pool {
   // fn(item) for each item, results in input order.
   template <typename F, std::ranges::input_range Items>
   auto Map(F fn, const Items& items, size_t chunksize = 0) {
-    return MapAsync(fn, items, MapOptions{.chunksize = chunksize}).Take();
+    return internal::TakeResult(
+        MapAsync(fn, items, MapOptions{.chunksize = chunksize}));
   }
   template <typename F, std::ranges::input_range Items>
   auto Map(F fn, const Items& items, MapOptions options) {
-    return MapAsync(fn, items, std::move(options)).Take();
+    return internal::TakeResult(MapAsync(fn, items, std::move(options)));
   }
   // fn(args...) for each tuple of arguments.
   template <typename F, std::ranges::input_range Items>
   auto Starmap(F fn, const Items& items, size_t chunksize = 0) {
-    return StarmapAsync(fn, items, MapOptions{.chunksize = chunksize}).Take();
+    return internal::TakeResult(
+        StarmapAsync(fn, items, MapOptions{.chunksize = chunksize}));
   }
 
   template <
@@ -399,7 +298,7 @@ class Pool {
   // fn(args...) in a worker; waits for the result.
   template <typename F, typename... Args>
   auto Apply(F fn, const Args&... args) {
-    return ApplyAsync(fn, std::make_tuple(args...)).Take();
+    return internal::TakeResult(ApplyAsync(fn, std::make_tuple(args...)));
   }
 
   // fn(args...) in a worker. `callback` or `error_callback` runs (on the
@@ -410,7 +309,7 @@ class Pool {
       F fn, const std::tuple<Args...>& args = {},
       std::type_identity_t<std::function<void(const R&)>> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) {
-    auto state = std::make_shared<typename AsyncResult<R>::State>(
+    auto state = std::make_shared<internal::JobResult<R>>(
         std::vector<size_t>{1}, true, nullptr);
     state->callback = std::move(callback);
     state->error_callback = std::move(error_callback);
@@ -421,7 +320,7 @@ class Pool {
     std::vector<internal::ChunkTask> tasks;
     if (task.ok()) tasks.push_back(*std::move(task));
     Submit(state, task.status(), std::move(tasks));
-    return AsyncResult<R>(std::move(state));
+    return internal::MakeAsyncResult<R>(std::move(state));
   }
 
   // No more tasks; workers exit once the queued ones are done.
@@ -455,7 +354,7 @@ class Pool {
     auto chunks = internal::ChunkTasks<kStar>(
         fn, items,
         options.chunksize > 0 ? options.chunksize : AutoChunksize(count));
-    auto state = std::make_shared<typename AsyncResult<std::vector<R>>::State>(
+    auto state = std::make_shared<internal::JobResult<std::vector<R>>>(
         chunks.ok() ? chunks->second : std::vector<size_t>{}, fail_fast,
         std::move(options.progress));
     state->callback = std::move(callback);
@@ -476,7 +375,7 @@ class Pool {
     Submit(state, chunks.status(),
            chunks.ok() ? std::move(chunks->first)
                        : std::vector<internal::ChunkTask>{});
-    return AsyncResult<std::vector<R>>(std::move(state));
+    return internal::MakeAsyncResult<std::vector<R>>(std::move(state));
   }
 
   template <

@@ -146,12 +146,12 @@ absl::Status Session::Error(absl::StatusCode code,
   return absl::Status(code, absl::StrCat("manager \"", address_, "\": ", what));
 }
 
-absl::StatusOr<FrameChannel> Session::OpenChannel(uint64_t* server_id) const {
+absl::StatusOr<FrameSocket> Session::OpenChannel(uint64_t* server_id) const {
   absl::StatusOr<Address> parsed = ParseAddress(address_);
   if (!parsed.ok()) return parsed.status();
   absl::StatusOr<int> fd = Connect(*parsed, options_.connect_timeout);
   if (!fd.ok()) return fd.status();  // It names the manager already.
-  FrameChannel channel(*fd, kMaxHandshakeFrameBytes);
+  FrameSocket channel = ManagerChannel(*fd, kMaxHandshakeFrameBytes);
   absl::StatusOr<uint64_t> id = AuthenticateToServer(
       channel, options_.authkey, absl::Now() + options_.connect_timeout);
   if (!id.ok()) return Error(id.status().code(), id.status().message());
@@ -167,7 +167,7 @@ absl::StatusOr<FrameChannel> Session::OpenChannel(uint64_t* server_id) const {
 
 absl::Status Session::ConnectLocked() {
   uint64_t id = 0;
-  absl::StatusOr<FrameChannel> channel = OpenChannel(&id);
+  absl::StatusOr<FrameSocket> channel = OpenChannel(&id);
   if (!channel.ok()) return channel.status();
   channel_ = *std::move(channel);
   server_id_ = id;
@@ -276,7 +276,7 @@ absl::Status Session::CollectLocked(uint32_t replies, absl::Time deadline,
   for (uint32_t i = 0; i < replies; ++i) {
     absl::StatusOr<absl::string_view> frame = channel_.Read(deadline);
     if (!frame.ok()) return FailLocked(frame.status());
-    FrameChannel::AppendFrame(*frame, into);
+    FrameSocket::AppendFrame(*frame, into);
   }
   return absl::OkStatus();
 }
@@ -286,7 +286,7 @@ absl::Status Session::ParseRepliesLocked(absl::string_view frames,
                                          size_t count) {
   for (size_t i = 0; i < count; ++i) {
     absl::string_view frame;
-    if (!FrameChannel::TakeFrame(frames, &frame) ||
+    if (!FrameSocket::TakeFrame(frames, &frame) ||
         !replies[i].ParseFromArray(frame.data(),
                                    static_cast<int>(frame.size()))) {
       return FailLocked(
@@ -323,7 +323,7 @@ absl::StatusOr<manager::Reply> Session::RoundTripLocked(
   const size_t size = request.ByteSizeLong();
   if (absl::Status fits = CheckRequestSize(size); !fits.ok()) return fits;
   frame_.clear();
-  FrameChannel::AppendMessageFrame(request, size, frame_);
+  AppendMessageFrame(request, size, frame_);
   const absl::Duration patience = options_.call_timeout + wait;
   const absl::Time deadline = patience == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
@@ -384,7 +384,7 @@ absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
   return reply;
 }
 
-absl::StatusOr<FrameChannel> Session::TakeSideChannel() {
+absl::StatusOr<FrameSocket> Session::TakeSideChannel() {
   uint64_t token;
   {
     TimedMutexLock lock(mutex_);
@@ -404,15 +404,15 @@ absl::StatusOr<FrameChannel> Session::TakeSideChannel() {
   {
     MutexLock lock(side_mutex_);
     if (!idle_side_.empty()) {
-      FrameChannel channel = std::move(idle_side_.back());
+      FrameSocket channel = std::move(idle_side_.back());
       idle_side_.pop_back();
       return channel;
     }
   }
   uint64_t id = 0;
-  absl::StatusOr<FrameChannel> opened = OpenChannel(&id);
+  absl::StatusOr<FrameSocket> opened = OpenChannel(&id);
   if (!opened.ok()) return opened.status();
-  FrameChannel channel = *std::move(opened);
+  FrameSocket channel = *std::move(opened);
   manager::Request join;
   join.set_join(token);
   if (absl::Status sent = channel.Write(join.SerializeAsString()); !sent.ok()) {
@@ -437,7 +437,7 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(
     MutexLock lock(side_mutex_);
     generation = side_generation_;
   }
-  absl::StatusOr<FrameChannel> channel = TakeSideChannel();
+  absl::StatusOr<FrameSocket> channel = TakeSideChannel();
   if (!channel.ok()) return channel.status();
   std::string frame;
   request.SerializeToString(&frame);
@@ -500,8 +500,8 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
     while (sent + chunk < requests.size() && chunk < kChunkCalls &&
            sending.size() < kChunkBytes) {
       const manager::Request& request = requests[sent + chunk];
-      FrameChannel::AppendMessageFrame(
-          request, static_cast<size_t>(request.GetCachedSize()), sending);
+      AppendMessageFrame(request, static_cast<size_t>(request.GetCachedSize()),
+                         sending);
       ++chunk;
     }
     received_.clear();
@@ -553,7 +553,7 @@ void Session::FlushReleasesLocked(const std::vector<uint64_t>& objects) {
   }
   if (request.releases_size() == 0 || !connected_ || !broken_.ok()) return;
   frame_.clear();
-  FrameChannel::AppendMessageFrame(request, request.ByteSizeLong(), frame_);
+  AppendMessageFrame(request, request.ByteSizeLong(), frame_);
   // No reply: a failure breaks the session, and the next call reports it.
   (void)PostLocked(frame_, 1, absl::Now() + options_.call_timeout);
 }

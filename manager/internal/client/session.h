@@ -152,7 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A new authenticated connection to this session's server (refused when
   // another server now runs at the address). Sets `server_id`.
-  absl::StatusOr<FrameChannel> OpenChannel(uint64_t* server_id) const;
+  absl::StatusOr<FrameSocket> OpenChannel(uint64_t* server_id) const;
 
   absl::Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::Status EnsureUsableLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -195,7 +195,7 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::StatusOr<manager::Reply> CallOnSide(const manager::Request& request,
                                             absl::Duration wait);
   // An idle extra connection, or a new one joined to ours.
-  absl::StatusOr<FrameChannel> TakeSideChannel();
+  absl::StatusOr<FrameSocket> TakeSideChannel();
 
   // From ~ProxyHandle.
   void DropLive(uint64_t object);
@@ -226,7 +226,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const SessionOptions options_;
 
   TimedMutex mutex_;
-  FrameChannel channel_ ABSL_GUARDED_BY(mutex_);
+  FrameSocket channel_ ABSL_GUARDED_BY(mutex_);
   CallArea area_ ABSL_GUARDED_BY(mutex_);
   std::atomic<bool> has_area_{false};  // area_.mapped(), lock-free.
   bool connected_ ABSL_GUARDED_BY(mutex_) = false;
@@ -240,7 +240,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t token_ ABSL_GUARDED_BY(mutex_) = 0;
 
   Mutex side_mutex_;
-  std::vector<FrameChannel> idle_side_ ABSL_GUARDED_BY(side_mutex_);
+  std::vector<FrameSocket> idle_side_ ABSL_GUARDED_BY(side_mutex_);
   uint64_t side_generation_ ABSL_GUARDED_BY(side_mutex_) = 0;
 };
 

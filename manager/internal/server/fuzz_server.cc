@@ -59,10 +59,10 @@ void FuzzBroken(absl::string_view what, const absl::Status& status) {
   __builtin_trap();
 }
 
-FrameChannel ConnectToFuzzServer() {
+FrameSocket ConnectToFuzzServer() {
   absl::StatusOr<int> fd = Connect(TheServer().address, absl::Seconds(10));
   if (!fd.ok()) FuzzBroken("connect", fd.status());
-  FrameChannel channel(*fd, kMaxFrameBytes);
+  FrameSocket channel = ManagerChannel(*fd, kMaxFrameBytes);
   if (absl::StatusOr<uint64_t> id =
           AuthenticateToServer(channel, kKey, absl::Now() + absl::Seconds(10));
       !id.ok()) {
@@ -81,7 +81,7 @@ bool AllowedToFuzz(absl::string_view frame) {
   return true;
 }
 
-void HangUp(FrameChannel& channel, const std::function<void()>& wake) {
+void HangUp(FrameSocket& channel, const std::function<void()>& wake) {
   shutdown(channel.fd(), SHUT_WR);
   if (wake) wake();
   while (channel.Read(absl::Now() + absl::Seconds(30)).ok()) {
@@ -95,7 +95,7 @@ void CheckNoObjectsLeftEvery(int inputs) {
 }
 
 void CheckNoObjectsLeft() {
-  FrameChannel channel = ConnectToFuzzServer();
+  FrameSocket channel = ConnectToFuzzServer();
   manager::Request request;
   request.mutable_stats();
   if (absl::Status sent = channel.Write(request.SerializeAsString());

@@ -8,7 +8,7 @@
 // outlived its connection (CheckNoObjectsLeft), which would be a reference
 // the server failed to drop.
 //
-//   mp::internal::FrameChannel channel = mp::internal::ConnectToFuzzServer();
+//   mp::internal::FrameSocket channel = mp::internal::ConnectToFuzzServer();
 //   ... write what the input says ...
 //   mp::internal::HangUp(channel);
 //   mp::internal::CheckNoObjectsLeftEvery(mp::internal::kFuzzCheckEvery);
@@ -31,7 +31,7 @@ namespace mp::internal {
 
 // A new authenticated connection to the server (started on first use,
 // stopped at exit so that its socket directory goes with it).
-FrameChannel ConnectToFuzzServer();
+FrameSocket ConnectToFuzzServer();
 
 // Whether a fuzzer may send `frame`: not a Pool (processes on every run), a
 // call area (each target opens its own where it wants one), or a Shutdown
@@ -43,7 +43,7 @@ bool AllowedToFuzz(absl::string_view frame);
 // on the socket), reads the replies until the server closes (it ends the
 // connection once it has read everything, or at the first malformed frame)
 // and closes.
-void HangUp(FrameChannel& channel, const std::function<void()>& wake = nullptr);
+void HangUp(FrameSocket& channel, const std::function<void()>& wake = nullptr);
 
 // How often a target checks for leaked objects: after every input of the
 // corpus replay (tests/testing/fuzz.bzl defines MP_FUZZ_REPLAY in the

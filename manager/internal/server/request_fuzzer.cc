@@ -18,13 +18,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mp::internal;
-  FrameChannel channel = ConnectToFuzzServer();
+  FrameSocket channel = ConnectToFuzzServer();
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   if (!input.empty() && static_cast<uint8_t>(input[0]) == 0xFF) {
     // Raw bytes: for the frame parser. Whole frames in them are screened too.
     absl::string_view frames = input.substr(1);
     for (absl::string_view rest = frames, frame;
-         FrameChannel::TakeFrame(rest, &frame);) {
+         FrameSocket::TakeFrame(rest, &frame);) {
       if (!AllowedToFuzz(frame)) return 0;
     }
     if (absl::StrContains(frames, "Pool")) return 0;

@@ -24,9 +24,9 @@
 namespace mp::internal {
 
 struct Server::Connection {
-  explicit Connection(FrameChannel channel) : channel(std::move(channel)) {}
+  explicit Connection(FrameSocket channel) : channel(std::move(channel)) {}
 
-  FrameChannel channel;  // Closed only after `thread` has been joined.
+  FrameSocket channel;  // Closed only after `thread` has been joined.
   std::thread thread;
   std::atomic<bool> finished{false};
   // References this connection holds, by object. Guarded by Server::mutex_.
@@ -282,7 +282,7 @@ absl::Status Server::Serve() {
       continue;
     }
     connections_.push_back(std::make_unique<Connection>(
-        FrameChannel(fd, kMaxHandshakeFrameBytes)));
+        ManagerChannel(fd, kMaxHandshakeFrameBytes)));
     Connection* connection = connections_.back().get();
     connection->thread =
         std::thread([this, connection] { RunConnection(connection); });
@@ -313,7 +313,7 @@ void Server::ReapFinished(bool all) {
 }
 
 void Server::RunConnection(Connection* connection) {
-  FrameChannel& channel = connection->channel;
+  FrameSocket& channel = connection->channel;
   const absl::Status accepted =
       AcceptClient(channel, options_.authkey, server_id_,
                    absl::Now() + options_.handshake_timeout);
@@ -422,8 +422,9 @@ bool Server::OpenCallArea(Connection& connection,
     }
   }
   const std::string bytes = reply.SerializeAsString();
-  const absl::Status sent = fd >= 0 ? connection.channel.WriteWithFd(bytes, fd)
-                                    : connection.channel.Write(bytes);
+  const absl::Status sent = fd >= 0
+                                ? connection.channel.WriteWithFds(bytes, {fd})
+                                : connection.channel.Write(bytes);
   if (fd >= 0) close(fd);
   if (!sent.ok() || !area.ok()) return false;
   connection.area = *std::move(area);
@@ -434,7 +435,7 @@ bool Server::OpenCallArea(Connection& connection,
 }
 
 void Server::ServeCallArea(Connection& connection) {
-  FrameChannel& channel = connection.channel;
+  FrameSocket& channel = connection.channel;
   CallArea& area = connection.area;
   const auto keep_waiting = [&] {
     return !stopping_.load(std::memory_order_relaxed) &&
@@ -467,7 +468,7 @@ void Server::ServeCallArea(Connection& connection) {
         absl::StatusOr<absl::string_view> read = channel.Read();
         if (!read.ok()) return;
         frame = *read;
-      } else if (!FrameChannel::TakeFrame(rest, &frame) ||
+      } else if (!FrameSocket::TakeFrame(rest, &frame) ||
                  frame.size() > options_.max_frame_bytes) {
         return;
       }
@@ -505,7 +506,7 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
                          std::string& out) {
   const size_t size = reply.ByteSizeLong();
   if (size <= options_.max_frame_bytes) {
-    FrameChannel::AppendMessageFrame(reply, size, out);
+    AppendMessageFrame(reply, size, out);
     return;
   }
   // The result is too big to send: say so instead of sending it. The
@@ -520,7 +521,7 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
                "the result takes ", size, " bytes, over the limit of ",
                options_.max_frame_bytes, " (max_frame_bytes)")),
            refused);
-  FrameChannel::AppendMessageFrame(refused, refused.ByteSizeLong(), out);
+  AppendMessageFrame(refused, refused.ByteSizeLong(), out);
 }
 
 bool Server::Handle(Connection& connection, manager::Request& request,

@@ -36,7 +36,7 @@ class AreaPair {
       close(ends[0]);
       close(fd);
       area->Unmap();
-      FrameChannel channel(ends[1], kDefaultMaxFrameBytes);
+      FrameSocket channel = ManagerChannel(ends[1], kDefaultMaxFrameBytes);
       absl::StatusOr<absl::string_view> hello =
           channel.Read(absl::Now() + kPatience);
       if (!hello.ok() || *hello != "area") _exit(90);
@@ -48,8 +48,8 @@ class AreaPair {
       _exit(client(*mine, channel));
     }
     close(ends[1]);
-    server_ = FrameChannel(ends[0], kDefaultMaxFrameBytes);
-    EXPECT_TRUE(server_.WriteWithFd("area", fd).ok());
+    server_ = ManagerChannel(ends[0], kDefaultMaxFrameBytes);
+    EXPECT_TRUE(server_.WriteWithFds("area", {fd}).ok());
     close(fd);
     area_ = *std::move(area);
   }
@@ -66,24 +66,24 @@ class AreaPair {
   }
 
   CallArea& area() { return area_; }
-  FrameChannel& server() { return server_; }
+  FrameSocket& server() { return server_; }
 
  private:
   pid_t pid_ = 0;
   int exit_code_ = -1;
   CallArea area_;
-  FrameChannel server_;
+  FrameSocket server_;
 };
 
 // The client's liveness check: the server's end of the socket.
-std::function<bool()> Alive(const FrameChannel& channel) {
+std::function<bool()> Alive(const FrameSocket& channel) {
   const int fd = channel.fd();
   return [fd] { return !PeerHungUp(fd); };
 }
 
 std::string Frames(std::initializer_list<absl::string_view> frames) {
   std::string out;
-  for (absl::string_view frame : frames) FrameChannel::AppendFrame(frame, out);
+  for (absl::string_view frame : frames) FrameSocket::AppendFrame(frame, out);
   return out;
 }
 
@@ -111,10 +111,10 @@ int ServeUpperCase(AreaPair& pair) {
         frame = std::string(*read);
       } else {
         absl::string_view view;
-        EXPECT_TRUE(FrameChannel::TakeFrame(rest, &view));
+        EXPECT_TRUE(FrameSocket::TakeFrame(rest, &view));
         frame = std::string(view);
       }
-      FrameChannel::AppendFrame(absl::AsciiStrToUpper(frame), out);
+      FrameSocket::AppendFrame(absl::AsciiStrToUpper(frame), out);
     }
     EXPECT_TRUE(rest.empty());
     const bool fits = pair.area().Fits(out.size());
@@ -128,7 +128,7 @@ int ServeUpperCase(AreaPair& pair) {
 
 // The client's side of one call: posts `frames` and collects the replies.
 absl::StatusOr<std::vector<std::string>> Exchange(
-    CallArea& area, FrameChannel& channel,
+    CallArea& area, FrameSocket& channel,
     std::initializer_list<absl::string_view> frames) {
   const std::string bytes = Frames(frames);
   const bool fits = area.Fits(bytes.size());
@@ -155,7 +155,7 @@ absl::StatusOr<std::vector<std::string>> Exchange(
       out.emplace_back(*read);
     } else {
       absl::string_view frame;
-      if (!FrameChannel::TakeFrame(rest, &frame))
+      if (!FrameSocket::TakeFrame(rest, &frame))
         return absl::DataLossError("cut");
       out.emplace_back(frame);
     }
@@ -165,7 +165,7 @@ absl::StatusOr<std::vector<std::string>> Exchange(
 
 TEST(CallAreaTest, CallsCrossProcessesInOrder) {
   AreaPair pair(
-      kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
+      kDefaultCallAreaBytes, [](CallArea& area, FrameSocket& channel) {
         for (int i = 0; i < 20000; ++i) {
           const std::string a = absl::StrCat("call ", i);
           absl::StatusOr<std::vector<std::string>> got =
@@ -183,7 +183,7 @@ TEST(CallAreaTest, CallsCrossProcessesInOrder) {
 TEST(CallAreaTest, MessagesTooBigForTheAreaGoOnTheSocket) {
   // The smallest area (a page each way): a 100 KB frame, and its reply,
   // cannot fit.
-  AreaPair pair(1, [](CallArea& area, FrameChannel& channel) {
+  AreaPair pair(1, [](CallArea& area, FrameSocket& channel) {
     if (area.capacity() != 4096) return 3;
     // Over what the socket buffers, too: neither side may write before
     // the other knows to read.
@@ -208,7 +208,7 @@ TEST(CallAreaTest, AMessageWithoutReplyIsFinishedBeforeTheNext) {
   // Post without awaiting (as a release is sent), then a call: the second
   // post waits for the first to be finished, so nothing is overwritten.
   AreaPair pair(
-      kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
+      kDefaultCallAreaBytes, [](CallArea& area, FrameSocket& channel) {
         const absl::Time deadline = absl::Now() + kPatience;
         for (int i = 0; i < 1000; ++i) {
           const std::string one = Frames({"one-way"});
@@ -229,7 +229,7 @@ TEST(CallAreaTest, AMessageWithoutReplyIsFinishedBeforeTheNext) {
 
 TEST(CallAreaTest, AClientWaitingOnAGoneServerIsTold) {
   AreaPair pair(kDefaultCallAreaBytes,
-                [](CallArea& area, FrameChannel& channel) {
+                [](CallArea& area, FrameSocket& channel) {
                   absl::StatusOr<std::vector<std::string>> got =
                       Exchange(area, channel, {"hello"});
                   // The server closed its socket without answering.
@@ -248,7 +248,7 @@ TEST(CallAreaTest, AClientWaitingOnAGoneServerIsTold) {
 
 TEST(CallAreaTest, AServerWaitingOnAGoneClientStops) {
   AreaPair pair(kDefaultCallAreaBytes,
-                [](CallArea&, FrameChannel&) { return 0; });
+                [](CallArea&, FrameSocket&) { return 0; });
   // The client exits without posting anything: AwaitPosted must end.
   EXPECT_EQ(ServeUpperCase(pair), 0);
   EXPECT_EQ(pair.Wait(), 0);
@@ -256,7 +256,7 @@ TEST(CallAreaTest, AServerWaitingOnAGoneClientStops) {
 
 TEST(CallAreaTest, ADeadlineEndsTheClientsWait) {
   AreaPair pair(
-      kDefaultCallAreaBytes, [](CallArea& area, FrameChannel& channel) {
+      kDefaultCallAreaBytes, [](CallArea& area, FrameSocket& channel) {
         const std::string bytes = Frames({"never answered"});
         const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
         if (!area.Post(bytes, 1, false, deadline, Alive(channel)).ok())

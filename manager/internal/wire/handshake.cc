@@ -20,7 +20,7 @@ std::string Digest(absl::string_view authkey, absl::string_view role,
 }
 
 template <typename Message>
-absl::Status ReadMessage(FrameChannel& channel, absl::Time deadline,
+absl::Status ReadMessage(FrameSocket& channel, absl::Time deadline,
                          absl::string_view what, Message* message) {
   absl::StatusOr<absl::string_view> frame = channel.Read(deadline);
   if (!frame.ok()) {
@@ -64,7 +64,7 @@ uint64_t RandomNonzeroId() {
   return id;
 }
 
-absl::Status AcceptClient(FrameChannel& channel, absl::string_view authkey,
+absl::Status AcceptClient(FrameSocket& channel, absl::string_view authkey,
                           uint64_t server_id, absl::Time deadline) {
   channel.set_max_frame_bytes(kMaxHandshakeFrameBytes);
   manager::Challenge challenge;
@@ -99,7 +99,7 @@ absl::Status AcceptClient(FrameChannel& channel, absl::string_view authkey,
   return channel.Write(welcome.SerializeAsString());
 }
 
-absl::StatusOr<uint64_t> AuthenticateToServer(FrameChannel& channel,
+absl::StatusOr<uint64_t> AuthenticateToServer(FrameSocket& channel,
                                               absl::string_view authkey,
                                               absl::Time deadline) {
   channel.set_max_frame_bytes(kMaxHandshakeFrameBytes);

@@ -35,13 +35,13 @@ uint64_t RandomNonzeroId();
 // then been welcomed). Errors: `PermissionDenied` for a wrong key or a peer
 // that does not speak the protocol (told so, when it can be); the channel's
 // errors; `DeadlineExceeded` when the client is too slow.
-absl::Status AcceptClient(FrameChannel& channel, absl::string_view authkey,
+absl::Status AcceptClient(FrameSocket& channel, absl::string_view authkey,
                           uint64_t server_id, absl::Time deadline);
 
 // The client's side. Returns the server's id.
 // Errors: `PermissionDenied` when the server refused our key or could not
 // prove it knows it; `Unavailable` when it closed; `DeadlineExceeded`.
-absl::StatusOr<uint64_t> AuthenticateToServer(FrameChannel& channel,
+absl::StatusOr<uint64_t> AuthenticateToServer(FrameSocket& channel,
                                               absl::string_view authkey,
                                               absl::Time deadline);
 

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,27 +21,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "base/fd_passing.h"
 #include "base/poll.h"
 
 namespace mp::internal {
 namespace {
-
-constexpr size_t kHeaderBytes = 4;
-
-// The frame header: the length, 4 bytes little-endian.
-void PutFrameLength(size_t length, char* header) {
-  for (size_t i = 0; i < kHeaderBytes; ++i)
-    header[i] = static_cast<char>(length >> (8 * i));
-}
-uint64_t FrameLength(const char* header) {
-  uint64_t length = 0;
-  for (size_t i = 0; i < kHeaderBytes; ++i) {
-    length |= uint64_t{static_cast<unsigned char>(header[i])} << (8 * i);
-  }
-  return length;
-}
-constexpr size_t kReadChunk = 64 * 1024;
 
 absl::Status SystemError(absl::string_view what, int error) {
   return absl::ErrnoToStatus(error, what);
@@ -325,255 +307,23 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
   return last;
 }
 
-FrameChannel::FrameChannel(int fd, size_t max_frame_bytes)
-    : fd_(fd), max_frame_bytes_(max_frame_bytes) {}
-
-FrameChannel::FrameChannel(FrameChannel&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
-      received_fds_(std::move(other.received_fds_)),
-      max_frame_bytes_(other.max_frame_bytes_),
-      buffer_(std::move(other.buffer_)),
-      read_(std::exchange(other.read_, 0)),
-      end_(std::exchange(other.end_, 0)) {}
-
-FrameChannel& FrameChannel::operator=(FrameChannel&& other) noexcept {
-  if (this != &other) {
-    Close();
-    fd_ = std::exchange(other.fd_, -1);
-    received_fds_ = std::move(other.received_fds_);
-    other.received_fds_.clear();
-    max_frame_bytes_ = other.max_frame_bytes_;
-    buffer_ = std::move(other.buffer_);
-    read_ = std::exchange(other.read_, 0);
-    end_ = std::exchange(other.end_, 0);
-  }
-  return *this;
+FrameSocket ManagerChannel(int fd, size_t max_frame_bytes) {
+  FrameSocket channel(fd);
+  channel.set_max_frame_bytes(max_frame_bytes);
+  channel.set_accept_fds(true);
+  return channel;
 }
 
-FrameChannel::~FrameChannel() { Close(); }
-
-void FrameChannel::Close() {
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
-  read_ = end_ = 0;
-  for (int fd : received_fds_) close(fd);
-  received_fds_.clear();
-}
-
-void FrameChannel::Abandon() {
-  fd_ = -1;
-  read_ = end_ = 0;
-  for (int fd : received_fds_) close(fd);
-  received_fds_.clear();
-}
-
-std::string FrameChannel::TakeUnread() {
-  std::string unread = buffer_.substr(read_, end_ - read_);
-  read_ = end_ = 0;
-  return unread;
-}
-
-void FrameChannel::Interrupt() {
-  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
-}
-
-absl::Status FrameChannel::Write(absl::string_view frame) {
-  if (fd_ < 0) return absl::UnavailableError("connection closed");
-  if (frame.size() > UINT32_MAX) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("a frame of ", frame.size(), " bytes is over 4 GiB"));
-  }
-  char header[kHeaderBytes];
-  PutFrameLength(frame.size(), header);
-  iovec parts[2] = {{header, kHeaderBytes},
-                    {const_cast<char*>(frame.data()), frame.size()}};
-  msghdr message{};
-  message.msg_iov = parts;
-  message.msg_iovlen = 2;
-  size_t left = kHeaderBytes + frame.size();
-  while (left > 0) {
-    const ssize_t sent = sendmsg(fd_, &message, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(
-          absl::StrCat("send: ", std::strerror(errno)));
-    }
-    left -= static_cast<size_t>(sent);
-    size_t done = static_cast<size_t>(sent);
-    while (message.msg_iovlen > 0 && done >= message.msg_iov->iov_len) {
-      done -= message.msg_iov->iov_len;
-      ++message.msg_iov;
-      --message.msg_iovlen;
-    }
-    if (message.msg_iovlen > 0) {
-      message.msg_iov->iov_base =
-          static_cast<char*>(message.msg_iov->iov_base) + done;
-      message.msg_iov->iov_len -= done;
-    }
-  }
-  return absl::OkStatus();
-}
-
-void FrameChannel::AppendFrame(absl::string_view frame, std::string& out) {
-  char header[kHeaderBytes];
-  PutFrameLength(frame.size(), header);
-  out.append(header, kHeaderBytes);
-  out.append(frame.data(), frame.size());
-}
-
-void FrameChannel::AppendMessageFrame(
-    const google::protobuf::MessageLite& message, size_t size,
-    std::string& out) {
-  const size_t at = out.size();
-  out.resize(at + kHeaderBytes + size);
-  char* header = out.data() + at;
-  PutFrameLength(size, header);
+void AppendMessageFrame(const google::protobuf::MessageLite& message,
+                        size_t size, std::string& out) {
   message.SerializeWithCachedSizesToArray(
-      reinterpret_cast<uint8_t*>(header + kHeaderBytes));
-}
-
-bool FrameChannel::TakeFrame(absl::string_view& bytes,
-                             absl::string_view* frame) {
-  if (bytes.size() < kHeaderBytes) return false;
-  const uint64_t length = FrameLength(bytes.data());
-  if (bytes.size() - kHeaderBytes < length) return false;
-  *frame = bytes.substr(kHeaderBytes, length);
-  bytes.remove_prefix(kHeaderBytes + length);
-  return true;
+      reinterpret_cast<uint8_t*>(FrameSocket::AppendFrameSpace(size, out)));
 }
 
 bool PeerHungUp(int fd) {
   pollfd hangup{fd, POLLRDHUP, 0};
   return poll(&hangup, 1, 0) > 0 &&
          (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
-}
-
-absl::Status FrameChannel::WriteFrames(absl::string_view frames) {
-  if (fd_ < 0) return absl::UnavailableError("connection closed");
-  size_t done = 0;
-  while (done < frames.size()) {
-    const ssize_t sent =
-        send(fd_, frames.data() + done, frames.size() - done, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(
-          absl::StrCat("send: ", std::strerror(errno)));
-    }
-    done += static_cast<size_t>(sent);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status FrameChannel::WriteWithFd(absl::string_view frame, int fd) {
-  if (fd_ < 0) return absl::UnavailableError("connection closed");
-  std::string bytes;
-  AppendFrame(frame, bytes);
-  const int passed[] = {fd};
-  const ssize_t sent = SendWithFds(fd_, bytes, passed);
-  if (sent < 0) {
-    return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
-  }
-  // The descriptor went with the first byte; the rest needs no more.
-  return WriteFrames(
-      absl::string_view(bytes).substr(static_cast<size_t>(sent)));
-}
-
-void FrameChannel::KeepReceivedFds(const msghdr& message) {
-  std::vector<int> fds;
-  CollectPassedFds(message, &fds);
-  for (const int fd : fds) {
-    if (received_fds_.size() < kMaxReceivedFds) {
-      received_fds_.push_back(fd);
-    } else {
-      close(fd);
-    }
-  }
-}
-
-int FrameChannel::TakeReceivedFd() {
-  if (received_fds_.empty()) return -1;
-  const int fd = received_fds_.front();
-  received_fds_.erase(received_fds_.begin());
-  return fd;
-}
-
-bool FrameChannel::HasBufferedFrame() const {
-  if (end_ - read_ < kHeaderBytes) return false;
-  const uint64_t length = FrameLength(buffer_.data() + read_);
-  return end_ - read_ >= kHeaderBytes + length;
-}
-
-absl::Status FrameChannel::Fill(size_t want, absl::Time deadline) {
-  while (end_ - read_ < want) {
-    if (buffer_.size() - read_ < want) {
-      // Move the unread bytes to the front, then grow if still short.
-      std::memmove(buffer_.data(), buffer_.data() + read_, end_ - read_);
-      end_ -= read_;
-      read_ = 0;
-      if (buffer_.size() < want) buffer_.resize(std::max(want, kReadChunk));
-    }
-    if (buffer_.empty()) buffer_.resize(kReadChunk);
-    if (deadline != absl::InfiniteFuture()) {
-      pollfd waiting{fd_, POLLIN, 0};
-      absl::StatusOr<int> ready = PollUntil({&waiting, 1}, deadline);
-      if (ready.ok() && *ready == 0) {
-        return absl::DeadlineExceededError("no frame in time");
-      }
-    }
-    // recvmsg, not recv: a descriptor the peer sends with its bytes (a
-    // call area) would otherwise be dropped by the kernel.
-    iovec into{buffer_.data() + end_, buffer_.size() - end_};
-    alignas(cmsghdr) char control[FdControlSpace(kMaxReceivedFds)];
-    msghdr message{};
-    message.msg_iov = &into;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    const ssize_t received = recvmsg(fd_, &message, MSG_CMSG_CLOEXEC);
-    if (received > 0) KeepReceivedFds(message);
-    if (received < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return absl::DeadlineExceededError("no frame in time");
-      }
-      return absl::UnavailableError(
-          absl::StrCat("receive: ", std::strerror(errno)));
-    }
-    if (received == 0) {
-      if (end_ == read_) return absl::UnavailableError("end of stream");
-      return absl::DataLossError("the peer closed in the middle of a frame");
-    }
-    end_ += static_cast<size_t>(received);
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<absl::string_view> FrameChannel::Read(absl::Time deadline) {
-  if (fd_ < 0) return absl::UnavailableError("connection closed");
-  if (read_ == end_ && buffer_.size() > 16 * kReadChunk) {
-    // Give back what one large frame made the buffer grow to.
-    std::string().swap(buffer_);
-    read_ = end_ = 0;
-  }
-  if (absl::Status filled = Fill(kHeaderBytes, deadline); !filled.ok()) {
-    return filled;
-  }
-  const uint64_t length = FrameLength(buffer_.data() + read_);
-  if (length > max_frame_bytes_) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("a frame of ", length, " bytes is over the limit of ",
-                     max_frame_bytes_));
-  }
-  if (absl::Status filled = Fill(kHeaderBytes + length, deadline);
-      !filled.ok()) {
-    if (absl::IsUnavailable(filled)) {
-      return absl::DataLossError("the peer closed in the middle of a frame");
-    }
-    return filled;
-  }
-  const absl::string_view frame(buffer_.data() + read_ + kHeaderBytes, length);
-  read_ += kHeaderBytes + length;
-  return frame;
 }
 
 }  // namespace mp::internal

@@ -6,25 +6,21 @@
 //   "host:port"         TCP ("127.0.0.1:0" asks for any free port;
 //                       "[::1]:5000" for IPv6).
 //
-// A FrameChannel sends and receives frames on one connected socket: a
-// 4-byte little-endian length, then the bytes. It reads ahead into a buffer
-// of its own, so a small frame costs one system call, and refuses any frame
-// longer than its limit before reading it.
+// Frames travel on base/frame_socket.h's FrameSocket, the same as a
+// Connection's: ManagerChannel sets one up the manager's way.
 
 #ifndef MULTIPROCESS_MANAGER_INTERNAL_WIRE_TRANSPORT_H_
 #define MULTIPROCESS_MANAGER_INTERNAL_WIRE_TRANSPORT_H_
 
-#include <sys/socket.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/frame_socket.h"
 #include "base/resource_tracker.h"
 #include "google/protobuf/message_lite.h"
 
@@ -77,84 +73,15 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
 // its end (it may have died). Does not wait.
 bool PeerHungUp(int fd);
 
-class FrameChannel {
- public:
-  FrameChannel() = default;
-  // Takes ownership of the connected socket `fd`.
-  FrameChannel(int fd, size_t max_frame_bytes);
-  FrameChannel(FrameChannel&& other) noexcept;
-  FrameChannel& operator=(FrameChannel&& other) noexcept;
-  FrameChannel(const FrameChannel&) = delete;
-  FrameChannel& operator=(const FrameChannel&) = delete;
-  ~FrameChannel();
+// A manager channel on the connected socket `fd`: frames up to
+// `max_frame_bytes`, descriptors accepted (a call area's memory, a lent
+// listening socket).
+FrameSocket ManagerChannel(int fd, size_t max_frame_bytes);
 
-  // Sends one frame. Errors: `Unavailable` when the peer is gone.
-  absl::Status Write(absl::string_view frame);
-
-  // Appends `frame` with its header to `out`, for WriteFrames: several
-  // frames sent with one system call (a batch of calls, or replies).
-  static void AppendFrame(absl::string_view frame, std::string& out);
-  // As AppendFrame for `message` serialized in place (no copy), whose
-  // ByteSizeLong() has just said `size`.
-  static void AppendMessageFrame(const google::protobuf::MessageLite& message,
-                                 size_t size, std::string& out);
-  // Splits the first frame of AppendFrame's bytes off `bytes` into
-  // `frame`; false when `bytes` does not start with a whole frame.
-  static bool TakeFrame(absl::string_view& bytes, absl::string_view* frame);
-  // Sends bytes made by AppendFrame. Errors: as Write.
-  absl::Status WriteFrames(absl::string_view frames);
-
-  // Sends one frame with the descriptor `fd` (SCM_RIGHTS); the peer's
-  // TakeReceivedFd has it once the frame is read. Errors: as Write.
-  absl::Status WriteWithFd(absl::string_view frame, int fd);
-  // A descriptor that came with the frames read so far (close-on-exec,
-  // now the caller's), or -1.
-  int TakeReceivedFd();
-
-  // Whether a whole frame has already been read ahead: a Read now would
-  // not wait.
-  bool HasBufferedFrame() const;
-
-  // Receives one frame; the view stays valid until the next Read. Waits at
-  // most until `deadline`.
-  // Errors: `Unavailable` at end of stream (the peer closed or died between
-  // frames); `DataLoss` for a frame cut short; `ResourceExhausted` for a
-  // frame over the limit (the channel is then unusable: close it);
-  // `DeadlineExceeded`.
-  absl::StatusOr<absl::string_view> Read(
-      absl::Time deadline = absl::InfiniteFuture());
-
-  // The bytes read ahead and not yet returned by Read, handed to the
-  // caller (who goes on with the socket by other means).
-  std::string TakeUnread();
-
-  // Makes a Read in another thread return `Unavailable` (shutdown(2)).
-  void Interrupt();
-  void Close();
-  // Forgets the socket without closing it: for a forked child, whose copy
-  // of the descriptor is its parent's connection.
-  void Abandon();
-
-  // Frames longer than this are refused from now on.
-  void set_max_frame_bytes(size_t limit) { max_frame_bytes_ = limit; }
-
-  bool open() const { return fd_ >= 0; }
-  int fd() const { return fd_; }
-
- private:
-  // Reads until at least `want` unread bytes are buffered.
-  absl::Status Fill(size_t want, absl::Time deadline);
-
-  static constexpr size_t kMaxReceivedFds = 4;
-  void KeepReceivedFds(const msghdr& message);
-
-  int fd_ = -1;
-  std::vector<int> received_fds_;  // Owned.
-  size_t max_frame_bytes_ = kDefaultMaxFrameBytes;
-  std::string buffer_;  // Unread bytes are buffer_[read_, end_).
-  size_t read_ = 0;
-  size_t end_ = 0;
-};
+// Appends `message`, serialized in place (no copy) as one frame, to `out`
+// for FrameSocket::WriteFrames; its ByteSizeLong() has just said `size`.
+void AppendMessageFrame(const google::protobuf::MessageLite& message,
+                        size_t size, std::string& out);
 
 }  // namespace mp::internal
 

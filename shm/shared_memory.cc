@@ -250,14 +250,9 @@ void EncodeSegmentName(absl::string_view kind, const SharedMemory& segment,
 
 absl::StatusOr<std::string> DecodeSegmentName(const ValueView& view,
                                               absl::string_view kind) {
-  if (view.kind != kSharedField) return KindError(view, kind);
   SharedObjectRef ref;
-  if (absl::Status read = ReadSharedObjectRef(view.bytes, &ref); !read.ok()) {
+  if (absl::Status read = ReadSharedObjectRef(view, kind, &ref); !read.ok()) {
     return read;
-  }
-  if (ref.kind != kind) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "serialize: expected a shared ", kind, ", got a shared ", ref.kind));
   }
   return std::string(ref.segment);
 }

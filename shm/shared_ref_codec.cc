@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "serialize/internal/shared_object_ref.h"
 
 namespace mp::internal {
@@ -18,14 +17,9 @@ void EncodeSharedRef(absl::string_view kind, const SharedRef& ref,
 
 absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
                              SharedRef* out) {
-  if (view.kind != kSharedField) return KindError(view, kind);
   SharedObjectRef ref;
-  if (absl::Status read = ReadSharedObjectRef(view.bytes, &ref); !read.ok()) {
+  if (absl::Status read = ReadSharedObjectRef(view, kind, &ref); !read.ok()) {
     return read;
-  }
-  if (ref.kind != kind) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "serialize: expected a shared ", kind, ", got a shared ", ref.kind));
   }
   out->segment = std::string(ref.segment);
   out->offset = ref.offset;

@@ -72,6 +72,7 @@
 #include "shm/shared_heap.h"
 #include "shm/shared_ref_codec.h"
 #include "sync/acquired.h"
+#include "sync/internal/lockable_calls.h"
 #include "sync/internal/owner_word.h"
 
 namespace mp {
@@ -79,7 +80,7 @@ namespace mp {
 // The lock itself, for placement in shared memory. Layout: the two 32-bit
 // words documented in sync/internal/owner_word.h (owner = process id). Neither
 // copyable nor movable: its address is its identity.
-class ABSL_LOCKABLE LockState {
+class ABSL_LOCKABLE LockState : public internal::LockableCalls<LockState> {
  public:
   constexpr LockState() = default;
   LockState(const LockState&) = delete;
@@ -109,25 +110,6 @@ class ABSL_LOCKABLE LockState {
     return absl::OkStatus();
   }
 
-  // The standard Lockable calls, annotated for code the compiler's
-  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
-  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
-  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
-  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
-  // unlock() releases. They drop what Acquire reports of a dead holder:
-  // where that matters use Acquire and Release, which the analysis does
-  // not see (an Acquired is not a bool to it), or LockGuard.
-  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
-  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(false).held();
-  }
-  template <typename Rep, typename Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
-      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(true, absl::FromChrono(timeout)).held();
-  }
-  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
-
   // Whether some process holds the lock (a snapshot).
   bool locked() const { return word_.Holder() != 0; }
 
@@ -154,9 +136,16 @@ static_assert(sizeof(LockState) == 8 && alignof(LockState) == 4);
 // `Lock::Create()` returns an error where the constructor would abort;
 // `Lock::Attach(ref)` maps the lock another process's `ref()` describes
 // (see shm/internal/shared_object.h for both).
+//
+// The standard Lockable calls, lock(), try_lock(), try_lock_for(timeout)
+// and unlock(), come from internal::LockableCalls
+// (sync/internal/lockable_calls.h): std::lock_guard, std::unique_lock and
+// std::scoped_lock take the lock, and clang's thread-safety analysis checks
+// what it guards (`int hits ABSL_GUARDED_BY(lock);`).
 class ABSL_LOCKABLE Lock
     : public internal::SharedHandle<Lock, LockState,
-                                    internal::SharedKind::kLock> {
+                                    internal::SharedKind::kLock>,
+      public internal::LockableCalls<Lock> {
  public:
   // Allocates a new, unlocked lock. Aborts with a message if the shared heap
   // has no memory left (as `new` does); use `Create` to get an error instead.
@@ -171,25 +160,6 @@ class ABSL_LOCKABLE Lock
   }
   [[nodiscard]] absl::Status Release() { return state_->Release(); }
   bool locked() const { return state_->locked(); }
-
-  // The standard Lockable calls, annotated for code the compiler's
-  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
-  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
-  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
-  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
-  // unlock() releases. They drop what Acquire reports of a dead holder:
-  // where that matters use Acquire and Release, which the analysis does
-  // not see (an Acquired is not a bool to it), or LockGuard.
-  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
-  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(false).held();
-  }
-  template <typename Rep, typename Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
-      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(true, absl::FromChrono(timeout)).held();
-  }
-  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
 
  private:
   friend SharedHandle;

@@ -55,6 +55,7 @@
 #include "shm/shared_heap.h"
 #include "shm/shared_ref_codec.h"
 #include "sync/acquired.h"
+#include "sync/internal/lockable_calls.h"
 #include "sync/internal/owner_word.h"
 
 namespace mp {
@@ -62,7 +63,7 @@ namespace mp {
 // The recursive lock itself, for placement in shared memory. Layout: the
 // owner word of sync/internal/owner_word.h (owner = kernel thread id), then
 // the recursion depth, written only by the owner.
-class ABSL_LOCKABLE RLockState {
+class ABSL_LOCKABLE RLockState : public internal::LockableCalls<RLockState> {
  public:
   constexpr RLockState() = default;
   RLockState(const RLockState&) = delete;
@@ -80,25 +81,6 @@ class ABSL_LOCKABLE RLockState {
   // level.
   // Errors: `FailedPrecondition` when the calling thread does not hold it.
   [[nodiscard]] absl::Status Release();
-
-  // The standard Lockable calls, annotated for code the compiler's
-  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
-  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
-  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
-  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
-  // unlock() releases. They drop what Acquire reports of a dead holder:
-  // where that matters use Acquire and Release, which the analysis does
-  // not see (an Acquired is not a bool to it), or LockGuard.
-  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
-  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(false).held();
-  }
-  template <typename Rep, typename Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
-      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(true, absl::FromChrono(timeout)).held();
-  }
-  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
 
   // Whether the calling thread holds the lock.
   bool HeldByThisThread() const {
@@ -129,9 +111,17 @@ static_assert(sizeof(RLockState) == 12 && alignof(RLockState) == 4);
 // A handle to an `RLockState` in the shared heap. Copies share the lock.
 // `RLock::Create()` returns an error where the constructor would abort;
 // `RLock::Attach(ref)` maps the lock another process's `ref()` describes.
+//
+// The standard Lockable calls, lock(), try_lock(), try_lock_for(timeout)
+// and unlock(), come from internal::LockableCalls
+// (sync/internal/lockable_calls.h): std::lock_guard, std::unique_lock and
+// std::scoped_lock take the lock (a level deeper each time, for its owner), and
+// clang's thread-safety analysis checks what it guards (`int hits
+// ABSL_GUARDED_BY(lock);`).
 class ABSL_LOCKABLE RLock
     : public internal::SharedHandle<RLock, RLockState,
-                                    internal::SharedKind::kRLock> {
+                                    internal::SharedKind::kRLock>,
+      public internal::LockableCalls<RLock> {
  public:
   // Allocates a new, unlocked lock; aborts with a message when the shared
   // heap has no memory left (use `Create` to get an error instead).
@@ -146,25 +136,6 @@ class ABSL_LOCKABLE RLock
   }
   [[nodiscard]] absl::Status Release() { return state_->Release(); }
   bool HeldByThisThread() const { return state_->HeldByThisThread(); }
-
-  // The standard Lockable calls, annotated for code the compiler's
-  // thread-safety analysis checks (`int hits ABSL_GUARDED_BY(lock);`,
-  // tools/thread_safety.sh), so std::lock_guard, std::unique_lock and
-  // std::scoped_lock take the lock too. lock() waits as Acquire() does,
-  // try_lock() does not wait, try_lock_for() waits up to `timeout`,
-  // unlock() releases. They drop what Acquire reports of a dead holder:
-  // where that matters use Acquire and Release, which the analysis does
-  // not see (an Acquired is not a bool to it), or LockGuard.
-  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { (void)Acquire(); }
-  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(false).held();
-  }
-  template <typename Rep, typename Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout)
-      ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
-    return Acquire(true, absl::FromChrono(timeout)).held();
-  }
-  void unlock() ABSL_UNLOCK_FUNCTION() { (void)Release(); }
 
  private:
   friend SharedHandle;

@@ -1,5 +1,6 @@
 #include "serialize/internal/shared_object_ref.h"
 
+#include "absl/strings/str_cat.h"
 #include "serialize/value.pb.h"
 
 namespace mp::internal {
@@ -62,6 +63,19 @@ absl::Status ReadSharedObjectRef(absl::string_view message,
       default:
         break;
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadSharedObjectRef(const ValueView& view, absl::string_view kind,
+                                 SharedObjectRef* out) {
+  if (view.kind != kSharedField) return KindError(view, kind);
+  if (absl::Status read = ReadSharedObjectRef(view.bytes, out); !read.ok()) {
+    return read;
+  }
+  if (out->kind != kind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "serialize: expected a shared ", kind, ", got a shared ", out->kind));
   }
   return absl::OkStatus();
 }

@@ -8,7 +8,7 @@
 //   WriteSharedObjectRef({.kind = "Lock", .segment = name, .offset = 64},
 //                        writer);
 //   SharedObjectRef ref;
-//   absl::Status read = ReadSharedObjectRef(view.bytes, &ref);
+//   absl::Status read = ReadSharedObjectRef(view, "Lock", &ref);
 
 #ifndef MULTIPROCESS_SERIALIZE_INTERNAL_SHARED_OBJECT_REF_H_
 #define MULTIPROCESS_SERIALIZE_INTERNAL_SHARED_OBJECT_REF_H_
@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "serialize/internal/value_view.h"
 #include "serialize/internal/wire.h"
 
 namespace mp::internal {
@@ -40,6 +41,12 @@ void WriteSharedObjectRef(const SharedObjectRef& ref, Writer& writer);
 // are skipped, as protobuf does. Errors: `InvalidArgument` for bytes that
 // are not a well-formed message.
 absl::Status ReadSharedObjectRef(absl::string_view message,
+                                 SharedObjectRef* out);
+
+// Reads `view`, which must be a shared object of `kind`: a codec's Decode.
+// Errors: `InvalidArgument` naming `kind` for any other value, a shared
+// object of another kind, or a malformed message.
+absl::Status ReadSharedObjectRef(const ValueView& view, absl::string_view kind,
                                  SharedObjectRef* out);
 
 }  // namespace mp::internal

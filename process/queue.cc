@@ -12,8 +12,7 @@ namespace {
 
 Queue OrDie(absl::StatusOr<Queue> queue) {
   if (!queue.ok()) {
-    internal::DieOfAllocationFailure(internal::SharedKind::kQueue,
-                                     queue.status());
+    internal::DieOfAllocationFailure(internal::kQueueObject, queue.status());
   }
   return *std::move(queue);
 }
@@ -48,7 +47,7 @@ absl::StatusOr<Queue> Queue::CreateRing(int maxsize, QueueOptions options,
   const uint64_t capacity = std::bit_ceil(
       std::max<uint64_t>(options.ring_bytes, internal::kMinRingBytes));
   absl::StatusOr<std::shared_ptr<SharedBlock>> block = internal::AllocateObject(
-      internal::SharedKind::kQueue, internal::kRingOffset + capacity);
+      internal::kQueueObject, internal::kRingOffset + capacity);
   if (!block.ok()) return block.status();
   auto* header = new (internal::ObjectPayload(**block)) internal::RingHeader();
   internal::Ring::Initialize(header, maxsize > 0 ? uint32_t(maxsize) : 0,
@@ -58,7 +57,7 @@ absl::StatusOr<Queue> Queue::CreateRing(int maxsize, QueueOptions options,
 
 absl::StatusOr<Queue> Queue::AttachRing(const SharedRef& ref, bool joinable) {
   absl::StatusOr<std::shared_ptr<SharedBlock>> block =
-      internal::AttachObject(ref, internal::SharedKind::kQueue,
+      internal::AttachObject(ref, internal::kQueueObject,
                              internal::kRingOffset + internal::kMinRingBytes);
   if (!block.ok()) return block.status();
   auto* header = std::launder(reinterpret_cast<internal::RingHeader*>(

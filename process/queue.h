@@ -262,6 +262,8 @@ namespace internal {
 inline constexpr char kQueueKind[] = "Queue";
 inline constexpr char kJoinableQueueKind[] = "JoinableQueue";
 inline constexpr char kSimpleQueueKind[] = "SimpleQueue";
+// Every queue's block is a Queue's.
+inline constexpr SharedKind kQueueObject{10, kQueueKind};
 }  // namespace internal
 
 template <>

@@ -147,9 +147,8 @@ void BarrierState::Reset() {
 }
 
 Barrier::Barrier(uint32_t parties, Action action, absl::Duration timeout)
-    : Barrier(
-          State::CreateOrDie(internal::SharedKind::kBarrier, parties, timeout),
-          std::move(action)) {}
+    : Barrier(State::CreateOrDie(internal::kBarrierObject, parties, timeout),
+              std::move(action)) {}
 
 absl::StatusOr<Barrier> Barrier::Create(uint32_t parties, Action action,
                                         absl::Duration timeout) {
@@ -157,14 +156,13 @@ absl::StatusOr<Barrier> Barrier::Create(uint32_t parties, Action action,
     return valid;
   }
   absl::StatusOr<State> state =
-      State::Create(internal::SharedKind::kBarrier, parties, timeout);
+      State::Create(internal::kBarrierObject, parties, timeout);
   if (!state.ok()) return state.status();
   return Barrier(*std::move(state), std::move(action));
 }
 
 absl::StatusOr<Barrier> Barrier::Attach(const SharedRef& ref, Action action) {
-  absl::StatusOr<State> state =
-      State::Attach(ref, internal::SharedKind::kBarrier);
+  absl::StatusOr<State> state = State::Attach(ref, internal::kBarrierObject);
   if (!state.ok()) return state.status();
   return Barrier(*std::move(state), std::move(action));
 }

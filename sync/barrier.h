@@ -122,6 +122,12 @@ class BarrierState {
 static_assert(std::is_standard_layout_v<BarrierState>);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 
+namespace internal {
+// The name a Barrier is reported by, and its block's kind.
+inline constexpr char kBarrierKind[] = "Barrier";
+inline constexpr SharedKind kBarrierObject{7, kBarrierKind};
+}  // namespace internal
+
 // A handle to a `BarrierState` in the shared heap, with its action.
 class Barrier {
  public:

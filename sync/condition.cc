@@ -83,15 +83,15 @@ absl::Status ConditionState::Wake(bool holds_lock, int count) {
 Condition::Condition() : Condition(RLock()) {}
 
 Condition::Condition(Lock lock)
-    : state_(State::CreateOrDie(internal::SharedKind::kCondition)),
+    : state_(State::CreateOrDie(internal::kConditionObject)),
       lock_(std::move(lock)) {}
 
 Condition::Condition(RLock lock)
-    : state_(State::CreateOrDie(internal::SharedKind::kCondition)),
+    : state_(State::CreateOrDie(internal::kConditionObject)),
       lock_(std::move(lock)) {}
 
 absl::StatusOr<Condition> Condition::CreateWith(AnyLock lock) {
-  absl::StatusOr<State> state = State::Create(internal::SharedKind::kCondition);
+  absl::StatusOr<State> state = State::Create(internal::kConditionObject);
   if (!state.ok()) return state.status();
   return Condition(*std::move(state), std::move(lock));
 }
@@ -113,11 +113,11 @@ absl::StatusOr<Condition> Condition::Create(RLock lock) {
 absl::StatusOr<Condition> Condition::Attach(const SharedRef& condition,
                                             const SharedRef& lock) {
   absl::StatusOr<State> state =
-      State::Attach(condition, internal::SharedKind::kCondition);
+      State::Attach(condition, internal::kConditionObject);
   if (!state.ok()) return state.status();
-  absl::StatusOr<internal::SharedKind> kind = internal::ObjectKind(lock);
+  absl::StatusOr<uint32_t> kind = internal::ObjectKindCode(lock);
   if (!kind.ok()) return kind.status();
-  if (*kind == internal::SharedKind::kLock) {
+  if (*kind == internal::kLockObject.code) {
     absl::StatusOr<Lock> attached = Lock::Attach(lock);
     if (!attached.ok()) return attached.status();
     return Condition(*std::move(state), *std::move(attached));

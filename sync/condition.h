@@ -120,6 +120,12 @@ class ConditionState {
 static_assert(std::is_standard_layout_v<ConditionState>);
 static_assert(sizeof(ConditionState) == 8);
 
+namespace internal {
+// The name a Condition is reported by, and its block's kind.
+inline constexpr char kConditionKind[] = "Condition";
+inline constexpr SharedKind kConditionObject{5, kConditionKind};
+}  // namespace internal
+
 // A handle: a `ConditionState` in the shared heap and the lock it is bound to.
 // Copies share both.
 class Condition {

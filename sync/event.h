@@ -85,11 +85,17 @@ class EventState {
 static_assert(std::is_standard_layout_v<EventState>);
 static_assert(sizeof(EventState) == 4);
 
+namespace internal {
+// The name an Event travels and is reported by, and its block's kind.
+inline constexpr char kEventKind[] = "Event";
+inline constexpr SharedKind kEventObject{6, kEventKind};
+}  // namespace internal
+
 // A handle to an `EventState` in the shared heap. Copies share it.
 // `Event::Create()` returns an error where the constructor would abort;
 // `Event::Attach(ref)` maps the event another process's `ref()` describes.
-class Event : public internal::SharedHandle<Event, EventState,
-                                            internal::SharedKind::kEvent> {
+class Event
+    : public internal::SharedHandle<Event, EventState, internal::kEventObject> {
  public:
   // A clear event; aborts with a message when the shared heap has no memory
   // left (use `Create` to get an error instead).
@@ -109,9 +115,6 @@ class Event : public internal::SharedHandle<Event, EventState,
 };
 
 // An Event travels by reference (shm/shared_ref_codec.h).
-namespace internal {
-inline constexpr char kEventKind[] = "Event";
-}  // namespace internal
 template <>
 struct Codec<Event> : internal::HandleCodec<Event, internal::kEventKind> {};
 

@@ -132,6 +132,12 @@ class ABSL_LOCKABLE LockState : public internal::LockableCalls<LockState> {
 static_assert(std::is_standard_layout_v<LockState>);
 static_assert(sizeof(LockState) == 8 && alignof(LockState) == 4);
 
+namespace internal {
+// The name a Lock travels and is reported by, and its block's kind.
+inline constexpr char kLockKind[] = "Lock";
+inline constexpr SharedKind kLockObject{1, kLockKind};
+}  // namespace internal
+
 // A handle to a `LockState` in the shared heap. Copies share the lock.
 // `Lock::Create()` returns an error where the constructor would abort;
 // `Lock::Attach(ref)` maps the lock another process's `ref()` describes
@@ -143,8 +149,7 @@ static_assert(sizeof(LockState) == 8 && alignof(LockState) == 4);
 // std::scoped_lock take the lock, and clang's thread-safety analysis checks
 // what it guards (`int hits ABSL_GUARDED_BY(lock);`).
 class ABSL_LOCKABLE Lock
-    : public internal::SharedHandle<Lock, LockState,
-                                    internal::SharedKind::kLock>,
+    : public internal::SharedHandle<Lock, LockState, internal::kLockObject>,
       public internal::LockableCalls<Lock> {
  public:
   // Allocates a new, unlocked lock. Aborts with a message if the shared heap
@@ -168,9 +173,6 @@ class ABSL_LOCKABLE Lock
 
 // A Lock travels by reference (shm/shared_ref_codec.h): the receiver gets
 // the same lock.
-namespace internal {
-inline constexpr char kLockKind[] = "Lock";
-}  // namespace internal
 template <>
 struct Codec<Lock> : internal::HandleCodec<Lock, internal::kLockKind> {};
 

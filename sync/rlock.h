@@ -108,6 +108,12 @@ class ABSL_LOCKABLE RLockState : public internal::LockableCalls<RLockState> {
 static_assert(std::is_standard_layout_v<RLockState>);
 static_assert(sizeof(RLockState) == 12 && alignof(RLockState) == 4);
 
+namespace internal {
+// The name an RLock travels and is reported by, and its block's kind.
+inline constexpr char kRLockKind[] = "RLock";
+inline constexpr SharedKind kRLockObject{2, kRLockKind};
+}  // namespace internal
+
 // A handle to an `RLockState` in the shared heap. Copies share the lock.
 // `RLock::Create()` returns an error where the constructor would abort;
 // `RLock::Attach(ref)` maps the lock another process's `ref()` describes.
@@ -119,8 +125,7 @@ static_assert(sizeof(RLockState) == 12 && alignof(RLockState) == 4);
 // clang's thread-safety analysis checks what it guards (`int hits
 // ABSL_GUARDED_BY(lock);`).
 class ABSL_LOCKABLE RLock
-    : public internal::SharedHandle<RLock, RLockState,
-                                    internal::SharedKind::kRLock>,
+    : public internal::SharedHandle<RLock, RLockState, internal::kRLockObject>,
       public internal::LockableCalls<RLock> {
  public:
   // Allocates a new, unlocked lock; aborts with a message when the shared
@@ -179,9 +184,6 @@ inline absl::Status RLockState::Release() {
 }
 
 // An RLock travels by reference (shm/shared_ref_codec.h).
-namespace internal {
-inline constexpr char kRLockKind[] = "RLock";
-}  // namespace internal
 template <>
 struct Codec<RLock> : internal::HandleCodec<RLock, internal::kRLockKind> {};
 

@@ -15,7 +15,7 @@ using internal::SharedKind;
 absl::Status CheckInitialValue(SharedKind kind, uint32_t value) {
   if (value > SemaphoreState::kMaxValue) {
     return absl::InvalidArgumentError(
-        absl::StrCat(internal::SharedKindName(kind), ": initial value ", value,
+        absl::StrCat(kind.name, ": initial value ", value,
                      " exceeds the maximum ", SemaphoreState::kMaxValue));
   }
   return absl::OkStatus();
@@ -67,36 +67,37 @@ absl::Status SemaphoreState::Release() {
 }
 
 Semaphore::Semaphore(uint32_t value)
-    : state_(State::CreateOrDie(SharedKind::kSemaphore, value)) {}
+    : state_(State::CreateOrDie(internal::kSemaphoreObject, value)) {}
 
 absl::StatusOr<Semaphore> Semaphore::Create(uint32_t value) {
-  if (absl::Status valid = CheckInitialValue(SharedKind::kSemaphore, value);
+  if (absl::Status valid = CheckInitialValue(internal::kSemaphoreObject, value);
       !valid.ok()) {
     return valid;
   }
-  absl::StatusOr<State> state = State::Create(SharedKind::kSemaphore, value);
+  absl::StatusOr<State> state =
+      State::Create(internal::kSemaphoreObject, value);
   if (!state.ok()) return state.status();
   return Semaphore(*std::move(state));
 }
 
 absl::StatusOr<Semaphore> Semaphore::Attach(const SharedRef& ref) {
-  absl::StatusOr<State> state = State::Attach(ref, SharedKind::kSemaphore);
+  absl::StatusOr<State> state = State::Attach(ref, internal::kSemaphoreObject);
   if (!state.ok()) return state.status();
   return Semaphore(*std::move(state));
 }
 
 BoundedSemaphore::BoundedSemaphore(uint32_t value)
-    : Semaphore(
-          State::CreateOrDie(SharedKind::kBoundedSemaphore, value, value)) {}
+    : Semaphore(State::CreateOrDie(internal::kBoundedSemaphoreObject, value,
+                                   value)) {}
 
 absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Create(uint32_t value) {
   if (absl::Status valid =
-          CheckInitialValue(SharedKind::kBoundedSemaphore, value);
+          CheckInitialValue(internal::kBoundedSemaphoreObject, value);
       !valid.ok()) {
     return valid;
   }
   absl::StatusOr<State> state =
-      State::Create(SharedKind::kBoundedSemaphore, value, value);
+      State::Create(internal::kBoundedSemaphoreObject, value, value);
   if (!state.ok()) return state.status();
   return BoundedSemaphore(*std::move(state));
 }
@@ -104,7 +105,7 @@ absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Create(uint32_t value) {
 absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Attach(
     const SharedRef& ref) {
   absl::StatusOr<State> state =
-      State::Attach(ref, SharedKind::kBoundedSemaphore);
+      State::Attach(ref, internal::kBoundedSemaphoreObject);
   if (!state.ok()) return state.status();
   return BoundedSemaphore(*std::move(state));
 }

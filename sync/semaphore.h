@@ -191,6 +191,8 @@ inline bool SemaphoreState::AcquireUntil(absl::Time deadline) {
 namespace internal {
 inline constexpr char kSemaphoreKind[] = "Semaphore";
 inline constexpr char kBoundedSemaphoreKind[] = "BoundedSemaphore";
+inline constexpr SharedKind kSemaphoreObject{3, kSemaphoreKind};
+inline constexpr SharedKind kBoundedSemaphoreObject{4, kBoundedSemaphoreKind};
 }  // namespace internal
 template <>
 struct Codec<Semaphore>

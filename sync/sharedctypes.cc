@@ -36,9 +36,7 @@ TypedHeader* HeaderOf(const std::shared_ptr<SharedBlock>& block) {
   return std::launder(reinterpret_cast<TypedHeader*>(ObjectPayload(*block)));
 }
 
-SharedKind KindOf(bool array) {
-  return array ? SharedKind::kArray : SharedKind::kValue;
-}
+SharedKind KindOf(bool array) { return array ? kArrayObject : kValueObject; }
 
 }  // namespace
 
@@ -76,16 +74,16 @@ absl::StatusOr<TypedStorage> TypedStorage::Attach(const SharedRef& ref,
   if (header->element_size != element_size ||
       header->element_alignment != element_alignment) {
     return absl::InvalidArgumentError(
-        absl::StrCat(SharedKindName(KindOf(array)), " at ", ref.segment, "+",
-                     ref.offset, ": holds elements of ", header->element_size,
+        absl::StrCat(KindOf(array).name, " at ", ref.segment, "+", ref.offset,
+                     ": holds elements of ", header->element_size,
                      " bytes (alignment ", header->element_alignment, "), not ",
                      element_size, " (alignment ", element_alignment, ")"));
   }
   if (header->count > available / element_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat(SharedKindName(KindOf(array)), " at ", ref.segment, "+",
-                     ref.offset, ": claims ", header->count,
-                     " elements but has room for ", available / element_size));
+        absl::StrCat(KindOf(array).name, " at ", ref.segment, "+", ref.offset,
+                     ": claims ", header->count, " elements but has room for ",
+                     available / element_size));
   }
   std::byte* data = ObjectPayload(**block) + DataOffset();
   const size_t count = header->count;

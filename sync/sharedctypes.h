@@ -790,6 +790,9 @@ inline constexpr char kRawValueKind[] = "RawValue";
 inline constexpr char kRawArrayKind[] = "RawArray";
 inline constexpr char kValueKind[] = "Value";
 inline constexpr char kArrayKind[] = "Array";
+// The blocks' kinds: raw or with a lock, by the element's count.
+inline constexpr SharedKind kValueObject{8, kValueKind};
+inline constexpr SharedKind kArrayObject{9, kArrayKind};
 }  // namespace internal
 template <typename T>
 struct Codec<RawValue<T>>

@@ -2,18 +2,23 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace mp::internal {
 namespace {
 
-std::string WithArticle(SharedKind kind) {
-  const absl::string_view name = SharedKindName(kind);
-  const bool vowel =
-      absl::string_view("AEIOU").find(name[0]) != absl::string_view::npos;
-  return absl::StrCat(vowel ? "an " : "a ", name);
+std::string WithArticle(absl::string_view name) {
+  if (name.empty()) return "an unnamed object";
+  // "an Event"; "an RLock" too: a capital letter read as its name.
+  const bool spelled = name.size() > 1 && absl::ascii_isupper(name[1]);
+  const bool vowel_sound =
+      absl::string_view(spelled ? "AEFHILMNORSX" : "AEIOU").find(name[0]) !=
+      absl::string_view::npos;
+  return absl::StrCat(vowel_sound ? "an " : "a ", name);
 }
 
 std::string Describe(const SharedRef& ref) {
@@ -36,33 +41,13 @@ absl::StatusOr<const SharedObjectHeader*> Header(const SharedBlock& block,
   return header;
 }
 
-}  // namespace
-
-absl::string_view SharedKindName(SharedKind kind) {
-  switch (kind) {
-    case SharedKind::kLock:
-      return "Lock";
-    case SharedKind::kRLock:
-      return "RLock";
-    case SharedKind::kSemaphore:
-      return "Semaphore";
-    case SharedKind::kBoundedSemaphore:
-      return "BoundedSemaphore";
-    case SharedKind::kCondition:
-      return "Condition";
-    case SharedKind::kEvent:
-      return "Event";
-    case SharedKind::kBarrier:
-      return "Barrier";
-    case SharedKind::kValue:
-      return "Value";
-    case SharedKind::kQueue:
-      return "Queue";
-    case SharedKind::kArray:
-      return "Array";
-  }
-  return "unknown object";
+// The kind's name a block's header holds, which another process wrote.
+absl::string_view HeaderName(const SharedObjectHeader& header) {
+  return absl::string_view(header.name,
+                           strnlen(header.name, kSharedKindNameBytes));
 }
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<SharedBlock>> AllocateObject(
     SharedKind kind, size_t payload_size) {
@@ -71,12 +56,13 @@ absl::StatusOr<std::shared_ptr<SharedBlock>> AllocateObject(
   if (!block.ok()) {
     return absl::Status(
         block.status().code(),
-        absl::StrCat(SharedKindName(kind), ": ", block.status().message()));
+        absl::StrCat(kind.name, ": ", block.status().message()));
   }
   auto* header = new (block->data()) SharedObjectHeader;
   header->magic = kSharedObjectMagic;
-  header->kind = kind;
+  header->kind = kind.code;
   header->payload_size = payload_size;
+  std::strncpy(header->name, kind.name, kSharedKindNameBytes);
   return std::make_shared<SharedBlock>(*std::move(block));
 }
 
@@ -86,22 +72,21 @@ absl::StatusOr<std::shared_ptr<SharedBlock>> AttachObject(
   if (!block.ok()) return block.status();
   absl::StatusOr<const SharedObjectHeader*> header = Header(*block, ref);
   if (!header.ok()) return header.status();
-  if ((*header)->kind != kind) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Describe(ref), ": holds ", WithArticle((*header)->kind),
-                     ", not ", WithArticle(kind)));
+  if ((*header)->kind != kind.code) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Describe(ref), ": holds ", WithArticle(HeaderName(**header)), ", not ",
+        WithArticle(kind.name)));
   }
   if ((*header)->payload_size < min_payload_size ||
       (*header)->payload_size > block->size() - kSharedPayloadOffset) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Describe(ref), ": ", SharedKindName(kind), " of ",
-                     (*header)->payload_size, " bytes where ", min_payload_size,
-                     " are needed"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Describe(ref), ": ", kind.name, " of ", (*header)->payload_size,
+        " bytes where ", min_payload_size, " are needed"));
   }
   return std::make_shared<SharedBlock>(*std::move(block));
 }
 
-absl::StatusOr<SharedKind> ObjectKind(const SharedRef& ref) {
+absl::StatusOr<uint32_t> ObjectKindCode(const SharedRef& ref) {
   absl::StatusOr<SharedBlock> block = SharedBlock::Attach(ref);
   if (!block.ok()) return block.status();
   absl::StatusOr<const SharedObjectHeader*> header = Header(*block, ref);
@@ -113,9 +98,7 @@ void DieOfAllocationFailure(SharedKind kind, const absl::Status& status) {
   std::fprintf(stderr,
                "multiprocess: cannot allocate a %s from the shared heap: %s\n"
                "(use %s::Create() to handle this error)\n",
-               std::string(SharedKindName(kind)).c_str(),
-               std::string(status.message()).c_str(),
-               std::string(SharedKindName(kind)).c_str());
+               kind.name, std::string(status.message()).c_str(), kind.name);
   std::abort();
 }
 

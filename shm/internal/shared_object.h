@@ -22,31 +22,33 @@
 
 namespace mp::internal {
 
-// What a block holds. Values are part of the layout other processes read.
-enum class SharedKind : uint32_t {
-  kLock = 1,
-  kRLock = 2,
-  kSemaphore = 3,
-  kBoundedSemaphore = 4,
-  kCondition = 5,
-  kEvent = 6,
-  kBarrier = 7,
-  kValue = 8,
-  kArray = 9,
-  kQueue = 10,
+// What a block holds. Each type above names its own beside its class
+// (sync/lock.h: `inline constexpr SharedKind kLockObject{1, kLockKind};`),
+// so this layer knows none of them. `code` is part of the layout other
+// processes read: no two kinds may share one (tests/shared_kinds_test.cc
+// checks the library's; docs/architecture.md lists them). `name` must be a
+// named constant array (a handle's template argument holds its address)
+// of fewer than kSharedKindNameBytes characters.
+struct SharedKind {
+  uint32_t code;
+  const char* name;
 };
 
-absl::string_view SharedKindName(SharedKind kind);
+inline constexpr size_t kSharedKindNameBytes = 24;
 
-// The first bytes of every object block. The payload starts at
-// kSharedPayloadOffset so that it keeps the block's cache-line alignment.
+// The first bytes of every object block: the kind's code and name (so that
+// a process attaching as another kind is told what the block holds). The
+// payload starts at kSharedPayloadOffset so that it keeps the block's
+// cache-line alignment.
 struct SharedObjectHeader {
   uint32_t magic;
-  SharedKind kind;
+  uint32_t kind;
   uint64_t payload_size;
+  char name[kSharedKindNameBytes];  // Not always NUL-terminated.
 };
 inline constexpr uint32_t kSharedObjectMagic = 0x6f53706d;  // "mpSo"
 inline constexpr size_t kSharedPayloadOffset = SharedBlock::kAlignment;
+static_assert(sizeof(SharedObjectHeader) <= kSharedPayloadOffset);
 
 // Allocates a block with a header for `kind` and `payload_size` zeroed bytes.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<SharedBlock>> AllocateObject(
@@ -59,8 +61,8 @@ inline constexpr size_t kSharedPayloadOffset = SharedBlock::kAlignment;
 [[nodiscard]] absl::StatusOr<std::shared_ptr<SharedBlock>> AttachObject(
     const SharedRef& ref, SharedKind kind, size_t min_payload_size);
 
-// Reads the kind of the object `ref` names.
-[[nodiscard]] absl::StatusOr<SharedKind> ObjectKind(const SharedRef& ref);
+// Reads the code of the kind of the object `ref` names.
+[[nodiscard]] absl::StatusOr<uint32_t> ObjectKindCode(const SharedRef& ref);
 
 inline std::byte* ObjectPayload(const SharedBlock& block) {
   return block.data() + kSharedPayloadOffset;

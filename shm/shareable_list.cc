@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -148,44 +149,22 @@ Format ParseFormat(const FormatField& field) {
   return format;
 }
 
-bool IsNumber(const ShareableList::Item& item) {
-  return std::holds_alternative<bool>(item) ||
-         std::holds_alternative<int64_t>(item) ||
-         std::holds_alternative<double>(item);
+// A number as an mp::Object, whose == is Python's between numbers (exact:
+// 1 == 1.0 == True, 2**53 + 1 != 2.0**53); nullopt for anything else.
+std::optional<Object> AsNumber(const ShareableList::Item& item) {
+  if (const bool* flag = std::get_if<bool>(&item)) return Object(*flag);
+  if (const int64_t* integer = std::get_if<int64_t>(&item)) {
+    return Object(*integer);
+  }
+  if (const double* real = std::get_if<double>(&item)) return Object(*real);
+  return std::nullopt;
 }
 
-// Python's `==` between two numbers: exact, never through a rounded double.
-bool NumbersEqual(const ShareableList::Item& a, const ShareableList::Item& b) {
-  auto as_integer = [](const ShareableList::Item& item, int64_t& out) {
-    if (const bool* flag = std::get_if<bool>(&item)) {
-      out = *flag ? 1 : 0;
-      return true;
-    }
-    if (const int64_t* integer = std::get_if<int64_t>(&item)) {
-      out = *integer;
-      return true;
-    }
-    return false;
-  };
-  int64_t left = 0;
-  int64_t right = 0;
-  const bool left_integer = as_integer(a, left);
-  const bool right_integer = as_integer(b, right);
-  if (left_integer && right_integer) return left == right;
-  if (!left_integer && !right_integer) {
-    return std::get<double>(a) == std::get<double>(b);
-  }
-  const double real = left_integer ? std::get<double>(b) : std::get<double>(a);
-  const int64_t integer = left_integer ? left : right;
-  // Doubles in [-2^63, 2^63) convert to int64 exactly when integral.
-  if (!(real >= -9223372036854775808.0 && real < 9223372036854775808.0)) {
-    return false;
-  }
-  return std::trunc(real) == real && static_cast<int64_t>(real) == integer;
-}
-
+// Python's `==`, as index() and count() use it.
 bool PythonEqual(const ShareableList::Item& a, const ShareableList::Item& b) {
-  if (IsNumber(a) && IsNumber(b)) return NumbersEqual(a, b);
+  const std::optional<Object> left = AsNumber(a);
+  const std::optional<Object> right = AsNumber(b);
+  if (left.has_value() && right.has_value()) return *left == *right;
   return a == b;
 }
 

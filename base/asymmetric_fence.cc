@@ -5,7 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 long Membarrier(int command) { return syscall(SYS_membarrier, command, 0, 0); }
@@ -45,4 +45,4 @@ void AsymmetricHeavyFence() {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

@@ -25,7 +25,7 @@
 
 #include "absl/base/optimization.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 // Whether this process is registered, so that its light fences may be
 // compiler barriers. Reset in a forked child, which must register anew.
@@ -45,6 +45,6 @@ inline void AsymmetricLightFence() {
 
 void AsymmetricHeavyFence();
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_ASYMMETRIC_FENCE_H_

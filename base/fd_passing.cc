@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 ssize_t SendWithFds(int socket, absl::string_view bytes,
                     absl::Span<const int> fds) {
@@ -44,4 +44,4 @@ void CollectPassedFds(const msghdr& message, std::vector<int>* fds) {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

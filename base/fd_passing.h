@@ -21,7 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 // The control buffer recvmsg needs to receive up to `count` descriptors.
 constexpr size_t FdControlSpace(size_t count) {
@@ -39,6 +39,6 @@ ssize_t SendWithFds(int socket, absl::string_view bytes,
 // carry to `fds`.
 void CollectPassedFds(const msghdr& message, std::vector<int>* fds);
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_FD_PASSING_H_

@@ -10,7 +10,7 @@
 
 #include "gtest/gtest.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 // Two pipes' write ends travel over a socketpair; writes through the
@@ -86,4 +86,4 @@ TEST(FdPassingTest, ASendToAClosedPeerFailsWithErrnoNotSigpipe) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::base_internal

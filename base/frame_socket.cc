@@ -14,7 +14,7 @@
 #include "base/fd_passing.h"
 #include "base/poll.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 constexpr uint32_t kLongFrame = 0xffffffff;
@@ -409,4 +409,4 @@ absl::Status FrameSocket::ReadInto(char* out, uint64_t length) {
   return absl::OkStatus();
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

@@ -39,7 +39,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 class FrameSocket {
  public:
@@ -161,6 +161,6 @@ class FrameSocket {
   size_t end_ = 0;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_FRAME_SOCKET_H_

@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 using ::mp::testing::IsOk;
@@ -287,4 +287,4 @@ TEST(FrameSocketTest, ReleaseGivesUpTheDescriptorOpen) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::base_internal

@@ -9,7 +9,7 @@
 
 #include "absl/time/clock.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 // The kernel reads the word; it never writes it for FUTEX_WAIT/FUTEX_WAKE.
@@ -62,4 +62,4 @@ int FutexWake(const std::atomic<uint32_t>& word, int count) {
   return woken < 0 ? 0 : static_cast<int>(woken);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

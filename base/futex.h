@@ -18,11 +18,11 @@
 //   std::atomic<uint32_t>& ready = ...;   // in a shared mapping
 //   // Waiter: sleep while the word is 0.
 //   while (ready.load(std::memory_order_acquire) == 0) {
-//     mp::internal::FutexWait(ready, 0);
+//     mp::base_internal::FutexWait(ready, 0);
 //   }
 //   // Waker:
 //   ready.store(1, std::memory_order_release);
-//   mp::internal::FutexWake(ready, mp::internal::kWakeAll);
+//   mp::base_internal::FutexWake(ready, mp::base_internal::kWakeAll);
 //
 // Memory ordering: the calls themselves order nothing; callers publish with
 // their own release stores and observe with acquire loads, as above. Waits may
@@ -38,7 +38,7 @@
 
 #include "absl/time/time.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 static_assert(sizeof(std::atomic<uint32_t>) == 4,
               "a futex word is exactly 4 bytes");
@@ -79,6 +79,6 @@ inline void SpinPause() {
 #endif
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_FUTEX_H_

@@ -11,7 +11,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 using ::mp::testing::ForkAndWait;
@@ -86,4 +86,4 @@ TEST(FutexTest, WakeCountsTheWaitersItWoke) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::base_internal

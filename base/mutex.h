@@ -20,7 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 class CondVar;
 
@@ -130,6 +130,6 @@ class ABSL_SCOPED_LOCKABLE TimedMutexLock {
   TimedMutex& mutex_;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_MUTEX_H_

@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 absl::StatusOr<int> PollUntil(absl::Span<pollfd> fds, absl::Time deadline) {
   while (true) {
@@ -24,4 +24,4 @@ absl::StatusOr<int> PollUntil(absl::Span<pollfd> fds, absl::Time deadline) {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 // Waits until one of `fds` is ready or `deadline` passes
 // (absl::InfiniteFuture(): no limit; a past deadline: look once, without
@@ -24,6 +24,6 @@ namespace mp::internal {
 // as an errno status naming "poll".
 absl::StatusOr<int> PollUntil(absl::Span<pollfd> fds, absl::Time deadline);
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_POLL_H_

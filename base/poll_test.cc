@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 class PollTest : public ::testing::Test {
@@ -89,4 +89,4 @@ TEST(PollErrorTest, AnInvalidSetIsAnErrorNamingPoll) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::base_internal

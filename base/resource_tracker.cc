@@ -27,7 +27,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 // One record per message; a seqpacket socket keeps the records of the many
@@ -350,4 +350,4 @@ pid_t TrackerPid() {
              : 0;
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

@@ -46,7 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 enum class TrackedKind : uint8_t {
   kSegment = 1,    // A POSIX shared memory name ("/mp-...").
@@ -99,6 +99,6 @@ void AdoptTrackerFromEnvironment();
 // spawned children report their parent's.
 pid_t TrackerPid();
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_RESOURCE_TRACKER_H_

@@ -225,8 +225,8 @@ TEST(ResourceTrackerTest, UnlinkedSegmentsAreForgotten) {
 }
 
 TEST(ResourceTrackerTest, ANameTooLongIsRefused) {
-  const absl::Status status =
-      internal::Track(internal::TrackedKind::kFile, std::string(5000, 'x'), {});
+  const absl::Status status = base_internal::Track(
+      base_internal::TrackedKind::kFile, std::string(5000, 'x'), {});
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
 }
 

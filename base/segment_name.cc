@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 absl::StatusOr<std::string> PosixSegmentName(absl::string_view name) {
   absl::string_view bare = name;
@@ -31,4 +31,4 @@ absl::StatusOr<std::string> PosixSegmentName(absl::string_view name) {
   return absl::StrCat("/", bare);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 // The longest name shm_open accepts on Linux (NAME_MAX of /dev/shm), without
 // the leading slash.
@@ -24,6 +24,6 @@ inline constexpr size_t kMaxSegmentNameLength = 255;
 [[nodiscard]] absl::StatusOr<std::string> PosixSegmentName(
     absl::string_view name);
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_SEGMENT_NAME_H_

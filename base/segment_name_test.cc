@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 using ::testing::HasSubstr;
@@ -56,4 +56,4 @@ INSTANTIATE_TEST_SUITE_P(
                       BadName{std::string("a\0b", 3), "NUL"}));
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::base_internal

@@ -11,7 +11,7 @@
 
 #include "base/asymmetric_fence.h"
 
-namespace mp::internal {
+namespace mp::base_internal {
 namespace {
 
 std::atomic<pid_t> cached_process_id{0};
@@ -82,4 +82,4 @@ bool TaskHasExited(pid_t id) {
   return state == 'Z' || state == 'X' || state == 'x';
 }
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal

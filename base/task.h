@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-namespace mp::internal {
+namespace mp::base_internal {
 
 // The calling process's id, cached; correct in a forked child. The first
 // call in a process also registers it for asymmetric fences (lock releases
@@ -30,6 +30,6 @@ pid_t CurrentThreadId();
 // since names the same task.
 bool TaskHasExited(pid_t id);
 
-}  // namespace mp::internal
+}  // namespace mp::base_internal
 
 #endif  // MULTIPROCESS_BASE_TASK_H_

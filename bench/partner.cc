@@ -133,7 +133,7 @@ void AwaitTurn(SpinTurn& shared, uint32_t stale, int spin_rounds,
                const std::atomic<uint32_t>* stop) {
   for (int round = 0; round < spin_rounds; ++round) {
     if (shared.turn.load(std::memory_order_acquire) != stale) return;
-    internal::SpinPause();
+    base_internal::SpinPause();
   }
   while (shared.turn.load(std::memory_order_acquire) == stale &&
          (stop == nullptr || !stop->load())) {
@@ -141,8 +141,8 @@ void AwaitTurn(SpinTurn& shared, uint32_t stale, int spin_rounds,
     // stores the word then looks at the count.
     shared.sleepers.fetch_add(1, std::memory_order_seq_cst);
     if (shared.turn.load(std::memory_order_seq_cst) == stale) {
-      internal::FutexWaitUntil(shared.turn, stale,
-                               absl::Now() + absl::Milliseconds(100));
+      base_internal::FutexWaitUntil(shared.turn, stale,
+                                    absl::Now() + absl::Milliseconds(100));
     }
     shared.sleepers.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -151,7 +151,7 @@ void AwaitTurn(SpinTurn& shared, uint32_t stale, int spin_rounds,
 void HandOver(SpinTurn& shared, uint32_t value) {
   shared.turn.store(value, std::memory_order_seq_cst);
   if (shared.sleepers.load(std::memory_order_seq_cst) != 0) {
-    internal::FutexWake(shared.turn, 1);
+    base_internal::FutexWake(shared.turn, 1);
   }
 }
 
@@ -165,22 +165,22 @@ void SleepingPingPong(benchmark::State& state, int peer_cpu) {
         while (!stop.load()) {
           if (turn->load() == 1) {
             turn->store(0);
-            internal::FutexWake(*turn, 1);
+            base_internal::FutexWake(*turn, 1);
           } else {
-            internal::FutexWait(*turn, 0);
+            base_internal::FutexWait(*turn, 0);
           }
         }
       },
       peer_cpu);
   for (auto _ : state) {
     turn->store(1);
-    internal::FutexWake(*turn, 1);
-    while (turn->load() == 1) internal::FutexWait(*turn, 1);
+    base_internal::FutexWake(*turn, 1);
+    while (turn->load() == 1) base_internal::FutexWait(*turn, 1);
   }
   state.SetItemsProcessed(state.iterations());
   partner.Stop([&] {
     turn->store(1);
-    internal::FutexWake(*turn, 1);
+    base_internal::FutexWake(*turn, 1);
   });
   UnmapShared(turn);
 }

@@ -60,7 +60,7 @@ class AutoProxy : public BaseProxy {
 
   template <auto kMethod, typename... A>
   auto Call(Exposed<kMethod> method, A&&... args) const {
-    using Traits = internal::MethodTraits<decltype(kMethod)>;
+    using Traits = manager_internal::MethodTraits<decltype(kMethod)>;
     static_assert(std::is_same_v<typename Traits::Class, T>,
                   "a method of another class");
     using Result = typename Traits::Result;
@@ -71,8 +71,9 @@ class AutoProxy : public BaseProxy {
                         std::is_same_v<Result, absl::Status>) {
             return BaseProxy::Call(method.name, values...);
           } else {
-            return CallMethod<typename internal::Unwrapped<Result>::Type>(
-                method.name, values...);
+            return CallMethod<
+                typename manager_internal::Unwrapped<Result>::Type>(method.name,
+                                                                    values...);
           }
         },
         typed);
@@ -80,10 +81,11 @@ class AutoProxy : public BaseProxy {
 
   template <auto kMethod, typename... A>
   auto Call(ExposedProxy<kMethod> method, A&&... args) const {
-    using Traits = internal::MethodTraits<decltype(kMethod)>;
+    using Traits = manager_internal::MethodTraits<decltype(kMethod)>;
     static_assert(std::is_same_v<typename Traits::Class, T>,
                   "a method of another class");
-    using Made = typename internal::MadeType<typename Traits::Result>::Type;
+    using Made =
+        typename manager_internal::MadeType<typename Traits::Result>::Type;
     typename Traits::Arguments typed(std::forward<A>(args)...);
     return std::apply(
         [&](const auto&... values) {
@@ -108,7 +110,8 @@ struct Factory {
 
 template <typename T>
 struct Codec<AutoProxy<T>>
-    : internal::ProxyCodec<AutoProxy<T>, internal::kAnyTypeId> {};
+    : manager_internal::ProxyCodec<AutoProxy<T>, manager_internal::kAnyTypeId> {
+};
 
 }  // namespace mp
 

@@ -32,7 +32,7 @@ class BarrierProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::BarrierMethods;
+  using Methods = manager_internal::BarrierMethods;
 
   static constexpr char kTypeId[] = "Barrier";
   BarrierProxy() = default;
@@ -42,7 +42,7 @@ class BarrierProxy : public BaseProxy {
   absl::StatusOr<int64_t> Wait(
       absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallWaiting<int64_t>(absl::InfiniteDuration(), Methods::kWait,
-                                internal::TimeoutSeconds(timeout));
+                                manager_internal::TimeoutSeconds(timeout));
   }
   absl::Status Abort() const { return Call(Methods::kAbort); }
   absl::Status Reset() const { return Call(Methods::kReset); }
@@ -59,7 +59,7 @@ class BarrierProxy : public BaseProxy {
 
 template <>
 struct Codec<BarrierProxy>
-    : internal::ProxyCodec<BarrierProxy, BarrierProxy::kTypeId> {};
+    : manager_internal::ProxyCodec<BarrierProxy, BarrierProxy::kTypeId> {};
 
 }  // namespace mp
 

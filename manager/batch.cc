@@ -16,7 +16,7 @@ struct Batch::Done {
 
 namespace {
 
-std::string What(const std::shared_ptr<internal::ProxyHandle>& handle,
+std::string What(const std::shared_ptr<manager_internal::ProxyHandle>& handle,
                  absl::string_view method) {
   return absl::StrCat(handle->type_id(), " ", handle->object(), " ", method);
 }
@@ -33,7 +33,7 @@ void Batch::Settle() {
 
 absl::Status Batch::Run() {
   Settle();
-  std::shared_ptr<internal::Session> session;
+  std::shared_ptr<manager_internal::Session> session;
   auto done = std::make_shared<Done>();
   std::vector<manager::Request> requests;
   requests.reserve(calls_.size());
@@ -44,7 +44,7 @@ absl::Status Batch::Run() {
           absl::StrCat("manager batch: call ", i, " (", call.method,
                        ") is on a proxy of nothing"));
     }
-    internal::Session& its = call.handle->session();
+    manager_internal::Session& its = call.handle->session();
     if (session == nullptr) {
       session = its.shared_from_this();
     } else if (&its != session.get()) {

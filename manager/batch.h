@@ -36,9 +36,9 @@
 #include "serialize/serialize.h"
 
 namespace mp {
-namespace internal {
+namespace manager_internal {
 class Session;
-}  // namespace internal
+}  // namespace manager_internal
 
 class Batch {
  public:
@@ -53,7 +53,7 @@ class Batch {
   size_t Add(const BaseProxy& proxy, absl::string_view method,
              const Args&... args) {
     calls_.push_back(Pending{proxy.handle(), std::string(method),
-                             internal::EncodeArguments(args...)});
+                             manager_internal::EncodeArguments(args...)});
     return calls_.size() - 1;
   }
 
@@ -77,7 +77,7 @@ class Batch {
 
  private:
   struct Pending {
-    std::shared_ptr<internal::ProxyHandle> handle;
+    std::shared_ptr<manager_internal::ProxyHandle> handle;
     std::string method;
     absl::StatusOr<std::string> args;
   };
@@ -87,7 +87,7 @@ class Batch {
   void Settle();
 
   std::vector<Pending> calls_;
-  std::shared_ptr<internal::Session> session_;
+  std::shared_ptr<manager_internal::Session> session_;
   std::shared_ptr<Done> done_;
 };
 

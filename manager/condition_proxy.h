@@ -34,11 +34,11 @@
 
 namespace mp {
 
-class ConditionProxy : public internal::LockLikeProxy {
+class ConditionProxy : public manager_internal::LockLikeProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::ConditionMethods;
+  using Methods = manager_internal::ConditionMethods;
 
   static constexpr char kTypeId[] = "Condition";
   ConditionProxy() = default;
@@ -48,7 +48,7 @@ class ConditionProxy : public internal::LockLikeProxy {
   absl::StatusOr<bool> Wait(
       absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallWaiting<bool>(absl::InfiniteDuration(), Methods::kWait,
-                             internal::TimeoutSeconds(timeout));
+                             manager_internal::TimeoutSeconds(timeout));
   }
   // c.wait_for(predicate, timeout): waits until `predicate()` holds,
   // re-checking after each notify; returns its last value.
@@ -78,7 +78,7 @@ class ConditionProxy : public internal::LockLikeProxy {
 
 template <>
 struct Codec<ConditionProxy>
-    : internal::ProxyCodec<ConditionProxy, ConditionProxy::kTypeId> {};
+    : manager_internal::ProxyCodec<ConditionProxy, ConditionProxy::kTypeId> {};
 
 }  // namespace mp
 

@@ -50,7 +50,7 @@ class DictProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::DictMethods;
+  using Methods = manager_internal::DictMethods;
 
   static constexpr char kTypeId[] = "dict";
 
@@ -155,8 +155,8 @@ class DictProxy : public BaseProxy {
 };
 
 template <>
-struct Codec<DictProxy> : internal::ProxyCodec<DictProxy, DictProxy::kTypeId> {
-};
+struct Codec<DictProxy>
+    : manager_internal::ProxyCodec<DictProxy, DictProxy::kTypeId> {};
 
 }  // namespace mp
 

@@ -29,7 +29,7 @@ class EventProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::EventMethods;
+  using Methods = manager_internal::EventMethods;
 
   static constexpr char kTypeId[] = "Event";
   EventProxy() = default;
@@ -44,13 +44,13 @@ class EventProxy : public BaseProxy {
   absl::StatusOr<bool> Wait(
       absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallBlocking<bool>(timeout, Methods::kWait,
-                              internal::TimeoutSeconds(timeout));
+                              manager_internal::TimeoutSeconds(timeout));
   }
 };
 
 template <>
 struct Codec<EventProxy>
-    : internal::ProxyCodec<EventProxy, EventProxy::kTypeId> {};
+    : manager_internal::ProxyCodec<EventProxy, EventProxy::kTypeId> {};
 
 }  // namespace mp
 

@@ -52,7 +52,7 @@ struct ExposedProxy {
   absl::string_view name;
 };
 
-namespace internal {
+namespace manager_internal {
 
 template <typename T>
 struct IsStatusOr : std::false_type {};
@@ -139,7 +139,7 @@ struct Unwrapped<absl::StatusOr<R>> {
   using Type = R;
 };
 
-}  // namespace internal
+}  // namespace manager_internal
 }  // namespace mp
 
 #endif  // MULTIPROCESS_MANAGER_EXPOSED_H_

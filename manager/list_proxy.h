@@ -42,7 +42,7 @@ class ListProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::ListMethods;
+  using Methods = manager_internal::ListMethods;
 
   static constexpr char kTypeId[] = "list";
   using Bound = std::optional<int64_t>;
@@ -145,8 +145,8 @@ class ListProxy : public BaseProxy {
 };
 
 template <>
-struct Codec<ListProxy> : internal::ProxyCodec<ListProxy, ListProxy::kTypeId> {
-};
+struct Codec<ListProxy>
+    : manager_internal::ProxyCodec<ListProxy, ListProxy::kTypeId> {};
 
 }  // namespace mp
 

@@ -19,8 +19,8 @@
 namespace mp::connection {
 namespace {
 
-using internal::Address;
-using internal::FrameSocket;
+using base_internal::FrameSocket;
+using manager_internal::Address;
 
 // The peer of an accepted TCP socket as "host:port" ("[host]:port" for
 // IPv6); empty for a Unix socket.
@@ -45,7 +45,7 @@ std::string PeerAddress(int fd) {
 
 // The socket of an authenticated channel as a Connection, with whatever the
 // channel read ahead past the handshake.
-Connection ToConnection(FrameSocket& channel) {
+Connection ToConnection(base_internal::FrameSocket& channel) {
   std::string unread = channel.TakeUnread();
   return Connection::FromSocket(channel.Release(), std::move(unread));
 }
@@ -56,14 +56,16 @@ absl::StatusOr<Listener> Listener::Create(ListenerOptions options) {
   Listener listener;
   std::string text = options.address;
   if (text.empty()) {
-    absl::StatusOr<std::string> made = internal::MakePrivateSocketDirectory();
+    absl::StatusOr<std::string> made =
+        manager_internal::MakePrivateSocketDirectory();
     if (!made.ok()) return made.status();
     listener.directory_ = *made;
     text = absl::StrCat(listener.directory_, "/listener");
   }
-  absl::StatusOr<Address> address = internal::ParseAddress(text);
-  absl::StatusOr<internal::Listener> bound =
-      address.ok() ? internal::Listen(*address, "listener") : address.status();
+  absl::StatusOr<Address> address = manager_internal::ParseAddress(text);
+  absl::StatusOr<manager_internal::Listener> bound =
+      address.ok() ? manager_internal::Listen(*address, "listener")
+                   : address.status();
   if (!bound.ok()) {
     // The destructor removes the directory.
     return bound.status();
@@ -76,7 +78,7 @@ absl::StatusOr<Listener> Listener::Create(ListenerOptions options) {
                                                   : CurrentAuthKey();
   listener.authenticate_ = options.authenticate;
   listener.handshake_timeout_ = options.handshake_timeout;
-  listener.id_ = internal::RandomNonzeroId();
+  listener.id_ = manager_internal::RandomNonzeroId();
   return listener;
 }
 
@@ -113,11 +115,13 @@ void Listener::Close() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
   if (!socket_path_.empty()) {
-    internal::RemoveTrackedPath(internal::TrackedKind::kFile, socket_path_);
+    manager_internal::RemoveTrackedPath(base_internal::TrackedKind::kFile,
+                                        socket_path_);
     socket_path_.clear();
   }
   if (!directory_.empty()) {
-    internal::RemoveTrackedPath(internal::TrackedKind::kDirectory, directory_);
+    manager_internal::RemoveTrackedPath(base_internal::TrackedKind::kDirectory,
+                                        directory_);
     directory_.clear();
   }
 }
@@ -133,7 +137,7 @@ absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
   int fd = -1;
   while (fd < 0) {
     pollfd ready = {fd_, POLLIN, 0};
-    absl::StatusOr<int> n = internal::PollUntil({&ready, 1}, deadline);
+    absl::StatusOr<int> n = base_internal::PollUntil({&ready, 1}, deadline);
     if (!n.ok()) {
       return absl::Status(
           n.status().code(),
@@ -158,10 +162,10 @@ absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
     const int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  FrameSocket channel =
-      internal::ManagerChannel(fd, internal::kMaxHandshakeFrameBytes);
+  base_internal::FrameSocket channel = manager_internal::ManagerChannel(
+      fd, manager_internal::kMaxHandshakeFrameBytes);
   if (authenticate_) {
-    if (absl::Status accepted = internal::AcceptClient(
+    if (absl::Status accepted = manager_internal::AcceptClient(
             channel, authkey_, id_, absl::Now() + handshake_timeout_);
         !accepted.ok()) {
       const std::string who = last_accepted_.empty()
@@ -177,20 +181,20 @@ absl::StatusOr<Connection> Listener::Accept(absl::Duration timeout) {
 
 absl::StatusOr<Connection> Client(absl::string_view address,
                                   ClientOptions options) {
-  absl::StatusOr<Address> parsed = internal::ParseAddress(address);
+  absl::StatusOr<Address> parsed = manager_internal::ParseAddress(address);
   if (!parsed.ok()) return parsed.status();
   const absl::Time deadline = absl::Now() + options.timeout;
   absl::StatusOr<int> fd =
-      internal::Connect(*parsed, options.timeout, "listener");
+      manager_internal::Connect(*parsed, options.timeout, "listener");
   if (!fd.ok()) return fd.status();
-  FrameSocket channel =
-      internal::ManagerChannel(*fd, internal::kMaxHandshakeFrameBytes);
+  base_internal::FrameSocket channel = manager_internal::ManagerChannel(
+      *fd, manager_internal::kMaxHandshakeFrameBytes);
   if (options.authenticate) {
     const std::string key = options.authkey.has_value()
                                 ? *std::move(options.authkey)
                                 : CurrentAuthKey();
     absl::StatusOr<uint64_t> server =
-        internal::AuthenticateToServer(channel, key, deadline);
+        manager_internal::AuthenticateToServer(channel, key, deadline);
     if (!server.ok()) {
       return absl::Status(server.status().code(),
                           absl::StrCat("client of listener \"", address,

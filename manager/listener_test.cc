@@ -112,10 +112,10 @@ TEST_P(ListenerTest, SilentStrangerCostsOneAcceptItsDeadline) {
   options.handshake_timeout = absl::Milliseconds(200);
   absl::StatusOr<Listener> listener = Listener::Create(options);
   ASSERT_THAT(listener.status(), IsOk());
-  absl::StatusOr<internal::Address> address =
-      internal::ParseAddress(listener->address());
+  absl::StatusOr<manager_internal::Address> address =
+      manager_internal::ParseAddress(listener->address());
   ASSERT_THAT(address.status(), IsOk());
-  absl::StatusOr<int> silent = internal::Connect(*address, kLong);
+  absl::StatusOr<int> silent = manager_internal::Connect(*address, kLong);
   ASSERT_THAT(silent.status(), IsOk());
   EXPECT_THAT(listener->Accept(kLong).status(),
               StatusIs(absl::StatusCode::kDeadlineExceeded));

@@ -46,7 +46,7 @@
 #include "sync/acquired.h"
 
 namespace mp {
-namespace internal {
+namespace manager_internal {
 
 // The timeout a manager call carries: seconds, or None for no limit.
 inline std::optional<double> TimeoutSeconds(absl::Duration timeout) {
@@ -85,16 +85,16 @@ class LockLikeProxy : public BaseProxy {
   }
 };
 
-}  // namespace internal
+}  // namespace manager_internal
 
-class LockProxy : public internal::LockLikeProxy {
+class LockProxy : public manager_internal::LockLikeProxy {
  public:
   static constexpr char kTypeId[] = "Lock";
   LockProxy() = default;
   explicit LockProxy(BaseProxy proxy) : LockLikeProxy(std::move(proxy)) {}
 };
 
-class RLockProxy : public internal::LockLikeProxy {
+class RLockProxy : public manager_internal::LockLikeProxy {
  public:
   static constexpr char kTypeId[] = "RLock";
   RLockProxy() = default;
@@ -106,7 +106,8 @@ class RLockProxy : public internal::LockLikeProxy {
 // holds the lock: check ok() before relying on it.
 class ManagedLockGuard {
  public:
-  explicit ManagedLockGuard(const internal::LockLikeProxy& lock) : lock_(lock) {
+  explicit ManagedLockGuard(const manager_internal::LockLikeProxy& lock)
+      : lock_(lock) {
     absl::StatusOr<Acquired> got = lock_.Acquire();
     if (got.ok()) {
       owner_died_ = got->owner_died();
@@ -126,17 +127,17 @@ class ManagedLockGuard {
   bool owner_died() const { return owner_died_; }
 
  private:
-  const internal::LockLikeProxy& lock_;
+  const manager_internal::LockLikeProxy& lock_;
   absl::Status status_;
   bool owner_died_ = false;
 };
 
 template <>
-struct Codec<LockProxy> : internal::ProxyCodec<LockProxy, LockProxy::kTypeId> {
-};
+struct Codec<LockProxy>
+    : manager_internal::ProxyCodec<LockProxy, LockProxy::kTypeId> {};
 template <>
 struct Codec<RLockProxy>
-    : internal::ProxyCodec<RLockProxy, RLockProxy::kTypeId> {};
+    : manager_internal::ProxyCodec<RLockProxy, RLockProxy::kTypeId> {};
 
 }  // namespace mp
 

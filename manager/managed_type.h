@@ -78,7 +78,7 @@
 
 namespace mp {
 
-namespace internal {
+namespace manager_internal {
 
 // The Object a method's result travels as.
 template <typename R>
@@ -95,13 +95,13 @@ absl::StatusOr<Object> ResultObject(R&& result) {
   }
 }
 
-}  // namespace internal
+}  // namespace manager_internal
 
 template <typename T>
 class ManagedType {
  public:
-  using Handler = std::function<absl::StatusOr<Object>(T&, std::vector<Object>&,
-                                                       internal::CallEffects&)>;
+  using Handler = std::function<absl::StatusOr<Object>(
+      T&, std::vector<Object>&, manager_internal::CallEffects&)>;
 
   // A type whose objects are made by `T()` until Constructor says otherwise.
   explicit ManagedType(std::string type_id) : type_id_(std::move(type_id)) {
@@ -114,7 +114,7 @@ class ManagedType {
     make_ =
         [name = type_id_](
             std::vector<Object>& args) -> absl::StatusOr<std::unique_ptr<T>> {
-      auto decoded = internal::DecodeCallArguments<Args...>(name, args);
+      auto decoded = manager_internal::DecodeCallArguments<Args...>(name, args);
       if (!decoded.ok()) return decoded.status();
       return std::apply(
           [](auto&... values) {
@@ -132,7 +132,7 @@ class ManagedType {
     make_ =
         [name = type_id_, factory](
             std::vector<Object>& args) -> absl::StatusOr<std::unique_ptr<T>> {
-      auto decoded = internal::DecodeCallArguments<Args...>(name, args);
+      auto decoded = manager_internal::DecodeCallArguments<Args...>(name, args);
       if (!decoded.ok()) return decoded.status();
       auto made = std::apply(factory, *std::move(decoded));
       return Own(std::move(made));
@@ -180,19 +180,20 @@ class ManagedType {
   template <auto kMethod, typename U>
   ManagedType& Method(ExposedProxy<kMethod> method,
                       const ManagedType<U>& returns) {
-    using Traits = internal::MethodTraits<decltype(kMethod)>;
+    using Traits = manager_internal::MethodTraits<decltype(kMethod)>;
     static_assert(std::is_same_v<typename Traits::Class, T>,
                   "a method of another class");
     static_assert(
         std::is_same_v<
-            typename internal::MadeType<typename Traits::Result>::Type, U>,
+            typename manager_internal::MadeType<typename Traits::Result>::Type,
+            U>,
         "the method does not return the type `returns` serves");
     const std::string name(method.name);
     auto wrap = returns.Wrapper();
-    methods_[name] =
-        [name, wrap, type_id = returns.type_id()](
-            T& object, std::vector<mp::Object>& args,
-            internal::CallEffects& effects) -> absl::StatusOr<mp::Object> {
+    methods_[name] = [name, wrap, type_id = returns.type_id()](
+                         T& object, std::vector<mp::Object>& args,
+                         manager_internal::CallEffects& effects)
+        -> absl::StatusOr<mp::Object> {
       return Traits::Apply(
           [&](auto&&... decoded) -> absl::StatusOr<mp::Object> {
             absl::StatusOr<std::unique_ptr<U>> made = ManagedType<U>::Own(
@@ -213,19 +214,20 @@ class ManagedType {
   }
 
   // Serves an existing object as this type does (for Method(..., returns)).
-  std::function<std::unique_ptr<internal::ManagedObject>(std::unique_ptr<T>)>
+  std::function<
+      std::unique_ptr<manager_internal::ManagedObject>(std::unique_ptr<T>)>
   Wrapper() const {
     auto methods =
         std::make_shared<const absl::flat_hash_map<std::string, Handler>>(
             methods_);
     return [methods, type_id = type_id_](std::unique_ptr<T> object) {
-      return std::unique_ptr<internal::ManagedObject>(
+      return std::unique_ptr<manager_internal::ManagedObject>(
           new Object_(std::move(object), methods, type_id));
     };
   }
 
  private:
-  class Object_ final : public internal::ManagedObject {
+  class Object_ final : public manager_internal::ManagedObject {
    public:
     Object_(std::unique_ptr<T> object,
             std::shared_ptr<const absl::flat_hash_map<std::string, Handler>>
@@ -235,15 +237,15 @@ class ManagedType {
           methods_(std::move(methods)),
           type_id_(std::move(type_id)) {}
 
-    absl::StatusOr<mp::Object> Call(absl::string_view method,
-                                    std::vector<mp::Object>& args,
-                                    internal::CallEffects& effects) override {
+    absl::StatusOr<mp::Object> Call(
+        absl::string_view method, std::vector<mp::Object>& args,
+        manager_internal::CallEffects& effects) override {
       auto found = methods_->find(method);
       if (found == methods_->end())
-        return internal::NotExposed(type_id_, method);
+        return manager_internal::NotExposed(type_id_, method);
       return found->second(*object_, args, effects);
     }
-    void DropAll(internal::CallEffects&) override {}
+    void DropAll(manager_internal::CallEffects&) override {}
 
    private:
     std::unique_ptr<T> object_;
@@ -253,10 +255,11 @@ class ManagedType {
 
   template <typename R, typename... Args, typename Invoke>
   ManagedType& Expose(std::string name, Invoke invoke) {
-    methods_[name] = [name, invoke](
-                         T& object, std::vector<mp::Object>& args,
-                         internal::CallEffects&) -> absl::StatusOr<mp::Object> {
-      auto decoded = internal::DecodeCallArguments<Args...>(name, args);
+    methods_[name] =
+        [name, invoke](
+            T& object, std::vector<mp::Object>& args,
+            manager_internal::CallEffects&) -> absl::StatusOr<mp::Object> {
+      auto decoded = manager_internal::DecodeCallArguments<Args...>(name, args);
       if (!decoded.ok()) return decoded.status();
       if constexpr (std::is_void_v<R>) {
         std::apply(
@@ -264,7 +267,7 @@ class ManagedType {
             *decoded);
         return mp::Object();
       } else {
-        return internal::ResultObject(std::apply(
+        return manager_internal::ResultObject(std::apply(
             [&](auto&... values) -> R {
               return invoke(object, std::move(values)...);
             },
@@ -279,7 +282,7 @@ class ManagedType {
 
   template <typename Made>
   static absl::StatusOr<std::unique_ptr<T>> Own(Made made) {
-    if constexpr (internal::IsStatusOr<Made>::value) {
+    if constexpr (manager_internal::IsStatusOr<Made>::value) {
       if (!made.ok()) return made.status();
       return Own(*std::move(made));
     } else if constexpr (std::is_same_v<Made, std::unique_ptr<T>>) {
@@ -289,20 +292,21 @@ class ManagedType {
     }
   }
 
-  internal::ManagedFactory MakeFactory() const {
+  manager_internal::ManagedFactory MakeFactory() const {
     auto methods =
         std::make_shared<const absl::flat_hash_map<std::string, Handler>>(
             methods_);
     return [make = make_, methods, type_id = type_id_](
-               std::vector<mp::Object>& args, internal::CallEffects&)
-               -> absl::StatusOr<std::unique_ptr<internal::ManagedObject>> {
+               std::vector<mp::Object>& args, manager_internal::CallEffects&)
+               -> absl::StatusOr<
+                   std::unique_ptr<manager_internal::ManagedObject>> {
       if (!make) {
         return absl::InvalidArgumentError(absl::StrCat(
             "TypeError: '", type_id, "' has no constructor registered"));
       }
       absl::StatusOr<std::unique_ptr<T>> made = make(args);
       if (!made.ok()) return made.status();
-      return std::unique_ptr<internal::ManagedObject>(
+      return std::unique_ptr<manager_internal::ManagedObject>(
           new Object_(*std::move(made), methods, type_id));
     };
   }

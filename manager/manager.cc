@@ -16,7 +16,7 @@
 #include "process/process.h"
 
 namespace mp {
-namespace internal {
+namespace manager_internal {
 
 struct ManagerState {
   std::mutex mutex;
@@ -115,10 +115,11 @@ absl::Status ShutdownState(ManagerState& state) {
     if (code.has_value() && *code < 0) {
       // Killed by a signal: it had no chance to remove its socket.
       if (!state.socket_path.empty()) {
-        RemoveTrackedPath(TrackedKind::kFile, state.socket_path);
+        RemoveTrackedPath(base_internal::TrackedKind::kFile, state.socket_path);
       }
       if (!state.socket_directory.empty()) {
-        RemoveTrackedPath(TrackedKind::kDirectory, state.socket_directory);
+        RemoveTrackedPath(base_internal::TrackedKind::kDirectory,
+                          state.socket_directory);
       }
     }
   }
@@ -126,7 +127,7 @@ absl::Status ShutdownState(ManagerState& state) {
 }
 
 }  // namespace
-}  // namespace internal
+}  // namespace manager_internal
 
 // ---- BaseManager ----
 
@@ -153,8 +154,8 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
     }
   }
   const std::string authkey = options.authkey.value_or(CurrentAuthKey());
-  internal::ServerOptions server_options =
-      internal::ToServerOptions(options, authkey);
+  manager_internal::ServerOptions server_options =
+      manager_internal::ToServerOptions(options, authkey);
   server_options.watch_pid = getpid();
   // A forked server inherits what register_types adds here; another one
   // calls it itself.
@@ -163,11 +164,11 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   }
   // Bound here, served by the child: the address is known (and reachable,
   // the backlog holding early connections) before the child runs.
-  absl::StatusOr<std::unique_ptr<internal::Server>> server =
-      internal::Server::Listen(std::move(server_options));
+  absl::StatusOr<std::unique_ptr<manager_internal::Server>> server =
+      manager_internal::Server::Listen(std::move(server_options));
   if (!server.ok()) return server.status();
-  internal::Server* raw = server->get();
-  auto state = std::make_shared<internal::ManagerState>();
+  manager_internal::Server* raw = server->get();
+  auto state = std::make_shared<manager_internal::ManagerState>();
   state->address = raw->address();
   state->authkey = authkey;
   state->owner = getpid();
@@ -181,10 +182,10 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   int listening = -1;
   if (method == StartMethod::kFork) {
     state->process.emplace(process_options, [raw, initializer] {
-      return internal::RunServer(raw, initializer);
+      return manager_internal::RunServer(raw, initializer);
     });
   } else {
-    internal::SpawnedServerConfig config;
+    manager_internal::SpawnedServerConfig config;
     config.address = raw->address();
     config.directory = raw->directory();
     config.authkey = authkey;
@@ -196,7 +197,7 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
     listening = dup(raw->listening_fd());
     if (listening < 0)
       return absl::ErrnoToStatus(errno, "manager: dup of the listening socket");
-    state->process.emplace(internal::SpawnedServerProcess(
+    state->process.emplace(manager_internal::SpawnedServerProcess(
         process_options, listening, std::move(config)));
   }
   absl::Status started = state->process->Start();
@@ -206,33 +207,33 @@ absl::StatusOr<BaseManager> BaseManager::StartWith(
   // The child serves the socket now; the parent only closes its copies.
   (*server)->Disown();
   server->reset();
-  const internal::SessionOptions session_options =
-      internal::SessionOptionsFrom(options, authkey);
-  internal::Session::SetDefaultOptions(state->address, session_options);
-  absl::StatusOr<std::shared_ptr<internal::Session>> session =
-      internal::Session::ForAddress(state->address, session_options);
+  const manager_internal::SessionOptions session_options =
+      manager_internal::SessionOptionsFrom(options, authkey);
+  manager_internal::Session::SetDefaultOptions(state->address, session_options);
+  absl::StatusOr<std::shared_ptr<manager_internal::Session>> session =
+      manager_internal::Session::ForAddress(state->address, session_options);
   if (!session.ok()) {
     (void)state->process->Kill();
     state->process->Join();
     return session.status();
   }
   state->session = *std::move(session);
-  internal::RememberStarted(state);
+  manager_internal::RememberStarted(state);
   return BaseManager(std::move(state));
 }
 
 absl::StatusOr<BaseManager> BaseManager::Connect(
     absl::string_view address, std::optional<std::string> authkey,
     ManagerOptions options) {
-  auto state = std::make_shared<internal::ManagerState>();
+  auto state = std::make_shared<manager_internal::ManagerState>();
   state->address = std::string(address);
   state->authkey = authkey.has_value() ? *std::move(authkey) : CurrentAuthKey();
-  const internal::SessionOptions session_options =
-      internal::SessionOptionsFrom(options, state->authkey);
-  absl::StatusOr<std::shared_ptr<internal::Session>> session =
-      internal::Session::ForAddress(state->address, session_options);
+  const manager_internal::SessionOptions session_options =
+      manager_internal::SessionOptionsFrom(options, state->authkey);
+  absl::StatusOr<std::shared_ptr<manager_internal::Session>> session =
+      manager_internal::Session::ForAddress(state->address, session_options);
   if (!session.ok()) return session.status();
-  internal::Session::SetDefaultOptions(state->address, session_options);
+  manager_internal::Session::SetDefaultOptions(state->address, session_options);
   state->session = *std::move(session);
   return BaseManager(std::move(state));
 }
@@ -241,7 +242,7 @@ BaseManager::BaseManager(BaseManager&&) noexcept = default;
 BaseManager& BaseManager::operator=(BaseManager&& other) noexcept {
   if (this != &other) {
     if (state_ != nullptr && state_->process.has_value()) {
-      (void)internal::ShutdownState(*state_);
+      (void)manager_internal::ShutdownState(*state_);
     }
     state_ = std::move(other.state_);
   }
@@ -250,19 +251,19 @@ BaseManager& BaseManager::operator=(BaseManager&& other) noexcept {
 
 BaseManager::~BaseManager() {
   if (state_ != nullptr && state_->process.has_value()) {
-    (void)internal::ShutdownState(*state_);
+    (void)manager_internal::ShutdownState(*state_);
   }
 }
 
 absl::Status BaseManager::Shutdown() {
   if (state_ == nullptr) return absl::OkStatus();
-  return internal::ShutdownState(*state_);
+  return manager_internal::ShutdownState(*state_);
 }
 
 namespace {
 
-absl::StatusOr<std::shared_ptr<internal::Session>> SessionOf(
-    const std::shared_ptr<internal::ManagerState>& state) {
+absl::StatusOr<std::shared_ptr<manager_internal::Session>> SessionOf(
+    const std::shared_ptr<manager_internal::ManagerState>& state) {
   if (state == nullptr) {
     return absl::FailedPreconditionError("manager: moved from");
   }
@@ -275,9 +276,10 @@ absl::StatusOr<std::shared_ptr<internal::Session>> SessionOf(
 }
 
 absl::StatusOr<manager::Reply> CallManager(
-    const std::shared_ptr<internal::ManagerState>& state,
+    const std::shared_ptr<manager_internal::ManagerState>& state,
     manager::Request& request) {
-  absl::StatusOr<std::shared_ptr<internal::Session>> session = SessionOf(state);
+  absl::StatusOr<std::shared_ptr<manager_internal::Session>> session =
+      SessionOf(state);
   if (!session.ok()) return session.status();
   return (*session)->Call(request);
 }
@@ -286,7 +288,7 @@ absl::StatusOr<manager::Reply> CallManager(
 
 absl::StatusOr<BaseProxy> BaseManager::CreateEncoded(
     absl::string_view type_id, const absl::StatusOr<std::string>& args) const {
-  absl::StatusOr<std::shared_ptr<internal::Session>> session =
+  absl::StatusOr<std::shared_ptr<manager_internal::Session>> session =
       SessionOf(state_);
   if (!session.ok()) return session.status();
   if (!args.ok()) {
@@ -311,7 +313,7 @@ absl::StatusOr<BaseProxy> BaseManager::CreateEncoded(
       proxy = (*session)->Error(absl::StatusCode::kDataLoss,
                                 "a Create reply without the new object's id");
     } else {
-      absl::StatusOr<std::shared_ptr<internal::ProxyHandle>> handle =
+      absl::StatusOr<std::shared_ptr<manager_internal::ProxyHandle>> handle =
           (*session)->Attach(*id, (*session)->server_id(),
                              std::string(type_id));
       if (handle.ok()) {

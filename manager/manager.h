@@ -98,9 +98,9 @@ struct ManagerStats {
   std::map<std::string, uint64_t> objects_by_type;
 };
 
-namespace internal {
+namespace manager_internal {
 struct ManagerState;
-}  // namespace internal
+}  // namespace manager_internal
 
 class BaseManager {
  public:
@@ -150,7 +150,7 @@ class BaseManager {
   template <typename... Args>
   absl::StatusOr<BaseProxy> Create(absl::string_view type_id,
                                    const Args&... args) const {
-    return CreateEncoded(type_id, internal::EncodeArguments(args...));
+    return CreateEncoded(type_id, manager_internal::EncodeArguments(args...));
   }
 
   // As Create, as a proxy type `P` constructible from a BaseProxy (one
@@ -173,7 +173,7 @@ class BaseManager {
   pid_t pid() const;
 
  protected:
-  explicit BaseManager(std::shared_ptr<internal::ManagerState> state)
+  explicit BaseManager(std::shared_ptr<manager_internal::ManagerState> state)
       : state_(std::move(state)) {}
 
  private:
@@ -185,7 +185,7 @@ class BaseManager {
   absl::StatusOr<BaseProxy> CreateEncoded(
       absl::string_view type_id, const absl::StatusOr<std::string>& args) const;
 
-  std::shared_ptr<internal::ManagerState> state_;
+  std::shared_ptr<manager_internal::ManagerState> state_;
 };
 
 // A manager of the types Python's `SyncManager` serves: dict, list,
@@ -334,7 +334,7 @@ class SyncManager : public BaseManager {
       int64_t parties,
       absl::Duration timeout = absl::InfiniteDuration()) const {
     return Typed<BarrierProxy>(
-        Create("Barrier", parties, internal::TimeoutSeconds(timeout)));
+        Create("Barrier", parties, manager_internal::TimeoutSeconds(timeout)));
   }
   // manager.Barrier(parties, action, timeout): `action` (a function or an
   // mp::Bind closure, sent as the serializer sends functions) runs once per
@@ -349,7 +349,7 @@ class SyncManager : public BaseManager {
     absl::StatusOr<std::string> encoded = Dumps(action);
     if (!encoded.ok()) return encoded.status();
     return Typed<BarrierProxy>(Create("Barrier", parties,
-                                      internal::TimeoutSeconds(timeout),
+                                      manager_internal::TimeoutSeconds(timeout),
                                       Bytes{*std::move(encoded)}));
   }
 

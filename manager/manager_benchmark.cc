@@ -128,11 +128,11 @@ BENCHMARK(BM_RawUnixSocketPipelined)->Apply(bench::Placements)->UseRealTime();
 // manager's server thread does (AwaitPosted, then Finish) but copies the
 // frames back instead of running them.
 void AreaEcho(benchmark::State& state, int messages) {
-  using internal::CallArea;
+  using manager_internal::CallArea;
   const bench::Placement placement = bench::PlacementArg(state.range(0));
   int fd = -1;
   absl::StatusOr<CallArea> served =
-      CallArea::Create(internal::kDefaultCallAreaBytes, &fd);
+      CallArea::Create(manager_internal::kDefaultCallAreaBytes, &fd);
   if (!served.ok()) return state.SkipWithError("no call area");
   absl::StatusOr<CallArea> client = CallArea::Map(fd);
   close(fd);
@@ -157,7 +157,8 @@ void AreaEcho(benchmark::State& state, int messages) {
       bench::PeerCpu(placement));
   std::string frames;
   for (int i = 0; i < messages; ++i) {
-    internal::FrameSocket::AppendFrame(std::string(kMessageBytes, 'r'), frames);
+    base_internal::FrameSocket::AppendFrame(std::string(kMessageBytes, 'r'),
+                                            frames);
   }
   const std::function<bool()> alive = [] { return true; };
   CallArea::Message reply;

@@ -164,14 +164,16 @@ TEST(ManagerStartMethodTest, SpawnedServerStopsWhenItsStarterIsKilled) {
   close(out[1]);
   const std::string address = testing::ReadLineAndClose(out[0]);
   ASSERT_FALSE(address.empty());
-  absl::StatusOr<internal::Address> parsed = internal::ParseAddress(address);
+  absl::StatusOr<manager_internal::Address> parsed =
+      manager_internal::ParseAddress(address);
   ASSERT_THAT(parsed.status(), IsOk());
-  absl::StatusOr<int> before = internal::Connect(*parsed, kLong);
+  absl::StatusOr<int> before = manager_internal::Connect(*parsed, kLong);
   ASSERT_THAT(before.status(), IsOk());
   close(*before);
   EXPECT_THAT(owner->Kill(SIGKILL), IsOkAndHolds(-SIGKILL));
   EXPECT_TRUE(testing::Eventually([&] {
-    absl::StatusOr<int> fd = internal::Connect(*parsed, absl::Seconds(1));
+    absl::StatusOr<int> fd =
+        manager_internal::Connect(*parsed, absl::Seconds(1));
     if (fd.ok()) close(*fd);
     return !fd.ok();
   })) << "the server at "

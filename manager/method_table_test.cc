@@ -38,7 +38,7 @@
 namespace mp {
 namespace {
 
-using internal::MethodList;
+using manager_internal::MethodList;
 
 // What a proxy sends to each type id it serves.
 struct Sent {
@@ -47,7 +47,8 @@ struct Sent {
 };
 
 std::vector<Sent> EveryProxy() {
-  using namespace internal;  // NOLINT: the Methods structs, for brevity.
+  using namespace manager_internal;  // NOLINT: the Methods structs, for
+                                     // brevity.
   return {
       {DictProxy::kTypeId, DictProxy::Methods::kAll},
       {ListProxy::kTypeId, ListProxy::Methods::kAll},
@@ -68,8 +69,9 @@ std::vector<Sent> EveryProxy() {
 }
 
 std::vector<const MethodList*> EveryTable() {
-  std::vector<const MethodList*> tables = internal::BuiltinMethodLists();
-  tables.push_back(&internal::PoolMethodList());
+  std::vector<const MethodList*> tables =
+      manager_internal::BuiltinMethodLists();
+  tables.push_back(&manager_internal::PoolMethodList());
   return tables;
 }
 
@@ -116,7 +118,7 @@ TEST(MethodTableTest, EveryTypeServesExactlyWhatItsProxyNames) {
 // LockLikeProxy's Acquire, Release and Locked are inherited by the Lock,
 // RLock and Condition proxies: each of those types must serve them.
 TEST(MethodTableTest, EveryLockLikeTypeServesWhatLockLikeProxySends) {
-  using internal::LockLikeMethods;
+  using manager_internal::LockLikeMethods;
   for (const absl::string_view type_id :
        {absl::string_view(LockProxy::kTypeId),
         absl::string_view(RLockProxy::kTypeId),
@@ -135,9 +137,9 @@ TEST(MethodTableTest, EveryLockLikeTypeServesWhatLockLikeProxySends) {
 }
 
 TEST(MethodTableTest, EveryTableHasAFactoryAndEveryFactoryATable) {
-  absl::flat_hash_map<std::string, internal::ManagedFactory> factories =
-      internal::BuiltinTypes();
-  internal::AddPoolType(factories);
+  absl::flat_hash_map<std::string, manager_internal::ManagedFactory> factories =
+      manager_internal::BuiltinTypes();
+  manager_internal::AddPoolType(factories);
   std::set<std::string> with_table;
   for (const MethodList* table : EveryTable()) {
     with_table.insert(std::string(table->type_id()));
@@ -154,13 +156,13 @@ TEST(MethodTableTest, EveryTableHasAFactoryAndEveryFactoryATable) {
 class Counter {
  public:
   absl::StatusOr<Object> Add(std::vector<Object>& args,
-                             internal::CallEffects&) {
+                             manager_internal::CallEffects&) {
     value_ += args.empty() ? 1 : *args[0].As<int64_t>();
     return Object(value_);
   }
 
-  static const internal::MethodTable<Counter>& Table() {
-    static const auto* const table = new internal::MethodTable<Counter>(
+  static const manager_internal::MethodTable<Counter>& Table() {
+    static const auto* const table = new manager_internal::MethodTable<Counter>(
         "Counter", {{"add", 0, 1, &Counter::Add}});
     return *table;
   }
@@ -171,7 +173,7 @@ class Counter {
 
 TEST(MethodTableTest, DispatchesByNameAndChecksArityFirst) {
   Counter counter;
-  internal::CallEffects effects(/*server_id=*/1);
+  manager_internal::CallEffects effects(/*server_id=*/1);
   std::vector<Object> args = {Object(41)};
   absl::StatusOr<Object> added =
       Counter::Table().Call(counter, "add", args, effects);
@@ -199,9 +201,9 @@ TEST(MethodTableTest, DispatchesByNameAndChecksArityFirst) {
 }
 
 TEST(MethodTableDeathTest, ANameListedTwiceAbortsWhenTheTableIsBuilt) {
-  EXPECT_DEATH((internal::MethodTable<Counter>("Counter",
-                                               {{"add", 0, 1, &Counter::Add},
-                                                {"add", 0, 0, &Counter::Add}})),
+  EXPECT_DEATH((manager_internal::MethodTable<Counter>(
+                   "Counter", {{"add", 0, 1, &Counter::Add},
+                               {"add", 0, 0, &Counter::Add}})),
                "Counter lists method add twice");
 }
 

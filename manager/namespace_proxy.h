@@ -43,7 +43,7 @@ class NamespaceProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::NamespaceMethods;
+  using Methods = manager_internal::NamespaceMethods;
 
   static constexpr char kTypeId[] = "Namespace";
 
@@ -86,7 +86,7 @@ class NamespaceProxy : public BaseProxy {
 
 template <>
 struct Codec<NamespaceProxy>
-    : internal::ProxyCodec<NamespaceProxy, NamespaceProxy::kTypeId> {};
+    : manager_internal::ProxyCodec<NamespaceProxy, NamespaceProxy::kTypeId> {};
 
 }  // namespace mp
 

@@ -39,7 +39,7 @@ namespace mp {
 // mp::ManagedType<T> (manager/managed_type.h).
 struct TypeRegistration {
   std::string type_id;
-  internal::ManagedFactory factory;
+  manager_internal::ManagedFactory factory;
 };
 
 struct ManagerOptions {

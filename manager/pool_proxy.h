@@ -63,7 +63,7 @@
 #include "serialize/bytes.h"
 
 namespace mp {
-namespace internal {
+namespace manager_internal {
 
 // A chunk's outcome as the server reports it: (status code, message, bytes).
 using PoolChunk = std::tuple<int64_t, std::string, Bytes>;
@@ -73,9 +73,9 @@ inline absl::Status ChunkStatus(const PoolChunk& chunk) {
                       std::get<1>(chunk));
 }
 
-}  // namespace internal
+}  // namespace manager_internal
 
-namespace internal {
+namespace manager_internal {
 
 // The result of a job of a manager's pool (PoolProxy::ApplyAsync, MapAsync),
 // fetched from the server: once fetched it is kept here, and the server
@@ -87,7 +87,7 @@ namespace internal {
 // waits for that thread's result. The last copy of such a result, when
 // dropped, waits until the callback has run.
 template <typename T>
-class ManagedResult final : public ResultSource<T> {
+class ManagedResult final : public process_internal::ResultSource<T> {
  public:
   using Decode = absl::StatusOr<T> (*)(const std::vector<PoolChunk>&);
 
@@ -204,18 +204,18 @@ class ManagedResult final : public ResultSource<T> {
   pid_t owner_ = 0;
 };
 
-}  // namespace internal
+}  // namespace manager_internal
 
 // The result of PoolProxy::ApplyAsync or MapAsync: the same AsyncResult a
-// Pool gives, its value fetched from the server (internal::ManagedResult
-// says how callbacks run).
+// Pool gives, its value fetched from the server
+// (manager_internal::ManagedResult says how callbacks run).
 template <typename T>
 using ManagedAsyncResult = AsyncResult<T>;
 
-namespace internal {
+namespace manager_internal {
 
 // The chunks of a job of a manager's pool, fetched one call at a time.
-class ManagedChunks final : public ChunkSource {
+class ManagedChunks final : public process_internal::ChunkSource {
  public:
   ManagedChunks(BaseProxy pool, int64_t job, size_t chunks, bool unordered)
       : pool_(std::move(pool)),
@@ -230,11 +230,11 @@ class ManagedChunks final : public ChunkSource {
   }
 
   bool exhausted() const override { return next_ >= chunks_; }
-  absl::StatusOr<std::optional<ChunkOutcome>> Next(
+  absl::StatusOr<std::optional<process_internal::ChunkOutcome>> Next(
       absl::Duration timeout) override {
     if (!failed_.ok()) {
       next_ = chunks_;
-      return ChunkOutcome{failed_, {}};
+      return process_internal::ChunkOutcome{failed_, {}};
     }
     absl::StatusOr<std::optional<PoolChunk>> got =
         pool_.CallBlocking<std::optional<PoolChunk>>(
@@ -244,7 +244,8 @@ class ManagedChunks final : public ChunkSource {
     if (!got->has_value()) return std::nullopt;
     ++next_;
     last_ = **std::move(got);
-    return ChunkOutcome{ChunkStatus(last_), std::get<2>(last_).value};
+    return process_internal::ChunkOutcome{ChunkStatus(last_),
+                                          std::get<2>(last_).value};
   }
 
  private:
@@ -257,7 +258,7 @@ class ManagedChunks final : public ChunkSource {
   PoolChunk last_;  // Owns the bytes of the chunk handed out last.
 };
 
-}  // namespace internal
+}  // namespace manager_internal
 
 // Results of PoolProxy::Imap (in order) and ImapUnordered (as they
 // finish): the same ImapResult a Pool gives, its chunks fetched from the
@@ -269,44 +270,48 @@ class PoolProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::PoolMethods;
+  using Methods = manager_internal::PoolMethods;
 
   PoolProxy() = default;
   explicit PoolProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
 
   // fn(args...) in a worker; waits for the result.
-  template <typename F, typename... Args,
-            typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
+  template <
+      typename F, typename... Args,
+      typename R = typename process_internal::PoolApplyTypes<F, Args...>::Value>
   absl::StatusOr<R> Apply(F fn, const Args&... args) const {
-    return internal::TakeResult(ApplyAsync(fn, std::make_tuple(args...)));
+    return process_internal::TakeResult(
+        ApplyAsync(fn, std::make_tuple(args...)));
   }
 
   // With `callback` (the value) or `error_callback` (the error), called in
   // a thread of this process once the result is in (ManagedAsyncResult).
-  template <typename F, typename... Args,
-            typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
+  template <
+      typename F, typename... Args,
+      typename R = typename process_internal::PoolApplyTypes<F, Args...>::Value>
   AsyncResult<R> ApplyAsync(
       F fn, const std::tuple<Args...>& args = {},
       std::type_identity_t<std::function<void(const R&)>> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
-    absl::StatusOr<internal::ChunkTask> task = internal::ApplyTask(fn, args);
-    std::vector<internal::ChunkTask> tasks;
+    absl::StatusOr<process_internal::ChunkTask> task =
+        process_internal::ApplyTask(fn, args);
+    std::vector<process_internal::ChunkTask> tasks;
     if (task.ok()) tasks.push_back(*std::move(task));
     return Submit<R>(task.status(), tasks, {1}, &DecodeOne<R>,
                      std::move(callback), std::move(error_callback));
   }
 
   // fn(item) for each item, results in input order.
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   absl::StatusOr<std::vector<R>> Map(F fn, const Items& items,
                                      size_t chunksize = 0) const {
-    return internal::TakeResult(MapAsync(fn, items, chunksize));
+    return process_internal::TakeResult(MapAsync(fn, items, chunksize));
   }
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   AsyncResult<std::vector<R>> MapAsync(
       F fn, const Items& items, size_t chunksize = 0,
       std::type_identity_t<std::function<void(const std::vector<R>&)>>
@@ -317,13 +322,15 @@ class PoolProxy : public BaseProxy {
   }
   // fn(args...) for each tuple of arguments.
   template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, true>::Value>
   absl::StatusOr<std::vector<R>> Starmap(F fn, const Items& items,
                                          size_t chunksize = 0) const {
-    return internal::TakeResult(StarmapAsync(fn, items, chunksize));
+    return process_internal::TakeResult(StarmapAsync(fn, items, chunksize));
   }
   template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, true>::Value>
   AsyncResult<std::vector<R>> StarmapAsync(
       F fn, const Items& items, size_t chunksize = 0,
       std::type_identity_t<std::function<void(const std::vector<R>&)>>
@@ -335,15 +342,15 @@ class PoolProxy : public BaseProxy {
 
   // Results as they come: in order (Imap), or as chunks finish
   // (ImapUnordered); chunks of one item unless `chunksize` says.
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> Imap(F fn, const Items& items, size_t chunksize = 1) const {
     return SubmitImap<R>(fn, items, chunksize, /*unordered=*/false);
   }
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> ImapUnordered(F fn, const Items& items,
                               size_t chunksize = 1) const {
     return SubmitImap<R>(fn, items, chunksize, /*unordered=*/true);
@@ -365,19 +372,21 @@ class PoolProxy : public BaseProxy {
  private:
   template <typename R>
   static absl::StatusOr<R> DecodeOne(
-      const std::vector<internal::PoolChunk>& chunks) {
+      const std::vector<manager_internal::PoolChunk>& chunks) {
     if (chunks.size() != 1)
       return absl::DataLossError("pool: a reply without its chunk");
-    if (absl::Status failed = internal::ChunkStatus(chunks[0]); !failed.ok())
+    if (absl::Status failed = manager_internal::ChunkStatus(chunks[0]);
+        !failed.ok())
       return failed;
     return Loads<R>(std::get<2>(chunks[0]).value);
   }
   template <typename V>
   static absl::StatusOr<V> DecodeAll(
-      const std::vector<internal::PoolChunk>& chunks) {
+      const std::vector<manager_internal::PoolChunk>& chunks) {
     V all;
-    for (const internal::PoolChunk& chunk : chunks) {
-      if (absl::Status failed = internal::ChunkStatus(chunk); !failed.ok())
+    for (const manager_internal::PoolChunk& chunk : chunks) {
+      if (absl::Status failed = manager_internal::ChunkStatus(chunk);
+          !failed.ok())
         return failed;
       absl::StatusOr<V> part = Loads<V>(std::get<2>(chunk).value);
       if (!part.ok()) return part.status();
@@ -393,19 +402,19 @@ class PoolProxy : public BaseProxy {
       std::function<void(const std::vector<R>&)> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
     absl::Status encoded;
-    std::vector<internal::ChunkTask> tasks;
+    std::vector<process_internal::ChunkTask> tasks;
     std::vector<size_t> sizes;
     if (chunksize == 0) {
       absl::StatusOr<int> processes = Processes();
       if (processes.ok()) {
-        chunksize = internal::AutoChunksize(
+        chunksize = process_internal::AutoChunksize(
             static_cast<size_t>(std::ranges::distance(items)), *processes);
       } else {
         encoded = processes.status();
       }
     }
     if (encoded.ok()) {
-      auto chunks = internal::ChunkTasks<kStar>(fn, items, chunksize);
+      auto chunks = process_internal::ChunkTasks<kStar>(fn, items, chunksize);
       if (chunks.ok()) {
         tasks = std::move(chunks->first);
         sizes = std::move(chunks->second);
@@ -421,27 +430,28 @@ class PoolProxy : public BaseProxy {
   template <typename R, typename F, typename Items>
   ImapResult<R> SubmitImap(F fn, const Items& items, size_t chunksize,
                            bool unordered) const {
-    auto chunks = internal::ChunkTasks<false>(fn, items, chunksize);
+    auto chunks = process_internal::ChunkTasks<false>(fn, items, chunksize);
     absl::StatusOr<int64_t> job =
         chunks.ok() ? SendTasks(absl::OkStatus(), chunks->first, chunks->second,
                                 /*fail_fast=*/false)
                     : SendTasks(chunks.status(), {}, {}, false);
     if (!job.ok()) {
-      return internal::MakeImapResult<R>(
-          std::make_shared<internal::ManagedChunks>(job.status()));
+      return process_internal::MakeImapResult<R>(
+          std::make_shared<manager_internal::ManagedChunks>(job.status()));
     }
-    return internal::MakeImapResult<R>(
-        std::make_shared<internal::ManagedChunks>(
+    return process_internal::MakeImapResult<R>(
+        std::make_shared<manager_internal::ManagedChunks>(
             *this, *job, chunks->first.size(), unordered));
   }
 
   // Sends the tasks: the job's id, or `encoded` (or the manager's
   // refusal) when they could not be sent.
   absl::StatusOr<int64_t> SendTasks(
-      absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
+      absl::Status encoded,
+      const std::vector<process_internal::ChunkTask>& tasks,
       const std::vector<size_t>& sizes, bool fail_fast) const {
     std::vector<Bytes> wire;
-    for (const internal::ChunkTask& task : tasks) {
+    for (const process_internal::ChunkTask& task : tasks) {
       if (!encoded.ok()) break;
       absl::StatusOr<std::string> bytes =
           Dumps(std::make_tuple(task.run, task.payload));
@@ -463,19 +473,21 @@ class PoolProxy : public BaseProxy {
   // A result of the tasks, or one that holds why they could not be sent.
   template <typename T>
   AsyncResult<T> Submit(
-      absl::Status encoded, const std::vector<internal::ChunkTask>& tasks,
+      absl::Status encoded,
+      const std::vector<process_internal::ChunkTask>& tasks,
       const std::vector<size_t>& sizes,
-      typename internal::ManagedResult<T>::Decode decode,
+      typename manager_internal::ManagedResult<T>::Decode decode,
       std::function<void(const T&)> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) const {
     absl::StatusOr<int64_t> job = SendTasks(std::move(encoded), tasks, sizes,
                                             /*fail_fast=*/true);
-    auto result =
-        job.ok()
-            ? std::make_shared<internal::ManagedResult<T>>(*this, *job, decode)
-            : std::make_shared<internal::ManagedResult<T>>(job.status());
+    auto result = job.ok()
+                      ? std::make_shared<manager_internal::ManagedResult<T>>(
+                            *this, *job, decode)
+                      : std::make_shared<manager_internal::ManagedResult<T>>(
+                            job.status());
     result->CallBack(std::move(callback), std::move(error_callback));
-    return internal::MakeAsyncResult<T>(std::move(result));
+    return process_internal::MakeAsyncResult<T>(std::move(result));
   }
 };
 

@@ -10,7 +10,7 @@
 #include "manager/protocol.pb.h"
 
 namespace mp {
-namespace internal {
+namespace manager_internal {
 namespace {
 
 const std::string& EmptyString() {
@@ -72,12 +72,12 @@ absl::Status InvokeProxy(
   return outcome;
 }
 
-void EncodeProxy(const BaseProxy& proxy, Writer& writer) {
+void EncodeProxy(const BaseProxy& proxy, serialize_internal::Writer& writer) {
   EncodeProxyRef(proxy.valid() ? proxy.handle()->ref() : ProxyRef{}, writer);
 }
 
-absl::Status DecodeProxy(const ValueView& view, absl::string_view type_id,
-                         BaseProxy* out) {
+absl::Status DecodeProxy(const serialize_internal::ValueView& view,
+                         absl::string_view type_id, BaseProxy* out) {
   ProxyRef ref;
   if (absl::Status read = DecodeProxyRef(view, &ref); !read.ok()) return read;
   if (ref.server_id == 0) {
@@ -99,10 +99,11 @@ absl::Status DecodeProxy(const ValueView& view, absl::string_view type_id,
   return absl::OkStatus();
 }
 
-}  // namespace internal
+}  // namespace manager_internal
 
 const std::string& BaseProxy::type_id() const {
-  return handle_ == nullptr ? internal::EmptyString() : handle_->type_id();
+  return handle_ == nullptr ? manager_internal::EmptyString()
+                            : handle_->type_id();
 }
 
 uint64_t BaseProxy::id() const {
@@ -110,7 +111,7 @@ uint64_t BaseProxy::id() const {
 }
 
 const std::string& BaseProxy::address() const {
-  return handle_ == nullptr ? internal::EmptyString()
+  return handle_ == nullptr ? manager_internal::EmptyString()
                             : handle_->session().address();
 }
 
@@ -128,7 +129,7 @@ BaseProxy::operator Object() const {
 
 std::string BaseProxy::DebugString() const {
   if (handle_ == nullptr) return "<proxy of nothing>";
-  return absl::StrCat("<", internal::ProxyClassName(type_id()),
+  return absl::StrCat("<", serialize_internal::ProxyClassName(type_id()),
                       " object, typeid '", type_id(), "', id ", id(),
                       ", manager \"", address(), "\">");
 }

@@ -63,7 +63,7 @@
 #include "serialize/serialize.h"
 
 namespace mp {
-namespace internal {
+namespace manager_internal {
 
 class ProxyHandle;
 
@@ -96,7 +96,7 @@ absl::StatusOr<std::string> EncodeArguments(const Args&... args) {
   return DumpsTuple(WireArgument(args)...);
 }
 
-}  // namespace internal
+}  // namespace manager_internal
 
 class BaseProxy {
  public:
@@ -136,8 +136,8 @@ class BaseProxy {
                                     absl::string_view method,
                                     const Args&... args) const {
     std::optional<R> result;
-    absl::Status called = internal::InvokeProxy(
-        handle_, method, internal::EncodeArguments(args...),
+    absl::Status called = manager_internal::InvokeProxy(
+        handle_, method, manager_internal::EncodeArguments(args...),
         [&](absl::string_view bytes) {
           absl::StatusOr<R> decoded = Loads<R>(bytes);
           if (!decoded.ok()) return decoded.status();
@@ -153,8 +153,8 @@ class BaseProxy {
   // As CallMethod, for methods whose result is None.
   template <typename... Args>
   absl::Status Call(absl::string_view method, const Args&... args) const {
-    return internal::InvokeProxy(
-        handle_, method, internal::EncodeArguments(args...),
+    return manager_internal::InvokeProxy(
+        handle_, method, manager_internal::EncodeArguments(args...),
         [](absl::string_view) { return absl::OkStatus(); });
   }
 
@@ -162,12 +162,12 @@ class BaseProxy {
   // `_getvalue()`.
   template <typename R = Object>
   absl::StatusOr<R> GetValue() const {
-    return CallMethod<R>(internal::kGetValueMethod);
+    return CallMethod<R>(manager_internal::kGetValueMethod);
   }
 
   // The server-side repr(): "{'a': 1}".
   absl::StatusOr<std::string> Repr() const {
-    return CallMethod<std::string>(internal::kReprMethod);
+    return CallMethod<std::string>(manager_internal::kReprMethod);
   }
 
   bool valid() const { return handle_ != nullptr; }
@@ -196,33 +196,34 @@ class BaseProxy {
   friend bool operator==(const BaseProxy& a, const BaseProxy& b);
 
   // Internal: the handle proxies are built on.
-  explicit BaseProxy(std::shared_ptr<internal::ProxyHandle> handle)
+  explicit BaseProxy(std::shared_ptr<manager_internal::ProxyHandle> handle)
       : handle_(std::move(handle)) {}
-  const std::shared_ptr<internal::ProxyHandle>& handle() const {
+  const std::shared_ptr<manager_internal::ProxyHandle>& handle() const {
     return handle_;
   }
 
  private:
-  std::shared_ptr<internal::ProxyHandle> handle_;
+  std::shared_ptr<manager_internal::ProxyHandle> handle_;
 };
 
-namespace internal {
+namespace manager_internal {
 
 // The wire form of every proxy: a SharedObjectRef of kind "proxy"
 // (manager/internal/wire/proxy_ref.h). Decoding attaches to the manager named
 // in it, with the authkey this process uses for that address. `type_id`, when
 // not empty, is the only type accepted.
-void EncodeProxy(const BaseProxy& proxy, Writer& writer);
-absl::Status DecodeProxy(const ValueView& view, absl::string_view type_id,
-                         BaseProxy* out);
+void EncodeProxy(const BaseProxy& proxy, serialize_internal::Writer& writer);
+absl::Status DecodeProxy(const serialize_internal::ValueView& view,
+                         absl::string_view type_id, BaseProxy* out);
 
 // Codec<P> for a proxy type P constructible from a BaseProxy.
 template <typename P, const char* kTypeId>
 struct ProxyCodec {
-  static void Encode(const P& proxy, Writer& writer) {
+  static void Encode(const P& proxy, serialize_internal::Writer& writer) {
     EncodeProxy(proxy, writer);
   }
-  static absl::Status Decode(const ValueView& view, int, P* out) {
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             P* out) {
     BaseProxy base;
     if (absl::Status decoded = DecodeProxy(view, kTypeId, &base);
         !decoded.ok()) {
@@ -235,11 +236,11 @@ struct ProxyCodec {
 
 inline constexpr char kAnyTypeId[] = "";
 
-}  // namespace internal
+}  // namespace manager_internal
 
 template <>
 struct Codec<BaseProxy>
-    : internal::ProxyCodec<BaseProxy, internal::kAnyTypeId> {};
+    : manager_internal::ProxyCodec<BaseProxy, manager_internal::kAnyTypeId> {};
 
 }  // namespace mp
 

@@ -31,7 +31,7 @@ Object::Tuple Args(std::initializer_list<Object> items) {
 // Python's rendering of one outcome: repr(result), or "KeyError: 'k'".
 std::string RunOnProxy(const BaseProxy& proxy, const Op& op) {
   std::string printed;
-  absl::Status called = internal::InvokeProxy(
+  absl::Status called = manager_internal::InvokeProxy(
       proxy.handle(), op.method, Dumps(Object(op.args)),
       [&](absl::string_view bytes) {
         absl::StatusOr<Object> result = Loads<Object>(bytes);

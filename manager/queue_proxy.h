@@ -42,7 +42,7 @@ class QueueProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::JoinableQueueMethods;
+  using Methods = manager_internal::JoinableQueueMethods;
 
   QueueProxy() = default;
   explicit QueueProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
@@ -53,7 +53,7 @@ class QueueProxy : public BaseProxy {
                    absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallBlocking<Object>(block ? timeout : absl::ZeroDuration(),
                                 Methods::kPut, item, block,
-                                internal::TimeoutSeconds(timeout))
+                                manager_internal::TimeoutSeconds(timeout))
         .status();
   }
   template <typename T>
@@ -66,7 +66,7 @@ class QueueProxy : public BaseProxy {
                                                absl::InfiniteDuration()) const {
     return CallBlocking<T>(block ? timeout : absl::ZeroDuration(),
                            Methods::kGet, block,
-                           internal::TimeoutSeconds(timeout));
+                           manager_internal::TimeoutSeconds(timeout));
   }
   template <typename T = Object>
   absl::StatusOr<T> GetNowait() const {
@@ -90,7 +90,7 @@ class QueueProxy : public BaseProxy {
 
 template <>
 struct Codec<QueueProxy>
-    : internal::ProxyCodec<QueueProxy, internal::kAnyTypeId> {};
+    : manager_internal::ProxyCodec<QueueProxy, manager_internal::kAnyTypeId> {};
 
 }  // namespace mp
 

@@ -37,7 +37,7 @@ class SemaphoreProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::SemaphoreMethods;
+  using Methods = manager_internal::SemaphoreMethods;
 
   SemaphoreProxy() = default;
   explicit SemaphoreProxy(BaseProxy proxy) : BaseProxy(std::move(proxy)) {}
@@ -48,7 +48,7 @@ class SemaphoreProxy : public BaseProxy {
       absl::Duration timeout = absl::InfiniteDuration()) const {
     return CallBlocking<bool>(block ? timeout : absl::ZeroDuration(),
                               Methods::kAcquire, block,
-                              internal::TimeoutSeconds(timeout));
+                              manager_internal::TimeoutSeconds(timeout));
   }
   // s.release(n).
   absl::Status Release(int64_t n = 1) const {
@@ -62,7 +62,8 @@ class SemaphoreProxy : public BaseProxy {
 
 template <>
 struct Codec<SemaphoreProxy>
-    : internal::ProxyCodec<SemaphoreProxy, internal::kAnyTypeId> {};
+    : manager_internal::ProxyCodec<SemaphoreProxy,
+                                   manager_internal::kAnyTypeId> {};
 
 }  // namespace mp
 

@@ -10,13 +10,14 @@ namespace mp {
 absl::StatusOr<ManagerServer> ManagerServer::Listen(
     const ManagerOptions& options) {
   const std::string authkey = options.authkey.value_or(CurrentAuthKey());
-  absl::StatusOr<std::unique_ptr<internal::Server>> server =
-      internal::Server::Listen(internal::ToServerOptions(options, authkey));
+  absl::StatusOr<std::unique_ptr<manager_internal::Server>> server =
+      manager_internal::Server::Listen(
+          manager_internal::ToServerOptions(options, authkey));
   if (!server.ok()) return server.status();
   return ManagerServer(*std::move(server));
 }
 
-ManagerServer::ManagerServer(std::unique_ptr<internal::Server> server)
+ManagerServer::ManagerServer(std::unique_ptr<manager_internal::Server> server)
     : server_(std::move(server)) {}
 ManagerServer::ManagerServer(ManagerServer&&) noexcept = default;
 ManagerServer& ManagerServer::operator=(ManagerServer&&) noexcept = default;

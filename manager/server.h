@@ -37,9 +37,9 @@
 #include "manager/options.h"
 
 namespace mp {
-namespace internal {
+namespace manager_internal {
 class Server;
-}  // namespace internal
+}  // namespace manager_internal
 
 class ManagerServer {
  public:
@@ -63,11 +63,11 @@ class ManagerServer {
   const std::string& address() const;
 
   // Internal, for manager/manager.h.
-  explicit ManagerServer(std::unique_ptr<internal::Server> server);
-  internal::Server& server() const { return *server_; }
+  explicit ManagerServer(std::unique_ptr<manager_internal::Server> server);
+  manager_internal::Server& server() const { return *server_; }
 
  private:
-  std::unique_ptr<internal::Server> server_;
+  std::unique_ptr<manager_internal::Server> server_;
 };
 
 }  // namespace mp

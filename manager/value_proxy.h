@@ -33,7 +33,7 @@ class ValueProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::ValueMethods;
+  using Methods = manager_internal::ValueMethods;
 
   static constexpr char kTypeId[] = "Value";
   ValueProxy() = default;
@@ -55,7 +55,7 @@ class ArrayProxy : public BaseProxy {
  public:
   // The names of the methods it calls in the server (Python's
   // `_exposed_`).
-  using Methods = internal::ArrayMethods;
+  using Methods = manager_internal::ArrayMethods;
 
   static constexpr char kTypeId[] = "Array";
   ArrayProxy() = default;
@@ -83,10 +83,10 @@ class ArrayProxy : public BaseProxy {
 
 template <>
 struct Codec<ValueProxy>
-    : internal::ProxyCodec<ValueProxy, ValueProxy::kTypeId> {};
+    : manager_internal::ProxyCodec<ValueProxy, ValueProxy::kTypeId> {};
 template <>
 struct Codec<ArrayProxy>
-    : internal::ProxyCodec<ArrayProxy, ArrayProxy::kTypeId> {};
+    : manager_internal::ProxyCodec<ArrayProxy, ArrayProxy::kTypeId> {};
 
 }  // namespace mp
 

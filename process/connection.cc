@@ -143,7 +143,7 @@ absl::StatusOr<bool> Connection::Poll(absl::Duration timeout) {
   if (absl::Status usable = Usable(true); !usable.ok()) return usable;
   if (socket_.buffered_bytes() > 0) return true;
   pollfd ready = {socket_.fd(), POLLIN, 0};
-  absl::StatusOr<int> n = internal::PollUntil(
+  absl::StatusOr<int> n = base_internal::PollUntil(
       {&ready, 1}, timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                                        : absl::Now() + timeout);
   if (!n.ok()) return Named(n.status());
@@ -173,9 +173,9 @@ constexpr char kConnectionKind[] = "Connection";
 }  // namespace
 
 void Codec<Connection>::Encode(const Connection& connection,
-                               internal::Writer& writer) {
+                               serialize_internal::Writer& writer) {
   absl::StatusOr<int> index =
-      internal::PassDescriptor(connection.fileno(), "Connection");
+      process_internal::PassDescriptor(connection.fileno(), "Connection");
   if (!index.ok()) {
     writer.Fail(index.status());
     return;
@@ -193,14 +193,14 @@ void Codec<Connection>::Encode(const Connection& connection,
   ref.offset = static_cast<uint64_t>(*index);
   ref.size = (connection.readable_ ? kReadable : 0) |
              (connection.writable_ ? kWritable : 0);
-  internal::EncodeSharedRef(kConnectionKind, ref, writer);
+  shm_internal::EncodeSharedRef(kConnectionKind, ref, writer);
 }
 
-absl::Status Codec<Connection>::Decode(const internal::ValueView& view, int,
-                                       Connection* out) {
+absl::Status Codec<Connection>::Decode(
+    const serialize_internal::ValueView& view, int, Connection* out) {
   SharedRef ref;
   if (absl::Status read =
-          internal::DecodeSharedRef(view, kConnectionKind, &ref);
+          shm_internal::DecodeSharedRef(view, kConnectionKind, &ref);
       !read.ok()) {
     return read;
   }
@@ -208,7 +208,7 @@ absl::Status Codec<Connection>::Decode(const internal::ValueView& view, int,
     return absl::InvalidArgumentError("Connection: malformed reference");
   }
   absl::StatusOr<int> adopted =
-      internal::AdoptPassedDescriptor(ref.offset, "Connection");
+      process_internal::AdoptPassedDescriptor(ref.offset, "Connection");
   if (!adopted.ok()) return adopted.status();
   const int fd = *adopted;
   *out =

@@ -163,7 +163,7 @@ class Connection {
   // Errors: as RecvBytes (a malformed header closes the connection).
   absl::StatusOr<uint64_t> PeekLength();
 
-  internal::FrameSocket socket_;
+  base_internal::FrameSocket socket_;
   bool readable_ = false;
   bool writable_ = false;
 };
@@ -176,8 +176,9 @@ class Connection {
 // A Connection travels to a spawned child by descriptor (see above).
 template <>
 struct Codec<Connection> {
-  static void Encode(const Connection& connection, internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static void Encode(const Connection& connection,
+                     serialize_internal::Writer& writer);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              Connection* out);
 };
 

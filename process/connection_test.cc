@@ -345,11 +345,11 @@ TEST(ConnectionTest, ConnectionCannotTravelThroughAPipe) {
 TEST(ConnectionTest, ReferenceToADescriptorNotPassedIsRefused) {
   // A reference naming standard input, as a stranger's bytes might.
   std::string bytes;
-  internal::Writer writer(bytes);
+  serialize_internal::Writer writer(bytes);
   SharedRef ref;
   ref.offset = 0;
   ref.size = 3;
-  internal::EncodeSharedRef("Connection", ref, writer);
+  shm_internal::EncodeSharedRef("Connection", ref, writer);
   EXPECT_THAT(
       Loads<Connection>(bytes).status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not passed")));

@@ -9,7 +9,8 @@
 
 namespace mp {
 
-std::unique_ptr<internal::PoolCore> Pool::OrDie(absl::StatusOr<Pool> pool) {
+std::unique_ptr<process_internal::PoolCore> Pool::OrDie(
+    absl::StatusOr<Pool> pool) {
   if (!pool.ok()) {
     std::fprintf(stderr, "mp::Pool: %s\n", pool.status().ToString().c_str());
     std::abort();
@@ -17,12 +18,13 @@ std::unique_ptr<internal::PoolCore> Pool::OrDie(absl::StatusOr<Pool> pool) {
   return std::move(pool->core_);
 }
 
-absl::StatusOr<internal::PoolSettings> Pool::Settings(PoolOptions options) {
-  if (internal::CurrentIdentity().daemon) {
+absl::StatusOr<process_internal::PoolSettings> Pool::Settings(
+    PoolOptions options) {
+  if (process_internal::CurrentIdentity().daemon) {
     return absl::FailedPreconditionError(
         "pool: a daemonic process is not allowed to have children");
   }
-  internal::PoolSettings settings;
+  process_internal::PoolSettings settings;
   settings.processes = options.processes.value_or(CpuCount());
   settings.initializer = std::move(options.initializer.state_);
   settings.max_tasks_per_child = options.maxtasksperchild;
@@ -30,9 +32,9 @@ absl::StatusOr<internal::PoolSettings> Pool::Settings(PoolOptions options) {
   return settings;
 }
 
-void Pool::Submit(const std::shared_ptr<internal::JobState>& job,
+void Pool::Submit(const std::shared_ptr<process_internal::JobState>& job,
                   const absl::Status& encoded,
-                  std::vector<internal::ChunkTask> tasks) {
+                  std::vector<process_internal::ChunkTask> tasks) {
   if (!encoded.ok()) {
     job->FailAll(absl::Status(
         encoded.code(),

@@ -96,21 +96,23 @@ class PoolInitializer {
   PoolInitializer() = default;
   template <typename F, typename... Args>
   PoolInitializer(F function, Args... args) {
-    state_.local = [function, args...]() mutable -> internal::TaskOutcome {
-      auto value = internal::CallTask([&] { return function(args...); });
-      if (!value.ok()) return internal::Failed(value.status());
+    state_.local = [function,
+                    args...]() mutable -> process_internal::TaskOutcome {
+      auto value =
+          process_internal::CallTask([&] { return function(args...); });
+      if (!value.ok()) return process_internal::Failed(value.status());
       return {};
     };
-    if constexpr (internal::AsFunction<F>::kSendable &&
-                  (internal::Sendable<Args> && ...)) {
-      using Fn = typename internal::AsFunction<F>::Type;
+    if constexpr (process_internal::AsFunction<F>::kSendable &&
+                  (process_internal::Sendable<Args> && ...)) {
+      using Fn = typename process_internal::AsFunction<F>::Type;
       absl::StatusOr<std::string> payload =
-          DumpsTuple(internal::AsFunction<F>::Make(function), args...);
+          DumpsTuple(process_internal::AsFunction<F>::Make(function), args...);
       state_.encoded =
           payload.ok()
               ? Dumps(std::make_tuple(
-                    internal::TaskRunner(
-                        &internal::RunApply<Fn, std::decay_t<Args>...>),
+                    process_internal::TaskRunner(
+                        &process_internal::RunApply<Fn, std::decay_t<Args>...>),
                     *std::move(payload)))
               : payload;
     } else {
@@ -126,7 +128,7 @@ class PoolInitializer {
 
  private:
   friend class Pool;
-  internal::Initializer state_;
+  process_internal::Initializer state_;
 };
 
 struct PoolOptions {
@@ -148,7 +150,7 @@ struct MapOptions {
   std::function<void(size_t done, size_t total)> progress;
 };
 
-namespace internal {
+namespace process_internal {
 
 // The value of a job of this process's pool, decoded (and the callbacks
 // run) on the pool's result thread as the job completes.
@@ -213,7 +215,7 @@ class JobChunks final : public ChunkSource {
   size_t next_ = 0;
 };
 
-}  // namespace internal
+}  // namespace process_internal
 
 class Pool {
  public:
@@ -234,23 +236,24 @@ class Pool {
   // fn(item) for each item, results in input order.
   template <typename F, std::ranges::input_range Items>
   auto Map(F fn, const Items& items, size_t chunksize = 0) {
-    return internal::TakeResult(
+    return process_internal::TakeResult(
         MapAsync(fn, items, MapOptions{.chunksize = chunksize}));
   }
   template <typename F, std::ranges::input_range Items>
   auto Map(F fn, const Items& items, MapOptions options) {
-    return internal::TakeResult(MapAsync(fn, items, std::move(options)));
+    return process_internal::TakeResult(
+        MapAsync(fn, items, std::move(options)));
   }
   // fn(args...) for each tuple of arguments.
   template <typename F, std::ranges::input_range Items>
   auto Starmap(F fn, const Items& items, size_t chunksize = 0) {
-    return internal::TakeResult(
+    return process_internal::TakeResult(
         StarmapAsync(fn, items, MapOptions{.chunksize = chunksize}));
   }
 
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   AsyncResult<std::vector<R>> MapAsync(
       F fn, const Items& items, MapOptions options = {},
       std::type_identity_t<std::function<void(const std::vector<R>&)>>
@@ -260,7 +263,8 @@ class Pool {
                                std::move(callback), std::move(error_callback));
   }
   template <typename F, std::ranges::input_range Items,
-            typename R = typename internal::PoolMapTypes<F, Items, true>::Value>
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, true>::Value>
   AsyncResult<std::vector<R>> StarmapAsync(
       F fn, const Items& items, MapOptions options = {},
       std::type_identity_t<std::function<void(const std::vector<R>&)>>
@@ -270,27 +274,27 @@ class Pool {
                               std::move(callback), std::move(error_callback));
   }
 
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> Imap(F fn, const Items& items, size_t chunksize = 1) {
     return Imap(fn, items, MapOptions{.chunksize = chunksize});
   }
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> Imap(F fn, const Items& items, MapOptions options) {
     return SubmitImap(fn, items, std::move(options), false);
   }
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> ImapUnordered(F fn, const Items& items, size_t chunksize = 1) {
     return ImapUnordered(fn, items, MapOptions{.chunksize = chunksize});
   }
-  template <
-      typename F, std::ranges::input_range Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, std::ranges::input_range Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> ImapUnordered(F fn, const Items& items, MapOptions options) {
     return SubmitImap(fn, items, std::move(options), true);
   }
@@ -298,29 +302,32 @@ class Pool {
   // fn(args...) in a worker; waits for the result.
   template <typename F, typename... Args>
   auto Apply(F fn, const Args&... args) {
-    return internal::TakeResult(ApplyAsync(fn, std::make_tuple(args...)));
+    return process_internal::TakeResult(
+        ApplyAsync(fn, std::make_tuple(args...)));
   }
 
   // fn(args...) in a worker. `callback` or `error_callback` runs (on the
   // pool's result thread) when it completes, before the result is Ready().
-  template <typename F, typename... Args,
-            typename R = typename internal::PoolApplyTypes<F, Args...>::Value>
+  template <
+      typename F, typename... Args,
+      typename R = typename process_internal::PoolApplyTypes<F, Args...>::Value>
   AsyncResult<R> ApplyAsync(
       F fn, const std::tuple<Args...>& args = {},
       std::type_identity_t<std::function<void(const R&)>> callback = nullptr,
       std::function<void(const absl::Status&)> error_callback = nullptr) {
-    auto state = std::make_shared<internal::JobResult<R>>(
+    auto state = std::make_shared<process_internal::JobResult<R>>(
         std::vector<size_t>{1}, true, nullptr);
     state->callback = std::move(callback);
     state->error_callback = std::move(error_callback);
-    state->decode = [](const internal::JobState& job) {
+    state->decode = [](const process_internal::JobState& job) {
       return Loads<R>(job.outcomes()[0]->bytes);
     };
-    absl::StatusOr<internal::ChunkTask> task = internal::ApplyTask(fn, args);
-    std::vector<internal::ChunkTask> tasks;
+    absl::StatusOr<process_internal::ChunkTask> task =
+        process_internal::ApplyTask(fn, args);
+    std::vector<process_internal::ChunkTask> tasks;
     if (task.ok()) tasks.push_back(*std::move(task));
     Submit(state, task.status(), std::move(tasks));
-    return internal::MakeAsyncResult<R>(std::move(state));
+    return process_internal::MakeAsyncResult<R>(std::move(state));
   }
 
   // No more tasks; workers exit once the queued ones are done.
@@ -336,13 +343,15 @@ class Pool {
   int processes() const { return core_->processes(); }
 
  private:
-  explicit Pool(std::unique_ptr<internal::PoolCore> core)
+  explicit Pool(std::unique_ptr<process_internal::PoolCore> core)
       : core_(std::move(core)) {}
-  static std::unique_ptr<internal::PoolCore> OrDie(absl::StatusOr<Pool> pool);
-  static absl::StatusOr<internal::PoolSettings> Settings(PoolOptions options);
+  static std::unique_ptr<process_internal::PoolCore> OrDie(
+      absl::StatusOr<Pool> pool);
+  static absl::StatusOr<process_internal::PoolSettings> Settings(
+      PoolOptions options);
 
   size_t AutoChunksize(size_t items) const {
-    return internal::AutoChunksize(items, processes());
+    return process_internal::AutoChunksize(items, processes());
   }
 
   template <bool kStar, typename F, typename Items, typename R>
@@ -351,16 +360,16 @@ class Pool {
       std::function<void(const std::vector<R>&)> callback,
       std::function<void(const absl::Status&)> error_callback) {
     const size_t count = static_cast<size_t>(std::ranges::distance(items));
-    auto chunks = internal::ChunkTasks<kStar>(
+    auto chunks = process_internal::ChunkTasks<kStar>(
         fn, items,
         options.chunksize > 0 ? options.chunksize : AutoChunksize(count));
-    auto state = std::make_shared<internal::JobResult<std::vector<R>>>(
+    auto state = std::make_shared<process_internal::JobResult<std::vector<R>>>(
         chunks.ok() ? chunks->second : std::vector<size_t>{}, fail_fast,
         std::move(options.progress));
     state->callback = std::move(callback);
     state->error_callback = std::move(error_callback);
-    state->decode =
-        [](const internal::JobState& job) -> absl::StatusOr<std::vector<R>> {
+    state->decode = [](const process_internal::JobState& job)
+        -> absl::StatusOr<std::vector<R>> {
       std::vector<R> all;
       all.reserve(job.items());
       std::vector<R> part;
@@ -374,37 +383,39 @@ class Pool {
     };
     Submit(state, chunks.status(),
            chunks.ok() ? std::move(chunks->first)
-                       : std::vector<internal::ChunkTask>{});
-    return internal::MakeAsyncResult<std::vector<R>>(std::move(state));
+                       : std::vector<process_internal::ChunkTask>{});
+    return process_internal::MakeAsyncResult<std::vector<R>>(std::move(state));
   }
 
-  template <
-      typename F, typename Items,
-      typename R = typename internal::PoolMapTypes<F, Items, false>::Value>
+  template <typename F, typename Items,
+            typename R =
+                typename process_internal::PoolMapTypes<F, Items, false>::Value>
   ImapResult<R> SubmitImap(F fn, const Items& items, MapOptions options,
                            bool unordered) {
-    auto chunks = internal::ChunkTasks<false>(
+    auto chunks = process_internal::ChunkTasks<false>(
         fn, items, options.chunksize > 0 ? options.chunksize : 1);
     if (!chunks.ok()) {
       // One chunk that fails with the encoding error.
-      auto state = std::make_shared<internal::JobState>(std::vector<size_t>{0},
-                                                        false, nullptr);
+      auto state = std::make_shared<process_internal::JobState>(
+          std::vector<size_t>{0}, false, nullptr);
       state->Deliver(0, chunks.status(), "");
-      return internal::MakeImapResult<R>(
-          std::make_shared<internal::JobChunks>(std::move(state), unordered));
+      return process_internal::MakeImapResult<R>(
+          std::make_shared<process_internal::JobChunks>(std::move(state),
+                                                        unordered));
     }
-    auto state = std::make_shared<internal::JobState>(
+    auto state = std::make_shared<process_internal::JobState>(
         chunks->second, false, std::move(options.progress));
     Submit(state, absl::OkStatus(), std::move(chunks->first));
-    return internal::MakeImapResult<R>(
-        std::make_shared<internal::JobChunks>(std::move(state), unordered));
+    return process_internal::MakeImapResult<R>(
+        std::make_shared<process_internal::JobChunks>(std::move(state),
+                                                      unordered));
   }
 
   // Hands the tasks to the pool, or fails every chunk of `job` with
   // `encoded` (an encoding error) or the pool's refusal.
-  void Submit(const std::shared_ptr<internal::JobState>& job,
+  void Submit(const std::shared_ptr<process_internal::JobState>& job,
               const absl::Status& encoded,
-              std::vector<internal::ChunkTask> tasks);
+              std::vector<process_internal::ChunkTask> tasks);
 
   template <typename T>
   static absl::Status LoadsInto(const std::string& bytes, T* out) {
@@ -414,24 +425,25 @@ class Pool {
     return absl::OkStatus();
   }
 
-  std::unique_ptr<internal::PoolCore> core_;
+  std::unique_ptr<process_internal::PoolCore> core_;
 };
 
 // ---- Implementation details only below. ----
 
 inline absl::StatusOr<Pool> Pool::Create(PoolOptions options) {
-  absl::StatusOr<internal::PoolSettings> settings =
+  absl::StatusOr<process_internal::PoolSettings> settings =
       Settings(std::move(options));
   if (!settings.ok()) return settings.status();
   // Made here, in the program, so that the target is sendable (see
-  // internal::SpawnedPoolWorker).
+  // process_internal::SpawnedPoolWorker).
   settings->make_spawned = [](ProcessOptions options, Queue inbox,
-                              Queue results, internal::WorkerConfig config) {
-    return Process(std::move(options), &internal::SpawnedPoolWorker<>,
+                              Queue results,
+                              process_internal::WorkerConfig config) {
+    return Process(std::move(options), &process_internal::SpawnedPoolWorker<>,
                    std::move(inbox), std::move(results), std::move(config));
   };
-  absl::StatusOr<std::unique_ptr<internal::PoolCore>> core =
-      internal::PoolCore::Start(*std::move(settings));
+  absl::StatusOr<std::unique_ptr<process_internal::PoolCore>> core =
+      process_internal::PoolCore::Start(*std::move(settings));
   if (!core.ok()) return core.status();
   return Pool(*std::move(core));
 }

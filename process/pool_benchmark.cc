@@ -183,7 +183,7 @@ BENCHMARK(BM_RawPipeRoundTrip)->UseRealTime();
 // The same hand-off with the waiting of the Queues under the Pool (a spin
 // of kQueueSpinRounds pauses, then the futex).
 void BM_RawSpinPingPong(benchmark::State& state) {
-  bench::SpinThenSleepPingPong(state, internal::kQueueSpinRounds);
+  bench::SpinThenSleepPingPong(state, process_internal::kQueueSpinRounds);
 }
 BENCHMARK(BM_RawSpinPingPong)->UseRealTime();
 

@@ -45,7 +45,7 @@ class AsyncResult;
 template <typename R>
 class ImapResult;
 
-namespace internal {
+namespace process_internal {
 
 // Where an AsyncResult's value comes from: a job of this process's Pool, or
 // one of a manager's (manager/pool_proxy.h).
@@ -96,7 +96,7 @@ absl::StatusOr<T> TakeResult(AsyncResult<T>&& result);
 template <typename R>
 ImapResult<R> MakeImapResult(std::shared_ptr<ChunkSource> source);
 
-}  // namespace internal
+}  // namespace process_internal
 
 // The result of an asynchronous call: Python's `AsyncResult`.
 //
@@ -121,14 +121,16 @@ class AsyncResult {
   bool Successful() const { return source_->Successful(); }
 
  private:
-  friend AsyncResult internal::MakeAsyncResult<T>(
-      std::shared_ptr<internal::ResultSource<T>> source);
-  friend absl::StatusOr<T> internal::TakeResult<T>(AsyncResult&& result);
+  friend AsyncResult process_internal::MakeAsyncResult<T>(
+      std::shared_ptr<process_internal::ResultSource<T>> source);
+  friend absl::StatusOr<T> process_internal::TakeResult<T>(
+      AsyncResult&& result);
 
-  explicit AsyncResult(std::shared_ptr<internal::ResultSource<T>> source)
+  explicit AsyncResult(
+      std::shared_ptr<process_internal::ResultSource<T>> source)
       : source_(std::move(source)) {}
 
-  std::shared_ptr<internal::ResultSource<T>> source_;
+  std::shared_ptr<process_internal::ResultSource<T>> source_;
 };
 
 // Results handed out as they arrive: Python's `imap` (in order) and
@@ -149,7 +151,7 @@ class ImapResult {
     State& state = *state_;
     while (state.position >= state.buffer.size()) {
       if (state.source->exhausted()) return std::nullopt;
-      absl::StatusOr<std::optional<internal::ChunkOutcome>> chunk =
+      absl::StatusOr<std::optional<process_internal::ChunkOutcome>> chunk =
           state.source->Next(timeout);
       if (!chunk.ok()) return chunk.status();
       if (!chunk->has_value()) {
@@ -166,20 +168,20 @@ class ImapResult {
     return std::move(state.buffer[state.position++]);
   }
 
-  using iterator = internal::NextIterator<ImapResult, R>;
+  using iterator = process_internal::NextIterator<ImapResult, R>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
  private:
-  friend ImapResult internal::MakeImapResult<R>(
-      std::shared_ptr<internal::ChunkSource> source);
+  friend ImapResult process_internal::MakeImapResult<R>(
+      std::shared_ptr<process_internal::ChunkSource> source);
 
   struct State {
-    std::shared_ptr<internal::ChunkSource> source;
+    std::shared_ptr<process_internal::ChunkSource> source;
     std::vector<R> buffer;  // The items of the chunk being handed out.
     size_t position = 0;
   };
-  explicit ImapResult(std::shared_ptr<internal::ChunkSource> source)
+  explicit ImapResult(std::shared_ptr<process_internal::ChunkSource> source)
       : state_(std::make_shared<State>(State{std::move(source), {}, 0})) {}
 
   std::shared_ptr<State> state_;
@@ -188,18 +190,19 @@ class ImapResult {
 // ---- Implementation details only below. ----
 
 template <typename T>
-AsyncResult<T> internal::MakeAsyncResult(
+AsyncResult<T> process_internal::MakeAsyncResult(
     std::shared_ptr<ResultSource<T>> source) {
   return AsyncResult<T>(std::move(source));
 }
 
 template <typename T>
-absl::StatusOr<T> internal::TakeResult(AsyncResult<T>&& result) {
+absl::StatusOr<T> process_internal::TakeResult(AsyncResult<T>&& result) {
   return result.source_->Take();
 }
 
 template <typename R>
-ImapResult<R> internal::MakeImapResult(std::shared_ptr<ChunkSource> source) {
+ImapResult<R> process_internal::MakeImapResult(
+    std::shared_ptr<ChunkSource> source) {
   return ImapResult<R>(std::move(source));
 }
 

@@ -20,15 +20,16 @@ namespace mp {
 namespace {
 
 // The identity a child of this process takes.
-internal::Identity ChildIdentity(const std::string& name,
-                                 const std::string& identity, bool daemon,
-                                 const std::string& authkey) {
-  const internal::Identity parent = internal::CurrentIdentity();
-  internal::Identity child;
+process_internal::Identity ChildIdentity(const std::string& name,
+                                         const std::string& identity,
+                                         bool daemon,
+                                         const std::string& authkey) {
+  const process_internal::Identity parent = process_internal::CurrentIdentity();
+  process_internal::Identity child;
   child.name = name;
   child.prefix = identity + ":";
   child.daemon = daemon;
-  child.parent_pid = internal::CurrentProcessId();
+  child.parent_pid = base_internal::CurrentProcessId();
   child.parent_name = parent.name;
   child.authkey = authkey;
   return child;
@@ -36,13 +37,15 @@ internal::Identity ChildIdentity(const std::string& name,
 
 // The lifeline a daemonic child needs, or -1 when PR_SET_PDEATHSIG serves.
 int LifelineFor(bool daemon) {
-  if (!daemon || internal::DeathSignalFollowsProcess()) return -1;
-  return internal::LifelineReadEnd();
+  if (!daemon || process_internal::DeathSignalFollowsProcess()) return -1;
+  return process_internal::LifelineReadEnd();
 }
 
 }  // namespace
 
-std::string Process::NextIdentity() { return internal::NextChildIdentity(); }
+std::string Process::NextIdentity() {
+  return process_internal::NextChildIdentity();
+}
 
 Process::Process(ProcessOptions options) { Init(std::move(options)); }
 
@@ -89,7 +92,7 @@ absl::Status Process::Start() {
     return absl::FailedPreconditionError(
         absl::StrCat("process ", name_, ": already started (pid ", pid_, ")"));
   }
-  if (internal::CurrentIdentity().daemon) {
+  if (process_internal::CurrentIdentity().daemon) {
     return absl::FailedPreconditionError(absl::StrCat(
         "process ", name_, ": a daemonic process may not start children"));
   }
@@ -111,23 +114,23 @@ absl::Status Process::Start() {
 absl::Status Process::Launch(
     absl::FunctionRef<absl::StatusOr<pid_t>()> start_child) {
   // All allocation happens before the child starts (see
-  // internal::ChildRecord).
+  // process_internal::ChildRecord).
   // The child shares this tree's resource tracker only if it exists before
   // the fork; started later, in the child, it would be the child's alone and
   // remove what the child hands over to this process as the child exits.
-  if (absl::StatusOr<int> tracker = internal::TrackerDescriptor();
+  if (absl::StatusOr<int> tracker = base_internal::TrackerDescriptor();
       !tracker.ok()) {
     return absl::Status(
         tracker.status().code(),
         absl::StrCat("process ", name_, ": ", tracker.status().message()));
   }
-  auto child = std::make_shared<internal::ChildRecord>(name_, daemon_);
-  internal::RegisterChild(child);
+  auto child = std::make_shared<process_internal::ChildRecord>(name_, daemon_);
+  process_internal::RegisterChild(child);
   // Output buffered before a fork would otherwise be written twice.
-  internal::FlushStandardStreams();
+  process_internal::FlushStandardStreams();
   absl::StatusOr<pid_t> pid = start_child();
   if (!pid.ok()) {
-    internal::UnregisterChild(child.get());
+    process_internal::UnregisterChild(child.get());
     return absl::Status(
         pid.status().code(),
         absl::StrCat("process ", name_, ": ", pid.status().message()));
@@ -139,24 +142,25 @@ absl::Status Process::Launch(
 }
 
 absl::Status Process::StartFork() {
-  internal::Identity identity =
+  process_internal::Identity identity =
       ChildIdentity(name_, identity_, daemon_, authkey_);
   const int lifeline = LifelineFor(daemon_);
   return Launch([&]() -> absl::StatusOr<pid_t> {
     const pid_t pid = fork();
     if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
     if (pid == 0) {
-      internal::BecomeChild(std::move(identity), lifeline);
-      internal::ExitWithoutParentHandlers();
+      process_internal::BecomeChild(std::move(identity), lifeline);
+      process_internal::ExitWithoutParentHandlers();
       // A subclass runs its Run() on the child's copy of this object.
-      std::exit(run_ ? run_() : internal::InvokeTarget([this] { Run(); }));
+      std::exit(run_ ? run_()
+                     : process_internal::InvokeTarget([this] { Run(); }));
     }
     return pid;
   });
 }
 
-absl::StatusOr<internal::SpawnRequest> Process::SpawnRequestFor(
-    internal::PassingDescriptors& passing, int lifeline) const {
+absl::StatusOr<process_internal::SpawnRequest> Process::SpawnRequestFor(
+    process_internal::PassingDescriptors& passing, int lifeline) const {
   absl::StatusOr<std::string> target = encode_ ? encode_() : EncodeForSpawn();
   if (!target.ok()) {
     return absl::Status(target.status().code(),
@@ -166,7 +170,7 @@ absl::StatusOr<internal::SpawnRequest> Process::SpawnRequestFor(
                                          : "start by forkserver",
                                      ": ", target.status().message()));
   }
-  return internal::SpawnRequest{
+  return process_internal::SpawnRequest{
       ChildIdentity(name_, identity_, daemon_, authkey_),
       lifeline,
       *std::move(target),
@@ -174,21 +178,21 @@ absl::StatusOr<internal::SpawnRequest> Process::SpawnRequestFor(
 }
 
 absl::Status Process::StartSpawn() {
-  internal::PassingDescriptors passing;
-  absl::StatusOr<internal::SpawnRequest> request =
+  process_internal::PassingDescriptors passing;
+  absl::StatusOr<process_internal::SpawnRequest> request =
       SpawnRequestFor(passing, LifelineFor(daemon_));
   if (!request.ok()) return request.status();
-  return Launch([&] { return internal::LaunchSpawned(*request); });
+  return Launch([&] { return process_internal::LaunchSpawned(*request); });
 }
 
 absl::Status Process::StartFromForkServer() {
-  internal::PassingDescriptors passing;
+  process_internal::PassingDescriptors passing;
   // The server's death signal would follow the server, so a daemonic child
   // always watches this process's lifeline.
-  absl::StatusOr<internal::SpawnRequest> request =
-      SpawnRequestFor(passing, daemon_ ? internal::LifelineReadEnd() : -1);
+  absl::StatusOr<process_internal::SpawnRequest> request = SpawnRequestFor(
+      passing, daemon_ ? process_internal::LifelineReadEnd() : -1);
   if (!request.ok()) return request.status();
-  return Launch([&] { return internal::ForkFromServer(*request); });
+  return Launch([&] { return process_internal::ForkFromServer(*request); });
 }
 
 bool Process::Join(absl::Duration timeout) {
@@ -233,32 +237,32 @@ absl::Status Process::Close() {
 }
 
 bool ProcessInfo::IsAlive() const {
-  return pid > 0 && !internal::TaskHasExited(pid);
+  return pid > 0 && !base_internal::TaskHasExited(pid);
 }
 
 ProcessInfo CurrentProcess() {
-  const internal::Identity self = internal::CurrentIdentity();
-  return {self.name, internal::CurrentProcessId(), self.daemon};
+  const process_internal::Identity self = process_internal::CurrentIdentity();
+  return {self.name, base_internal::CurrentProcessId(), self.daemon};
 }
 
 std::optional<ProcessInfo> ParentProcess() {
-  const internal::Identity self = internal::CurrentIdentity();
+  const process_internal::Identity self = process_internal::CurrentIdentity();
   if (self.parent_pid == 0) return std::nullopt;
   return ProcessInfo{self.parent_name, self.parent_pid, false};
 }
 
 std::vector<ProcessInfo> ActiveChildren() {
   std::vector<ProcessInfo> children;
-  for (const auto& child : internal::LiveChildren()) {
+  for (const auto& child : process_internal::LiveChildren()) {
     children.push_back({child->name(), child->pid(), child->daemon()});
   }
   return children;
 }
 
-std::string CurrentAuthKey() { return internal::CurrentAuthKey(); }
+std::string CurrentAuthKey() { return process_internal::CurrentAuthKey(); }
 
 void SetCurrentAuthKey(std::string key) {
-  internal::SetCurrentAuthKey(std::move(key));
+  process_internal::SetCurrentAuthKey(std::move(key));
 }
 
 int CpuCount() {

@@ -71,11 +71,11 @@
 
 namespace mp {
 
-namespace internal {
+namespace process_internal {
 class ChildRecord;
 class PassingDescriptors;
 struct SpawnRequest;
-}  // namespace internal
+}  // namespace process_internal
 
 // What `Process` takes besides its target; every field has Python's
 // default.
@@ -211,8 +211,8 @@ class Process {
   absl::Status StartFork();
   // What a spawned or forkserver child is sent: its identity, `lifeline`,
   // the target's bytes and the descriptors they name.
-  absl::StatusOr<internal::SpawnRequest> SpawnRequestFor(
-      internal::PassingDescriptors& passing, int lifeline) const;
+  absl::StatusOr<process_internal::SpawnRequest> SpawnRequestFor(
+      process_internal::PassingDescriptors& passing, int lifeline) const;
   absl::Status StartSpawn();
   absl::Status StartFromForkServer();
   absl::Status Signal(int signal);
@@ -226,7 +226,7 @@ class Process {
   std::string authkey_;
   std::function<int()> run_;                             // In a forked child.
   std::function<absl::StatusOr<std::string>()> encode_;  // For spawn.
-  std::shared_ptr<internal::ChildRecord> child_;
+  std::shared_ptr<process_internal::ChildRecord> child_;
   pid_t pid_ = 0;
   bool closed_ = false;
 };
@@ -262,8 +262,8 @@ class SpawnableProcess : public Process {
 
  private:
   absl::StatusOr<std::string> EncodeForSpawn() const override {
-    return internal::EncodeSpawnTarget(&RunSpawned,
-                                       static_cast<const Derived&>(*this));
+    return process_internal::EncodeSpawnTarget(
+        &RunSpawned, static_cast<const Derived&>(*this));
   }
   static void RunSpawned(Derived self) {
     static_cast<SpawnableProcess&>(self).Run();
@@ -305,7 +305,7 @@ Process::Process(ProcessOptions options, F&& target, Args&&... args) {
                                      std::forward<Args>(args)...);
   // Runs once, in the child, so the arguments can be moved into the call.
   run_ = [call] {
-    return internal::InvokeTarget([&]() -> decltype(auto) {
+    return process_internal::InvokeTarget([&]() -> decltype(auto) {
       return std::apply(
           [](auto& function, auto&... arguments) -> decltype(auto) {
             return std::invoke(function, std::move(arguments)...);
@@ -316,7 +316,7 @@ Process::Process(ProcessOptions options, F&& target, Args&&... args) {
   encode_ = [call] {
     return std::apply(
         [](const auto&... parts) {
-          return internal::EncodeSpawnTarget(parts...);
+          return process_internal::EncodeSpawnTarget(parts...);
         },
         *call);
   };

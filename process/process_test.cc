@@ -105,7 +105,7 @@ void WriteIntoSegment(SharedMemory segment, std::string text) {
 // Creates `name` and exits without unlinking it, as a worker that hands a
 // segment over to its parent; fails unless it shares the parent's tracker.
 int CreateAndHandOver(std::string name, int64_t parent_tracker) {
-  if (internal::TrackerPid() != parent_tracker) return 3;
+  if (base_internal::TrackerPid() != parent_tracker) return 3;
   absl::StatusOr<SharedMemory> made = SharedMemory::Create(64, name);
   return made.ok() ? 0 : 4;
 }
@@ -543,7 +543,7 @@ TEST(ResourceTrackerTest, ForkedAndSpawnedChildrenShareTheParentsTracker) {
     // Starting a process starts the tracker first.
     ASSERT_THAT(p.Start(), IsOk());
     ASSERT_TRUE(p.Join(kLong));
-    const int64_t tracker = internal::TrackerPid();
+    const int64_t tracker = base_internal::TrackerPid();
     ASSERT_GT(tracker, 0);
     // The first child was told 0, the pid before Start; now the real one.
     Process q = GetContext(method)->Process(CreateAndHandOver, name, tracker);
@@ -795,7 +795,7 @@ TEST(ForkServerTest, ChildIsForkedByTheServerNotByTheThreadedParent) {
   EXPECT_EQ(p.exitcode(), 0);
   // The server cloned it as our child, so we reap it as any other.
   EXPECT_EQ(parent_of_child.value(), getpid());
-  EXPECT_GT(internal::ForkServerPid(), 0);
+  EXPECT_GT(process_internal::ForkServerPid(), 0);
 }
 
 TEST(ForkServerTest, ChildHasItsOwnThreadIdAndRobustList) {
@@ -831,7 +831,7 @@ TEST(ForkServerTest, AKilledServerIsReplacedAndItsChildrenGoOn) {
   Event go;
   Process running = forkserver.Process(WaitForThenExit, go, 6);
   ASSERT_THAT(running.Start(), IsOk());
-  const pid_t server = internal::ForkServerPid();
+  const pid_t server = process_internal::ForkServerPid();
   ASSERT_GT(server, 0);
   ASSERT_EQ(kill(server, SIGKILL), 0);
   go.Set();
@@ -842,8 +842,8 @@ TEST(ForkServerTest, AKilledServerIsReplacedAndItsChildrenGoOn) {
   ASSERT_THAT(next.Start(), IsOk());
   ASSERT_TRUE(next.Join(kLong));
   EXPECT_EQ(next.exitcode(), 4);
-  EXPECT_GT(internal::ForkServerPid(), 0);
-  EXPECT_NE(internal::ForkServerPid(), server);
+  EXPECT_GT(process_internal::ForkServerPid(), 0);
+  EXPECT_NE(process_internal::ForkServerPid(), server);
 }
 
 TEST(ForkServerTest, ForkedChildStartsItsOwnServer) {
@@ -852,16 +852,16 @@ TEST(ForkServerTest, ForkedChildStartsItsOwnServer) {
   Process warm = forkserver.Process(Nothing);
   ASSERT_THAT(warm.Start(), IsOk());
   ASSERT_TRUE(warm.Join(kLong));
-  const pid_t ours = internal::ForkServerPid();
+  const pid_t ours = process_internal::ForkServerPid();
   RawValue<int64_t> theirs;
   // A forked child asks a server of its own: sharing ours, their requests
   // would interleave on one socket.
   Process forked([&] {
-    if (internal::ForkServerPid() != 0) std::exit(2);
+    if (process_internal::ForkServerPid() != 0) std::exit(2);
     Process grandchild = GetContext("forkserver")->Process(Nothing);
     if (!grandchild.Start().ok() || !grandchild.Join(absl::Seconds(60)))
       std::exit(3);
-    theirs.set_value(internal::ForkServerPid());
+    theirs.set_value(process_internal::ForkServerPid());
     std::exit(*grandchild.exitcode());
   });
   ASSERT_THAT(forked.Start(), IsOk());

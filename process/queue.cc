@@ -12,7 +12,8 @@ namespace {
 
 Queue OrDie(absl::StatusOr<Queue> queue) {
   if (!queue.ok()) {
-    internal::DieOfAllocationFailure(internal::kQueueObject, queue.status());
+    shm_internal::DieOfAllocationFailure(process_internal::kQueueObject,
+                                         queue.status());
   }
   return *std::move(queue);
 }
@@ -26,7 +27,8 @@ absl::Time DeadlineAfter(absl::Duration timeout) {
 
 Queue::Queue(int maxsize) : Queue(OrDie(Create(maxsize))) {}
 
-Queue::Queue(std::shared_ptr<SharedBlock> block, internal::RingHeader* header)
+Queue::Queue(std::shared_ptr<SharedBlock> block,
+             process_internal::RingHeader* header)
     : block_(std::move(block)), header_(header) {}
 
 absl::StatusOr<Queue> Queue::Create(int maxsize, QueueOptions options) {
@@ -39,33 +41,37 @@ absl::StatusOr<Queue> Queue::Attach(const SharedRef& ref) {
 
 absl::StatusOr<Queue> Queue::CreateRing(int maxsize, QueueOptions options,
                                         bool joinable) {
-  if (options.ring_bytes > internal::kMaxRingBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("queue: ring_bytes ", options.ring_bytes,
-                     " is over the limit of ", internal::kMaxRingBytes));
+  if (options.ring_bytes > process_internal::kMaxRingBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "queue: ring_bytes ", options.ring_bytes, " is over the limit of ",
+        process_internal::kMaxRingBytes));
   }
   const uint64_t capacity = std::bit_ceil(
-      std::max<uint64_t>(options.ring_bytes, internal::kMinRingBytes));
-  absl::StatusOr<std::shared_ptr<SharedBlock>> block = internal::AllocateObject(
-      internal::kQueueObject, internal::kRingOffset + capacity);
+      std::max<uint64_t>(options.ring_bytes, process_internal::kMinRingBytes));
+  absl::StatusOr<std::shared_ptr<SharedBlock>> block =
+      shm_internal::AllocateObject(process_internal::kQueueObject,
+                                   process_internal::kRingOffset + capacity);
   if (!block.ok()) return block.status();
-  auto* header = new (internal::ObjectPayload(**block)) internal::RingHeader();
-  internal::Ring::Initialize(header, maxsize > 0 ? uint32_t(maxsize) : 0,
-                             capacity, joinable);
+  auto* header =
+      new (shm_internal::ObjectPayload(**block)) process_internal::RingHeader();
+  process_internal::Ring::Initialize(
+      header, maxsize > 0 ? uint32_t(maxsize) : 0, capacity, joinable);
   return Queue(*std::move(block), header);
 }
 
 absl::StatusOr<Queue> Queue::AttachRing(const SharedRef& ref, bool joinable) {
   absl::StatusOr<std::shared_ptr<SharedBlock>> block =
-      internal::AttachObject(ref, internal::kQueueObject,
-                             internal::kRingOffset + internal::kMinRingBytes);
+      shm_internal::AttachObject(
+          ref, process_internal::kQueueObject,
+          process_internal::kRingOffset + process_internal::kMinRingBytes);
   if (!block.ok()) return block.status();
-  auto* header = std::launder(reinterpret_cast<internal::RingHeader*>(
-      internal::ObjectPayload(**block)));
-  const uint64_t room =
-      (*block)->size() - internal::kSharedPayloadOffset - internal::kRingOffset;
+  auto* header = std::launder(reinterpret_cast<process_internal::RingHeader*>(
+      shm_internal::ObjectPayload(**block)));
+  const uint64_t room = (*block)->size() - shm_internal::kSharedPayloadOffset -
+                        process_internal::kRingOffset;
   if (std::atomic_ref<uint32_t>(header->magic)
-              .load(std::memory_order_acquire) != internal::kRingMagic ||
+              .load(std::memory_order_acquire) !=
+          process_internal::kRingMagic ||
       !std::has_single_bit(header->capacity) || header->capacity > room) {
     return absl::InvalidArgumentError(
         absl::StrCat("queue: block ", ref.segment, "@", ref.offset,
@@ -80,9 +86,9 @@ absl::StatusOr<Queue> Queue::AttachRing(const SharedRef& ref, bool joinable) {
   return Queue(*std::move(block), header);
 }
 
-internal::Ring Queue::ring() const {
-  return internal::Ring(
-      header_, reinterpret_cast<std::byte*>(header_) + internal::kRingOffset);
+process_internal::Ring Queue::ring() const {
+  return process_internal::Ring(header_, reinterpret_cast<std::byte*>(header_) +
+                                             process_internal::kRingOffset);
 }
 
 absl::Status Queue::Open() const {

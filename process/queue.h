@@ -117,7 +117,7 @@ class Queue {
     if (absl::Status open = Open(); !open.ok()) return open;
     std::string& bytes = EncodeBuffer();
     bytes.clear();
-    internal::Writer writer(bytes);
+    serialize_internal::Writer writer(bytes);
     Codec<T>::Encode(item, writer);
     if (!writer.status().ok()) return writer.status();
     return PutEncoded(bytes, block, timeout);
@@ -133,7 +133,7 @@ class Queue {
   template <typename T = Object>
   [[nodiscard]] absl::StatusOr<T> Get(
       bool block = true, absl::Duration timeout = absl::InfiniteDuration()) {
-    T item = internal::DecodeTarget<T>::Make();
+    T item = serialize_internal::DecodeTarget<T>::Make();
     absl::Status got = GetEncoded(block, timeout, [&](absl::string_view bytes) {
       absl::StatusOr<T> decoded = Loads<T>(bytes);
       if (!decoded.ok()) return decoded.status();
@@ -156,8 +156,8 @@ class Queue {
       T* item, bool block = true,
       absl::Duration timeout = absl::InfiniteDuration()) {
     return GetEncoded(block, timeout, [item](absl::string_view bytes) {
-      internal::ValueView view;
-      if (absl::Status parsed = internal::ParseValue(bytes, &view);
+      serialize_internal::ValueView view;
+      if (absl::Status parsed = serialize_internal::ParseValue(bytes, &view);
           !parsed.ok()) {
         return parsed;
       }
@@ -183,11 +183,12 @@ class Queue {
   SharedRef ref() const { return block_ ? block_->ref() : SharedRef{}; }
 
  protected:
-  Queue(std::shared_ptr<SharedBlock> block, internal::RingHeader* header);
+  Queue(std::shared_ptr<SharedBlock> block,
+        process_internal::RingHeader* header);
   static absl::StatusOr<Queue> CreateRing(int maxsize, QueueOptions options,
                                           bool joinable);
   static absl::StatusOr<Queue> AttachRing(const SharedRef& ref, bool joinable);
-  internal::Ring ring() const;
+  process_internal::Ring ring() const;
   absl::Status Open() const;
 
  private:
@@ -199,7 +200,7 @@ class Queue {
       absl::FunctionRef<absl::Status(absl::string_view)> consume);
 
   std::shared_ptr<SharedBlock> block_;
-  internal::RingHeader* header_ = nullptr;
+  process_internal::RingHeader* header_ = nullptr;
   bool closed_ = false;
 };
 
@@ -258,22 +259,25 @@ class SimpleQueue {
   Queue queue_;
 };
 
-namespace internal {
+namespace process_internal {
 inline constexpr char kQueueKind[] = "Queue";
 inline constexpr char kJoinableQueueKind[] = "JoinableQueue";
 inline constexpr char kSimpleQueueKind[] = "SimpleQueue";
 // Every queue's block is a Queue's.
-inline constexpr SharedKind kQueueObject{10, kQueueKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kQueueObject{10, kQueueKind};
+}  // namespace process_internal
 
 template <>
-struct Codec<Queue> : internal::HandleCodec<Queue, internal::kQueueKind> {};
+struct Codec<Queue>
+    : shm_internal::HandleCodec<Queue, process_internal::kQueueKind> {};
 template <>
 struct Codec<JoinableQueue>
-    : internal::HandleCodec<JoinableQueue, internal::kJoinableQueueKind> {};
+    : shm_internal::HandleCodec<JoinableQueue,
+                                process_internal::kJoinableQueueKind> {};
 template <>
 struct Codec<SimpleQueue>
-    : internal::HandleCodec<SimpleQueue, internal::kSimpleQueueKind> {};
+    : shm_internal::HandleCodec<SimpleQueue,
+                                process_internal::kSimpleQueueKind> {};
 
 }  // namespace mp
 

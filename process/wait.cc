@@ -87,8 +87,8 @@ absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable> objects,
     }
     // Descriptors, without waiting, so that every ready object is reported.
     for (pollfd& each : polled) each.revents = 0;
-    if (absl::StatusOr<int> n =
-            internal::PollUntil(absl::MakeSpan(polled), absl::InfinitePast());
+    if (absl::StatusOr<int> n = base_internal::PollUntil(absl::MakeSpan(polled),
+                                                         absl::InfinitePast());
         !n.ok()) {
       return absl::Status(n.status().code(),
                           absl::StrCat("wait: ", n.status().message()));
@@ -109,7 +109,7 @@ absl::StatusOr<std::vector<size_t>> Wait(absl::Span<const Waitable> objects,
       look_every = std::min(look_every * 2, kLastQueueLook);
     }
     // Wakes when a descriptor is ready; the loop then reports them all.
-    if (absl::StatusOr<int> n = internal::PollUntil(
+    if (absl::StatusOr<int> n = base_internal::PollUntil(
             absl::MakeSpan(polled), sleep == absl::InfiniteDuration()
                                         ? absl::InfiniteFuture()
                                         : now + sleep);

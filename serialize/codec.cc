@@ -6,7 +6,7 @@
 #include "serialize/value.pb.h"
 
 namespace mp {
-namespace internal {
+namespace serialize_internal {
 
 // The field numbers internal/wire.h writes by hand are the generated ones.
 static_assert(kNullField == ::mp::serialize::Value::kNullValueFieldNumber);
@@ -223,9 +223,9 @@ absl::Status DecodeMessage(const ValueView& view,
   return absl::OkStatus();
 }
 
-}  // namespace internal
+}  // namespace serialize_internal
 
-namespace internal {
+namespace serialize_internal {
 namespace {
 
 // A duration, or a time as its duration since the Unix epoch (the infinite
@@ -262,28 +262,31 @@ absl::Status DecodeClock(const ValueView& view, uint32_t field,
 }
 
 }  // namespace
-}  // namespace internal
+}  // namespace serialize_internal
 
 void Codec<absl::Duration>::Encode(absl::Duration value,
-                                   internal::Writer& writer) {
-  internal::EncodeClock(writer, internal::kDurationField, value);
+                                   serialize_internal::Writer& writer) {
+  serialize_internal::EncodeClock(writer, serialize_internal::kDurationField,
+                                  value);
 }
 
-absl::Status Codec<absl::Duration>::Decode(const internal::ValueView& view, int,
-                                           absl::Duration* out) {
-  return internal::DecodeClock(view, internal::kDurationField, "duration", out);
+absl::Status Codec<absl::Duration>::Decode(
+    const serialize_internal::ValueView& view, int, absl::Duration* out) {
+  return serialize_internal::DecodeClock(
+      view, serialize_internal::kDurationField, "duration", out);
 }
 
-void Codec<absl::Time>::Encode(absl::Time value, internal::Writer& writer) {
-  internal::EncodeClock(writer, internal::kTimeField,
-                        value - absl::UnixEpoch());
+void Codec<absl::Time>::Encode(absl::Time value,
+                               serialize_internal::Writer& writer) {
+  serialize_internal::EncodeClock(writer, serialize_internal::kTimeField,
+                                  value - absl::UnixEpoch());
 }
 
-absl::Status Codec<absl::Time>::Decode(const internal::ValueView& view, int,
-                                       absl::Time* out) {
+absl::Status Codec<absl::Time>::Decode(
+    const serialize_internal::ValueView& view, int, absl::Time* out) {
   absl::Duration since_epoch;
-  if (absl::Status decoded = internal::DecodeClock(view, internal::kTimeField,
-                                                   "time", &since_epoch);
+  if (absl::Status decoded = serialize_internal::DecodeClock(
+          view, serialize_internal::kTimeField, "time", &since_epoch);
       !decoded.ok()) {
     return decoded;
   }

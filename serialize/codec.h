@@ -74,8 +74,8 @@ namespace mp {
 
 // The writer a Codec writes one Value with, and the parsed Value it reads
 // from: the names a codec of your own uses.
-using ValueWriter = internal::Writer;
-using ValueView = internal::ValueView;
+using ValueWriter = serialize_internal::Writer;
+using ValueView = serialize_internal::ValueView;
 
 // The customization point. A specialization provides:
 //
@@ -115,35 +115,39 @@ namespace mp {
 
 template <>
 struct Codec<bool> {
-  static void Encode(bool value, internal::Writer& writer) {
-    writer.VarintField(internal::kBoolField, value ? 1 : 0);
+  static void Encode(bool value, serialize_internal::Writer& writer) {
+    writer.VarintField(serialize_internal::kBoolField, value ? 1 : 0);
   }
-  static absl::Status Decode(const internal::ValueView& view, int, bool* out) {
-    if (view.kind != internal::kBoolField) return KindError(view, "bool");
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             bool* out) {
+    if (view.kind != serialize_internal::kBoolField)
+      return KindError(view, "bool");
     *out = view.scalar != 0;
     return absl::OkStatus();
   }
 };
 
 template <typename T>
-struct Codec<T, std::enable_if_t<internal::kIsInteger<T>>> {
-  static void Encode(T value, internal::Writer& writer) {
-    internal::EncodeInteger(value, writer);
+struct Codec<T, std::enable_if_t<serialize_internal::kIsInteger<T>>> {
+  static void Encode(T value, serialize_internal::Writer& writer) {
+    serialize_internal::EncodeInteger(value, writer);
   }
-  static absl::Status Decode(const internal::ValueView& view, int, T* out) {
-    return internal::DecodeInteger(view, out);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             T* out) {
+    return serialize_internal::DecodeInteger(view, out);
   }
 };
 
 template <typename T>
 struct Codec<T, std::enable_if_t<std::is_enum_v<T>>> {
   using Underlying = std::underlying_type_t<T>;
-  static void Encode(T value, internal::Writer& writer) {
-    internal::EncodeInteger(static_cast<Underlying>(value), writer);
+  static void Encode(T value, serialize_internal::Writer& writer) {
+    serialize_internal::EncodeInteger(static_cast<Underlying>(value), writer);
   }
-  static absl::Status Decode(const internal::ValueView& view, int, T* out) {
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             T* out) {
     Underlying value;
-    if (absl::Status decoded = internal::DecodeInteger(view, &value);
+    if (absl::Status decoded = serialize_internal::DecodeInteger(view, &value);
         !decoded.ok()) {
       return decoded;
     }
@@ -154,17 +158,18 @@ struct Codec<T, std::enable_if_t<std::is_enum_v<T>>> {
 
 template <typename T>
 struct Codec<T, std::enable_if_t<std::is_floating_point_v<T>>> {
-  static void Encode(T value, internal::Writer& writer) {
-    writer.Tag(internal::kDoubleField, internal::kFixed64);
+  static void Encode(T value, serialize_internal::Writer& writer) {
+    writer.Tag(serialize_internal::kDoubleField, serialize_internal::kFixed64);
     writer.Fixed64(absl::bit_cast<uint64_t>(static_cast<double>(value)));
   }
-  static absl::Status Decode(const internal::ValueView& view, int, T* out) {
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             T* out) {
     double value;
-    if (view.kind == internal::kDoubleField) {
+    if (view.kind == serialize_internal::kDoubleField) {
       value = absl::bit_cast<double>(view.scalar);
-    } else if (view.kind == internal::kIntField) {
-      value = static_cast<double>(internal::UnZigZag(view.scalar));
-    } else if (view.kind == internal::kUintField) {
+    } else if (view.kind == serialize_internal::kIntField) {
+      value = static_cast<double>(serialize_internal::UnZigZag(view.scalar));
+    } else if (view.kind == serialize_internal::kUintField) {
       value = static_cast<double>(view.scalar);
     } else {
       return KindError(view, "float");
@@ -172,7 +177,7 @@ struct Codec<T, std::enable_if_t<std::is_floating_point_v<T>>> {
     if constexpr (sizeof(T) < sizeof(double)) {
       if (std::isfinite(value) &&
           std::fabs(value) > std::numeric_limits<T>::max()) {
-        return internal::RangeError("float", absl::StrCat(value));
+        return serialize_internal::RangeError("float", absl::StrCat(value));
       }
     }
     *out = static_cast<T>(value);
@@ -182,15 +187,17 @@ struct Codec<T, std::enable_if_t<std::is_floating_point_v<T>>> {
 
 template <>
 struct Codec<std::string> {
-  static void Encode(const std::string& value, internal::Writer& writer) {
-    writer.BytesField(internal::IsUtf8(value) ? internal::kStringField
-                                              : internal::kBytesField,
+  static void Encode(const std::string& value,
+                     serialize_internal::Writer& writer) {
+    writer.BytesField(serialize_internal::IsUtf8(value)
+                          ? serialize_internal::kStringField
+                          : serialize_internal::kBytesField,
                       value);
   }
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              std::string* out) {
-    if (view.kind != internal::kStringField &&
-        view.kind != internal::kBytesField) {
+    if (view.kind != serialize_internal::kStringField &&
+        view.kind != serialize_internal::kBytesField) {
       return KindError(view, "str");
     }
     out->assign(view.bytes.data(), view.bytes.size());
@@ -200,11 +207,13 @@ struct Codec<std::string> {
 
 template <>
 struct Codec<Bytes> {
-  static void Encode(const Bytes& value, internal::Writer& writer) {
-    writer.BytesField(internal::kBytesField, value.value);
+  static void Encode(const Bytes& value, serialize_internal::Writer& writer) {
+    writer.BytesField(serialize_internal::kBytesField, value.value);
   }
-  static absl::Status Decode(const internal::ValueView& view, int, Bytes* out) {
-    if (view.kind != internal::kBytesField) return KindError(view, "bytes");
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             Bytes* out) {
+    if (view.kind != serialize_internal::kBytesField)
+      return KindError(view, "bytes");
     out->value.assign(view.bytes.data(), view.bytes.size());
     return absl::OkStatus();
   }
@@ -212,12 +221,13 @@ struct Codec<Bytes> {
 
 template <>
 struct Codec<std::monostate> {
-  static void Encode(std::monostate, internal::Writer& writer) {
-    writer.BytesField(internal::kNullField, "");
+  static void Encode(std::monostate, serialize_internal::Writer& writer) {
+    writer.BytesField(serialize_internal::kNullField, "");
   }
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              std::monostate*) {
-    if (view.kind != internal::kNullField) return KindError(view, "None");
+    if (view.kind != serialize_internal::kNullField)
+      return KindError(view, "None");
     return absl::OkStatus();
   }
 };
@@ -225,28 +235,29 @@ struct Codec<std::monostate> {
 template <typename T, typename Allocator>
 struct Codec<std::vector<T, Allocator>,
              std::enable_if_t<!std::is_same_v<T, bool>>>
-    : internal::SequenceCodec<std::vector<T, Allocator>> {};
+    : serialize_internal::SequenceCodec<std::vector<T, Allocator>> {};
 template <typename Allocator>
 struct Codec<std::vector<bool, Allocator>>
-    : internal::SequenceCodec<std::vector<bool, Allocator>> {};
+    : serialize_internal::SequenceCodec<std::vector<bool, Allocator>> {};
 template <typename T, typename Allocator>
 struct Codec<std::deque<T, Allocator>>
-    : internal::SequenceCodec<std::deque<T, Allocator>> {};
+    : serialize_internal::SequenceCodec<std::deque<T, Allocator>> {};
 template <typename T, typename Allocator>
 struct Codec<std::list<T, Allocator>>
-    : internal::SequenceCodec<std::list<T, Allocator>> {};
+    : serialize_internal::SequenceCodec<std::list<T, Allocator>> {};
 
 template <typename T, size_t N>
 struct Codec<std::array<T, N>> {
-  static void Encode(const std::array<T, N>& value, internal::Writer& writer) {
-    internal::EncodeSequence(value, writer);
+  static void Encode(const std::array<T, N>& value,
+                     serialize_internal::Writer& writer) {
+    serialize_internal::EncodeSequence(value, writer);
   }
-  static absl::Status Decode(const internal::ValueView& view, int depth,
-                             std::array<T, N>* out) {
+  static absl::Status Decode(const serialize_internal::ValueView& view,
+                             int depth, std::array<T, N>* out) {
     std::array<T, N> result{};
     size_t count = 0;
     absl::Status decoded =
-        internal::DecodeElements<T>(view, depth, [&](T&& element) {
+        serialize_internal::DecodeElements<T>(view, depth, [&](T&& element) {
           if (count < N) result[count] = std::move(element);
           ++count;
         });
@@ -261,37 +272,41 @@ struct Codec<std::array<T, N>> {
 };
 
 template <typename... Args>
-struct Codec<std::set<Args...>> : internal::SetCodec<std::set<Args...>> {};
+struct Codec<std::set<Args...>>
+    : serialize_internal::SetCodec<std::set<Args...>> {};
 template <typename... Args>
 struct Codec<std::unordered_set<Args...>>
-    : internal::SetCodec<std::unordered_set<Args...>> {};
+    : serialize_internal::SetCodec<std::unordered_set<Args...>> {};
 template <typename... Args>
-struct Codec<std::map<Args...>> : internal::MapCodec<std::map<Args...>> {};
+struct Codec<std::map<Args...>>
+    : serialize_internal::MapCodec<std::map<Args...>> {};
 template <typename... Args>
 struct Codec<std::unordered_map<Args...>>
-    : internal::MapCodec<std::unordered_map<Args...>> {};
+    : serialize_internal::MapCodec<std::unordered_map<Args...>> {};
 template <typename First, typename Second>
 struct Codec<std::pair<First, Second>>
-    : internal::TupleCodec<std::pair<First, Second>> {};
+    : serialize_internal::TupleCodec<std::pair<First, Second>> {};
 template <typename... Ts>
-struct Codec<std::tuple<Ts...>> : internal::TupleCodec<std::tuple<Ts...>> {};
+struct Codec<std::tuple<Ts...>>
+    : serialize_internal::TupleCodec<std::tuple<Ts...>> {};
 
 template <typename T>
 struct Codec<std::optional<T>> {
-  static void Encode(const std::optional<T>& value, internal::Writer& writer) {
+  static void Encode(const std::optional<T>& value,
+                     serialize_internal::Writer& writer) {
     if (value.has_value()) {
       Codec<T>::Encode(*value, writer);
     } else {
       Codec<std::monostate>::Encode({}, writer);
     }
   }
-  static absl::Status Decode(const internal::ValueView& view, int depth,
-                             std::optional<T>* out) {
-    if (view.kind == internal::kNullField) {
+  static absl::Status Decode(const serialize_internal::ValueView& view,
+                             int depth, std::optional<T>* out) {
+    if (view.kind == serialize_internal::kNullField) {
       out->reset();
       return absl::OkStatus();
     }
-    T value = internal::DecodeTarget<T>::Make();
+    T value = serialize_internal::DecodeTarget<T>::Make();
     if (absl::Status decoded = Codec<T>::Decode(view, depth, &value);
         !decoded.ok()) {
       return decoded;
@@ -304,15 +319,15 @@ struct Codec<std::optional<T>> {
 template <typename... Ts>
 struct Codec<std::variant<Ts...>> {
   static void Encode(const std::variant<Ts...>& value,
-                     internal::Writer& writer) {
+                     serialize_internal::Writer& writer) {
     std::visit(
         [&](const auto& held) {
           Codec<std::decay_t<decltype(held)>>::Encode(held, writer);
         },
         value);
   }
-  static absl::Status Decode(const internal::ValueView& view, int depth,
-                             std::variant<Ts...>* out) {
+  static absl::Status Decode(const serialize_internal::ValueView& view,
+                             int depth, std::variant<Ts...>* out) {
     absl::Status last = absl::InvalidArgumentError(
         "serialize: no alternative of the variant accepts the value");
     bool done = false;
@@ -322,11 +337,11 @@ struct Codec<std::variant<Ts...>> {
 
  private:
   template <typename T>
-  static void TryAlternative(const internal::ValueView& view, int depth,
-                             std::variant<Ts...>* out, bool& done,
+  static void TryAlternative(const serialize_internal::ValueView& view,
+                             int depth, std::variant<Ts...>* out, bool& done,
                              absl::Status& last) {
     if (done) return;
-    T value = internal::DecodeTarget<T>::Make();
+    T value = serialize_internal::DecodeTarget<T>::Make();
     absl::Status decoded = Codec<T>::Decode(view, depth, &value);
     if (decoded.ok()) {
       *out = std::move(value);
@@ -339,39 +354,40 @@ struct Codec<std::variant<Ts...>> {
 
 template <>
 struct Codec<absl::Duration> {
-  static void Encode(absl::Duration value, internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static void Encode(absl::Duration value, serialize_internal::Writer& writer);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              absl::Duration* out);
 };
 
 template <>
 struct Codec<absl::Time> {
-  static void Encode(absl::Time value, internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static void Encode(absl::Time value, serialize_internal::Writer& writer);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              absl::Time* out);
 };
 
-namespace internal {
+namespace serialize_internal {
 void EncodeMessage(const google::protobuf::Message& message, Writer& writer);
 absl::Status DecodeMessage(const ValueView& view,
                            google::protobuf::Message* out);
-}  // namespace internal
+}  // namespace serialize_internal
 
 // Generated protobuf messages travel as google.protobuf.Any, so the
 // receiver checks the full type name before parsing.
 template <typename T>
 struct Codec<
     T, std::enable_if_t<std::is_base_of_v<google::protobuf::Message, T>>> {
-  static void Encode(const T& value, internal::Writer& writer) {
-    internal::EncodeMessage(value, writer);
+  static void Encode(const T& value, serialize_internal::Writer& writer) {
+    serialize_internal::EncodeMessage(value, writer);
   }
-  static absl::Status Decode(const internal::ValueView& view, int, T* out) {
-    return internal::DecodeMessage(view, out);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             T* out) {
+    return serialize_internal::DecodeMessage(view, out);
   }
 };
 
 // User structs: MP_SERIALIZE_FIELDS(Type, field, ...).
-namespace internal {
+namespace serialize_internal {
 
 template <typename Class, typename Member>
 struct Field {
@@ -402,13 +418,13 @@ absl::Status ForEachAttribute(
     absl::FunctionRef<absl::Status(absl::string_view, absl::string_view)>
         attribute);
 
-}  // namespace internal
+}  // namespace serialize_internal
 
 template <typename T>
-struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
-  static void Encode(const T& value, internal::Writer& writer) {
+struct Codec<T, std::enable_if_t<serialize_internal::HasFields<T>::value>> {
+  static void Encode(const T& value, serialize_internal::Writer& writer) {
     const auto description = MpSerializeFields(static_cast<const T*>(nullptr));
-    const size_t at = writer.BeginMessage(internal::kNamespaceField);
+    const size_t at = writer.BeginMessage(serialize_internal::kNamespaceField);
     writer.BytesField(1, description.first);
     std::apply(
         [&](const auto&... field) {
@@ -418,19 +434,20 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
     writer.EndMessage(at);
   }
 
-  static absl::Status Decode(const internal::ValueView& view, int depth,
-                             T* out) {
+  static absl::Status Decode(const serialize_internal::ValueView& view,
+                             int depth, T* out) {
     const auto description = MpSerializeFields(static_cast<const T*>(nullptr));
     const absl::string_view type = description.first;
-    if (view.kind != internal::kNamespaceField) return KindError(view, type);
+    if (view.kind != serialize_internal::kNamespaceField)
+      return KindError(view, type);
     constexpr size_t kFields = std::tuple_size_v<decltype(description.second)>;
     std::array<bool, kFields> seen{};
-    absl::Status walked = internal::ForEachAttribute(
+    absl::Status walked = serialize_internal::ForEachAttribute(
         view.bytes,
         [&](absl::string_view name) {
           if (name != type) {
-            return internal::StructFieldError(type,
-                                              "a value of another type:", name);
+            return serialize_internal::StructFieldError(
+                type, "a value of another type:", name);
           }
           return absl::OkStatus();
         },
@@ -444,9 +461,9 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
                       ? (matched = true,
                          decoded =
                              seen[index]
-                                 ? internal::StructFieldError(
+                                 ? serialize_internal::StructFieldError(
                                        type, "repeated field", name)
-                                 : internal::DecodeNested(
+                                 : serialize_internal::DecodeNested(
                                        value, depth, &(out->*(field.member))),
                          seen[index] = true, 0)
                       : 0,
@@ -455,7 +472,8 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
               },
               description.second);
           if (!matched) {
-            return internal::StructFieldError(type, "unknown field", name);
+            return serialize_internal::StructFieldError(type, "unknown field",
+                                                        name);
           }
           return decoded;
         });
@@ -465,8 +483,8 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
     std::apply(
         [&](const auto&... field) {
           ((missing.ok() && !seen[index]
-                ? (missing = internal::StructFieldError(type, "missing field",
-                                                        field.name),
+                ? (missing = serialize_internal::StructFieldError(
+                       type, "missing field", field.name),
                    0)
                 : 0,
             ++index),
@@ -478,11 +496,11 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
 
  private:
   template <typename Member>
-  static void EncodeAttribute(internal::Writer& writer, absl::string_view name,
-                              const Member& member) {
+  static void EncodeAttribute(serialize_internal::Writer& writer,
+                              absl::string_view name, const Member& member) {
     const size_t at = writer.BeginMessage(2);
     writer.BytesField(1, name);
-    internal::EncodeNested(writer, 2, member);
+    serialize_internal::EncodeNested(writer, 2, member);
     writer.EndMessage(at);
   }
 };
@@ -500,7 +518,7 @@ struct Codec<T, std::enable_if_t<internal::HasFields<T>::value>> {
   }
 
 #define MP_INTERNAL_FIELD(Type, field) \
-  ::mp::internal::MakeField(#field, &Type::field)
+  ::mp::serialize_internal::MakeField(#field, &Type::field)
 
 #define MP_INTERNAL_EXPAND(x) x
 #define MP_INTERNAL_FE_1(M, T, a) M(T, a)

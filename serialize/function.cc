@@ -12,7 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 namespace {
 
 // How many bytes of a function's code its reference fingerprints.
@@ -238,4 +238,4 @@ absl::Status SignatureError(absl::string_view what, absl::string_view got,
                    " was expected"));
 }
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal

@@ -53,7 +53,7 @@
 #include "serialize/serialize.h"
 
 namespace mp {
-namespace internal {
+namespace serialize_internal {
 
 // A function reference as read from the wire, with its target validated
 // (same executable, executable code, matching code hash).
@@ -105,14 +105,14 @@ requires(N > 0) struct TakeFront<N, TypeList<T, Ts...>, Taken...> {
                                   std::decay_t<T>>::Type;
 };
 
-}  // namespace internal
+}  // namespace serialize_internal
 
 template <typename Signature>
 class Function;
 
-namespace internal {
+namespace serialize_internal {
 struct FunctionAccess;
-}  // namespace internal
+}  // namespace serialize_internal
 
 // A serializable callable with signature R(Args...).
 template <typename R, typename... Args>
@@ -152,7 +152,7 @@ class Function<R(Args...)> {
 
  private:
   friend struct Codec<Function>;
-  friend struct internal::FunctionAccess;
+  friend struct serialize_internal::FunctionAccess;
 
   std::function<R(Args...)> call_;
   const void* target_ = nullptr;
@@ -162,7 +162,7 @@ class Function<R(Args...)> {
   absl::Status bind_status_;  // Why the bound arguments did not encode.
 };
 
-namespace internal {
+namespace serialize_internal {
 
 template <typename Signature, typename Target, typename BoundTuple>
 absl::StatusOr<Function<Signature>> RebuildClosure(const void* target,
@@ -224,7 +224,7 @@ absl::StatusOr<Function<Signature>> RebuildClosure(const void* target,
       std::string(bound), typename SignatureParts<Signature>::Arguments{});
 }
 
-}  // namespace internal
+}  // namespace serialize_internal
 
 // Makes a closure: `function` with its first arguments fixed to `bound`
 // (converted to those parameters' types). The result takes the remaining
@@ -234,14 +234,15 @@ template <typename R, typename... Params, typename... Bound>
 auto Bind(R (*function)(Params...), Bound&&... bound) {
   static_assert(sizeof...(Bound) <= sizeof...(Params),
                 "more bound arguments than parameters");
-  using ParamList = internal::TypeList<Params...>;
+  using ParamList = serialize_internal::TypeList<Params...>;
   using BoundTuple =
-      typename internal::TakeFront<sizeof...(Bound), ParamList>::Type;
-  using Rest = typename internal::DropFront<sizeof...(Bound), ParamList>::Type;
+      typename serialize_internal::TakeFront<sizeof...(Bound), ParamList>::Type;
+  using Rest =
+      typename serialize_internal::DropFront<sizeof...(Bound), ParamList>::Type;
   BoundTuple values(std::forward<Bound>(bound)...);
   absl::StatusOr<std::string> bytes = Dumps(values);
-  return internal::FunctionAccess::MakeClosure<R>(function, std::move(values),
-                                                  std::move(bytes), Rest{});
+  return serialize_internal::FunctionAccess::MakeClosure<R>(
+      function, std::move(values), std::move(bytes), Rest{});
 }
 
 // The same for a captureless lambda.
@@ -255,7 +256,7 @@ template <typename R, typename... Args>
 struct Codec<Function<R(Args...)>> {
   using F = Function<R(Args...)>;
 
-  static void Encode(const F& function, internal::Writer& writer) {
+  static void Encode(const F& function, serialize_internal::Writer& writer) {
     if (!function) {
       writer.Fail(absl::InvalidArgumentError(
           "serialize: an empty mp::Function cannot be sent"));
@@ -265,24 +266,25 @@ struct Codec<Function<R(Args...)>> {
       writer.Fail(function.bind_status_);
       return;
     }
-    internal::EncodeFunction(
+    serialize_internal::EncodeFunction(
         function.target_, function.target_signature_, function.bound_,
         reinterpret_cast<const void*>(function.rebuild_),
         function.rebuild_ == nullptr ? "" : typeid(typename F::Rebuild).name(),
         writer);
   }
 
-  static absl::Status Decode(const internal::ValueView& view, int depth,
-                             F* out) {
-    internal::ResolvedFunction resolved;
-    if (absl::Status ok = internal::ResolveFunction(view, &resolved);
+  static absl::Status Decode(const serialize_internal::ValueView& view,
+                             int depth, F* out) {
+    serialize_internal::ResolvedFunction resolved;
+    if (absl::Status ok = serialize_internal::ResolveFunction(view, &resolved);
         !ok.ok()) {
       return ok;
     }
     if (resolved.rebuild == nullptr) {
       const absl::string_view wanted = typeid(typename F::Pointer).name();
       if (resolved.signature != wanted) {
-        return internal::SignatureError("function", resolved.signature, wanted);
+        return serialize_internal::SignatureError("function",
+                                                  resolved.signature, wanted);
       }
       *out = F(reinterpret_cast<typename F::Pointer>(
           const_cast<void*>(resolved.target)));
@@ -290,8 +292,8 @@ struct Codec<Function<R(Args...)>> {
     }
     const absl::string_view wanted = typeid(typename F::Rebuild).name();
     if (resolved.rebuild_signature != wanted) {
-      return internal::SignatureError("closure", resolved.rebuild_signature,
-                                      wanted);
+      return serialize_internal::SignatureError(
+          "closure", resolved.rebuild_signature, wanted);
     }
     const auto rebuild = reinterpret_cast<typename F::Rebuild>(
         const_cast<void*>(resolved.rebuild));

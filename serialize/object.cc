@@ -19,7 +19,7 @@ namespace {
 
 using Kind = Object::Kind;
 
-using internal::IsNumber;
+using serialize_internal::IsNumber;
 
 // Every number as a long double: exact for int64, uint64 and double on the
 // x86-64 and aarch64 ABIs this library targets.
@@ -42,7 +42,7 @@ std::string FloatRepr(double value) {
 
 }  // namespace
 
-namespace internal {
+namespace serialize_internal {
 
 std::string ProxyClassName(absl::string_view type_id) {
   static const auto* const kNames =
@@ -68,7 +68,7 @@ std::string ProxyClassName(absl::string_view type_id) {
   return absl::StrCat("AutoProxy[", type_id, "]");
 }
 
-}  // namespace internal
+}  // namespace serialize_internal
 
 namespace {
 
@@ -77,9 +77,9 @@ namespace {
 // prints for one, "<DictProxy object, typeid 'dict' at 0x7>", where Python's
 // address is the proxy's and ours the object's id in its server.
 std::string SharedRefRepr(absl::string_view message) {
-  internal::SharedObjectRef ref;
+  serialize_internal::SharedObjectRef ref;
   // A malformed message shows what was read before the fault.
-  (void)internal::ReadSharedObjectRef(message, &ref);
+  (void)serialize_internal::ReadSharedObjectRef(message, &ref);
   const absl::string_view kind = ref.kind;
   const absl::string_view id = ref.id;
   const absl::string_view type_id = ref.type_id;
@@ -89,7 +89,7 @@ std::string SharedRefRepr(absl::string_view message) {
     const size_t dash = id.find('-');
     const bool numbered = dash != absl::string_view::npos &&
                           absl::SimpleAtoi(id.substr(dash + 1), &object);
-    return absl::StrCat("<", internal::ProxyClassName(type_id),
+    return absl::StrCat("<", serialize_internal::ProxyClassName(type_id),
                         " object, typeid '", type_id, "'",
                         numbered ? absl::StrCat(" at 0x", absl::Hex(object))
                                  : absl::StrCat(" id ", id),
@@ -100,7 +100,7 @@ std::string SharedRefRepr(absl::string_view message) {
 
 }  // namespace
 
-namespace internal {
+namespace serialize_internal {
 
 std::string PythonQuote(absl::string_view text, bool bytes) {
   const bool has_single = text.find('\'') != absl::string_view::npos;
@@ -128,7 +128,7 @@ std::string PythonQuote(absl::string_view text, bool bytes) {
   return out;
 }
 
-}  // namespace internal
+}  // namespace serialize_internal
 
 namespace {
 
@@ -246,9 +246,9 @@ std::string Object::DebugString() const {
     case Kind::kFloat:
       return FloatRepr(*get_if<double>());
     case Kind::kStr:
-      return internal::PythonQuote(*get_if<std::string>(), false);
+      return serialize_internal::PythonQuote(*get_if<std::string>(), false);
     case Kind::kBytes:
-      return internal::PythonQuote(get_if<Bytes>()->value, true);
+      return serialize_internal::PythonQuote(get_if<Bytes>()->value, true);
     case Kind::kList:
       return absl::StrCat("[", JoinRepr(*get_if<List>()), "]");
     case Kind::kTuple: {
@@ -293,10 +293,11 @@ std::string Object::DebugString() const {
           "Time(", absl::FormatTime(*get_if<absl::Time>(), absl::UTCTimeZone()),
           ")");
     case Kind::kOpaque:
-      if (get_if<Opaque>()->kind == internal::kSharedField) {
+      if (get_if<Opaque>()->kind == serialize_internal::kSharedField) {
         return SharedRefRepr(get_if<Opaque>()->value);
       }
-      return absl::StrCat("<", internal::KindName(get_if<Opaque>()->kind),
+      return absl::StrCat("<",
+                          serialize_internal::KindName(get_if<Opaque>()->kind),
                           " of ", get_if<Opaque>()->value.size(), " bytes>");
   }
   return "?";
@@ -423,8 +424,9 @@ size_t Object::Hash() const {
   }
 }
 
-void Codec<Object>::Encode(const Object& value, internal::Writer& writer) {
-  using internal::EncodeNested;
+void Codec<Object>::Encode(const Object& value,
+                           serialize_internal::Writer& writer) {
+  using serialize_internal::EncodeNested;
   switch (value.kind()) {
     case Kind::kNone:
       Codec<std::monostate>::Encode({}, writer);
@@ -454,17 +456,17 @@ void Codec<Object>::Encode(const Object& value, internal::Writer& writer) {
           value.kind() == Kind::kList    ? *value.get_if<Object::List>()
           : value.kind() == Kind::kTuple ? value.get_if<Object::Tuple>()->items
                                          : value.get_if<Object::Set>()->items;
-      const uint32_t field = value.kind() == Kind::kList ? internal::kListField
-                             : value.kind() == Kind::kTuple
-                                 ? internal::kTupleField
-                                 : internal::kSetField;
+      const uint32_t field =
+          value.kind() == Kind::kList    ? serialize_internal::kListField
+          : value.kind() == Kind::kTuple ? serialize_internal::kTupleField
+                                         : serialize_internal::kSetField;
       const size_t at = writer.BeginMessage(field);
       for (const Object& item : items) EncodeNested(writer, 1, item);
       writer.EndMessage(at);
       return;
     }
     case Kind::kDict: {
-      const size_t at = writer.BeginMessage(internal::kMapField);
+      const size_t at = writer.BeginMessage(serialize_internal::kMapField);
       for (const auto& [key, mapped] : value.get_if<Object::Dict>()->entries) {
         const size_t entry = writer.BeginMessage(1);
         EncodeNested(writer, 1, key);
@@ -476,7 +478,8 @@ void Codec<Object>::Encode(const Object& value, internal::Writer& writer) {
     }
     case Kind::kNamespace: {
       const Object::Namespace& space = *value.get_if<Object::Namespace>();
-      const size_t at = writer.BeginMessage(internal::kNamespaceField);
+      const size_t at =
+          writer.BeginMessage(serialize_internal::kNamespaceField);
       if (!space.type_name.empty()) writer.BytesField(1, space.type_name);
       for (const auto& [name, attribute] : space.attributes) {
         const size_t entry = writer.BeginMessage(2);
@@ -532,70 +535,71 @@ Object::Set UniqueItems(std::vector<Object> items) {
 
 }  // namespace
 
-absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
-                                   Object* out) {
-  using internal::ValueField;
+absl::Status Codec<Object>::Decode(const serialize_internal::ValueView& view,
+                                   int depth, Object* out) {
+  using serialize_internal::ValueField;
   switch (view.kind) {
-    case internal::kNullField:
+    case serialize_internal::kNullField:
       *out = Object();
       return absl::OkStatus();
-    case internal::kBoolField:
+    case serialize_internal::kBoolField:
       *out = Object(view.scalar != 0);
       return absl::OkStatus();
-    case internal::kIntField:
-      *out = Object(internal::UnZigZag(view.scalar));
+    case serialize_internal::kIntField:
+      *out = Object(serialize_internal::UnZigZag(view.scalar));
       return absl::OkStatus();
-    case internal::kUintField:
+    case serialize_internal::kUintField:
       *out = Object(view.scalar);
       return absl::OkStatus();
-    case internal::kDoubleField:
+    case serialize_internal::kDoubleField:
       *out = Object(absl::bit_cast<double>(view.scalar));
       return absl::OkStatus();
-    case internal::kStringField:
+    case serialize_internal::kStringField:
       // A str is text, as in Python (UnicodeDecodeError): bytes that are
       // not UTF-8 would come back as bytes once re-encoded.
-      if (!internal::IsUtf8(view.bytes)) {
+      if (!serialize_internal::IsUtf8(view.bytes)) {
         return absl::InvalidArgumentError("serialize: a str that is not UTF-8");
       }
       *out = Object(std::string(view.bytes));
       return absl::OkStatus();
-    case internal::kBytesField:
+    case serialize_internal::kBytesField:
       *out = Object(Bytes{std::string(view.bytes)});
       return absl::OkStatus();
-    case internal::kListField:
-    case internal::kTupleField:
-    case internal::kSetField:
-    case internal::kIntArrayField:
-    case internal::kDoubleArrayField: {
+    case serialize_internal::kListField:
+    case serialize_internal::kTupleField:
+    case serialize_internal::kSetField:
+    case serialize_internal::kIntArrayField:
+    case serialize_internal::kDoubleArrayField: {
       std::vector<Object> items;
       // Most are short (a call's arguments): one allocation, not three.
       items.reserve(4);
-      absl::Status decoded = internal::DecodeElements<Object>(
+      absl::Status decoded = serialize_internal::DecodeElements<Object>(
           view, depth,
           [&](Object&& item) { items.push_back(std::move(item)); });
       if (!decoded.ok()) return decoded;
-      if (view.kind == internal::kTupleField) {
+      if (view.kind == serialize_internal::kTupleField) {
         *out = Object(Object::Tuple{std::move(items)});
-      } else if (view.kind == internal::kSetField) {
+      } else if (view.kind == serialize_internal::kSetField) {
         *out = Object(UniqueItems(std::move(items)));
       } else {
         *out = Object(std::move(items));
       }
       return absl::OkStatus();
     }
-    case internal::kMapField: {
+    case serialize_internal::kMapField: {
       std::vector<std::pair<Object, Object>> entries;
-      absl::Status decoded = internal::DecodeMapEntries<Object, Object>(
-          view, depth, [&](Object&& key, Object&& value) {
-            entries.emplace_back(std::move(key), std::move(value));
-          });
+      absl::Status decoded =
+          serialize_internal::DecodeMapEntries<Object, Object>(
+              view, depth, [&](Object&& key, Object&& value) {
+                entries.emplace_back(std::move(key), std::move(value));
+              });
       if (!decoded.ok()) return decoded;
       *out = Object(UniqueEntries(std::move(entries)));
       return absl::OkStatus();
     }
-    case internal::kNamespaceField: {
+    case serialize_internal::kNamespaceField: {
       Object::Namespace space;
-      absl::Status walked = internal::ForEachAttribute(
+      absl::Status walked = serialize_internal::ForEachAttribute(
           view.bytes,
           [&](absl::string_view name) {
             space.type_name = std::string(name);
@@ -604,7 +608,7 @@ absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
           [&](absl::string_view name, absl::string_view value) {
             Object attribute;
             if (absl::Status decoded =
-                    internal::DecodeNested(value, depth, &attribute);
+                    serialize_internal::DecodeNested(value, depth, &attribute);
                 !decoded.ok()) {
               return decoded;
             }
@@ -616,7 +620,7 @@ absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
       *out = Object(std::move(space));
       return absl::OkStatus();
     }
-    case internal::kDurationField: {
+    case serialize_internal::kDurationField: {
       absl::Duration duration;
       if (absl::Status decoded =
               Codec<absl::Duration>::Decode(view, depth, &duration);
@@ -626,7 +630,7 @@ absl::Status Codec<Object>::Decode(const internal::ValueView& view, int depth,
       *out = Object(duration);
       return absl::OkStatus();
     }
-    case internal::kTimeField: {
+    case serialize_internal::kTimeField: {
       absl::Time time;
       if (absl::Status decoded = Codec<absl::Time>::Decode(view, depth, &time);
           !decoded.ok()) {

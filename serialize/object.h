@@ -105,13 +105,13 @@ class Object {
   Object(std::nullptr_t) {}
   Object(std::monostate) {}
   Object(bool value) : value_(value) {}
-  template <
-      typename T,
-      std::enable_if_t<internal::kIsInteger<T> && std::is_signed_v<T>, int> = 0>
+  template <typename T, std::enable_if_t<serialize_internal::kIsInteger<T> &&
+                                             std::is_signed_v<T>,
+                                         int> = 0>
   Object(T value) : value_(static_cast<int64_t>(value)) {}
-  template <typename T,
-            std::enable_if_t<internal::kIsInteger<T> && std::is_unsigned_v<T>,
-                             int> = 0>
+  template <typename T, std::enable_if_t<serialize_internal::kIsInteger<T> &&
+                                             std::is_unsigned_v<T>,
+                                         int> = 0>
   Object(T value) {
     if (static_cast<uint64_t>(value) > INT64_MAX) {
       value_ = static_cast<uint64_t>(value);
@@ -214,7 +214,7 @@ std::string Repr(const T& value) {
   return object->DebugString();
 }
 
-namespace internal {
+namespace serialize_internal {
 
 // The class of the proxy a manager gives for objects of `type_id`
 // ("DictProxy" for "dict"), as reprs name it; a type the user registered is
@@ -227,16 +227,16 @@ std::string ProxyClassName(absl::string_view type_id);
 // mp::Object and ShareableList alike.
 std::string PythonQuote(absl::string_view text, bool bytes);
 
-}  // namespace internal
+}  // namespace serialize_internal
 
 template <>
 struct Codec<Object> {
-  static void Encode(const Object& value, internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int depth,
-                             Object* out);
+  static void Encode(const Object& value, serialize_internal::Writer& writer);
+  static absl::Status Decode(const serialize_internal::ValueView& view,
+                             int depth, Object* out);
 };
 
-namespace internal {
+namespace serialize_internal {
 
 // The codec of one of Object's compound alternatives (Object::Dict, ...):
 // the Object's wire form, so that `manager->Dict(mp::Object::Dict{...})`
@@ -272,18 +272,20 @@ struct ObjectAlternativeCodec {
   }
 };
 
-}  // namespace internal
+}  // namespace serialize_internal
 
 template <>
-struct Codec<Object::Dict> : internal::ObjectAlternativeCodec<Object::Dict> {};
+struct Codec<Object::Dict>
+    : serialize_internal::ObjectAlternativeCodec<Object::Dict> {};
 template <>
-struct Codec<Object::Tuple> : internal::ObjectAlternativeCodec<Object::Tuple> {
-};
+struct Codec<Object::Tuple>
+    : serialize_internal::ObjectAlternativeCodec<Object::Tuple> {};
 template <>
-struct Codec<Object::Set> : internal::ObjectAlternativeCodec<Object::Set> {};
+struct Codec<Object::Set>
+    : serialize_internal::ObjectAlternativeCodec<Object::Set> {};
 template <>
 struct Codec<Object::Namespace>
-    : internal::ObjectAlternativeCodec<Object::Namespace> {};
+    : serialize_internal::ObjectAlternativeCodec<Object::Namespace> {};
 
 }  // namespace mp
 

@@ -156,12 +156,12 @@ TEST(ObjectTest, RoundTripsEveryKind) {
   // Duplicate dict keys: the last value wins, as in a Python dict display.
   std::vector<std::pair<int, int>> pairs = {{1, 1}, {1, 2}};
   std::string duplicate;
-  internal::Writer writer(duplicate);
-  const size_t at = writer.BeginMessage(internal::kMapField);
+  serialize_internal::Writer writer(duplicate);
+  const size_t at = writer.BeginMessage(serialize_internal::kMapField);
   for (const auto& [key, value] : pairs) {
     const size_t entry = writer.BeginMessage(1);
-    internal::EncodeNested(writer, 1, key);
-    internal::EncodeNested(writer, 2, value);
+    serialize_internal::EncodeNested(writer, 1, key);
+    serialize_internal::EncodeNested(writer, 2, value);
     writer.EndMessage(entry);
   }
   writer.EndMessage(at);

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "serialize/internal/shared_object_ref.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 namespace {
 
 using Kind = Object::Kind;
@@ -287,4 +287,4 @@ std::string PythonTypeName(const Object& value) {
   return "object";
 }
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal

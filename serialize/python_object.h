@@ -8,7 +8,8 @@
 // wording ("KeyError: 'k'"). The manager's dict, list and Namespace are
 // built on them, so a C++ client sees what a Python one would.
 //
-//   absl::StatusOr<bool> less = mp::internal::Less(Object(1), Object("a"));
+//   absl::StatusOr<bool> less = mp::serialize_internal::Less(Object(1),
+//   Object("a"));
 //   // InvalidArgument: "TypeError: '<' not supported between instances of
 //   // 'int' and 'str'"
 //
@@ -28,7 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "serialize/object.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 
 // ---- Python's exceptions, as statuses. ----
 
@@ -85,6 +86,6 @@ absl::StatusOr<SliceIndices> AdjustSlice(const Object& start,
 // of a str), or "TypeError: 'int' object is not iterable".
 absl::StatusOr<std::vector<Object>> IterableItems(Object value);
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal
 
 #endif  // MULTIPROCESS_SERIALIZE_PYTHON_OBJECT_H_

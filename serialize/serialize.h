@@ -50,7 +50,7 @@ namespace mp {
 template <typename T>
 [[nodiscard]] absl::StatusOr<std::string> Dumps(const T& value) {
   std::string out;
-  internal::Writer writer(out);
+  serialize_internal::Writer writer(out);
   Codec<T>::Encode(value, writer);
   if (!writer.status().ok()) return writer.status();
   return out;
@@ -64,9 +64,9 @@ template <typename T>
 template <typename... Ts>
 [[nodiscard]] absl::StatusOr<std::string> DumpsTuple(const Ts&... elements) {
   std::string out;
-  internal::Writer writer(out);
-  const size_t at = writer.BeginMessage(internal::kTupleField);
-  (internal::EncodeNested(writer, 1, elements), ...);
+  serialize_internal::Writer writer(out);
+  const size_t at = writer.BeginMessage(serialize_internal::kTupleField);
+  (serialize_internal::EncodeNested(writer, 1, elements), ...);
   writer.EndMessage(at);
   if (!writer.status().ok()) return writer.status();
   return out;
@@ -74,11 +74,12 @@ template <typename... Ts>
 
 template <typename T>
 [[nodiscard]] absl::StatusOr<T> Loads(absl::string_view bytes) {
-  internal::ValueView view;
-  if (absl::Status parsed = internal::ParseValue(bytes, &view); !parsed.ok()) {
+  serialize_internal::ValueView view;
+  if (absl::Status parsed = serialize_internal::ParseValue(bytes, &view);
+      !parsed.ok()) {
     return parsed;
   }
-  T value = internal::DecodeTarget<T>::Make();
+  T value = serialize_internal::DecodeTarget<T>::Make();
   if (absl::Status decoded = Codec<T>::Decode(view, 0, &value); !decoded.ok()) {
     return decoded;
   }

@@ -328,12 +328,12 @@ TEST(SerializeTest, StructsAreCheckedFieldByField) {
 TEST(SerializeTest, DeepNestingIsRefused) {
   // 200 nested lists, written by hand: no C++ type is that deep.
   std::string bytes;
-  internal::Writer writer(bytes);
+  serialize_internal::Writer writer(bytes);
   std::vector<size_t> open;
   for (int i = 0; i < 200; ++i)
-    open.push_back(writer.BeginMessage(internal::kListField)),
+    open.push_back(writer.BeginMessage(serialize_internal::kListField)),
         open.push_back(writer.BeginMessage(1));
-  writer.BytesField(internal::kNullField, "");
+  writer.BytesField(serialize_internal::kNullField, "");
   while (!open.empty()) {
     writer.EndMessage(open.back());
     open.pop_back();

@@ -86,7 +86,7 @@ absl::StatusOr<FormatField> TextFormat(const ShareableList::Item& item,
   if (text->size() > slot) {
     return refuse(absl::StrCat("does not fit its ", slot, "-byte slot"));
   }
-  if (is_str && !internal::IsUtf8(*text)) {
+  if (is_str && !serialize_internal::IsUtf8(*text)) {
     return refuse("is not valid UTF-8; store it as Bytes");
   }
   const std::string form =
@@ -472,24 +472,24 @@ std::string ShareableList::Repr(const Item& item) {
       return text;
     }
     std::string operator()(const std::string& text) const {
-      return internal::PythonQuote(text, /*bytes=*/false);
+      return serialize_internal::PythonQuote(text, /*bytes=*/false);
     }
     std::string operator()(const Bytes& bytes) const {
-      return internal::PythonQuote(bytes.value, /*bytes=*/true);
+      return serialize_internal::PythonQuote(bytes.value, /*bytes=*/true);
     }
   };
   return std::visit(Printer{}, item);
 }
 
 void Codec<ShareableList>::Encode(const ShareableList& list,
-                                  internal::Writer& writer) {
-  internal::EncodeSegmentName("ShareableList", list.shm(), writer);
+                                  serialize_internal::Writer& writer) {
+  shm_internal::EncodeSegmentName("ShareableList", list.shm(), writer);
 }
 
-absl::Status Codec<ShareableList>::Decode(const internal::ValueView& view, int,
-                                          ShareableList* out) {
+absl::Status Codec<ShareableList>::Decode(
+    const serialize_internal::ValueView& view, int, ShareableList* out) {
   absl::StatusOr<std::string> name =
-      internal::DecodeSegmentName(view, "ShareableList");
+      shm_internal::DecodeSegmentName(view, "ShareableList");
   if (!name.ok()) return name.status();
   absl::StatusOr<ShareableList> attached = ShareableList::Attach(*name);
   if (!attached.ok()) return attached.status();

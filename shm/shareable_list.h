@@ -195,8 +195,9 @@ class ShareableList {
 // and is attached anew on arrival; the sender keeps the duty to unlink it.
 template <>
 struct Codec<ShareableList> {
-  static void Encode(const ShareableList& list, internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static void Encode(const ShareableList& list,
+                     serialize_internal::Writer& writer);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              ShareableList* out);
 };
 

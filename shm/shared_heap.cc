@@ -23,7 +23,7 @@
 #include "shm/shared_memory.h"
 
 namespace mp {
-namespace internal {
+namespace shm_internal {
 
 // One segment of the heap, mapped in this process.
 struct Arena {
@@ -36,10 +36,10 @@ struct Arena {
   size_t live_blocks = 0;
 };
 
-}  // namespace internal
+}  // namespace shm_internal
 namespace {
 
-using internal::Arena;
+using shm_internal::Arena;
 
 constexpr size_t kMinArenaSize = size_t{64} << 10;
 constexpr size_t kMaxArenaGrowth = size_t{4} << 20;
@@ -68,7 +68,7 @@ class Heap {
   absl::StatusOr<std::pair<std::shared_ptr<Arena>, size_t>> Allocate(
       size_t size) {
     size = RoundUp(size, SharedBlock::kAlignment);
-    internal::MutexLock guard(mutex_);
+    base_internal::MutexLock guard(mutex_);
     ForgetParentArenas();
     for (const std::shared_ptr<Arena>& arena : arenas_) {
       if (std::optional<size_t> offset = TakeFrom(*arena, size)) {
@@ -88,7 +88,7 @@ class Heap {
     }
     auto arena = std::make_shared<Arena>();
     arena->memory = *std::move(memory);
-    arena->allocator = internal::CurrentProcessId();
+    arena->allocator = base_internal::CurrentProcessId();
     arena->free.emplace(0, arena_size);
     last_arena_size_ = arena_size;
     arenas_.push_back(arena);
@@ -99,8 +99,8 @@ class Heap {
 
   void Free(const std::shared_ptr<Arena>& arena, size_t offset, size_t size) {
     size = RoundUp(size, SharedBlock::kAlignment);
-    internal::MutexLock guard(mutex_);
-    if (arena->allocator != internal::CurrentProcessId()) return;
+    base_internal::MutexLock guard(mutex_);
+    if (arena->allocator != base_internal::CurrentProcessId()) return;
     // Zero now rather than at allocation: the next user finds its state
     // initialized without touching the page again.
     std::memset(arena->memory.data() + offset, 0, size);
@@ -128,7 +128,7 @@ class Heap {
   }
 
   absl::StatusOr<std::shared_ptr<Arena>> Attach(const std::string& name) {
-    internal::MutexLock guard(mutex_);
+    base_internal::MutexLock guard(mutex_);
     auto found = by_name_.find(name);
     if (found != by_name_.end()) {
       if (std::shared_ptr<Arena> arena = found->second.lock()) return arena;
@@ -146,14 +146,14 @@ class Heap {
     // allocated should neither register its fences nor write to memory it
     // shares with its parent on the way out.
     if (owner_.load(std::memory_order_relaxed) != getpid()) return;
-    internal::MutexLock guard(mutex_);
+    base_internal::MutexLock guard(mutex_);
     for (const std::shared_ptr<Arena>& arena : arenas_) {
       (void)arena->memory.Unlink();
     }
   }
 
   size_t LiveArenaCount() {
-    internal::MutexLock guard(mutex_);
+    base_internal::MutexLock guard(mutex_);
     ForgetParentArenas();
     return arenas_.size();
   }
@@ -177,7 +177,7 @@ class Heap {
   // In a forked child the inherited arenas are the parent's to allocate from;
   // the child's blocks keep them mapped as long as it uses them.
   void ForgetParentArenas() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    const pid_t self = internal::CurrentProcessId();
+    const pid_t self = base_internal::CurrentProcessId();
     if (owner_.load(std::memory_order_relaxed) == self) return;
     owner_.store(self, std::memory_order_relaxed);
     arenas_.clear();
@@ -199,7 +199,7 @@ class Heap {
 
   // Also guards each Arena's free list and block count, which the analysis
   // cannot name from here.
-  internal::Mutex mutex_;
+  base_internal::Mutex mutex_;
   std::atomic<pid_t> owner_{0};
   static std::atomic<Heap*> existing;
   // Ours to allocate from.
@@ -242,8 +242,8 @@ absl::StatusOr<SharedBlock> SharedBlock::Attach(const SharedRef& ref) {
                      /*owned=*/false);
 }
 
-SharedBlock::SharedBlock(std::shared_ptr<internal::Arena> arena, size_t offset,
-                         size_t size, bool owned)
+SharedBlock::SharedBlock(std::shared_ptr<shm_internal::Arena> arena,
+                         size_t offset, size_t size, bool owned)
     : arena_(std::move(arena)),
       data_(arena_->memory.data() + offset),
       offset_(offset),
@@ -284,12 +284,12 @@ SharedRef SharedBlock::ref() const {
 
 std::atomic<Heap*> Heap::existing{nullptr};
 
-namespace internal {
+namespace shm_internal {
 size_t LiveArenaCount() { return Heap::Get().LiveArenaCount(); }
 
 void UnlinkOwnArenas() {
   if (Heap* heap = Heap::IfCreated()) heap->UnlinkOwnArenas();
 }
-}  // namespace internal
+}  // namespace shm_internal
 
 }  // namespace mp

@@ -67,9 +67,9 @@ struct SharedRef {
   friend bool operator==(const SharedRef&, const SharedRef&) = default;
 };
 
-namespace internal {
+namespace shm_internal {
 struct Arena;
-}  // namespace internal
+}  // namespace shm_internal
 
 // A block of the shared heap, mapped in this process. Move-only; see the
 // contract above for what destruction does.
@@ -103,18 +103,18 @@ class SharedBlock {
   SharedRef ref() const;
 
  private:
-  SharedBlock(std::shared_ptr<internal::Arena> arena, size_t offset,
+  SharedBlock(std::shared_ptr<shm_internal::Arena> arena, size_t offset,
               size_t size, bool owned);
   void Reset();
 
-  std::shared_ptr<internal::Arena> arena_;
+  std::shared_ptr<shm_internal::Arena> arena_;
   std::byte* data_ = nullptr;
   size_t offset_ = 0;
   size_t size_ = 0;
   bool owned_ = false;  // Allocated by this process: destruction frees.
 };
 
-namespace internal {
+namespace shm_internal {
 // How many arenas this process has created and not yet unlinked; for tests.
 size_t LiveArenaCount();
 
@@ -123,7 +123,7 @@ size_t LiveArenaCount();
 // //process). Blocks stay usable by whoever has them mapped; attaching to
 // them anew fails with NotFound, as it would once this process is gone.
 void UnlinkOwnArenas();
-}  // namespace internal
+}  // namespace shm_internal
 
 }  // namespace mp
 

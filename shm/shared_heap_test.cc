@@ -96,10 +96,10 @@ TEST(SharedHeapTest, EmptyArenaIsUnlinked) {
     ASSERT_TRUE(block.ok()) << block.status();
     segment = block->ref().segment;
     EXPECT_TRUE(SegmentExists(segment));
-    EXPECT_EQ(internal::LiveArenaCount(), 1u);
+    EXPECT_EQ(shm_internal::LiveArenaCount(), 1u);
   }
   EXPECT_FALSE(SegmentExists(segment));
-  EXPECT_EQ(internal::LiveArenaCount(), 0u);
+  EXPECT_EQ(shm_internal::LiveArenaCount(), 0u);
 }
 
 TEST(SharedHeapTest, LargeBlocksGetArenasOfTheirOwn) {

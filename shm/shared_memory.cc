@@ -37,7 +37,7 @@ std::string FreshName() {
   // Per-thread so that concurrent creators need no lock; the pid in the name
   // keeps forked children (which inherit this state) from colliding.
   thread_local absl::InsecureBitGen generator;
-  return absl::StrFormat("mp-%d-%08x", internal::CurrentProcessId(),
+  return absl::StrFormat("mp-%d-%08x", base_internal::CurrentProcessId(),
                          absl::Uniform<uint32_t>(generator));
 }
 
@@ -83,9 +83,9 @@ absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
       if (fstat(fd, &status) != 0) {
         return SegmentError(posix_name, "fstat", errno);
       }
-      if (absl::Status tracked =
-              internal::Track(internal::TrackedKind::kSegment, posix_name,
-                              internal::IdentityOf(status));
+      if (absl::Status tracked = base_internal::Track(
+              base_internal::TrackedKind::kSegment, posix_name,
+              base_internal::IdentityOf(status));
           !tracked.ok()) {
         return absl::Status(
             tracked.code(),
@@ -100,7 +100,8 @@ absl::StatusOr<std::byte*> CreateNamed(const std::string& posix_name,
   close(fd);  // The mapping keeps the segment; the descriptor is not needed.
   if (!data.ok()) {
     shm_unlink(posix_name.c_str());
-    if (track) internal::Untrack(internal::TrackedKind::kSegment, posix_name);
+    if (track)
+      base_internal::Untrack(base_internal::TrackedKind::kSegment, posix_name);
   }
   return data;
 }
@@ -112,7 +113,7 @@ absl::StatusOr<SharedMemory> SharedMemory::Create(size_t size,
                                                   SharedMemoryOptions options) {
   std::string posix_name = "<fresh name>";
   if (!name.empty()) {
-    absl::StatusOr<std::string> valid = internal::PosixSegmentName(name);
+    absl::StatusOr<std::string> valid = base_internal::PosixSegmentName(name);
     if (!valid.ok()) return valid.status();
     posix_name = *std::move(valid);
   }
@@ -143,7 +144,8 @@ absl::StatusOr<SharedMemory> SharedMemory::Create(size_t size,
 }
 
 absl::StatusOr<SharedMemory> SharedMemory::Attach(absl::string_view name) {
-  absl::StatusOr<std::string> posix_name = internal::PosixSegmentName(name);
+  absl::StatusOr<std::string> posix_name =
+      base_internal::PosixSegmentName(name);
   if (!posix_name.ok()) return posix_name.status();
   int fd = shm_open(posix_name->c_str(), O_RDWR | O_CLOEXEC, 0);
   if (fd < 0) return SegmentError(*posix_name, "attach", errno);
@@ -166,19 +168,21 @@ absl::StatusOr<SharedMemory> SharedMemory::Attach(absl::string_view name) {
 }
 
 absl::Status SharedMemory::UnlinkName(absl::string_view name) {
-  absl::StatusOr<std::string> posix_name = internal::PosixSegmentName(name);
+  absl::StatusOr<std::string> posix_name =
+      base_internal::PosixSegmentName(name);
   if (!posix_name.ok()) return posix_name.status();
   if (shm_unlink(posix_name->c_str()) != 0) {
     return SegmentError(*posix_name, "unlink", errno);
   }
-  internal::Untrack(internal::TrackedKind::kSegment, *posix_name);
+  base_internal::Untrack(base_internal::TrackedKind::kSegment, *posix_name);
   return absl::OkStatus();
 }
 
 void SharedMemory::Untrack() {
-  absl::StatusOr<std::string> posix_name = internal::PosixSegmentName(name_);
+  absl::StatusOr<std::string> posix_name =
+      base_internal::PosixSegmentName(name_);
   if (posix_name.ok()) {
-    internal::Untrack(internal::TrackedKind::kSegment, *posix_name);
+    base_internal::Untrack(base_internal::TrackedKind::kSegment, *posix_name);
   }
 }
 
@@ -234,40 +238,42 @@ absl::Status SharedMemory::CheckView(size_t count, size_t element_size,
   return absl::OkStatus();
 }
 
-namespace internal {
+namespace shm_internal {
 
 void EncodeSegmentName(absl::string_view kind, const SharedMemory& segment,
-                       Writer& writer) {
+                       serialize_internal::Writer& writer) {
   if (segment.name().empty()) {
     writer.Fail(absl::InvalidArgumentError(absl::StrCat(
         "serialize: a ", kind, " without a named segment cannot be sent")));
     return;
   }
-  WriteSharedObjectRef(
+  serialize_internal::WriteSharedObjectRef(
       {.kind = kind, .segment = segment.name(), .size = segment.size()},
       writer);
 }
 
-absl::StatusOr<std::string> DecodeSegmentName(const ValueView& view,
-                                              absl::string_view kind) {
-  SharedObjectRef ref;
-  if (absl::Status read = ReadSharedObjectRef(view, kind, &ref); !read.ok()) {
+absl::StatusOr<std::string> DecodeSegmentName(
+    const serialize_internal::ValueView& view, absl::string_view kind) {
+  serialize_internal::SharedObjectRef ref;
+  if (absl::Status read =
+          serialize_internal::ReadSharedObjectRef(view, kind, &ref);
+      !read.ok()) {
     return read;
   }
   return std::string(ref.segment);
 }
 
-}  // namespace internal
+}  // namespace shm_internal
 
 void Codec<SharedMemory>::Encode(const SharedMemory& memory,
-                                 internal::Writer& writer) {
-  internal::EncodeSegmentName("SharedMemory", memory, writer);
+                                 serialize_internal::Writer& writer) {
+  shm_internal::EncodeSegmentName("SharedMemory", memory, writer);
 }
 
-absl::Status Codec<SharedMemory>::Decode(const internal::ValueView& view, int,
-                                         SharedMemory* out) {
+absl::Status Codec<SharedMemory>::Decode(
+    const serialize_internal::ValueView& view, int, SharedMemory* out) {
   absl::StatusOr<std::string> name =
-      internal::DecodeSegmentName(view, "SharedMemory");
+      shm_internal::DecodeSegmentName(view, "SharedMemory");
   if (!name.ok()) return name.status();
   absl::StatusOr<SharedMemory> attached = SharedMemory::Attach(*name);
   if (!attached.ok()) return attached.status();

@@ -206,25 +206,26 @@ class SharedMemory {
   size_t size_ = 0;
 };
 
-namespace internal {
+namespace shm_internal {
 
 // A segment's object (a SharedMemory, a ShareableList) sent as a reference
 // of `kind` to the segment's name. Errors (in `writer`): a segment without
 // a name.
 void EncodeSegmentName(absl::string_view kind, const SharedMemory& segment,
-                       Writer& writer);
+                       serialize_internal::Writer& writer);
 // The name such a reference names. Errors: not one, or one of another kind.
-absl::StatusOr<std::string> DecodeSegmentName(const ValueView& view,
-                                              absl::string_view kind);
+absl::StatusOr<std::string> DecodeSegmentName(
+    const serialize_internal::ValueView& view, absl::string_view kind);
 
-}  // namespace internal
+}  // namespace shm_internal
 
 // A segment travels by name and is attached (mapped anew) on arrival; the
 // sender keeps the duty to unlink it.
 template <>
 struct Codec<SharedMemory> {
-  static void Encode(const SharedMemory& memory, internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static void Encode(const SharedMemory& memory,
+                     serialize_internal::Writer& writer);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              SharedMemory* out);
 };
 

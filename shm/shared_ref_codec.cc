@@ -4,21 +4,23 @@
 
 #include "serialize/internal/shared_object_ref.h"
 
-namespace mp::internal {
+namespace mp::shm_internal {
 
 void EncodeSharedRef(absl::string_view kind, const SharedRef& ref,
-                     Writer& writer) {
-  WriteSharedObjectRef({.kind = kind,
-                        .segment = ref.segment,
-                        .offset = ref.offset,
-                        .size = ref.size},
-                       writer);
+                     serialize_internal::Writer& writer) {
+  serialize_internal::WriteSharedObjectRef({.kind = kind,
+                                            .segment = ref.segment,
+                                            .offset = ref.offset,
+                                            .size = ref.size},
+                                           writer);
 }
 
-absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
-                             SharedRef* out) {
-  SharedObjectRef ref;
-  if (absl::Status read = ReadSharedObjectRef(view, kind, &ref); !read.ok()) {
+absl::Status DecodeSharedRef(const serialize_internal::ValueView& view,
+                             absl::string_view kind, SharedRef* out) {
+  serialize_internal::SharedObjectRef ref;
+  if (absl::Status read =
+          serialize_internal::ReadSharedObjectRef(view, kind, &ref);
+      !read.ok()) {
     return read;
   }
   out->segment = std::string(ref.segment);
@@ -27,4 +29,4 @@ absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
   return absl::OkStatus();
 }
 
-}  // namespace mp::internal
+}  // namespace mp::shm_internal

@@ -13,11 +13,12 @@
 // Each handle type puts its codec beside it (sync/lock.h, process/queue.h),
 // deriving from HandleCodec:
 //
-//   namespace internal {
+//   namespace sync_internal {
 //   inline constexpr char kLockKind[] = "Lock";
-//   }  // namespace internal
+//   }  // namespace sync_internal
 //   template <>
-//   struct Codec<Lock> : internal::HandleCodec<Lock, internal::kLockKind> {};
+//   struct Codec<Lock>
+//       : shm_internal::HandleCodec<Lock, sync_internal::kLockKind> {};
 //
 // A handle has `SharedRef ref() const` and `static absl::StatusOr<Handle>
 // Attach(const SharedRef&)`. A bare `mp::SharedRef` travels as the kind
@@ -35,22 +36,23 @@
 #include "shm/shared_heap.h"
 
 namespace mp {
-namespace internal {
+namespace shm_internal {
 
 void EncodeSharedRef(absl::string_view kind, const SharedRef& ref,
-                     Writer& writer);
+                     serialize_internal::Writer& writer);
 // Errors: not a SharedObjectRef, or one of another kind.
-absl::Status DecodeSharedRef(const ValueView& view, absl::string_view kind,
-                             SharedRef* out);
+absl::Status DecodeSharedRef(const serialize_internal::ValueView& view,
+                             absl::string_view kind, SharedRef* out);
 
 // Sends a handle as the SharedObjectRef of its `ref()`, tagged `kKind`;
 // attaches on arrival.
 template <typename Handle, const char* kKind>
 struct HandleCodec {
-  static void Encode(const Handle& handle, Writer& writer) {
+  static void Encode(const Handle& handle, serialize_internal::Writer& writer) {
     EncodeSharedRef(kKind, handle.ref(), writer);
   }
-  static absl::Status Decode(const ValueView& view, int, Handle* out) {
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             Handle* out) {
     SharedRef ref;
     if (absl::Status read = DecodeSharedRef(view, kKind, &ref); !read.ok()) {
       return read;
@@ -62,16 +64,16 @@ struct HandleCodec {
   }
 };
 
-}  // namespace internal
+}  // namespace shm_internal
 
 template <>
 struct Codec<SharedRef> {
-  static void Encode(const SharedRef& ref, internal::Writer& writer) {
-    internal::EncodeSharedRef("block", ref, writer);
+  static void Encode(const SharedRef& ref, serialize_internal::Writer& writer) {
+    shm_internal::EncodeSharedRef("block", ref, writer);
   }
-  static absl::Status Decode(const internal::ValueView& view, int,
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
                              SharedRef* out) {
-    return internal::DecodeSharedRef(view, "block", out);
+    return shm_internal::DecodeSharedRef(view, "block", out);
   }
 };
 

@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 
-namespace mp::internal {
+namespace mp::shm_internal {
 namespace {
 
 // CPython's PySlice_AdjustIndices for one bound.
@@ -46,4 +46,4 @@ absl::StatusOr<SliceRange> ResolveSlice(const Slice& slice, size_t length) {
   return range;
 }
 
-}  // namespace mp::internal
+}  // namespace mp::shm_internal

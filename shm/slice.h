@@ -33,7 +33,7 @@ struct Slice {
   std::optional<int64_t> step;
 };
 
-namespace internal {
+namespace shm_internal {
 
 // The positions a slice selects in a sequence of some length: `count`
 // positions from `start`, `step` apart (Python's `slice.indices` and the
@@ -48,7 +48,7 @@ struct SliceRange {
 [[nodiscard]] absl::StatusOr<SliceRange> ResolveSlice(const Slice& slice,
                                                       size_t length);
 
-}  // namespace internal
+}  // namespace shm_internal
 }  // namespace mp
 
 #endif  // MULTIPROCESS_SHM_SLICE_H_

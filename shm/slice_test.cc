@@ -17,8 +17,8 @@ using ::mp::testing::StatusIs;
 using ::testing::HasSubstr;
 
 std::vector<int64_t> Positions(const Slice& slice, size_t length) {
-  absl::StatusOr<internal::SliceRange> range =
-      internal::ResolveSlice(slice, length);
+  absl::StatusOr<shm_internal::SliceRange> range =
+      shm_internal::ResolveSlice(slice, length);
   EXPECT_TRUE(range.ok()) << range.status();
   std::vector<int64_t> positions;
   if (!range.ok()) return positions;
@@ -129,7 +129,7 @@ TEST(SliceTest, ExtremeBoundsAndStepsAreClippedWithoutOverflow) {
 }
 
 TEST(SliceTest, AZeroStepIsRefusedAsPythonRefusesIt) {
-  EXPECT_THAT(internal::ResolveSlice(Slice{.step = 0}, 3),
+  EXPECT_THAT(shm_internal::ResolveSlice(Slice{.step = 0}, 3),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("slice step cannot be zero")));
 }

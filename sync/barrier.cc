@@ -53,7 +53,7 @@ void BarrierState::BreakRoundLocked(BreakReason reason) {
   broken_rounds_.fetch_or(RoundBit(round), std::memory_order_relaxed);
   broken_rounds_.fetch_and(~RoundBit(round + 1), std::memory_order_relaxed);
   generation_.store(round + 1, std::memory_order_release);
-  internal::FutexWake(generation_, internal::kWakeAll);
+  base_internal::FutexWake(generation_, base_internal::kWakeAll);
 }
 
 absl::Status BarrierState::BrokenError(BreakReason reason) const {
@@ -102,14 +102,14 @@ absl::StatusOr<uint32_t> BarrierState::Wait(absl::Duration timeout,
     broken_rounds_.fetch_and(~RoundBit(round + 1), std::memory_order_relaxed);
     generation_.store(round + 1, std::memory_order_release);
     Leave();
-    internal::FutexWake(generation_, internal::kWakeAll);
+    base_internal::FutexWake(generation_, base_internal::kWakeAll);
     return index;
   }
   Leave();
 
   while (generation_.load(std::memory_order_acquire) == round) {
-    if (internal::FutexWaitUntil(generation_, round, deadline) !=
-        internal::FutexResult::kTimedOut) {
+    if (base_internal::FutexWaitUntil(generation_, round, deadline) !=
+        base_internal::FutexResult::kTimedOut) {
       continue;
     }
     Enter();
@@ -147,8 +147,9 @@ void BarrierState::Reset() {
 }
 
 Barrier::Barrier(uint32_t parties, Action action, absl::Duration timeout)
-    : Barrier(State::CreateOrDie(internal::kBarrierObject, parties, timeout),
-              std::move(action)) {}
+    : Barrier(
+          State::CreateOrDie(sync_internal::kBarrierObject, parties, timeout),
+          std::move(action)) {}
 
 absl::StatusOr<Barrier> Barrier::Create(uint32_t parties, Action action,
                                         absl::Duration timeout) {
@@ -156,13 +157,14 @@ absl::StatusOr<Barrier> Barrier::Create(uint32_t parties, Action action,
     return valid;
   }
   absl::StatusOr<State> state =
-      State::Create(internal::kBarrierObject, parties, timeout);
+      State::Create(sync_internal::kBarrierObject, parties, timeout);
   if (!state.ok()) return state.status();
   return Barrier(*std::move(state), std::move(action));
 }
 
 absl::StatusOr<Barrier> Barrier::Attach(const SharedRef& ref, Action action) {
-  absl::StatusOr<State> state = State::Attach(ref, internal::kBarrierObject);
+  absl::StatusOr<State> state =
+      State::Attach(ref, sync_internal::kBarrierObject);
   if (!state.ok()) return state.status();
   return Barrier(*std::move(state), std::move(action));
 }

@@ -122,11 +122,11 @@ class BarrierState {
 static_assert(std::is_standard_layout_v<BarrierState>);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 
-namespace internal {
+namespace sync_internal {
 // The name a Barrier is reported by, and its block's kind.
 inline constexpr char kBarrierKind[] = "Barrier";
-inline constexpr SharedKind kBarrierObject{7, kBarrierKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kBarrierObject{7, kBarrierKind};
+}  // namespace sync_internal
 
 // A handle to a `BarrierState` in the shared heap, with its action.
 class Barrier {
@@ -165,7 +165,7 @@ class Barrier {
   SharedRef ref() const { return state_.ref(); }
 
  private:
-  using State = internal::SharedState<BarrierState>;
+  using State = shm_internal::SharedState<BarrierState>;
   Barrier(State state, Action action)
       : state_(std::move(state)), action_(std::move(action)) {}
 

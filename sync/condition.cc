@@ -32,8 +32,8 @@ Waited ConditionState::Sleep(absl::Time deadline,
   // Only a changed sequence is a notification: signals and stray wakes of
   // the word send the waiter back to sleep.
   while (sequence_.load(std::memory_order_relaxed) == sequence &&
-         internal::FutexWaitUntil(sequence_, sequence, deadline) !=
-             internal::FutexResult::kTimedOut) {
+         base_internal::FutexWaitUntil(sequence_, sequence, deadline) !=
+             base_internal::FutexResult::kTimedOut) {
   }
   waiters_.fetch_sub(1, std::memory_order_relaxed);
   const bool notified = sequence_.load(std::memory_order_relaxed) != sequence;
@@ -76,22 +76,22 @@ absl::Status ConditionState::Wake(bool holds_lock, int count) {
     return absl::OkStatus();
   }
   sequence_.fetch_add(1, std::memory_order_seq_cst);
-  internal::FutexWake(sequence_, count);
+  base_internal::FutexWake(sequence_, count);
   return absl::OkStatus();
 }
 
 Condition::Condition() : Condition(RLock()) {}
 
 Condition::Condition(Lock lock)
-    : state_(State::CreateOrDie(internal::kConditionObject)),
+    : state_(State::CreateOrDie(sync_internal::kConditionObject)),
       lock_(std::move(lock)) {}
 
 Condition::Condition(RLock lock)
-    : state_(State::CreateOrDie(internal::kConditionObject)),
+    : state_(State::CreateOrDie(sync_internal::kConditionObject)),
       lock_(std::move(lock)) {}
 
 absl::StatusOr<Condition> Condition::CreateWith(AnyLock lock) {
-  absl::StatusOr<State> state = State::Create(internal::kConditionObject);
+  absl::StatusOr<State> state = State::Create(sync_internal::kConditionObject);
   if (!state.ok()) return state.status();
   return Condition(*std::move(state), std::move(lock));
 }
@@ -113,11 +113,11 @@ absl::StatusOr<Condition> Condition::Create(RLock lock) {
 absl::StatusOr<Condition> Condition::Attach(const SharedRef& condition,
                                             const SharedRef& lock) {
   absl::StatusOr<State> state =
-      State::Attach(condition, internal::kConditionObject);
+      State::Attach(condition, sync_internal::kConditionObject);
   if (!state.ok()) return state.status();
-  absl::StatusOr<uint32_t> kind = internal::ObjectKindCode(lock);
+  absl::StatusOr<uint32_t> kind = shm_internal::ObjectKindCode(lock);
   if (!kind.ok()) return kind.status();
-  if (*kind == internal::kLockObject.code) {
+  if (*kind == sync_internal::kLockObject.code) {
     absl::StatusOr<Lock> attached = Lock::Attach(lock);
     if (!attached.ok()) return attached.status();
     return Condition(*std::move(state), *std::move(attached));
@@ -166,7 +166,7 @@ absl::Status Condition::Notify(int count) {
       [&](auto& lock) { return state_->Notify(lock.state(), count); }, lock_);
 }
 
-absl::Status Condition::NotifyAll() { return Notify(internal::kWakeAll); }
+absl::Status Condition::NotifyAll() { return Notify(base_internal::kWakeAll); }
 
 SharedRef Condition::lock_ref() const {
   return std::visit([](const auto& lock) { return lock.ref(); }, lock_);

@@ -120,11 +120,11 @@ class ConditionState {
 static_assert(std::is_standard_layout_v<ConditionState>);
 static_assert(sizeof(ConditionState) == 8);
 
-namespace internal {
+namespace sync_internal {
 // The name a Condition is reported by, and its block's kind.
 inline constexpr char kConditionKind[] = "Condition";
-inline constexpr SharedKind kConditionObject{5, kConditionKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kConditionObject{5, kConditionKind};
+}  // namespace sync_internal
 
 // A handle: a `ConditionState` in the shared heap and the lock it is bound to.
 // Copies share both.
@@ -173,7 +173,7 @@ class Condition {
   SharedRef lock_ref() const;
 
  private:
-  using State = internal::SharedState<ConditionState>;
+  using State = shm_internal::SharedState<ConditionState>;
   using AnyLock = std::variant<RLock, Lock>;
   Condition(State state, AnyLock lock)
       : state_(std::move(state)), lock_(std::move(lock)) {}

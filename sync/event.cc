@@ -10,7 +10,7 @@ namespace mp {
 
 void EventState::Set() {
   if (word_.exchange(kSet, std::memory_order_release) == kClearWithWaiters) {
-    internal::FutexWake(word_, internal::kWakeAll);
+    base_internal::FutexWake(word_, base_internal::kWakeAll);
   }
 }
 
@@ -28,9 +28,9 @@ bool EventState::Wait(absl::Duration timeout) {
 }
 
 bool EventState::WaitUntil(absl::Time deadline) {
-  for (int round = 0; round < internal::kSpinRounds; ++round) {
+  for (int round = 0; round < sync_internal::kSpinRounds; ++round) {
     if (IsSet()) return true;
-    internal::SpinPause();
+    base_internal::SpinPause();
   }
   for (;;) {
     uint32_t seen = word_.load(std::memory_order_acquire);
@@ -40,8 +40,8 @@ bool EventState::WaitUntil(absl::Time deadline) {
                                      std::memory_order_relaxed)) {
       continue;
     }
-    if (internal::FutexWaitUntil(word_, kClearWithWaiters, deadline) ==
-        internal::FutexResult::kTimedOut) {
+    if (base_internal::FutexWaitUntil(word_, kClearWithWaiters, deadline) ==
+        base_internal::FutexResult::kTimedOut) {
       return IsSet();
     }
   }

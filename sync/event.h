@@ -85,17 +85,17 @@ class EventState {
 static_assert(std::is_standard_layout_v<EventState>);
 static_assert(sizeof(EventState) == 4);
 
-namespace internal {
+namespace sync_internal {
 // The name an Event travels and is reported by, and its block's kind.
 inline constexpr char kEventKind[] = "Event";
-inline constexpr SharedKind kEventObject{6, kEventKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kEventObject{6, kEventKind};
+}  // namespace sync_internal
 
 // A handle to an `EventState` in the shared heap. Copies share it.
 // `Event::Create()` returns an error where the constructor would abort;
 // `Event::Attach(ref)` maps the event another process's `ref()` describes.
-class Event
-    : public internal::SharedHandle<Event, EventState, internal::kEventObject> {
+class Event : public shm_internal::SharedHandle<Event, EventState,
+                                                sync_internal::kEventObject> {
  public:
   // A clear event; aborts with a message when the shared heap has no memory
   // left (use `Create` to get an error instead).
@@ -116,7 +116,8 @@ class Event
 
 // An Event travels by reference (shm/shared_ref_codec.h).
 template <>
-struct Codec<Event> : internal::HandleCodec<Event, internal::kEventKind> {};
+struct Codec<Event>
+    : shm_internal::HandleCodec<Event, sync_internal::kEventKind> {};
 
 }  // namespace mp
 

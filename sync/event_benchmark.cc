@@ -32,10 +32,10 @@ void BM_RawFutexPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
 
-// Baseline with Event's waiting: each side spins internal::kSpinRounds
+// Baseline with Event's waiting: each side spins sync_internal::kSpinRounds
 // pauses for its turn before it sleeps.
 void BM_RawFutexSpinPingPong(benchmark::State& state) {
-  bench::SpinThenSleepPingPong(state, internal::kSpinRounds);
+  bench::SpinThenSleepPingPong(state, sync_internal::kSpinRounds);
 }
 BENCHMARK(BM_RawFutexSpinPingPong)->UseRealTime();
 

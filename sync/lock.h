@@ -80,7 +80,7 @@ namespace mp {
 // The lock itself, for placement in shared memory. Layout: the two 32-bit
 // words documented in sync/internal/owner_word.h (owner = process id). Neither
 // copyable nor movable: its address is its identity.
-class ABSL_LOCKABLE LockState : public internal::LockableCalls<LockState> {
+class ABSL_LOCKABLE LockState : public sync_internal::LockableCalls<LockState> {
  public:
   constexpr LockState() = default;
   LockState(const LockState&) = delete;
@@ -118,7 +118,7 @@ class ABSL_LOCKABLE LockState : public internal::LockableCalls<LockState> {
 
  private:
   static uint32_t Self() {
-    return static_cast<uint32_t>(internal::CurrentProcessId());
+    return static_cast<uint32_t>(base_internal::CurrentProcessId());
   }
   static absl::Time DeadlineAfter(absl::Duration timeout) {
     return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
@@ -126,17 +126,17 @@ class ABSL_LOCKABLE LockState : public internal::LockableCalls<LockState> {
   }
   static absl::Status NotHeldError();
 
-  internal::OwnerWord word_;
+  sync_internal::OwnerWord word_;
 };
 
 static_assert(std::is_standard_layout_v<LockState>);
 static_assert(sizeof(LockState) == 8 && alignof(LockState) == 4);
 
-namespace internal {
+namespace sync_internal {
 // The name a Lock travels and is reported by, and its block's kind.
 inline constexpr char kLockKind[] = "Lock";
-inline constexpr SharedKind kLockObject{1, kLockKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kLockObject{1, kLockKind};
+}  // namespace sync_internal
 
 // A handle to a `LockState` in the shared heap. Copies share the lock.
 // `Lock::Create()` returns an error where the constructor would abort;
@@ -144,13 +144,14 @@ inline constexpr SharedKind kLockObject{1, kLockKind};
 // (see shm/internal/shared_object.h for both).
 //
 // The standard Lockable calls, lock(), try_lock(), try_lock_for(timeout)
-// and unlock(), come from internal::LockableCalls
+// and unlock(), come from sync_internal::LockableCalls
 // (sync/internal/lockable_calls.h): std::lock_guard, std::unique_lock and
 // std::scoped_lock take the lock, and clang's thread-safety analysis checks
 // what it guards (`int hits ABSL_GUARDED_BY(lock);`).
 class ABSL_LOCKABLE Lock
-    : public internal::SharedHandle<Lock, LockState, internal::kLockObject>,
-      public internal::LockableCalls<Lock> {
+    : public shm_internal::SharedHandle<Lock, LockState,
+                                        sync_internal::kLockObject>,
+      public sync_internal::LockableCalls<Lock> {
  public:
   // Allocates a new, unlocked lock. Aborts with a message if the shared heap
   // has no memory left (as `new` does); use `Create` to get an error instead.
@@ -174,7 +175,8 @@ class ABSL_LOCKABLE Lock
 // A Lock travels by reference (shm/shared_ref_codec.h): the receiver gets
 // the same lock.
 template <>
-struct Codec<Lock> : internal::HandleCodec<Lock, internal::kLockKind> {};
+struct Codec<Lock> : shm_internal::HandleCodec<Lock, sync_internal::kLockKind> {
+};
 
 }  // namespace mp
 

@@ -63,7 +63,8 @@ namespace mp {
 // The recursive lock itself, for placement in shared memory. Layout: the
 // owner word of sync/internal/owner_word.h (owner = kernel thread id), then
 // the recursion depth, written only by the owner.
-class ABSL_LOCKABLE RLockState : public internal::LockableCalls<RLockState> {
+class ABSL_LOCKABLE RLockState
+    : public sync_internal::LockableCalls<RLockState> {
  public:
   constexpr RLockState() = default;
   RLockState(const RLockState&) = delete;
@@ -84,7 +85,7 @@ class ABSL_LOCKABLE RLockState : public internal::LockableCalls<RLockState> {
 
   // Whether the calling thread holds the lock.
   bool HeldByThisThread() const {
-    return Owner() == static_cast<uint32_t>(internal::CurrentThreadId());
+    return Owner() == static_cast<uint32_t>(base_internal::CurrentThreadId());
   }
 
   // The calling thread's recursion depth: 0 when it does not hold the lock.
@@ -101,32 +102,33 @@ class ABSL_LOCKABLE RLockState : public internal::LockableCalls<RLockState> {
   uint32_t Owner() const { return word_.Holder(); }
   Acquired AcquireAt(bool block, absl::Time deadline);
 
-  internal::OwnerWord word_;
+  sync_internal::OwnerWord word_;
   uint32_t depth_ = 0;
 };
 
 static_assert(std::is_standard_layout_v<RLockState>);
 static_assert(sizeof(RLockState) == 12 && alignof(RLockState) == 4);
 
-namespace internal {
+namespace sync_internal {
 // The name an RLock travels and is reported by, and its block's kind.
 inline constexpr char kRLockKind[] = "RLock";
-inline constexpr SharedKind kRLockObject{2, kRLockKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kRLockObject{2, kRLockKind};
+}  // namespace sync_internal
 
 // A handle to an `RLockState` in the shared heap. Copies share the lock.
 // `RLock::Create()` returns an error where the constructor would abort;
 // `RLock::Attach(ref)` maps the lock another process's `ref()` describes.
 //
 // The standard Lockable calls, lock(), try_lock(), try_lock_for(timeout)
-// and unlock(), come from internal::LockableCalls
+// and unlock(), come from sync_internal::LockableCalls
 // (sync/internal/lockable_calls.h): std::lock_guard, std::unique_lock and
 // std::scoped_lock take the lock (a level deeper each time, for its owner), and
 // clang's thread-safety analysis checks what it guards (`int hits
 // ABSL_GUARDED_BY(lock);`).
 class ABSL_LOCKABLE RLock
-    : public internal::SharedHandle<RLock, RLockState, internal::kRLockObject>,
-      public internal::LockableCalls<RLock> {
+    : public shm_internal::SharedHandle<RLock, RLockState,
+                                        sync_internal::kRLockObject>,
+      public sync_internal::LockableCalls<RLock> {
  public:
   // Allocates a new, unlocked lock; aborts with a message when the shared
   // heap has no memory left (use `Create` to get an error instead).
@@ -160,7 +162,7 @@ inline Acquired RLockState::AcquireUntil(absl::Time deadline) {
 }
 
 inline Acquired RLockState::AcquireAt(bool block, absl::Time deadline) {
-  const uint32_t self = static_cast<uint32_t>(internal::CurrentThreadId());
+  const uint32_t self = static_cast<uint32_t>(base_internal::CurrentThreadId());
   if (ABSL_PREDICT_TRUE(word_.TryAcquire(self))) {
     depth_ = 1;
     return Acquired::Held();
@@ -185,7 +187,8 @@ inline absl::Status RLockState::Release() {
 
 // An RLock travels by reference (shm/shared_ref_codec.h).
 template <>
-struct Codec<RLock> : internal::HandleCodec<RLock, internal::kRLockKind> {};
+struct Codec<RLock>
+    : shm_internal::HandleCodec<RLock, sync_internal::kRLockKind> {};
 
 }  // namespace mp
 

@@ -10,9 +10,9 @@
 namespace mp {
 namespace {
 
-using internal::SharedKind;
+using shm_internal::SharedKind;
 
-absl::Status CheckInitialValue(SharedKind kind, uint32_t value) {
+absl::Status CheckInitialValue(shm_internal::SharedKind kind, uint32_t value) {
   if (value > SemaphoreState::kMaxValue) {
     return absl::InvalidArgumentError(
         absl::StrCat(kind.name, ": initial value ", value,
@@ -25,9 +25,9 @@ absl::Status CheckInitialValue(SharedKind kind, uint32_t value) {
 
 bool SemaphoreState::AcquireSlow(bool block, absl::Time deadline) {
   if (!block) return false;
-  for (int round = 0; round < internal::kSpinRounds; ++round) {
+  for (int round = 0; round < sync_internal::kSpinRounds; ++round) {
     if (value_.load(std::memory_order_relaxed) > 0 && TryTake()) return true;
-    internal::SpinPause();
+    base_internal::SpinPause();
   }
   // Registering before the last look at the count pairs with Release, which
   // raises the count before it reads waiters_: one of the two sees the other.
@@ -38,8 +38,8 @@ bool SemaphoreState::AcquireSlow(bool block, absl::Time deadline) {
       taken = true;
       break;
     }
-    if (internal::FutexWaitUntil(value_, 0, deadline) ==
-        internal::FutexResult::kTimedOut) {
+    if (base_internal::FutexWaitUntil(value_, 0, deadline) ==
+        base_internal::FutexResult::kTimedOut) {
       // A release may have woken us just as time ran out: use its unit
       // rather than leave it behind with other waiters asleep.
       taken = TryTake();
@@ -61,43 +61,45 @@ absl::Status SemaphoreState::Release() {
   } while (!value_.compare_exchange_weak(
       seen, seen + 1, std::memory_order_seq_cst, std::memory_order_relaxed));
   if (waiters_.load(std::memory_order_seq_cst) > 0) {
-    internal::FutexWake(value_, 1);
+    base_internal::FutexWake(value_, 1);
   }
   return absl::OkStatus();
 }
 
 Semaphore::Semaphore(uint32_t value)
-    : state_(State::CreateOrDie(internal::kSemaphoreObject, value)) {}
+    : state_(State::CreateOrDie(sync_internal::kSemaphoreObject, value)) {}
 
 absl::StatusOr<Semaphore> Semaphore::Create(uint32_t value) {
-  if (absl::Status valid = CheckInitialValue(internal::kSemaphoreObject, value);
+  if (absl::Status valid =
+          CheckInitialValue(sync_internal::kSemaphoreObject, value);
       !valid.ok()) {
     return valid;
   }
   absl::StatusOr<State> state =
-      State::Create(internal::kSemaphoreObject, value);
+      State::Create(sync_internal::kSemaphoreObject, value);
   if (!state.ok()) return state.status();
   return Semaphore(*std::move(state));
 }
 
 absl::StatusOr<Semaphore> Semaphore::Attach(const SharedRef& ref) {
-  absl::StatusOr<State> state = State::Attach(ref, internal::kSemaphoreObject);
+  absl::StatusOr<State> state =
+      State::Attach(ref, sync_internal::kSemaphoreObject);
   if (!state.ok()) return state.status();
   return Semaphore(*std::move(state));
 }
 
 BoundedSemaphore::BoundedSemaphore(uint32_t value)
-    : Semaphore(State::CreateOrDie(internal::kBoundedSemaphoreObject, value,
-                                   value)) {}
+    : Semaphore(State::CreateOrDie(sync_internal::kBoundedSemaphoreObject,
+                                   value, value)) {}
 
 absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Create(uint32_t value) {
   if (absl::Status valid =
-          CheckInitialValue(internal::kBoundedSemaphoreObject, value);
+          CheckInitialValue(sync_internal::kBoundedSemaphoreObject, value);
       !valid.ok()) {
     return valid;
   }
   absl::StatusOr<State> state =
-      State::Create(internal::kBoundedSemaphoreObject, value, value);
+      State::Create(sync_internal::kBoundedSemaphoreObject, value, value);
   if (!state.ok()) return state.status();
   return BoundedSemaphore(*std::move(state));
 }
@@ -105,7 +107,7 @@ absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Create(uint32_t value) {
 absl::StatusOr<BoundedSemaphore> BoundedSemaphore::Attach(
     const SharedRef& ref) {
   absl::StatusOr<State> state =
-      State::Attach(ref, internal::kBoundedSemaphoreObject);
+      State::Attach(ref, sync_internal::kBoundedSemaphoreObject);
   if (!state.ok()) return state.status();
   return BoundedSemaphore(*std::move(state));
 }

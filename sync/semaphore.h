@@ -146,7 +146,7 @@ class Semaphore {
   static Semaphore Placeholder() { return Semaphore(State()); }
 
  protected:
-  using State = internal::SharedState<SemaphoreState>;
+  using State = shm_internal::SharedState<SemaphoreState>;
   explicit Semaphore(State state) : state_(std::move(state)) {}
 
  private:
@@ -188,19 +188,20 @@ inline bool SemaphoreState::AcquireUntil(absl::Time deadline) {
 }
 
 // Semaphores travel by reference (shm/shared_ref_codec.h).
-namespace internal {
+namespace sync_internal {
 inline constexpr char kSemaphoreKind[] = "Semaphore";
 inline constexpr char kBoundedSemaphoreKind[] = "BoundedSemaphore";
-inline constexpr SharedKind kSemaphoreObject{3, kSemaphoreKind};
-inline constexpr SharedKind kBoundedSemaphoreObject{4, kBoundedSemaphoreKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kSemaphoreObject{3, kSemaphoreKind};
+inline constexpr shm_internal::SharedKind kBoundedSemaphoreObject{
+    4, kBoundedSemaphoreKind};
+}  // namespace sync_internal
 template <>
 struct Codec<Semaphore>
-    : internal::HandleCodec<Semaphore, internal::kSemaphoreKind> {};
+    : shm_internal::HandleCodec<Semaphore, sync_internal::kSemaphoreKind> {};
 template <>
 struct Codec<BoundedSemaphore>
-    : internal::HandleCodec<BoundedSemaphore, internal::kBoundedSemaphoreKind> {
-};
+    : shm_internal::HandleCodec<BoundedSemaphore,
+                                sync_internal::kBoundedSemaphoreKind> {};
 
 }  // namespace mp
 

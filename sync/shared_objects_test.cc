@@ -68,8 +68,8 @@ TEST(SharedObjectsTest, KindsAreChecked) {
   }
   // Encoded as a Lock reference to memory that no longer holds one.
   std::string bytes;
-  internal::Writer writer(bytes);
-  internal::EncodeSharedRef("Lock", gone, writer);
+  serialize_internal::Writer writer(bytes);
+  shm_internal::EncodeSharedRef("Lock", gone, writer);
   EXPECT_FALSE(Loads<Lock>(bytes).ok());
 }
 

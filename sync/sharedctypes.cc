@@ -11,7 +11,7 @@
 #include "base/segment_name.h"
 #include "shm/internal/shared_object.h"
 
-namespace mp::internal {
+namespace mp::sync_internal {
 namespace {
 
 // The front of a Value or Array block's payload; the elements follow at
@@ -24,7 +24,7 @@ struct TypedHeader {
   uint32_t reserved;
   uint64_t lock_offset;
   uint64_t lock_size;
-  char lock_segment[kMaxSegmentNameLength + 1];
+  char lock_segment[base_internal::kMaxSegmentNameLength + 1];
 };
 
 size_t DataOffset() {
@@ -33,10 +33,13 @@ size_t DataOffset() {
 }
 
 TypedHeader* HeaderOf(const std::shared_ptr<SharedBlock>& block) {
-  return std::launder(reinterpret_cast<TypedHeader*>(ObjectPayload(*block)));
+  return std::launder(
+      reinterpret_cast<TypedHeader*>(shm_internal::ObjectPayload(*block)));
 }
 
-SharedKind KindOf(bool array) { return array ? kArrayObject : kValueObject; }
+shm_internal::SharedKind KindOf(bool array) {
+  return array ? kArrayObject : kValueObject;
+}
 
 }  // namespace
 
@@ -51,13 +54,15 @@ absl::StatusOr<TypedStorage> TypedStorage::Create(bool array,
                      " bytes: too large"));
   }
   absl::StatusOr<std::shared_ptr<SharedBlock>> block =
-      AllocateObject(KindOf(array), DataOffset() + element_size * count);
+      shm_internal::AllocateObject(KindOf(array),
+                                   DataOffset() + element_size * count);
   if (!block.ok()) return block.status();
-  TypedHeader* header = new (ObjectPayload(**block)) TypedHeader{};
+  TypedHeader* header =
+      new (shm_internal::ObjectPayload(**block)) TypedHeader{};
   header->element_size = element_size;
   header->element_alignment = element_alignment;
   header->count = count;
-  std::byte* data = ObjectPayload(**block) + DataOffset();
+  std::byte* data = shm_internal::ObjectPayload(**block) + DataOffset();
   return TypedStorage(*std::move(block), data, count, array);
 }
 
@@ -66,11 +71,11 @@ absl::StatusOr<TypedStorage> TypedStorage::Attach(const SharedRef& ref,
                                                   size_t element_size,
                                                   size_t element_alignment) {
   absl::StatusOr<std::shared_ptr<SharedBlock>> block =
-      AttachObject(ref, KindOf(array), DataOffset());
+      shm_internal::AttachObject(ref, KindOf(array), DataOffset());
   if (!block.ok()) return block.status();
   const TypedHeader* header = HeaderOf(*block);
   const size_t available =
-      (*block)->size() - kSharedPayloadOffset - DataOffset();
+      (*block)->size() - shm_internal::kSharedPayloadOffset - DataOffset();
   if (header->element_size != element_size ||
       header->element_alignment != element_alignment) {
     return absl::InvalidArgumentError(
@@ -85,7 +90,7 @@ absl::StatusOr<TypedStorage> TypedStorage::Attach(const SharedRef& ref,
                      ": claims ", header->count, " elements but has room for ",
                      available / element_size));
   }
-  std::byte* data = ObjectPayload(**block) + DataOffset();
+  std::byte* data = shm_internal::ObjectPayload(**block) + DataOffset();
   const size_t count = header->count;
   return TypedStorage(*std::move(block), data, count, array);
 }
@@ -193,4 +198,4 @@ absl::Status SetCharArrayRaw(const TypedStorage& storage,
   return absl::OkStatus();
 }
 
-}  // namespace mp::internal
+}  // namespace mp::sync_internal

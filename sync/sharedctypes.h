@@ -88,7 +88,7 @@
 #include "sync/rlock.h"
 
 namespace mp {
-namespace internal {
+namespace sync_internal {
 
 // Which lock a typed block records, so that Attach can find it.
 enum class RecordedLock : uint32_t { kNone = 0, kLock = 1, kRLock = 2 };
@@ -157,7 +157,8 @@ absl::Status ByteStringTooLong(const TypedStorage& storage, size_t length);
 template <typename T>
 absl::StatusOr<std::vector<T>> CopySlice(std::span<const T> elements,
                                          const Slice& slice) {
-  absl::StatusOr<SliceRange> range = ResolveSlice(slice, elements.size());
+  absl::StatusOr<shm_internal::SliceRange> range =
+      shm_internal::ResolveSlice(slice, elements.size());
   if (!range.ok()) return range.status();
   std::vector<T> out;
   out.reserve(range->count);
@@ -170,7 +171,8 @@ absl::StatusOr<std::vector<T>> CopySlice(std::span<const T> elements,
 template <typename T>
 absl::Status AssignSlice(const TypedStorage& storage, std::span<T> elements,
                          const Slice& slice, std::span<const T> values) {
-  absl::StatusOr<SliceRange> range = ResolveSlice(slice, elements.size());
+  absl::StatusOr<shm_internal::SliceRange> range =
+      shm_internal::ResolveSlice(slice, elements.size());
   if (!range.ok()) return range.status();
   if (range->count != values.size()) {
     return SliceSizeMismatch(storage, range->count, values.size());
@@ -292,7 +294,7 @@ absl::StatusOr<LockType> AttachRecordedLock(const TypedStorage& storage) {
   return LockType::Attach(*ref);
 }
 
-}  // namespace internal
+}  // namespace sync_internal
 
 // One `T` in shared memory, without a lock: Python's `RawValue`.
 template <typename T>
@@ -304,14 +306,14 @@ class RawValue {
  public:
   // A value of `T{}` or `initial`; aborts with a message when the shared
   // heap has no memory left (use `Create` to get an error instead).
-  RawValue() : RawValue(internal::OrDie(Create())) {}
+  RawValue() : RawValue(sync_internal::OrDie(Create())) {}
   explicit RawValue(const T& initial)
-      : RawValue(internal::OrDie(Create(initial))) {}
+      : RawValue(sync_internal::OrDie(Create(initial))) {}
 
   // Errors: `ResourceExhausted` when the shared heap cannot grow.
   [[nodiscard]] static absl::StatusOr<RawValue> Create(const T& initial = T{}) {
-    absl::StatusOr<internal::TypedStorage> storage =
-        internal::TypedStorage::Create(false, sizeof(T), alignof(T), 1);
+    absl::StatusOr<sync_internal::TypedStorage> storage =
+        sync_internal::TypedStorage::Create(false, sizeof(T), alignof(T), 1);
     if (!storage.ok()) return storage.status();
     RawValue raw(*std::move(storage));
     std::memcpy(raw.get(), &initial, sizeof(T));
@@ -322,15 +324,17 @@ class RawValue {
   // Errors: `NotFound`; `InvalidArgument` when `ref` names something other
   // than a value of sizeof(T) bytes.
   [[nodiscard]] static absl::StatusOr<RawValue> Attach(const SharedRef& ref) {
-    absl::StatusOr<internal::TypedStorage> storage =
-        internal::TypedStorage::Attach(ref, false, sizeof(T), alignof(T));
+    absl::StatusOr<sync_internal::TypedStorage> storage =
+        sync_internal::TypedStorage::Attach(ref, false, sizeof(T), alignof(T));
     if (!storage.ok()) return storage.status();
     return RawValue(*std::move(storage));
   }
 
   // A handle to nothing, for decoders (shm/shared_ref_codec.h) to
   // overwrite; using it any other way is undefined.
-  static RawValue Placeholder() { return RawValue(internal::TypedStorage()); }
+  static RawValue Placeholder() {
+    return RawValue(sync_internal::TypedStorage());
+  }
 
   T* get() const { return std::launder(reinterpret_cast<T*>(storage_.data())); }
   T& operator*() const { return *get(); }
@@ -343,10 +347,10 @@ class RawValue {
  private:
   template <typename U, typename L>
   friend class Value;
-  explicit RawValue(internal::TypedStorage storage)
+  explicit RawValue(sync_internal::TypedStorage storage)
       : storage_(std::move(storage)) {}
 
-  internal::TypedStorage storage_;
+  sync_internal::TypedStorage storage_;
 };
 
 // A fixed-size array of `T` in shared memory, without a lock: Python's
@@ -364,17 +368,18 @@ class RawArray {
   // `RawArray<int32_t>(3)` is Python's `RawArray('i', 3)`, three zeros;
   // `RawArray<int32_t>({3})` is `RawArray('i', [3])`. Any contiguous
   // sequence of `T` (a std::vector, a std::array) gives elements too.
-  explicit RawArray(size_t size) : RawArray(internal::OrDie(Create(size))) {}
+  explicit RawArray(size_t size)
+      : RawArray(sync_internal::OrDie(Create(size))) {}
   RawArray(std::initializer_list<T> initial)
-      : RawArray(internal::OrDie(Create(std::span<const T>(initial)))) {}
+      : RawArray(sync_internal::OrDie(Create(std::span<const T>(initial)))) {}
   explicit RawArray(std::span<const T> initial)
-      : RawArray(internal::OrDie(Create(initial))) {}
+      : RawArray(sync_internal::OrDie(Create(initial))) {}
 
   // Errors: `InvalidArgument` for a size whose bytes overflow;
   // `ResourceExhausted` when the shared heap cannot grow.
   [[nodiscard]] static absl::StatusOr<RawArray> Create(size_t size) {
-    absl::StatusOr<internal::TypedStorage> storage =
-        internal::TypedStorage::Create(true, sizeof(T), alignof(T), size);
+    absl::StatusOr<sync_internal::TypedStorage> storage =
+        sync_internal::TypedStorage::Create(true, sizeof(T), alignof(T), size);
     if (!storage.ok()) return storage.status();
     RawArray raw(*std::move(storage));
     std::fill(raw.span().begin(), raw.span().end(), T{});
@@ -391,14 +396,16 @@ class RawArray {
   // Errors: `NotFound`; `InvalidArgument` when `ref` names something other
   // than an array of sizeof(T)-byte elements.
   [[nodiscard]] static absl::StatusOr<RawArray> Attach(const SharedRef& ref) {
-    absl::StatusOr<internal::TypedStorage> storage =
-        internal::TypedStorage::Attach(ref, true, sizeof(T), alignof(T));
+    absl::StatusOr<sync_internal::TypedStorage> storage =
+        sync_internal::TypedStorage::Attach(ref, true, sizeof(T), alignof(T));
     if (!storage.ok()) return storage.status();
     return RawArray(*std::move(storage));
   }
 
   // A handle to nothing, for decoders to overwrite.
-  static RawArray Placeholder() { return RawArray(internal::TypedStorage()); }
+  static RawArray Placeholder() {
+    return RawArray(sync_internal::TypedStorage());
+  }
 
   size_t size() const { return storage_.count(); }
 
@@ -417,12 +424,12 @@ class RawArray {
   // (`arr[mp::Slice{}]` is `arr[:]`). Aborts with a message for a zero step;
   // `GetSlice` returns that error instead.
   std::vector<T> operator[](const Slice& slice) const {
-    return internal::OrDie(GetSlice(slice));
+    return sync_internal::OrDie(GetSlice(slice));
   }
   // Errors: `InvalidArgument` for a zero step.
   [[nodiscard]] absl::StatusOr<std::vector<T>> GetSlice(
       const Slice& slice) const {
-    return internal::CopySlice<T>(span(), slice);
+    return sync_internal::CopySlice<T>(span(), slice);
   }
   // Python's `arr[start:stop:step] = values`; `values` must have as many
   // elements as the slice selects, since the array cannot change size.
@@ -430,7 +437,7 @@ class RawArray {
   // (nothing is written then).
   [[nodiscard]] absl::Status SetSlice(const Slice& slice,
                                       std::span<const T> values) const {
-    return internal::AssignSlice<T>(storage_, span(), slice, values);
+    return sync_internal::AssignSlice<T>(storage_, span(), slice, values);
   }
   [[nodiscard]] absl::Status SetSlice(const Slice& slice,
                                       std::initializer_list<T> values) const {
@@ -440,7 +447,7 @@ class RawArray {
   // For arrays of char, ctypes' `value` and `raw`: the bytes before the
   // first NUL, and all of them.
   std::string value() const requires std::is_same_v<T, char> {
-    return internal::CharArrayValue(span());
+    return sync_internal::CharArrayValue(span());
   }
   std::string raw() const requires std::is_same_v<T, char> {
     return std::string(span().data(), size());
@@ -450,26 +457,28 @@ class RawArray {
   // is longer than the array (nothing is written then).
   [[nodiscard]] absl::Status set_value(
       absl::string_view bytes) const requires std::is_same_v<T, char> {
-    return internal::SetCharArrayValue(storage_, span(), bytes);
+    return sync_internal::SetCharArrayValue(storage_, span(), bytes);
   }
   // Stores `bytes` at the front, without a NUL (ctypes' `arr.raw = ...`).
   // Errors: as set_value.
   [[nodiscard]] absl::Status set_raw(
       absl::string_view bytes) const requires std::is_same_v<T, char> {
-    return internal::SetCharArrayRaw(storage_, span(), bytes);
+    return sync_internal::SetCharArrayRaw(storage_, span(), bytes);
   }
 
   // Element `index` (negative counts from the end, as in Python).
   // Errors: `OutOfRange`.
   [[nodiscard]] absl::StatusOr<T> at(int64_t index) const {
-    absl::StatusOr<size_t> position = internal::ResolveIndex(storage_, index);
+    absl::StatusOr<size_t> position =
+        sync_internal::ResolveIndex(storage_, index);
     if (!position.ok()) return position.status();
     return span()[*position];
   }
 
   // Stores `value` at `index`. Errors: `OutOfRange`.
   [[nodiscard]] absl::Status Set(int64_t index, const T& value) const {
-    absl::StatusOr<size_t> position = internal::ResolveIndex(storage_, index);
+    absl::StatusOr<size_t> position =
+        sync_internal::ResolveIndex(storage_, index);
     if (!position.ok()) return position.status();
     span()[*position] = value;
     return absl::OkStatus();
@@ -482,10 +491,10 @@ class RawArray {
  private:
   template <typename U, typename L>
   friend class Array;
-  explicit RawArray(internal::TypedStorage storage)
+  explicit RawArray(sync_internal::TypedStorage storage)
       : storage_(std::move(storage)) {}
 
-  internal::TypedStorage storage_;
+  sync_internal::TypedStorage storage_;
 };
 
 // One `T` in shared memory guarded by a lock: Python's `Value`.
@@ -494,10 +503,11 @@ class ABSL_LOCKABLE Value {
  public:
   // A value of `T{}` or `initial` with a new lock; aborts with a message when
   // the shared heap has no memory left (use `Create`).
-  Value() : Value(internal::OrDie(Create())) {}
-  explicit Value(const T& initial) : Value(internal::OrDie(Create(initial))) {}
+  Value() : Value(sync_internal::OrDie(Create())) {}
+  explicit Value(const T& initial)
+      : Value(sync_internal::OrDie(Create(initial))) {}
   Value(const T& initial, LockType lock)
-      : Value(internal::OrDie(Create(initial, std::move(lock)))) {}
+      : Value(sync_internal::OrDie(Create(initial, std::move(lock)))) {}
 
   // Errors: `ResourceExhausted` when the shared heap cannot grow.
   [[nodiscard]] static absl::StatusOr<Value> Create(const T& initial = T{}) {
@@ -519,7 +529,7 @@ class ABSL_LOCKABLE Value {
     absl::StatusOr<RawValue<T>> raw = RawValue<T>::Attach(ref);
     if (!raw.ok()) return raw.status();
     absl::StatusOr<LockType> lock =
-        internal::AttachRecordedLock<LockType>(raw->storage_);
+        sync_internal::AttachRecordedLock<LockType>(raw->storage_);
     if (!lock.ok()) return lock.status();
     return Value(*std::move(raw), *std::move(lock));
   }
@@ -570,7 +580,8 @@ class ABSL_LOCKABLE Value {
       : raw_(std::move(raw)), lock_(std::move(lock)) {}
   Value(RawValue<T> raw, LockType lock)
       : raw_(std::move(raw)), lock_(std::move(lock)) {
-    raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(), lock_.ref());
+    raw_.storage_.RecordLock(sync_internal::RecordedLockOf<LockType>(),
+                             lock_.ref());
   }
 
   RawValue<T> raw_;
@@ -586,16 +597,16 @@ class ABSL_LOCKABLE Array {
   // with a message when the shared heap has no memory left (use `Create`).
   // Parentheses give a size and braces or a sequence give elements, as for
   // RawArray: `Array<float>({1.0, 2.0})` is Python's `Array('f', [1.0, 2.0])`.
-  explicit Array(size_t size) : Array(internal::OrDie(Create(size))) {}
+  explicit Array(size_t size) : Array(sync_internal::OrDie(Create(size))) {}
   Array(std::initializer_list<T> initial)
-      : Array(internal::OrDie(Create(std::span<const T>(initial)))) {}
+      : Array(sync_internal::OrDie(Create(std::span<const T>(initial)))) {}
   explicit Array(std::span<const T> initial)
-      : Array(internal::OrDie(Create(initial))) {}
+      : Array(sync_internal::OrDie(Create(initial))) {}
   // The same, guarded by `lock` (which other objects may share).
   Array(size_t size, LockType lock)
-      : Array(internal::OrDie(Create(size, std::move(lock)))) {}
+      : Array(sync_internal::OrDie(Create(size, std::move(lock)))) {}
   Array(std::initializer_list<T> initial, LockType lock)
-      : Array(internal::OrDie(
+      : Array(sync_internal::OrDie(
             Create(std::span<const T>(initial), std::move(lock)))) {}
 
   // Errors: `InvalidArgument` for a size whose bytes overflow;
@@ -626,7 +637,7 @@ class ABSL_LOCKABLE Array {
     absl::StatusOr<RawArray<T>> raw = RawArray<T>::Attach(ref);
     if (!raw.ok()) return raw.status();
     absl::StatusOr<LockType> lock =
-        internal::AttachRecordedLock<LockType>(raw->storage_);
+        sync_internal::AttachRecordedLock<LockType>(raw->storage_);
     if (!lock.ok()) return lock.status();
     return Array(*std::move(raw), *std::move(lock));
   }
@@ -671,20 +682,21 @@ class ABSL_LOCKABLE Array {
   // updated together need the lock held around them (`mp::LockGuard
   // guard(arr);`), as in Python; the default RLock lets the element
   // accessors take it again inside.
-  internal::SynchronizedElement<T, LockType> operator[](size_t index) const {
+  sync_internal::SynchronizedElement<T, LockType> operator[](
+      size_t index) const {
     return {&raw_[index], &lock_};
   }
-  internal::SynchronizedIterator<T, LockType> begin() const {
+  sync_internal::SynchronizedIterator<T, LockType> begin() const {
     return {raw_.begin(), &lock_};
   }
-  internal::SynchronizedIterator<T, LockType> end() const {
+  sync_internal::SynchronizedIterator<T, LockType> end() const {
     return {raw_.end(), &lock_};
   }
 
   // Python's `arr[start:stop:step]`, copied under one hold of the lock.
   // Aborts with a message for a zero step; `GetSlice` returns the error.
   std::vector<T> operator[](const Slice& slice) const {
-    return internal::OrDie(GetSlice(slice));
+    return sync_internal::OrDie(GetSlice(slice));
   }
   // Errors: `InvalidArgument` for a zero step.
   [[nodiscard]] absl::StatusOr<std::vector<T>> GetSlice(
@@ -751,7 +763,8 @@ class ABSL_LOCKABLE Array {
       : raw_(std::move(raw)), lock_(std::move(lock)) {}
   Array(RawArray<T> raw, LockType lock)
       : raw_(std::move(raw)), lock_(std::move(lock)) {
-    raw_.storage_.RecordLock(internal::RecordedLockOf<LockType>(), lock_.ref());
+    raw_.storage_.RecordLock(sync_internal::RecordedLockOf<LockType>(),
+                             lock_.ref());
   }
 
   RawArray<T> raw_;
@@ -785,27 +798,27 @@ template <typename T>
 // Values and arrays travel by reference (shm/shared_ref_codec.h). They
 // carry their element size in the block, which Attach checks, and a
 // Value/Array its lock's reference, which Attach follows.
-namespace internal {
+namespace sync_internal {
 inline constexpr char kRawValueKind[] = "RawValue";
 inline constexpr char kRawArrayKind[] = "RawArray";
 inline constexpr char kValueKind[] = "Value";
 inline constexpr char kArrayKind[] = "Array";
 // The blocks' kinds: raw or with a lock, by the element's count.
-inline constexpr SharedKind kValueObject{8, kValueKind};
-inline constexpr SharedKind kArrayObject{9, kArrayKind};
-}  // namespace internal
+inline constexpr shm_internal::SharedKind kValueObject{8, kValueKind};
+inline constexpr shm_internal::SharedKind kArrayObject{9, kArrayKind};
+}  // namespace sync_internal
 template <typename T>
 struct Codec<RawValue<T>>
-    : internal::HandleCodec<RawValue<T>, internal::kRawValueKind> {};
+    : shm_internal::HandleCodec<RawValue<T>, sync_internal::kRawValueKind> {};
 template <typename T>
 struct Codec<RawArray<T>>
-    : internal::HandleCodec<RawArray<T>, internal::kRawArrayKind> {};
+    : shm_internal::HandleCodec<RawArray<T>, sync_internal::kRawArrayKind> {};
 template <typename T, typename L>
 struct Codec<Value<T, L>>
-    : internal::HandleCodec<Value<T, L>, internal::kValueKind> {};
+    : shm_internal::HandleCodec<Value<T, L>, sync_internal::kValueKind> {};
 template <typename T, typename L>
 struct Codec<Array<T, L>>
-    : internal::HandleCodec<Array<T, L>, internal::kArrayKind> {};
+    : shm_internal::HandleCodec<Array<T, L>, sync_internal::kArrayKind> {};
 
 }  // namespace mp
 

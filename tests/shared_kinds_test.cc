@@ -28,24 +28,24 @@ namespace {
 using ::mp::testing::StatusIs;
 using ::testing::HasSubstr;
 
-constexpr internal::SharedKind kAll[] = {
-    internal::kLockObject,      internal::kRLockObject,
-    internal::kSemaphoreObject, internal::kBoundedSemaphoreObject,
-    internal::kConditionObject, internal::kEventObject,
-    internal::kBarrierObject,   internal::kValueObject,
-    internal::kArrayObject,     internal::kQueueObject,
+constexpr shm_internal::SharedKind kAll[] = {
+    sync_internal::kLockObject,      sync_internal::kRLockObject,
+    sync_internal::kSemaphoreObject, sync_internal::kBoundedSemaphoreObject,
+    sync_internal::kConditionObject, sync_internal::kEventObject,
+    sync_internal::kBarrierObject,   sync_internal::kValueObject,
+    sync_internal::kArrayObject,     process_internal::kQueueObject,
 };
 
 TEST(SharedKindsTest, NoTwoKindsShareACodeOrAName) {
   std::set<uint32_t> codes;
   std::set<std::string> names;
-  for (const internal::SharedKind& kind : kAll) {
+  for (const shm_internal::SharedKind& kind : kAll) {
     EXPECT_NE(kind.code, 0u) << kind.name;
     EXPECT_TRUE(codes.insert(kind.code).second)
         << kind.name << " reuses code " << kind.code;
     EXPECT_TRUE(names.insert(kind.name).second) << kind.name;
     // The header keeps the name NUL-terminated only when it is shorter.
-    EXPECT_LT(std::strlen(kind.name), internal::kSharedKindNameBytes)
+    EXPECT_LT(std::strlen(kind.name), shm_internal::kSharedKindNameBytes)
         << kind.name;
   }
 }

@@ -9,6 +9,9 @@
 # benchmark, a fuzzer or a testing/ helper, which are leaves nothing
 # includes) may include headers of its own package and of the packages
 # below it; a cc_library may depend on targets of its own package and
+# below. Each package keeps its internals in its own namespace,
+# mp::<package>_internal: a file (leaves too) may open only its own
+# package's, and a library file may name only those of its package and
 # below. Prints each violation and exits 1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,13 +31,28 @@ files = subprocess.run(["git", "ls-files", "*.h", "*.cc"], capture_output=True,
                        text=True, check=True).stdout.split()
 checked_files = 0
 include = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/', re.M)
+opens = re.compile(r'^\s*namespace (?:mp::)?([a-z]+)_internal\b', re.M)
+names = re.compile(r'(?<![\w:])(?:mp::)?([a-z]+)_internal::')
 for name in files:
     path = pathlib.Path(name)
     package = path.parts[0]
-    if package not in RANK or is_leaf(path):
+    if package not in RANK:
+        continue
+    text = path.read_text(errors="replace")
+    code = re.sub(r"//[^\n]*", "", text)  # Comments may cite any layer.
+    for match in opens.finditer(code):
+        if match.group(1) != package:
+            line_number = code.count("\n", 0, match.start()) + 1
+            violations.append(f"{name}:{line_number}: {package} opens "
+                              f"namespace {match.group(1)}_internal")
+    if is_leaf(path):
         continue
     checked_files += 1
-    text = path.read_text(errors="replace")
+    for match in names.finditer(code):
+        if match.group(1) in RANK and RANK[match.group(1)] > RANK[package]:
+            line_number = code.count("\n", 0, match.start()) + 1
+            violations.append(f"{name}:{line_number}: {package} names "
+                              f"{match.group(1)}_internal, a layer above")
     for line_number, line in enumerate(text.splitlines(), 1):
         match = include.match(line)
         if match and match.group(1) in RANK and RANK[match.group(1)] > RANK[package]:

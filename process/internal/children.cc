@@ -25,7 +25,7 @@
 #include "base/task.h"
 #include "shm/shared_heap.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 namespace {
 
 // What a child reaped by someone else (SIGCHLD ignored, a stray waitpid)
@@ -41,7 +41,7 @@ int DecodeWaitStatus(int status) {
 struct ProcessState {
   // A fork while another thread holds the mutex must not leave the child's
   // copy locked; see the atfork handlers below.
-  Mutex mutex;
+  base_internal::Mutex mutex;
   std::vector<std::shared_ptr<ChildRecord>> children ABSL_GUARDED_BY(mutex);
   Identity identity ABSL_GUARDED_BY(mutex);
   int child_counter ABSL_GUARDED_BY(mutex) = 0;
@@ -91,7 +91,7 @@ void WatchLifeline(int fd) {
 
 void ExitHook(int status, void*) {
   FlushStandardStreams();
-  UnlinkOwnArenas();
+  shm_internal::UnlinkOwnArenas();
   _exit(status);
 }
 
@@ -110,7 +110,7 @@ ChildRecord::ChildRecord(std::string name, bool daemon)
     : name_(std::move(name)), daemon_(daemon) {}
 
 void ChildRecord::Started(pid_t pid) {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   pid_ = pid;
   // Without pidfds (kernels before 5.3), waits with a timeout poll waitpid.
   // (pidfd_open's descriptors are close-on-exec.)
@@ -124,14 +124,14 @@ ChildRecord::~ChildRecord() {
 }
 
 int ChildRecord::sentinel() const {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   return pidfd_;
 }
 
 std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
   int pidfd;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (exitcode_.has_value()) return exitcode_;
     pidfd = pidfd_;
   }
@@ -143,12 +143,12 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
       // The child has exited when its pidfd is readable; a failed poll
       // falls through to the check below, as a timeout does.
       pollfd ready = {pidfd, POLLIN, 0};
-      (void)PollUntil({&ready, 1}, deadline);
+      (void)base_internal::PollUntil({&ready, 1}, deadline);
     } else {
       // No pidfd: a blocking waitpid when there is no deadline, otherwise
       // short sleeps (only on kernels older than 5.3).
       while (absl::Now() < deadline) {
-        MutexLock lock(mutex_);
+        base_internal::MutexLock lock(mutex_);
         if (exitcode_.has_value()) return exitcode_;
         int status;
         const pid_t reaped = waitpid(
@@ -163,7 +163,7 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
       }
     }
   }
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   if (exitcode_.has_value()) return exitcode_;
   int status;
   pid_t reaped;
@@ -178,7 +178,7 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
 }
 
 absl::Status ChildRecord::Signal(int signal) {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   if (exitcode_.has_value()) return absl::OkStatus();
   const int result = pidfd_ >= 0
                          ? static_cast<int>(syscall(SYS_pidfd_send_signal,
@@ -204,7 +204,7 @@ void ChildRecord::Forget() {
 
 void RegisterChild(std::shared_ptr<ChildRecord> child) {
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   std::erase_if(state.children, [](const std::shared_ptr<ChildRecord>& old) {
     return old->reaped();
   });
@@ -217,7 +217,7 @@ void RegisterChild(std::shared_ptr<ChildRecord> child) {
 
 void UnregisterChild(const ChildRecord* child) {
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   std::erase_if(state.children, [child](const std::shared_ptr<ChildRecord>& c) {
     return c.get() == child;
   });
@@ -227,7 +227,7 @@ std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
   std::vector<std::shared_ptr<ChildRecord>> snapshot;
   {
     ProcessState& state = State();
-    MutexLock guard(state.mutex);
+    base_internal::MutexLock guard(state.mutex);
     snapshot = state.children;
   }
   std::vector<std::shared_ptr<ChildRecord>> live;
@@ -235,7 +235,7 @@ std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
     if (!child->Poll().has_value()) live.push_back(std::move(child));
   }
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   // Polled above; reaped() needs no further system call.
   std::erase_if(state.children, [](const std::shared_ptr<ChildRecord>& child) {
     return child->reaped();
@@ -281,31 +281,31 @@ const Identity& IdentityLocked(ProcessState& state)
 
 Identity CurrentIdentity() {
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   return IdentityLocked(state);
 }
 
 std::string CurrentAuthKey() {
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   return IdentityLocked(state).authkey;
 }
 
 void SetCurrentAuthKey(std::string key) {
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   state.identity.authkey = std::move(key);
 }
 
 std::string NextChildIdentity() {
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   return absl::StrCat(state.identity.prefix, ++state.child_counter);
 }
 
 int LifelineReadEnd() {
   ProcessState& state = State();
-  MutexLock guard(state.mutex);
+  base_internal::MutexLock guard(state.mutex);
   if (state.lifeline[0] < 0 && pipe2(state.lifeline, O_CLOEXEC) != 0) {
     state.lifeline[0] = state.lifeline[1] = -1;
   }
@@ -313,7 +313,7 @@ int LifelineReadEnd() {
 }
 
 bool DeathSignalFollowsProcess() {
-  return CurrentThreadId() == CurrentProcessId();
+  return base_internal::CurrentThreadId() == base_internal::CurrentProcessId();
 }
 
 void BecomeChild(Identity identity, int lifeline) {
@@ -321,7 +321,7 @@ void BecomeChild(Identity identity, int lifeline) {
   bool daemon;
   pid_t parent_pid;
   {
-    MutexLock guard(state.mutex);
+    base_internal::MutexLock guard(state.mutex);
     for (const std::shared_ptr<ChildRecord>& child : state.children) {
       child->Forget();
     }
@@ -361,4 +361,4 @@ void FlushStandardStreams() {
   std::fflush(nullptr);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal

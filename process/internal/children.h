@@ -26,7 +26,7 @@
 #include "absl/time/time.h"
 #include "base/mutex.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // Everything is prepared before the fork: on these VMs each page the parent
 // (or the child) writes while both share memory costs a copy-on-write fault
@@ -70,7 +70,7 @@ class ChildRecord {
   pid_t pid_ = 0;
   const std::string name_;
   const bool daemon_;
-  mutable Mutex mutex_;
+  mutable base_internal::Mutex mutex_;
   int pidfd_ ABSL_GUARDED_BY(mutex_) = -1;
   std::optional<int> exitcode_ ABSL_GUARDED_BY(mutex_);
   std::atomic<bool> reaped_{false};
@@ -138,6 +138,6 @@ void ExitWithoutParentHandlers();
 // not duplicate it and an _exit does not lose it.
 void FlushStandardStreams();
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_CHILDREN_H_

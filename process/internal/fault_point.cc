@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace mp::internal {
+namespace mp::process_internal {
 namespace {
 
 std::atomic<uint64_t> passes_left{0};
@@ -23,4 +23,4 @@ void PassArmedFaultPoint() {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal

@@ -9,7 +9,8 @@
 // a test arms a place in the child it means to kill (a forked child
 // inherits the armed state), which then dies at the chosen pass.
 //
-//   internal::ArmFaultPoint(internal::FaultPlace::kQueuePutWritten, 5);
+//   using process_internal::FaultPlace;
+//   process_internal::ArmFaultPoint(FaultPlace::kQueuePutWritten, 5);
 //   for (...) (void)queue.Put(item);   // SIGKILL inside the 5th Put
 
 #ifndef MULTIPROCESS_PROCESS_INTERNAL_FAULT_POINT_H_
@@ -21,7 +22,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 enum class FaultPlace : uint32_t {
   kNone = 0,
@@ -50,6 +51,6 @@ inline void FaultPoint(FaultPlace place) {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_FAULT_POINT_H_

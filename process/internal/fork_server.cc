@@ -29,7 +29,7 @@
 #include "process/internal/target.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 namespace {
 
 // A request may name the lifeline and every passed descriptor; more than
@@ -56,7 +56,7 @@ struct Reply {
 // This process's connection to its server. Leaked: it is used by the exit
 // hook, which may run after static destructors.
 struct ClientState {
-  Mutex mutex;
+  base_internal::Mutex mutex;
   int fd ABSL_GUARDED_BY(mutex) = -1;
   pid_t server ABSL_GUARDED_BY(mutex) = 0;
   int server_pidfd ABSL_GUARDED_BY(mutex) = -1;
@@ -90,7 +90,7 @@ absl::Status SendAllWithFds(int socket, absl::string_view bytes,
                             const std::vector<int>& fds) {
   absl::Span<const int> attached = fds;
   while (!bytes.empty()) {
-    const ssize_t sent = SendWithFds(socket, bytes, attached);
+    const ssize_t sent = base_internal::SendWithFds(socket, bytes, attached);
     if (sent < 0) return absl::ErrnoToStatus(errno, "fork server: send");
     attached = {};
     bytes.remove_prefix(static_cast<size_t>(sent));
@@ -103,7 +103,7 @@ absl::Status SendAllWithFds(int socket, absl::string_view bytes,
 bool ReceiveWithFds(int socket, char* out, size_t size, std::vector<int>* fds) {
   size_t have = 0;
   while (have < size) {
-    char control[FdControlSpace(kMaxFds)];
+    char control[base_internal::FdControlSpace(kMaxFds)];
     iovec part = {out + have, size - have};
     msghdr message = {};
     message.msg_iov = &part;
@@ -113,7 +113,7 @@ bool ReceiveWithFds(int socket, char* out, size_t size, std::vector<int>* fds) {
     const ssize_t got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return false;
-    CollectPassedFds(message, fds);
+    base_internal::CollectPassedFds(message, fds);
     have += static_cast<size_t>(got);
   }
   return true;
@@ -152,7 +152,7 @@ void DisconnectLocked(ClientState& client, bool at_exit)
 
 void StopServerAtExit() {
   ClientState& client = Client();
-  MutexLock lock(client.mutex);
+  base_internal::MutexLock lock(client.mutex);
   DisconnectLocked(client, /*at_exit=*/true);
 }
 
@@ -174,7 +174,7 @@ absl::Status StartServerLocked(ClientState& client)
   const Identity current = CurrentIdentity();
   request.identity.name = "ForkServer";
   request.identity.prefix = current.prefix;
-  request.identity.parent_pid = CurrentProcessId();
+  request.identity.parent_pid = base_internal::CurrentProcessId();
   request.identity.parent_name = current.name;
   request.identity.authkey = current.authkey;
   request.target = *std::move(target);
@@ -322,7 +322,7 @@ absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
   absl::StatusOr<std::string> bytes = Dumps(request);
   if (!bytes.ok()) return bytes.status();
   ClientState& client = Client();
-  MutexLock lock(client.mutex);
+  base_internal::MutexLock lock(client.mutex);
   // A server that died (killed, say) is replaced once.
   for (int attempt = 0;; ++attempt) {
     if (client.fd < 0) {
@@ -342,7 +342,7 @@ absl::StatusOr<pid_t> ForkFromServer(const SpawnRequest& request) {
 
 pid_t ForkServerPid() {
   ClientState& client = Client();
-  MutexLock lock(client.mutex);
+  base_internal::MutexLock lock(client.mutex);
   return client.server;
 }
 
@@ -370,4 +370,4 @@ void ServeForks(Connection channel) {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal

@@ -32,7 +32,7 @@
 #include "process/connection.h"
 #include "process/internal/spawn.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // Has this process's fork server (started on first use; replaced once if
 // it has died) fork a child of this process that runs `request`; returns
@@ -49,6 +49,6 @@ pid_t ForkServerPid();
 // The server's body: the target of the spawned server process.
 void ServeForks(Connection channel);
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_FORK_SERVER_H_

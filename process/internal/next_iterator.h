@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // Range-for over an `Owner` whose Next() gives
 // absl::StatusOr<std::optional<R>>: each element is a result or an error,
@@ -43,6 +43,6 @@ class NextIterator {
   value_type current_ = absl::UnknownError("");
 };
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_NEXT_ITERATOR_H_

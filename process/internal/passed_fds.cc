@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 namespace {
 
 thread_local PassingDescriptors* passing = nullptr;
@@ -59,4 +59,4 @@ absl::StatusOr<int> AdoptPassedDescriptor(uint64_t index, const char* what) {
   return std::exchange(received[index], -1);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal

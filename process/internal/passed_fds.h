@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // The parent's side, around the encoding of one spawn's target.
 class PassingDescriptors {
@@ -57,6 +57,6 @@ void FinishReceivingDescriptors();
 // `index` or it was already adopted.
 absl::StatusOr<int> AdoptPassedDescriptor(uint64_t index, const char* what);
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_PASSED_FDS_H_

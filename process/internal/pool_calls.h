@@ -20,7 +20,7 @@
 #include "process/internal/target.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 template <typename F, typename... Args>
 struct PoolApplyTypes {
@@ -95,6 +95,6 @@ inline size_t AutoChunksize(size_t items, int processes) {
   return std::max<size_t>(1, (items + chunks - 1) / chunks);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_POOL_CALLS_H_

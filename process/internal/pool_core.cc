@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 namespace {
 
 // Tasks a worker holds at once: one running, one waiting in its inbox, so
@@ -113,7 +113,7 @@ void JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
   bool finish = false;
   size_t done, total;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (chunk >= outcomes_.size() || outcomes_[chunk].has_value()) return;
     const bool failed = !status.ok();
     if (failed && first_error_.ok()) first_error_ = status;
@@ -135,7 +135,7 @@ void JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
 
 void JobState::CompleteWithoutChunks(const absl::Status& status) {
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (finishing_) return;
     finishing_ = true;
     first_error_ = status;
@@ -159,7 +159,7 @@ void JobState::FailAll(const absl::Status& status) {
 void JobState::Complete() {
   Finish();
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     complete_ = true;
   }
   changed_.NotifyAll();
@@ -167,22 +167,22 @@ void JobState::Complete() {
 }
 
 bool JobState::all_delivered() const {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   return delivered_ == outcomes_.size();
 }
 
 bool JobState::complete() const {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   return complete_;
 }
 
 absl::Status JobState::first_error() const {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   return first_error_;
 }
 
 bool JobState::WaitComplete(absl::Duration timeout) const {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   return changed_.WaitFor(
       mutex_, timeout,
       [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return complete_; });
@@ -191,7 +191,7 @@ bool JobState::WaitComplete(absl::Duration timeout) const {
 const JobState::Outcome* JobState::WaitChunk(size_t position,
                                              bool in_arrival_order,
                                              absl::Duration timeout) const {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   const auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     return in_arrival_order ? arrival_.size() > position
                             : outcomes_[position].has_value();
@@ -245,7 +245,7 @@ absl::StatusOr<std::unique_ptr<PoolCore>> PoolCore::Start(
   core->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (core->wake_fd_ < 0) return absl::ErrnoToStatus(errno, "pool: eventfd");
   {
-    MutexLock lock(core->mutex_);
+    base_internal::MutexLock lock(core->mutex_);
     for (int i = 0; i < core->settings_.processes; ++i) {
       if (absl::Status started = core->StartWorkerLocked(); !started.ok()) {
         core->state_ = State::kTerminated;
@@ -324,7 +324,7 @@ void PoolCore::DeliverAll(std::vector<Delivery>& later) {
     d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
   }
   // A job whose last chunk is in is the pool's no longer.
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   for (const Delivery& d : later) {
     if (d.job->all_delivered()) jobs_.erase(d.job_id);
   }
@@ -335,7 +335,7 @@ absl::Status PoolCore::Submit(std::shared_ptr<JobState> job,
                               std::vector<ChunkTask> tasks) {
   std::vector<Delivery> later;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (!broken_.ok()) return broken_;
     if (state_ != State::kRunning) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -420,7 +420,7 @@ void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
 void PoolCore::HandleResult(ResultMessage& message) {
   std::vector<Delivery> later;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     auto worker = workers_.find(message.worker);
     if (worker != workers_.end()) {
       auto& outstanding = worker->second->outstanding;
@@ -446,7 +446,7 @@ void PoolCore::HandleResult(ResultMessage& message) {
 void PoolCore::HandleExit(const ResultMessage& message) {
   std::vector<Delivery> later;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     auto found = workers_.find(message.worker);
     if (found == workers_.end()) return;
     Worker& worker = *found->second;
@@ -509,7 +509,7 @@ void PoolCore::HandleExit(const ResultMessage& message) {
 void PoolCore::HandleInitializerFailure(const ResultMessage& message) {
   std::vector<Delivery> later;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     auto found = workers_.find(message.worker);
     const std::string name =
         found != workers_.end() ? found->second->name : "a worker";
@@ -561,7 +561,7 @@ void PoolCore::RunSupervisor() {
     std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}};
     std::vector<uint64_t> ids = {0};
     {
-      MutexLock lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       if (threads_stopped_) return;
       for (auto& [id, worker] : workers_) {
         if (worker->exited) continue;
@@ -581,7 +581,7 @@ void PoolCore::RunSupervisor() {
       if (fds[i].revents == 0) continue;
       ResultMessage notice;
       {
-        MutexLock lock(mutex_);
+        base_internal::MutexLock lock(mutex_);
         auto found = workers_.find(ids[i]);
         if (found == workers_.end() || found->second->exited) continue;
         Worker& worker = *found->second;
@@ -602,7 +602,7 @@ void PoolCore::RunSupervisor() {
 void PoolCore::Close() {
   std::vector<Delivery> later;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (state_ != State::kRunning) return;
     state_ = State::kClosed;
     DispatchLocked(later);
@@ -613,7 +613,7 @@ void PoolCore::Close() {
 void PoolCore::Terminate() {
   std::vector<Delivery> later;
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (state_ == State::kTerminated) return;
     state_ = State::kTerminated;
     const absl::Status cancelled =
@@ -631,7 +631,7 @@ void PoolCore::Terminate() {
     }
   }
   DeliverAll(later);
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   if (!workers_changed_.WaitFor(mutex_, kTerminateGrace,
                                 [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
                                   return workers_.empty();
@@ -643,7 +643,7 @@ void PoolCore::Terminate() {
 
 absl::Status PoolCore::Join() {
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (state_ == State::kRunning) {
       return absl::FailedPreconditionError(
           "pool: Join() needs Close() or Terminate() first");
@@ -660,7 +660,7 @@ absl::Status PoolCore::Join() {
 
 void PoolCore::StopThreads() {
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (threads_stopped_) return;
     threads_stopped_ = true;
   }
@@ -676,7 +676,7 @@ void PoolCore::StopThreads() {
 }
 
 std::vector<pid_t> PoolCore::WorkerPids() const {
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   std::vector<pid_t> pids;
   for (const auto& [id, worker] : workers_) {
     if (!worker->exited) pids.push_back(worker->process->pid());
@@ -684,4 +684,4 @@ std::vector<pid_t> PoolCore::WorkerPids() const {
   return pids;
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal

@@ -40,7 +40,7 @@
 #include "process/queue.h"
 #include "process/start_method.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // One job's chunks as they come back. Thread-safe.
 class JobState {
@@ -102,8 +102,8 @@ class JobState {
   // Completes a job that has no chunks with `status`.
   void CompleteWithoutChunks(const absl::Status& status);
 
-  mutable Mutex mutex_;
-  mutable CondVar changed_;
+  mutable base_internal::Mutex mutex_;
+  mutable base_internal::CondVar changed_;
   const std::vector<size_t> chunk_items_;
   const bool fail_fast_;
   const std::function<void(size_t, size_t)> progress_;
@@ -223,8 +223,8 @@ class PoolCore {
   Queue results_ = Queue::Placeholder();
   int wake_fd_ = -1;
 
-  mutable Mutex mutex_;
-  CondVar workers_changed_;
+  mutable base_internal::Mutex mutex_;
+  base_internal::CondVar workers_changed_;
   State state_ ABSL_GUARDED_BY(mutex_) = State::kRunning;
   absl::Status broken_ ABSL_GUARDED_BY(mutex_);
   uint64_t next_worker_ ABSL_GUARDED_BY(mutex_) = 1;
@@ -238,6 +238,6 @@ class PoolCore {
   std::thread supervisor_thread_;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_POOL_CORE_H_

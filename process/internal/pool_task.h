@@ -31,7 +31,7 @@
 #include "serialize/function.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // A task's outcome: absl::StatusCode (0 for success) and either the encoded
 // result or the error's message.
@@ -186,6 +186,6 @@ TaskOutcome RunApply(std::string payload) {
   return Succeeded(*value);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_POOL_TASK_H_

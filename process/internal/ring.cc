@@ -10,7 +10,7 @@
 #include "shm/shared_memory.h"
 #include "sync/internal/owner_word.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 namespace {
 
 enum RecordKind : uint32_t { kInline = 1, kSpilled = 2 };
@@ -42,7 +42,7 @@ bool WaitUntil(const std::atomic<uint32_t>& signal,
                Ready ready) {
   for (int i = 0; i < kQueueSpinRounds; ++i) {
     if (ready()) return true;
-    SpinPause();
+    base_internal::SpinPause();
   }
   while (true) {
     const uint32_t seen = signal.load(std::memory_order_acquire);
@@ -57,7 +57,8 @@ bool WaitUntil(const std::atomic<uint32_t>& signal,
       waiters.fetch_sub(1, std::memory_order_relaxed);
       return false;
     }
-    FutexWaitUntil(signal, seen, std::min(deadline, now + kRecheck));
+    base_internal::FutexWaitUntil(signal, seen,
+                                  std::min(deadline, now + kRecheck));
     waiters.fetch_sub(1, std::memory_order_relaxed);
     if (ready()) return true;
   }
@@ -71,7 +72,7 @@ void Announce(std::atomic<uint32_t>& signal, uint32_t value,
   // core, which costs more than this fence on every message.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (waiters.load(std::memory_order_relaxed) != 0) {
-    FutexWake(signal, kWakeAll);
+    base_internal::FutexWake(signal, base_internal::kWakeAll);
   }
 }
 
@@ -323,7 +324,7 @@ absl::Status Ring::TaskDone() {
       !h.done.compare_exchange_weak(done, done + 1, std::memory_order_acq_rel));
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (h.join_waiters.load(std::memory_order_relaxed) != 0) {
-    FutexWake(h.done, kWakeAll);
+    base_internal::FutexWake(h.done, base_internal::kWakeAll);
   }
   return absl::OkStatus();
 }
@@ -336,4 +337,4 @@ bool Ring::Join(absl::Time deadline) {
   });
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal

@@ -40,7 +40,7 @@
 #include "absl/time/time.h"
 #include "sync/lock.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // How many times a waiter re-reads the ring before sleeping. A sleep and
 // wake-up cost about 50 us here, and a producer or consumer on the other
@@ -129,6 +129,6 @@ class Ring {
   std::byte* ring_;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_RING_H_

@@ -24,7 +24,7 @@
 
 extern char** environ;
 
-namespace mp::internal {
+namespace mp::process_internal {
 namespace {
 
 std::atomic<bool> main_wrapped{false};
@@ -78,13 +78,15 @@ absl::StatusOr<pid_t> LaunchSpawned(const SpawnRequest& request) {
   const std::string fd_setting = absl::StrCat(kSpawnFdVariable, "=", ends[1]);
   // The child joins this tree's resource tracker (Process::Launch started
   // it), so what it creates and hands over outlives it as in a fork.
-  absl::StatusOr<int> tracker_descriptor = TrackerDescriptor();
+  absl::StatusOr<int> tracker_descriptor = base_internal::TrackerDescriptor();
   const int tracker = tracker_descriptor.ok() ? *tracker_descriptor : -1;
   const std::string tracker_setting =
-      absl::StrCat(kTrackerFdVariable, "=", TrackerEnvironmentValue(tracker));
+      absl::StrCat(base_internal::kTrackerFdVariable, "=",
+                   base_internal::TrackerEnvironmentValue(tracker));
   std::vector<char*> environment;
   const std::string skip = absl::StrCat(kSpawnFdVariable, "=");
-  const std::string skip_tracker = absl::StrCat(kTrackerFdVariable, "=");
+  const std::string skip_tracker =
+      absl::StrCat(base_internal::kTrackerFdVariable, "=");
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     if (!absl::StartsWith(*entry, skip) &&
         !absl::StartsWith(*entry, skip_tracker)) {
@@ -170,9 +172,9 @@ int RunSpawnRequest(SpawnRequest request) {
 void RunSpawnedChild(int fd) {
   // Runs last at exit: arenas still named then belong to objects this
   // process never freed.
-  AdoptTrackerFromEnvironment();
-  std::atexit(+[] { UnlinkOwnArenas(); });
+  base_internal::AdoptTrackerFromEnvironment();
+  std::atexit(+[] { shm_internal::UnlinkOwnArenas(); });
   std::exit(RunRequest(fd));
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal

@@ -22,7 +22,7 @@
 #include "process/internal/children.h"
 #include "serialize/codec.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 inline constexpr char kSpawnFdVariable[] = "MULTIPROCESS_SPAWN_FD";
 
@@ -61,6 +61,6 @@ int RunSpawnRequest(SpawnRequest request);
 // Called by the wrapper: runs the request on `fd` and exits.
 [[noreturn]] void RunSpawnedChild(int fd);
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_SPAWN_H_

@@ -10,13 +10,13 @@
 extern "C" int __real_main(int argc, char** argv, char** envp);
 
 extern "C" int __wrap_main(int argc, char** argv, char** envp) {
-  mp::internal::MarkMainWrapped();
-  if (const char* value = getenv(mp::internal::kSpawnFdVariable)) {
+  mp::process_internal::MarkMainWrapped();
+  if (const char* value = getenv(mp::process_internal::kSpawnFdVariable)) {
     int fd;
     const bool parsed = absl::SimpleAtoi(value, &fd);
     // The variable must not reach this child's own children.
-    unsetenv(mp::internal::kSpawnFdVariable);
-    if (parsed) mp::internal::RunSpawnedChild(fd);
+    unsetenv(mp::process_internal::kSpawnFdVariable);
+    if (parsed) mp::process_internal::RunSpawnedChild(fd);
   }
   return __real_main(argc, argv, envp);
 }

@@ -9,7 +9,7 @@
 #include "process/internal/children.h"
 
 namespace mp {
-namespace internal {
+namespace process_internal {
 
 void ReportTargetFailure(absl::string_view error) {
   std::cout.flush();
@@ -29,6 +29,6 @@ std::string TypeName(const std::type_info& type) {
   return name;
 }
 
-}  // namespace internal
+}  // namespace process_internal
 
 }  // namespace mp

@@ -27,7 +27,7 @@
 #include "serialize/serialize.h"
 #include "shm/shared_ref_codec.h"
 
-namespace mp::internal {
+namespace mp::process_internal {
 
 // Prints what Python prints for an uncaught exception in a child: the
 // process's name, then the error, on standard error.
@@ -159,6 +159,6 @@ absl::StatusOr<std::string> EncodeSpawnTarget(const F& target,
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::process_internal
 
 #endif  // MULTIPROCESS_PROCESS_INTERNAL_TARGET_H_

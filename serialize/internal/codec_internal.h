@@ -31,7 +31,7 @@ namespace mp {
 template <typename T, typename Enable>
 struct Codec;
 
-namespace internal {
+namespace serialize_internal {
 
 // What a decoder decodes into: `T{}`, or for process-shared handles (which
 // allocate when default-constructed) `T::Placeholder()`, a handle to nothing
@@ -431,7 +431,7 @@ struct TupleCodec {
   }
 };
 
-}  // namespace internal
+}  // namespace serialize_internal
 }  // namespace mp
 
 #endif  // MULTIPROCESS_SERIALIZE_INTERNAL_CODEC_INTERNAL_H_

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "serialize/value.pb.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 namespace {
 
 using Fields = ::mp::serialize::SharedObjectRef;
@@ -80,4 +80,4 @@ absl::Status ReadSharedObjectRef(const ValueView& view, absl::string_view kind,
   return absl::OkStatus();
 }
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal

@@ -20,7 +20,7 @@
 #include "serialize/internal/value_view.h"
 #include "serialize/internal/wire.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 
 // The fields of one reference; the views point into the message read (or
 // the caller's strings, to write). Empty or zero: absent.
@@ -49,6 +49,6 @@ absl::Status ReadSharedObjectRef(absl::string_view message,
 absl::Status ReadSharedObjectRef(const ValueView& view, absl::string_view kind,
                                  SharedObjectRef* out);
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal
 
 #endif  // MULTIPROCESS_SERIALIZE_INTERNAL_SHARED_OBJECT_REF_H_

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 namespace {
 
 bool IsLengthDelimitedKind(uint32_t kind) {
@@ -117,4 +117,4 @@ absl::Status DepthError() {
       absl::StrCat("serialize: values nested more than ", kMaxDepth, " deep"));
 }
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal

@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "serialize/internal/wire.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 
 // How deeply values may nest (lists in lists, ...). Deeper input is refused,
 // so a hostile message cannot exhaust the decoder's stack.
@@ -64,6 +64,6 @@ absl::Status ForEachField(absl::string_view message, uint32_t field,
   return absl::OkStatus();
 }
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal
 
 #endif  // MULTIPROCESS_SERIALIZE_INTERNAL_VALUE_VIEW_H_

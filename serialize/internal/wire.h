@@ -22,7 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
-namespace mp::internal {
+namespace mp::serialize_internal {
 
 enum WireType : uint32_t {
   kVarint = 0,
@@ -250,6 +250,6 @@ class Reader {
   const char* end_;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::serialize_internal
 
 #endif  // MULTIPROCESS_SERIALIZE_INTERNAL_WIRE_H_

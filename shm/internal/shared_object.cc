@@ -8,7 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
-namespace mp::internal {
+namespace mp::shm_internal {
 namespace {
 
 std::string WithArticle(absl::string_view name) {
@@ -102,4 +102,4 @@ void DieOfAllocationFailure(SharedKind kind, const absl::Status& status) {
   std::abort();
 }
 
-}  // namespace mp::internal
+}  // namespace mp::shm_internal

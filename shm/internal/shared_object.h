@@ -20,7 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "shm/shared_heap.h"
 
-namespace mp::internal {
+namespace mp::shm_internal {
 
 // What a block holds. Each type above names its own beside its class
 // (sync/lock.h: `inline constexpr SharedKind kLockObject{1, kLockKind};`),
@@ -174,6 +174,6 @@ class SharedHandle {
   SharedState<State> state_;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::shm_internal
 
 #endif  // MULTIPROCESS_SHM_INTERNAL_SHARED_OBJECT_H_

@@ -3,7 +3,8 @@
 // each lock of //sync whose Acquire(block, timeout) returns an Acquired and
 // whose Release() a status: Lock, RLock and their states.
 //
-//   class ABSL_LOCKABLE Lock : public internal::LockableCalls<Lock> { ... };
+//   class ABSL_LOCKABLE Lock : public sync_internal::LockableCalls<Lock> { ...
+//   };
 //
 // The analysis sees through the base: `int hits ABSL_GUARDED_BY(lock);`
 // is guarded by `lock.lock()` as by a member of Lock itself
@@ -17,7 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 
-namespace mp::internal {
+namespace mp::sync_internal {
 
 template <typename Derived>
 class ABSL_LOCKABLE LockableCalls {
@@ -42,6 +43,6 @@ class ABSL_LOCKABLE LockableCalls {
   Derived& self() { return static_cast<Derived&>(*this); }
 };
 
-}  // namespace mp::internal
+}  // namespace mp::sync_internal
 
 #endif  // MULTIPROCESS_SYNC_INTERNAL_LOCKABLE_CALLS_H_

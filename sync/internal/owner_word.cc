@@ -6,12 +6,12 @@
 #include "base/futex.h"
 #include "base/task.h"
 
-namespace mp::internal {
+namespace mp::sync_internal {
 namespace {
 
 // Whether the owner recorded in `seen` has died, so its lock may be taken.
 bool OwnerDied(uint32_t seen) {
-  return seen != 0 && TaskHasExited(static_cast<pid_t>(seen));
+  return seen != 0 && base_internal::TaskHasExited(static_cast<pid_t>(seen));
 }
 
 }  // namespace
@@ -22,7 +22,7 @@ Acquired OwnerWord::AcquireSlow(uint32_t self, bool block,
     if (owner.load(std::memory_order_relaxed) == 0 && TryAcquire(self)) {
       return Acquired::Held();
     }
-    SpinPause();
+    base_internal::SpinPause();
   }
   if (!block) {
     uint32_t seen = owner.load(std::memory_order_relaxed);
@@ -40,7 +40,7 @@ Acquired OwnerWord::AcquireSlow(uint32_t self, bool block,
     // Announce the sleep, then look once more: either the releaser sees
     // `sleepers`, or we see its release (asymmetric_fence.h).
     sleepers.store(1, std::memory_order_relaxed);
-    AsymmetricHeavyFence();
+    base_internal::AsymmetricHeavyFence();
     uint32_t seen = owner.load(std::memory_order_relaxed);
     if (seen == 0) {
       // `sleepers` stays 1: other waiters may still be asleep, and this
@@ -48,9 +48,9 @@ Acquired OwnerWord::AcquireSlow(uint32_t self, bool block,
       if (TryAcquire(self)) return Acquired::Held();
       continue;
     }
-    const FutexResult result =
-        FutexWaitUntil(owner, seen, std::min(deadline, next_owner_check));
-    if (result != FutexResult::kTimedOut) continue;
+    const base_internal::FutexResult result = base_internal::FutexWaitUntil(
+        owner, seen, std::min(deadline, next_owner_check));
+    if (result != base_internal::FutexResult::kTimedOut) continue;
 
     const absl::Time now = absl::Now();
     if (now >= next_owner_check) {
@@ -68,7 +68,7 @@ Acquired OwnerWord::AcquireSlow(uint32_t self, bool block,
       if (owner.load(std::memory_order_relaxed) == 0 && TryAcquire(self)) {
         return Acquired::Held();
       }
-      FutexWake(owner, 1);
+      base_internal::FutexWake(owner, 1);
       return Acquired::NotHeld();
     }
   }
@@ -76,7 +76,7 @@ Acquired OwnerWord::AcquireSlow(uint32_t self, bool block,
 
 void OwnerWord::WakeOne() {
   sleepers.store(0, std::memory_order_relaxed);
-  FutexWake(owner, 1);
+  base_internal::FutexWake(owner, 1);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::sync_internal

@@ -38,7 +38,7 @@
 #include "base/futex.h"
 #include "sync/acquired.h"
 
-namespace mp::internal {
+namespace mp::sync_internal {
 
 // How long a waiter sleeps between checks that the holder is alive. A check
 // costs a kill(2) and a read of /proc/<id>/stat (about 10 us here), so a
@@ -79,7 +79,7 @@ struct OwnerWord {
   // Frees the lock, whoever holds it.
   void Release() {
     owner.store(0, std::memory_order_release);
-    AsymmetricLightFence();
+    base_internal::AsymmetricLightFence();
     if (ABSL_PREDICT_FALSE(sleepers.load(std::memory_order_relaxed) != 0)) {
       WakeOne();
     }
@@ -94,6 +94,6 @@ struct OwnerWord {
 static_assert(std::is_standard_layout_v<OwnerWord>);
 static_assert(sizeof(OwnerWord) == 8);
 
-}  // namespace mp::internal
+}  // namespace mp::sync_internal
 
 #endif  // MULTIPROCESS_SYNC_INTERNAL_OWNER_WORD_H_

@@ -109,7 +109,8 @@ constexpr int64_t kItems = 2000;
 // the producers' lock held.
 void Produce(Queue queue, int id, int64_t die_at) {
   if (die_at >= 0) {
-    internal::ArmFaultPoint(internal::FaultPlace::kQueuePutWritten, die_at + 1);
+    process_internal::ArmFaultPoint(
+        process_internal::FaultPlace::kQueuePutWritten, die_at + 1);
   }
   for (int64_t seq = 0; seq < kItems; ++seq) {
     if (!queue.Put(std::make_tuple(id, seq)).ok()) std::exit(2);
@@ -365,7 +366,8 @@ constexpr int64_t kSurvivorMark = 16;
 void Consume(Queue queue, RawArray<int64_t> seen, RawValue<int64_t> taken,
              int64_t mark, int64_t die_at) {
   if (die_at >= 0) {
-    internal::ArmFaultPoint(internal::FaultPlace::kQueueGetRead, die_at + 1);
+    process_internal::ArmFaultPoint(process_internal::FaultPlace::kQueueGetRead,
+                                    die_at + 1);
   }
   for (;;) {
     absl::StatusOr<int64_t> item = queue.Get<int64_t>(true, kLong);

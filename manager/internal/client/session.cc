@@ -12,11 +12,11 @@
 #include "process/process.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // The sessions of this process by address, and the options new ones use.
 struct SessionRegistry {
-  Mutex mutex;
+  base_internal::Mutex mutex;
   absl::flat_hash_map<std::string, std::weak_ptr<Session>> sessions
       ABSL_GUARDED_BY(mutex);
   absl::flat_hash_map<std::string, SessionOptions> defaults
@@ -93,7 +93,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
   const std::string key(address);
   std::shared_ptr<Session> session;
   {
-    MutexLock lock(registry.mutex);
+    base_internal::MutexLock lock(registry.mutex);
     if (!options.has_value()) {
       auto found = registry.sessions.find(key);
       if (found != registry.sessions.end()) session = found->second.lock();
@@ -115,7 +115,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
     }
   }
   {
-    TimedMutexLock lock(session->mutex_);
+    base_internal::TimedMutexLock lock(session->mutex_);
     if (absl::Status usable = session->EnsureUsableLocked(); !usable.ok()) {
       return usable;
     }
@@ -123,7 +123,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
   if (options.has_value()) {
     // Authenticated with these options: proxies of this address decoded
     // from now on use this session.
-    MutexLock lock(registry.mutex);
+    base_internal::MutexLock lock(registry.mutex);
     registry.sessions[key] = session;
   }
   return session;
@@ -132,7 +132,7 @@ absl::StatusOr<std::shared_ptr<Session>> Session::ForAddress(
 void Session::SetDefaultOptions(absl::string_view address,
                                 SessionOptions options) {
   SessionRegistry& registry = SessionRegistry::Get();
-  MutexLock lock(registry.mutex);
+  base_internal::MutexLock lock(registry.mutex);
   registry.defaults[std::string(address)] = std::move(options);
 }
 
@@ -146,12 +146,14 @@ absl::Status Session::Error(absl::StatusCode code,
   return absl::Status(code, absl::StrCat("manager \"", address_, "\": ", what));
 }
 
-absl::StatusOr<FrameSocket> Session::OpenChannel(uint64_t* server_id) const {
+absl::StatusOr<base_internal::FrameSocket> Session::OpenChannel(
+    uint64_t* server_id) const {
   absl::StatusOr<Address> parsed = ParseAddress(address_);
   if (!parsed.ok()) return parsed.status();
   absl::StatusOr<int> fd = Connect(*parsed, options_.connect_timeout);
   if (!fd.ok()) return fd.status();  // It names the manager already.
-  FrameSocket channel = ManagerChannel(*fd, kMaxHandshakeFrameBytes);
+  base_internal::FrameSocket channel =
+      ManagerChannel(*fd, kMaxHandshakeFrameBytes);
   absl::StatusOr<uint64_t> id = AuthenticateToServer(
       channel, options_.authkey, absl::Now() + options_.connect_timeout);
   if (!id.ok()) return Error(id.status().code(), id.status().message());
@@ -167,7 +169,7 @@ absl::StatusOr<FrameSocket> Session::OpenChannel(uint64_t* server_id) const {
 
 absl::Status Session::ConnectLocked() {
   uint64_t id = 0;
-  absl::StatusOr<FrameSocket> channel = OpenChannel(&id);
+  absl::StatusOr<base_internal::FrameSocket> channel = OpenChannel(&id);
   if (!channel.ok()) return channel.status();
   channel_ = *std::move(channel);
   server_id_ = id;
@@ -276,7 +278,7 @@ absl::Status Session::CollectLocked(uint32_t replies, absl::Time deadline,
   for (uint32_t i = 0; i < replies; ++i) {
     absl::StatusOr<absl::string_view> frame = channel_.Read(deadline);
     if (!frame.ok()) return FailLocked(frame.status());
-    FrameSocket::AppendFrame(*frame, into);
+    base_internal::FrameSocket::AppendFrame(*frame, into);
   }
   return absl::OkStatus();
 }
@@ -286,7 +288,7 @@ absl::Status Session::ParseRepliesLocked(absl::string_view frames,
                                          size_t count) {
   for (size_t i = 0; i < count; ++i) {
     absl::string_view frame;
-    if (!FrameSocket::TakeFrame(frames, &frame) ||
+    if (!base_internal::FrameSocket::TakeFrame(frames, &frame) ||
         !replies[i].ParseFromArray(frame.data(),
                                    static_cast<int>(frame.size()))) {
       return FailLocked(
@@ -353,7 +355,7 @@ void Session::BreakLocked(const absl::Status& why) {
 }
 
 void Session::MarkClosed(absl::string_view why) {
-  TimedMutexLock lock(mutex_);
+  base_internal::TimedMutexLock lock(mutex_);
   if (broken_.ok()) broken_ = Error(absl::StatusCode::kUnavailable, why);
   broken_flag_.store(true);
   channel_.Close();
@@ -376,7 +378,7 @@ absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
     }
     return CallOnSide(request, wait);
   }
-  TimedMutexLock lock(mutex_);
+  base_internal::TimedMutexLock lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
   absl::StatusOr<manager::Reply> reply = RoundTripLocked(request, wait);
   if (!reply.ok()) return reply;
@@ -384,10 +386,10 @@ absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
   return reply;
 }
 
-absl::StatusOr<FrameSocket> Session::TakeSideChannel() {
+absl::StatusOr<base_internal::FrameSocket> Session::TakeSideChannel() {
   uint64_t token;
   {
-    TimedMutexLock lock(mutex_);
+    base_internal::TimedMutexLock lock(mutex_);
     if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
     if (token_ == 0) {
       manager::Request request;
@@ -402,17 +404,17 @@ absl::StatusOr<FrameSocket> Session::TakeSideChannel() {
     token = token_;
   }
   {
-    MutexLock lock(side_mutex_);
+    base_internal::MutexLock lock(side_mutex_);
     if (!idle_side_.empty()) {
-      FrameSocket channel = std::move(idle_side_.back());
+      base_internal::FrameSocket channel = std::move(idle_side_.back());
       idle_side_.pop_back();
       return channel;
     }
   }
   uint64_t id = 0;
-  absl::StatusOr<FrameSocket> opened = OpenChannel(&id);
+  absl::StatusOr<base_internal::FrameSocket> opened = OpenChannel(&id);
   if (!opened.ok()) return opened.status();
-  FrameSocket channel = *std::move(opened);
+  base_internal::FrameSocket channel = *std::move(opened);
   manager::Request join;
   join.set_join(token);
   if (absl::Status sent = channel.Write(join.SerializeAsString()); !sent.ok()) {
@@ -434,10 +436,10 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(
     const manager::Request& request, absl::Duration wait) {
   uint64_t generation;
   {
-    MutexLock lock(side_mutex_);
+    base_internal::MutexLock lock(side_mutex_);
     generation = side_generation_;
   }
-  absl::StatusOr<FrameSocket> channel = TakeSideChannel();
+  absl::StatusOr<base_internal::FrameSocket> channel = TakeSideChannel();
   if (!channel.ok()) return channel.status();
   std::string frame;
   request.SerializeToString(&frame);
@@ -460,10 +462,10 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(
                                        : got.status().message()));
   }
   {
-    TimedMutexLock lock(mutex_);
+    base_internal::TimedMutexLock lock(mutex_);
     for (uint64_t object : reply.granted()) ++refs_[object].held;
   }
-  MutexLock lock(side_mutex_);
+  base_internal::MutexLock lock(side_mutex_);
   // Kept for the next waiting call, unless a fork came in between.
   if (generation == side_generation_ && idle_side_.size() < 4) {
     idle_side_.push_back(*std::move(channel));
@@ -473,7 +475,7 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(
 
 absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
     const std::vector<manager::Request>& requests) {
-  TimedMutexLock lock(mutex_);
+  base_internal::TimedMutexLock lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
   // In chunks, each posted before the replies to the one before are read,
   // so that this process encodes and decodes while the server runs the
@@ -534,7 +536,7 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
 
 void Session::Settle(const manager::Reply& reply) {
   if (reply.granted_size() == 0) return;
-  TimedMutexLock lock(mutex_);
+  base_internal::TimedMutexLock lock(mutex_);
   FlushReleasesLocked(
       std::vector<uint64_t>(reply.granted().begin(), reply.granted().end()));
 }
@@ -561,7 +563,7 @@ void Session::FlushReleasesLocked(const std::vector<uint64_t>& objects) {
 absl::StatusOr<std::shared_ptr<ProxyHandle>> Session::Attach(
     uint64_t object, uint64_t server_id, const std::string& type_id) {
   {
-    TimedMutexLock lock(mutex_);
+    base_internal::TimedMutexLock lock(mutex_);
     if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
     if (server_id != server_id_) {
       return Error(absl::StatusCode::kNotFound,
@@ -591,7 +593,7 @@ absl::StatusOr<std::shared_ptr<ProxyHandle>> Session::Attach(
 }
 
 void Session::DropLive(uint64_t object) {
-  TimedMutexLock lock(mutex_);
+  base_internal::TimedMutexLock lock(mutex_);
   auto ref = refs_.find(object);
   if (ref == refs_.end() || ref->second.live == 0) return;
   if (--ref->second.live > 0) return;
@@ -618,4 +620,4 @@ void Session::ForgetConnectionInChild() {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -41,7 +41,7 @@
 #include "manager/internal/wire/transport.h"
 #include "manager/protocol.pb.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 struct SessionOptions {
   std::string authkey;
@@ -152,7 +152,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A new authenticated connection to this session's server (refused when
   // another server now runs at the address). Sets `server_id`.
-  absl::StatusOr<FrameSocket> OpenChannel(uint64_t* server_id) const;
+  absl::StatusOr<base_internal::FrameSocket> OpenChannel(
+      uint64_t* server_id) const;
 
   absl::Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::Status EnsureUsableLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
@@ -195,7 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::StatusOr<manager::Reply> CallOnSide(const manager::Request& request,
                                             absl::Duration wait);
   // An idle extra connection, or a new one joined to ours.
-  absl::StatusOr<FrameSocket> TakeSideChannel();
+  absl::StatusOr<base_internal::FrameSocket> TakeSideChannel();
 
   // From ~ProxyHandle.
   void DropLive(uint64_t object);
@@ -225,8 +226,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string address_;
   const SessionOptions options_;
 
-  TimedMutex mutex_;
-  FrameSocket channel_ ABSL_GUARDED_BY(mutex_);
+  base_internal::TimedMutex mutex_;
+  base_internal::FrameSocket channel_ ABSL_GUARDED_BY(mutex_);
   CallArea area_ ABSL_GUARDED_BY(mutex_);
   std::atomic<bool> has_area_{false};  // area_.mapped(), lock-free.
   bool connected_ ABSL_GUARDED_BY(mutex_) = false;
@@ -239,11 +240,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string received_ ABSL_GUARDED_BY(mutex_);
   uint64_t token_ ABSL_GUARDED_BY(mutex_) = 0;
 
-  Mutex side_mutex_;
-  std::vector<FrameSocket> idle_side_ ABSL_GUARDED_BY(side_mutex_);
+  base_internal::Mutex side_mutex_;
+  std::vector<base_internal::FrameSocket> idle_side_
+      ABSL_GUARDED_BY(side_mutex_);
   uint64_t side_generation_ ABSL_GUARDED_BY(side_mutex_) = 0;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_CLIENT_SESSION_H_

@@ -21,7 +21,7 @@
 #include "manager/internal/wire/methods.h"
 #include "serialize/python_object.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 using Kind = Object::Kind;
@@ -195,9 +195,9 @@ class ManagedDict final : public TabledObject<ManagedDict> {
   const MethodTable<ManagedDict>& methods() const { return Table(); }
 
   absl::StatusOr<Object> GetItem(std::vector<Object>& args, CallEffects&) {
-    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(args[0]); !s.ok()) return s;
     Object* found = dict_.Find(args[0]);
-    if (found == nullptr) return KeyError(args[0]);
+    if (found == nullptr) return serialize_internal::KeyError(args[0]);
     return *found;
   }
   absl::StatusOr<Object> SetItem(std::vector<Object>& args,
@@ -205,13 +205,13 @@ class ManagedDict final : public TabledObject<ManagedDict> {
     return Set(std::move(args[0]), std::move(args[1]), effects);
   }
   absl::StatusOr<Object> Get(std::vector<Object>& args, CallEffects&) {
-    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(args[0]); !s.ok()) return s;
     Object* found = dict_.Find(args[0]);
     if (found != nullptr) return *found;
     return args.size() == 2 ? std::move(args[1]) : Object();
   }
   absl::StatusOr<Object> Contains(std::vector<Object>& args, CallEffects&) {
-    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(args[0]); !s.ok()) return s;
     return Object(dict_.Find(args[0]) != nullptr);
   }
   absl::StatusOr<Object> DelItem(std::vector<Object>& args,
@@ -221,11 +221,11 @@ class ManagedDict final : public TabledObject<ManagedDict> {
     return Object();
   }
   absl::StatusOr<Object> Pop(std::vector<Object>& args, CallEffects& effects) {
-    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(args[0]); !s.ok()) return s;
     std::optional<std::pair<Object, Object>> entry = dict_.Erase(args[0]);
     if (!entry.has_value()) {
       if (args.size() == 2) return std::move(args[1]);
-      return KeyError(args[0]);
+      return serialize_internal::KeyError(args[0]);
     }
     effects.Dropped(entry->first);
     effects.Dropped(entry->second);
@@ -253,7 +253,8 @@ class ManagedDict final : public TabledObject<ManagedDict> {
   absl::StatusOr<Object> PopItem(std::vector<Object>&, CallEffects& effects) {
     std::optional<std::pair<Object, Object>> entry = dict_.PopLast();
     if (!entry.has_value())
-      return KeyErrorMessage("popitem(): dictionary is empty");
+      return serialize_internal::KeyErrorMessage(
+          "popitem(): dictionary is empty");
     effects.Dropped(entry->first);
     effects.Dropped(entry->second);
     return Object(
@@ -261,7 +262,7 @@ class ManagedDict final : public TabledObject<ManagedDict> {
   }
   absl::StatusOr<Object> SetDefault(std::vector<Object>& args,
                                     CallEffects& effects) {
-    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(args[0]); !s.ok()) return s;
     if (Object* found = dict_.Find(args[0])) return *found;
     Object value = args.size() == 2 ? std::move(args[1]) : Object();
     effects.Stored(args[0]);
@@ -283,10 +284,11 @@ class ManagedDict final : public TabledObject<ManagedDict> {
   // d[key] = d.get(key, 0) + by; returns the new value.
   absl::StatusOr<Object> Increment(std::vector<Object>& args,
                                    CallEffects& effects) {
-    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(args[0]); !s.ok()) return s;
     const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
     Object* found = dict_.Find(args[0]);
-    absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
+    absl::StatusOr<Object> sum =
+        serialize_internal::AddNumbers(found ? *found : Object(0), by);
     if (!sum.ok()) return sum.status();
     if (found != nullptr) {
       *found = *sum;  // A number replaces a number: no references change.
@@ -299,7 +301,7 @@ class ManagedDict final : public TabledObject<ManagedDict> {
   // if d.get(key) == expected: d[key] = desired; returns whether it did.
   absl::StatusOr<Object> CompareAndSet(std::vector<Object>& args,
                                        CallEffects& effects) {
-    if (auto s = CheckHashable(args[0]); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(args[0]); !s.ok()) return s;
     Object* found = dict_.Find(args[0]);
     if (!(found != nullptr ? *found == args[1] : args[1].is_none())) {
       return Object(false);
@@ -318,7 +320,7 @@ class ManagedDict final : public TabledObject<ManagedDict> {
   }
 
   absl::StatusOr<Object> Set(Object key, Object value, CallEffects& effects) {
-    if (auto s = CheckHashable(key); !s.ok()) return s;
+    if (auto s = serialize_internal::CheckHashable(key); !s.ok()) return s;
     effects.Stored(value);
     if (Object* existing = dict_.Find(key)) {
       // Python keeps the first key object; only the value changes.
@@ -342,7 +344,7 @@ class ManagedDict final : public TabledObject<ManagedDict> {
       return Object();
     }
     absl::StatusOr<std::vector<Object>> pairs =
-        IterableItems(std::move(source));
+        serialize_internal::IterableItems(std::move(source));
     if (!pairs.ok()) return pairs.status();
     for (size_t i = 0; i < pairs->size(); ++i) {
       Object& pair = (*pairs)[i];
@@ -350,14 +352,14 @@ class ManagedDict final : public TabledObject<ManagedDict> {
       if (auto* list = pair.get_if<Object::List>()) items = list;
       if (auto* tuple = pair.get_if<Object::Tuple>()) items = &tuple->items;
       if (items == nullptr) {
-        return TypeError(
+        return serialize_internal::TypeError(
             absl::StrCat("cannot convert dictionary update sequence element #",
                          i, " to a sequence"));
       }
       if (items->size() != 2) {
-        return ValueError(absl::StrCat("dictionary update sequence element #",
-                                       i, " has length ", items->size(),
-                                       "; 2 is required"));
+        return serialize_internal::ValueError(
+            absl::StrCat("dictionary update sequence element #", i,
+                         " has length ", items->size(), "; 2 is required"));
       }
       if (auto set =
               Set(std::move((*items)[0]), std::move((*items)[1]), effects);
@@ -444,8 +446,9 @@ class ManagedList final : public TabledObject<ManagedList> {
     return Object();
   }
   absl::StatusOr<Object> GetSlice(std::vector<Object>& args, CallEffects&) {
-    absl::StatusOr<SliceIndices> slice = AdjustSlice(
-        args[0], args[1], args[2], static_cast<int64_t>(items_.size()));
+    absl::StatusOr<serialize_internal::SliceIndices> slice =
+        serialize_internal::AdjustSlice(args[0], args[1], args[2],
+                                        static_cast<int64_t>(items_.size()));
     if (!slice.ok()) return slice.status();
     Object::List out;
     out.reserve(static_cast<size_t>(slice->length));
@@ -457,8 +460,9 @@ class ManagedList final : public TabledObject<ManagedList> {
   }
   absl::StatusOr<Object> DelSlice(std::vector<Object>& args,
                                   CallEffects& effects) {
-    absl::StatusOr<SliceIndices> slice = AdjustSlice(
-        args[0], args[1], args[2], static_cast<int64_t>(items_.size()));
+    absl::StatusOr<serialize_internal::SliceIndices> slice =
+        serialize_internal::AdjustSlice(args[0], args[1], args[2],
+                                        static_cast<int64_t>(items_.size()));
     if (!slice.ok()) return slice.status();
     std::vector<bool> doomed(items_.size(), false);
     for (int64_t i = 0, at = slice->start; i < slice->length;
@@ -493,14 +497,15 @@ class ManagedList final : public TabledObject<ManagedList> {
   absl::StatusOr<Object> ExtendMethod(std::vector<Object>& args,
                                       CallEffects& effects) {
     absl::StatusOr<std::vector<Object>> more =
-        IterableItems(std::move(args[0]));
+        serialize_internal::IterableItems(std::move(args[0]));
     if (!more.ok()) return more.status();
     Extend(*std::move(more), effects);
     return Object();
   }
   absl::StatusOr<Object> Insert(std::vector<Object>& args,
                                 CallEffects& effects) {
-    absl::StatusOr<int64_t> index = IndexArgument(args[0], "list indices");
+    absl::StatusOr<int64_t> index =
+        serialize_internal::IndexArgument(args[0], "list indices");
     if (!index.ok()) return index.status();
     const int64_t length = static_cast<int64_t>(items_.size());
     int64_t at = *index < 0 ? *index + length : *index;
@@ -510,7 +515,8 @@ class ManagedList final : public TabledObject<ManagedList> {
     return Object();
   }
   absl::StatusOr<Object> Pop(std::vector<Object>& args, CallEffects& effects) {
-    if (items_.empty()) return IndexError("pop from empty list");
+    if (items_.empty())
+      return serialize_internal::IndexError("pop from empty list");
     size_t at = items_.size() - 1;
     if (!args.empty()) {
       absl::StatusOr<size_t> position =
@@ -527,21 +533,23 @@ class ManagedList final : public TabledObject<ManagedList> {
                                 CallEffects& effects) {
     auto found = std::find(items_.begin(), items_.end(), args[0]);
     if (found == items_.end())
-      return NotInListError("list.remove(x): x not in list");
+      return serialize_internal::NotInListError(
+          "list.remove(x): x not in list");
     effects.Dropped(*found);
     items_.erase(found);
     return Object();
   }
   absl::StatusOr<Object> Index(std::vector<Object>& args, CallEffects&) {
     const Object none;
-    absl::StatusOr<SliceIndices> range = AdjustSlice(
-        args.size() > 1 ? args[1] : none, args.size() > 2 ? args[2] : none,
-        none, static_cast<int64_t>(items_.size()));
+    absl::StatusOr<serialize_internal::SliceIndices> range =
+        serialize_internal::AdjustSlice(args.size() > 1 ? args[1] : none,
+                                        args.size() > 2 ? args[2] : none, none,
+                                        static_cast<int64_t>(items_.size()));
     if (!range.ok()) return range.status();
     for (int64_t at = range->start; at < range->stop; ++at) {
       if (items_[static_cast<size_t>(at)] == args[0]) return Object(at);
     }
-    return NotInListError(
+    return serialize_internal::NotInListError(
         absl::StrCat(args[0].DebugString(), " is not in list"));
   }
   absl::StatusOr<Object> Count(std::vector<Object>& args, CallEffects&) {
@@ -549,7 +557,8 @@ class ManagedList final : public TabledObject<ManagedList> {
   }
   absl::StatusOr<Object> Sort(std::vector<Object>& args, CallEffects&) {
     const bool reverse = !args.empty() && args[0] == Object(true);
-    if (absl::Status sorted = SortObjects(items_, reverse); !sorted.ok()) {
+    if (absl::Status sorted = serialize_internal::SortObjects(items_, reverse);
+        !sorted.ok()) {
       return sorted;
     }
     return Object();
@@ -580,24 +589,25 @@ class ManagedList final : public TabledObject<ManagedList> {
   // An index argument made non-negative and checked against the length.
   absl::StatusOr<size_t> Position(const Object& index,
                                   absl::string_view error) {
-    absl::StatusOr<int64_t> read = IndexArgument(index, "list indices");
+    absl::StatusOr<int64_t> read =
+        serialize_internal::IndexArgument(index, "list indices");
     if (!read.ok()) return read.status();
     const int64_t length = static_cast<int64_t>(items_.size());
     const int64_t at = *read < 0 ? *read + length : *read;
-    if (at < 0 || at >= length) return IndexError(error);
+    if (at < 0 || at >= length) return serialize_internal::IndexError(error);
     return static_cast<size_t>(at);
   }
 
   absl::StatusOr<Object> SetSlice(std::vector<Object>& args,
                                   CallEffects& effects) {
     const int64_t length = static_cast<int64_t>(items_.size());
-    absl::StatusOr<SliceIndices> slice =
-        AdjustSlice(args[0], args[1], args[2], length);
+    absl::StatusOr<serialize_internal::SliceIndices> slice =
+        serialize_internal::AdjustSlice(args[0], args[1], args[2], length);
     if (!slice.ok()) return slice.status();
     absl::StatusOr<std::vector<Object>> values =
-        IterableItems(std::move(args[3]));
+        serialize_internal::IterableItems(std::move(args[3]));
     if (!values.ok()) {
-      return TypeError("can only assign an iterable");
+      return serialize_internal::TypeError("can only assign an iterable");
     }
     for (const Object& value : *values) effects.Stored(value);
     if (slice->step == 1) {
@@ -612,7 +622,7 @@ class ManagedList final : public TabledObject<ManagedList> {
       return Object();
     }
     if (static_cast<int64_t>(values->size()) != slice->length) {
-      return ValueError(
+      return serialize_internal::ValueError(
           absl::StrCat("attempt to assign sequence of size ", values->size(),
                        " to extended slice of size ", slice->length));
     }
@@ -697,7 +707,8 @@ class ManagedNamespace final : public TabledObject<ManagedNamespace> {
     if (!name.ok()) return name.status();
     const Object by = args.size() == 2 ? std::move(args[1]) : Object(1);
     Object* found = Find(*name);
-    absl::StatusOr<Object> sum = AddNumbers(found ? *found : Object(0), by);
+    absl::StatusOr<Object> sum =
+        serialize_internal::AddNumbers(found ? *found : Object(0), by);
     if (!sum.ok()) return sum.status();
     if (found != nullptr) {
       *found = *sum;
@@ -723,8 +734,9 @@ class ManagedNamespace final : public TabledObject<ManagedNamespace> {
 
   static absl::StatusOr<std::string> Name(const Object& name) {
     if (const std::string* text = name.get_if<std::string>()) return *text;
-    return TypeError(absl::StrCat("attribute name must be string, not '",
-                                  PythonTypeName(name), "'"));
+    return serialize_internal::TypeError(
+        absl::StrCat("attribute name must be string, not '",
+                     serialize_internal::PythonTypeName(name), "'"));
   }
 
  private:
@@ -750,12 +762,12 @@ absl::Status CheckArity(absl::string_view method,
                         size_t max) {
   if (args.size() >= min && args.size() <= max) return absl::OkStatus();
   if (min == max) {
-    return TypeError(absl::StrCat(method, "() takes exactly ", min,
-                                  min == 1 ? " argument" : " arguments", " (",
-                                  args.size(), " given)"));
+    return serialize_internal::TypeError(absl::StrCat(
+        method, "() takes exactly ", min, min == 1 ? " argument" : " arguments",
+        " (", args.size(), " given)"));
   }
-  return TypeError(absl::StrCat(method, " expected ", min, " to ", max,
-                                " arguments, got ", args.size()));
+  return serialize_internal::TypeError(absl::StrCat(
+      method, " expected ", min, " to ", max, " arguments, got ", args.size()));
 }
 
 absl::Status NotExposed(absl::string_view type, absl::string_view method) {
@@ -786,7 +798,7 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
     auto list = std::make_unique<ManagedList>();
     if (!args.empty()) {
       absl::StatusOr<std::vector<Object>> items =
-          IterableItems(std::move(args[0]));
+          serialize_internal::IterableItems(std::move(args[0]));
       if (!items.ok()) return items.status();
       list->Extend(*std::move(items), effects);
     }
@@ -800,7 +812,8 @@ absl::flat_hash_map<std::string, ManagedFactory> BuiltinTypes() {
     if (!args.empty()) {
       Object::Dict* attributes = args[0].get_if<Object::Dict>();
       if (attributes == nullptr) {
-        return TypeError("Namespace() takes a dict of attributes");
+        return serialize_internal::TypeError(
+            "Namespace() takes a dict of attributes");
       }
       for (auto& [key, value] : attributes->entries) {
         absl::StatusOr<std::string> name = ManagedNamespace::Name(key);
@@ -823,4 +836,4 @@ std::vector<const MethodList*> BuiltinMethodLists() {
   return lists;
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

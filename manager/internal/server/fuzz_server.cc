@@ -16,7 +16,7 @@
 #include "manager/internal/wire/handshake.h"
 #include "manager/protocol.pb.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 constexpr char kKey[] = "fuzzing key";
@@ -59,10 +59,10 @@ void FuzzBroken(absl::string_view what, const absl::Status& status) {
   __builtin_trap();
 }
 
-FrameSocket ConnectToFuzzServer() {
+base_internal::FrameSocket ConnectToFuzzServer() {
   absl::StatusOr<int> fd = Connect(TheServer().address, absl::Seconds(10));
   if (!fd.ok()) FuzzBroken("connect", fd.status());
-  FrameSocket channel = ManagerChannel(*fd, kMaxFrameBytes);
+  base_internal::FrameSocket channel = ManagerChannel(*fd, kMaxFrameBytes);
   if (absl::StatusOr<uint64_t> id =
           AuthenticateToServer(channel, kKey, absl::Now() + absl::Seconds(10));
       !id.ok()) {
@@ -81,7 +81,8 @@ bool AllowedToFuzz(absl::string_view frame) {
   return true;
 }
 
-void HangUp(FrameSocket& channel, const std::function<void()>& wake) {
+void HangUp(base_internal::FrameSocket& channel,
+            const std::function<void()>& wake) {
   shutdown(channel.fd(), SHUT_WR);
   if (wake) wake();
   while (channel.Read(absl::Now() + absl::Seconds(30)).ok()) {
@@ -95,7 +96,7 @@ void CheckNoObjectsLeftEvery(int inputs) {
 }
 
 void CheckNoObjectsLeft() {
-  FrameSocket channel = ConnectToFuzzServer();
+  base_internal::FrameSocket channel = ConnectToFuzzServer();
   manager::Request request;
   request.mutable_stats();
   if (absl::Status sent = channel.Write(request.SerializeAsString());
@@ -116,4 +117,4 @@ void CheckNoObjectsLeft() {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -8,10 +8,11 @@
 // outlived its connection (CheckNoObjectsLeft), which would be a reference
 // the server failed to drop.
 //
-//   mp::internal::FrameSocket channel = mp::internal::ConnectToFuzzServer();
+//   using namespace mp::manager_internal;
+//   mp::base_internal::FrameSocket channel = ConnectToFuzzServer();
 //   ... write what the input says ...
-//   mp::internal::HangUp(channel);
-//   mp::internal::CheckNoObjectsLeftEvery(mp::internal::kFuzzCheckEvery);
+//   HangUp(channel);
+//   CheckNoObjectsLeftEvery(kFuzzCheckEvery);
 
 #ifndef MULTIPROCESS_MANAGER_INTERNAL_SERVER_FUZZ_SERVER_H_
 #define MULTIPROCESS_MANAGER_INTERNAL_SERVER_FUZZ_SERVER_H_
@@ -22,7 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "manager/internal/wire/transport.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // Reports a failure of the server (not of the input) and crashes, so that
 // libFuzzer keeps the input.
@@ -31,7 +32,7 @@ namespace mp::internal {
 
 // A new authenticated connection to the server (started on first use,
 // stopped at exit so that its socket directory goes with it).
-FrameSocket ConnectToFuzzServer();
+base_internal::FrameSocket ConnectToFuzzServer();
 
 // Whether a fuzzer may send `frame`: not a Pool (processes on every run), a
 // call area (each target opens its own where it wants one), or a Shutdown
@@ -43,7 +44,8 @@ bool AllowedToFuzz(absl::string_view frame);
 // on the socket), reads the replies until the server closes (it ends the
 // connection once it has read everything, or at the first malformed frame)
 // and closes.
-void HangUp(FrameSocket& channel, const std::function<void()>& wake = nullptr);
+void HangUp(base_internal::FrameSocket& channel,
+            const std::function<void()>& wake = nullptr);
 
 // How often a target checks for leaked objects: after every input of the
 // corpus replay (tests/testing/fuzz.bzl defines MP_FUZZ_REPLAY in the
@@ -64,6 +66,6 @@ void CheckNoObjectsLeftEvery(int inputs);
 // its own per check.
 void CheckNoObjectsLeft();
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_FUZZ_SERVER_H_

@@ -37,7 +37,7 @@
 #include "serialize/object.h"
 #include "serialize/python_object.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // Lets a call wait for another connection's call (a lock to be released):
 // the server's lock is let go meanwhile.
@@ -198,6 +198,6 @@ absl::Status CheckArity(absl::string_view method,
                         const std::vector<Object>& args, size_t min,
                         size_t max);
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_MANAGED_H_

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "serialize/object.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 class ManagedObject;
 class CallEffects;
@@ -23,6 +23,6 @@ using ManagedFactory =
     std::function<absl::StatusOr<std::unique_ptr<ManagedObject>>(
         std::vector<Object>& args, CallEffects& effects)>;
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_MANAGED_FACTORY_H_

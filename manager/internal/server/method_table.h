@@ -39,7 +39,7 @@
 #include "manager/internal/server/managed.h"
 #include "serialize/object.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // What a table serves, for checks that compare it with the proxies' names.
 class MethodList {
@@ -136,6 +136,6 @@ std::vector<const MethodList*> BuiltinMethodLists();
 std::vector<const MethodList*> SyncMethodLists();
 std::vector<const MethodList*> QueueMethodLists();
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_METHOD_TABLE_H_

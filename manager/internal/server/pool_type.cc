@@ -19,22 +19,23 @@
 #include "process/process.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 absl::StatusOr<absl::Time> TimeoutDeadline(const Object& timeout) {
   if (timeout.is_none()) return absl::InfiniteFuture();
   absl::StatusOr<double> seconds = timeout.As<double>();
-  if (!seconds.ok()) return TypeError("timeout must be a number or None");
+  if (!seconds.ok())
+    return serialize_internal::TypeError("timeout must be a number or None");
   return absl::Now() + absl::Seconds(std::max(0.0, *seconds));
 }
 
 // A job that tells the server when it completes.
-class NotifyingJob final : public JobState {
+class NotifyingJob final : public process_internal::JobState {
  public:
   NotifyingJob(std::vector<size_t> chunk_items, bool fail_fast,
                std::function<void()> notify)
-      : JobState(std::move(chunk_items), fail_fast, nullptr),
+      : process_internal::JobState(std::move(chunk_items), fail_fast, nullptr),
         notify_(std::move(notify)) {}
 
  protected:
@@ -46,7 +47,8 @@ class NotifyingJob final : public JobState {
 
 class ManagedPool final : public TabledObject<ManagedPool> {
  public:
-  ManagedPool(std::unique_ptr<PoolCore> core, std::function<void()> notify)
+  ManagedPool(std::unique_ptr<process_internal::PoolCore> core,
+              std::function<void()> notify)
       : core_(std::move(core)), notify_(std::move(notify)) {}
 
   // Freed under the server's lock, which the pool's threads may be waiting
@@ -86,7 +88,7 @@ class ManagedPool final : public TabledObject<ManagedPool> {
     absl::StatusOr<absl::Time> deadline =
         TimeoutDeadline(args.size() > 1 ? args[1] : Object());
     if (!deadline.ok()) return deadline.status();
-    std::shared_ptr<JobState> state = (*job)->state;
+    std::shared_ptr<process_internal::JobState> state = (*job)->state;
     absl::StatusOr<bool> done =
         effects.WaitUntil([&] { return state->complete(); }, *deadline);
     if (!done.ok()) return done.status();
@@ -116,13 +118,14 @@ class ManagedPool final : public TabledObject<ManagedPool> {
     absl::StatusOr<bool> unordered = args[2].As<bool>();
     absl::StatusOr<absl::Time> deadline = TimeoutDeadline(args[3]);
     if (!position.ok() || !unordered.ok() || !deadline.ok() || *position < 0) {
-      return TypeError("chunk(job, position: int, unordered: bool, timeout)");
+      return serialize_internal::TypeError(
+          "chunk(job, position: int, unordered: bool, timeout)");
     }
-    std::shared_ptr<JobState> state = (*job)->state;
+    std::shared_ptr<process_internal::JobState> state = (*job)->state;
     if (static_cast<size_t>(*position) >= state->chunks()) {
       return absl::OutOfRangeError("IndexError: no such chunk");
     }
-    const JobState::Outcome* outcome = nullptr;
+    const process_internal::JobState::Outcome* outcome = nullptr;
     absl::StatusOr<bool> arrived = effects.WaitUntil(
         [&] {
           outcome = state->WaitChunk(static_cast<size_t>(*position), *unordered,
@@ -162,7 +165,7 @@ class ManagedPool final : public TabledObject<ManagedPool> {
   }
   absl::StatusOr<Object> Join(std::vector<Object>&, CallEffects& effects) {
     if (!closed_) {
-      return ValueError("Pool is still running");
+      return serialize_internal::ValueError("Pool is still running");
     }
     // The workers exit once their queued tasks are done: wait for those
     // (without the server's lock), then for the exits, which are prompt.
@@ -194,13 +197,13 @@ class ManagedPool final : public TabledObject<ManagedPool> {
 
  private:
   struct Job {
-    std::shared_ptr<JobState> state;
+    std::shared_ptr<process_internal::JobState> state;
     uint64_t connection;
   };
 
   absl::StatusOr<Job*> Find(const Object& id) {
     absl::StatusOr<int64_t> number = id.As<int64_t>();
-    if (!number.ok()) return TypeError("a job is an int");
+    if (!number.ok()) return serialize_internal::TypeError("a job is an int");
     auto found = jobs_.find(*number);
     if (found == jobs_.end()) {
       return absl::NotFoundError(
@@ -220,26 +223,27 @@ class ManagedPool final : public TabledObject<ManagedPool> {
     absl::StatusOr<bool> fail_fast = args[2].As<bool>();
     if (!encoded.ok() || !items.ok() || !fail_fast.ok() ||
         encoded->size() != items->size()) {
-      return TypeError(
+      return serialize_internal::TypeError(
           "submit(tasks: [bytes], items: [int], fail_fast: bool), "
           "one count per task");
     }
-    std::vector<ChunkTask> tasks;
+    std::vector<process_internal::ChunkTask> tasks;
     std::vector<size_t> sizes;
     for (size_t i = 0; i < encoded->size(); ++i) {
-      absl::StatusOr<std::tuple<TaskRunner, std::string>> task =
-          Loads<std::tuple<TaskRunner, std::string>>((*encoded)[i].value);
+      absl::StatusOr<std::tuple<process_internal::TaskRunner, std::string>>
+          task = Loads<std::tuple<process_internal::TaskRunner, std::string>>(
+              (*encoded)[i].value);
       if (!task.ok()) {
         // A function of another executable, or bytes that are not a task.
         return absl::InvalidArgumentError(absl::StrCat(
             "pool: task ", i, " cannot run here: ", task.status().message()));
       }
-      tasks.push_back(ChunkTask{std::get<0>(*std::move(task)),
-                                std::get<1>(*std::move(task))});
+      tasks.push_back(process_internal::ChunkTask{
+          std::get<0>(*std::move(task)), std::get<1>(*std::move(task))});
       sizes.push_back(static_cast<size_t>(std::max<int64_t>(0, (*items)[i])));
     }
     // Its completion has the server look at its waiting calls again.
-    std::shared_ptr<JobState> state =
+    std::shared_ptr<process_internal::JobState> state =
         std::make_shared<NotifyingJob>(std::move(sizes), *fail_fast, notify_);
     const int64_t id = next_job_++;
     jobs_.emplace(id, Job{state, effects.connection()});
@@ -250,7 +254,7 @@ class ManagedPool final : public TabledObject<ManagedPool> {
     return Object(id);
   }
 
-  std::unique_ptr<PoolCore> core_;
+  std::unique_ptr<process_internal::PoolCore> core_;
   const std::function<void()> notify_;
   absl::flat_hash_map<int64_t, Job> jobs_;
   int64_t next_job_ = 1;
@@ -266,11 +270,13 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
                                                 CallEffects& effects)
       -> absl::StatusOr<std::unique_ptr<ManagedObject>> {
     if (auto s = CheckArity("Pool", args, 0, 3); !s.ok()) return s;
-    PoolSettings settings;
+    process_internal::PoolSettings settings;
     settings.processes = CpuCount();
     if (!args.empty() && !args[0].is_none()) {
       absl::StatusOr<int64_t> processes = args[0].As<int64_t>();
-      if (!processes.ok()) return TypeError("processes must be an int or None");
+      if (!processes.ok())
+        return serialize_internal::TypeError(
+            "processes must be an int or None");
       if (*processes < 1) {
         return absl::InvalidArgumentError(
             "ValueError: Number of processes must be at least 1");
@@ -290,9 +296,11 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
       // of another executable fails the Pool() call, not every worker.
       absl::StatusOr<Bytes> encoded = args[2].As<Bytes>();
       if (!encoded.ok())
-        return TypeError("initializer must be a sent function or None");
-      absl::StatusOr<std::tuple<TaskRunner, std::string>> call =
-          Loads<std::tuple<TaskRunner, std::string>>(encoded->value);
+        return serialize_internal::TypeError(
+            "initializer must be a sent function or None");
+      absl::StatusOr<std::tuple<process_internal::TaskRunner, std::string>>
+          call = Loads<std::tuple<process_internal::TaskRunner, std::string>>(
+              encoded->value);
       if (!call.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("pool: the initializer cannot run here: ",
@@ -303,11 +311,11 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     }
     // Forked from the server, which runs the program's executable.
     settings.start_method = StartMethod::kFork;
-    absl::StatusOr<std::unique_ptr<PoolCore>> core =
-        PoolCore::Start(std::move(settings));
+    absl::StatusOr<std::unique_ptr<process_internal::PoolCore>> core =
+        process_internal::PoolCore::Start(std::move(settings));
     if (!core.ok()) return core.status();
     return std::make_unique<ManagedPool>(*std::move(core), effects.notifier());
   };
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -27,7 +27,7 @@
 #include "manager/internal/server/managed.h"
 #include "manager/internal/server/method_table.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // Adds "Pool" (constructor: processes=None, maxtasksperchild=None).
 void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types);
@@ -35,6 +35,6 @@ void AddPoolType(absl::flat_hash_map<std::string, ManagedFactory>& types);
 // The Pool's methods, for checks against the proxy's names.
 const MethodList& PoolMethodList();
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_POOL_TYPE_H_

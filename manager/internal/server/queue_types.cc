@@ -19,7 +19,7 @@
 #include "manager/internal/server/method_table.h"
 #include "manager/internal/wire/methods.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 // (block=True, timeout=None) as a deadline; arguments start at `at`.
@@ -231,9 +231,9 @@ class ManagedArray final : public TabledObject<ManagedArray> {
     Object& item = items_[*at];
     if (args[1].kind() != item.kind() &&
         !(args[1].Is<double>() && item.Is<double>())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("TypeError: an array of '", typecode_,
-                       "' holds numbers, not '", PythonTypeName(args[1]), "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "TypeError: an array of '", typecode_, "' holds numbers, not '",
+          serialize_internal::PythonTypeName(args[1]), "'"));
     }
     item = std::move(args[1]);
     return Object();
@@ -308,12 +308,13 @@ void AddQueueTypes(absl::flat_hash_map<std::string, ManagedFactory>& types) {
     if (!code.ok()) return code.status();
     absl::StatusOr<std::vector<Object>> items =
         args[1].As<std::vector<Object>>();
-    if (!items.ok()) return TypeError("Array() needs a sequence");
+    if (!items.ok())
+      return serialize_internal::TypeError("Array() needs a sequence");
     for (const Object& item : *items) {
       if (!item.Is<double>()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("TypeError: an array of '", *code,
-                         "' holds numbers, not '", PythonTypeName(item), "'"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "TypeError: an array of '", *code, "' holds numbers, not '",
+            serialize_internal::PythonTypeName(item), "'"));
       }
     }
     return std::make_unique<ManagedArray>(*code, *std::move(items));
@@ -325,4 +326,4 @@ std::vector<const MethodList*> QueueMethodLists() {
           &ManagedValue::Table(), &ManagedArray::Table()};
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

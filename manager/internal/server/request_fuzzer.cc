@@ -17,14 +17,14 @@
 #include "manager/internal/wire/transport.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace mp::internal;
-  FrameSocket channel = ConnectToFuzzServer();
+  using namespace mp::manager_internal;
+  mp::base_internal::FrameSocket channel = ConnectToFuzzServer();
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   if (!input.empty() && static_cast<uint8_t>(input[0]) == 0xFF) {
     // Raw bytes: for the frame parser. Whole frames in them are screened too.
     absl::string_view frames = input.substr(1);
     for (absl::string_view rest = frames, frame;
-         FrameSocket::TakeFrame(rest, &frame);) {
+         mp::base_internal::FrameSocket::TakeFrame(rest, &frame);) {
       if (!AllowedToFuzz(frame)) return 0;
     }
     if (absl::StrContains(frames, "Pool")) return 0;

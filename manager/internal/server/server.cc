@@ -21,12 +21,14 @@
 #include "serialize/internal/value_view.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 struct Server::Connection {
-  explicit Connection(FrameSocket channel) : channel(std::move(channel)) {}
+  explicit Connection(base_internal::FrameSocket channel)
+      : channel(std::move(channel)) {}
 
-  FrameSocket channel;  // Closed only after `thread` has been joined.
+  base_internal::FrameSocket
+      channel;  // Closed only after `thread` has been joined.
   std::thread thread;
   std::atomic<bool> finished{false};
   // References this connection holds, by object. Guarded by Server::mutex_.
@@ -75,8 +77,8 @@ class Server::CallWaiter final : public Waiter {
         break;
       }
       server_.mutex_.Unlock();
-      FutexWaitUntil(server_.generation_, seen,
-                     std::min(deadline, now + kSlice));
+      base_internal::FutexWaitUntil(server_.generation_, seen,
+                                    std::min(deadline, now + kSlice));
       server_.mutex_.Lock();
     }
     server_.waiters_.fetch_sub(1, std::memory_order_relaxed);
@@ -107,13 +109,13 @@ absl::StatusOr<std::vector<Object>> DecodeArguments(const std::string& bytes) {
   if (bytes.empty()) return std::vector<Object>();
   // The usual tuple straight into the vector, rather than into an Object
   // and out again (about a tenth of a small call's time in the server).
-  internal::ValueView view;
-  if (internal::ParseValue(bytes, &view).ok() &&
-      (view.kind == internal::kTupleField ||
-       view.kind == internal::kListField)) {
+  serialize_internal::ValueView view;
+  if (serialize_internal::ParseValue(bytes, &view).ok() &&
+      (view.kind == serialize_internal::kTupleField ||
+       view.kind == serialize_internal::kListField)) {
     std::vector<Object> items;
     items.reserve(4);
-    absl::Status decoded = internal::DecodeElements<Object>(
+    absl::Status decoded = serialize_internal::DecodeElements<Object>(
         view, 0, [&](Object&& item) { items.push_back(std::move(item)); });
     if (decoded.ok()) return items;
   }
@@ -128,8 +130,9 @@ absl::StatusOr<std::vector<Object>> DecodeArguments(const std::string& bytes) {
   if (Object::List* list = decoded->get_if<Object::List>()) {
     return std::move(*list);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "malformed arguments: expected a tuple, got ", PythonTypeName(*decoded)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed arguments: expected a tuple, got ",
+                   serialize_internal::PythonTypeName(*decoded)));
 }
 
 }  // namespace
@@ -156,10 +159,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Listen(ServerOptions options) {
   }
   absl::StatusOr<Address> address = ParseAddress(text);
   absl::StatusOr<Listener> listener =
-      address.ok() ? internal::Listen(*address) : address.status();
+      address.ok() ? manager_internal::Listen(*address) : address.status();
   if (!listener.ok()) {
     if (!directory.empty()) {
-      RemoveTrackedPath(TrackedKind::kDirectory, directory);
+      RemoveTrackedPath(base_internal::TrackedKind::kDirectory, directory);
     }
     return listener.status();
   }
@@ -190,7 +193,7 @@ Server::Server(ServerOptions options, Listener listener, std::string directory)
   // Needs no server lock: the pool thread that notifies may be one a call
   // holding that lock waits for (a pool's Terminate).
   notify_ = [link = link_] {
-    MutexLock lock(link->mutex);
+    base_internal::MutexLock lock(link->mutex);
     if (link->server != nullptr) link->server->Changed();
   };
   for (const TypeRegistration& type : options_.types) {
@@ -200,7 +203,7 @@ Server::Server(ServerOptions options, Listener listener, std::string directory)
 
 Server::~Server() {
   {
-    MutexLock lock(link_->mutex);
+    base_internal::MutexLock lock(link_->mutex);
     link_->server = nullptr;
   }
   Stop();
@@ -238,10 +241,11 @@ void Server::RemoveSocket() {
     listener_.fd = -1;
     if (!owns_socket_) return;
     if (listener_.bound.family == Address::Family::kUnix) {
-      RemoveTrackedPath(TrackedKind::kFile, listener_.bound.path);
+      RemoveTrackedPath(base_internal::TrackedKind::kFile,
+                        listener_.bound.path);
     }
     if (!directory_.empty()) {
-      RemoveTrackedPath(TrackedKind::kDirectory, directory_);
+      RemoveTrackedPath(base_internal::TrackedKind::kDirectory, directory_);
     }
   }
 }
@@ -277,7 +281,7 @@ absl::Status Server::Serve() {
         });
     if (live >= options_.max_connections) {
       close(fd);
-      MutexLock lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       ++refused_;
       continue;
     }
@@ -313,13 +317,13 @@ void Server::ReapFinished(bool all) {
 }
 
 void Server::RunConnection(Connection* connection) {
-  FrameSocket& channel = connection->channel;
+  base_internal::FrameSocket& channel = connection->channel;
   const absl::Status accepted =
       AcceptClient(channel, options_.authkey, server_id_,
                    absl::Now() + options_.handshake_timeout);
   if (!accepted.ok()) {
     {
-      MutexLock lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       ++refused_;
       connection->finished.store(true, std::memory_order_release);
     }
@@ -330,7 +334,7 @@ void Server::RunConnection(Connection* connection) {
   }
   channel.set_max_frame_bytes(options_.max_frame_bytes);
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     ++authenticated_;
     connection->id = next_connection_++;
     live_[connection->id] = connection;
@@ -372,7 +376,7 @@ void Server::RunConnection(Connection* connection) {
     if (shutdown) Stop();
   }
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     live_.erase(connection->id);
     for (uint64_t token : connection->tokens) tokens_.erase(token);
     if (connection->principal == 0) {
@@ -429,13 +433,13 @@ bool Server::OpenCallArea(Connection& connection,
   if (!sent.ok() || !area.ok()) return false;
   connection.area = *std::move(area);
   connection.has_area.store(true, std::memory_order_release);
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   ++call_areas_;
   return true;
 }
 
 void Server::ServeCallArea(Connection& connection) {
-  FrameSocket& channel = connection.channel;
+  base_internal::FrameSocket& channel = connection.channel;
   CallArea& area = connection.area;
   const auto keep_waiting = [&] {
     return !stopping_.load(std::memory_order_relaxed) &&
@@ -468,7 +472,7 @@ void Server::ServeCallArea(Connection& connection) {
         absl::StatusOr<absl::string_view> read = channel.Read();
         if (!read.ok()) return;
         frame = *read;
-      } else if (!FrameSocket::TakeFrame(rest, &frame) ||
+      } else if (!base_internal::FrameSocket::TakeFrame(rest, &frame) ||
                  frame.size() > options_.max_frame_bytes) {
         return;
       }
@@ -512,7 +516,7 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
   // The result is too big to send: say so instead of sending it. The
   // references it granted are given back with it.
   {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     for (uint64_t object : reply.granted())
       Release(Principal(connection), object, 1);
   }
@@ -527,7 +531,7 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
 bool Server::Handle(Connection& connection, manager::Request& request,
                     manager::Reply& reply) {
   if (!request.releases().empty()) {
-    MutexLock lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     for (const manager::Release& release : request.releases()) {
       Release(connection, release.object(), release.count());
     }
@@ -540,7 +544,7 @@ bool Server::Handle(Connection& connection, manager::Request& request,
       HandleMethod(connection, request.method(), reply);
       return true;
     case manager::Request::kIncref: {
-      MutexLock lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       for (uint64_t object : request.incref().objects()) {
         Grant(connection, object, reply);
       }
@@ -548,12 +552,12 @@ bool Server::Handle(Connection& connection, manager::Request& request,
       return true;
     }
     case manager::Request::kStats: {
-      MutexLock lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       FillStats(*reply.mutable_stats());
       return true;
     }
     case manager::Request::kToken: {
-      MutexLock lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       uint64_t token = 0;
       while (token == 0 || tokens_.contains(token)) token = RandomNonzeroId();
       tokens_[token] = connection.id;
@@ -562,7 +566,7 @@ bool Server::Handle(Connection& connection, manager::Request& request,
       return true;
     }
     case manager::Request::kJoin: {
-      MutexLock lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       auto found = tokens_.find(request.join());
       if (found == tokens_.end() || connection.principal != 0) {
         SetError(
@@ -589,7 +593,7 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
                           manager::Reply& reply) {
   absl::StatusOr<std::vector<Object>> args = DecodeArguments(create.args());
   if (!args.ok()) return SetError(args.status(), reply);
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   ++calls_;
   auto type = types_.find(create.typeid_());
   if (type == types_.end()) {
@@ -624,7 +628,7 @@ void Server::HandleMethod(Connection& connection,
                           manager::Reply& reply) {
   absl::StatusOr<std::vector<Object>> args = DecodeArguments(call.args());
   if (!args.ok()) return SetError(args.status(), reply);
-  MutexLock lock(mutex_);
+  base_internal::MutexLock lock(mutex_);
   ++calls_;
   auto entry = objects_.find(call.object());
   if (entry == objects_.end()) {
@@ -694,7 +698,7 @@ void Server::Changed() {
   // nobody waiting costs no system call.
   generation_.fetch_add(1, std::memory_order_seq_cst);
   if (waiters_.load(std::memory_order_seq_cst) != 0)
-    FutexWake(generation_, kWakeAll);
+    base_internal::FutexWake(generation_, base_internal::kWakeAll);
 }
 
 void Server::FillStats(manager::Stats& stats) {
@@ -783,4 +787,4 @@ void Server::Decref(uint64_t object) {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -43,7 +43,7 @@
 #include "manager/options.h"
 #include "manager/protocol.pb.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 struct ServerOptions {
   // Empty: a Unix socket in a new private directory.
@@ -172,13 +172,13 @@ class Server {
   // thread of theirs after the server has gone, hence the link, which the
   // server cuts when it goes.
   struct Link {
-    Mutex mutex;
+    base_internal::Mutex mutex;
     Server* server ABSL_GUARDED_BY(mutex) = nullptr;
   };
   const std::shared_ptr<Link> link_ = std::make_shared<Link>();
   std::function<void()> notify_;
 
-  Mutex mutex_;
+  base_internal::Mutex mutex_;
   // Moved on (Changed) after every call and by objects' notifiers: what a
   // waiting call waits for may have come. Waiting calls sleep on it as a
   // futex; `waiters_` counts them.
@@ -204,6 +204,6 @@ class Server {
   std::list<std::unique_ptr<Connection>> connections_;
 };
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_SERVER_H_

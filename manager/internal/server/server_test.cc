@@ -20,7 +20,7 @@
 #include "serialize/serialize.h"
 #include "tests/testing/status_matchers.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 using ::mp::testing::IsOk;
@@ -57,15 +57,15 @@ class ServerTest : public ::testing::Test {
   }
 
   // An authenticated channel, as a client would hold.
-  FrameSocket Client(absl::string_view key = kKey) {
-    FrameSocket channel = ManagerChannel(RawConnect(), 1 << 16);
+  base_internal::FrameSocket Client(absl::string_view key = kKey) {
+    base_internal::FrameSocket channel = ManagerChannel(RawConnect(), 1 << 16);
     absl::StatusOr<uint64_t> id =
         AuthenticateToServer(channel, key, absl::Now() + kPatience);
     EXPECT_THAT(id, IsOk());
     return channel;
   }
 
-  static manager::Reply Call(FrameSocket& channel,
+  static manager::Reply Call(base_internal::FrameSocket& channel,
                              const manager::Request& request) {
     manager::Reply reply;
     EXPECT_THAT(channel.Write(request.SerializeAsString()), IsOk());
@@ -79,14 +79,14 @@ class ServerTest : public ::testing::Test {
     return reply;
   }
 
-  static manager::Stats Stats(FrameSocket& channel) {
+  static manager::Stats Stats(base_internal::FrameSocket& channel) {
     manager::Request request;
     request.mutable_stats();
     return Call(channel, request).stats();
   }
 
   // Makes a dict on `channel` and returns its id.
-  static uint64_t CreateDict(FrameSocket& channel) {
+  static uint64_t CreateDict(base_internal::FrameSocket& channel) {
     manager::Request request;
     request.mutable_create()->set_typeid_("dict");
     manager::Reply reply = Call(channel, request);
@@ -95,8 +95,9 @@ class ServerTest : public ::testing::Test {
     return id.ok() ? *id : 0;
   }
 
-  static manager::Reply SetItem(FrameSocket& channel, uint64_t dict,
-                                const Object& key, const Object& value) {
+  static manager::Reply SetItem(base_internal::FrameSocket& channel,
+                                uint64_t dict, const Object& key,
+                                const Object& value) {
     manager::Request request;
     request.mutable_method()->set_object(dict);
     request.mutable_method()->set_method("__setitem__");
@@ -107,7 +108,7 @@ class ServerTest : public ::testing::Test {
 
   // Whether the server closes `fd` (reads reach end of stream) in time.
   static bool ClosedByServer(int fd) {
-    FrameSocket channel = ManagerChannel(fd, 1 << 20);
+    base_internal::FrameSocket channel = ManagerChannel(fd, 1 << 20);
     for (;;) {
       absl::StatusOr<absl::string_view> frame =
           channel.Read(absl::Now() + kPatience);
@@ -130,7 +131,7 @@ class ServerTest : public ::testing::Test {
   }
 
   // A good client works, and the dict it made before survives.
-  void ExpectStillServing(FrameSocket& good, uint64_t dict) {
+  void ExpectStillServing(base_internal::FrameSocket& good, uint64_t dict) {
     manager::Request request;
     request.mutable_method()->set_object(dict);
     request.mutable_method()->set_method("__len__");
@@ -145,7 +146,7 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, GarbageBeforeTheHandshakeClosesThatConnection) {
-  FrameSocket good = Client();
+  base_internal::FrameSocket good = Client();
   const uint64_t dict = CreateDict(good);
   ASSERT_TRUE(SetItem(good, dict, "k", 1).has_value());
 
@@ -162,10 +163,10 @@ TEST_F(ServerTest, GarbageBeforeTheHandshakeClosesThatConnection) {
 }
 
 TEST_F(ServerTest, WrongKeyIsRefusedBeforeAnyObjectIsReachable) {
-  FrameSocket good = Client();
+  base_internal::FrameSocket good = Client();
   const uint64_t dict = CreateDict(good);
   ASSERT_TRUE(SetItem(good, dict, "k", 1).has_value());
-  FrameSocket stranger = ManagerChannel(RawConnect(), 1 << 16);
+  base_internal::FrameSocket stranger = ManagerChannel(RawConnect(), 1 << 16);
   EXPECT_THAT(AuthenticateToServer(stranger, "guess", absl::Now() + kPatience),
               StatusIs(absl::StatusCode::kPermissionDenied));
   // Even a Request sent regardless is never answered: the server is gone.
@@ -177,7 +178,7 @@ TEST_F(ServerTest, WrongKeyIsRefusedBeforeAnyObjectIsReachable) {
 }
 
 TEST_F(ServerTest, SilentPeersAreDroppedAfterTheHandshakeTimeout) {
-  FrameSocket good = Client();
+  base_internal::FrameSocket good = Client();
   const uint64_t dict = CreateDict(good);
   ASSERT_TRUE(SetItem(good, dict, "k", 1).has_value());
   const int silent = RawConnect();
@@ -186,12 +187,12 @@ TEST_F(ServerTest, SilentPeersAreDroppedAfterTheHandshakeTimeout) {
 }
 
 TEST_F(ServerTest, MalformedFramesAfterTheHandshakeCloseOnlyThatConnection) {
-  FrameSocket good = Client();
+  base_internal::FrameSocket good = Client();
   const uint64_t dict = CreateDict(good);
   ASSERT_TRUE(SetItem(good, dict, "k", 1).has_value());
 
   // Bytes that are not a Request.
-  FrameSocket bad = Client();
+  base_internal::FrameSocket bad = Client();
   const uint64_t doomed = CreateDict(bad);
   ASSERT_NE(doomed, 0u);
   EXPECT_EQ(Stats(good).objects(), 2u);
@@ -200,14 +201,14 @@ TEST_F(ServerTest, MalformedFramesAfterTheHandshakeCloseOnlyThatConnection) {
   bad.Abandon();
 
   // A frame cut short by the peer closing.
-  FrameSocket cut = Client();
+  base_internal::FrameSocket cut = Client();
   WriteRaw(cut.fd(), Header(100) + "only ten b");
   shutdown(cut.fd(), SHUT_WR);
   EXPECT_TRUE(ClosedByServer(cut.fd()));
   cut.Abandon();
 
   // A frame over the limit: refused from its header, never read.
-  FrameSocket huge = Client();
+  base_internal::FrameSocket huge = Client();
   WriteRaw(huge.fd(), Header(0xfffffffeu));
   EXPECT_TRUE(ClosedByServer(huge.fd()));
   huge.Abandon();
@@ -230,7 +231,7 @@ TEST_F(ServerTest, MalformedFramesAfterTheHandshakeCloseOnlyThatConnection) {
 }
 
 TEST_F(ServerTest, BadArgumentsAreAnErrorReplyNotAClosedConnection) {
-  FrameSocket good = Client();
+  base_internal::FrameSocket good = Client();
   const uint64_t dict = CreateDict(good);
   manager::Request request;
   request.mutable_method()->set_object(dict);
@@ -262,7 +263,7 @@ TEST_F(ServerTest, BadArgumentsAreAnErrorReplyNotAClosedConnection) {
 }
 
 TEST_F(ServerTest, AResultTooBigToSendIsAnError) {
-  FrameSocket good = Client();
+  base_internal::FrameSocket good = Client();
   const uint64_t dict = CreateDict(good);
   // Each value fits in a request; all of them together do not fit a reply.
   for (int i = 0; i < 4; ++i) {
@@ -282,7 +283,7 @@ TEST_F(ServerTest, AResultTooBigToSendIsAnError) {
 }
 
 TEST_F(ServerTest, ConnectionsBeyondTheLimitAreRefused) {
-  std::vector<FrameSocket> clients;
+  std::vector<base_internal::FrameSocket> clients;
   for (int i = 0; i < 8; ++i) clients.push_back(Client());
   const int extra = RawConnect();
   EXPECT_TRUE(ClosedByServer(extra));
@@ -291,13 +292,13 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreRefused) {
   while (Stats(clients[0]).connections() != 7u && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  FrameSocket again = Client();
+  base_internal::FrameSocket again = Client();
   EXPECT_EQ(Stats(again).connections(), 8u);
 }
 
 TEST_F(ServerTest, ReleasesAndIncrefsCountPerConnection) {
-  FrameSocket a = Client();
-  FrameSocket b = Client();
+  base_internal::FrameSocket a = Client();
+  base_internal::FrameSocket b = Client();
   const uint64_t dict = CreateDict(a);
   manager::Request incref;
   incref.mutable_incref()->add_objects(dict);
@@ -346,4 +347,4 @@ TEST(AddressTest, ParsesUnixAndTcpAddresses) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

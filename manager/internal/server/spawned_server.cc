@@ -10,7 +10,7 @@
 #include "process/internal/pool_core.h"
 #include "process/internal/target.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 // The server process, once it is serving: SIGTERM (Process::Terminate, or
@@ -50,20 +50,20 @@ int ServeSpawnedManager(LentSocket listening, SpawnedServerConfig config) {
       Server::FromListener(std::move(options), listening.fd, config.address,
                            std::move(config.directory));
   if (!server.ok()) {
-    ReportTargetFailure(server.status().ToString());
+    process_internal::ReportTargetFailure(server.status().ToString());
     return 1;
   }
   absl::Status initialized;
   // As a forked server whose initializer throws: no serving, exit code 1.
   const int code = RunServer(server->get(), [&] {
     if (!config.initializer.empty()) {
-      initialized = RunEncodedInitializer(config.initializer);
+      initialized = process_internal::RunEncodedInitializer(config.initializer);
     }
     if (!initialized.ok()) (*server)->Stop();
   });
   if (!initialized.ok()) {
-    ReportTargetFailure(absl::StrCat("the manager's initializer failed: ",
-                                     initialized.ToString()));
+    process_internal::ReportTargetFailure(absl::StrCat(
+        "the manager's initializer failed: ", initialized.ToString()));
     return 1;
   }
   return code;
@@ -75,33 +75,35 @@ Process SpawnedServerProcess(ProcessOptions options, int listening,
                  LentSocket{listening}, std::move(config));
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 namespace mp {
 
-void Codec<internal::LentSocket>::Encode(const internal::LentSocket& socket,
-                                         internal::Writer& writer) {
+void Codec<manager_internal::LentSocket>::Encode(
+    const manager_internal::LentSocket& socket,
+    serialize_internal::Writer& writer) {
   absl::StatusOr<int> index =
-      internal::PassDescriptor(socket.fd, "manager socket");
+      process_internal::PassDescriptor(socket.fd, "manager socket");
   if (!index.ok()) {
     writer.Fail(index.status());
     return;
   }
   SharedRef ref;
   ref.offset = static_cast<uint64_t>(*index);
-  internal::EncodeSharedRef("ListeningSocket", ref, writer);
+  shm_internal::EncodeSharedRef("ListeningSocket", ref, writer);
 }
 
-absl::Status Codec<internal::LentSocket>::Decode(
-    const internal::ValueView& view, int, internal::LentSocket* out) {
+absl::Status Codec<manager_internal::LentSocket>::Decode(
+    const serialize_internal::ValueView& view, int,
+    manager_internal::LentSocket* out) {
   SharedRef ref;
   if (absl::Status read =
-          internal::DecodeSharedRef(view, "ListeningSocket", &ref);
+          shm_internal::DecodeSharedRef(view, "ListeningSocket", &ref);
       !read.ok()) {
     return read;
   }
   absl::StatusOr<int> fd =
-      internal::AdoptPassedDescriptor(ref.offset, "manager socket");
+      process_internal::AdoptPassedDescriptor(ref.offset, "manager socket");
   if (!fd.ok()) return fd.status();
   fcntl(*fd, F_SETFD, FD_CLOEXEC);
   out->fd = *fd;

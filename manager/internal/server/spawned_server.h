@@ -18,7 +18,7 @@
 #include "serialize/codec.h"
 #include "serialize/function.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // Serves `server` until it stops, after `initializer`; SIGTERM and SIGINT
 // stop it cleanly. Returns the process's exit code.
@@ -56,18 +56,18 @@ int ServeSpawnedManager(LentSocket listening, SpawnedServerConfig config);
 Process SpawnedServerProcess(ProcessOptions options, int listening,
                              SpawnedServerConfig config);
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 namespace mp {
 template <>
-struct Codec<internal::LentSocket> {
-  static void Encode(const internal::LentSocket& socket,
-                     internal::Writer& writer);
-  static absl::Status Decode(const internal::ValueView& view, int,
-                             internal::LentSocket* out);
+struct Codec<manager_internal::LentSocket> {
+  static void Encode(const manager_internal::LentSocket& socket,
+                     serialize_internal::Writer& writer);
+  static absl::Status Decode(const serialize_internal::ValueView& view, int,
+                             manager_internal::LentSocket* out);
 };
 }  // namespace mp
 
-namespace mp::internal {}  // namespace mp::internal
+namespace mp::manager_internal {}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_SERVER_SPAWNED_SERVER_H_

@@ -30,7 +30,7 @@
 #include "serialize/function.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 absl::Status RuntimeError(absl::string_view message) {
@@ -44,7 +44,7 @@ absl::StatusOr<absl::Time> Deadline(const Object& timeout) {
   if (!seconds.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("TypeError: timeout must be a number or None, not '",
-                     PythonTypeName(timeout), "'"));
+                     serialize_internal::PythonTypeName(timeout), "'"));
   }
   if (*seconds < 0) return absl::InfiniteFuture();
   return absl::Now() + absl::Seconds(*seconds);
@@ -255,7 +255,7 @@ class ManagedSemaphore final : public TabledObject<ManagedSemaphore> {
     if (!args.empty()) {
       absl::StatusOr<int64_t> count = args[0].As<int64_t>();
       if (!count.ok() || *count < 1) {
-        return ValueError("n must be one or more");
+        return serialize_internal::ValueError("n must be one or more");
       }
       n = *count;
     }
@@ -527,7 +527,7 @@ class ManagedCondition final : public TabledObject<ManagedCondition> {
     int64_t n = 1;
     if (!args.empty()) {
       absl::StatusOr<int64_t> count = args[0].As<int64_t>();
-      if (!count.ok()) return TypeError("n must be an int");
+      if (!count.ok()) return serialize_internal::TypeError("n must be an int");
       n = *count;
     }
     return Wake(n, effects);
@@ -660,4 +660,4 @@ std::vector<const MethodList*> SyncMethodLists() {
           &ManagedCondition::Table()};
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -14,7 +14,7 @@
 #include "absl/time/clock.h"
 #include "base/futex.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 struct CallArea::Header {
   uint64_t magic;
@@ -75,7 +75,7 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
   if (word.load(std::memory_order_acquire) != stale) return Waited::kChanged;
   const absl::Time spin_until = absl::Now() + *spin;
   for (uint32_t round = 1;; ++round) {
-    SpinPause();
+    base_internal::SpinPause();
     if (word.load(std::memory_order_acquire) != stale) {
       *spin = std::min(max_spin, *spin * 2);
       return Waited::kChanged;
@@ -97,7 +97,7 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
       sleeping.store(0, std::memory_order_relaxed);
       return Waited::kTimedOut;
     }
-    FutexWaitUntil(word, stale, std::min(deadline, now + slice));
+    base_internal::FutexWaitUntil(word, stale, std::min(deadline, now + slice));
     sleeping.store(0, std::memory_order_relaxed);
     if (word.load(std::memory_order_acquire) != stale) return Waited::kChanged;
     if (!keep_waiting()) return Waited::kStopped;
@@ -107,7 +107,8 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
 void Publish(std::atomic<uint32_t>& word, uint32_t value,
              const std::atomic<uint32_t>& sleeping) {
   word.store(value, std::memory_order_seq_cst);
-  if (sleeping.load(std::memory_order_seq_cst) != 0) FutexWake(word, 1);
+  if (sleeping.load(std::memory_order_seq_cst) != 0)
+    base_internal::FutexWake(word, 1);
 }
 
 absl::Status AreaError(absl::StatusCode code, absl::string_view what) {
@@ -323,7 +324,7 @@ void CallArea::Finish(uint32_t seen, absl::string_view bytes, uint32_t frames,
 }
 
 void CallArea::Nudge() {
-  if (header_ != nullptr) FutexWake(header_->posted, 1);
+  if (header_ != nullptr) base_internal::FutexWake(header_->posted, 1);
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

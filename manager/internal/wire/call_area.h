@@ -50,7 +50,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // The default size of each half: a batch of several thousand small calls.
 inline constexpr size_t kDefaultCallAreaBytes = size_t{1} << 20;
@@ -146,6 +146,6 @@ class CallArea {
   absl::Duration batch_spin_ = absl::Milliseconds(1);  // Within batches.
 };
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_WIRE_CALL_AREA_H_

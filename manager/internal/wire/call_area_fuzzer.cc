@@ -37,11 +37,11 @@
 #include "manager/internal/wire/transport.h"
 #include "manager/protocol.pb.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 // The area the server made for this connection, mapped here.
-CallArea OpenArea(FrameSocket& channel) {
+CallArea OpenArea(base_internal::FrameSocket& channel) {
   manager::Request request;
   request.mutable_call_area()->set_capacity(kDefaultCallAreaBytes);
   if (absl::Status sent = channel.Write(request.SerializeAsString());
@@ -67,7 +67,7 @@ CallArea OpenArea(FrameSocket& channel) {
 // Waits for the server to finish the last message and reads its replies;
 // false once the server has closed the connection (which it does for a
 // malformed message: no reply ever comes).
-bool AwaitReplies(CallArea& area, FrameSocket& channel) {
+bool AwaitReplies(CallArea& area, base_internal::FrameSocket& channel) {
   const std::function<bool()> alive = [&] { return !PeerHungUp(channel.fd()); };
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
   CallArea::Message reply;
@@ -89,13 +89,14 @@ bool AwaitReplies(CallArea& area, FrameSocket& channel) {
   return true;
 }
 
-void PostRaw(absl::string_view input, CallArea& area, FrameSocket& channel) {
+void PostRaw(absl::string_view input, CallArea& area,
+             base_internal::FrameSocket& channel) {
   if (input.size() < 12) return;
   const uint32_t frames_word = absl::little_endian::Load32(input.data());
   const uint64_t size_word = absl::little_endian::Load64(input.data() + 4);
   const absl::string_view bytes = input.substr(12);
   for (absl::string_view rest = bytes, frame;
-       FrameSocket::TakeFrame(rest, &frame);) {
+       base_internal::FrameSocket::TakeFrame(rest, &frame);) {
     if (!AllowedToFuzz(frame)) return;
   }
   if (absl::StrContains(bytes, "Pool")) return;
@@ -106,7 +107,8 @@ void PostRaw(absl::string_view input, CallArea& area, FrameSocket& channel) {
   (void)AwaitReplies(area, channel);
 }
 
-void PostHonest(absl::string_view input, CallArea& area, FrameSocket& channel) {
+void PostHonest(absl::string_view input, CallArea& area,
+                base_internal::FrameSocket& channel) {
   const std::function<bool()> alive = [&] { return !PeerHungUp(channel.fd()); };
   absl::string_view rest = input;
   std::string message;
@@ -122,7 +124,7 @@ void PostHonest(absl::string_view input, CallArea& area, FrameSocket& channel) {
       const absl::string_view frame = rest.substr(0, length);
       rest.remove_prefix(frame.size());
       if (!AllowedToFuzz(frame)) continue;
-      FrameSocket::AppendFrame(frame, message);
+      base_internal::FrameSocket::AppendFrame(frame, message);
       ++frames;
     }
     if (frames == 0) continue;
@@ -138,12 +140,12 @@ void PostHonest(absl::string_view input, CallArea& area, FrameSocket& channel) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace mp::internal;
+  using namespace mp::manager_internal;
   if (size == 0) return 0;
-  FrameSocket channel = ConnectToFuzzServer();
+  mp::base_internal::FrameSocket channel = ConnectToFuzzServer();
   CallArea area = OpenArea(channel);
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   if ((static_cast<uint8_t>(input[0]) & 0x80) != 0) {

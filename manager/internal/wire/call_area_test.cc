@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "manager/internal/wire/transport.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 constexpr absl::Duration kPatience = absl::Seconds(30);
@@ -36,7 +36,8 @@ class AreaPair {
       close(ends[0]);
       close(fd);
       area->Unmap();
-      FrameSocket channel = ManagerChannel(ends[1], kDefaultMaxFrameBytes);
+      base_internal::FrameSocket channel =
+          ManagerChannel(ends[1], kDefaultMaxFrameBytes);
       absl::StatusOr<absl::string_view> hello =
           channel.Read(absl::Now() + kPatience);
       if (!hello.ok() || *hello != "area") _exit(90);
@@ -66,24 +67,25 @@ class AreaPair {
   }
 
   CallArea& area() { return area_; }
-  FrameSocket& server() { return server_; }
+  base_internal::FrameSocket& server() { return server_; }
 
  private:
   pid_t pid_ = 0;
   int exit_code_ = -1;
   CallArea area_;
-  FrameSocket server_;
+  base_internal::FrameSocket server_;
 };
 
 // The client's liveness check: the server's end of the socket.
-std::function<bool()> Alive(const FrameSocket& channel) {
+std::function<bool()> Alive(const base_internal::FrameSocket& channel) {
   const int fd = channel.fd();
   return [fd] { return !PeerHungUp(fd); };
 }
 
 std::string Frames(std::initializer_list<absl::string_view> frames) {
   std::string out;
-  for (absl::string_view frame : frames) FrameSocket::AppendFrame(frame, out);
+  for (absl::string_view frame : frames)
+    base_internal::FrameSocket::AppendFrame(frame, out);
   return out;
 }
 
@@ -111,10 +113,11 @@ int ServeUpperCase(AreaPair& pair) {
         frame = std::string(*read);
       } else {
         absl::string_view view;
-        EXPECT_TRUE(FrameSocket::TakeFrame(rest, &view));
+        EXPECT_TRUE(base_internal::FrameSocket::TakeFrame(rest, &view));
         frame = std::string(view);
       }
-      FrameSocket::AppendFrame(absl::AsciiStrToUpper(frame), out);
+      base_internal::FrameSocket::AppendFrame(absl::AsciiStrToUpper(frame),
+                                              out);
     }
     EXPECT_TRUE(rest.empty());
     const bool fits = pair.area().Fits(out.size());
@@ -128,7 +131,7 @@ int ServeUpperCase(AreaPair& pair) {
 
 // The client's side of one call: posts `frames` and collects the replies.
 absl::StatusOr<std::vector<std::string>> Exchange(
-    CallArea& area, FrameSocket& channel,
+    CallArea& area, base_internal::FrameSocket& channel,
     std::initializer_list<absl::string_view> frames) {
   const std::string bytes = Frames(frames);
   const bool fits = area.Fits(bytes.size());
@@ -155,7 +158,7 @@ absl::StatusOr<std::vector<std::string>> Exchange(
       out.emplace_back(*read);
     } else {
       absl::string_view frame;
-      if (!FrameSocket::TakeFrame(rest, &frame))
+      if (!base_internal::FrameSocket::TakeFrame(rest, &frame))
         return absl::DataLossError("cut");
       out.emplace_back(frame);
     }
@@ -164,18 +167,18 @@ absl::StatusOr<std::vector<std::string>> Exchange(
 }
 
 TEST(CallAreaTest, CallsCrossProcessesInOrder) {
-  AreaPair pair(
-      kDefaultCallAreaBytes, [](CallArea& area, FrameSocket& channel) {
-        for (int i = 0; i < 20000; ++i) {
-          const std::string a = absl::StrCat("call ", i);
-          absl::StatusOr<std::vector<std::string>> got =
-              Exchange(area, channel, {a, "and more"});
-          if (!got.ok() || got->size() != 2) return 1;
-          if ((*got)[0] != absl::AsciiStrToUpper(a) || (*got)[1] != "AND MORE")
-            return 2;
-        }
-        return 0;
-      });
+  AreaPair pair(kDefaultCallAreaBytes, [](CallArea& area,
+                                          base_internal::FrameSocket& channel) {
+    for (int i = 0; i < 20000; ++i) {
+      const std::string a = absl::StrCat("call ", i);
+      absl::StatusOr<std::vector<std::string>> got =
+          Exchange(area, channel, {a, "and more"});
+      if (!got.ok() || got->size() != 2) return 1;
+      if ((*got)[0] != absl::AsciiStrToUpper(a) || (*got)[1] != "AND MORE")
+        return 2;
+    }
+    return 0;
+  });
   EXPECT_EQ(ServeUpperCase(pair), 20000);
   EXPECT_EQ(pair.Wait(), 0);
 }
@@ -183,7 +186,7 @@ TEST(CallAreaTest, CallsCrossProcessesInOrder) {
 TEST(CallAreaTest, MessagesTooBigForTheAreaGoOnTheSocket) {
   // The smallest area (a page each way): a 100 KB frame, and its reply,
   // cannot fit.
-  AreaPair pair(1, [](CallArea& area, FrameSocket& channel) {
+  AreaPair pair(1, [](CallArea& area, base_internal::FrameSocket& channel) {
     if (area.capacity() != 4096) return 3;
     // Over what the socket buffers, too: neither side may write before
     // the other knows to read.
@@ -207,29 +210,28 @@ TEST(CallAreaTest, MessagesTooBigForTheAreaGoOnTheSocket) {
 TEST(CallAreaTest, AMessageWithoutReplyIsFinishedBeforeTheNext) {
   // Post without awaiting (as a release is sent), then a call: the second
   // post waits for the first to be finished, so nothing is overwritten.
-  AreaPair pair(
-      kDefaultCallAreaBytes, [](CallArea& area, FrameSocket& channel) {
-        const absl::Time deadline = absl::Now() + kPatience;
-        for (int i = 0; i < 1000; ++i) {
-          const std::string one = Frames({"one-way"});
-          if (!area.Post(one, 1, false, deadline, Alive(channel)).ok())
-            return 1;
-          absl::StatusOr<std::vector<std::string>> got =
-              Exchange(area, channel, {absl::StrCat("two ", i)});
-          if (!got.ok() || got->size() != 1 ||
-              (*got)[0] != absl::StrCat("TWO ", i)) {
-            return 2;
-          }
-        }
-        return 0;
-      });
+  AreaPair pair(kDefaultCallAreaBytes, [](CallArea& area,
+                                          base_internal::FrameSocket& channel) {
+    const absl::Time deadline = absl::Now() + kPatience;
+    for (int i = 0; i < 1000; ++i) {
+      const std::string one = Frames({"one-way"});
+      if (!area.Post(one, 1, false, deadline, Alive(channel)).ok()) return 1;
+      absl::StatusOr<std::vector<std::string>> got =
+          Exchange(area, channel, {absl::StrCat("two ", i)});
+      if (!got.ok() || got->size() != 1 ||
+          (*got)[0] != absl::StrCat("TWO ", i)) {
+        return 2;
+      }
+    }
+    return 0;
+  });
   EXPECT_EQ(ServeUpperCase(pair), 2000);
   EXPECT_EQ(pair.Wait(), 0);
 }
 
 TEST(CallAreaTest, AClientWaitingOnAGoneServerIsTold) {
   AreaPair pair(kDefaultCallAreaBytes,
-                [](CallArea& area, FrameSocket& channel) {
+                [](CallArea& area, base_internal::FrameSocket& channel) {
                   absl::StatusOr<std::vector<std::string>> got =
                       Exchange(area, channel, {"hello"});
                   // The server closed its socket without answering.
@@ -248,24 +250,23 @@ TEST(CallAreaTest, AClientWaitingOnAGoneServerIsTold) {
 
 TEST(CallAreaTest, AServerWaitingOnAGoneClientStops) {
   AreaPair pair(kDefaultCallAreaBytes,
-                [](CallArea&, FrameSocket&) { return 0; });
+                [](CallArea&, base_internal::FrameSocket&) { return 0; });
   // The client exits without posting anything: AwaitPosted must end.
   EXPECT_EQ(ServeUpperCase(pair), 0);
   EXPECT_EQ(pair.Wait(), 0);
 }
 
 TEST(CallAreaTest, ADeadlineEndsTheClientsWait) {
-  AreaPair pair(
-      kDefaultCallAreaBytes, [](CallArea& area, FrameSocket& channel) {
-        const std::string bytes = Frames({"never answered"});
-        const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
-        if (!area.Post(bytes, 1, false, deadline, Alive(channel)).ok())
-          return 1;
-        CallArea::Message reply;
-        absl::Status done = area.AwaitDone(deadline, Alive(channel), &reply);
-        if (!absl::IsDeadlineExceeded(done)) return 2;
-        return channel.Write("gave up").ok() ? 0 : 3;
-      });
+  AreaPair pair(kDefaultCallAreaBytes, [](CallArea& area,
+                                          base_internal::FrameSocket& channel) {
+    const std::string bytes = Frames({"never answered"});
+    const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
+    if (!area.Post(bytes, 1, false, deadline, Alive(channel)).ok()) return 1;
+    CallArea::Message reply;
+    absl::Status done = area.AwaitDone(deadline, Alive(channel), &reply);
+    if (!absl::IsDeadlineExceeded(done)) return 2;
+    return channel.Write("gave up").ok() ? 0 : 3;
+  });
   // The server reads the post, then waits on the socket for the client to
   // give up (never answering it).
   absl::StatusOr<absl::string_view> gave_up =
@@ -315,4 +316,4 @@ TEST(CallAreaTest, TheServerRefusesASizeBeyondTheArea) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

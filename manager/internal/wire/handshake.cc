@@ -11,7 +11,7 @@
 #include "manager/internal/wire/hmac.h"
 #include "manager/protocol.pb.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 std::string Digest(absl::string_view authkey, absl::string_view role,
@@ -20,8 +20,9 @@ std::string Digest(absl::string_view authkey, absl::string_view role,
 }
 
 template <typename Message>
-absl::Status ReadMessage(FrameSocket& channel, absl::Time deadline,
-                         absl::string_view what, Message* message) {
+absl::Status ReadMessage(base_internal::FrameSocket& channel,
+                         absl::Time deadline, absl::string_view what,
+                         Message* message) {
   absl::StatusOr<absl::string_view> frame = channel.Read(deadline);
   if (!frame.ok()) {
     if (absl::IsResourceExhausted(frame.status())) {
@@ -64,8 +65,9 @@ uint64_t RandomNonzeroId() {
   return id;
 }
 
-absl::Status AcceptClient(FrameSocket& channel, absl::string_view authkey,
-                          uint64_t server_id, absl::Time deadline) {
+absl::Status AcceptClient(base_internal::FrameSocket& channel,
+                          absl::string_view authkey, uint64_t server_id,
+                          absl::Time deadline) {
   channel.set_max_frame_bytes(kMaxHandshakeFrameBytes);
   manager::Challenge challenge;
   challenge.set_protocol(kProtocol);
@@ -99,9 +101,9 @@ absl::Status AcceptClient(FrameSocket& channel, absl::string_view authkey,
   return channel.Write(welcome.SerializeAsString());
 }
 
-absl::StatusOr<uint64_t> AuthenticateToServer(FrameSocket& channel,
-                                              absl::string_view authkey,
-                                              absl::Time deadline) {
+absl::StatusOr<uint64_t> AuthenticateToServer(
+    base_internal::FrameSocket& channel, absl::string_view authkey,
+    absl::Time deadline) {
   channel.set_max_frame_bytes(kMaxHandshakeFrameBytes);
   manager::Challenge challenge;
   if (absl::Status read =
@@ -142,4 +144,4 @@ absl::StatusOr<uint64_t> AuthenticateToServer(FrameSocket& channel,
   return welcome.server_id();
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -17,7 +17,7 @@
 #include "absl/time/time.h"
 #include "manager/internal/wire/transport.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 inline constexpr char kProtocol[] = "mp-manager/1";
 inline constexpr size_t kNonceBytes = 32;
@@ -35,16 +35,17 @@ uint64_t RandomNonzeroId();
 // then been welcomed). Errors: `PermissionDenied` for a wrong key or a peer
 // that does not speak the protocol (told so, when it can be); the channel's
 // errors; `DeadlineExceeded` when the client is too slow.
-absl::Status AcceptClient(FrameSocket& channel, absl::string_view authkey,
-                          uint64_t server_id, absl::Time deadline);
+absl::Status AcceptClient(base_internal::FrameSocket& channel,
+                          absl::string_view authkey, uint64_t server_id,
+                          absl::Time deadline);
 
 // The client's side. Returns the server's id.
 // Errors: `PermissionDenied` when the server refused our key or could not
 // prove it knows it; `Unavailable` when it closed; `DeadlineExceeded`.
-absl::StatusOr<uint64_t> AuthenticateToServer(FrameSocket& channel,
-                                              absl::string_view authkey,
-                                              absl::Time deadline);
+absl::StatusOr<uint64_t> AuthenticateToServer(
+    base_internal::FrameSocket& channel, absl::string_view authkey,
+    absl::Time deadline);
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_WIRE_HANDSHAKE_H_

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 constexpr uint32_t kRound[64] = {
@@ -158,4 +158,4 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   return difference == 0;
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -15,7 +15,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 inline constexpr size_t kSha256Bytes = 32;
 using Sha256Digest = std::array<uint8_t, kSha256Bytes>;
@@ -48,6 +48,6 @@ inline absl::string_view AsBytes(const Sha256Digest& digest) {
                            digest.size());
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_WIRE_HMAC_H_

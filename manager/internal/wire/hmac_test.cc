@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/subprocess.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 std::string Hex(const Sha256Digest& digest) {
@@ -104,4 +104,4 @@ TEST(ConstantTimeEqualsTest, ComparesContentsAndLengths) {
 }
 
 }  // namespace
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -17,7 +17,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 // Served by every type whose value can be copied out or printed; BaseProxy
 // sends them for any type (a type without them answers Unimplemented).
@@ -235,6 +235,6 @@ struct PoolMethods {
                                                kClose,  kTerminate, kJoin};
 };
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_WIRE_METHODS_H_

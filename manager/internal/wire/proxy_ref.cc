@@ -6,7 +6,7 @@
 #include "serialize/internal/shared_object_ref.h"
 #include "serialize/serialize.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 constexpr absl::string_view kProxyKind = "proxy";
@@ -19,8 +19,10 @@ absl::Status Malformed(absl::string_view why) {
 // Reads a SharedObjectRef message; `kind` is empty if it has none.
 absl::Status ReadRef(absl::string_view message, absl::string_view* kind,
                      ProxyRef* out) {
-  SharedObjectRef ref;
-  if (absl::Status read = ReadSharedObjectRef(message, &ref); !read.ok()) {
+  serialize_internal::SharedObjectRef ref;
+  if (absl::Status read =
+          serialize_internal::ReadSharedObjectRef(message, &ref);
+      !read.ok()) {
     return read;
   }
   *kind = ref.kind;
@@ -39,17 +41,19 @@ absl::Status ReadRef(absl::string_view message, absl::string_view* kind,
 
 }  // namespace
 
-void EncodeProxyRef(const ProxyRef& ref, Writer& writer) {
+void EncodeProxyRef(const ProxyRef& ref, serialize_internal::Writer& writer) {
   const std::string id = absl::StrFormat("%016x-%d", ref.server_id, ref.object);
-  WriteSharedObjectRef({.kind = kProxyKind,
-                        .address = ref.address,
-                        .id = id,
-                        .type_id = ref.type_id},
-                       writer);
+  serialize_internal::WriteSharedObjectRef({.kind = kProxyKind,
+                                            .address = ref.address,
+                                            .id = id,
+                                            .type_id = ref.type_id},
+                                           writer);
 }
 
-absl::Status DecodeProxyRef(const ValueView& view, ProxyRef* out) {
-  if (view.kind != kSharedField) return KindError(view, "a manager proxy");
+absl::Status DecodeProxyRef(const serialize_internal::ValueView& view,
+                            ProxyRef* out) {
+  if (view.kind != serialize_internal::kSharedField)
+    return serialize_internal::KindError(view, "a manager proxy");
   absl::string_view kind;
   if (absl::Status read = ReadRef(view.bytes, &kind, out); !read.ok()) {
     return read;
@@ -63,7 +67,7 @@ absl::Status DecodeProxyRef(const ValueView& view, ProxyRef* out) {
 
 Object ProxyObject(const ProxyRef& ref) {
   std::string value;
-  Writer writer(value);
+  serialize_internal::Writer writer(value);
   EncodeProxyRef(ref, writer);
   // Any SharedObjectRef reads back as an Object (an opaque one).
   absl::StatusOr<Object> object = Loads<Object>(value);
@@ -72,7 +76,8 @@ Object ProxyObject(const ProxyRef& ref) {
 
 std::optional<ProxyRef> ProxyRefOf(const Object& value) {
   const Object::Opaque* opaque = value.get_if<Object::Opaque>();
-  if (opaque == nullptr || opaque->kind != kSharedField) return std::nullopt;
+  if (opaque == nullptr || opaque->kind != serialize_internal::kSharedField)
+    return std::nullopt;
   ProxyRef ref;
   absl::string_view kind;
   if (!ReadRef(opaque->value, &kind, &ref).ok() || kind != kProxyKind) {
@@ -81,4 +86,4 @@ std::optional<ProxyRef> ProxyRefOf(const Object& value) {
   return ref;
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

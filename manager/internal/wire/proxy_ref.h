@@ -18,7 +18,7 @@
 #include "serialize/internal/wire.h"
 #include "serialize/object.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 struct ProxyRef {
   std::string address;
@@ -27,10 +27,11 @@ struct ProxyRef {
   std::string type_id;
 };
 
-void EncodeProxyRef(const ProxyRef& ref, Writer& writer);
+void EncodeProxyRef(const ProxyRef& ref, serialize_internal::Writer& writer);
 
 // Errors: `InvalidArgument` when `view` is not a proxy reference.
-absl::Status DecodeProxyRef(const ValueView& view, ProxyRef* out);
+absl::Status DecodeProxyRef(const serialize_internal::ValueView& view,
+                            ProxyRef* out);
 
 // A proxy as an Object, as a client's proxy converts to one: what a server
 // returns for an object it made during a call.
@@ -78,6 +79,6 @@ void ForEachProxyRef(const Object& value, Each&& each) {
   }
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_WIRE_PROXY_REF_H_

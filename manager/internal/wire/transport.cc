@@ -23,7 +23,7 @@
 #include "absl/time/clock.h"
 #include "base/poll.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 namespace {
 
 absl::Status SystemError(absl::string_view what, int error) {
@@ -122,20 +122,23 @@ namespace {
 
 // Registers `path` with the resource tracker, so that a server killed
 // before it could remove its socket (and private directory) leaves neither.
-absl::Status TrackPath(TrackedKind kind, const std::string& path) {
+absl::Status TrackPath(base_internal::TrackedKind kind,
+                       const std::string& path) {
   struct stat status;
   if (lstat(path.c_str(), &status) != 0) {
     return SystemError(absl::StrCat("manager: stat ", path), errno);
   }
-  return Track(kind, path, IdentityOf(status));
+  return Track(kind, path, base_internal::IdentityOf(status));
 }
 
 }  // namespace
 
-void RemoveTrackedPath(TrackedKind kind, const std::string& path) {
-  const int removed = kind == TrackedKind::kDirectory ? rmdir(path.c_str())
-                                                      : unlink(path.c_str());
-  if (removed == 0) Untrack(kind, path);
+void RemoveTrackedPath(base_internal::TrackedKind kind,
+                       const std::string& path) {
+  const int removed = kind == base_internal::TrackedKind::kDirectory
+                          ? rmdir(path.c_str())
+                          : unlink(path.c_str());
+  if (removed == 0) base_internal::Untrack(kind, path);
 }
 
 absl::StatusOr<Listener> Listen(const Address& address,
@@ -166,10 +169,11 @@ absl::StatusOr<Listener> Listen(const Address& address,
       unlink(address.path.c_str());
       return SystemError(absl::StrCat(name, ": listen"), error);
     }
-    if (absl::Status tracked = TrackPath(TrackedKind::kFile, address.path);
+    if (absl::Status tracked =
+            TrackPath(base_internal::TrackedKind::kFile, address.path);
         !tracked.ok()) {
       close(fd);
-      RemoveTrackedPath(TrackedKind::kFile, address.path);
+      RemoveTrackedPath(base_internal::TrackedKind::kFile, address.path);
       return tracked;
     }
     listener.fd = fd;
@@ -231,9 +235,10 @@ absl::StatusOr<std::string> MakePrivateSocketDirectory() {
   if (mkdtemp(pattern.data()) == nullptr) {
     return SystemError(absl::StrCat("manager: mkdtemp ", pattern), errno);
   }
-  if (absl::Status tracked = TrackPath(TrackedKind::kDirectory, pattern);
+  if (absl::Status tracked =
+          TrackPath(base_internal::TrackedKind::kDirectory, pattern);
       !tracked.ok()) {
-    RemoveTrackedPath(TrackedKind::kDirectory, pattern);
+    RemoveTrackedPath(base_internal::TrackedKind::kDirectory, pattern);
     return tracked;
   }
   return pattern;
@@ -281,7 +286,8 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
     int result = connect(fd, each->ai_addr, each->ai_addrlen);
     if (result != 0 && errno == EINPROGRESS) {
       pollfd waiting{fd, POLLOUT, 0};
-      absl::StatusOr<int> ready = PollUntil({&waiting, 1}, deadline);
+      absl::StatusOr<int> ready =
+          base_internal::PollUntil({&waiting, 1}, deadline);
       // A failed poll is a failed connect, not a connected socket.
       int error = !ready.ok() ? EIO : *ready == 0 ? ETIMEDOUT : 0;
       socklen_t length = sizeof error;
@@ -307,8 +313,8 @@ absl::StatusOr<int> Connect(const Address& address, absl::Duration timeout,
   return last;
 }
 
-FrameSocket ManagerChannel(int fd, size_t max_frame_bytes) {
-  FrameSocket channel(fd);
+base_internal::FrameSocket ManagerChannel(int fd, size_t max_frame_bytes) {
+  base_internal::FrameSocket channel(fd);
   channel.set_max_frame_bytes(max_frame_bytes);
   channel.set_accept_fds(true);
   return channel;
@@ -316,8 +322,8 @@ FrameSocket ManagerChannel(int fd, size_t max_frame_bytes) {
 
 void AppendMessageFrame(const google::protobuf::MessageLite& message,
                         size_t size, std::string& out) {
-  message.SerializeWithCachedSizesToArray(
-      reinterpret_cast<uint8_t*>(FrameSocket::AppendFrameSpace(size, out)));
+  message.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(
+      base_internal::FrameSocket::AppendFrameSpace(size, out)));
 }
 
 bool PeerHungUp(int fd) {
@@ -326,4 +332,4 @@ bool PeerHungUp(int fd) {
          (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal

@@ -24,7 +24,7 @@
 #include "base/resource_tracker.h"
 #include "google/protobuf/message_lite.h"
 
-namespace mp::internal {
+namespace mp::manager_internal {
 
 inline constexpr size_t kDefaultMaxFrameBytes = size_t{64} << 20;
 
@@ -61,7 +61,8 @@ absl::StatusOr<std::string> MakePrivateSocketDirectory();
 // Removes a socket path or private directory that Listen or
 // MakePrivateSocketDirectory made (and registered with the resource
 // tracker), and unregisters it.
-void RemoveTrackedPath(TrackedKind kind, const std::string& path);
+void RemoveTrackedPath(base_internal::TrackedKind kind,
+                       const std::string& path);
 
 // Connects to `address`, giving up after `timeout`.
 // Errors: `Unavailable` when nothing listens there (or it does not answer in
@@ -76,13 +77,13 @@ bool PeerHungUp(int fd);
 // A manager channel on the connected socket `fd`: frames up to
 // `max_frame_bytes`, descriptors accepted (a call area's memory, a lent
 // listening socket).
-FrameSocket ManagerChannel(int fd, size_t max_frame_bytes);
+base_internal::FrameSocket ManagerChannel(int fd, size_t max_frame_bytes);
 
 // Appends `message`, serialized in place (no copy) as one frame, to `out`
 // for FrameSocket::WriteFrames; its ByteSizeLong() has just said `size`.
 void AppendMessageFrame(const google::protobuf::MessageLite& message,
                         size_t size, std::string& out);
 
-}  // namespace mp::internal
+}  // namespace mp::manager_internal
 
 #endif  // MULTIPROCESS_MANAGER_INTERNAL_WIRE_TRANSPORT_H_

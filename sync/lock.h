@@ -72,6 +72,7 @@
 #include "shm/shared_heap.h"
 #include "shm/shared_ref_codec.h"
 #include "sync/acquired.h"
+#include "sync/internal/lock_handle.h"
 #include "sync/internal/lockable_calls.h"
 #include "sync/internal/owner_word.h"
 
@@ -143,33 +144,24 @@ inline constexpr shm_internal::SharedKind kLockObject{1, kLockKind};
 // `Lock::Attach(ref)` maps the lock another process's `ref()` describes
 // (see shm/internal/shared_object.h for both).
 //
-// The standard Lockable calls, lock(), try_lock(), try_lock_for(timeout)
-// and unlock(), come from sync_internal::LockableCalls
-// (sync/internal/lockable_calls.h): std::lock_guard, std::unique_lock and
+// Acquire, AcquireUntil and Release are LockState's. The standard Lockable
+// calls, lock(), try_lock(), try_lock_for(timeout) and unlock(), come from
+// sync/internal/lockable_calls.h: std::lock_guard, std::unique_lock and
 // std::scoped_lock take the lock, and clang's thread-safety analysis checks
 // what it guards (`int hits ABSL_GUARDED_BY(lock);`).
 class ABSL_LOCKABLE Lock
-    : public shm_internal::SharedHandle<Lock, LockState,
-                                        sync_internal::kLockObject>,
-      public sync_internal::LockableCalls<Lock> {
+    : public sync_internal::LockHandle<Lock, LockState,
+                                       sync_internal::kLockObject> {
  public:
   // Allocates a new, unlocked lock. Aborts with a message if the shared heap
   // has no memory left (as `new` does); use `Create` to get an error instead.
-  Lock() : SharedHandle(std::in_place) {}
+  Lock() : LockHandle(std::in_place) {}
 
-  Acquired Acquire(bool block = true,
-                   absl::Duration timeout = absl::InfiniteDuration()) {
-    return state_->Acquire(block, timeout);
-  }
-  Acquired AcquireUntil(absl::Time deadline) {
-    return state_->AcquireUntil(deadline);
-  }
-  [[nodiscard]] absl::Status Release() { return state_->Release(); }
   bool locked() const { return state_->locked(); }
 
  private:
   friend SharedHandle;
-  using SharedHandle::SharedHandle;
+  using LockHandle::LockHandle;
 };
 
 // A Lock travels by reference (shm/shared_ref_codec.h): the receiver gets

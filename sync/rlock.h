@@ -55,6 +55,7 @@
 #include "shm/shared_heap.h"
 #include "shm/shared_ref_codec.h"
 #include "sync/acquired.h"
+#include "sync/internal/lock_handle.h"
 #include "sync/internal/lockable_calls.h"
 #include "sync/internal/owner_word.h"
 
@@ -119,34 +120,24 @@ inline constexpr shm_internal::SharedKind kRLockObject{2, kRLockKind};
 // `RLock::Create()` returns an error where the constructor would abort;
 // `RLock::Attach(ref)` maps the lock another process's `ref()` describes.
 //
-// The standard Lockable calls, lock(), try_lock(), try_lock_for(timeout)
-// and unlock(), come from sync_internal::LockableCalls
-// (sync/internal/lockable_calls.h): std::lock_guard, std::unique_lock and
-// std::scoped_lock take the lock (a level deeper each time, for its owner), and
-// clang's thread-safety analysis checks what it guards (`int hits
-// ABSL_GUARDED_BY(lock);`).
+// Acquire, AcquireUntil and Release are RLockState's. The standard Lockable
+// calls (sync/internal/lockable_calls.h) let std::lock_guard,
+// std::unique_lock and std::scoped_lock take the lock, a level deeper each
+// time for its owner, and clang's thread-safety analysis check what it
+// guards.
 class ABSL_LOCKABLE RLock
-    : public shm_internal::SharedHandle<RLock, RLockState,
-                                        sync_internal::kRLockObject>,
-      public sync_internal::LockableCalls<RLock> {
+    : public sync_internal::LockHandle<RLock, RLockState,
+                                       sync_internal::kRLockObject> {
  public:
   // Allocates a new, unlocked lock; aborts with a message when the shared
   // heap has no memory left (use `Create` to get an error instead).
-  RLock() : SharedHandle(std::in_place) {}
+  RLock() : LockHandle(std::in_place) {}
 
-  Acquired Acquire(bool block = true,
-                   absl::Duration timeout = absl::InfiniteDuration()) {
-    return state_->Acquire(block, timeout);
-  }
-  Acquired AcquireUntil(absl::Time deadline) {
-    return state_->AcquireUntil(deadline);
-  }
-  [[nodiscard]] absl::Status Release() { return state_->Release(); }
   bool HeldByThisThread() const { return state_->HeldByThisThread(); }
 
  private:
   friend SharedHandle;
-  using SharedHandle::SharedHandle;
+  using LockHandle::LockHandle;
 };
 
 // Implementation details.

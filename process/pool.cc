@@ -9,7 +9,7 @@
 
 namespace mp {
 
-std::unique_ptr<process_internal::PoolCore> Pool::OrDie(
+std::unique_ptr<process_internal::PoolEngine> Pool::OrDie(
     absl::StatusOr<Pool> pool) {
   if (!pool.ok()) {
     std::fprintf(stderr, "mp::Pool: %s\n", pool.status().ToString().c_str());

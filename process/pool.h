@@ -217,6 +217,12 @@ class JobChunks final : public ChunkSource {
 
 }  // namespace process_internal
 
+class Pool;
+namespace process_internal {
+// A Pool whose tasks run on `engine`: for //cluster's MPI pool.
+Pool MakePool(std::unique_ptr<PoolEngine> engine);
+}  // namespace process_internal
+
 class Pool {
  public:
   // Starts the workers; on failure the program dies with the error (use
@@ -343,9 +349,11 @@ class Pool {
   int processes() const { return core_->processes(); }
 
  private:
-  explicit Pool(std::unique_ptr<process_internal::PoolCore> core)
+  friend Pool process_internal::MakePool(
+      std::unique_ptr<process_internal::PoolEngine> engine);
+  explicit Pool(std::unique_ptr<process_internal::PoolEngine> core)
       : core_(std::move(core)) {}
-  static std::unique_ptr<process_internal::PoolCore> OrDie(
+  static std::unique_ptr<process_internal::PoolEngine> OrDie(
       absl::StatusOr<Pool> pool);
   static absl::StatusOr<process_internal::PoolSettings> Settings(
       PoolOptions options);
@@ -425,7 +433,7 @@ class Pool {
     return absl::OkStatus();
   }
 
-  std::unique_ptr<process_internal::PoolCore> core_;
+  std::unique_ptr<process_internal::PoolEngine> core_;
 };
 
 // ---- Implementation details only below. ----
@@ -446,6 +454,10 @@ inline absl::StatusOr<Pool> Pool::Create(PoolOptions options) {
       process_internal::PoolCore::Start(*std::move(settings));
   if (!core.ok()) return core.status();
   return Pool(*std::move(core));
+}
+
+inline Pool process_internal::MakePool(std::unique_ptr<PoolEngine> engine) {
+  return Pool(std::move(engine));
 }
 
 }  // namespace mp

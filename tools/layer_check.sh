@@ -2,7 +2,7 @@
 # tools/layer_check.sh: no library code reaches up a layer
 # (docs/architecture.md). The packages, bottom first:
 #
-#   base → serialize → shm → sync → process → manager
+#   base → serialize → shm → sync → process → manager → cluster
 #
 # and above them all, whatever uses the library (bench, tools, tests,
 # examples, the umbrella header). A library file (anything but a test, a
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 exec python3 - "$@" <<'PY'
 import pathlib, re, subprocess, sys
 
-LAYERS = ["base", "serialize", "shm", "sync", "process", "manager"]
+LAYERS = ["base", "serialize", "shm", "sync", "process", "manager", "cluster"]
 RANK = {name: rank for rank, name in enumerate(LAYERS)}
 
 def is_leaf(path):

@@ -162,25 +162,44 @@ struct PoolSettings {
   StartMethod start_method = StartMethod::kFork;
 };
 
-class PoolCore {
+// Where a Pool's tasks run: its own worker processes (PoolCore), or the
+// ranks of an MPI job (//cluster). A Pool is the same class over either.
+class PoolEngine {
+ public:
+  virtual ~PoolEngine() = default;
+
+  // Queues `tasks` for `job`, whose chunks the engine delivers as they
+  // finish. Errors: `FailedPrecondition` once the pool is closed,
+  // terminated or broken.
+  virtual absl::Status Submit(std::shared_ptr<JobState> job,
+                              std::vector<ChunkTask> tasks) = 0;
+  virtual void Close() = 0;
+  virtual void Terminate() = 0;
+  // Waits for the workers to finish. Errors: `FailedPrecondition` unless
+  // Close() or Terminate() came first.
+  virtual absl::Status Join() = 0;
+  // The workers' pids, where they are processes of this machine.
+  virtual std::vector<pid_t> WorkerPids() const = 0;
+  virtual int processes() const = 0;
+};
+
+class PoolCore final : public PoolEngine {
  public:
   // Starts the workers and the pool's threads.
   static absl::StatusOr<std::unique_ptr<PoolCore>> Start(PoolSettings settings);
-  ~PoolCore();
+  ~PoolCore() override;
 
-  // Queues `tasks` for `job`. Errors: `FailedPrecondition` once the pool is
-  // closed, terminated or broken (its initializer failed).
+  // Errors: as PoolEngine's; broken means its initializer failed.
   absl::Status Submit(std::shared_ptr<JobState> job,
-                      std::vector<ChunkTask> tasks);
+                      std::vector<ChunkTask> tasks) override;
 
-  void Close();
-  void Terminate();
+  void Close() override;
+  void Terminate() override;
   // Waits for every worker to exit and stops the pool's threads.
-  // Errors: `FailedPrecondition` unless Close() or Terminate() came first.
-  absl::Status Join();
+  absl::Status Join() override;
 
-  std::vector<pid_t> WorkerPids() const;
-  int processes() const { return settings_.processes; }
+  std::vector<pid_t> WorkerPids() const override;
+  int processes() const override { return settings_.processes; }
 
  private:
   struct Worker;

@@ -1,0 +1,142 @@
+// //cluster's pool, as a program sees it. Run plainly, the job has one rank
+// and Pool() is a local mp::Pool; run under mpirun (cluster/mpirun_test.sh,
+// over shared memory and over TCP), the tasks run on the other ranks.
+
+#include "cluster/cluster.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <set>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace mp::cluster {
+namespace {
+
+using ::testing::HasSubstr;
+
+Cluster* the_cluster = nullptr;
+
+// The job's size as the launcher announced it; 1 without one.
+int LaunchedRanks() {
+  int ranks = 1;
+  if (const char* size = getenv("OMPI_COMM_WORLD_SIZE")) {
+    (void)absl::SimpleAtoi(size, &ranks);
+  }
+  return ranks;
+}
+
+int Square(int x) { return x * x; }
+
+absl::StatusOr<int> FailOnSeven(int x) {
+  if (x == 7) return absl::InvalidArgumentError("seven is refused");
+  return x;
+}
+
+// Which process ran the task: its MPI rank (or pid without MPI), after a
+// pause long enough that every worker gets a task.
+int WhereRun(int) {
+  absl::SleepFor(absl::Milliseconds(20));
+  int rank = -1;
+  if (const char* text = getenv("OMPI_COMM_WORLD_RANK")) {
+    (void)absl::SimpleAtoi(text, &rank);
+  }
+  return rank >= 0 ? rank : static_cast<int>(getpid());
+}
+
+TEST(ClusterTest, TheClusterHasTheLaunchedRanks) {
+  EXPECT_EQ(the_cluster->ranks(), LaunchedRanks());
+}
+
+TEST(ClusterTest, MapKeepsTheOrderOfItsItems) {
+  mp::Pool pool = the_cluster->Pool();
+  std::vector<int> items(1000);
+  for (int i = 0; i < 1000; ++i) items[i] = i;
+  absl::StatusOr<std::vector<int>> squares = pool.Map(Square, items, 7);
+  ASSERT_TRUE(squares.ok()) << squares.status();
+  ASSERT_EQ(squares->size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ((*squares)[i], i * i);
+}
+
+TEST(ClusterTest, ImapUnorderedYieldsEveryResultOnce) {
+  mp::Pool pool = the_cluster->Pool();
+  std::vector<int> items(200);
+  for (int i = 0; i < 200; ++i) items[i] = i;
+  std::multiset<int> got;
+  for (absl::StatusOr<int> each : pool.ImapUnordered(Square, items, 3)) {
+    ASSERT_TRUE(each.ok()) << each.status();
+    got.insert(*each);
+  }
+  std::multiset<int> expected;
+  for (int i = 0; i < 200; ++i) expected.insert(i * i);
+  EXPECT_EQ(got, expected);
+}
+
+TEST(ClusterTest, AFailingTaskFailsItsCallAndThePoolGoesOn) {
+  mp::Pool pool = the_cluster->Pool();
+  std::vector<int> items(20);
+  for (int i = 0; i < 20; ++i) items[i] = i;
+  absl::StatusOr<std::vector<int>> all = pool.Map(FailOnSeven, items, 1);
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(all.status().message(), HasSubstr("seven is refused"));
+  EXPECT_EQ(pool.Apply(Square, 12).value_or(-1), 144);
+}
+
+TEST(ClusterTest, ApplyAsyncCallsBackAndEveryWorkerTakesWork) {
+  mp::Pool pool = the_cluster->Pool();
+  std::atomic<int> called{0};
+  mp::AsyncResult<int> later =
+      pool.ApplyAsync(Square, std::make_tuple(9),
+                      [&called](const int& value) { called = value; });
+  ASSERT_TRUE(later.Wait(absl::Seconds(60)));
+  EXPECT_EQ(later.Get().value_or(-1), 81);
+  EXPECT_EQ(called.load(), 81);
+
+  // Chunks of one slow item: each goes to the first free worker, so with
+  // more items than workers every worker runs some.
+  const int workers = std::max(1, the_cluster->workers());
+  std::vector<int> items(4 * workers);
+  absl::StatusOr<std::vector<int>> where = pool.Map(WhereRun, items, 1);
+  ASSERT_TRUE(where.ok()) << where.status();
+  const std::set<int> places(where->begin(), where->end());
+  if (the_cluster->ranks() > 1) {
+    std::set<int> ranks;
+    for (int rank = 1; rank < the_cluster->ranks(); ++rank) ranks.insert(rank);
+    EXPECT_EQ(places, ranks);
+  } else {
+    EXPECT_FALSE(places.empty());
+  }
+}
+
+TEST(ClusterTest, AClosedPoolRefusesWorkAndJoins) {
+  mp::Pool pool = the_cluster->Pool();
+  EXPECT_EQ(pool.Apply(Square, 5).value_or(-1), 25);
+  pool.Close();
+  EXPECT_EQ(pool.Apply(Square, 5).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(pool.Join().ok());
+}
+
+}  // namespace
+}  // namespace mp::cluster
+
+int main(int argc, char** argv) {
+  // Every rank starts here; only rank 0 returns from Join.
+  absl::StatusOr<mp::cluster::Cluster> cluster = mp::cluster::Cluster::Join();
+  if (!cluster.ok()) {
+    std::fprintf(stderr, "%s\n", cluster.status().ToString().c_str());
+    return 1;
+  }
+  mp::cluster::the_cluster = &*cluster;
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# cluster/mpirun_test.sh BINARY RANKS TRANSPORT: runs the gtest program
+# BINARY as an MPI job of RANKS ranks on this machine, its messages over
+# shared memory (TRANSPORT vader) or TCP on loopback (tcp). mpirun runs
+# under a hard limit: it has been seen to outlive its own abort.
+set -euo pipefail
+binary=$1
+ranks=$2
+case $3 in
+  vader) transport=(--mca btl self,vader
+                    --mca btl_vader_single_copy_mechanism none) ;;
+  tcp) transport=(--mca btl self,tcp --mca btl_tcp_if_include lo) ;;
+  *) echo "mpirun_test.sh: unknown transport $3" >&2; exit 2 ;;
+esac
+# Rank 0's test results, where Bazel collects them.
+if [[ -n ${XML_OUTPUT_FILE:-} ]]; then
+  export GTEST_OUTPUT="xml:$XML_OUTPUT_FILE"
+fi
+exec timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe \
+  -n "$ranks" "${transport[@]}" --mca oob_tcp_if_include lo \
+  -x GTEST_OUTPUT "$binary"

@@ -1,17 +1,22 @@
 #include "cluster/cluster.h"
 
 #include <mpi.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -21,6 +26,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/poll.h"
+#include "manager/internal/wire/transport.h"
 #include "process/internal/pool_core.h"
 #include "process/internal/pool_task.h"
 #include "process/process.h"
@@ -87,6 +94,79 @@ class Backoff {
   const absl::Duration longest_;
   int rounds_ = 0;
 };
+
+// Lifelines: each worker rank holds a TCP connection to rank 0 that it
+// never writes to again, so that rank 0 learns of its death from its own
+// kernel (the socket hangs up), without MPI, whose behaviour once a peer
+// is gone is undefined without ULFM, and without relying on mpirun's
+// teardown. The address travels by MPI_Bcast.
+constexpr int kAddressBytes = 256;
+
+struct WorkerInfo {
+  int32_t pid = 0;
+  char host[64] = {};
+};
+
+// Rank 0: listens, tells every rank where, and takes one connection from
+// each worker, which says its rank. Errors: the sockets'.
+absl::StatusOr<std::vector<int>> OpenLifelines(int size) {
+  absl::StatusOr<manager_internal::Address> any =
+      manager_internal::ParseAddress("0.0.0.0:0");
+  absl::StatusOr<manager_internal::Listener> listener =
+      any.ok() ? manager_internal::Listen(*any, "cluster lifeline")
+               : absl::StatusOr<manager_internal::Listener>(any.status());
+  char address[kAddressBytes] = {};
+  if (listener.ok()) {
+    char host[64] = {};
+    gethostname(host, sizeof host - 1);
+    std::snprintf(address, sizeof address, "%s:%d", host, listener->bound.port);
+  }
+  MPI_Bcast(address, kAddressBytes, MPI_CHAR, 0, MPI_COMM_WORLD);
+  if (!listener.ok()) return listener.status();
+  std::vector<int> lifelines(size, -1);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  for (int accepted = 1; accepted < size; ++accepted) {
+    pollfd waiting{listener->fd, POLLIN, 0};
+    absl::StatusOr<int> ready =
+        base_internal::PollUntil({&waiting, 1}, deadline);
+    const int fd = ready.ok() && *ready > 0
+                       ? accept4(listener->fd, nullptr, nullptr, SOCK_CLOEXEC)
+                       : -1;
+    int32_t rank = -1;
+    if (fd < 0 || recv(fd, &rank, sizeof rank, MSG_WAITALL) != sizeof rank ||
+        rank <= 0 || rank >= size || lifelines[rank] >= 0) {
+      if (fd >= 0) close(fd);
+      close(listener->fd);
+      for (int each : lifelines) {
+        if (each >= 0) close(each);
+      }
+      return absl::UnavailableError(absl::StrCat(
+          "cluster: worker ranks did not all connect their lifelines to ",
+          address, " within 60 s"));
+    }
+    lifelines[rank] = fd;
+  }
+  close(listener->fd);
+  return lifelines;
+}
+
+// A worker: connects its lifeline to rank 0 and says its rank.
+int ConnectLifeline(int rank) {
+  char address[kAddressBytes] = {};
+  MPI_Bcast(address, kAddressBytes, MPI_CHAR, 0, MPI_COMM_WORLD);
+  absl::StatusOr<manager_internal::Address> parsed =
+      manager_internal::ParseAddress(address);
+  if (!parsed.ok()) return -1;
+  absl::StatusOr<int> fd =
+      manager_internal::Connect(*parsed, absl::Seconds(60), "cluster lifeline");
+  if (!fd.ok()) return -1;
+  const int32_t said = rank;
+  if (send(*fd, &said, sizeof said, MSG_NOSIGNAL) != sizeof said) {
+    close(*fd);
+    return -1;
+  }
+  return *fd;
+}
 
 // The worker ranks' side: runs tasks from rank 0 until told to stop.
 int ServeAsWorker(int rank) {
@@ -170,6 +250,9 @@ class Runtime {
   absl::Status Submit(uint64_t owner, std::shared_ptr<JobState> job,
                       std::vector<ChunkTask> tasks) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!broken_.ok()) {
+      return absl::FailedPreconditionError(broken_.message());
+    }
     if (stopping_) {
       return absl::FailedPreconditionError(
           "cluster pool: the cluster has ended");
@@ -225,65 +308,152 @@ class Runtime {
 
   void Run() {
     int provided = 0;
-    const int started =
-        MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (started != MPI_SUCCESS) {
-        start_error_ = absl::InternalError("cluster: MPI_Init_thread failed");
-      } else {
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-        MPI_Comm_size(MPI_COMM_WORLD, &size_);
-      }
-      started_ = true;
-      changed_.notify_all();
-    }
-    if (!start_error_.ok()) return;
-    if (rank_ != 0) {
-      worker_exit_ = ServeAsWorker(rank_);
-      MPI_Finalize();
+    int rank = 0;
+    int size = 1;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) !=
+        MPI_SUCCESS) {
+      Started(absl::InternalError("cluster: MPI_Init_thread failed"), 0, 1);
       return;
     }
-    Dispatch();
-    for (int worker = 1; worker < size_; ++worker) {
-      MPI_Send(nullptr, 0, MPI_BYTE, worker, kStopTag, MPI_COMM_WORLD);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    WorkerInfo mine;
+    mine.pid = static_cast<int32_t>(getpid());
+    gethostname(mine.host, sizeof mine.host - 1);
+    if (rank != 0) {
+      Started(absl::OkStatus(), rank, size);
+      const int lifeline = ConnectLifeline(rank);
+      MPI_Gather(&mine, sizeof mine, MPI_BYTE, nullptr, 0, MPI_BYTE, 0,
+                 MPI_COMM_WORLD);
+      worker_exit_ = lifeline < 0 ? 4 : ServeAsWorker(rank);
+      MPI_Finalize();
+      if (lifeline >= 0) close(lifeline);
+      return;
     }
-    MPI_Finalize();
+    absl::StatusOr<std::vector<int>> lifelines = OpenLifelines(size);
+    workers_.resize(size);
+    MPI_Gather(&mine, sizeof mine, MPI_BYTE, workers_.data(), sizeof mine,
+               MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (!lifelines.ok()) {
+      // The workers wait for tasks that will never come: end the job.
+      std::fprintf(stderr, "%s\n", lifelines.status().ToString().c_str());
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    lifelines_ = *std::move(lifelines);
+    Started(absl::OkStatus(), rank, size);
+    if (Dispatch() && !DeadWorker().has_value()) {
+      for (int worker = 1; worker < size_; ++worker) {
+        MPI_Send(nullptr, 0, MPI_BYTE, worker, kStopTag, MPI_COMM_WORLD);
+      }
+      MPI_Finalize();
+      for (int fd : lifelines_) {
+        if (fd >= 0) close(fd);
+      }
+      return;
+    }
+    // A worker died: MPI cannot go on without it (no ULFM), so once the
+    // program has had its errors and ends the cluster, the job ends.
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_; });
+      std::fprintf(stderr, "%s\n", broken_.ToString().c_str());
+    }
+    MPI_Abort(MPI_COMM_WORLD, 1);
   }
 
-  // Rank 0's loop: sends chunks to free workers, receives results.
-  void Dispatch() {
-    std::deque<int> idle;
-    for (int worker = 1; worker < size_; ++worker) idle.push_back(worker);
-    std::map<int, Pending> held;  // By worker rank.
+  void Started(absl::Status status, int rank, int size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    start_error_ = std::move(status);
+    rank_ = rank;
+    size_ = size;
+    started_ = true;
+    changed_.notify_all();
+  }
+
+  // A worker rank whose lifeline has hung up, if any. Does not wait.
+  std::optional<int> DeadWorker() const {
+    std::vector<pollfd> fds;
+    for (int rank = 1; rank < static_cast<int>(lifelines_.size()); ++rank) {
+      fds.push_back(pollfd{lifelines_[rank], POLLIN | POLLRDHUP, 0});
+    }
+    if (fds.empty() || poll(fds.data(), fds.size(), 0) <= 0) {
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) return static_cast<int>(i) + 1;
+    }
+    return std::nullopt;
+  }
+
+  // Fails every chunk held or pending with the death of worker `rank`, and
+  // the runtime with it.
+  void Bury(int rank, std::vector<std::deque<Pending>>& held) {
+    const WorkerInfo& info = workers_[rank];
+    const std::deque<Pending>& its = held[rank];
+    std::string what = "no task";
+    if (!its.empty()) {
+      what = absl::StrCat("chunk ", its.front().chunk, " of job ",
+                          its.front().job_id);
+      if (its.size() > 1) {
+        absl::StrAppend(&what, " (and ", its.size() - 1, " more sent to it)");
+      }
+    }
+    const absl::Status died = absl::AbortedError(absl::StrCat(
+        "cluster: worker rank ", rank, " (pid ", info.pid, " on ",
+        std::string(info.host, strnlen(info.host, sizeof info.host)),
+        ") died while it held ", what,
+        "; the job ends, since MPI cannot go on without a rank"));
+    std::deque<Pending> pending;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      broken_ = died;
+      pending.swap(pending_);
+    }
+    for (std::deque<Pending>& queue : held) {
+      for (Pending& chunk : queue) chunk.job->Deliver(chunk.chunk, died, "");
+      queue.clear();
+    }
+    for (Pending& chunk : pending) chunk.job->Deliver(chunk.chunk, died, "");
+  }
+
+  // Rank 0's loop: sends chunks to free workers, receives results. Returns
+  // false when a worker died.
+  //
+  // A worker holds at most kSlots chunks: the one it runs and the next,
+  // already sent, so that it need not wait a round trip between tasks. New
+  // chunks go to the workers that hold the fewest.
+  bool Dispatch() {
+    constexpr size_t kSlots = 2;
+    std::vector<std::deque<Pending>> held(size_);  // By worker rank.
+    size_t in_flight = 0;
     std::string message;
-    Backoff backoff(absl::Microseconds(200));
+    Backoff backoff(absl::Milliseconds(1));
+    uint64_t rounds = 0;
     while (true) {
       std::vector<std::pair<int, Pending*>> sends;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        if (held.empty()) {
-          changed_.wait(lock, [&] {
-            return stopping_ || (!pending_.empty() && !idle.empty());
-          });
-          if (stopping_ && pending_.empty()) return;
+        if (in_flight == 0) {
+          changed_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+          if (stopping_ && pending_.empty()) return true;
         }
-        while (!idle.empty() && !pending_.empty()) {
-          const int worker = idle.front();
-          idle.pop_front();
-          auto [it, inserted] =
-              held.emplace(worker, std::move(pending_.front()));
-          pending_.pop_front();
-          sends.emplace_back(worker, &it->second);
+        for (size_t depth = 0; depth < kSlots && !pending_.empty(); ++depth) {
+          for (int worker = 1; worker < size_ && !pending_.empty(); ++worker) {
+            if (held[worker].size() != depth) continue;
+            held[worker].push_back(std::move(pending_.front()));
+            pending_.pop_front();
+            sends.emplace_back(worker, &held[worker].back());
+            ++in_flight;
+          }
         }
       }
       for (auto& [worker, pending] : sends) {
         absl::StatusOr<std::string> bytes =
             Dumps(std::make_tuple(pending->task.run, pending->task.payload));
         if (!bytes.ok()) {
+          // Never sent: the worker expects no reply for it.
           pending->job->Deliver(pending->chunk, bytes.status(), "");
-          held.erase(worker);
-          idle.push_back(worker);
+          pending->job = nullptr;
           continue;
         }
         message.clear();
@@ -293,11 +463,30 @@ class Runtime {
         MPI_Send(message.data(), static_cast<int>(message.size()), MPI_BYTE,
                  worker, kTaskTag, MPI_COMM_WORLD);
       }
-      if (held.empty()) continue;
+      // Drop what could not be sent (sends pointed into `held` until now).
+      for (auto& [worker, pending] : sends) {
+        std::deque<Pending>& queue = held[worker];
+        for (auto it = queue.begin(); it != queue.end();) {
+          if (it->job == nullptr) {
+            it = queue.erase(it);
+            --in_flight;
+          } else {
+            ++it;
+          }
+        }
+      }
+      if (in_flight == 0) continue;
       int arrived = 0;
       MPI_Status status;
       MPI_Iprobe(MPI_ANY_SOURCE, kResultTag, MPI_COMM_WORLD, &arrived, &status);
       if (!arrived) {
+        // Now and then, and before each nap: is every worker alive?
+        if (++rounds % 64 == 0) {
+          if (std::optional<int> dead = DeadWorker()) {
+            Bury(*dead, held);
+            return false;
+          }
+        }
         backoff.Wait();
         continue;
       }
@@ -307,17 +496,18 @@ class Runtime {
       message.resize(static_cast<size_t>(count));
       MPI_Recv(message.data(), count, MPI_BYTE, status.MPI_SOURCE, kResultTag,
                MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      auto it = held.find(status.MPI_SOURCE);
-      if (it == held.end() || message.size() < kResultHeader ||
-          GetU64(message.data()) != it->second.job_id ||
-          GetU64(message.data() + 8) != it->second.chunk) {
+      std::deque<Pending>& queue = held[status.MPI_SOURCE];
+      // A worker answers its chunks in the order it got them.
+      if (queue.empty() || message.size() < kResultHeader ||
+          GetU64(message.data()) != queue.front().job_id ||
+          GetU64(message.data() + 8) != queue.front().chunk) {
         continue;  // Not a reply to what the worker holds: ignored.
       }
       int32_t code;
       std::memcpy(&code, message.data() + 16, sizeof code);
-      Pending done = std::move(it->second);
-      held.erase(it);
-      idle.push_back(status.MPI_SOURCE);
+      Pending done = std::move(queue.front());
+      queue.pop_front();
+      --in_flight;
       std::string data = message.substr(kResultHeader);
       if (code == 0) {
         done.job->Deliver(done.chunk, absl::OkStatus(), std::move(data));
@@ -340,8 +530,12 @@ class Runtime {
   int size_ = 1;
   int worker_exit_ = 0;
   bool stopping_ = false;
+  absl::Status broken_;  // Why the job is ending: a worker died.
   uint64_t next_job_ = 1;
   std::deque<Pending> pending_;
+  // Rank 0's MPI thread only, after Started.
+  std::vector<int> lifelines_;       // By rank; -1 for rank 0.
+  std::vector<WorkerInfo> workers_;  // By rank.
 };
 
 namespace {

@@ -341,7 +341,9 @@ class Runtime {
     }
     lifelines_ = *std::move(lifelines);
     Started(absl::OkStatus(), rank, size);
-    if (Dispatch() && !DeadWorker().has_value()) {
+    const bool ended = Dispatch();
+    const std::optional<int> dead = ended ? DeadWorker() : std::nullopt;
+    if (ended && !dead.has_value()) {
       for (int worker = 1; worker < size_; ++worker) {
         MPI_Send(nullptr, 0, MPI_BYTE, worker, kStopTag, MPI_COMM_WORLD);
       }
@@ -352,7 +354,12 @@ class Runtime {
       return;
     }
     // A worker died: MPI cannot go on without it (no ULFM), so once the
-    // program has had its errors and ends the cluster, the job ends.
+    // program has had its errors and ends the cluster, the job ends. (One
+    // found dead only at the end, idle, is buried here.)
+    if (dead.has_value()) {
+      std::vector<std::deque<Pending>> nothing_held(size_);
+      Bury(*dead, nothing_held);
+    }
     {
       std::unique_lock<std::mutex> lock(mutex_);
       changed_.wait(lock, [&] { return stopping_; });
@@ -545,6 +552,9 @@ class ClusterEngine final : public process_internal::PoolEngine {
  public:
   explicit ClusterEngine(std::shared_ptr<Runtime> runtime)
       : runtime_(std::move(runtime)), owner_(runtime_->NewOwner()) {}
+  // Destroying a Pool terminates it, as on one machine: its chunks not yet
+  // sent fail with `Cancelled`.
+  ~ClusterEngine() override { runtime_->Cancel(owner_); }
 
   absl::Status Submit(std::shared_ptr<JobState> job,
                       std::vector<ChunkTask> tasks) override {

@@ -126,6 +126,20 @@ TEST(ClusterTest, AClosedPoolRefusesWorkAndJoins) {
   EXPECT_TRUE(pool.Join().ok());
 }
 
+TEST(ClusterTest, DestroyingAPoolCancelsWhatItHasNotSent) {
+  mp::AsyncResult<int> last = [] {
+    mp::Pool pool = the_cluster->Pool();
+    // Far more slow tasks than the workers hold (two each).
+    std::vector<mp::AsyncResult<int>> results;
+    for (int i = 0; i < 40; ++i) {
+      results.push_back(pool.ApplyAsync(WhereRun, std::make_tuple(i)));
+    }
+    return results.back();
+  }();
+  EXPECT_EQ(last.Get(absl::Seconds(60)).status().code(),
+            absl::StatusCode::kCancelled);
+}
+
 }  // namespace
 }  // namespace mp::cluster
 

@@ -95,6 +95,15 @@ class Backoff {
   int rounds_ = 0;
 };
 
+// Receives the message MPI_Iprobe found (`status`) into `message`.
+void ReceiveProbed(const MPI_Status& status, std::string& message) {
+  int count = 0;
+  MPI_Get_count(&status, MPI_BYTE, &count);
+  message.resize(static_cast<size_t>(count));
+  MPI_Recv(message.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG,
+           MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+
 // Lifelines: each worker rank holds a TCP connection to rank 0 that it
 // never writes to again, so that rank 0 learns of its death from its own
 // kernel (the socket hangs up), without MPI, whose behaviour once a peer
@@ -181,11 +190,7 @@ int ServeAsWorker(int rank) {
       continue;
     }
     backoff.Reset();
-    int count = 0;
-    MPI_Get_count(&status, MPI_BYTE, &count);
-    message.resize(static_cast<size_t>(count));
-    MPI_Recv(message.data(), count, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD,
-             MPI_STATUS_IGNORE);
+    ReceiveProbed(status, message);
     if (status.MPI_TAG == kStopTag) return 0;
     if (status.MPI_TAG != kTaskTag || message.size() < kTaskHeader) continue;
     const uint64_t job = GetU64(message.data());
@@ -498,11 +503,7 @@ class Runtime {
         continue;
       }
       backoff.Reset();
-      int count = 0;
-      MPI_Get_count(&status, MPI_BYTE, &count);
-      message.resize(static_cast<size_t>(count));
-      MPI_Recv(message.data(), count, MPI_BYTE, status.MPI_SOURCE, kResultTag,
-               MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      ReceiveProbed(status, message);
       std::deque<Pending>& queue = held[status.MPI_SOURCE];
       // A worker answers its chunks in the order it got them.
       if (queue.empty() || message.size() < kResultHeader ||

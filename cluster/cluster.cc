@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -94,6 +95,22 @@ class Backoff {
   const absl::Duration longest_;
   int rounds_ = 0;
 };
+
+// Gives every rank rank 0's authkey (mp::CurrentAuthKey), as a child
+// process inherits its parent's: a manager started on rank 0 then serves
+// the proxies its tasks carry to the workers, and nobody else.
+void ShareAuthKey(int rank) {
+  char key[256] = {};
+  int32_t length = 0;
+  if (rank == 0) {
+    const std::string mine = CurrentAuthKey();
+    length = static_cast<int32_t>(std::min(mine.size(), sizeof key));
+    std::memcpy(key, mine.data(), static_cast<size_t>(length));
+  }
+  MPI_Bcast(&length, 1, MPI_INT32_T, 0, MPI_COMM_WORLD);
+  MPI_Bcast(key, sizeof key, MPI_CHAR, 0, MPI_COMM_WORLD);
+  if (rank != 0) SetCurrentAuthKey(std::string(key, length));
+}
 
 // Receives the message MPI_Iprobe found (`status`) into `message`.
 void ReceiveProbed(const MPI_Status& status, std::string& message) {
@@ -322,6 +339,7 @@ class Runtime {
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    ShareAuthKey(rank);
     WorkerInfo mine;
     mine.pid = static_cast<int32_t>(getpid());
     gethostname(mine.host, sizeof mine.host - 1);

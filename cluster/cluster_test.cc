@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "manager/manager.h"
 
 namespace mp::cluster {
 namespace {
@@ -51,6 +52,16 @@ int WhereRun(int) {
     (void)absl::SimpleAtoi(text, &rank);
   }
   return rank >= 0 ? rank : static_cast<int>(getpid());
+}
+
+// One increment of d["n"] under the manager's lock, from whichever rank
+// runs it; returns that rank (or pid).
+int Increment(DictProxy d, LockProxy lock, int) {
+  (void)lock.Acquire();
+  absl::StatusOr<int64_t> n = d.GetItem<int64_t>("n");
+  if (n.ok()) (void)d.SetItem("n", *n + 1);
+  (void)lock.Release();
+  return WhereRun(0);
 }
 
 TEST(ClusterTest, TheClusterHasTheLaunchedRanks) {
@@ -124,6 +135,31 @@ TEST(ClusterTest, AClosedPoolRefusesWorkAndJoins) {
   EXPECT_EQ(pool.Apply(Square, 5).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(pool.Join().ok());
+}
+
+TEST(ClusterTest, AManagerDictIncrementedFromEveryRankHasAnExactTotal) {
+  // On rank 0, over TCP, so that the workers' tasks reach it; they share
+  // rank 0's authkey.
+  ManagerOptions options;
+  options.address = "127.0.0.1:0";
+  absl::StatusOr<SyncManager> manager = SyncManager::Start(options);
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  absl::StatusOr<DictProxy> d = manager->Dict();
+  absl::StatusOr<LockProxy> lock = manager->Lock();
+  ASSERT_TRUE(d.ok() && lock.ok());
+  ASSERT_TRUE(d->SetItem("n", int64_t{0}).ok());
+  mp::Pool pool = the_cluster->Pool();
+  std::vector<std::tuple<DictProxy, LockProxy, int>> calls;
+  const int kCalls = 12 * std::max(1, the_cluster->workers());
+  for (int i = 0; i < kCalls; ++i) calls.emplace_back(*d, *lock, i);
+  absl::StatusOr<std::vector<int>> where = pool.Starmap(Increment, calls, 1);
+  ASSERT_TRUE(where.ok()) << where.status();
+  EXPECT_EQ(d->GetItem<int64_t>("n").value_or(-1), kCalls);
+  if (the_cluster->ranks() > 1) {
+    const std::set<int> places(where->begin(), where->end());
+    EXPECT_EQ(places.size(), static_cast<size_t>(the_cluster->workers()));
+    EXPECT_EQ(places.count(0), 0u);  // Not rank 0: the workers.
+  }
 }
 
 TEST(ClusterTest, DestroyingAPoolCancelsWhatItHasNotSent) {

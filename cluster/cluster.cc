@@ -9,14 +9,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -24,9 +22,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/mutex.h"
 #include "base/poll.h"
 #include "manager/internal/wire/transport.h"
 #include "process/internal/pool_core.h"
@@ -248,16 +248,11 @@ class Runtime {
     auto runtime = std::shared_ptr<Runtime>(new Runtime());
     if (!UnderMpiLauncher()) return runtime;  // One rank, no MPI.
     runtime->thread_ = std::thread([raw = runtime.get()] { raw->Run(); });
-    std::unique_lock<std::mutex> lock(runtime->mutex_);
-    runtime->changed_.wait(lock, [&] { return runtime->started_; });
-    if (!runtime->start_error_.ok()) {
-      lock.unlock();
+    const absl::Status started = runtime->AwaitStarted();
+    if (!started.ok() || runtime->rank_ != 0) {
+      // A worker rank has served by the time its MPI thread ends.
       runtime->thread_.join();
-      return runtime->start_error_;
-    }
-    if (runtime->rank_ != 0) {
-      lock.unlock();
-      runtime->thread_.join();
+      if (!started.ok()) return started;
       std::exit(runtime->worker_exit_);
     }
     return runtime;
@@ -271,7 +266,7 @@ class Runtime {
 
   absl::Status Submit(uint64_t owner, std::shared_ptr<JobState> job,
                       std::vector<ChunkTask> tasks) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     if (!broken_.ok()) {
       return absl::FailedPreconditionError(broken_.message());
     }
@@ -284,7 +279,7 @@ class Runtime {
       pending_.push_back(
           Pending{owner, job, job_id, chunk, std::move(tasks[chunk])});
     }
-    changed_.notify_all();
+    changed_.NotifyAll();
     return absl::OkStatus();
   }
 
@@ -292,7 +287,7 @@ class Runtime {
   void Cancel(uint64_t owner) {
     std::vector<Pending> cancelled;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       for (auto it = pending_.begin(); it != pending_.end();) {
         if (it->owner == owner) {
           cancelled.push_back(std::move(*it));
@@ -310,9 +305,9 @@ class Runtime {
 
   void Stop() {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       stopping_ = true;
-      changed_.notify_all();
+      changed_.NotifyAll();
     }
     if (thread_.joinable()) thread_.join();
   }
@@ -384,20 +379,31 @@ class Runtime {
       Bury(*dead, nothing_held);
     }
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, [&] { return stopping_; });
+      base_internal::MutexLock lock(mutex_);
+      changed_.WaitFor(
+          mutex_, absl::InfiniteDuration(),
+          [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return stopping_; });
       std::fprintf(stderr, "%s\n", broken_.ToString().c_str());
     }
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
 
+  // Waits until the MPI thread has called Started; returns its status.
+  absl::Status AwaitStarted() {
+    base_internal::MutexLock lock(mutex_);
+    changed_.WaitFor(
+        mutex_, absl::InfiniteDuration(),
+        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return started_; });
+    return start_error_;
+  }
+
   void Started(absl::Status status, int rank, int size) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     start_error_ = std::move(status);
     rank_ = rank;
     size_ = size;
     started_ = true;
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   // A worker rank whose lifeline has hung up, if any. Does not wait.
@@ -435,7 +441,7 @@ class Runtime {
         "; the job ends, since MPI cannot go on without a rank"));
     std::deque<Pending> pending;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       broken_ = died;
       pending.swap(pending_);
     }
@@ -462,9 +468,12 @@ class Runtime {
     while (true) {
       std::vector<std::pair<int, Pending*>> sends;
       {
-        std::unique_lock<std::mutex> lock(mutex_);
+        base_internal::MutexLock lock(mutex_);
         if (in_flight == 0) {
-          changed_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+          changed_.WaitFor(mutex_, absl::InfiniteDuration(),
+                           [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+                             return stopping_ || !pending_.empty();
+                           });
           if (stopping_ && pending_.empty()) return true;
         }
         for (size_t depth = 0; depth < kSlots && !pending_.empty(); ++depth) {
@@ -548,17 +557,20 @@ class Runtime {
   std::thread thread_;
   std::atomic<uint64_t> next_owner_{0};
 
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool started_ = false;
-  absl::Status start_error_;
+  base_internal::Mutex mutex_;
+  base_internal::CondVar changed_;
+  bool started_ ABSL_GUARDED_BY(mutex_) = false;
+  absl::Status start_error_ ABSL_GUARDED_BY(mutex_);
+  // Written by the MPI thread before Start returns (rank_, size_) or
+  // before that thread ends (worker_exit_); read after.
   int rank_ = 0;
   int size_ = 1;
   int worker_exit_ = 0;
-  bool stopping_ = false;
-  absl::Status broken_;  // Why the job is ending: a worker died.
-  uint64_t next_job_ = 1;
-  std::deque<Pending> pending_;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  // Why the job is ending: a worker died.
+  absl::Status broken_ ABSL_GUARDED_BY(mutex_);
+  uint64_t next_job_ ABSL_GUARDED_BY(mutex_) = 1;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mutex_);
   // Rank 0's MPI thread only, after Started.
   std::vector<int> lifelines_;       // By rank; -1 for rank 0.
   std::vector<WorkerInfo> workers_;  // By rank.
@@ -578,7 +590,7 @@ class ClusterEngine final : public process_internal::PoolEngine {
   absl::Status Submit(std::shared_ptr<JobState> job,
                       std::vector<ChunkTask> tasks) override {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       if (closed_) {
         return absl::FailedPreconditionError("cluster pool: closed");
       }
@@ -591,7 +603,7 @@ class ClusterEngine final : public process_internal::PoolEngine {
     return runtime_->Submit(owner_, std::move(job), std::move(tasks));
   }
   void Close() override {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base_internal::MutexLock lock(mutex_);
     closed_ = true;
   }
   void Terminate() override {
@@ -601,7 +613,7 @@ class ClusterEngine final : public process_internal::PoolEngine {
   absl::Status Join() override {
     std::vector<std::weak_ptr<JobState>> jobs;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      base_internal::MutexLock lock(mutex_);
       if (!closed_) {
         return absl::FailedPreconditionError(
             "cluster pool: Join() before Close() or Terminate()");
@@ -621,9 +633,9 @@ class ClusterEngine final : public process_internal::PoolEngine {
  private:
   const std::shared_ptr<Runtime> runtime_;
   const uint64_t owner_;
-  std::mutex mutex_;
-  bool closed_ = false;
-  std::vector<std::weak_ptr<JobState>> jobs_;
+  base_internal::Mutex mutex_;
+  bool closed_ ABSL_GUARDED_BY(mutex_) = false;
+  std::vector<std::weak_ptr<JobState>> jobs_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace

@@ -2,14 +2,15 @@
 // run. Start it as an MPI job of three ranks (rank 0 and two workers), so
 // that both pools have two workers:
 //
-//   mpirun --allow-run-as-root --oversubscribe -n 3 \
-//     --mca btl self,vader --mca btl_vader_single_copy_mechanism none \
-//     bazel-bin/cluster/cluster_benchmark
+//   mpirun --allow-run-as-root --oversubscribe -n 3 --mca btl self,vader
+//     --mca btl_vader_single_copy_mechanism none
+//     bazel-bin/cluster/cluster_benchmark     (one command line)
 //
 //   BM_ClusterTinyTasks   Map of a trivial function, one item per task
 //   BM_LocalTinyTasks     the same on a local Pool of 2 processes: the
 //                         per-task overhead of each is its time per item
-//   BM_ClusterCpuBound    Map of 16 tasks of about a millisecond each
+//   BM_ClusterCpuBound    Map of 16 tasks of bench::Spin, the CPU-bound
+//                         task of //process:pool_benchmark
 //   BM_LocalCpuBound      the same on the local Pool
 //
 // Goals (issue 25): tiny tasks within 2x of the local pool's throughput,
@@ -21,6 +22,7 @@
 #include <optional>
 #include <vector>
 
+#include "bench/workloads.h"
 #include "benchmark/benchmark.h"
 #include "cluster/cluster.h"
 
@@ -33,17 +35,6 @@ constexpr int kCpuTasks = 16;
 std::optional<Cluster> the_cluster;
 
 int Increment(int x) { return x + 1; }
-
-// About a millisecond of arithmetic the compiler cannot fold away.
-uint64_t Spin(uint64_t seed) {
-  uint64_t x = seed | 1;
-  for (int i = 0; i < 1'500'000; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-  }
-  return x;
-}
 
 mp::Pool LocalPool() {
   PoolOptions options;
@@ -91,13 +82,13 @@ BENCHMARK(BM_LocalTinyTasks)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_ClusterCpuBound(benchmark::State& state) {
   mp::Pool pool = the_cluster->Pool();
-  TimeMap(state, pool, Spin, Seeds());
+  TimeMap(state, pool, bench::Spin, Seeds());
 }
 BENCHMARK(BM_ClusterCpuBound)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_LocalCpuBound(benchmark::State& state) {
   mp::Pool pool = LocalPool();
-  TimeMap(state, pool, Spin, Seeds());
+  TimeMap(state, pool, bench::Spin, Seeds());
 }
 BENCHMARK(BM_LocalCpuBound)->UseRealTime()->Unit(benchmark::kMillisecond);
 

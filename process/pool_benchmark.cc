@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench/partner.h"
+#include "bench/workloads.h"
 #include "benchmark/benchmark.h"
 #include "process/internal/ring.h"
 #include "process/pool.h"
@@ -39,16 +40,7 @@ constexpr int kCpuTasks = 64;
 
 int Increment(int x) { return x + 1; }
 
-// About a millisecond of arithmetic that the compiler cannot fold away.
-uint64_t Spin(uint64_t seed) {
-  uint64_t x = seed | 1;
-  for (int i = 0; i < 1'500'000; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-  }
-  return x;
-}
+using bench::Spin;
 
 std::vector<int> Inputs() {
   std::vector<int> items(kMapItems);

@@ -14,6 +14,7 @@ bazel=(./bazelw --output_base="$base")
 # The annotated libraries (and, compiled with them, what they depend on).
 targets=(
   //base:mutex
+  //cluster:cluster
   //manager:server_internal
   //manager:session_internal
   //process:children_internal

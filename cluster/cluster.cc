@@ -29,6 +29,9 @@
 #include "base/mutex.h"
 #include "base/poll.h"
 #include "manager/internal/wire/transport.h"
+#include "manager/manager.h"
+#include "manager/namespace_proxy.h"
+#include "manager/server.h"
 #include "process/internal/pool_core.h"
 #include "process/internal/pool_task.h"
 #include "process/process.h"
@@ -236,31 +239,136 @@ int ServeAsWorker(int rank) {
   }
 }
 
+// What a rank does in the job: rank 0 drives (runs the program and hands
+// out the tasks); each other rank chooses, with Cluster::Serve, to run
+// tasks, to serve the manager, or to run code of its own (a peer).
+enum class RankRole : int32_t {
+  kUndecided = 0,
+  kDriver = 1,
+  kWorker = 2,
+  kManager = 3,
+  kPeer = 4,
+};
+
+const char* RoleName(RankRole role) {
+  switch (role) {
+    case RankRole::kDriver:
+      return "driver rank";
+    case RankRole::kWorker:
+      return "worker rank";
+    case RankRole::kManager:
+      return "manager rank";
+    case RankRole::kPeer:
+      return "peer rank";
+    case RankRole::kUndecided:
+      break;
+  }
+  return "rank";
+}
+
+// One rank's choice, gathered by rank 0; the manager rank's (or an empty
+// one) then travels to every rank. The namespace is the job's own
+// (Cluster::Namespace), made by the manager rank, as the serializer's
+// bytes of its proxy.
+struct RoleRecord {
+  int32_t role = 0;
+  int32_t namespace_bytes = 0;
+  char address[kAddressBytes] = {};
+  char namespace_proxy[768] = {};
+};
+
+// Waits for a nonblocking MPI operation (a blocking one would spin a
+// core). `check`, called now and then, may give up the wait by returning
+// false; the request is then left as it is, for MPI_Abort to end.
+template <typename Check>
+bool AwaitRequest(MPI_Request& request, Check check) {
+  Backoff backoff(absl::Milliseconds(1));
+  for (uint64_t round = 1;; ++round) {
+    int done = 0;
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return true;
+    if (round % 64 == 0 && !check()) return false;
+    backoff.Wait();
+  }
+}
+
 }  // namespace
 
-// The MPI side of rank 0: one thread that owns MPI, hands each chunk to
-// the first free worker rank and delivers the results to their jobs.
+// The MPI side of a rank: one thread that owns MPI. On rank 0 it hands
+// each chunk to the first free worker rank and delivers the results to
+// their jobs; on a worker rank it runs tasks; on the others it waits for
+// the end of the job.
 class Runtime {
  public:
-  // Starts the MPI thread and waits until MPI is up. On a worker rank,
-  // serves and then exits the process.
-  static absl::StatusOr<std::shared_ptr<Runtime>> Start() {
+  // Starts the MPI thread and waits until MPI is up (with no launcher:
+  // a job of one rank, no MPI, and with `local_manager` a manager of its
+  // own).
+  static absl::StatusOr<std::shared_ptr<Runtime>> Start(bool local_manager) {
     auto runtime = std::shared_ptr<Runtime>(new Runtime());
-    if (!UnderMpiLauncher()) return runtime;  // One rank, no MPI.
+    if (!UnderMpiLauncher()) {
+      if (local_manager) {
+        if (absl::Status started = runtime->StartLocalManager();
+            !started.ok()) {
+          return started;
+        }
+      }
+      base_internal::MutexLock lock(runtime->mutex_);
+      runtime->roles_known_ = true;
+      return runtime;
+    }
     runtime->thread_ = std::thread([raw = runtime.get()] { raw->Run(); });
-    const absl::Status started = runtime->AwaitStarted();
-    if (!started.ok() || runtime->rank_ != 0) {
-      // A worker rank has served by the time its MPI thread ends.
+    if (absl::Status started = runtime->AwaitStarted(); !started.ok()) {
       runtime->thread_.join();
-      if (!started.ok()) return started;
-      std::exit(runtime->worker_exit_);
+      return started;
     }
     return runtime;
   }
 
   ~Runtime() { Stop(); }
 
+  int rank() const { return rank_; }
   int size() const { return size_; }
+
+  // The worker ranks: waits until every rank has chosen its role.
+  int workers() {
+    base_internal::MutexLock lock(mutex_);
+    AwaitRoles();
+    return static_cast<int>(worker_ranks_.size());
+  }
+
+  // The manager rank's record (role kUndecided when no rank serves one):
+  // waits until every rank has chosen its role.
+  absl::StatusOr<RoleRecord> Manager() {
+    base_internal::MutexLock lock(mutex_);
+    if (rank_ != 0 && role_ == RankRole::kUndecided) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cluster: rank ", rank_,
+          " must choose its role (Cluster::Serve) before it reaches the "
+          "manager"));
+    }
+    AwaitRoles();
+    return manager_;
+  }
+
+  // A rank other than 0 takes its role; see Cluster::Serve.
+  absl::Status Serve(RankRole role) {
+    if (rank_ == 0) {
+      return absl::FailedPreconditionError(
+          "cluster: rank 0 drives the job; Serve is for the other ranks");
+    }
+    {
+      base_internal::MutexLock lock(mutex_);
+      if (role_ != RankRole::kUndecided) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cluster: rank ", rank_, " has chosen its role already"));
+      }
+    }
+    if (role == RankRole::kManager) return ServeManager();
+    Choose(role, RoleRecord{});
+    if (role == RankRole::kPeer) return absl::OkStatus();
+    AwaitServed();
+    return absl::OkStatus();
+  }
 
   uint64_t NewOwner() { return next_owner_.fetch_add(1) + 1; }
 
@@ -303,13 +411,25 @@ class Runtime {
     }
   }
 
+  // Rank 0: ends the job once the workers have finished what they hold.
+  // Another rank: waits for that end (a rank that never chose a role is a
+  // peer).
   void Stop() {
     {
       base_internal::MutexLock lock(mutex_);
       stopping_ = true;
       changed_.NotifyAll();
     }
+    if (rank_ != 0 && thread_.joinable()) {
+      bool undecided;
+      {
+        base_internal::MutexLock lock(mutex_);
+        undecided = role_ == RankRole::kUndecided;
+      }
+      if (undecided) Choose(RankRole::kPeer, RoleRecord{});
+    }
     if (thread_.joinable()) thread_.join();
+    local_manager_.reset();
   }
 
  private:
@@ -322,6 +442,116 @@ class Runtime {
   };
 
   Runtime() = default;
+
+  // One rank, no MPI: a manager of this process's own, for Manager().
+  absl::Status StartLocalManager() {
+    absl::StatusOr<SyncManager> manager = SyncManager::Start();
+    if (!manager.ok()) return manager.status();
+    absl::StatusOr<RoleRecord> record = DescribeManager(*manager);
+    if (!record.ok()) return record.status();
+    local_manager_.emplace(*std::move(manager));
+    base_internal::MutexLock lock(mutex_);
+    manager_ = *record;
+    return absl::OkStatus();
+  }
+
+  // The record of a manager reachable at `manager.address()`: the
+  // address and a new namespace, the job's own. Errors: the manager's,
+  // or a proxy too long for the record.
+  absl::StatusOr<RoleRecord> DescribeManager(const SyncManager& manager) {
+    RoleRecord record;
+    record.role = static_cast<int32_t>(RankRole::kManager);
+    absl::StatusOr<NamespaceProxy> ns = manager.Namespace();
+    if (!ns.ok()) return ns.status();
+    absl::StatusOr<std::string> bytes = Dumps(*ns);
+    if (!bytes.ok()) return bytes.status();
+    if (bytes->size() > sizeof record.namespace_proxy ||
+        manager.address().size() >= sizeof record.address) {
+      return absl::InternalError(absl::StrCat(
+          "cluster: the manager at ", manager.address(),
+          " has an address or namespace proxy too long to announce"));
+    }
+    std::memcpy(record.address, manager.address().data(),
+                manager.address().size());
+    std::memcpy(record.namespace_proxy, bytes->data(), bytes->size());
+    record.namespace_bytes = static_cast<int32_t>(bytes->size());
+    // The namespace lives while a proxy of it does: the announcing rank
+    // keeps this one until the job ends.
+    job_namespace_ = *std::move(ns);
+    return record;
+  }
+
+  // The manager rank: a server on TCP (any interface, a free port), so
+  // that ranks on every host reach it, until rank 0 ends the job.
+  absl::Status ServeManager() {
+    ManagerOptions options;
+    options.address = "0.0.0.0:0";
+    absl::StatusOr<ManagerServer> server = ManagerServer::Listen(options);
+    absl::Status failed = server.status();
+    std::thread serving;
+    absl::Status served;
+    std::optional<SyncManager> self;
+    RoleRecord record;
+    if (server.ok()) {
+      serving = std::thread([&] { served = server->Serve(); });
+      const std::string& bound = server->address();
+      char host[64] = {};
+      gethostname(host, sizeof host - 1);
+      const std::string address =
+          absl::StrCat(host, bound.substr(bound.rfind(':')));
+      absl::StatusOr<SyncManager> connected = SyncManager::Connect(address);
+      absl::StatusOr<RoleRecord> described =
+          connected.ok() ? DescribeManager(*connected)
+                         : absl::StatusOr<RoleRecord>(connected.status());
+      if (described.ok()) {
+        self.emplace(*std::move(connected));
+        record = *described;
+      }
+      failed = described.status();
+    }
+    if (!failed.ok()) {
+      // Nobody is told of a manager; this rank still takes part.
+      Choose(RankRole::kPeer, RoleRecord{});
+      if (serving.joinable()) {
+        server->Stop();
+        serving.join();
+      }
+      return absl::UnavailableError(
+          absl::StrCat("cluster: rank ", rank_,
+                       " cannot serve the manager: ", failed.message()));
+    }
+    Choose(RankRole::kManager, record);
+    AwaitServed();
+    job_namespace_ = NamespaceProxy();
+    self.reset();
+    server->Stop();
+    serving.join();
+    return served;
+  }
+
+  // Hands this rank's role to the MPI thread, which announces it.
+  void Choose(RankRole role, const RoleRecord& record) {
+    base_internal::MutexLock lock(mutex_);
+    role_ = role;
+    mine_ = record;
+    mine_.role = static_cast<int32_t>(role);
+    changed_.NotifyAll();
+  }
+
+  // Waits until this rank's service is over: rank 0 has ended the job.
+  void AwaitServed() {
+    base_internal::MutexLock lock(mutex_);
+    changed_.WaitFor(
+        mutex_, absl::InfiniteDuration(),
+        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return served_; });
+  }
+
+  void AwaitRoles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    changed_.WaitFor(mutex_, absl::InfiniteDuration(),
+                     [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+                       return roles_known_;
+                     });
+  }
 
   void Run() {
     int provided = 0;
@@ -339,31 +569,33 @@ class Runtime {
     mine.pid = static_cast<int32_t>(getpid());
     gethostname(mine.host, sizeof mine.host - 1);
     if (rank != 0) {
-      Started(absl::OkStatus(), rank, size);
-      const int lifeline = ConnectLifeline(rank);
-      MPI_Gather(&mine, sizeof mine, MPI_BYTE, nullptr, 0, MPI_BYTE, 0,
-                 MPI_COMM_WORLD);
-      worker_exit_ = lifeline < 0 ? 4 : ServeAsWorker(rank);
-      MPI_Finalize();
-      if (lifeline >= 0) close(lifeline);
+      RunOtherRank(rank, size, mine);
       return;
     }
     absl::StatusOr<std::vector<int>> lifelines = OpenLifelines(size);
-    workers_.resize(size);
-    MPI_Gather(&mine, sizeof mine, MPI_BYTE, workers_.data(), sizeof mine,
+    ranks_.resize(size);
+    MPI_Gather(&mine, sizeof mine, MPI_BYTE, ranks_.data(), sizeof mine,
                MPI_BYTE, 0, MPI_COMM_WORLD);
     if (!lifelines.ok()) {
-      // The workers wait for tasks that will never come: end the job.
+      // The other ranks wait for what will never come: end the job.
       std::fprintf(stderr, "%s\n", lifelines.status().ToString().c_str());
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     lifelines_ = *std::move(lifelines);
+    roles_.assign(size, RankRole::kUndecided);
     Started(absl::OkStatus(), rank, size);
+    RoleRecord driver;
+    driver.role = static_cast<int32_t>(RankRole::kDriver);
+    std::optional<int> dead;
+    if (!ExchangeRoles(driver, dead)) {
+      Bury(*dead, {});
+      AbortOnceStopped();
+    }
     const bool ended = Dispatch();
-    const std::optional<int> dead = ended ? DeadWorker() : std::nullopt;
+    if (ended) dead = DeadRank();
     if (ended && !dead.has_value()) {
-      for (int worker = 1; worker < size_; ++worker) {
-        MPI_Send(nullptr, 0, MPI_BYTE, worker, kStopTag, MPI_COMM_WORLD);
+      for (int other = 1; other < size_; ++other) {
+        MPI_Send(nullptr, 0, MPI_BYTE, other, kStopTag, MPI_COMM_WORLD);
       }
       MPI_Finalize();
       for (int fd : lifelines_) {
@@ -371,21 +603,111 @@ class Runtime {
       }
       return;
     }
-    // A worker died: MPI cannot go on without it (no ULFM), so once the
+    // A rank died: MPI cannot go on without it (no ULFM), so once the
     // program has had its errors and ends the cluster, the job ends. (One
     // found dead only at the end, idle, is buried here.)
-    if (dead.has_value()) {
-      std::vector<std::deque<Pending>> nothing_held(size_);
-      Bury(*dead, nothing_held);
+    if (dead.has_value()) Bury(*dead, {});
+    AbortOnceStopped();
+  }
+
+  // Every rank but 0: announces its role once chosen, then serves tasks
+  // (a worker) or waits for rank 0's word that the job is over.
+  void RunOtherRank(int rank, int size, const WorkerInfo& mine) {
+    Started(absl::OkStatus(), rank, size);
+    const int lifeline = ConnectLifeline(rank);
+    MPI_Gather(&mine, sizeof mine, MPI_BYTE, nullptr, 0, MPI_BYTE, 0,
+               MPI_COMM_WORLD);
+    RoleRecord record;
+    {
+      base_internal::MutexLock lock(mutex_);
+      changed_.WaitFor(mutex_, absl::InfiniteDuration(),
+                       [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+                         return role_ != RankRole::kUndecided;
+                       });
+      record = mine_;
+    }
+    std::optional<int> unused;
+    ExchangeRoles(record, unused);
+    if (static_cast<RankRole>(record.role) == RankRole::kWorker) {
+      ServeAsWorker(rank);
+    } else {
+      AwaitStopMessage();
     }
     {
       base_internal::MutexLock lock(mutex_);
+      served_ = true;
+      changed_.NotifyAll();
+    }
+    MPI_Finalize();
+    if (lifeline >= 0) close(lifeline);
+  }
+
+  // Sends this rank's record to rank 0, which learns every rank's role,
+  // and takes the manager's record from it. Rank 0 gives up when a rank
+  // dies meanwhile (`dead`) and returns false.
+  bool ExchangeRoles(const RoleRecord& mine, std::optional<int>& dead) {
+    std::vector<RoleRecord> all(rank_ == 0 ? size_ : 0);
+    MPI_Request request;
+    MPI_Igather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE,
+                0, MPI_COMM_WORLD, &request);
+    auto alive = [&] {
+      if (rank_ == 0) dead = DeadRank();
+      return !dead.has_value();
+    };
+    if (!AwaitRequest(request, alive)) return false;
+    RoleRecord manager;
+    std::vector<int> workers;
+    if (rank_ == 0) {
+      for (int other = 1; other < size_; ++other) {
+        roles_[other] = static_cast<RankRole>(all[other].role);
+        if (roles_[other] == RankRole::kWorker) workers.push_back(other);
+        // The first manager rank serves the job.
+        if (roles_[other] == RankRole::kManager &&
+            manager.role == static_cast<int32_t>(RankRole::kUndecided)) {
+          manager = all[other];
+        }
+      }
+    }
+    MPI_Ibcast(&manager, sizeof manager, MPI_BYTE, 0, MPI_COMM_WORLD, &request);
+    if (!AwaitRequest(request, alive)) return false;
+    base_internal::MutexLock lock(mutex_);
+    manager_ = manager;
+    worker_ranks_ = std::move(workers);
+    roles_known_ = true;
+    changed_.NotifyAll();
+    return true;
+  }
+
+  // A rank other than 0 that serves no tasks: waits for rank 0's stop.
+  void AwaitStopMessage() {
+    Backoff backoff(absl::Milliseconds(1));
+    while (true) {
+      int arrived = 0;
+      MPI_Status status;
+      MPI_Iprobe(0, kStopTag, MPI_COMM_WORLD, &arrived, &status);
+      if (arrived) {
+        MPI_Recv(nullptr, 0, MPI_BYTE, 0, kStopTag, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+        return;
+      }
+      backoff.Wait();
+    }
+  }
+
+  // Rank 0, the job broken: once the program ends the cluster, ends the
+  // job.
+  [[noreturn]] void AbortOnceStopped() {
+    {
+      base_internal::MutexLock lock(mutex_);
+      roles_known_ = true;  // Nobody waits for roles that never come.
+      changed_.NotifyAll();
       changed_.WaitFor(
           mutex_, absl::InfiniteDuration(),
           [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return stopping_; });
       std::fprintf(stderr, "%s\n", broken_.ToString().c_str());
     }
     MPI_Abort(MPI_COMM_WORLD, 1);
+    std::abort();  // MPI_Abort does not return.
   }
 
   // Waits until the MPI thread has called Started; returns its status.
@@ -406,8 +728,8 @@ class Runtime {
     changed_.NotifyAll();
   }
 
-  // A worker rank whose lifeline has hung up, if any. Does not wait.
-  std::optional<int> DeadWorker() const {
+  // A rank whose lifeline has hung up, if any. Does not wait.
+  std::optional<int> DeadRank() const {
     std::vector<pollfd> fds;
     for (int rank = 1; rank < static_cast<int>(lifelines_.size()); ++rank) {
       fds.push_back(pollfd{lifelines_[rank], POLLIN | POLLRDHUP, 0});
@@ -421,13 +743,13 @@ class Runtime {
     return std::nullopt;
   }
 
-  // Fails every chunk held or pending with the death of worker `rank`, and
-  // the runtime with it.
-  void Bury(int rank, std::vector<std::deque<Pending>>& held) {
-    const WorkerInfo& info = workers_[rank];
-    const std::deque<Pending>& its = held[rank];
+  // Fails every chunk held (by worker rank) or pending with the death of
+  // `rank`, and the runtime with it.
+  void Bury(int rank, std::vector<std::deque<Pending>> held) {
+    const WorkerInfo& info = ranks_[rank];
     std::string what = "no task";
-    if (!its.empty()) {
+    if (static_cast<size_t>(rank) < held.size() && !held[rank].empty()) {
+      const std::deque<Pending>& its = held[rank];
       what = absl::StrCat("chunk ", its.front().chunk, " of job ",
                           its.front().job_id);
       if (its.size() > 1) {
@@ -435,8 +757,8 @@ class Runtime {
       }
     }
     const absl::Status died = absl::AbortedError(absl::StrCat(
-        "cluster: worker rank ", rank, " (pid ", info.pid, " on ",
-        std::string(info.host, strnlen(info.host, sizeof info.host)),
+        "cluster: ", RoleName(roles_[rank]), " ", rank, " (pid ", info.pid,
+        " on ", std::string(info.host, strnlen(info.host, sizeof info.host)),
         ") died while it held ", what,
         "; the job ends, since MPI cannot go on without a rank"));
     std::deque<Pending> pending;
@@ -465,6 +787,11 @@ class Runtime {
     std::string message;
     Backoff backoff(absl::Milliseconds(1));
     uint64_t rounds = 0;
+    std::vector<int> workers;
+    {
+      base_internal::MutexLock lock(mutex_);
+      workers = worker_ranks_;
+    }
     while (true) {
       std::vector<std::pair<int, Pending*>> sends;
       {
@@ -477,7 +804,8 @@ class Runtime {
           if (stopping_ && pending_.empty()) return true;
         }
         for (size_t depth = 0; depth < kSlots && !pending_.empty(); ++depth) {
-          for (int worker = 1; worker < size_ && !pending_.empty(); ++worker) {
+          for (int worker : workers) {
+            if (pending_.empty()) break;
             if (held[worker].size() != depth) continue;
             held[worker].push_back(std::move(pending_.front()));
             pending_.pop_front();
@@ -521,8 +849,8 @@ class Runtime {
       if (!arrived) {
         // Now and then, and before each nap: is every worker alive?
         if (++rounds % 64 == 0) {
-          if (std::optional<int> dead = DeadWorker()) {
-            Bury(*dead, held);
+          if (std::optional<int> dead = DeadRank()) {
+            Bury(*dead, std::move(held));
             return false;
           }
         }
@@ -561,19 +889,31 @@ class Runtime {
   base_internal::CondVar changed_;
   bool started_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Status start_error_ ABSL_GUARDED_BY(mutex_);
-  // Written by the MPI thread before Start returns (rank_, size_) or
-  // before that thread ends (worker_exit_); read after.
+  // Written by the MPI thread before Start returns; read after.
   int rank_ = 0;
   int size_ = 1;
-  int worker_exit_ = 0;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
-  // Why the job is ending: a worker died.
+  // This rank's role, once chosen, and the record it announces.
+  RankRole role_ ABSL_GUARDED_BY(mutex_) = RankRole::kUndecided;
+  RoleRecord mine_ ABSL_GUARDED_BY(mutex_);
+  // Every rank's role is known: `manager_` and `worker_ranks_` hold.
+  bool roles_known_ ABSL_GUARDED_BY(mutex_) = false;
+  RoleRecord manager_ ABSL_GUARDED_BY(mutex_);
+  std::vector<int> worker_ranks_ ABSL_GUARDED_BY(mutex_);
+  // A rank other than 0: rank 0 has ended the job.
+  bool served_ ABSL_GUARDED_BY(mutex_) = false;
+  // Why the job is ending: a rank died.
   absl::Status broken_ ABSL_GUARDED_BY(mutex_);
   uint64_t next_job_ ABSL_GUARDED_BY(mutex_) = 1;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mutex_);
   // Rank 0's MPI thread only, after Started.
-  std::vector<int> lifelines_;       // By rank; -1 for rank 0.
-  std::vector<WorkerInfo> workers_;  // By rank.
+  std::vector<int> lifelines_;     // By rank; -1 for rank 0.
+  std::vector<WorkerInfo> ranks_;  // By rank.
+  std::vector<RankRole> roles_;    // By rank, once exchanged.
+  // The calling thread's: a manager this process started (no launcher),
+  // and the proxy that keeps the job's namespace alive where it was made.
+  std::optional<SyncManager> local_manager_;
+  NamespaceProxy job_namespace_;
 };
 
 namespace {
@@ -643,14 +983,40 @@ class ClusterEngine final : public process_internal::PoolEngine {
 
 namespace mp::cluster {
 
-absl::StatusOr<Cluster> Cluster::Join() {
-  static std::atomic<bool> joined{false};
-  if (joined.exchange(true)) {
+namespace {
+
+absl::StatusOr<std::shared_ptr<cluster_internal::Runtime>> StartOnce(
+    const ClusterOptions& options) {
+  static std::atomic<bool> started{false};
+  if (started.exchange(true)) {
     return absl::FailedPreconditionError(
-        "cluster: Join() was called already in this process");
+        "cluster: Join() or Start() was called already in this process");
   }
+  return cluster_internal::Runtime::Start(options.manager);
+}
+
+}  // namespace
+
+absl::StatusOr<Cluster> Cluster::Join(const ClusterOptions& options) {
   absl::StatusOr<std::shared_ptr<cluster_internal::Runtime>> runtime =
-      cluster_internal::Runtime::Start();
+      StartOnce(options);
+  if (!runtime.ok()) return runtime.status();
+  cluster_internal::Runtime& started = **runtime;
+  if (started.rank() == 0) return Cluster(*std::move(runtime));
+  const bool manager = options.manager && started.rank() == started.size() - 1;
+  const absl::Status served =
+      started.Serve(manager ? cluster_internal::RankRole::kManager
+                            : cluster_internal::RankRole::kWorker);
+  if (!served.ok()) {
+    std::fprintf(stderr, "%s\n", served.ToString().c_str());
+  }
+  started.Stop();  // Waits for the end of the job, if not yet over.
+  std::exit(served.ok() ? 0 : 4);
+}
+
+absl::StatusOr<Cluster> Cluster::Start(const ClusterOptions& options) {
+  absl::StatusOr<std::shared_ptr<cluster_internal::Runtime>> runtime =
+      StartOnce(options);
   if (!runtime.ok()) return runtime.status();
   return Cluster(*std::move(runtime));
 }
@@ -659,12 +1025,56 @@ Cluster::~Cluster() {
   if (runtime_ != nullptr) runtime_->Stop();
 }
 
+absl::Status Cluster::Serve(Role role) {
+  switch (role) {
+    case Role::kWorker:
+      return runtime_->Serve(cluster_internal::RankRole::kWorker);
+    case Role::kManager:
+      return runtime_->Serve(cluster_internal::RankRole::kManager);
+    case Role::kPeer:
+      return runtime_->Serve(cluster_internal::RankRole::kPeer);
+  }
+  return absl::InvalidArgumentError("cluster: no such role");
+}
+
 mp::Pool Cluster::Pool() const {
-  if (runtime_->size() <= 1) return mp::Pool();
+  if (runtime_->rank() != 0 || runtime_->size() <= 1 ||
+      runtime_->workers() == 0) {
+    return mp::Pool();
+  }
   return process_internal::MakePool(
       std::make_unique<cluster_internal::ClusterEngine>(runtime_));
 }
 
+absl::StatusOr<SyncManager> Cluster::Manager() const {
+  absl::StatusOr<cluster_internal::RoleRecord> record = runtime_->Manager();
+  if (!record.ok()) return record.status();
+  if (record->role == 0) {
+    return absl::FailedPreconditionError(
+        "cluster: no rank serves a manager (Join with ClusterOptions::manager, "
+        "or a rank's Serve(Role::kManager))");
+  }
+  return SyncManager::Connect(std::string(
+      record->address, strnlen(record->address, sizeof record->address)));
+}
+
+absl::StatusOr<NamespaceProxy> Cluster::Namespace() const {
+  absl::StatusOr<cluster_internal::RoleRecord> record = runtime_->Manager();
+  if (!record.ok()) return record.status();
+  if (record->role == 0) {
+    return absl::FailedPreconditionError(
+        "cluster: no rank serves a manager, so the job has no namespace");
+  }
+  return Loads<NamespaceProxy>(absl::string_view(
+      record->namespace_proxy, static_cast<size_t>(record->namespace_bytes)));
+}
+
+int Cluster::rank() const { return runtime_->rank(); }
+
 int Cluster::ranks() const { return runtime_->size(); }
+
+int Cluster::workers() const {
+  return runtime_->size() <= 1 ? 0 : runtime_->workers();
+}
 
 }  // namespace mp::cluster

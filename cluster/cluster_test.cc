@@ -1,6 +1,8 @@
 // //cluster's pool, as a program sees it. Run plainly, the job has one rank
 // and Pool() is a local mp::Pool; run under mpirun (cluster/mpirun_test.sh,
-// over shared memory and over TCP), the tasks run on the other ranks.
+// over shared memory and over TCP), the tasks run on the other ranks. With
+// --manager, the job's last rank serves the manager (a local one when run
+// plainly) and the rest are workers.
 
 #include "cluster/cluster.h"
 
@@ -11,6 +13,7 @@
 #include <atomic>
 #include <cstdio>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,6 +29,7 @@ namespace {
 using ::testing::HasSubstr;
 
 Cluster* the_cluster = nullptr;
+bool with_manager = false;
 
 // The job's size as the launcher announced it; 1 without one.
 int LaunchedRanks() {
@@ -66,6 +70,11 @@ int Increment(DictProxy d, LockProxy lock, int) {
 
 TEST(ClusterTest, TheClusterHasTheLaunchedRanks) {
   EXPECT_EQ(the_cluster->ranks(), LaunchedRanks());
+  if (the_cluster->ranks() > 1) {
+    // All but rank 0 and, with --manager, the last.
+    EXPECT_EQ(the_cluster->workers(),
+              the_cluster->ranks() - 1 - (with_manager ? 1 : 0));
+  }
 }
 
 TEST(ClusterTest, MapKeepsTheOrderOfItsItems) {
@@ -121,7 +130,9 @@ TEST(ClusterTest, ApplyAsyncCallsBackAndEveryWorkerTakesWork) {
   const std::set<int> places(where->begin(), where->end());
   if (the_cluster->ranks() > 1) {
     std::set<int> ranks;
-    for (int rank = 1; rank < the_cluster->ranks(); ++rank) ranks.insert(rank);
+    for (int rank = 1; rank <= the_cluster->workers(); ++rank) {
+      ranks.insert(rank);
+    }
     EXPECT_EQ(places, ranks);
   } else {
     EXPECT_FALSE(places.empty());
@@ -138,11 +149,12 @@ TEST(ClusterTest, AClosedPoolRefusesWorkAndJoins) {
 }
 
 TEST(ClusterTest, AManagerDictIncrementedFromEveryRankHasAnExactTotal) {
-  // On rank 0, over TCP, so that the workers' tasks reach it; they share
-  // rank 0's authkey.
+  // With --manager, the job's; otherwise on rank 0, over TCP, so that the
+  // workers' tasks reach it. Either way they share rank 0's authkey.
   ManagerOptions options;
   options.address = "127.0.0.1:0";
-  absl::StatusOr<SyncManager> manager = SyncManager::Start(options);
+  absl::StatusOr<SyncManager> manager =
+      with_manager ? the_cluster->Manager() : SyncManager::Start(options);
   ASSERT_TRUE(manager.ok()) << manager.status();
   absl::StatusOr<DictProxy> d = manager->Dict();
   absl::StatusOr<LockProxy> lock = manager->Lock();
@@ -159,6 +171,22 @@ TEST(ClusterTest, AManagerDictIncrementedFromEveryRankHasAnExactTotal) {
     const std::set<int> places(where->begin(), where->end());
     EXPECT_EQ(places.size(), static_cast<size_t>(the_cluster->workers()));
     EXPECT_EQ(places.count(0), 0u);  // Not rank 0: the workers.
+  }
+}
+
+TEST(ClusterTest, ManagerNeedsARankThatServesOne) {
+  absl::StatusOr<SyncManager> manager = the_cluster->Manager();
+  if (with_manager) {
+    ASSERT_TRUE(manager.ok()) << manager.status();
+    EXPECT_TRUE(manager->Ping().ok());
+    // The job's namespace, the same object from every call.
+    absl::StatusOr<NamespaceProxy> ns = the_cluster->Namespace();
+    ASSERT_TRUE(ns.ok()) << ns.status();
+    ASSERT_TRUE(ns->SetAttr("seen", 7).ok());
+    EXPECT_EQ(the_cluster->Namespace()->GetAttr<int>("seen").value_or(-1), 7);
+  } else {
+    EXPECT_EQ(manager.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(manager.status().message(), HasSubstr("no rank serves"));
   }
 }
 
@@ -180,13 +208,17 @@ TEST(ClusterTest, DestroyingAPoolCancelsWhatItHasNotSent) {
 }  // namespace mp::cluster
 
 int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--manager") mp::cluster::with_manager = true;
+  }
   // Every rank starts here; only rank 0 returns from Join.
-  absl::StatusOr<mp::cluster::Cluster> cluster = mp::cluster::Cluster::Join();
+  absl::StatusOr<mp::cluster::Cluster> cluster =
+      mp::cluster::Cluster::Join({.manager = mp::cluster::with_manager});
   if (!cluster.ok()) {
     std::fprintf(stderr, "%s\n", cluster.status().ToString().c_str());
     return 1;
   }
   mp::cluster::the_cluster = &*cluster;
-  testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# cluster/mpirun_test.sh BINARY RANKS TRANSPORT: runs the gtest program
-# BINARY as an MPI job of RANKS ranks on this machine, its messages over
-# shared memory (TRANSPORT vader) or TCP on loopback (tcp). mpirun runs
+# cluster/mpirun_test.sh BINARY RANKS TRANSPORT [ARGS...]: runs the gtest
+# program BINARY, with ARGS, as an MPI job of RANKS ranks on this machine,
+# its messages over shared memory (TRANSPORT vader) or TCP on loopback
+# (tcp). mpirun runs
 # under a hard limit: it has been seen to outlive its own abort.
 set -euo pipefail
 binary=$1
@@ -23,4 +24,4 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 exec timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe \
   -n "$ranks" "${transport[@]}" --mca oob_tcp_if_include lo -x ASAN_OPTIONS \
-  -x GTEST_OUTPUT "$binary"
+  -x GTEST_OUTPUT "$binary" "${@:4}"

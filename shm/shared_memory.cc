@@ -19,6 +19,7 @@
 #include "base/segment_name.h"
 #include "base/task.h"
 #include "serialize/internal/shared_object_ref.h"
+#include "shm/internal/host.h"
 
 namespace mp {
 namespace {
@@ -247,17 +248,17 @@ void EncodeSegmentName(absl::string_view kind, const SharedMemory& segment,
         "serialize: a ", kind, " without a named segment cannot be sent")));
     return;
   }
-  serialize_internal::WriteSharedObjectRef(
-      {.kind = kind, .segment = segment.name(), .size = segment.size()},
-      writer);
+  serialize_internal::WriteSharedObjectRef({.kind = kind,
+                                            .segment = segment.name(),
+                                            .size = segment.size(),
+                                            .host = ThisShmHost()},
+                                           writer);
 }
 
 absl::StatusOr<std::string> DecodeSegmentName(
     const serialize_internal::ValueView& view, absl::string_view kind) {
   serialize_internal::SharedObjectRef ref;
-  if (absl::Status read =
-          serialize_internal::ReadSharedObjectRef(view, kind, &ref);
-      !read.ok()) {
+  if (absl::Status read = ReadShmObjectRef(view, kind, &ref); !read.ok()) {
     return read;
   }
   return std::string(ref.segment);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "serialize/internal/shared_object_ref.h"
+#include "shm/internal/host.h"
 
 namespace mp::shm_internal {
 
@@ -11,16 +12,15 @@ void EncodeSharedRef(absl::string_view kind, const SharedRef& ref,
   serialize_internal::WriteSharedObjectRef({.kind = kind,
                                             .segment = ref.segment,
                                             .offset = ref.offset,
-                                            .size = ref.size},
+                                            .size = ref.size,
+                                            .host = ThisShmHost()},
                                            writer);
 }
 
 absl::Status DecodeSharedRef(const serialize_internal::ValueView& view,
                              absl::string_view kind, SharedRef* out) {
   serialize_internal::SharedObjectRef ref;
-  if (absl::Status read =
-          serialize_internal::ReadSharedObjectRef(view, kind, &ref);
-      !read.ok()) {
+  if (absl::Status read = ReadShmObjectRef(view, kind, &ref); !read.ok()) {
     return read;
   }
   out->segment = std::string(ref.segment);

@@ -27,6 +27,7 @@ void WriteSharedObjectRef(const SharedObjectRef& ref, Writer& writer) {
   if (!ref.type_id.empty()) {
     writer.BytesField(Fields::kTypeidFieldNumber, ref.type_id);
   }
+  if (!ref.host.empty()) writer.BytesField(Fields::kHostFieldNumber, ref.host);
   writer.EndMessage(at);
 }
 
@@ -59,6 +60,9 @@ absl::Status ReadSharedObjectRef(absl::string_view message,
         break;
       case Fields::kTypeidFieldNumber:
         out->type_id = bytes;
+        break;
+      case Fields::kHostFieldNumber:
+        out->host = bytes;
         break;
       default:
         break;

@@ -32,6 +32,7 @@ struct SharedObjectRef {
   absl::string_view address;
   absl::string_view id;
   absl::string_view type_id;
+  absl::string_view host;
 };
 
 // Writes `ref` as a Value whose kind is `shared` (kSharedField).

@@ -26,6 +26,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/internal/tracker_table.h"
 
 namespace mp::base_internal {
 namespace {
@@ -47,6 +48,18 @@ constexpr size_t kLongestName = 4096;
 // The tracker's socket end in this process, -1 before it is started.
 std::atomic<int> tracker_fd{-1};
 std::atomic<pid_t> tracker_pid{0};
+// The tracker's table (internal/tracker_table.h), mapped once the tracker
+// is known; null when it could not be, and everything goes by the socket.
+// Never unmapped: a registration may be in flight in another thread.
+std::atomic<TrackerTable*> tracker_table{nullptr};
+
+void MapTable(pid_t pid) {
+  absl::StatusOr<TrackerTable> table = TrackerTable::Open(pid);
+  if (table.ok()) {
+    tracker_table.store(new TrackerTable(*std::move(table)),
+                        std::memory_order_release);
+  }
+}
 // Serializes starting. A child forked while another thread was starting
 // gets a fresh mutex (and, having no descriptor, starts a tracker of its
 // own).
@@ -113,15 +126,16 @@ void CloseAllBut(int keep) {
   prctl(PR_SET_NAME, "mp-tracker", 0, 0, 0);
   CloseAllBut(fd);
   const pid_t self = getpid();
+  // Made before the tree learns the pid, so that every process can open it.
+  // Without it, everything still comes by the socket.
+  absl::StatusOr<TrackerTable> table = TrackerTable::Create(self);
   (void)send(fd, &self, sizeof self, MSG_NOSIGNAL);
 
   struct Entry {
     FileIdentity identity;
-    uint64_t order;
     uint32_t sender;
   };
   std::map<std::pair<uint8_t, std::string>, Entry> registered;
-  uint64_t next_order = 0;
   std::vector<char> buffer(sizeof(RecordHeader) + kLongestName);
   while (true) {
     const ssize_t n = recv(fd, buffer.data(), buffer.size(), 0);
@@ -137,28 +151,49 @@ void CloseAllBut(int keep) {
         header.kind, std::string(buffer.data() + sizeof header,
                                  static_cast<size_t>(n) - sizeof header));
     if (header.operation == kRegister) {
-      registered[std::move(key)] = {
-          {header.device, header.inode}, next_order++, header.sender};
+      registered[std::move(key)] = {{header.device, header.inode},
+                                    header.sender};
     } else if (header.operation == kUnregister) {
       registered.erase(key);
     }
   }
 
-  // Newest first: a socket goes before the directory that holds it.
-  std::vector<std::pair<uint64_t, decltype(registered)::const_iterator>> order;
-  for (auto it = registered.begin(); it != registered.end(); ++it) {
-    order.emplace_back(it->second.order, it);
+  struct Leftover {
+    TrackedKind kind;
+    std::string name;
+    FileIdentity identity;
+    uint32_t sender;
+  };
+  std::vector<Leftover> leftovers;
+  for (const auto& [key, entry] : registered) {
+    leftovers.push_back({static_cast<TrackedKind>(key.first), key.second,
+                         entry.identity, entry.sender});
   }
-  std::sort(order.begin(), order.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (table.ok()) {
+    table->ForEachLive([&](const TrackerTable::Entry& entry) {
+      leftovers.push_back({static_cast<TrackedKind>(entry.kind),
+                           std::string(entry.name),
+                           {entry.device, entry.inode},
+                           entry.sender});
+    });
+    table->Unlink();
+  }
+  // Segments and files, then directories, deepest first: a socket goes
+  // before the directory that holds it.
+  std::stable_sort(leftovers.begin(), leftovers.end(),
+                   [](const Leftover& a, const Leftover& b) {
+                     const bool a_directory = a.kind == TrackedKind::kDirectory;
+                     const bool b_directory = b.kind == TrackedKind::kDirectory;
+                     if (a_directory != b_directory) return b_directory;
+                     return a_directory && a.name.size() > b.name.size();
+                   });
   std::string removed;
   int count = 0;
-  for (const auto& [unused, it] : order) {
-    const TrackedKind kind = static_cast<TrackedKind>(it->first.first);
-    if (!Remove(kind, it->first.second, it->second.identity)) continue;
+  for (const Leftover& leftover : leftovers) {
+    if (!Remove(leftover.kind, leftover.name, leftover.identity)) continue;
     if (count < 4) {
-      absl::StrAppend(&removed, count == 0 ? "" : ", ", it->first.second,
-                      " (pid ", it->second.sender, ")");
+      absl::StrAppend(&removed, count == 0 ? "" : ", ", leftover.name, " (pid ",
+                      leftover.sender, ")");
     }
     ++count;
   }
@@ -229,6 +264,7 @@ absl::StatusOr<int> StartTracker() {
         status, ")"));
   }
   tracker_pid.store(pid, std::memory_order_relaxed);
+  MapTable(pid);
   return ends[0];
 }
 
@@ -291,6 +327,12 @@ absl::Status Track(TrackedKind kind, absl::string_view name,
   for (int attempt = 0; attempt < 2; ++attempt) {
     absl::StatusOr<int> fd = Descriptor(/*start=*/true);
     if (!fd.ok()) return fd.status();
+    TrackerTable* table = tracker_table.load(std::memory_order_acquire);
+    if (attempt == 0 && table != nullptr &&
+        table->Track(static_cast<uint8_t>(kind), name, identity.device,
+                     identity.inode)) {
+      return absl::OkStatus();
+    }
     if (SendRecord(*fd, kRegister, kind, name, identity)) {
       return absl::OkStatus();
     }
@@ -306,6 +348,10 @@ absl::Status Track(TrackedKind kind, absl::string_view name,
 void Untrack(TrackedKind kind, absl::string_view name) {
   absl::StatusOr<int> fd = Descriptor(/*start=*/false);
   if (!fd.ok() || *fd < 0 || name.size() > kLongestName) return;
+  TrackerTable* table = tracker_table.load(std::memory_order_acquire);
+  if (table != nullptr && table->Untrack(static_cast<uint8_t>(kind), name)) {
+    return;
+  }
   (void)SendRecord(*fd, kUnregister, kind, name, {});
 }
 
@@ -335,6 +381,7 @@ void AdoptTrackerFromEnvironment() {
   int expected = -1;
   if (tracker_fd.compare_exchange_strong(expected, fd)) {
     tracker_pid.store(pid, std::memory_order_relaxed);
+    MapTable(pid);
   } else {
     close(fd);
   }

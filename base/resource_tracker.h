@@ -30,8 +30,16 @@
 // first copy exits, so the tracker is nobody's child to reap;
 // it runs in a session of its own and ignores SIGINT, SIGTERM and SIGHUP, so
 // a Ctrl-C or a signal to the process group that kills the program does not
-// also kill its clean-up. Registration is one `send`; the tracker is started
-// once per tree.
+// also kill its clean-up. The tracker is started once per tree.
+//
+// Registering and unregistering cost no system call: the tracker makes a
+// table in shared memory (base/internal/tracker_table.h, named after its
+// pid) that every process of the tree maps, and reads it only once they
+// have all exited, so no registration wakes it. A name too long for the
+// table's slots, or a full table, goes by a message on the socket instead.
+// One thing is lost by this: a process no longer notices a killed tracker
+// when it registers (a message would fail), so after someone kills the
+// tracker, what the tree creates is not removed for it.
 
 #ifndef MULTIPROCESS_BASE_RESOURCE_TRACKER_H_
 #define MULTIPROCESS_BASE_RESOURCE_TRACKER_H_

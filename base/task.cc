@@ -12,9 +12,11 @@
 #include "base/asymmetric_fence.h"
 
 namespace mp::base_internal {
-namespace {
 
 std::atomic<pid_t> cached_process_id{0};
+
+namespace {
+
 thread_local pid_t cached_thread_id = 0;
 
 void ForgetIdsInChild() {
@@ -51,14 +53,11 @@ char ProcState(pid_t id) {
 
 }  // namespace
 
-pid_t CurrentProcessId() {
-  pid_t id = cached_process_id.load(std::memory_order_relaxed);
-  if (id == 0) {
-    RegisterForkHandler();
-    RegisterForAsymmetricFences();
-    id = getpid();
-    cached_process_id.store(id, std::memory_order_relaxed);
-  }
+pid_t CurrentProcessIdSlow() {
+  RegisterForkHandler();
+  RegisterForAsymmetricFences();
+  const pid_t id = getpid();
+  cached_process_id.store(id, std::memory_order_relaxed);
   return id;
 }
 

@@ -8,14 +8,27 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
+
+#include "absl/base/optimization.h"
 
 namespace mp::base_internal {
 
+// The cache behind CurrentProcessId: 0 until the first call, and again in a
+// forked child.
+extern std::atomic<pid_t> cached_process_id;
+// Fills the cache (and registers the process for asymmetric fences).
+pid_t CurrentProcessIdSlow();
+
 // The calling process's id, cached; correct in a forked child. The first
 // call in a process also registers it for asymmetric fences (lock releases
-// rely on that; see asymmetric_fence.h).
-pid_t CurrentProcessId();
+// rely on that; see asymmetric_fence.h). Inline, since every lock
+// acquisition asks: a call would cost as much as the rest of the fast path.
+inline pid_t CurrentProcessId() {
+  const pid_t id = cached_process_id.load(std::memory_order_relaxed);
+  return ABSL_PREDICT_TRUE(id != 0) ? id : CurrentProcessIdSlow();
+}
 
 // The calling thread's kernel id (gettid), cached per thread; correct in a
 // forked child. Thread ids and process ids share one number space, so a

@@ -76,9 +76,43 @@ struct Pair {
   // counter), shown as the time per unit; or, when null, the real time per
   // iteration.
   const char* rate = nullptr;
+  // How the binary is started: directly (null), or as an MPI job of three
+  // ranks on this machine (kMpiSharedMemory, kMpiTcp).
+  const char* launcher = nullptr;
 };
 
 constexpr char kPerItem[] = "items_per_second";
+constexpr char kMpiSharedMemory[] = "mpirun -n 3, shared memory";
+constexpr char kMpiTcp[] = "mpirun -n 3, TCP on loopback";
+
+// The command line that starts a binary under `launcher` (before it).
+std::vector<std::string> LauncherArguments(const char* launcher) {
+  if (launcher == nullptr) return {};
+  std::vector<std::string> arguments = {"mpirun",
+                                        "--allow-run-as-root",
+                                        "--oversubscribe",
+                                        "-n",
+                                        "3",
+                                        "--mca",
+                                        "oob_tcp_if_include",
+                                        "lo"};
+  if (std::string(launcher) == kMpiSharedMemory) {
+    arguments.insert(arguments.end(),
+                     {"--mca", "btl", "self,vader", "--mca",
+                      "btl_vader_single_copy_mechanism", "none"});
+  } else {
+    arguments.insert(arguments.end(), {"--mca", "btl", "self,tcp", "--mca",
+                                       "btl_tcp_if_include", "lo"});
+  }
+  return arguments;
+}
+
+// What one run covers: a binary, started one way.
+std::string RunKey(const Pair& pair) {
+  return pair.launcher == nullptr
+             ? pair.binary
+             : absl::StrCat(pair.binary, " (", pair.launcher, ")");
+}
 
 // Every hot path with a baseline from the same binary that does the same
 // work with the same waiting: spinning beside spinning, sleeping beside
@@ -89,6 +123,9 @@ constexpr Pair kPairs[] = {
     {"sync/lock_benchmark", "Lock acquire+release, uncontended",
      "BM_Uncontended<HandleLock>", "BM_Uncontended<RobustPthreadLock>",
      "pshared robust pthread mutex"},
+    {"sync/lock_benchmark", "Lock acquire+release, uncontended",
+     "BM_Uncontended<HandleLock>", "BM_Uncontended<BareLock>",
+     "bare compare-exchange + store (the least a lock does)"},
     {"sync/lock_benchmark",
      "Lock, 2 processes on 2 CPUs incrementing one counter (per increment of "
      "either)",
@@ -201,6 +238,24 @@ constexpr Pair kPairs[] = {
      "BM_DictSetBatched/shm:0/cpus:2/real_time",
      "BM_RawUnixSocketPipelined/cpus:2/real_time",
      "raw Unix socket, 1000 messages pipelined", kPerItem},
+    // Both pools have two workers: the MPI job's ranks 1 and 2, and the
+    // local Pool's two processes, started by rank 0 of the same job.
+    {"cluster/cluster_benchmark",
+     "cluster Pool over MPI shared memory, tiny tasks (per task)",
+     "BM_ClusterTinyTasks/real_time", "BM_LocalTinyTasks/real_time",
+     "local mp::Pool of 2", kPerItem, kMpiSharedMemory},
+    {"cluster/cluster_benchmark",
+     "cluster Pool over MPI shared memory, 16 CPU-bound tasks",
+     "BM_ClusterCpuBound/real_time", "BM_LocalCpuBound/real_time",
+     "local mp::Pool of 2", nullptr, kMpiSharedMemory},
+    {"cluster/cluster_benchmark",
+     "cluster Pool over MPI TCP on loopback, tiny tasks (per task)",
+     "BM_ClusterTinyTasks/real_time", "BM_LocalTinyTasks/real_time",
+     "local mp::Pool of 2", kPerItem, kMpiTcp},
+    {"cluster/cluster_benchmark",
+     "cluster Pool over MPI TCP on loopback, 16 CPU-bound tasks",
+     "BM_ClusterCpuBound/real_time", "BM_LocalCpuBound/real_time",
+     "local mp::Pool of 2", nullptr, kMpiTcp},
 };
 
 // A benchmark's numeric fields: "real_time" (in nanoseconds),
@@ -238,8 +293,10 @@ bool JsonField(absl::string_view line, std::string* key, std::string* value) {
   return true;
 }
 
-// Runs `binary` (a path) on `names` only; returns name -> figure.
+// Runs `binary` (a path), under `launcher`, on `names` only; returns
+// name -> figure.
 std::map<std::string, Figure> Run(const std::string& binary,
+                                  const char* launcher,
                                   const std::set<std::string>& names,
                                   double min_time, int repetitions,
                                   std::string* error) {
@@ -265,13 +322,14 @@ std::map<std::string, Figure> Run(const std::string& binary,
     return {};
   }
   close(out_fd);
-  std::vector<std::string> arguments = {
-      binary,
-      absl::StrCat("--benchmark_filter=", absl::StrJoin(escaped, "|")),
-      absl::StrFormat("--benchmark_min_time=%g", min_time),
-      absl::StrCat("--benchmark_repetitions=", repetitions),
-      absl::StrCat("--benchmark_out=", out_template),
-      "--benchmark_out_format=json"};
+  std::vector<std::string> arguments = LauncherArguments(launcher);
+  arguments.insert(
+      arguments.end(),
+      {binary, absl::StrCat("--benchmark_filter=", absl::StrJoin(escaped, "|")),
+       absl::StrFormat("--benchmark_min_time=%g", min_time),
+       absl::StrCat("--benchmark_repetitions=", repetitions),
+       absl::StrCat("--benchmark_out=", out_template),
+       "--benchmark_out_format=json"});
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
@@ -282,8 +340,9 @@ std::map<std::string, Figure> Run(const std::string& binary,
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null",
                                    O_WRONLY, 0);
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr,
-                                  argv.data(), environ);
+  // A launcher is found on the PATH, a binary by its path.
+  const int spawned =
+      posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   std::map<std::string, Figure> figures;
   if (spawned != 0) {
@@ -509,14 +568,17 @@ int main(int argc, char** argv) {
   mkdir(out.c_str(), 0755);
   const std::vector<std::string> only = absl::GetFlag(FLAGS_only);
 
-  std::map<std::string, std::set<std::string>> wanted;
+  // By run (RunKey): the pair that says how, and the benchmarks.
+  std::map<std::string, std::pair<const Pair*, std::set<std::string>>> wanted;
   for (const Pair& pair : kPairs) {
     if (!only.empty() &&
         std::find(only.begin(), only.end(), pair.binary) == only.end()) {
       continue;
     }
-    wanted[pair.binary].insert(pair.ours);
-    wanted[pair.binary].insert(pair.baseline);
+    auto& [how, names] = wanted[RunKey(pair)];
+    how = &pair;
+    names.insert(pair.ours);
+    names.insert(pair.baseline);
   }
   if (wanted.empty()) {
     std::cerr << "bench_report: --only names no known binary\n";
@@ -524,15 +586,16 @@ int main(int argc, char** argv) {
   }
   std::map<std::string, std::map<std::string, Figure>> measured;
   int exit_code = 0;
-  for (const auto& [binary, names] : wanted) {
-    std::cerr << "bench_report: running " << binary << "\n";
+  for (const auto& [key, run] : wanted) {
+    const auto& [how, names] = run;
+    std::cerr << "bench_report: running " << key << "\n";
     // Every benchmark of a binary in one run (JSON: the CSV reporter aborts
     // when benchmarks carry different counters), so that a figure and its
     // baseline are measured minutes apart at most.
     std::string error;
-    measured[binary] =
-        Run(BinaryPath(argv[0], binary), names, absl::GetFlag(FLAGS_min_time),
-            absl::GetFlag(FLAGS_repetitions), &error);
+    measured[key] = Run(BinaryPath(argv[0], how->binary), how->launcher, names,
+                        absl::GetFlag(FLAGS_min_time),
+                        absl::GetFlag(FLAGS_repetitions), &error);
     if (!error.empty()) {
       std::cerr << "bench_report: " << error << "\n";
       exit_code = 1;
@@ -540,9 +603,9 @@ int main(int argc, char** argv) {
   }
   std::vector<Row> rows;
   for (const Pair& pair : kPairs) {
-    if (!wanted.contains(pair.binary)) continue;
+    if (!wanted.contains(RunKey(pair))) continue;
     Row row{&pair};
-    const auto& figures = measured[pair.binary];
+    const auto& figures = measured[RunKey(pair)];
     auto ours = figures.find(pair.ours);
     auto baseline = figures.find(pair.baseline);
     const double ours_ns =

@@ -1,0 +1,219 @@
+#include "base/internal/tracker_table.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace mp::base_internal {
+
+// A state word: the generation (bumped by every claim) above the state in
+// the low two bits.
+enum : uint32_t {
+  kEmpty = 0,  // Never used: a lookup stops here.
+  kLive = 1,
+  kDead = 2,  // Unregistered: reusable, but a lookup goes on past it.
+  kBusy = 3,  // Being written by the process that claimed it.
+};
+
+struct TrackerTable::Slot {
+  std::atomic<uint32_t> state{0};
+  uint8_t kind = 0;
+  uint8_t length = 0;
+  uint16_t reserved = 0;
+  uint32_t sender = 0;
+  uint32_t reserved2 = 0;
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  uint64_t order = 0;
+  char name[kLongestName] = {};
+};
+static_assert(sizeof(std::atomic<uint32_t>) == 4);
+
+struct TrackerTable::Table {
+  std::atomic<uint64_t> next_order{0};
+  char padding[56];
+  Slot slots[kSlots];
+};
+
+namespace {
+
+uint32_t StateOf(uint32_t word) { return word & 3; }
+uint32_t Claimed(uint32_t word) { return ((word >> 2) + 1) << 2 | kBusy; }
+uint32_t WithState(uint32_t word, uint32_t state) {
+  return (word & ~uint32_t{3}) | state;
+}
+
+uint32_t Home(uint8_t kind, absl::string_view name) {
+  uint32_t hash = 2166136261u ^ kind;  // FNV-1a.
+  for (unsigned char c : name) {
+    hash ^= c;
+    hash *= 16777619u;
+  }
+  return hash % TrackerTable::kSlots;
+}
+
+absl::StatusOr<void*> Map(const std::string& name, int flags, size_t bytes) {
+  const int fd = shm_open(name.c_str(), flags | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::ErrnoToStatus(errno,
+                               absl::StrCat("resource tracker table ", name));
+  }
+  struct stat status;
+  if ((flags & O_CREAT) == 0 && (fstat(fd, &status) != 0 ||
+                                 static_cast<size_t>(status.st_size) < bytes)) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "resource tracker table ", name, " is not a table (too short)"));
+  }
+  if ((flags & O_CREAT) != 0 && ftruncate(fd, bytes) != 0) {
+    const int error = errno;
+    close(fd);
+    shm_unlink(name.c_str());
+    return absl::ErrnoToStatus(
+        error, absl::StrCat("resource tracker table ", name, ": ftruncate"));
+  }
+  void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const int error = errno;
+  close(fd);
+  if (at == MAP_FAILED) {
+    return absl::ErrnoToStatus(
+        error, absl::StrCat("resource tracker table ", name, ": mmap"));
+  }
+  return at;
+}
+
+}  // namespace
+
+bool TrackerTable::Holds(const Slot& slot, uint8_t kind,
+                         absl::string_view name) {
+  return slot.kind == kind && slot.length == name.size() &&
+         std::memcmp(slot.name, name.data(), name.size()) == 0;
+}
+
+std::string TrackerTable::NameFor(pid_t tracker_pid) {
+  return absl::StrCat("/mp-tracker-", tracker_pid);
+}
+
+absl::StatusOr<TrackerTable> TrackerTable::Create(pid_t tracker_pid) {
+  absl::StatusOr<void*> at =
+      Map(NameFor(tracker_pid), O_CREAT | O_EXCL, sizeof(Table));
+  if (!at.ok()) return at.status();
+  // A fresh segment is zeroed: every slot kEmpty, the order at 0.
+  return TrackerTable(static_cast<Table*>(*at), tracker_pid);
+}
+
+absl::StatusOr<TrackerTable> TrackerTable::Open(pid_t tracker_pid) {
+  absl::StatusOr<void*> at = Map(NameFor(tracker_pid), 0, sizeof(Table));
+  if (!at.ok()) return at.status();
+  return TrackerTable(static_cast<Table*>(*at), tracker_pid);
+}
+
+TrackerTable::TrackerTable(TrackerTable&& other) noexcept
+    : table_(std::exchange(other.table_, nullptr)),
+      tracker_pid_(other.tracker_pid_) {}
+
+TrackerTable& TrackerTable::operator=(TrackerTable&& other) noexcept {
+  if (this != &other) {
+    if (table_ != nullptr) munmap(table_, sizeof(Table));
+    table_ = std::exchange(other.table_, nullptr);
+    tracker_pid_ = other.tracker_pid_;
+  }
+  return *this;
+}
+
+TrackerTable::~TrackerTable() {
+  if (table_ != nullptr) munmap(table_, sizeof(Table));
+}
+
+bool TrackerTable::Track(uint8_t kind, absl::string_view name, uint64_t device,
+                         uint64_t inode) {
+  if (table_ == nullptr || name.size() > kLongestName) return false;
+  const uint64_t order =
+      table_->next_order.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t home = Home(kind, name);
+  auto fill = [&](Slot& slot, uint32_t claimed, bool with_name) {
+    slot.kind = kind;
+    slot.sender = static_cast<uint32_t>(getpid());
+    slot.device = device;
+    slot.inode = inode;
+    slot.order = order;
+    if (with_name) {
+      slot.length = static_cast<uint8_t>(name.size());
+      std::memcpy(slot.name, name.data(), name.size());
+    }
+    slot.state.store(WithState(claimed, kLive), std::memory_order_release);
+  };
+  // Registered already: a new identity for the same name.
+  for (uint32_t i = 0; i < kSlots; ++i) {
+    Slot& slot = table_->slots[(home + i) % kSlots];
+    uint32_t word = slot.state.load(std::memory_order_acquire);
+    if (StateOf(word) == kEmpty) break;
+    if (StateOf(word) != kLive || !Holds(slot, kind, name)) {
+      continue;
+    }
+    const uint32_t claimed = Claimed(word);
+    if (slot.state.compare_exchange_strong(word, claimed,
+                                           std::memory_order_acquire)) {
+      fill(slot, claimed, /*with_name=*/false);
+      return true;
+    }
+  }
+  for (uint32_t i = 0; i < kSlots; ++i) {
+    Slot& slot = table_->slots[(home + i) % kSlots];
+    uint32_t word = slot.state.load(std::memory_order_relaxed);
+    if (StateOf(word) != kEmpty && StateOf(word) != kDead) continue;
+    const uint32_t claimed = Claimed(word);
+    if (slot.state.compare_exchange_strong(word, claimed,
+                                           std::memory_order_acquire)) {
+      fill(slot, claimed, /*with_name=*/true);
+      return true;
+    }
+  }
+  return false;  // Full.
+}
+
+bool TrackerTable::Untrack(uint8_t kind, absl::string_view name) {
+  if (table_ == nullptr || name.size() > kLongestName) return false;
+  const uint32_t home = Home(kind, name);
+  bool found = false;
+  for (uint32_t i = 0; i < kSlots; ++i) {
+    Slot& slot = table_->slots[(home + i) % kSlots];
+    uint32_t word = slot.state.load(std::memory_order_acquire);
+    if (StateOf(word) == kEmpty) break;
+    if (StateOf(word) != kLive || !Holds(slot, kind, name)) {
+      continue;
+    }
+    // Fails if the slot changed since `word` was read (the generation).
+    if (slot.state.compare_exchange_strong(word, WithState(word, kDead),
+                                           std::memory_order_release)) {
+      found = true;
+    }
+  }
+  return found;
+}
+
+void TrackerTable::ForEachLive(
+    const std::function<void(const Entry&)>& visit) const {
+  if (table_ == nullptr) return;
+  for (const Slot& slot : table_->slots) {
+    // A slot left kBusy by a process killed while writing it is skipped:
+    // its record may be torn.
+    if (StateOf(slot.state.load(std::memory_order_acquire)) != kLive) continue;
+    visit(Entry{slot.kind, absl::string_view(slot.name, slot.length),
+                slot.device, slot.inode, slot.sender, slot.order});
+  }
+}
+
+void TrackerTable::Unlink() const {
+  if (tracker_pid_ != 0) shm_unlink(NameFor(tracker_pid_).c_str());
+}
+
+}  // namespace mp::base_internal

@@ -1,0 +1,124 @@
+// The tracker's table: registrations from many processes at once, as the
+// tracker finds them once they have all exited.
+
+#include "base/internal/tracker_table.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace mp::base_internal {
+namespace {
+
+constexpr uint8_t kSegment = 1;
+constexpr uint8_t kFile = 2;
+
+// A table of this test process's own, removed at the end.
+class TrackerTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TrackerTable> made = TrackerTable::Create(getpid());
+    ASSERT_TRUE(made.ok()) << made.status();
+    table_ = *std::move(made);
+  }
+  void TearDown() override { table_.Unlink(); }
+
+  std::set<std::pair<std::string, uint64_t>> Live() const {
+    std::set<std::pair<std::string, uint64_t>> live;
+    table_.ForEachLive([&](const TrackerTable::Entry& entry) {
+      live.emplace(absl::StrCat(entry.kind, ":", entry.name), entry.inode);
+    });
+    return live;
+  }
+
+  TrackerTable table_;
+};
+
+TEST_F(TrackerTableTest, TracksUntracksAndReplacesAnIdentity) {
+  EXPECT_TRUE(table_.Track(kSegment, "/mp-1-a", 1, 10));
+  EXPECT_TRUE(table_.Track(kFile, "/mp-1-a", 1, 20));     // Another kind.
+  EXPECT_TRUE(table_.Track(kSegment, "/mp-1-a", 1, 11));  // Again: replaced.
+  EXPECT_EQ(Live(), (std::set<std::pair<std::string, uint64_t>>{
+                        {"1:/mp-1-a", 11}, {"2:/mp-1-a", 20}}));
+  EXPECT_TRUE(table_.Untrack(kSegment, "/mp-1-a"));
+  EXPECT_FALSE(table_.Untrack(kSegment, "/mp-1-a"));
+  EXPECT_FALSE(table_.Untrack(kSegment, "/never"));
+  EXPECT_EQ(Live(),
+            (std::set<std::pair<std::string, uint64_t>>{{"2:/mp-1-a", 20}}));
+}
+
+TEST_F(TrackerTableTest, ANameTooLongIsLeftToTheCaller) {
+  const std::string longest(TrackerTable::kLongestName, 'n');
+  EXPECT_TRUE(table_.Track(kFile, longest, 1, 1));
+  EXPECT_FALSE(table_.Track(kFile, longest + "n", 1, 1));
+  EXPECT_FALSE(table_.Untrack(kFile, longest + "n"));
+}
+
+TEST_F(TrackerTableTest, AFullTableRefusesUntilASlotIsFreed) {
+  for (uint32_t i = 0; i < TrackerTable::kSlots; ++i) {
+    ASSERT_TRUE(table_.Track(kSegment, absl::StrCat("/s", i), 1, i)) << i;
+  }
+  EXPECT_FALSE(table_.Track(kSegment, "/one-more", 1, 1));
+  EXPECT_TRUE(table_.Untrack(kSegment, "/s77"));
+  EXPECT_TRUE(table_.Track(kSegment, "/one-more", 1, 1));
+  EXPECT_TRUE(table_.Untrack(kSegment, "/s78"));
+  // Found past the freed slots, whatever their probe order.
+  for (uint32_t i = 0; i < TrackerTable::kSlots; i += 997) {
+    if (i == 77 || i == 78) continue;
+    EXPECT_TRUE(table_.Untrack(kSegment, absl::StrCat("/s", i))) << i;
+  }
+}
+
+TEST_F(TrackerTableTest, ManyProcessesAtOnceLoseNothing) {
+  constexpr int kProcesses = 4;
+  constexpr int kNames = 1500;
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      // Each name tracked, re-tracked and, but for every fourth, untracked,
+      // interleaved with the other processes' doing the same.
+      bool ok = true;
+      for (int i = 0; i < kNames; ++i) {
+        const std::string name = absl::StrCat("/mp-", p, "-", i);
+        ok &= table_.Track(kSegment, name, 1, i);
+        ok &= table_.Track(kSegment, name, 2, i);
+        if (i % 4 != 0) ok &= table_.Untrack(kSegment, name);
+      }
+      _exit(ok ? 0 : 1);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  std::set<std::pair<std::string, uint64_t>> expected;
+  for (int p = 0; p < kProcesses; ++p) {
+    for (int i = 0; i < kNames; i += 4) {
+      expected.emplace(absl::StrCat("1:/mp-", p, "-", i), i);
+    }
+  }
+  EXPECT_EQ(Live(), expected);
+}
+
+TEST_F(TrackerTableTest, AnotherProcessOpensItByTheTrackersPid) {
+  ASSERT_TRUE(table_.Track(kSegment, "/mp-9-shared", 1, 5));
+  absl::StatusOr<TrackerTable> opened = TrackerTable::Open(getpid());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_TRUE(opened->Untrack(kSegment, "/mp-9-shared"));
+  EXPECT_TRUE(Live().empty());
+  EXPECT_FALSE(TrackerTable::Open(getpid() + 1000000).ok());
+}
+
+}  // namespace
+}  // namespace mp::base_internal

@@ -1,6 +1,7 @@
 #include "base/futex.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,11 @@ int FutexWake(const std::atomic<uint32_t>& word, int count) {
   const long woken =
       syscall(SYS_futex, Address(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
   return woken < 0 ? 0 : static_cast<int>(woken);
+}
+
+uint32_t CurrentCpu() {
+  const int cpu = sched_getcpu();
+  return cpu < 0 ? kUnknownCpu : static_cast<uint32_t>(cpu);
 }
 
 }  // namespace mp::base_internal

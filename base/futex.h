@@ -68,6 +68,21 @@ FutexResult FutexWaitUntil(const std::atomic<uint32_t>& word, uint32_t expected,
 // Wakes up to `count` waiters of `word`; returns how many were woken.
 int FutexWake(const std::atomic<uint32_t>& word, int count);
 
+// The CPU the calling thread runs on now; cheap (glibc reads it from the
+// thread's rseq area).
+uint32_t CurrentCpu();
+
+// The CPU of a side that has not said where it runs.
+inline constexpr uint32_t kUnknownCpu = ~uint32_t{0};
+
+// Whether a waiter's spin can help, given the CPU the side it waits for
+// last ran on: not when that is the waiter's own CPU, where the peer cannot
+// run until the waiter stops (pinned to one CPU together, or a machine of
+// one). Such a waiter should yield instead.
+inline bool SpinningCanHelp(uint32_t peer_cpu) {
+  return peer_cpu == kUnknownCpu || peer_cpu != CurrentCpu();
+}
+
 // One pause of the spin loop a waiter runs before it sleeps: a sleep and
 // wake-up cost tens of microseconds, and the other side is often back in a
 // few.

@@ -1,5 +1,7 @@
 #include "base/futex.h"
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 #include <new>
@@ -83,6 +85,27 @@ TEST(FutexTest, WakeCountsTheWaitersItWoke) {
   words->word.store(1);
   FutexWake(words->word, kWakeAll);
   sleeper.join();
+}
+
+// A waiter pinned to a CPU is told not to spin for a peer last seen on that
+// same CPU, and to spin for one elsewhere or not yet seen.
+TEST(FutexTest, SpinningHelpsOnlyWhenThePeerRunsElsewhere) {
+  cpu_set_t before;
+  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
+  int mine = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE && mine < 0; ++cpu) {
+    if (CPU_ISSET(cpu, &before)) mine = cpu;
+  }
+  ASSERT_GE(mine, 0);
+  cpu_set_t pinned;
+  CPU_ZERO(&pinned);
+  CPU_SET(mine, &pinned);
+  ASSERT_EQ(sched_setaffinity(0, sizeof pinned, &pinned), 0);
+  EXPECT_EQ(CurrentCpu(), static_cast<uint32_t>(mine));
+  EXPECT_FALSE(SpinningCanHelp(static_cast<uint32_t>(mine)));
+  EXPECT_TRUE(SpinningCanHelp(static_cast<uint32_t>(mine) + 1));
+  EXPECT_TRUE(SpinningCanHelp(kUnknownCpu));
+  ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "process/internal/ring.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -36,13 +38,24 @@ uint64_t State(uint32_t count, uint32_t position) {
 uint64_t RoundUp8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
 // Waits until `ready()`, or `deadline`; see "Waiting" in ring.h.
+// `peer_cpu`: where the side that would make `ready()` true last ran.
 template <typename Ready>
 bool WaitUntil(const std::atomic<uint32_t>& signal,
                std::atomic<uint32_t>& waiters, absl::Time deadline,
-               Ready ready) {
-  for (int i = 0; i < kQueueSpinRounds; ++i) {
+               const std::atomic<uint32_t>* peer_cpu, Ready ready) {
+  const uint32_t peer = peer_cpu != nullptr
+                            ? peer_cpu->load(std::memory_order_relaxed)
+                            : base_internal::kUnknownCpu;
+  const int spins = base_internal::SpinningCanHelp(peer) ? kQueueSpinRounds : 0;
+  for (int i = 0; i < spins; ++i) {
     if (ready()) return true;
     base_internal::SpinPause();
+  }
+  // A few yields before the sleep: they let a peer that shares this CPU run
+  // (and fill or drain the ring in one go) without a futex round trip.
+  for (int i = 0; i < kQueueYieldRounds; ++i) {
+    if (ready()) return true;
+    sched_yield();
   }
   while (true) {
     const uint32_t seen = signal.load(std::memory_order_acquire);
@@ -64,8 +77,11 @@ bool WaitUntil(const std::atomic<uint32_t>& signal,
   }
 }
 
+// `my_cpu`: this side's CPU word, for the other side's waiters.
 void Announce(std::atomic<uint32_t>& signal, uint32_t value,
-              const std::atomic<uint32_t>& waiters) {
+              const std::atomic<uint32_t>& waiters,
+              std::atomic<uint32_t>& my_cpu) {
+  my_cpu.store(base_internal::CurrentCpu(), std::memory_order_relaxed);
   signal.store(value, std::memory_order_release);
   // A full fence, not the asymmetric pair the locks use: queue waiters go
   // to sleep often, and each membarrier would interrupt the other side's
@@ -103,6 +119,8 @@ void Ring::Initialize(RingHeader* header, uint32_t maxsize, uint64_t capacity,
   header->maxsize = maxsize;
   header->capacity = capacity;
   header->joinable = joinable ? 1 : 0;
+  header->put_cpu.store(base_internal::kUnknownCpu, std::memory_order_relaxed);
+  header->get_cpu.store(base_internal::kUnknownCpu, std::memory_order_relaxed);
   // Last, so that a reader checking the magic finds the rest in place.
   std::atomic_ref<uint32_t>(header->magic)
       .store(kRingMagic, std::memory_order_release);
@@ -196,10 +214,11 @@ absl::Status Ring::Put(absl::string_view message, bool block,
   const uint64_t before = h.put_state.load(std::memory_order_relaxed);
   if (side.owner_died()) {
     // The dead producer may have published without waking anyone.
-    Announce(h.put_signal, Count(before), h.get_waiters);
+    Announce(h.put_signal, Count(before), h.get_waiters, h.put_cpu);
   }
   if (!has_room()) {
-    if (!block || !WaitUntil(h.get_signal, h.put_waiters, deadline, has_room)) {
+    if (!block || !WaitUntil(h.get_signal, h.put_waiters, deadline, &h.get_cpu,
+                             has_room)) {
       (void)h.put_lock.Release();
       return give_up(FullError(block ? " (timed out)" : ""));
     }
@@ -211,7 +230,7 @@ absl::Status Ring::Put(absl::string_view message, bool block,
   const uint32_t count = Count(before) + 1;
   h.put_state.store(State(count, tail + static_cast<uint32_t>(need)),
                     std::memory_order_release);
-  Announce(h.put_signal, count, h.get_waiters);
+  Announce(h.put_signal, count, h.get_waiters, h.put_cpu);
   (void)h.put_lock.Release();
   // The consumer unlinks the spilled segment; this mapping just goes.
   return absl::OkStatus();
@@ -242,11 +261,11 @@ absl::Status Ring::Get(
   if (!side.held()) return EmptyError(block ? " (timed out)" : "");
   const uint64_t before = h.get_state.load(std::memory_order_relaxed);
   if (side.owner_died()) {
-    Announce(h.get_signal, Count(before), h.put_waiters);
+    Announce(h.get_signal, Count(before), h.put_waiters, h.get_cpu);
   }
   if (!has_message()) {
-    if (!block ||
-        !WaitUntil(h.put_signal, h.get_waiters, deadline, has_message)) {
+    if (!block || !WaitUntil(h.put_signal, h.get_waiters, deadline, &h.put_cpu,
+                             has_message)) {
       (void)h.get_lock.Release();
       return EmptyError(block ? " (timed out)" : "");
     }
@@ -259,7 +278,7 @@ absl::Status Ring::Get(
   const auto advance = [&](uint32_t bytes) {
     const uint32_t count = Count(before) + 1;
     h.get_state.store(State(count, head + bytes), std::memory_order_release);
-    Announce(h.get_signal, count, h.put_waiters);
+    Announce(h.get_signal, count, h.put_waiters, h.get_cpu);
   };
   if ((record.kind != kInline && record.kind != kSpilled) || need > used ||
       (record.kind == kSpilled && record.length < 9)) {
@@ -267,7 +286,7 @@ absl::Status Ring::Get(
     // trusted either: drop the whole backlog rather than misread it.
     h.get_state.store(State(Count(published), Position(published)),
                       std::memory_order_release);
-    Announce(h.get_signal, Count(published), h.put_waiters);
+    Announce(h.get_signal, Count(published), h.put_waiters, h.get_cpu);
     (void)h.get_lock.Release();
     return absl::DataLossError(
         absl::StrCat("queue: corrupt record (kind ", record.kind, ", ",
@@ -331,7 +350,7 @@ absl::Status Ring::TaskDone() {
 
 bool Ring::Join(absl::Time deadline) {
   RingHeader& h = *header_;
-  return WaitUntil(h.done, h.join_waiters, deadline, [&] {
+  return WaitUntil(h.done, h.join_waiters, deadline, nullptr, [&] {
     return h.done.load(std::memory_order_acquire) ==
            Count(h.put_state.load(std::memory_order_acquire));
   });

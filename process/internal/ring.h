@@ -45,7 +45,12 @@ namespace mp::process_internal {
 // How many times a waiter re-reads the ring before sleeping. A sleep and
 // wake-up cost about 50 us here, and a producer or consumer on the other
 // core typically comes back within a few microseconds.
+// A waiter whose peer last ran on its own CPU does not spin at all
+// (base_internal::SpinningCanHelp): the peer needs that CPU.
 inline constexpr int kQueueSpinRounds = 2000;
+
+// Then, whatever the CPUs, this many sched_yield calls before the sleep.
+inline constexpr int kQueueYieldRounds = 8;
 
 inline constexpr uint32_t kRingMagic = 0x51706d52;  // "RmpQ"
 inline constexpr uint64_t kMinRingBytes = 4096;
@@ -61,6 +66,9 @@ struct RingHeader {
   std::atomic<uint64_t> put_state;   // count << 32 | tail
   std::atomic<uint32_t> put_signal;  // Consumers sleep on it.
   std::atomic<uint32_t> get_waiters;
+  // The CPU the last producer announced from, so that a consumer does not
+  // spin waiting for a producer that shares its CPU.
+  std::atomic<uint32_t> put_cpu;
   // The producers' last reading of get_state: room they know of without
   // pulling the consumers' cache line over on every message.
   std::atomic<uint64_t> put_seen_get_state;
@@ -69,6 +77,7 @@ struct RingHeader {
   std::atomic<uint64_t> get_state;   // count << 32 | head
   std::atomic<uint32_t> get_signal;  // Producers sleep on it.
   std::atomic<uint32_t> put_waiters;
+  std::atomic<uint32_t> get_cpu;  // Likewise, of the last consumer.
   // The consumers' last reading of put_state, likewise.
   std::atomic<uint64_t> get_seen_put_state;
 

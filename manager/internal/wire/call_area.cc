@@ -1,6 +1,7 @@
 #include "manager/internal/wire/call_area.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,11 +25,15 @@ struct CallArea::Header {
   std::atomic<uint32_t> server_sleeping;
   std::atomic<uint32_t> request_frames;  // kOnSocket | count.
   std::atomic<uint64_t> request_bytes;
+  // Where the client last posted from (and the server, below): a side does
+  // not spin for a peer that runs on its own CPU.
+  std::atomic<uint32_t> client_cpu;
   // The server's.
   alignas(64) std::atomic<uint32_t> done;
   std::atomic<uint32_t> client_sleeping;
   std::atomic<uint32_t> reply_frames;
   std::atomic<uint64_t> reply_bytes;
+  std::atomic<uint32_t> server_cpu;
 };
 
 namespace {
@@ -63,26 +68,43 @@ size_t RoundUpToPage(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 
 enum class Waited { kChanged, kTimedOut, kStopped };
 
+// A waiter whose peer runs on its own CPU yields this many times (letting
+// the peer run) before it sleeps, instead of spinning.
+constexpr int kYieldRounds = 8;
+
 // Waits until `word` no longer holds `stale`: spins for `*spin` (then
 // adapted, up to `max_spin`), then sleeps on the futex in slices, asking
 // `keep_waiting` between them. `sleeping` tells the other side to wake us
-// (see Publish).
+// (see Publish). A peer last seen on this CPU (`peer_cpu`) cannot run
+// while we spin: then we yield to it instead.
 Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
-                     std::atomic<uint32_t>& sleeping, absl::Duration* spin,
-                     absl::Duration min_spin, absl::Duration max_spin,
-                     absl::Duration slice, absl::Time deadline,
+                     std::atomic<uint32_t>& sleeping,
+                     const std::atomic<uint32_t>& peer_cpu,
+                     absl::Duration* spin, absl::Duration min_spin,
+                     absl::Duration max_spin, absl::Duration slice,
+                     absl::Time deadline,
                      const std::function<bool()>& keep_waiting) {
   if (word.load(std::memory_order_acquire) != stale) return Waited::kChanged;
-  const absl::Time spin_until = absl::Now() + *spin;
-  for (uint32_t round = 1;; ++round) {
-    base_internal::SpinPause();
-    if (word.load(std::memory_order_acquire) != stale) {
-      *spin = std::min(max_spin, *spin * 2);
-      return Waited::kChanged;
+  if (!base_internal::SpinningCanHelp(
+          peer_cpu.load(std::memory_order_relaxed))) {
+    for (int round = 0; round < kYieldRounds; ++round) {
+      sched_yield();
+      if (word.load(std::memory_order_acquire) != stale) {
+        return Waited::kChanged;
+      }
     }
-    if (round % 32 == 0 && absl::Now() >= spin_until) break;
+  } else {
+    const absl::Time spin_until = absl::Now() + *spin;
+    for (uint32_t round = 1;; ++round) {
+      base_internal::SpinPause();
+      if (word.load(std::memory_order_acquire) != stale) {
+        *spin = std::min(max_spin, *spin * 2);
+        return Waited::kChanged;
+      }
+      if (round % 32 == 0 && absl::Now() >= spin_until) break;
+    }
+    *spin = std::max(min_spin, *spin / 2);
   }
-  *spin = std::max(min_spin, *spin / 2);
   while (true) {
     // Dekker with Wake: we store `sleeping` then load `word`; the waker
     // stores `word` then loads `sleeping`. Sequentially consistent, one of
@@ -105,7 +127,9 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
 }
 
 void Publish(std::atomic<uint32_t>& word, uint32_t value,
-             const std::atomic<uint32_t>& sleeping) {
+             const std::atomic<uint32_t>& sleeping,
+             std::atomic<uint32_t>& my_cpu) {
+  my_cpu.store(base_internal::CurrentCpu(), std::memory_order_relaxed);
   word.store(value, std::memory_order_seq_cst);
   if (sleeping.load(std::memory_order_seq_cst) != 0)
     base_internal::FutexWake(word, 1);
@@ -182,6 +206,10 @@ absl::StatusOr<CallArea> CallArea::Create(size_t capacity, int* fd) {
   }
   Header* header = new (base) Header{};
   header->capacity = capacity;
+  header->client_cpu.store(base_internal::kUnknownCpu,
+                           std::memory_order_relaxed);
+  header->server_cpu.store(base_internal::kUnknownCpu,
+                           std::memory_order_relaxed);
   header->magic = kMagic;
   *fd = made;
   return CallArea(base, length);
@@ -238,7 +266,8 @@ absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
   header_->request_frames.store(
       frames | (on_socket ? kOnSocket : 0) | (more_follows ? kMoreFollows : 0),
       std::memory_order_relaxed);
-  Publish(header_->posted, ++posted_, header_->server_sleeping);
+  Publish(header_->posted, ++posted_, header_->server_sleeping,
+          header_->client_cpu);
   return absl::OkStatus();
 }
 
@@ -248,7 +277,8 @@ void CallArea::PostUncheckedForTesting(absl::string_view bytes,
   std::memcpy(request_, bytes.data(), std::min(bytes.size(), capacity_));
   header_->request_bytes.store(size_word, std::memory_order_relaxed);
   header_->request_frames.store(frames_word, std::memory_order_relaxed);
-  Publish(header_->posted, ++posted_, header_->server_sleeping);
+  Publish(header_->posted, ++posted_, header_->server_sleeping,
+          header_->client_cpu);
 }
 
 absl::Status CallArea::AwaitDone(absl::Time deadline,
@@ -258,7 +288,7 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
     const uint32_t done = header_->done.load(std::memory_order_acquire);
     if (done == posted_) break;
     switch (WaitForChange(
-        header_->done, done, header_->client_sleeping,
+        header_->done, done, header_->client_sleeping, header_->server_cpu,
         long_spin ? &batch_spin_ : &spin_, long_spin ? kMinBatchSpin : kMinSpin,
         long_spin ? kBatchSpin : kClientSpin, kClientSlice, deadline, alive)) {
       case Waited::kChanged:
@@ -285,7 +315,7 @@ absl::StatusOr<bool> CallArea::AwaitPosted(
     uint32_t* seen, std::string& copy, Message* message,
     const std::function<bool()>& keep_waiting) {
   if (WaitForChange(header_->posted, *seen, header_->server_sleeping,
-                    more_follows_ ? &batch_spin_ : &spin_,
+                    header_->client_cpu, more_follows_ ? &batch_spin_ : &spin_,
                     more_follows_ ? kMinBatchSpin : kMinSpin,
                     more_follows_ ? kBatchSpin : kServerSpin, kServerSlice,
                     absl::InfiniteFuture(), keep_waiting) != Waited::kChanged) {
@@ -320,7 +350,7 @@ void CallArea::Finish(uint32_t seen, absl::string_view bytes, uint32_t frames,
                              std::memory_order_relaxed);
   header_->reply_frames.store(frames | (on_socket ? kOnSocket : 0),
                               std::memory_order_relaxed);
-  Publish(header_->done, seen, header_->client_sleeping);
+  Publish(header_->done, seen, header_->client_sleeping, header_->server_cpu);
 }
 
 void CallArea::Nudge() {

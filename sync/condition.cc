@@ -1,10 +1,13 @@
 #include "sync/condition.h"
 
+#include <sched.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/futex.h"
+#include "sync/internal/owner_word.h"
 
 namespace mp {
 namespace {
@@ -13,6 +16,10 @@ absl::Time DeadlineAfter(absl::Duration timeout) {
   return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                              : absl::Now() + timeout;
 }
+
+// A waiter whose notifier runs on its own CPU yields this often before it
+// sleeps.
+constexpr int kYieldRounds = 8;
 
 absl::Status NotHeld(const char* operation) {
   return absl::FailedPreconditionError(
@@ -25,20 +32,46 @@ Waited ConditionState::Sleep(absl::Time deadline,
                              absl::FunctionRef<void()> release,
                              absl::FunctionRef<Acquired()> reacquire) {
   // Both reads happen while the lock is held, so a Notify cannot slip in
-  // between them and the sleep: it bumps sequence_ after we release.
+  // between them and the wait: it bumps sequence_ after we release.
   waiters_.fetch_add(1, std::memory_order_seq_cst);
   const uint32_t sequence = sequence_.load(std::memory_order_seq_cst);
   release();
+  auto notified = [&] {
+    return sequence_.load(std::memory_order_acquire) != sequence;
+  };
+  // A notifier on another CPU often comes within microseconds: spin first,
+  // as Event does. One that last ran on this CPU cannot run while we spin:
+  // yield to it instead.
+  if (base_internal::SpinningCanHelp(
+          notifier_cpu_.load(std::memory_order_relaxed))) {
+    for (int round = 0; round < sync_internal::kSpinRounds && !notified();
+         ++round) {
+      base_internal::SpinPause();
+    }
+  } else {
+    for (int round = 0; round < kYieldRounds && !notified(); ++round) {
+      sched_yield();
+    }
+  }
   // Only a changed sequence is a notification: signals and stray wakes of
-  // the word send the waiter back to sleep.
-  while (sequence_.load(std::memory_order_relaxed) == sequence &&
-         base_internal::FutexWaitUntil(sequence_, sequence, deadline) !=
-             base_internal::FutexResult::kTimedOut) {
+  // the word send the waiter back to sleep. `sleepers_` tells Wake that a
+  // system call is needed (Dekker: we store it, then load sequence_; Wake
+  // stores sequence_, then loads it).
+  while (!notified()) {
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    if (sequence_.load(std::memory_order_seq_cst) != sequence) {
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    }
+    const base_internal::FutexResult slept =
+        base_internal::FutexWaitUntil(sequence_, sequence, deadline);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    if (slept == base_internal::FutexResult::kTimedOut) break;
   }
   waiters_.fetch_sub(1, std::memory_order_relaxed);
-  const bool notified = sequence_.load(std::memory_order_relaxed) != sequence;
+  const bool was_notified = notified();
   const Acquired acquired = reacquire();
-  return Waited(notified, acquired.owner_died());
+  return Waited(was_notified, acquired.owner_died());
 }
 
 absl::StatusOr<Waited> ConditionState::WaitUntil(LockState& lock,
@@ -75,8 +108,12 @@ absl::Status ConditionState::Wake(bool holds_lock, int count) {
   if (count == 0 || waiters_.load(std::memory_order_seq_cst) == 0) {
     return absl::OkStatus();
   }
+  notifier_cpu_.store(base_internal::CurrentCpu(), std::memory_order_relaxed);
   sequence_.fetch_add(1, std::memory_order_seq_cst);
-  base_internal::FutexWake(sequence_, count);
+  // Waiters still spinning see the new sequence without a system call.
+  if (sleepers_.load(std::memory_order_seq_cst) != 0) {
+    base_internal::FutexWake(sequence_, count);
+  }
   return absl::OkStatus();
 }
 

@@ -40,8 +40,13 @@
 // spare wake.
 //
 // State: `sequence_` counts notifications (the futex word waiters sleep on);
-// `waiters_` counts threads that may be asleep, so that a Notify without
-// waiters costs no system call.
+// `waiters_` counts waiting threads, so that a Notify without waiters costs
+// nothing, and `sleepers_` those asleep, so that one whose waiters are
+// still spinning (a waiter spins briefly before it sleeps, unless the last
+// notifier ran on its own CPU) costs no system call. As with any condition
+// variable, a waiter may return without a notification meant for it (a
+// Notify(1) can release several waiters not yet asleep): wait in a loop on
+// the predicate, or use WaitFor.
 //
 // Memory ordering: everything the notifier wrote under the lock is visible to
 // the waiter once it holds the lock again.
@@ -60,6 +65,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/futex.h"
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
 #include "sync/acquired.h"
@@ -115,10 +121,16 @@ class ConditionState {
 
   std::atomic<uint32_t> sequence_{0};
   std::atomic<uint32_t> waiters_{0};
+  // Waiters that are, or are about to be, asleep on `sequence_` (the rest
+  // spin or yield and need no wake-up).
+  std::atomic<uint32_t> sleepers_{0};
+  // Where the last Notify ran, so that a waiter sharing that CPU does not
+  // spin.
+  std::atomic<uint32_t> notifier_cpu_{base_internal::kUnknownCpu};
 };
 
 static_assert(std::is_standard_layout_v<ConditionState>);
-static_assert(sizeof(ConditionState) == 8);
+static_assert(sizeof(ConditionState) == 16);
 
 namespace sync_internal {
 // The name a Condition is reported by, and its block's kind.

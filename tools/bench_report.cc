@@ -238,6 +238,17 @@ constexpr Pair kPairs[] = {
      "BM_DictSetBatched/shm:0/cpus:2/real_time",
      "BM_RawUnixSocketPipelined/cpus:2/real_time",
      "raw Unix socket, 1000 messages pipelined", kPerItem},
+    {"manager/manager_benchmark",
+     "manager, 4 client processes each doing d[k] = v, through shared memory "
+     "(per call)",
+     "BM_DictSet4Clients/shm:1/real_time", "BM_DictSet4Clients/shm:0/real_time",
+     "the same over the socket", kPerItem},
+    {"manager/manager_benchmark",
+     "manager, 4 client processes each sending batches of 1000 d[k] = v, "
+     "through shared memory (per call)",
+     "BM_DictSetBatched4Clients/shm:1/real_time",
+     "BM_DictSetBatched4Clients/shm:0/real_time", "the same over the socket",
+     kPerItem},
     // Both pools have two workers: the MPI job's ranks 1 and 2, and the
     // local Pool's two processes, started by rank 0 of the same job.
     {"cluster/cluster_benchmark",

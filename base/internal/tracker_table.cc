@@ -99,7 +99,7 @@ bool TrackerTable::Holds(const Slot& slot, uint8_t kind,
 }
 
 std::string TrackerTable::NameFor(pid_t tracker_pid) {
-  return absl::StrCat("/mp-tracker-", tracker_pid);
+  return absl::StrCat("/mp-", tracker_pid, "-tracker");
 }
 
 absl::StatusOr<TrackerTable> TrackerTable::Create(pid_t tracker_pid) {
@@ -133,6 +133,22 @@ TrackerTable::~TrackerTable() {
   if (table_ != nullptr) munmap(table_, sizeof(Table));
 }
 
+template <typename Visit>
+bool TrackerTable::VisitHolders(uint8_t kind, absl::string_view name,
+                                Visit visit) {
+  const uint32_t home = Home(kind, name);
+  for (uint32_t i = 0; i < kSlots; ++i) {
+    Slot& slot = table_->slots[(home + i) % kSlots];
+    const uint32_t word = slot.state.load(std::memory_order_acquire);
+    if (StateOf(word) == kEmpty) break;
+    if (StateOf(word) == kLive && Holds(slot, kind, name) &&
+        visit(slot, word)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool TrackerTable::Track(uint8_t kind, absl::string_view name, uint64_t device,
                          uint64_t inode) {
   if (table_ == nullptr || name.size() > kLongestName) return false;
@@ -152,20 +168,17 @@ bool TrackerTable::Track(uint8_t kind, absl::string_view name, uint64_t device,
     slot.state.store(WithState(claimed, kLive), std::memory_order_release);
   };
   // Registered already: a new identity for the same name.
-  for (uint32_t i = 0; i < kSlots; ++i) {
-    Slot& slot = table_->slots[(home + i) % kSlots];
-    uint32_t word = slot.state.load(std::memory_order_acquire);
-    if (StateOf(word) == kEmpty) break;
-    if (StateOf(word) != kLive || !Holds(slot, kind, name)) {
-      continue;
-    }
-    const uint32_t claimed = Claimed(word);
-    if (slot.state.compare_exchange_strong(word, claimed,
-                                           std::memory_order_acquire)) {
-      fill(slot, claimed, /*with_name=*/false);
-      return true;
-    }
-  }
+  const bool replaced =
+      VisitHolders(kind, name, [&](Slot& slot, uint32_t word) {
+        const uint32_t claimed = Claimed(word);
+        if (!slot.state.compare_exchange_strong(word, claimed,
+                                                std::memory_order_acquire)) {
+          return false;
+        }
+        fill(slot, claimed, /*with_name=*/false);
+        return true;
+      });
+  if (replaced) return true;
   for (uint32_t i = 0; i < kSlots; ++i) {
     Slot& slot = table_->slots[(home + i) % kSlots];
     uint32_t word = slot.state.load(std::memory_order_relaxed);
@@ -182,21 +195,13 @@ bool TrackerTable::Track(uint8_t kind, absl::string_view name, uint64_t device,
 
 bool TrackerTable::Untrack(uint8_t kind, absl::string_view name) {
   if (table_ == nullptr || name.size() > kLongestName) return false;
-  const uint32_t home = Home(kind, name);
   bool found = false;
-  for (uint32_t i = 0; i < kSlots; ++i) {
-    Slot& slot = table_->slots[(home + i) % kSlots];
-    uint32_t word = slot.state.load(std::memory_order_acquire);
-    if (StateOf(word) == kEmpty) break;
-    if (StateOf(word) != kLive || !Holds(slot, kind, name)) {
-      continue;
-    }
+  VisitHolders(kind, name, [&](Slot& slot, uint32_t word) {
     // Fails if the slot changed since `word` was read (the generation).
-    if (slot.state.compare_exchange_strong(word, WithState(word, kDead),
-                                           std::memory_order_release)) {
-      found = true;
-    }
-  }
+    found |= slot.state.compare_exchange_strong(word, WithState(word, kDead),
+                                                std::memory_order_release);
+    return false;  // Every registration of the name.
+  });
   return found;
 }
 

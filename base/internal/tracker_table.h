@@ -52,7 +52,9 @@ class TrackerTable {
   // Create, mapped by Open. Errors: the system's, naming the segment.
   static absl::StatusOr<TrackerTable> Create(pid_t tracker_pid);
   static absl::StatusOr<TrackerTable> Open(pid_t tracker_pid);
-  // The segment's name for a tracker: "/mp-tracker-<pid>".
+  // The segment's name for a tracker: "/mp-<pid>-tracker", a name of the
+  // library's own shape, so that `mpctl shm gc` removes the table of a
+  // tracker someone killed.
   static std::string NameFor(pid_t tracker_pid);
 
   TrackerTable() = default;
@@ -81,6 +83,11 @@ class TrackerTable {
   struct Slot;
   struct Table;
 
+  // Calls `visit(slot, state word)` for each live slot on `name`'s probe
+  // path that registers it, until one call returns true; returns whether
+  // one did.
+  template <typename Visit>
+  bool VisitHolders(uint8_t kind, absl::string_view name, Visit visit);
   // Whether a live slot registers `name` of `kind`.
   static bool Holds(const Slot& slot, uint8_t kind, absl::string_view name);
 

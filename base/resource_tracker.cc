@@ -26,6 +26,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/fd_passing.h"
 #include "base/internal/tracker_table.h"
 
 namespace mp::base_internal {
@@ -48,18 +49,11 @@ constexpr size_t kLongestName = 4096;
 // The tracker's socket end in this process, -1 before it is started.
 std::atomic<int> tracker_fd{-1};
 std::atomic<pid_t> tracker_pid{0};
-// The tracker's table (internal/tracker_table.h), mapped once the tracker
-// is known; null when it could not be, and everything goes by the socket.
-// Never unmapped: a registration may be in flight in another thread.
+// The tracker's table (internal/tracker_table.h), mapped by the process
+// that started the tracker and inherited by the ones it forks; null
+// elsewhere (a spawned child), and everything goes by the socket. Never
+// unmapped: a registration may be in flight in another thread.
 std::atomic<TrackerTable*> tracker_table{nullptr};
-
-void MapTable(pid_t pid) {
-  absl::StatusOr<TrackerTable> table = TrackerTable::Open(pid);
-  if (table.ok()) {
-    tracker_table.store(new TrackerTable(*std::move(table)),
-                        std::memory_order_release);
-  }
-}
 // Serializes starting. A child forked while another thread was starting
 // gets a fresh mutex (and, having no descriptor, starts a tracker of its
 // own).
@@ -126,10 +120,16 @@ void CloseAllBut(int keep) {
   prctl(PR_SET_NAME, "mp-tracker", 0, 0, 0);
   CloseAllBut(fd);
   const pid_t self = getpid();
-  // Made before the tree learns the pid, so that every process can open it.
-  // Without it, everything still comes by the socket.
-  absl::StatusOr<TrackerTable> table = TrackerTable::Create(self);
-  (void)send(fd, &self, sizeof self, MSG_NOSIGNAL);
+  // Handed over with the pid. Without it, everything comes by the socket.
+  absl::StatusOr<TrackerTable> table = TrackerTable::Create();
+  const absl::string_view pid_bytes(reinterpret_cast<const char*>(&self),
+                                    sizeof self);
+  if (table.ok()) {
+    (void)SendWithFds(fd, pid_bytes, {table->fd()});
+    table->CloseDescriptor();
+  } else {
+    (void)send(fd, &self, sizeof self, MSG_NOSIGNAL);
+  }
 
   struct Entry {
     FileIdentity identity;
@@ -176,7 +176,6 @@ void CloseAllBut(int keep) {
                            {entry.device, entry.inode},
                            entry.sender});
     });
-    table->Unlink();
   }
   // Segments and files, then directories, deepest first: a socket goes
   // before the directory that holds it.
@@ -252,19 +251,37 @@ absl::StatusOr<int> StartTracker() {
   while (waitpid(middle, &status, 0) < 0 && errno == EINTR) {
   }
   pid_t pid = 0;
+  iovec part{&pid, sizeof pid};
+  alignas(cmsghdr) char control[FdControlSpace(1)];
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
   ssize_t n;
   do {
-    n = recv(ends[0], &pid, sizeof pid, 0);
+    n = recvmsg(ends[0], &message, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
+  std::vector<int> passed;
+  if (n > 0) CollectPassedFds(message, &passed);
   if (n != sizeof pid) {
+    for (int each : passed) close(each);
     close(ends[0]);
     return absl::UnavailableError(absl::StrCat(
         "resource tracker: the tracker process did not start (exec of "
         "/proc/self/exe exited with status ",
         status, ")"));
   }
+  // The tracker's table comes with its pid (see RunTracker).
+  if (!passed.empty()) {
+    absl::StatusOr<TrackerTable> table = TrackerTable::Adopt(passed[0]);
+    if (table.ok()) {
+      tracker_table.store(new TrackerTable(*std::move(table)),
+                          std::memory_order_release);
+    }
+    for (size_t i = 1; i < passed.size(); ++i) close(passed[i]);
+  }
   tracker_pid.store(pid, std::memory_order_relaxed);
-  MapTable(pid);
   return ends[0];
 }
 
@@ -381,7 +398,6 @@ void AdoptTrackerFromEnvironment() {
   int expected = -1;
   if (tracker_fd.compare_exchange_strong(expected, fd)) {
     tracker_pid.store(pid, std::memory_order_relaxed);
-    MapTable(pid);
   } else {
     close(fd);
   }

@@ -33,10 +33,12 @@
 // also kill its clean-up. The tracker is started once per tree.
 //
 // Registering and unregistering cost no system call: the tracker makes a
-// table in shared memory (base/internal/tracker_table.h, named after its
-// pid) that every process of the tree maps, and reads it only once they
-// have all exited, so no registration wakes it. A name too long for the
-// table's slots, or a full table, goes by a message on the socket instead.
+// table in shared memory (base/internal/tracker_table.h, an unnamed memfd)
+// that the process that started it maps and the processes it forks
+// inherit, and reads it only once they have all exited, so no registration
+// wakes it. A spawned child (which inherits no mapping), a name too long
+// for the table's slots, or a full table, register by a message on the
+// socket instead.
 // One thing is lost by this: a process no longer notices a killed tracker
 // when it registers (a message would fail), so after someone kills the
 // tracker, what the tree creates is not removed for it.

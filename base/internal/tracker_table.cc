@@ -60,32 +60,19 @@ uint32_t Home(uint8_t kind, absl::string_view name) {
   return hash % TrackerTable::kSlots;
 }
 
-absl::StatusOr<void*> Map(const std::string& name, int flags, size_t bytes) {
-  const int fd = shm_open(name.c_str(), flags | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::ErrnoToStatus(errno,
-                               absl::StrCat("resource tracker table ", name));
-  }
+// Maps `fd` (which stays open) as a table of `bytes`.
+absl::StatusOr<void*> Map(int fd, size_t bytes) {
   struct stat status;
-  if ((flags & O_CREAT) == 0 && (fstat(fd, &status) != 0 ||
-                                 static_cast<size_t>(status.st_size) < bytes)) {
-    close(fd);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "resource tracker table ", name, " is not a table (too short)"));
+  if (fstat(fd, &status) != 0) {
+    return absl::ErrnoToStatus(errno, "resource tracker table: fstat");
   }
-  if ((flags & O_CREAT) != 0 && ftruncate(fd, bytes) != 0) {
-    const int error = errno;
-    close(fd);
-    shm_unlink(name.c_str());
-    return absl::ErrnoToStatus(
-        error, absl::StrCat("resource tracker table ", name, ": ftruncate"));
+  if (static_cast<size_t>(status.st_size) < bytes) {
+    return absl::FailedPreconditionError(
+        "resource tracker table: the descriptor is not a table (too short)");
   }
   void* at = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  const int error = errno;
-  close(fd);
   if (at == MAP_FAILED) {
-    return absl::ErrnoToStatus(
-        error, absl::StrCat("resource tracker table ", name, ": mmap"));
+    return absl::ErrnoToStatus(errno, "resource tracker table: mmap");
   }
   return at;
 }
@@ -98,39 +85,54 @@ bool TrackerTable::Holds(const Slot& slot, uint8_t kind,
          std::memcmp(slot.name, name.data(), name.size()) == 0;
 }
 
-std::string TrackerTable::NameFor(pid_t tracker_pid) {
-  return absl::StrCat("/mp-", tracker_pid, "-tracker");
+absl::StatusOr<TrackerTable> TrackerTable::Create() {
+  const int fd = memfd_create("mp-tracker-table", MFD_CLOEXEC);
+  if (fd < 0) {
+    return absl::ErrnoToStatus(errno, "resource tracker table: memfd_create");
+  }
+  if (ftruncate(fd, sizeof(Table)) != 0) {
+    const int error = errno;
+    close(fd);
+    return absl::ErrnoToStatus(error, "resource tracker table: ftruncate");
+  }
+  absl::StatusOr<void*> at = Map(fd, sizeof(Table));
+  if (!at.ok()) {
+    close(fd);
+    return at.status();
+  }
+  // A fresh memfd is zeroed: every slot kEmpty, the order at 0.
+  return TrackerTable(static_cast<Table*>(*at), fd);
 }
 
-absl::StatusOr<TrackerTable> TrackerTable::Create(pid_t tracker_pid) {
-  absl::StatusOr<void*> at =
-      Map(NameFor(tracker_pid), O_CREAT | O_EXCL, sizeof(Table));
+absl::StatusOr<TrackerTable> TrackerTable::Adopt(int fd) {
+  absl::StatusOr<void*> at = Map(fd, sizeof(Table));
+  close(fd);
   if (!at.ok()) return at.status();
-  // A fresh segment is zeroed: every slot kEmpty, the order at 0.
-  return TrackerTable(static_cast<Table*>(*at), tracker_pid);
+  return TrackerTable(static_cast<Table*>(*at), -1);
 }
 
-absl::StatusOr<TrackerTable> TrackerTable::Open(pid_t tracker_pid) {
-  absl::StatusOr<void*> at = Map(NameFor(tracker_pid), 0, sizeof(Table));
-  if (!at.ok()) return at.status();
-  return TrackerTable(static_cast<Table*>(*at), tracker_pid);
+void TrackerTable::CloseDescriptor() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
 }
 
 TrackerTable::TrackerTable(TrackerTable&& other) noexcept
     : table_(std::exchange(other.table_, nullptr)),
-      tracker_pid_(other.tracker_pid_) {}
+      fd_(std::exchange(other.fd_, -1)) {}
 
 TrackerTable& TrackerTable::operator=(TrackerTable&& other) noexcept {
   if (this != &other) {
     if (table_ != nullptr) munmap(table_, sizeof(Table));
+    CloseDescriptor();
     table_ = std::exchange(other.table_, nullptr);
-    tracker_pid_ = other.tracker_pid_;
+    fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
 
 TrackerTable::~TrackerTable() {
   if (table_ != nullptr) munmap(table_, sizeof(Table));
+  CloseDescriptor();
 }
 
 template <typename Visit>
@@ -215,10 +217,6 @@ void TrackerTable::ForEachLive(
     visit(Entry{slot.kind, absl::string_view(slot.name, slot.length),
                 slot.device, slot.inode, slot.sender, slot.order});
   }
-}
-
-void TrackerTable::Unlink() const {
-  if (tracker_pid_ != 0) shm_unlink(NameFor(tracker_pid_).c_str());
 }
 
 }  // namespace mp::base_internal

@@ -2,10 +2,12 @@
 // registering and unregistering a segment cost a few memory operations
 // instead of a message and a wake-up of the tracker process each.
 //
-// The tracker makes the table (a segment named after its pid) and every
-// process of its tree maps it: forked children inherit the mapping, spawned
-// ones open it by the tracker's pid. The tracker reads it only once every
-// process has exited, to remove what is still registered.
+// The tracker makes the table (a memfd: no name, so nothing to leave behind
+// whatever happens to the tracker) and hands its descriptor to the process
+// that started it, with its pid; the processes that one forks inherit the
+// mapping. Spawned children, which inherit no mapping, register through
+// the socket. The tracker reads the table only once every process has
+// exited, to remove what is still registered.
 //
 // An open-addressed hash table of fixed slots keyed by (kind, name). Each
 // slot's state word holds a generation beside the state, so that a
@@ -13,7 +15,7 @@
 // freed and reused meanwhile. A name longer than a slot holds, or a table
 // with no free slot, is left to the tracker's socket (Track returns false).
 //
-//   absl::StatusOr<TrackerTable> table = TrackerTable::Create(getpid());
+//   absl::StatusOr<TrackerTable> table = TrackerTable::Create();
 //   if (!table->Track(kind, "/mp-1-2", identity)) SendOnTheSocket(...);
 //   table->Untrack(kind, "/mp-1-2");
 //   table->ForEachLive([](const TrackerTable::Entry& entry) { ... });
@@ -27,7 +29,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -48,14 +49,12 @@ class TrackerTable {
     uint64_t order;   // Registration order within the table.
   };
 
-  // The tracker's table for the tracker `tracker_pid`: made (and named) by
-  // Create, mapped by Open. Errors: the system's, naming the segment.
-  static absl::StatusOr<TrackerTable> Create(pid_t tracker_pid);
-  static absl::StatusOr<TrackerTable> Open(pid_t tracker_pid);
-  // The segment's name for a tracker: "/mp-<pid>-tracker", a name of the
-  // library's own shape, so that `mpctl shm gc` removes the table of a
-  // tracker someone killed.
-  static std::string NameFor(pid_t tracker_pid);
+  // A new, empty table; fd() is its descriptor, for Adopt in another
+  // process. Errors: the system's.
+  static absl::StatusOr<TrackerTable> Create();
+  // Maps the table behind `fd` (taking the descriptor). Errors: the
+  // system's; `FailedPrecondition` for a descriptor of something smaller.
+  static absl::StatusOr<TrackerTable> Adopt(int fd);
 
   TrackerTable() = default;
   TrackerTable(TrackerTable&& other) noexcept;
@@ -63,6 +62,9 @@ class TrackerTable {
   ~TrackerTable();
 
   bool mapped() const { return table_ != nullptr; }
+  // The creator's descriptor of the table (-1 once closed, or adopted).
+  int fd() const { return fd_; }
+  void CloseDescriptor();
 
   // Registers `name` of `kind` with its identity (registering it again
   // replaces the identity). False when it does not fit (name too long, or
@@ -76,9 +78,6 @@ class TrackerTable {
   // other process has exited: nothing changes the table meanwhile.
   void ForEachLive(const std::function<void(const Entry&)>& visit) const;
 
-  // Removes the table's name (the tracker, as it exits).
-  void Unlink() const;
-
  private:
   struct Slot;
   struct Table;
@@ -91,11 +90,10 @@ class TrackerTable {
   // Whether a live slot registers `name` of `kind`.
   static bool Holds(const Slot& slot, uint8_t kind, absl::string_view name);
 
-  TrackerTable(Table* table, pid_t tracker_pid)
-      : table_(table), tracker_pid_(tracker_pid) {}
+  TrackerTable(Table* table, int fd) : table_(table), fd_(fd) {}
 
   Table* table_ = nullptr;
-  pid_t tracker_pid_ = 0;
+  int fd_ = -1;
 };
 
 }  // namespace mp::base_internal

@@ -20,15 +20,14 @@ namespace {
 constexpr uint8_t kSegment = 1;
 constexpr uint8_t kFile = 2;
 
-// A table of this test process's own, removed at the end.
+// A table of this test process's own (a memfd: nothing to remove).
 class TrackerTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<TrackerTable> made = TrackerTable::Create(getpid());
+    absl::StatusOr<TrackerTable> made = TrackerTable::Create();
     ASSERT_TRUE(made.ok()) << made.status();
     table_ = *std::move(made);
   }
-  void TearDown() override { table_.Unlink(); }
 
   std::set<std::pair<std::string, uint64_t>> Live() const {
     std::set<std::pair<std::string, uint64_t>> live;
@@ -111,13 +110,19 @@ TEST_F(TrackerTableTest, ManyProcessesAtOnceLoseNothing) {
   EXPECT_EQ(Live(), expected);
 }
 
-TEST_F(TrackerTableTest, AnotherProcessOpensItByTheTrackersPid) {
+TEST_F(TrackerTableTest, ADescriptorHandedOverMapsTheSameTable) {
   ASSERT_TRUE(table_.Track(kSegment, "/mp-9-shared", 1, 5));
-  absl::StatusOr<TrackerTable> opened = TrackerTable::Open(getpid());
-  ASSERT_TRUE(opened.ok()) << opened.status();
-  EXPECT_TRUE(opened->Untrack(kSegment, "/mp-9-shared"));
+  ASSERT_GE(table_.fd(), 0);
+  absl::StatusOr<TrackerTable> adopted = TrackerTable::Adopt(dup(table_.fd()));
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  EXPECT_EQ(adopted->fd(), -1);  // Taken and closed: the mapping stays.
+  EXPECT_TRUE(adopted->Untrack(kSegment, "/mp-9-shared"));
   EXPECT_TRUE(Live().empty());
-  EXPECT_FALSE(TrackerTable::Open(getpid() + 1000000).ok());
+  // Something that is not a table is refused, not mapped past its end.
+  int pipe_ends[2];
+  ASSERT_EQ(pipe(pipe_ends), 0);
+  close(pipe_ends[1]);
+  EXPECT_FALSE(TrackerTable::Adopt(pipe_ends[0]).ok());
 }
 
 }  // namespace

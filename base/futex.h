@@ -32,6 +32,8 @@
 #ifndef MULTIPROCESS_BASE_FUTEX_H_
 #define MULTIPROCESS_BASE_FUTEX_H_
 
+#include <sched.h>
+
 #include <atomic>
 #include <climits>
 #include <cstdint>
@@ -81,6 +83,20 @@ inline constexpr uint32_t kUnknownCpu = ~uint32_t{0};
 // one). Such a waiter should yield instead.
 inline bool SpinningCanHelp(uint32_t peer_cpu) {
   return peer_cpu == kUnknownCpu || peer_cpu != CurrentCpu();
+}
+
+// Gives the CPU away (sched_yield) up to a few times, until `ready()`:
+// what a waiter does instead of spinning when its peer shares its CPU
+// (SpinningCanHelp), or after spinning, so that such a peer runs without a
+// futex round trip. Returns whether `ready()` came true.
+inline constexpr int kYieldRounds = 8;
+template <typename Ready>
+bool YieldUntil(Ready ready) {
+  for (int round = 0; round < kYieldRounds; ++round) {
+    if (ready()) return true;
+    sched_yield();
+  }
+  return ready();
 }
 
 // One pause of the spin loop a waiter runs before it sleeps: a sleep and

@@ -1,7 +1,5 @@
 #include "sync/condition.h"
 
-#include <sched.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,10 +14,6 @@ absl::Time DeadlineAfter(absl::Duration timeout) {
   return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                              : absl::Now() + timeout;
 }
-
-// A waiter whose notifier runs on its own CPU yields this often before it
-// sleeps.
-constexpr int kYieldRounds = 8;
 
 absl::Status NotHeld(const char* operation) {
   return absl::FailedPreconditionError(
@@ -49,9 +43,7 @@ Waited ConditionState::Sleep(absl::Time deadline,
       base_internal::SpinPause();
     }
   } else {
-    for (int round = 0; round < kYieldRounds && !notified(); ++round) {
-      sched_yield();
-    }
+    (void)base_internal::YieldUntil(notified);
   }
   // Only a changed sequence is a notification: signals and stray wakes of
   // the word send the waiter back to sleep. `sleepers_` tells Wake that a

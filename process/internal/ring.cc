@@ -1,7 +1,5 @@
 #include "process/internal/ring.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -53,10 +51,7 @@ bool WaitUntil(const std::atomic<uint32_t>& signal,
   }
   // A few yields before the sleep: they let a peer that shares this CPU run
   // (and fill or drain the ring in one go) without a futex round trip.
-  for (int i = 0; i < kQueueYieldRounds; ++i) {
-    if (ready()) return true;
-    sched_yield();
-  }
+  if (base_internal::YieldUntil(ready)) return true;
   while (true) {
     const uint32_t seen = signal.load(std::memory_order_acquire);
     waiters.fetch_add(1, std::memory_order_seq_cst);

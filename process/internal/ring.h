@@ -49,9 +49,6 @@ namespace mp::process_internal {
 // (base_internal::SpinningCanHelp): the peer needs that CPU.
 inline constexpr int kQueueSpinRounds = 2000;
 
-// Then, whatever the CPUs, this many sched_yield calls before the sleep.
-inline constexpr int kQueueYieldRounds = 8;
-
 inline constexpr uint32_t kRingMagic = 0x51706d52;  // "RmpQ"
 inline constexpr uint64_t kMinRingBytes = 4096;
 inline constexpr uint64_t kMaxRingBytes = uint64_t{1} << 30;

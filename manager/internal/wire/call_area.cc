@@ -1,7 +1,6 @@
 #include "manager/internal/wire/call_area.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,10 +67,6 @@ size_t RoundUpToPage(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 
 enum class Waited { kChanged, kTimedOut, kStopped };
 
-// A waiter whose peer runs on its own CPU yields this many times (letting
-// the peer run) before it sleeps, instead of spinning.
-constexpr int kYieldRounds = 8;
-
 // Waits until `word` no longer holds `stale`: spins for `*spin` (then
 // adapted, up to `max_spin`), then sleeps on the futex in slices, asking
 // `keep_waiting` between them. `sleeping` tells the other side to wake us
@@ -87,11 +82,9 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
   if (word.load(std::memory_order_acquire) != stale) return Waited::kChanged;
   if (!base_internal::SpinningCanHelp(
           peer_cpu.load(std::memory_order_relaxed))) {
-    for (int round = 0; round < kYieldRounds; ++round) {
-      sched_yield();
-      if (word.load(std::memory_order_acquire) != stale) {
-        return Waited::kChanged;
-      }
+    if (base_internal::YieldUntil(
+            [&] { return word.load(std::memory_order_acquire) != stale; })) {
+      return Waited::kChanged;
     }
   } else {
     const absl::Time spin_until = absl::Now() + *spin;

@@ -1,6 +1,7 @@
 #include "process/internal/pool_core.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -109,12 +110,16 @@ JobState::JobState(std::vector<size_t> chunk_items, bool fail_fast,
   for (size_t n : chunk_items_) items_total_ += n;
 }
 
-void JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
+bool JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
   bool finish = false;
+  bool waited = false;
   size_t done, total;
   {
     base_internal::MutexLock lock(mutex_);
-    if (chunk >= outcomes_.size() || outcomes_[chunk].has_value()) return;
+    if (chunk >= outcomes_.size() || outcomes_[chunk].has_value()) {
+      return false;
+    }
+    waited = chunk_waiters_ > 0;
     const bool failed = !status.ok();
     if (failed && first_error_.ok()) first_error_ = status;
     outcomes_[chunk] = Outcome{std::move(status), std::move(bytes)};
@@ -126,11 +131,13 @@ void JobState::Deliver(size_t chunk, absl::Status status, std::string bytes) {
     if (!finishing_ &&
         (delivered_ == outcomes_.size() || (failed && fail_fast_))) {
       finishing_ = finish = true;
+      waited |= complete_waiters_ > 0;
     }
   }
   changed_.NotifyAll();
   if (progress_) progress_(done, total);
   if (finish) Complete();
+  return waited;
 }
 
 void JobState::CompleteWithoutChunks(const absl::Status& status) {
@@ -183,9 +190,12 @@ absl::Status JobState::first_error() const {
 
 bool JobState::WaitComplete(absl::Duration timeout) const {
   base_internal::MutexLock lock(mutex_);
-  return changed_.WaitFor(
+  ++complete_waiters_;
+  const bool completed = changed_.WaitFor(
       mutex_, timeout,
       [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return complete_; });
+  --complete_waiters_;
+  return completed;
 }
 
 const JobState::Outcome* JobState::WaitChunk(size_t position,
@@ -196,7 +206,10 @@ const JobState::Outcome* JobState::WaitChunk(size_t position,
     return in_arrival_order ? arrival_.size() > position
                             : outcomes_[position].has_value();
   };
-  if (!changed_.WaitFor(mutex_, timeout, ready)) return nullptr;
+  ++chunk_waiters_;
+  const bool arrived = changed_.WaitFor(mutex_, timeout, ready);
+  --chunk_waiters_;
+  if (!arrived) return nullptr;
   return &*outcomes_[in_arrival_order ? arrival_[position] : position];
 }
 
@@ -319,9 +332,11 @@ absl::Status PoolCore::StartWorkerLocked() {
   return absl::OkStatus();
 }
 
-void PoolCore::DeliverAll(std::vector<Delivery>& later) {
+bool PoolCore::DeliverAll(std::vector<Delivery>& later) {
+  bool told_a_waiter = false;
   for (Delivery& d : later) {
-    d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
+    told_a_waiter |=
+        d.job->Deliver(d.chunk, std::move(d.status), std::move(d.bytes));
   }
   // A job whose last chunk is in is the pool's no longer.
   base_internal::MutexLock lock(mutex_);
@@ -329,6 +344,7 @@ void PoolCore::DeliverAll(std::vector<Delivery>& later) {
     if (d.job->all_delivered()) jobs_.erase(d.job_id);
   }
   later.clear();
+  return told_a_waiter;
 }
 
 absl::Status PoolCore::Submit(std::shared_ptr<JobState> job,
@@ -417,7 +433,7 @@ void PoolCore::DispatchLocked(std::vector<Delivery>& later) {
   }
 }
 
-void PoolCore::HandleResult(ResultMessage& message) {
+bool PoolCore::HandleResult(ResultMessage& message) {
   std::vector<Delivery> later;
   {
     base_internal::MutexLock lock(mutex_);
@@ -440,7 +456,7 @@ void PoolCore::HandleResult(ResultMessage& message) {
     }
     DispatchLocked(later);
   }
-  DeliverAll(later);
+  return DeliverAll(later);
 }
 
 void PoolCore::HandleExit(const ResultMessage& message) {
@@ -537,7 +553,12 @@ void PoolCore::RunResults() {
     }
     switch (static_cast<ResultKind>(message.kind)) {
       case ResultKind::kResult:
-        HandleResult(message);
+        // A caller the result woke may share this thread's CPU (a program's
+        // threads start where it runs): when no other result is waiting,
+        // let it run now, not once this thread has spun through its wait
+        // for the next one. With results queued, go on: delivering them in
+        // a run is what keeps a pipeline full.
+        if (HandleResult(message) && results_.Empty()) sched_yield();
         break;
       case ResultKind::kWorkerExited:
         HandleExit(message);

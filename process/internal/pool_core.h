@@ -54,7 +54,9 @@ class JobState {
   // Records chunk `chunk`'s outcome (later ones for the same chunk are
   // ignored); completes the job when it is the last, or a fail-fast
   // failure. Runs progress and completion callbacks; call without locks.
-  void Deliver(size_t chunk, absl::Status status, std::string bytes);
+  // Returns whether it told a thread waiting for it: one in WaitChunk, or
+  // one in WaitComplete when the job completes.
+  bool Deliver(size_t chunk, absl::Status status, std::string bytes);
 
   // Completes a job that has no chunks.
   void CompleteEmpty();
@@ -118,6 +120,9 @@ class JobState {
   absl::Status first_error_ ABSL_GUARDED_BY(mutex_);
   bool finishing_ ABSL_GUARDED_BY(mutex_) = false;
   bool complete_ ABSL_GUARDED_BY(mutex_) = false;
+  // Threads in WaitComplete, and in WaitChunk.
+  mutable int complete_waiters_ ABSL_GUARDED_BY(mutex_) = 0;
+  mutable int chunk_waiters_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 // A chunk ready to be sent: the runner and its payload.
@@ -226,11 +231,13 @@ class PoolCore final : public PoolEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Hands each outcome to its job (without the lock) and forgets the jobs
   // that are then complete.
-  void DeliverAll(std::vector<Delivery>& later);
+  // Returns whether a delivery told a waiting thread.
+  bool DeliverAll(std::vector<Delivery>& later);
   void FailLocked(uint64_t job_id, uint64_t chunk, absl::Status status,
                   std::vector<Delivery>& later)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void HandleResult(ResultMessage& message);
+  // Returns whether the result went to a thread waiting for it.
+  bool HandleResult(ResultMessage& message);
   void HandleExit(const ResultMessage& message);
   void HandleInitializerFailure(const ResultMessage& message);
   void RunResults();

@@ -14,20 +14,20 @@ long Membarrier(int command) { return syscall(SYS_membarrier, command, 0, 0); }
 std::atomic<int> registration{0};
 std::atomic<bool> heavy_available{true};
 
-void ForgetRegistrationInChild() {
+}  // namespace
+
+void ForgetAsymmetricFenceRegistration() {
   // Registration belongs to the address space; a forked child has a new one.
   light_fences_suffice.store(false, std::memory_order_relaxed);
   registration.store(0, std::memory_order_relaxed);
 }
-
-}  // namespace
 
 std::atomic<bool> light_fences_suffice{false};
 
 void RegisterForAsymmetricFences() {
   if (registration.load(std::memory_order_acquire) != 0) return;
   static const int atfork =
-      pthread_atfork(nullptr, nullptr, &ForgetRegistrationInChild);
+      pthread_atfork(nullptr, nullptr, &ForgetAsymmetricFenceRegistration);
   (void)atfork;
   const long supported = Membarrier(MEMBARRIER_CMD_QUERY);
   const bool ok = supported > 0 &&

@@ -35,6 +35,10 @@ extern std::atomic<bool> light_fences_suffice;
 // fork). Cheap after the first call.
 void RegisterForAsymmetricFences();
 
+// Forgets the registration, as a forked child must (it has a new address
+// space). Run by an atfork handler; called directly after a bare clone(2).
+void ForgetAsymmetricFenceRegistration();
+
 inline void AsymmetricLightFence() {
   if (ABSL_PREDICT_TRUE(light_fences_suffice.load(std::memory_order_relaxed))) {
     std::atomic_signal_fence(std::memory_order_seq_cst);

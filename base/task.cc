@@ -61,6 +61,11 @@ pid_t CurrentProcessIdSlow() {
   return id;
 }
 
+void ForgetIdentityAfterBareClone() {
+  ForgetIdsInChild();
+  ForgetAsymmetricFenceRegistration();
+}
+
 pid_t CurrentThreadId() {
   if (cached_thread_id == 0) {
     RegisterForkHandler();

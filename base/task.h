@@ -35,6 +35,12 @@ inline pid_t CurrentProcessId() {
 // thread id names its thread in every process of the same pid namespace.
 pid_t CurrentThreadId();
 
+// For a child made by a bare clone(2) rather than fork(): glibc runs no
+// pthread_atfork handlers there, so the child must forget by this call what
+// they would have made it forget (the cached ids, the fence registration),
+// before anything asks who it is. Otherwise it goes on with its parent's pid.
+void ForgetIdentityAfterBareClone();
+
 // Whether the task (process or thread) `id` has exited: it no longer exists,
 // or it is a zombie that its parent has not reaped yet. A process whose main
 // thread has exited counts as exited even while other threads of it run.

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/task.h"
 
 namespace mp::base_internal {
 
@@ -159,7 +160,7 @@ bool TrackerTable::Track(uint8_t kind, absl::string_view name, uint64_t device,
   const uint32_t home = Home(kind, name);
   auto fill = [&](Slot& slot, uint32_t claimed, bool with_name) {
     slot.kind = kind;
-    slot.sender = static_cast<uint32_t>(getpid());
+    slot.sender = static_cast<uint32_t>(CurrentProcessId());
     slot.device = device;
     slot.inode = inode;
     slot.order = order;

@@ -263,7 +263,7 @@ ThreadState ReadThreadState() {
 // exit code as for any child of its own. glibc has no such fork, so this is
 // the clone(2) it makes, with the thread state it restores in the child.
 // Only for a single-threaded process whose atfork handlers have nothing to
-// do (the server).
+// do (the server) beyond forgetting its identity, which it does here.
 pid_t ForkAsSibling(const ThreadState& thread) {
   const unsigned long flags =
       CLONE_PARENT | SIGCHLD |
@@ -271,8 +271,12 @@ pid_t ForkAsSibling(const ThreadState& thread) {
                                      : 0);
   const long pid =
       syscall(SYS_clone, flags, nullptr, nullptr, thread.tid_address, 0);
-  if (pid == 0 && thread.robust_head != nullptr) {
-    syscall(SYS_set_robust_list, thread.robust_head, thread.robust_length);
+  if (pid == 0) {
+    if (thread.robust_head != nullptr) {
+      syscall(SYS_set_robust_list, thread.robust_head, thread.robust_length);
+    }
+    // The atfork handler that would have reset the cached pid does not run.
+    base_internal::ForgetIdentityAfterBareClone();
   }
   return static_cast<pid_t>(pid);
 }

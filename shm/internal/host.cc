@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/task.h"
 
 namespace mp::shm_internal {
 namespace {
@@ -43,9 +44,12 @@ const std::string& ThisShmHost() {
   // its own (a new mount namespace) before it reads a reference.
   thread_local pid_t described_for = 0;
   thread_local std::string host;
-  if (described_for != getpid()) {
+  // CurrentProcessId is cached (and reset in a forked child): no system
+  // call per reference sent or read.
+  const pid_t self = base_internal::CurrentProcessId();
+  if (described_for != self) {
     host = DescribeHost();
-    described_for = getpid();
+    described_for = self;
   }
   return host;
 }

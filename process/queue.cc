@@ -5,6 +5,8 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "serialize/internal/value_view.h"
+#include "serialize/internal/wire.h"
 #include "shm/internal/shared_object.h"
 
 namespace mp {
@@ -46,16 +48,32 @@ absl::StatusOr<Queue> Queue::CreateRing(int maxsize, QueueOptions options,
         "queue: ring_bytes ", options.ring_bytes, " is over the limit of ",
         process_internal::kMaxRingBytes));
   }
+  if (options.loan_slots > process_internal::kMaxLoanSlots ||
+      options.loan_slot_bytes > process_internal::kMaxLoanSlotBytes ||
+      (options.loan_slots != 0 && options.loan_slot_bytes == 0) ||
+      uint64_t{options.loan_slots} * options.loan_slot_bytes >
+          process_internal::kMaxLoanPoolBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue: ", options.loan_slots, " loan slots of ",
+                     options.loan_slot_bytes, " bytes: at most ",
+                     process_internal::kMaxLoanSlots, " slots of 1 to ",
+                     process_internal::kMaxLoanSlotBytes, " bytes, ",
+                     process_internal::kMaxLoanPoolBytes, " bytes in all"));
+  }
   const uint64_t capacity = std::bit_ceil(
       std::max<uint64_t>(options.ring_bytes, process_internal::kMinRingBytes));
   absl::StatusOr<std::shared_ptr<SharedBlock>> block =
-      shm_internal::AllocateObject(process_internal::kQueueObject,
-                                   process_internal::kRingOffset + capacity);
+      shm_internal::AllocateObject(
+          process_internal::kQueueObject,
+          process_internal::kRingOffset + capacity +
+              process_internal::LoanPoolBytes(options.loan_slots,
+                                              options.loan_slot_bytes));
   if (!block.ok()) return block.status();
   auto* header =
       new (shm_internal::ObjectPayload(**block)) process_internal::RingHeader();
   process_internal::Ring::Initialize(
-      header, maxsize > 0 ? uint32_t(maxsize) : 0, capacity, joinable);
+      header, maxsize > 0 ? uint32_t(maxsize) : 0, capacity, joinable,
+      options.loan_slots, options.loan_slot_bytes);
   return Queue(*std::move(block), header);
 }
 
@@ -72,7 +90,12 @@ absl::StatusOr<Queue> Queue::AttachRing(const SharedRef& ref, bool joinable) {
   if (std::atomic_ref<uint32_t>(header->magic)
               .load(std::memory_order_acquire) !=
           process_internal::kRingMagic ||
-      !std::has_single_bit(header->capacity) || header->capacity > room) {
+      !std::has_single_bit(header->capacity) || header->capacity > room ||
+      header->loan_slots > process_internal::kMaxLoanSlots ||
+      header->loan_slot_bytes > process_internal::kMaxLoanSlotBytes ||
+      process_internal::LoanPoolBytes(header->loan_slots,
+                                      header->loan_slot_bytes) >
+          room - header->capacity) {
     return absl::InvalidArgumentError(
         absl::StrCat("queue: block ", ref.segment, "@", ref.offset,
                      " does not hold a well-formed queue"));
@@ -111,7 +134,87 @@ absl::Status Queue::GetEncoded(
     bool block, absl::Duration timeout,
     absl::FunctionRef<absl::Status(absl::string_view)> consume) {
   if (absl::Status open = Open(); !open.ok()) return open;
-  return ring().Get(block, DeadlineAfter(timeout), consume);
+  process_internal::Ring on = ring();
+  return on.Get(block, DeadlineAfter(timeout),
+                [&](const process_internal::Ring::Message& message) {
+                  if (!message.loaned) return consume(message.bytes);
+                  // To a reader of encoded items, a loaned item is bytes.
+                  std::string encoded;
+                  serialize_internal::Writer writer(encoded);
+                  writer.BytesField(serialize_internal::kBytesField,
+                                    message.bytes);
+                  on.ReleaseLoan(message.loan);
+                  return consume(encoded);
+                });
+}
+
+absl::StatusOr<QueueLoan> Queue::Loan(size_t size, bool block,
+                                      absl::Duration timeout) {
+  if (absl::Status open = Open(); !open.ok()) return open;
+  process_internal::Ring on = ring();
+  absl::StatusOr<process_internal::LoanTicket> ticket =
+      on.Lend(size, block, DeadlineAfter(timeout));
+  if (!ticket.ok()) return ticket.status();
+  QueueLoan loan;
+  loan.block_ = block_;
+  loan.header_ = header_;
+  loan.ticket_ = *ticket;
+  loan.data_ = on.LoanData(ticket->slot);
+  loan.size_ = size;
+  loan.capacity_ = header_->loan_slot_bytes;
+  return loan;
+}
+
+absl::Status Queue::Publish(QueueLoan& loan, bool block,
+                            absl::Duration timeout) {
+  if (absl::Status open = Open(); !open.ok()) return open;
+  if (!loan.valid() || loan.header_ != header_) {
+    return absl::InvalidArgumentError(
+        loan.valid() ? "queue: the loan is another queue's"
+                     : "queue: the loan was already published or returned");
+  }
+  absl::Status published =
+      ring().PutLoaned(loan.ticket_, loan.size_, block, DeadlineAfter(timeout));
+  if (!published.ok()) return published;
+  // Spent: the slot is the ring's now.
+  loan.data_ = nullptr;
+  loan.Return();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoanedItem> Queue::GetLoaned(bool block,
+                                            absl::Duration timeout) {
+  if (absl::Status open = Open(); !open.ok()) return open;
+  LoanedItem item;
+  absl::Status got = ring().Get(
+      block, DeadlineAfter(timeout),
+      [&](const process_internal::Ring::Message& message) {
+        if (message.loaned) {
+          item.block_ = block_;
+          item.header_ = header_;
+          item.ticket_ = message.loan;
+          item.data_ = reinterpret_cast<const std::byte*>(message.bytes.data());
+          item.size_ = message.bytes.size();
+          return absl::OkStatus();
+        }
+        serialize_internal::ValueView view;
+        if (absl::Status parsed =
+                serialize_internal::ParseValue(message.bytes, &view);
+            !parsed.ok()) {
+          return parsed;
+        }
+        if (view.kind != serialize_internal::kBytesField &&
+            view.kind != serialize_internal::kStringField) {
+          return absl::InvalidArgumentError(
+              "queue: GetLoaned found an item that is not bytes or str");
+        }
+        item.copy_.assign(view.bytes.data(), view.bytes.size());
+        item.data_ = reinterpret_cast<const std::byte*>(item.copy_.data());
+        item.size_ = item.copy_.size();
+        return absl::OkStatus();
+      });
+  if (!got.ok()) return got;
+  return item;
 }
 
 size_t Queue::Qsize() const { return ring().Size(); }

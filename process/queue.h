@@ -64,6 +64,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "process/internal/ring.h"
+#include "process/queue_loan.h"
 #include "serialize/object.h"
 #include "serialize/serialize.h"
 #include "shm/shared_heap.h"
@@ -76,6 +77,12 @@ struct QueueOptions {
   // 1 GiB). Items larger than a quarter of it are spilled to segments of
   // their own.
   size_t ring_bytes = size_t{1} << 20;
+  // Slots for zero-copy items (Loan, Publish, GetLoaned; see
+  // process/queue_loan.h): how many may be lent or queued at once (at most
+  // 4096), and the largest item each takes (at most 1 GiB; 16 GiB in all).
+  // None by default.
+  uint32_t loan_slots = 0;
+  size_t loan_slot_bytes = 0;
 };
 
 // Whether `status` is what Get reports for an empty queue / Put for a full
@@ -164,6 +171,25 @@ class Queue {
       return Codec<T>::Decode(view, 0, item);
     });
   }
+
+  // Zero-copy items (process/queue_loan.h). Loan lends a slot for an item
+  // of `size` bytes, waiting up to `timeout` for a free one when `block`.
+  // Errors: `FailedPrecondition` for a queue without loan slots, or after
+  // Close(); `InvalidArgument` when `size` is over a slot; Full
+  // (`ResourceExhausted`) when no slot came free in time.
+  [[nodiscard]] absl::StatusOr<QueueLoan> Loan(
+      size_t size, bool block = true,
+      absl::Duration timeout = absl::InfiniteDuration());
+  // Queues the loan's item; on success the loan is spent (!valid()), on
+  // error it is still the caller's. Errors: Full, as Put; `InvalidArgument`
+  // for a loan of another queue or one already spent.
+  [[nodiscard]] absl::Status Publish(
+      QueueLoan& loan, bool block = true,
+      absl::Duration timeout = absl::InfiniteDuration());
+  // Removes the oldest item as a view. Errors: as Get; `InvalidArgument`
+  // when an ordinary item is not bytes (or str) (it is consumed).
+  [[nodiscard]] absl::StatusOr<LoanedItem> GetLoaned(
+      bool block = true, absl::Duration timeout = absl::InfiniteDuration());
 
   // Items queued now (a snapshot, as in Python).
   size_t Qsize() const;

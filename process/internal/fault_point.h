@@ -29,9 +29,15 @@ enum class FaultPlace : uint32_t {
   // Ring::Put: the record is in the ring, put_state not yet stored, the
   // put lock held.
   kQueuePutWritten = 1,
-  // Ring::Get: the message handed to the decoder, get_state not yet
-  // stored, the get lock held.
+  // Ring::Get: the message handed to the decoder (a loaned one: about to
+  // be taken), get_state not yet stored, the get lock held.
   kQueueGetRead = 2,
+  // Ring::Append of a loaned item: its slot marked published, put_state
+  // not yet stored, the put lock held.
+  kLoanPublished = 3,
+  // Ring::Get of a loaned item: get_state stored, the slot not yet claimed,
+  // the get lock held.
+  kLoanTaken = 4,
 };
 
 // The armed place; kNone when disarmed.

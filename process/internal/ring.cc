@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/futex.h"
+#include "base/task.h"
 #include "process/internal/fault_point.h"
 #include "shm/shared_memory.h"
 #include "sync/internal/owner_word.h"
@@ -13,13 +14,44 @@
 namespace mp::process_internal {
 namespace {
 
-enum RecordKind : uint32_t { kInline = 1, kSpilled = 2 };
+enum RecordKind : uint32_t { kInline = 1, kSpilled = 2, kLoaned = 3 };
 
 struct RecordHeader {
   uint32_t length;
   uint32_t kind;
 };
 static_assert(sizeof(RecordHeader) == 8);
+
+// A kLoaned record's payload.
+struct LoanRecord {
+  uint32_t slot;
+  uint32_t generation;
+  uint64_t size;
+};
+static_assert(sizeof(LoanRecord) == 16);
+
+// A loan slot's state word: generation << 32 | phase << 30 | owner pid (pids
+// stay under 2^22 on Linux). The owner is 0 unless the phase is kLent or
+// kHeld.
+enum LoanPhase : uint32_t { kFree = 0, kLent = 1, kPublished = 2, kHeld = 3 };
+constexpr uint32_t kLoanPidMask = (uint32_t{1} << 30) - 1;
+uint64_t LoanWord(uint32_t generation, LoanPhase phase, pid_t owner) {
+  return (uint64_t{generation} << 32) | (uint64_t{phase} << 30) |
+         (static_cast<uint32_t>(owner) & kLoanPidMask);
+}
+uint32_t WordGeneration(uint64_t word) {
+  return static_cast<uint32_t>(word >> 32);
+}
+LoanPhase WordPhase(uint64_t word) {
+  return static_cast<LoanPhase>((word >> 30) & 3);
+}
+pid_t WordOwner(uint64_t word) {
+  return static_cast<pid_t>(word & kLoanPidMask);
+}
+constexpr uint64_t kLoanStateStride = 64;  // A cache line per slot.
+uint64_t SlotStride(uint64_t slot_bytes) {
+  return (slot_bytes + kLoanSlotAlignment - 1) & ~(kLoanSlotAlignment - 1);
+}
 
 // The longest a sleeper sleeps before looking again; see ring.h.
 constexpr absl::Duration kRecheck = absl::Milliseconds(100);
@@ -101,6 +133,13 @@ Acquired TakeSide(LockState& lock, bool block, absl::Time deadline,
 
 }  // namespace
 
+uint64_t LoanPoolBytes(uint32_t slots, uint64_t slot_bytes) {
+  if (slots == 0) return 0;
+  // The slack lets the slots start on a page whatever the block's address.
+  return slots * kLoanStateStride + (kLoanSlotAlignment - 1) +
+         slots * SlotStride(slot_bytes);
+}
+
 absl::Status EmptyError(absl::string_view detail) {
   return absl::DeadlineExceededError(absl::StrCat("queue: empty", detail));
 }
@@ -110,10 +149,13 @@ absl::Status FullError(absl::string_view detail) {
 }
 
 void Ring::Initialize(RingHeader* header, uint32_t maxsize, uint64_t capacity,
-                      bool joinable) {
+                      bool joinable, uint32_t loan_slots,
+                      uint64_t loan_slot_bytes) {
   header->maxsize = maxsize;
   header->capacity = capacity;
   header->joinable = joinable ? 1 : 0;
+  header->loan_slots = loan_slots;
+  header->loan_slot_bytes = loan_slots != 0 ? loan_slot_bytes : 0;
   header->put_cpu.store(base_internal::kUnknownCpu, std::memory_order_relaxed);
   header->get_cpu.store(base_internal::kUnknownCpu, std::memory_order_relaxed);
   // Last, so that a reader checking the magic finds the rest in place.
@@ -153,30 +195,56 @@ uint32_t Ring::Size() const {
 
 absl::Status Ring::Put(absl::string_view message, bool block,
                        absl::Time deadline) {
-  RingHeader& h = *header_;
   // A large message goes to a segment of its own first, outside the lock.
-  SharedMemory spill;
-  std::string spill_record;
-  absl::string_view payload = message;
-  RecordHeader record{0, kInline};
-  if (message.size() > h.capacity / 4) {
-    absl::StatusOr<SharedMemory> segment =
-        SharedMemory::Create(std::max<size_t>(message.size(), 1));
-    if (!segment.ok()) {
-      return absl::Status(
-          segment.status().code(),
-          absl::StrCat("queue: no segment for a ", message.size(),
-                       "-byte message: ", segment.status().message()));
-    }
-    std::memcpy(segment->data(), message.data(), message.size());
-    const uint64_t size = message.size();
-    spill_record.assign(reinterpret_cast<const char*>(&size), 8);
-    spill_record += segment->name();
-    spill = *std::move(segment);
-    payload = spill_record;
-    record.kind = kSpilled;
+  if (message.size() <= header_->capacity / 4) {
+    return Append(kInline, message, block, deadline, nullptr);
   }
-  record.length = static_cast<uint32_t>(payload.size());
+  absl::StatusOr<SharedMemory> spill =
+      SharedMemory::Create(std::max<size_t>(message.size(), 1));
+  if (!spill.ok()) {
+    return absl::Status(
+        spill.status().code(),
+        absl::StrCat("queue: no segment for a ", message.size(),
+                     "-byte message: ", spill.status().message()));
+  }
+  std::memcpy(spill->data(), message.data(), message.size());
+  const uint64_t size = message.size();
+  std::string spill_record(reinterpret_cast<const char*>(&size), 8);
+  spill_record += spill->name();
+  absl::Status appended =
+      Append(kSpilled, spill_record, block, deadline, nullptr);
+  // The consumer unlinks the spilled segment; this mapping just goes.
+  if (!appended.ok()) (void)spill->Unlink();
+  return appended;
+}
+
+absl::Status Ring::PutLoaned(LoanTicket loan, uint64_t size, bool block,
+                             absl::Time deadline) {
+  RingHeader& h = *header_;
+  if (loan.slot >= h.loan_slots || size > h.loan_slot_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue: a loan of slot ", loan.slot, " for ", size,
+                     " bytes does not fit this queue's ", h.loan_slots,
+                     " slots of ", h.loan_slot_bytes, " bytes"));
+  }
+  const uint64_t lent =
+      LoanWord(loan.generation, kLent, base_internal::CurrentProcessId());
+  if (LoanState(loan.slot).load(std::memory_order_acquire) != lent) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("queue: loan slot ", loan.slot, " (generation ",
+                     loan.generation, ") is not lent to this process"));
+  }
+  const LoanRecord record{loan.slot, loan.generation, size};
+  return Append(
+      kLoaned,
+      absl::string_view(reinterpret_cast<const char*>(&record), sizeof record),
+      block, deadline, &loan);
+}
+
+absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
+                          absl::Time deadline, const LoanTicket* loan) {
+  RingHeader& h = *header_;
+  const RecordHeader record{static_cast<uint32_t>(payload.size()), kind};
   const uint64_t need = sizeof(RecordHeader) + RoundUp8(payload.size());
   // Room is judged from the producers' cached view of get_state first; it
   // can only understate the room, and is refreshed when it says no.
@@ -194,17 +262,15 @@ absl::Status Ring::Put(absl::string_view message, bool block,
     h.put_seen_get_state.store(got, std::memory_order_relaxed);
     return room_in(got);
   };
-  const auto give_up = [&](absl::Status status) {
-    if (spill.is_open()) (void)spill.Unlink();
-    return status;
-  };
 
   // Before the lock is ours: read only, the cache is the holder's.
   const Acquired side = TakeSide(h.put_lock, block, deadline, [&] {
     return room_in(h.get_state.load(std::memory_order_acquire));
   });
-  if (!side.held()) {
-    return give_up(FullError(block ? " (timed out)" : ""));
+  if (!side.held()) return FullError(block ? " (timed out)" : "");
+  if (ABSL_PREDICT_FALSE(
+          h.pending_put.slot_plus_one.load(std::memory_order_acquire) != 0)) {
+    RecoverPendingPut();
   }
   const uint64_t before = h.put_state.load(std::memory_order_relaxed);
   if (side.owner_died()) {
@@ -215,7 +281,7 @@ absl::Status Ring::Put(absl::string_view message, bool block,
     if (!block || !WaitUntil(h.get_signal, h.put_waiters, deadline, &h.get_cpu,
                              has_room)) {
       (void)h.put_lock.Release();
-      return give_up(FullError(block ? " (timed out)" : ""));
+      return FullError(block ? " (timed out)" : "");
     }
   }
   const uint32_t tail = Position(before);
@@ -223,17 +289,41 @@ absl::Status Ring::Put(absl::string_view message, bool block,
   Write(tail + sizeof record, payload.data(), payload.size());
   FaultPoint(FaultPlace::kQueuePutWritten);
   const uint32_t count = Count(before) + 1;
-  h.put_state.store(State(count, tail + static_cast<uint32_t>(need)),
-                    std::memory_order_release);
+  const uint64_t after = State(count, tail + static_cast<uint32_t>(need));
+  if (loan != nullptr) {
+    // The slot passes to the ring: marked first, under an intent that lets
+    // the next producer in free it should this one die before the store
+    // below makes the record visible.
+    h.pending_put.state.store(after, std::memory_order_relaxed);
+    h.pending_put.generation.store(loan->generation, std::memory_order_relaxed);
+    h.pending_put.slot_plus_one.store(loan->slot + 1,
+                                      std::memory_order_seq_cst);
+    uint64_t lent =
+        LoanWord(loan->generation, kLent, base_internal::CurrentProcessId());
+    if (!LoanState(loan->slot)
+             .compare_exchange_strong(lent,
+                                      LoanWord(loan->generation, kPublished, 0),
+                                      std::memory_order_acq_rel)) {
+      h.pending_put.slot_plus_one.store(0, std::memory_order_relaxed);
+      (void)h.put_lock.Release();
+      return absl::FailedPreconditionError(
+          absl::StrCat("queue: loan slot ", loan->slot, " (generation ",
+                       loan->generation, ") is not lent to this process"));
+    }
+    FaultPoint(FaultPlace::kLoanPublished);
+  }
+  h.put_state.store(after, std::memory_order_release);
+  if (loan != nullptr) {
+    h.pending_put.slot_plus_one.store(0, std::memory_order_release);
+  }
   Announce(h.put_signal, count, h.get_waiters, h.put_cpu);
   (void)h.put_lock.Release();
-  // The consumer unlinks the spilled segment; this mapping just goes.
   return absl::OkStatus();
 }
 
 absl::Status Ring::Get(
     bool block, absl::Time deadline,
-    absl::FunctionRef<absl::Status(absl::string_view)> consume) {
+    absl::FunctionRef<absl::Status(const Message&)> consume) {
   RingHeader& h = *header_;
   // Likewise from the consumers' cached view of put_state. `published` is
   // the view that found a message: ordered after the producer's release
@@ -254,6 +344,10 @@ absl::Status Ring::Get(
            Count(h.get_state.load(std::memory_order_acquire));
   });
   if (!side.held()) return EmptyError(block ? " (timed out)" : "");
+  if (ABSL_PREDICT_FALSE(
+          h.pending_get.slot_plus_one.load(std::memory_order_acquire) != 0)) {
+    RecoverPendingGet();
+  }
   const uint64_t before = h.get_state.load(std::memory_order_relaxed);
   if (side.owner_died()) {
     Announce(h.get_signal, Count(before), h.put_waiters, h.get_cpu);
@@ -270,13 +364,22 @@ absl::Status Ring::Get(
   RecordHeader record;
   Read(head, &record, sizeof record);
   const uint64_t need = sizeof(RecordHeader) + RoundUp8(record.length);
-  const auto advance = [&](uint32_t bytes) {
-    const uint32_t count = Count(before) + 1;
-    h.get_state.store(State(count, head + bytes), std::memory_order_release);
-    Announce(h.get_signal, count, h.put_waiters, h.get_cpu);
+  const uint64_t after = State(Count(before) + 1, head + uint32_t(need));
+  const auto advance = [&] {
+    h.get_state.store(after, std::memory_order_release);
+    Announce(h.get_signal, Count(after), h.put_waiters, h.get_cpu);
   };
-  if ((record.kind != kInline && record.kind != kSpilled) || need > used ||
-      (record.kind == kSpilled && record.length < 9)) {
+  LoanRecord loaned{};
+  if (record.kind == kLoaned && record.length == sizeof loaned &&
+      need <= used) {
+    Read(head + sizeof record, &loaned, sizeof loaned);
+  }
+  if ((record.kind != kInline && record.kind != kSpilled &&
+       record.kind != kLoaned) ||
+      need > used || (record.kind == kSpilled && record.length < 9) ||
+      (record.kind == kLoaned &&
+       (record.length != sizeof loaned || loaned.slot >= h.loan_slots ||
+        loaned.size > h.loan_slot_bytes))) {
     // Only a foreign write can get here. Nothing after this point can be
     // trusted either: drop the whole backlog rather than misread it.
     h.get_state.store(State(Count(published), Position(published)),
@@ -297,10 +400,10 @@ absl::Status Ring::Get(
       Read(head + sizeof record, copy.data(), record.length);
       view = copy;
     }
-    consumed = consume(view);
+    consumed = consume(Message{view});
     FaultPoint(FaultPlace::kQueueGetRead);
-    advance(static_cast<uint32_t>(need));
-  } else {
+    advance();
+  } else if (record.kind == kSpilled) {
     std::string spilled(record.length, '\0');
     Read(head + sizeof record, spilled.data(), record.length);
     uint64_t size;
@@ -312,18 +415,201 @@ absl::Status Ring::Get(
           absl::StrCat("queue: the segment ", name, " holding a ", size,
                        "-byte message is gone or short: ",
                        segment.ok() ? "short" : segment.status().message()));
-      advance(static_cast<uint32_t>(need));
+      advance();
     } else {
-      consumed = consume(absl::string_view(
-          reinterpret_cast<const char*>(segment->data()), size));
-      advance(static_cast<uint32_t>(need));
+      consumed = consume(Message{absl::string_view(
+          reinterpret_cast<const char*>(segment->data()), size)});
+      advance();
       // After advancing: a consumer killed before this point leaves the
       // message (and its segment) for the next one.
       (void)segment->Unlink();
     }
+  } else {
+    // Off the ring first, then claimed, under an intent that lets the next
+    // consumer in free the slot should this one die in between.
+    const LoanTicket loan{loaned.slot, loaned.generation};
+    h.pending_get.state.store(after, std::memory_order_relaxed);
+    h.pending_get.generation.store(loan.generation, std::memory_order_relaxed);
+    h.pending_get.slot_plus_one.store(loan.slot + 1, std::memory_order_seq_cst);
+    FaultPoint(FaultPlace::kQueueGetRead);
+    advance();
+    FaultPoint(FaultPlace::kLoanTaken);
+    uint64_t published_word = LoanWord(loan.generation, kPublished, 0);
+    const bool claimed = LoanState(loan.slot).compare_exchange_strong(
+        published_word,
+        LoanWord(loan.generation, kHeld, base_internal::CurrentProcessId()),
+        std::memory_order_acq_rel);
+    h.pending_get.slot_plus_one.store(0, std::memory_order_release);
+    (void)h.get_lock.Release();
+    if (!claimed) {
+      return absl::DataLossError(absl::StrCat(
+          "queue: loan slot ", loan.slot,
+          " is not the published item its "
+          "record says (generation ",
+          loan.generation, "; the slot is at ", WordGeneration(published_word),
+          ", phase ", WordPhase(published_word), ")"));
+    }
+    return consume(Message{
+        absl::string_view(reinterpret_cast<const char*>(LoanData(loan.slot)),
+                          loaned.size),
+        true, loan});
   }
   (void)h.get_lock.Release();
   return consumed;
+}
+
+std::atomic<uint64_t>& Ring::LoanState(uint32_t slot) const {
+  return *reinterpret_cast<std::atomic<uint64_t>*>(ring_ + header_->capacity +
+                                                   slot * kLoanStateStride);
+}
+
+std::byte* Ring::LoanData(uint32_t slot) const {
+  const uintptr_t states = reinterpret_cast<uintptr_t>(ring_) +
+                           header_->capacity +
+                           header_->loan_slots * kLoanStateStride;
+  // Every process maps the block at the same offset within a page, so the
+  // slots start at the same offset in each.
+  const uintptr_t first =
+      (states + kLoanSlotAlignment - 1) & ~uintptr_t{kLoanSlotAlignment - 1};
+  return reinterpret_cast<std::byte*>(
+      first + slot * SlotStride(header_->loan_slot_bytes));
+}
+
+bool Ring::FreeLoan(LoanTicket loan, uint64_t from) {
+  RingHeader& h = *header_;
+  if (loan.slot >= h.loan_slots) return false;
+  if (!LoanState(loan.slot).compare_exchange_strong(
+          from, LoanWord(loan.generation + 1, kFree, 0),
+          std::memory_order_acq_rel)) {
+    return false;
+  }
+  // A read-modify-write: a full barrier before the waiters are read.
+  h.loan_signal.fetch_add(1, std::memory_order_seq_cst);
+  if (h.loan_waiters.load(std::memory_order_seq_cst) != 0) {
+    base_internal::FutexWake(h.loan_signal, base_internal::kWakeAll);
+  }
+  return true;
+}
+
+void Ring::ReleaseLoan(LoanTicket loan) {
+  if (loan.slot >= header_->loan_slots) return;
+  const pid_t self = base_internal::CurrentProcessId();
+  const uint64_t word = LoanState(loan.slot).load(std::memory_order_relaxed);
+  const LoanPhase phase = WordPhase(word);
+  // A forked child's copy of its parent's loan is not the child's to give.
+  if (WordGeneration(word) != loan.generation || WordOwner(word) != self ||
+      (phase != kLent && phase != kHeld)) {
+    return;
+  }
+  (void)FreeLoan(loan, word);
+}
+
+int Ring::ReclaimDeadLoans() {
+  int reclaimed = 0;
+  for (uint32_t slot = 0; slot < header_->loan_slots; ++slot) {
+    const uint64_t word = LoanState(slot).load(std::memory_order_acquire);
+    const LoanPhase phase = WordPhase(word);
+    if ((phase == kLent || phase == kHeld) && WordOwner(word) != 0 &&
+        base_internal::TaskHasExited(WordOwner(word)) &&
+        FreeLoan({slot, WordGeneration(word)}, word)) {
+      ++reclaimed;
+    }
+  }
+  return reclaimed;
+}
+
+void Ring::RecoverPendingPut() {
+  RingHeader& h = *header_;
+  const LoanTicket loan{
+      h.pending_put.slot_plus_one.load(std::memory_order_acquire) - 1,
+      h.pending_put.generation.load(std::memory_order_relaxed)};
+  // Marked, but the dead producer never made its record visible: nobody
+  // will consume it.
+  if (h.put_state.load(std::memory_order_relaxed) !=
+      h.pending_put.state.load(std::memory_order_relaxed)) {
+    (void)FreeLoan(loan, LoanWord(loan.generation, kPublished, 0));
+  }
+  h.pending_put.slot_plus_one.store(0, std::memory_order_release);
+}
+
+void Ring::RecoverPendingGet() {
+  RingHeader& h = *header_;
+  const LoanTicket loan{
+      h.pending_get.slot_plus_one.load(std::memory_order_acquire) - 1,
+      h.pending_get.generation.load(std::memory_order_relaxed)};
+  // Off the ring, never claimed: the dead consumer had taken it. Short of
+  // that, the record is still there for this consumer.
+  if (h.get_state.load(std::memory_order_relaxed) ==
+      h.pending_get.state.load(std::memory_order_relaxed)) {
+    (void)FreeLoan(loan, LoanWord(loan.generation, kPublished, 0));
+  }
+  h.pending_get.slot_plus_one.store(0, std::memory_order_release);
+}
+
+absl::StatusOr<LoanTicket> Ring::Lend(uint64_t size, bool block,
+                                      absl::Time deadline) {
+  RingHeader& h = *header_;
+  if (h.loan_slots == 0) {
+    return absl::FailedPreconditionError(
+        "queue: it lends no slots (create it with QueueOptions::loan_slots)");
+  }
+  if (size > h.loan_slot_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue: a loan of ", size, " bytes is over the ",
+                     h.loan_slot_bytes, " bytes of this queue's slots"));
+  }
+  const uint64_t self =
+      static_cast<uint64_t>(base_internal::CurrentProcessId());
+  LoanTicket ticket;
+  const auto take = [&] {
+    const uint32_t slots = h.loan_slots;
+    const uint32_t start = h.loan_hint.load(std::memory_order_relaxed) % slots;
+    for (uint32_t i = 0; i < slots; ++i) {
+      const uint32_t slot = start + i < slots ? start + i : start + i - slots;
+      std::atomic<uint64_t>& state = LoanState(slot);
+      uint64_t word = state.load(std::memory_order_relaxed);
+      if (WordPhase(word) != kFree) continue;
+      if (state.compare_exchange_strong(
+              word, LoanWord(WordGeneration(word), kLent, pid_t(self)),
+              std::memory_order_acquire)) {
+        h.loan_hint.store(slot + 1, std::memory_order_relaxed);
+        ticket = {slot, WordGeneration(word)};
+        return true;
+      }
+    }
+    return false;
+  };
+  if (take()) return ticket;
+  while (true) {
+    // None free: an owner may have died, or left an intent pending (a
+    // busy side lock is a live holder, who will see to its own).
+    int freed = ReclaimDeadLoans();
+    for (LockState* lock : {&h.put_lock, &h.get_lock}) {
+      Acquired side = lock->Acquire(false);
+      if (!side.held()) continue;
+      const uint32_t before = h.loan_signal.load(std::memory_order_relaxed);
+      if (lock == &h.put_lock) {
+        if (h.pending_put.slot_plus_one.load(std::memory_order_acquire) != 0)
+          RecoverPendingPut();
+      } else if (h.pending_get.slot_plus_one.load(std::memory_order_acquire) !=
+                 0) {
+        RecoverPendingGet();
+      }
+      freed += h.loan_signal.load(std::memory_order_relaxed) != before;
+      (void)lock->Release();
+    }
+    if (freed > 0 && take()) return ticket;
+    const absl::Time now = absl::Now();
+    if (!block || now >= deadline) {
+      return FullError(absl::StrCat(" (all ", h.loan_slots, " loan slots lent",
+                                    block ? "; timed out)" : ")"));
+    }
+    // A slice at a time, so that owners who die meanwhile are noticed.
+    if (WaitUntil(h.loan_signal, h.loan_waiters,
+                  std::min(deadline, now + kRecheck), &h.get_cpu, take)) {
+      return ticket;
+    }
+  }
 }
 
 absl::Status Ring::TaskDone() {

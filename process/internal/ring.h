@@ -24,6 +24,24 @@
 // publishing, fences, and wakes only when it sees a waiter. Sleeps last at
 // most kRecheck, which bounds the one wake-up that can be lost: that of a
 // peer killed between publishing and waking.
+//
+// Loan slots (zero-copy items). A ring created with loan slots has, after
+// the ring, one 64-byte state word per slot and then the slots themselves,
+// page-aligned. A slot goes Free -> Loaned(producer pid) -> Published ->
+// Held(consumer pid) -> Free, each step a compare-exchange on its state
+// word, which also carries a generation that every Free step advances; a
+// kLoaned record in the ring names the slot, its generation and the item's
+// size. Who frees a slot whose owner died:
+//   Loaned or Held by a process that has exited: any process that wants a
+//     slot and finds none free (the owner's pid names it).
+//   Published, not yet in the ring (a producer killed between marking it
+//     and storing put_state): the next producer in, which finds the dead
+//     one's intent in `pending_put` and put_state short of it.
+//   Published, already off the ring (a consumer killed between storing
+//     get_state and claiming it): the next consumer in, likewise from
+//     `pending_get`. As with any item, it is lost once Get has taken it.
+// A slot Published and still in the ring is never freed by anyone but its
+// consumer.
 
 #ifndef MULTIPROCESS_PROCESS_INTERNAL_RING_H_
 #define MULTIPROCESS_PROCESS_INTERNAL_RING_H_
@@ -52,12 +70,35 @@ inline constexpr int kQueueSpinRounds = 2000;
 inline constexpr uint32_t kRingMagic = 0x51706d52;  // "RmpQ"
 inline constexpr uint64_t kMinRingBytes = 4096;
 inline constexpr uint64_t kMaxRingBytes = uint64_t{1} << 30;
+inline constexpr uint32_t kMaxLoanSlots = 4096;
+inline constexpr uint64_t kMaxLoanSlotBytes = uint64_t{1} << 30;
+inline constexpr uint64_t kMaxLoanPoolBytes = uint64_t{16} << 30;
+inline constexpr uint64_t kLoanSlotAlignment = 4096;
+
+// A slot lent out: which, and in which generation (so that a stale ticket,
+// of a slot freed and lent again since, matches nothing).
+struct LoanTicket {
+  uint32_t slot = 0;
+  uint32_t generation = 0;
+};
+
+// What a producer or consumer was about to do with a slot, recorded under
+// its side's lock so that whoever takes the lock over from a dead holder
+// can finish or undo it: `slot_plus_one` (0: nothing pending), the slot's
+// generation, and the side's state the step would have stored.
+struct PendingLoan {
+  std::atomic<uint32_t> slot_plus_one;
+  std::atomic<uint32_t> generation;
+  std::atomic<uint64_t> state;
+};
 
 struct RingHeader {
   uint32_t magic;
   uint32_t maxsize;   // Items; 0 for no limit.
   uint64_t capacity;  // Ring bytes: a power of two.
   uint32_t joinable;
+  uint32_t loan_slots;       // 0: the queue lends none.
+  uint64_t loan_slot_bytes;  // The largest item a slot takes.
 
   alignas(64) LockState put_lock;
   std::atomic<uint64_t> put_state;   // count << 32 | tail
@@ -69,6 +110,7 @@ struct RingHeader {
   // The producers' last reading of get_state: room they know of without
   // pulling the consumers' cache line over on every message.
   std::atomic<uint64_t> put_seen_get_state;
+  PendingLoan pending_put;
 
   alignas(64) LockState get_lock;
   std::atomic<uint64_t> get_state;   // count << 32 | head
@@ -77,13 +119,23 @@ struct RingHeader {
   std::atomic<uint32_t> get_cpu;  // Likewise, of the last consumer.
   // The consumers' last reading of put_state, likewise.
   std::atomic<uint64_t> get_seen_put_state;
+  PendingLoan pending_get;
 
   alignas(64) std::atomic<uint32_t> done;  // TaskDone calls, modulo 2^32.
   std::atomic<uint32_t> join_waiters;
+
+  // Loan slots: producers waiting for a free one sleep on loan_signal.
+  alignas(64) std::atomic<uint32_t> loan_signal;
+  std::atomic<uint32_t> loan_waiters;
+  std::atomic<uint32_t> loan_hint;  // Where the next search starts.
 };
 static_assert(std::is_standard_layout_v<RingHeader>);
-inline constexpr size_t kRingOffset = 256;
+inline constexpr size_t kRingOffset = 320;
 static_assert(sizeof(RingHeader) <= kRingOffset);
+
+// Bytes a block needs past the ring for `slots` slots of `slot_bytes`
+// (state words, slots, and the slack that page-aligns them).
+uint64_t LoanPoolBytes(uint32_t slots, uint64_t slot_bytes);
 
 // What the queue reports when Get finds nothing / Put finds no room.
 absl::Status EmptyError(absl::string_view detail);
@@ -94,9 +146,11 @@ class Ring {
  public:
   Ring(RingHeader* header, std::byte* ring) : header_(header), ring_(ring) {}
 
-  // Initializes a zeroed block.
+  // Initializes a zeroed block (with LoanPoolBytes(loan_slots,
+  // loan_slot_bytes) after the ring).
   static void Initialize(RingHeader* header, uint32_t maxsize,
-                         uint64_t capacity, bool joinable);
+                         uint64_t capacity, bool joinable, uint32_t loan_slots,
+                         uint64_t loan_slot_bytes);
 
   // Put, Get and TaskDone take a side's LockState with Acquire, which
   // returns an mp::Acquired that clang's thread-safety analysis cannot read
@@ -110,13 +164,43 @@ class Ring {
   absl::Status Put(absl::string_view message, bool block,
                    absl::Time deadline) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
+  // A message as Get hands it over: `bytes`, valid during the call; and
+  // for a loaned item, the slot they are in, which Get has claimed for this
+  // process and `consume` must see released (ReleaseLoan).
+  struct Message {
+    absl::string_view bytes;
+    bool loaned = false;
+    LoanTicket loan;
+  };
+
   // Removes the oldest message and hands it to `consume` (which must not
-  // keep the view). Errors: `DeadlineExceeded` (Empty) when none came by
-  // `deadline`; `DataLoss` when a spilled message's segment is gone; what
-  // `consume` returns.
+  // keep the view). An ordinary message is handed over before it leaves the
+  // ring, so that a consumer killed in `consume` leaves it to the next one;
+  // a loaned one after (its slot is claimed instead). Errors:
+  // `DeadlineExceeded` (Empty) when none came by `deadline`; `DataLoss`
+  // when a spilled message's segment is gone, or a loaned one's slot is not
+  // as its record says; what `consume` returns.
   absl::Status Get(bool block, absl::Time deadline,
-                   absl::FunctionRef<absl::Status(absl::string_view)> consume)
+                   absl::FunctionRef<absl::Status(const Message&)> consume)
       ABSL_NO_THREAD_SAFETY_ANALYSIS;
+
+  // Loan slots. Lends a free slot for an item of `size` bytes, waiting for
+  // one up to `deadline` when `block`. Errors: `FailedPrecondition` when
+  // the ring has no slots; `InvalidArgument` when `size` is over a slot;
+  // `ResourceExhausted` (Full) when none came free in time.
+  absl::StatusOr<LoanTicket> Lend(uint64_t size, bool block,
+                                  absl::Time deadline)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // The first byte of `slot`.
+  std::byte* LoanData(uint32_t slot) const;
+  // Appends a record of the loaned slot's first `size` bytes, which
+  // hands the slot to the ring. Errors: as Put; `FailedPrecondition` when
+  // the ticket is not a loan of this process's.
+  absl::Status PutLoaned(LoanTicket loan, uint64_t size, bool block,
+                         absl::Time deadline) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // Gives back a slot this process was lent and did not publish, or one
+  // Get handed it. A ticket not (or no longer) this process's is ignored.
+  void ReleaseLoan(LoanTicket loan);
 
   uint32_t Size() const;
   uint32_t maxsize() const { return header_->maxsize; }
@@ -126,10 +210,24 @@ class Ring {
   bool Join(absl::Time deadline);
 
  private:
+  // Appends a record of `kind` holding `payload`; for kLoaned, hands the
+  // `loan` slot to the ring as it does.
+  absl::Status Append(uint32_t kind, absl::string_view payload, bool block,
+                      absl::Time deadline,
+                      const LoanTicket* loan) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   void Write(uint64_t position, const void* data, size_t size);
   void Read(uint64_t position, void* data, size_t size) const;
   // The bytes at `position` if they do not wrap; empty otherwise.
   absl::string_view Contiguous(uint64_t position, size_t size) const;
+  std::atomic<uint64_t>& LoanState(uint32_t slot) const;
+  // Frees `loan` if its state is still `from`; wakes waiting lenders.
+  bool FreeLoan(LoanTicket loan, uint64_t from);
+  // Frees the slots whose owner has exited; returns how many.
+  int ReclaimDeadLoans();
+  // Finishes or undoes what the dead holder of a side's lock left pending
+  // (see "Loan slots" above); with that lock held.
+  void RecoverPendingPut();
+  void RecoverPendingGet();
 
   RingHeader* header_;
   std::byte* ring_;

@@ -174,9 +174,9 @@ BENCHMARK(BM_BoostMessageQueue1MiB)->Apply(bench::Placements)->UseRealTime();
 template <bool kWriteAll>
 void QueueLoan1MiB(benchmark::State& state) {
   bench::Pin pin(bench::kOwnCpu);
-  Queue q = *Queue::Create(
-      0, {.ring_bytes = 4096, .loan_slots = kLargeSlots,
-          .loan_slot_bytes = kLarge});
+  Queue q = *Queue::Create(0, {.ring_bytes = 4096,
+                               .loan_slots = kLargeSlots,
+                               .loan_slot_bytes = kLarge});
   const int64_t count = state.max_iterations;
   const pid_t pid = ForkProducer(state, [&] {
     for (int64_t i = 0; i < count; ++i) {

@@ -95,43 +95,6 @@ absl::Status StructFieldError(absl::string_view type, absl::string_view what,
 
 namespace {
 
-absl::Status ReadAttribute(absl::string_view bytes, absl::string_view* name,
-                           absl::string_view* value) {
-  bool has_name = false;
-  bool has_value = false;
-  absl::Status read = ForEachPairField(
-      bytes, "attribute", [&](uint32_t field, absl::string_view part) {
-        *(field == 1 ? name : value) = part;
-        (field == 1 ? has_name : has_value) = true;
-        return absl::OkStatus();
-      });
-  if (!read.ok()) return read;
-  if (!has_name || !has_value) {
-    return absl::InvalidArgumentError(
-        "serialize: attribute without a name or a value");
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status ForEachAttribute(
-    absl::string_view message,
-    absl::FunctionRef<absl::Status(absl::string_view)> type_name,
-    absl::FunctionRef<absl::Status(absl::string_view, absl::string_view)>
-        attribute) {
-  return ForEachPairField(
-      message, "namespace", [&](uint32_t field, absl::string_view bytes) {
-        if (field == 1) return type_name(bytes);
-        absl::string_view name;
-        absl::string_view value;
-        absl::Status read = ReadAttribute(bytes, &name, &value);
-        return read.ok() ? attribute(name, value) : read;
-      });
-}
-
-namespace {
-
 constexpr absl::string_view kTypeUrlPrefix = "type.googleapis.com/";
 
 // Duration and Timestamp share a layout: seconds, nanos, infinite.

@@ -409,14 +409,44 @@ struct HasFields<
 
 absl::Status StructFieldError(absl::string_view type, absl::string_view what,
                               absl::string_view field);
+// Reads an Attribute message: its name, and its value's nested Value.
+inline absl::Status ReadAttribute(absl::string_view bytes,
+                                  absl::string_view* name,
+                                  absl::string_view* value) {
+  bool has_name = false;
+  bool has_value = false;
+  absl::Status read = ForEachPairField(
+      bytes, "attribute", [&](uint32_t field, absl::string_view part) {
+        *(field == 1 ? name : value) = part;
+        (field == 1 ? has_name : has_value) = true;
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
+  if (!has_name || !has_value) {
+    return absl::InvalidArgumentError(
+        "serialize: attribute without a name or a value");
+  }
+  return absl::OkStatus();
+}
+
 // Walks a Namespace message: `type_name(name)` for its type name and
 // `attribute(name, value)` for each attribute in order, `value` being the
-// attribute's nested Value message.
-absl::Status ForEachAttribute(
-    absl::string_view message,
-    absl::FunctionRef<absl::Status(absl::string_view)> type_name,
-    absl::FunctionRef<absl::Status(absl::string_view, absl::string_view)>
-        attribute);
+// attribute's nested Value message. A template, so that a struct's decoder
+// inlines its per-attribute matching: it runs for every field of every
+// struct decoded.
+template <typename TypeName, typename Attribute>
+absl::Status ForEachAttribute(absl::string_view message, TypeName&& type_name,
+                              Attribute&& attribute) {
+  return ForEachPairField(
+      message, "namespace",
+      [&](uint32_t field, absl::string_view bytes) -> absl::Status {
+        if (field == 1) return type_name(bytes);
+        absl::string_view name;
+        absl::string_view value;
+        absl::Status read = ReadAttribute(bytes, &name, &value);
+        return read.ok() ? attribute(name, value) : read;
+      });
+}
 
 }  // namespace serialize_internal
 

@@ -1,7 +1,8 @@
 // Fuzzes //serialize's decoder, which reads bytes from other processes (and,
 // through the manager, from any authenticated peer): whatever the bytes,
 // Loads returns a value or an error status, never crashes, and a value it
-// returns encodes and decodes back to itself.
+// returns encodes and decodes back to itself. The value parser's inline
+// fast path is checked against the full one on every input.
 
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +24,23 @@ int Twice(int x) { return 2 * x; }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  // The inline fast path of the value parser must agree with the full one
+  // on every input: the same verdict and, when both accept, the same view.
+  {
+    mp::serialize_internal::ValueView fast;
+    mp::serialize_internal::ValueView full;
+    const absl::Status fast_status =
+        mp::serialize_internal::ParseValueInline(bytes, &fast);
+    const absl::Status full_status =
+        mp::serialize_internal::ParseValue(bytes, &full);
+    if (fast_status.code() != full_status.code()) __builtin_trap();
+    if (fast_status.ok() &&
+        (fast.kind != full.kind || fast.scalar != full.scalar ||
+         fast.bytes.data() != full.bytes.data() ||
+         fast.bytes.size() != full.bytes.size())) {
+      __builtin_trap();
+    }
+  }
   absl::StatusOr<mp::Object> object = mp::Loads<mp::Object>(bytes);
   if (object.ok()) {
     (void)object->DebugString();

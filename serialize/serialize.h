@@ -34,6 +34,7 @@
 #ifndef MULTIPROCESS_SERIALIZE_SERIALIZE_H_
 #define MULTIPROCESS_SERIALIZE_SERIALIZE_H_
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -49,16 +50,19 @@ namespace mp {
 // be referenced, a protobuf message missing required fields).
 template <typename T>
 [[nodiscard]] absl::StatusOr<std::string> Dumps(const T& value) {
+  // The size of this thread's last value of the type: the output starts
+  // with that much room, so that a stream of like values (a queue's items)
+  // is not regrown and copied again for each one.
+  static thread_local size_t last_size = 0;
   std::string out;
+  out.reserve(last_size);
   serialize_internal::Writer writer(out);
   Codec<T>::Encode(value, writer);
   if (!writer.status().ok()) return writer.status();
+  last_size = std::min(out.size(), serialize_internal::kMaxSizeGuess);
   return out;
 }
 
-// Decodes bytes made by `Dumps` (or any serialized mp.serialize.Value) as a
-// `T`. Errors: `InvalidArgument` for malformed bytes or a value that is not a
-// `T`; `OutOfRange` for a number that does not fit.
 // The bytes of `Dumps(std::make_tuple(elements...))`, without copying the
 // elements (some, such as mp::SharedMemory, cannot be copied).
 template <typename... Ts>
@@ -72,10 +76,13 @@ template <typename... Ts>
   return out;
 }
 
+// Decodes bytes made by `Dumps` (or any serialized mp.serialize.Value) as a
+// `T`. Errors: `InvalidArgument` for malformed bytes or a value that is not a
+// `T`; `OutOfRange` for a number that does not fit.
 template <typename T>
 [[nodiscard]] absl::StatusOr<T> Loads(absl::string_view bytes) {
   serialize_internal::ValueView view;
-  if (absl::Status parsed = serialize_internal::ParseValue(bytes, &view);
+  if (absl::Status parsed = serialize_internal::ParseValueInline(bytes, &view);
       !parsed.ok()) {
     return parsed;
   }

@@ -70,7 +70,7 @@ template <typename T>
 absl::Status DecodeNested(absl::string_view bytes, int depth, T* out) {
   if (depth + 1 > kMaxDepth) return DepthError();
   ValueView view;
-  if (absl::Status parsed = ParseValue(bytes, &view); !parsed.ok()) {
+  if (absl::Status parsed = ParseValueInline(bytes, &view); !parsed.ok()) {
     return parsed;
   }
   return Codec<T>::Decode(view, depth + 1, out);
@@ -169,21 +169,22 @@ void EncodeSequence(const Sequence& sequence, Writer& writer) {
     // copying) the output as it fills.
     size_t bytes = 0;
     for (const Element& element : sequence) {
-      const uint64_t value = ZigZag(static_cast<int64_t>(element));
-      bytes += 1 + (63 - std::countl_zero(value | 1)) / 7;
+      bytes += Writer::VarintSize(ZigZag(static_cast<int64_t>(element)));
     }
-    writer.Reserve(bytes);
+    char* p = writer.Extend(bytes);
     for (const Element& element : sequence) {
-      writer.Varint(ZigZag(static_cast<int64_t>(element)));
+      p = Writer::PutVarint(p, ZigZag(static_cast<int64_t>(element)));
     }
     writer.EndMessage(inner);
     writer.EndMessage(outer);
   } else if constexpr (std::is_floating_point_v<Element>) {
     const size_t outer = writer.BeginMessage(kDoubleArrayField);
     const size_t inner = writer.BeginMessage(1);
-    writer.Reserve(std::size(sequence) * 8);
+    char* p = writer.Extend(std::size(sequence) * 8);
     for (const Element& element : sequence) {
-      writer.Fixed64(absl::bit_cast<uint64_t>(static_cast<double>(element)));
+      const double value = static_cast<double>(element);
+      std::memcpy(p, &value, 8);  // Little-endian hosts only, as Fixed64.
+      p += 8;
     }
     writer.EndMessage(inner);
     writer.EndMessage(outer);
@@ -194,6 +195,30 @@ void EncodeSequence(const Sequence& sequence, Writer& writer) {
     }
     writer.EndMessage(at);
   }
+}
+
+// How many numbers a packed array holds (0 for any other kind, and for a
+// malformed one, which decoding then refuses): one pass over bytes that
+// are in cache anyway, so that a vector is allocated once.
+inline size_t PackedCount(const ValueView& view) {
+  if (view.kind != kIntArrayField && view.kind != kDoubleArrayField) return 0;
+  size_t count = 0;
+  (void)ForEachItem(view.bytes, [&](absl::string_view packed) {
+    if (view.kind == kDoubleArrayField) {
+      count += packed.size() / 8;
+    } else {
+      // Each number ends in the one byte of it whose top bit is clear.
+      size_t i = 0;
+      for (; i + 8 <= packed.size(); i += 8) {
+        uint64_t word;
+        std::memcpy(&word, packed.data() + i, 8);
+        count += std::popcount(~word & 0x8080808080808080u);
+      }
+      for (; i < packed.size(); ++i) count += (packed[i] & 0x80) == 0;
+    }
+    return absl::OkStatus();
+  });
+  return count;
 }
 
 // Calls `add(Element&&)` for each element of a list, tuple, set or packed
@@ -216,12 +241,16 @@ absl::Status DecodeElements(const ValueView& view, int depth, Add&& add) {
   // single int or float value, so the codec decides what it accepts.
   if (view.kind == kIntArrayField) {
     return ForEachItem(view.bytes, [&](absl::string_view packed) {
-      Reader reader(packed);
-      while (!reader.done()) {
+      const char* p = packed.data();
+      const char* const end = p + packed.size();
+      while (p != end) {
         uint64_t raw;
-        if (absl::Status read = reader.ReadVarint(&raw); !read.ok()) {
-          return read;
+        const char* next = Reader::ParseVarint(p, end, &raw);
+        if (ABSL_PREDICT_FALSE(next == nullptr)) {
+          Reader reader(absl::string_view(p, end - p));
+          return reader.ReadVarint(&raw);  // Its error.
         }
+        p = next;
         Element element = DecodeTarget<Element>::Make();
         const ValueView item{kIntField, raw, {}};
         if (absl::Status decoded =
@@ -265,6 +294,9 @@ struct SequenceCodec {
   }
   static absl::Status Decode(const ValueView& view, int depth, Container* out) {
     Container result;
+    if constexpr (requires { result.reserve(size_t{1}); }) {
+      result.reserve(PackedCount(view));
+    }
     absl::Status decoded = DecodeElements<typename Container::value_type>(
         view, depth, [&](typename Container::value_type&& element) {
           result.push_back(std::move(element));
@@ -369,7 +401,10 @@ struct MapCodec {
     Container result;
     absl::Status decoded = DecodeMapEntries<Key, Mapped>(
         view, depth, [&](Key&& key, Mapped&& mapped) {
-          result.insert_or_assign(std::move(key), std::move(mapped));
+          // Dumps writes an ordered map in order: its end is the place to
+          // look first (an unordered map ignores the hint).
+          result.insert_or_assign(result.end(), std::move(key),
+                                  std::move(mapped));
         });
     if (!decoded.ok()) return decoded;
     *out = std::move(result);

@@ -13,6 +13,7 @@
 #ifndef MULTIPROCESS_SERIALIZE_INTERNAL_WIRE_H_
 #define MULTIPROCESS_SERIALIZE_INTERNAL_WIRE_H_
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -80,17 +81,39 @@ class Writer {
   // not regrow (and copy) the output again and again.
   void Reserve(size_t bytes) { out_.reserve(out_.size() + bytes); }
 
-  void Varint(uint64_t value) {
-    char buffer[10];
-    size_t n = 0;
+  // Writes `value` as a varint at `p`, which has room for 10 bytes;
+  // returns the end.
+  static char* PutVarint(char* p, uint64_t value) {
     while (value >= 0x80) {
-      buffer[n++] = static_cast<char>(value | 0x80);
+      *p++ = static_cast<char>(value | 0x80);
       value >>= 7;
     }
-    buffer[n++] = static_cast<char>(value);
-    out_.append(buffer, n);
+    *p++ = static_cast<char>(value);
+    return p;
+  }
+  // The bytes PutVarint writes for `value`.
+  static size_t VarintSize(uint64_t value) {
+    return 1 + static_cast<size_t>(63 - std::countl_zero(value | 1)) / 7;
+  }
+
+  void Varint(uint64_t value) {
+    // Tags, lengths and small numbers: most varints are one byte.
+    if (value < 0x80) {
+      out_.push_back(static_cast<char>(value));
+      return;
+    }
+    char buffer[10];
+    out_.append(buffer, PutVarint(buffer, value) - buffer);
   }
   void Tag(uint32_t field, WireType type) { Varint((field << 3) | type); }
+
+  // Makes `bytes` more at the end of the output and returns where they
+  // start, for a run of writes that knows its size (a packed array).
+  char* Extend(size_t bytes) {
+    const size_t at = out_.size();
+    out_.resize(at + bytes);
+    return out_.data() + at;
+  }
   void Fixed64(uint64_t value) {
     char buffer[8];
     std::memcpy(buffer, &value,
@@ -109,7 +132,16 @@ class Writer {
 
   // Starts a nested message in `field`; returns what EndMessage needs.
   size_t BeginMessage(uint32_t field) {
-    Tag(field, kLengthDelimited);
+    const uint32_t tag = (field << 3) | kLengthDelimited;
+    if (tag < 0x80) {
+      // One growth for the tag and the length's placeholder: this runs for
+      // every nested value.
+      const size_t at = out_.size() + 1;
+      out_.resize(at + 5);
+      out_[at - 1] = static_cast<char>(tag);
+      return at;
+    }
+    Varint(tag);
     const size_t at = out_.size();
     out_.append(5, '\0');
     return at;
@@ -146,18 +178,34 @@ class Reader {
   bool done() const { return position_ == end_; }
   size_t remaining() const { return static_cast<size_t>(end_ - position_); }
 
-  absl::Status ReadVarint(uint64_t* value) {
+  // Reads a varint from [p, end) into `*value`; returns where it ends, or
+  // null when it is truncated or longer than 10 bytes. For loops over
+  // packed numbers, which ReadVarint would slow with a status apiece.
+  static const char* ParseVarint(const char* p, const char* end,
+                                 uint64_t* value) {
     uint64_t result = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-      if (ABSL_PREDICT_FALSE(position_ == end_)) return Truncated("varint");
-      const uint8_t byte = static_cast<uint8_t>(*position_++);
+      if (ABSL_PREDICT_FALSE(p == end)) return nullptr;
+      const uint8_t byte = static_cast<uint8_t>(*p++);
       result |= static_cast<uint64_t>(byte & 0x7f) << shift;
       if ((byte & 0x80) == 0) {
         *value = result;
-        return absl::OkStatus();
+        return p;
       }
     }
-    return absl::InvalidArgumentError("serialize: varint longer than 10 bytes");
+    return nullptr;
+  }
+
+  absl::Status ReadVarint(uint64_t* value) {
+    const char* next = ParseVarint(position_, end_, value);
+    if (ABSL_PREDICT_FALSE(next == nullptr)) {
+      return end_ - position_ >= 10
+                 ? absl::InvalidArgumentError(
+                       "serialize: varint longer than 10 bytes")
+                 : Truncated("varint");
+    }
+    position_ = next;
+    return absl::OkStatus();
   }
 
   absl::Status ReadTag(uint32_t* field, WireType* type) {

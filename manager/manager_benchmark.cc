@@ -29,6 +29,8 @@
 //   BM_DictSet4Clients         4 processes, each its own connection, each
 //                              setting its own key (not pinned)
 //   BM_DictSetBatched4Clients  the same, each sending 10 batches of 1000
+//   BM_DictIncrementClients    1 to 64 processes incrementing one key, the
+//                              total checked (per call)
 //   BM_RawFutexPingPong        two processes handing a word back and forth
 //                              through FUTEX_WAIT / FUTEX_WAKE: the floor of
 //                              any cross-process call that sleeps
@@ -56,6 +58,7 @@
 #include "manager/internal/wire/call_area.h"
 #include "manager/internal/wire/transport.h"
 #include "manager/manager.h"
+#include "sync/barrier.h"
 
 namespace mp {
 namespace {
@@ -443,6 +446,59 @@ void BM_DictSetBatched4Clients(benchmark::State& state) {
 }
 BENCHMARK(BM_DictSetBatched4Clients)
     ->Apply(ClientPaths)
+    ->Unit(benchmark::kMillisecond);
+
+// N client processes (the first argument: 1 to 64), each with its own
+// connection, all incrementing one key: Redis's INCR from N clients. Each
+// round shares 16384 increments out among the clients, forked and
+// connected before the clock starts (a barrier releases them together) and
+// joined when it stops; the total is checked to be exact after every
+// round. Not placed: the scheduler's choice is the figure.
+void BM_DictIncrementClients(benchmark::State& state) {
+  const bool call_area = state.range(1) != 0;
+  const int clients = static_cast<int>(state.range(0));
+  const int64_t calls = 16384 / clients;
+  absl::StatusOr<DictProxy> d = TheManager(call_area).Dict();
+  if (!d.ok()) return state.SkipWithError("no dict");
+  for (auto _ : state) {
+    if (!d->SetItem("key", int64_t{0}).ok()) {
+      return state.SkipWithError("reset failed");
+    }
+    Barrier start(clients + 1, nullptr, absl::Minutes(5));
+    std::vector<pid_t> children;
+    for (int client = 0; client < clients; ++client) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        // Connected (by a first call) before the start.
+        if (!d->Get<int64_t>("key").ok() || !start.Wait().ok()) _exit(1);
+        for (int64_t i = 0; i < calls; ++i) {
+          if (!d->Increment("key").ok()) _exit(2);
+        }
+        _exit(0);
+      }
+      children.push_back(pid);
+    }
+    const bool started = start.Wait().ok();
+    const absl::Time begin = absl::Now();
+    bool ok = started;
+    for (const pid_t child : children) {
+      int status = 0;
+      waitpid(child, &status, 0);
+      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    state.SetIterationTime(absl::ToDoubleSeconds(absl::Now() - begin));
+    if (!ok) return state.SkipWithError("a client failed");
+    absl::StatusOr<int64_t> total = d->Get<int64_t>("key");
+    if (!total.ok() || *total != clients * calls) {
+      return state.SkipWithError("the total is not exact");
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * clients * calls);
+}
+BENCHMARK(BM_DictIncrementClients)
+    ->ArgNames({"clients", "shm"})
+    ->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}, {0, 1}})
+    ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
 void BM_RawFutexPingPong(benchmark::State& state) {

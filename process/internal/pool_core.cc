@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/futex.h"
 
 namespace mp::process_internal {
 namespace {
@@ -188,7 +189,35 @@ absl::Status JobState::first_error() const {
   return first_error_;
 }
 
+// Before it sleeps, a waiter yields a few times: the thread that delivers
+// (the pool's result thread) often shares its CPU, and a yield lets it run
+// and deliver without a futex round trip. The waiter counts as waiting
+// meanwhile, so that the deliverer yields back.
+template <typename Ready>
+bool JobState::YieldFirst(bool for_completion, Ready ready) const {
+  {
+    base_internal::MutexLock lock(mutex_);
+    if (ready()) return true;
+    ++(for_completion ? complete_waiters_ : chunk_waiters_);
+  }
+  const bool arrived = base_internal::YieldUntil([&] {
+    base_internal::MutexLock lock(mutex_);
+    return ready();
+  });
+  base_internal::MutexLock lock(mutex_);
+  --(for_completion ? complete_waiters_ : chunk_waiters_);
+  return arrived;
+}
+
 bool JobState::WaitComplete(absl::Duration timeout) const {
+  // A caller that polls (a zero timeout) is answered at once.
+  if (timeout > absl::ZeroDuration() &&
+      YieldFirst(/*for_completion=*/true,
+                 [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+                   return complete_;
+                 })) {
+    return true;
+  }
   base_internal::MutexLock lock(mutex_);
   ++complete_waiters_;
   const bool completed = changed_.WaitFor(
@@ -201,11 +230,14 @@ bool JobState::WaitComplete(absl::Duration timeout) const {
 const JobState::Outcome* JobState::WaitChunk(size_t position,
                                              bool in_arrival_order,
                                              absl::Duration timeout) const {
-  base_internal::MutexLock lock(mutex_);
   const auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     return in_arrival_order ? arrival_.size() > position
                             : outcomes_[position].has_value();
   };
+  if (timeout > absl::ZeroDuration()) {
+    (void)YieldFirst(/*for_completion=*/false, ready);
+  }
+  base_internal::MutexLock lock(mutex_);
   ++chunk_waiters_;
   const bool arrived = changed_.WaitFor(mutex_, timeout, ready);
   --chunk_waiters_;

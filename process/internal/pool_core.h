@@ -104,6 +104,13 @@ class JobState {
   // Completes a job that has no chunks with `status`.
   void CompleteWithoutChunks(const absl::Status& status);
 
+  // Yields while `ready()` (called with mutex_ held) is false, a few times,
+  // counted meanwhile among the completion or the chunk waiters; returns
+  // whether it became true.
+  template <typename Ready>
+  bool YieldFirst(bool for_completion, Ready ready) const
+      ABSL_LOCKS_EXCLUDED(mutex_);
+
   mutable base_internal::Mutex mutex_;
   mutable base_internal::CondVar changed_;
   const std::vector<size_t> chunk_items_;

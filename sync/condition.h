@@ -118,19 +118,35 @@ class ConditionState {
   Waited Sleep(absl::Time deadline, absl::FunctionRef<void()> release,
                absl::FunctionRef<Acquired()> reacquire);
   absl::Status Wake(bool holds_lock, int count);
+  // Records that the calling thread waits or notifies here, on its CPU.
+  void Touch();
+  // The CPU where the other side of a wait last ran, as far as the
+  // record says (kUnknownCpu when it names no other thread).
+  uint32_t PeerCpu() const;
 
   std::atomic<uint32_t> sequence_{0};
   std::atomic<uint32_t> waiters_{0};
   // Waiters that are, or are about to be, asleep on `sequence_` (the rest
   // spin or yield and need no wake-up).
   std::atomic<uint32_t> sleepers_{0};
-  // Where the last Notify ran, so that a waiter sharing that CPU does not
-  // spin.
-  std::atomic<uint32_t> notifier_cpu_{base_internal::kUnknownCpu};
+  // The last two threads to wait or notify here, each as its thread id <<
+  // 32 | the CPU it ran on (0: none): so that a waiter whose peer last ran
+  // on its own CPU does not spin. Two, because the last one is often the
+  // waiter itself, notifying just before it waits (a ping-pong).
+  std::atomic<uint64_t> recent_{0};
+  std::atomic<uint64_t> previous_{0};
 };
 
 static_assert(std::is_standard_layout_v<ConditionState>);
-static_assert(sizeof(ConditionState) == 16);
+static_assert(sizeof(ConditionState) == 32);
+
+namespace sync_internal {
+// Pauses a waiter spins for a notification before it sleeps: about 20 us,
+// as a Queue's waiter. Longer than a lock's spin (a holder's section is
+// short), since the notifier must first take the lock back, see the change
+// and notify, and a sleep and wake-up cost tens of microseconds.
+inline constexpr int kConditionSpinRounds = 2000;
+}  // namespace sync_internal
 
 namespace sync_internal {
 // The name a Condition is reported by, and its block's kind.

@@ -1,13 +1,17 @@
 // Two-process hand-off round trips: one process signals, the other answers,
 // through Event, through Condition, beside a raw futex ping-pong (the least
 // a sleeping hand-off can cost), the same ping-pong with Event's spin
-// before each sleep (the same waiting as Event) and a pipe (what Python's
-// Event costs at best), in one binary so that the figures to quote are
-// ratios. The two processes run pinned to different CPUs (bench/partner.h).
+// before each sleep (the same waiting as Event), the same with Condition's
+// longer spin, a process-shared pthread condition variable and a pipe (what
+// Python's Event costs at best), in one binary so that the figures to quote
+// are ratios. The two processes run pinned to different CPUs
+// (bench/partner.h); the Condition figures also pinned to one.
 //
 //   ./bazelw run -c opt //sync:event_benchmark --
 //       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
 
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -38,6 +42,13 @@ void BM_RawFutexSpinPingPong(benchmark::State& state) {
   bench::SpinThenSleepPingPong(state, sync_internal::kSpinRounds);
 }
 BENCHMARK(BM_RawFutexSpinPingPong)->UseRealTime();
+
+// Baseline with Condition's waiting: each side spins
+// sync_internal::kConditionSpinRounds pauses for its turn before it sleeps.
+void BM_RawFutexConditionSpinPingPong(benchmark::State& state) {
+  bench::SpinThenSleepPingPong(state, sync_internal::kConditionSpinRounds);
+}
+BENCHMARK(BM_RawFutexConditionSpinPingPong)->UseRealTime();
 
 void BM_PipePingPong(benchmark::State& state) {
   int ping[2];
@@ -88,6 +99,9 @@ void BM_EventPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_EventPingPong)->UseRealTime();
 
+// The same ping-pong through a Condition (on a Lock) and through a
+// process-shared pthread mutex and condition variable, the work a C++
+// program does without us; each in both placements (bench/partner.h).
 void BM_ConditionPingPong(benchmark::State& state) {
   Condition condition{Lock()};
   auto* turn = bench::MapShared<uint32_t>();  // Guarded by the condition.
@@ -104,7 +118,7 @@ void BM_ConditionPingPong(benchmark::State& state) {
           }
         }
       },
-      bench::PeerCpu(bench::Placement::kTwoCpus));
+      bench::PeerCpu(bench::PlacementArg(state.range(0))));
   for (auto _ : state) {
     LockGuard guard(condition);
     *turn = 1;
@@ -117,7 +131,63 @@ void BM_ConditionPingPong(benchmark::State& state) {
   });
   bench::UnmapShared(turn);
 }
-BENCHMARK(BM_ConditionPingPong)->UseRealTime();
+BENCHMARK(BM_ConditionPingPong)->Apply(bench::Placements)->UseRealTime();
+
+struct PthreadCondition {
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  uint32_t turn;
+};
+
+void BM_PthreadConditionPingPong(benchmark::State& state) {
+  auto* shared = bench::MapShared<PthreadCondition>();
+  pthread_mutexattr_t mutex_attributes;
+  pthread_mutexattr_init(&mutex_attributes);
+  pthread_mutexattr_setpshared(&mutex_attributes, PTHREAD_PROCESS_SHARED);
+  pthread_mutex_init(&shared->mutex, &mutex_attributes);
+  pthread_condattr_t cond_attributes;
+  pthread_condattr_init(&cond_attributes);
+  pthread_condattr_setpshared(&cond_attributes, PTHREAD_PROCESS_SHARED);
+  pthread_cond_init(&shared->cond, &cond_attributes);
+  bench::Pin pin(bench::kOwnCpu);
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        pthread_mutex_lock(&shared->mutex);
+        while (!stop.load()) {
+          if (shared->turn == 1) {
+            shared->turn = 0;
+            pthread_cond_signal(&shared->cond);
+          } else {
+            timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100'000'000;
+            if (until.tv_nsec >= 1'000'000'000) {
+              until.tv_nsec -= 1'000'000'000;
+              ++until.tv_sec;
+            }
+            pthread_cond_timedwait(&shared->cond, &shared->mutex, &until);
+          }
+        }
+        pthread_mutex_unlock(&shared->mutex);
+      },
+      bench::PeerCpu(bench::PlacementArg(state.range(0))));
+  for (auto _ : state) {
+    pthread_mutex_lock(&shared->mutex);
+    shared->turn = 1;
+    pthread_cond_signal(&shared->cond);
+    while (shared->turn == 1) pthread_cond_wait(&shared->cond, &shared->mutex);
+    pthread_mutex_unlock(&shared->mutex);
+  }
+  partner.Stop([&] {
+    pthread_mutex_lock(&shared->mutex);
+    pthread_cond_broadcast(&shared->cond);
+    pthread_mutex_unlock(&shared->mutex);
+  });
+  pthread_cond_destroy(&shared->cond);
+  pthread_mutex_destroy(&shared->mutex);
+  bench::UnmapShared(shared);
+}
+BENCHMARK(BM_PthreadConditionPingPong)->Apply(bench::Placements)->UseRealTime();
 
 }  // namespace
 }  // namespace mp

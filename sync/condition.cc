@@ -41,7 +41,7 @@ Waited ConditionState::Sleep(absl::Time deadline,
   Touch();
   if (base_internal::SpinningCanHelp(peer_cpu)) {
     for (int round = 0;
-         round < sync_internal::kConditionSpinRounds && !notified(); ++round) {
+         round < sync_internal::kHandOffSpinRounds && !notified(); ++round) {
       base_internal::SpinPause();
     }
   } else {

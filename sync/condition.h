@@ -141,14 +141,6 @@ static_assert(std::is_standard_layout_v<ConditionState>);
 static_assert(sizeof(ConditionState) == 32);
 
 namespace sync_internal {
-// Pauses a waiter spins for a notification before it sleeps: about 20 us,
-// as a Queue's waiter. Longer than a lock's spin (a holder's section is
-// short), since the notifier must first take the lock back, see the change
-// and notify, and a sleep and wake-up cost tens of microseconds.
-inline constexpr int kConditionSpinRounds = 2000;
-}  // namespace sync_internal
-
-namespace sync_internal {
 // The name a Condition is reported by, and its block's kind.
 inline constexpr char kConditionKind[] = "Condition";
 inline constexpr shm_internal::SharedKind kConditionObject{5, kConditionKind};

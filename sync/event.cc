@@ -28,7 +28,7 @@ bool EventState::Wait(absl::Duration timeout) {
 }
 
 bool EventState::WaitUntil(absl::Time deadline) {
-  for (int round = 0; round < sync_internal::kSpinRounds; ++round) {
+  for (int round = 0; round < sync_internal::kHandOffSpinRounds; ++round) {
     if (IsSet()) return true;
     base_internal::SpinPause();
   }

@@ -1,8 +1,8 @@
 // Two-process hand-off round trips: one process signals, the other answers,
 // through Event, through Condition, beside a raw futex ping-pong (the least
 // a sleeping hand-off can cost), the same ping-pong with Event's spin
-// before each sleep (the same waiting as Event), the same with Condition's
-// longer spin, a process-shared pthread condition variable and a pipe (what
+// before each sleep (the same waiting as Event and Condition), a
+// process-shared pthread condition variable and a pipe (what
 // Python's Event costs at best), in one binary so that the figures to quote
 // are ratios. The two processes run pinned to different CPUs
 // (bench/partner.h); the Condition figures also pinned to one.
@@ -36,19 +36,12 @@ void BM_RawFutexPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_RawFutexPingPong)->UseRealTime();
 
-// Baseline with Event's waiting: each side spins sync_internal::kSpinRounds
-// pauses for its turn before it sleeps.
+// Baseline with Event's and Condition's waiting: each side spins
+// sync_internal::kHandOffSpinRounds pauses for its turn before it sleeps.
 void BM_RawFutexSpinPingPong(benchmark::State& state) {
-  bench::SpinThenSleepPingPong(state, sync_internal::kSpinRounds);
+  bench::SpinThenSleepPingPong(state, sync_internal::kHandOffSpinRounds);
 }
 BENCHMARK(BM_RawFutexSpinPingPong)->UseRealTime();
-
-// Baseline with Condition's waiting: each side spins
-// sync_internal::kConditionSpinRounds pauses for its turn before it sleeps.
-void BM_RawFutexConditionSpinPingPong(benchmark::State& state) {
-  bench::SpinThenSleepPingPong(state, sync_internal::kConditionSpinRounds);
-}
-BENCHMARK(BM_RawFutexConditionSpinPingPong)->UseRealTime();
 
 void BM_PipePingPong(benchmark::State& state) {
   int ping[2];

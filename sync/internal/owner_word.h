@@ -61,6 +61,14 @@ inline constexpr absl::Duration kFirstOwnerCheck = absl::Microseconds(100);
 // costs the waiter only a little extra spin.
 inline constexpr int kSpinRounds = 200;
 
+// Pauses a waiter for another process's hand-off (an Event's Set, a
+// Condition's Notify) spins before it sleeps: about 20 us, as a Queue's
+// waiter. Longer than a lock's spin, since the other side has work to do
+// before it hands off (a Condition's notifier must take the lock back
+// first), and shorter than a futex sleep and wake-up: a side that wakes
+// from one then finds its peer still spinning, not asleep in turn.
+inline constexpr int kHandOffSpinRounds = 2000;
+
 struct OwnerWord {
   std::atomic<uint32_t> owner{0};
   std::atomic<uint32_t> sleepers{0};

@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/futex.h"
-#include "base/task.h"
 #include "sync/internal/owner_word.h"
 
 namespace mp {
@@ -37,8 +36,8 @@ Waited ConditionState::Sleep(absl::Time deadline,
   // A notifier on another CPU often comes within microseconds: spin first,
   // as Event does. One that last ran on this CPU cannot run while we spin:
   // yield to it instead.
-  const uint32_t peer_cpu = PeerCpu();
-  Touch();
+  const uint32_t peer_cpu = peers_.PeerCpu();
+  peers_.Touch();
   if (base_internal::SpinningCanHelp(peer_cpu)) {
     for (int round = 0;
          round < sync_internal::kHandOffSpinRounds && !notified(); ++round) {
@@ -66,31 +65,6 @@ Waited ConditionState::Sleep(absl::Time deadline,
   const bool was_notified = notified();
   const Acquired acquired = reacquire();
   return Waited(was_notified, acquired.owner_died());
-}
-
-void ConditionState::Touch() {
-  const uint64_t me =
-      uint64_t{static_cast<uint32_t>(base_internal::CurrentThreadId())} << 32;
-  const uint64_t now = me | base_internal::CurrentCpu();
-  const uint64_t last = recent_.load(std::memory_order_relaxed);
-  if (last == now) return;  // Nothing new: leave the line clean.
-  if ((last & ~uint64_t{0xffffffff}) != me) {
-    previous_.store(last, std::memory_order_relaxed);
-  }
-  recent_.store(now, std::memory_order_relaxed);
-}
-
-uint32_t ConditionState::PeerCpu() const {
-  // Racy reads of a hint: a wrong one costs a spin or a yield, no more.
-  const uint64_t me =
-      uint64_t{static_cast<uint32_t>(base_internal::CurrentThreadId())} << 32;
-  for (const std::atomic<uint64_t>* record : {&recent_, &previous_}) {
-    const uint64_t seen = record->load(std::memory_order_relaxed);
-    if (seen == 0) break;
-    if ((seen & ~uint64_t{0xffffffff}) != me)
-      return static_cast<uint32_t>(seen);
-  }
-  return base_internal::kUnknownCpu;
 }
 
 absl::StatusOr<Waited> ConditionState::WaitUntil(LockState& lock,
@@ -127,7 +101,7 @@ absl::Status ConditionState::Wake(bool holds_lock, int count) {
   if (count == 0 || waiters_.load(std::memory_order_seq_cst) == 0) {
     return absl::OkStatus();
   }
-  Touch();
+  peers_.Touch();
   sequence_.fetch_add(1, std::memory_order_seq_cst);
   // Waiters still spinning see the new sequence without a system call.
   if (sleepers_.load(std::memory_order_seq_cst) != 0) {

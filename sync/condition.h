@@ -69,6 +69,7 @@
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
 #include "sync/acquired.h"
+#include "sync/internal/peer_record.h"
 #include "sync/lock.h"
 #include "sync/rlock.h"
 
@@ -118,23 +119,15 @@ class ConditionState {
   Waited Sleep(absl::Time deadline, absl::FunctionRef<void()> release,
                absl::FunctionRef<Acquired()> reacquire);
   absl::Status Wake(bool holds_lock, int count);
-  // Records that the calling thread waits or notifies here, on its CPU.
-  void Touch();
-  // The CPU where the other side of a wait last ran, as far as the
-  // record says (kUnknownCpu when it names no other thread).
-  uint32_t PeerCpu() const;
 
   std::atomic<uint32_t> sequence_{0};
   std::atomic<uint32_t> waiters_{0};
   // Waiters that are, or are about to be, asleep on `sequence_` (the rest
   // spin or yield and need no wake-up).
   std::atomic<uint32_t> sleepers_{0};
-  // The last two threads to wait or notify here, each as its thread id <<
-  // 32 | the CPU it ran on (0: none): so that a waiter whose peer last ran
-  // on its own CPU does not spin. Two, because the last one is often the
-  // waiter itself, notifying just before it waits (a ping-pong).
-  std::atomic<uint64_t> recent_{0};
-  std::atomic<uint64_t> previous_{0};
+  // Who last waited or notified here, and on which CPU: so that a waiter
+  // whose notifier last ran on its own CPU does not spin.
+  sync_internal::PeerRecord peers_;
 };
 
 static_assert(std::is_standard_layout_v<ConditionState>);

@@ -9,6 +9,7 @@
 namespace mp {
 
 void EventState::Set() {
+  setters_.Touch();
   if (word_.exchange(kSet, std::memory_order_release) == kClearWithWaiters) {
     base_internal::FutexWake(word_, base_internal::kWakeAll);
   }
@@ -28,9 +29,15 @@ bool EventState::Wait(absl::Duration timeout) {
 }
 
 bool EventState::WaitUntil(absl::Time deadline) {
-  for (int round = 0; round < sync_internal::kHandOffSpinRounds; ++round) {
-    if (IsSet()) return true;
-    base_internal::SpinPause();
+  // A setter on another CPU often comes within microseconds: spin. One that
+  // last ran on this CPU cannot run while we spin: yield to it instead.
+  if (base_internal::SpinningCanHelp(setters_.PeerCpu())) {
+    for (int round = 0; round < sync_internal::kHandOffSpinRounds; ++round) {
+      if (IsSet()) return true;
+      base_internal::SpinPause();
+    }
+  } else if (base_internal::YieldUntil([this] { return IsSet(); })) {
+    return true;
   }
   for (;;) {
     uint32_t seen = word_.load(std::memory_order_acquire);

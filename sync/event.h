@@ -48,6 +48,7 @@
 #include "shm/internal/shared_object.h"
 #include "shm/shared_heap.h"
 #include "shm/shared_ref_codec.h"
+#include "sync/internal/peer_record.h"
 
 namespace mp {
 
@@ -80,10 +81,13 @@ class EventState {
   static constexpr uint32_t kClearWithWaiters = 2;
 
   std::atomic<uint32_t> word_{kClear};
+  // Who last set the flag, and on which CPU: a waiter whose setter last ran
+  // on its own CPU yields instead of spinning.
+  sync_internal::PeerRecord setters_;
 };
 
 static_assert(std::is_standard_layout_v<EventState>);
-static_assert(sizeof(EventState) == 4);
+static_assert(sizeof(EventState) == 24);
 
 namespace sync_internal {
 // The name an Event travels and is reported by, and its block's kind.

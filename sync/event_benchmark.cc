@@ -5,7 +5,7 @@
 // process-shared pthread condition variable and a pipe (what
 // Python's Event costs at best), in one binary so that the figures to quote
 // are ratios. The two processes run pinned to different CPUs
-// (bench/partner.h); the Condition figures also pinned to one.
+// (bench/partner.h); the Event and Condition figures also to one.
 //
 //   ./bazelw run -c opt //sync:event_benchmark --
 //       --benchmark_repetitions=10 --benchmark_enable_random_interleaving
@@ -55,7 +55,7 @@ void BM_PipePingPong(benchmark::State& state) {
           if (write(pong[1], &byte, 1) != 1) break;
         }
       },
-      bench::PeerCpu(bench::Placement::kTwoCpus));
+      bench::PeerCpu(bench::PlacementArg(state.range(0))));
   char byte = 'p';
   for (auto _ : state) {
     if (write(ping[1], &byte, 1) != 1 || read(pong[0], &byte, 1) != 1) {
@@ -69,7 +69,7 @@ void BM_PipePingPong(benchmark::State& state) {
   });
   for (int fd : {ping[0], ping[1], pong[0], pong[1]}) close(fd);
 }
-BENCHMARK(BM_PipePingPong)->UseRealTime();
+BENCHMARK(BM_PipePingPong)->Apply(bench::Placements)->UseRealTime();
 
 void BM_EventPingPong(benchmark::State& state) {
   Event ping;
@@ -82,7 +82,7 @@ void BM_EventPingPong(benchmark::State& state) {
           pong.Set();
         }
       },
-      bench::PeerCpu(bench::Placement::kTwoCpus));
+      bench::PeerCpu(bench::PlacementArg(state.range(0))));
   for (auto _ : state) {
     ping.Set();
     pong.Wait();
@@ -90,7 +90,7 @@ void BM_EventPingPong(benchmark::State& state) {
   }
   partner.Stop([&] { ping.Set(); });
 }
-BENCHMARK(BM_EventPingPong)->UseRealTime();
+BENCHMARK(BM_EventPingPong)->Apply(bench::Placements)->UseRealTime();
 
 // The same ping-pong through a Condition (on a Lock) and through a
 // process-shared pthread mutex and condition variable, the work a C++

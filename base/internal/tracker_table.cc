@@ -40,7 +40,12 @@ static_assert(sizeof(std::atomic<uint32_t>) == 4);
 
 struct TrackerTable::Table {
   std::atomic<uint64_t> next_order{0};
-  char padding[56];
+  // The farthest from its home slot any registration has gone: a lookup
+  // looks no farther. Without the bound, a lookup would go on until an
+  // empty slot, and once churn had left every slot dead (unregistered
+  // names), every lookup would walk the whole table.
+  std::atomic<uint32_t> longest_probe{0};
+  char padding[52];
   Slot slots[kSlots];
 };
 
@@ -119,7 +124,14 @@ void TrackerTable::CloseDescriptor() {
 
 TrackerTable::TrackerTable(TrackerTable&& other) noexcept
     : table_(std::exchange(other.table_, nullptr)),
-      fd_(std::exchange(other.fd_, -1)) {}
+      fd_(std::exchange(other.fd_, -1)),
+      probes_(std::exchange(other.probes_, 0)) {}
+
+uint32_t TrackerTable::longest_probe() const {
+  return table_ == nullptr
+             ? 0
+             : table_->longest_probe.load(std::memory_order_relaxed);
+}
 
 TrackerTable& TrackerTable::operator=(TrackerTable&& other) noexcept {
   if (this != &other) {
@@ -127,6 +139,7 @@ TrackerTable& TrackerTable::operator=(TrackerTable&& other) noexcept {
     CloseDescriptor();
     table_ = std::exchange(other.table_, nullptr);
     fd_ = std::exchange(other.fd_, -1);
+    probes_ = std::exchange(other.probes_, 0);
   }
   return *this;
 }
@@ -140,7 +153,10 @@ template <typename Visit>
 bool TrackerTable::VisitHolders(uint8_t kind, absl::string_view name,
                                 Visit visit) {
   const uint32_t home = Home(kind, name);
-  for (uint32_t i = 0; i < kSlots; ++i) {
+  const uint32_t limit =
+      table_->longest_probe.load(std::memory_order_acquire) + 1;
+  for (uint32_t i = 0; i < kSlots && i < limit; ++i) {
+    ++probes_;
     Slot& slot = table_->slots[(home + i) % kSlots];
     const uint32_t word = slot.state.load(std::memory_order_acquire);
     if (StateOf(word) == kEmpty) break;
@@ -189,6 +205,12 @@ bool TrackerTable::Track(uint8_t kind, absl::string_view name, uint64_t device,
     const uint32_t claimed = Claimed(word);
     if (slot.state.compare_exchange_strong(word, claimed,
                                            std::memory_order_acquire)) {
+      // Before the slot turns live: a lookup that finds it must look as
+      // far.
+      uint32_t longest = table_->longest_probe.load(std::memory_order_relaxed);
+      while (longest < i && !table_->longest_probe.compare_exchange_weak(
+                                longest, i, std::memory_order_release)) {
+      }
       fill(slot, claimed, /*with_name=*/true);
       return true;
     }

@@ -14,6 +14,9 @@
 // compare-exchange from a state read earlier fails once the slot has been
 // freed and reused meanwhile. A name longer than a slot holds, or a table
 // with no free slot, is left to the tracker's socket (Track returns false).
+// Lookups look no farther from a name's home slot than any registration
+// has ever gone, so that unregistered slots, which only a registration
+// reuses, do not lengthen them.
 //
 //   absl::StatusOr<TrackerTable> table = TrackerTable::Create();
 //   if (!table->Track(kind, "/mp-1-2", identity)) SendOnTheSocket(...);
@@ -74,6 +77,11 @@ class TrackerTable {
   // Unregisters every registration of `name`; false when it had none here.
   bool Untrack(uint8_t kind, absl::string_view name);
 
+  // For tests: the farthest from its home any registration has gone, and
+  // how many slots this handle's lookups have looked at so far.
+  uint32_t longest_probe() const;
+  uint64_t probes() const { return probes_; }
+
   // Calls `visit` for each registration. Only for the tracker, once every
   // other process has exited: nothing changes the table meanwhile.
   void ForEachLive(const std::function<void(const Entry&)>& visit) const;
@@ -94,6 +102,7 @@ class TrackerTable {
 
   Table* table_ = nullptr;
   int fd_ = -1;
+  uint64_t probes_ = 0;
 };
 
 }  // namespace mp::base_internal

@@ -75,6 +75,27 @@ TEST_F(TrackerTableTest, AFullTableRefusesUntilASlotIsFreed) {
   }
 }
 
+TEST_F(TrackerTableTest, ChurnLeavesLookupsShort) {
+  // A program that makes and removes segments one after another, three
+  // times as many as the table has slots: every slot it passes is left
+  // unregistered (dead), and lookups must not walk past all of them.
+  constexpr uint32_t kNames = 3 * TrackerTable::kSlots;
+  ASSERT_TRUE(table_.Track(kSegment, "/kept", 1, 1));
+  for (uint32_t i = 0; i < kNames; ++i) {
+    const std::string name = absl::StrCat("/mp-9-", i);
+    ASSERT_TRUE(table_.Track(kSegment, name, 1, i)) << i;
+    ASSERT_TRUE(table_.Untrack(kSegment, name)) << i;
+  }
+  // With two names registered at a time at most, no registration went far
+  // from its home slot...
+  EXPECT_LE(table_.longest_probe(), 4u);
+  // ...so no lookup (one in Track, one in Untrack) looked farther.
+  EXPECT_LE(table_.probes(),
+            uint64_t{2} * kNames * (table_.longest_probe() + 1));
+  EXPECT_TRUE(table_.Untrack(kSegment, "/kept"));
+  EXPECT_EQ(Live().size(), 0u);
+}
+
 TEST_F(TrackerTableTest, ManyProcessesAtOnceLoseNothing) {
   constexpr int kProcesses = 4;
   constexpr int kNames = 1500;

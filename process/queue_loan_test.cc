@@ -329,6 +329,27 @@ TEST(QueueLoanTest, AForkedChildsCopyOfALoanIsInert) {
 
 // ---- Processes that die with a slot. ----
 
+// Runs `body` in a child armed to die at the first pass of `place`, and
+// checks that it died there: by SIGKILL, which the test does not send.
+template <typename Body>
+void DieAt(FaultPlace place, Body body) {
+  Process child([place, body]() mutable {
+    ArmFaultPoint(place, 1);
+    body();
+    std::exit(3);  // It passed the place without dying.
+  });
+  ASSERT_THAT(child.Start(), IsOk());
+  ASSERT_TRUE(child.Join(kLong));
+  ASSERT_EQ(child.exitcode(), -SIGKILL);
+}
+
+// A producer's whole Publish of one 8-byte item.
+void PublishOne(Queue q) {
+  absl::StatusOr<QueueLoan> loan = q.Loan(8);
+  if (!loan.ok()) std::exit(2);
+  (void)q.Publish(*loan);
+}
+
 // The child takes every slot, says so, and dies still holding them.
 TEST(QueueLoanCrashTest, ALendersDeathReturnsItsLoans) {
   Queue q = LendingQueue();
@@ -378,32 +399,14 @@ TEST(QueueLoanCrashTest, AConsumersDeathWhileHoldingAnItemReturnsItsSlot) {
 // test sends none).
 TEST(QueueLoanCrashTest, AProducerKilledBeforeMarkingLeavesNoItemAndNoSlot) {
   Queue q = LendingQueue();
-  Process producer([q]() mutable {
-    ArmFaultPoint(FaultPlace::kQueuePutWritten, 1);
-    absl::StatusOr<QueueLoan> loan = q.Loan(8);
-    if (!loan.ok()) std::exit(2);
-    (void)q.Publish(*loan);
-    std::exit(3);
-  });
-  ASSERT_THAT(producer.Start(), IsOk());
-  ASSERT_TRUE(producer.Join(kLong));
-  ASSERT_EQ(producer.exitcode(), -SIGKILL);
+  DieAt(FaultPlace::kQueuePutWritten, [q] { PublishOne(q); });
   EXPECT_TRUE(IsEmpty(q.GetLoaned(false).status()));
   EXPECT_TRUE(AllSlotsComeFree(q));
 }
 
 TEST(QueueLoanCrashTest, AProducerKilledAfterMarkingLeavesNoItemAndNoSlot) {
   Queue q = LendingQueue();
-  Process producer([q]() mutable {
-    ArmFaultPoint(FaultPlace::kLoanPublished, 1);
-    absl::StatusOr<QueueLoan> loan = q.Loan(8);
-    if (!loan.ok()) std::exit(2);
-    (void)q.Publish(*loan);
-    std::exit(3);
-  });
-  ASSERT_THAT(producer.Start(), IsOk());
-  ASSERT_TRUE(producer.Join(kLong));
-  ASSERT_EQ(producer.exitcode(), -SIGKILL);
+  DieAt(FaultPlace::kLoanPublished, [q] { PublishOne(q); });
   EXPECT_TRUE(q.Empty());
   // The slot is marked published with no record: the next producer in (or
   // a lender that finds none free) undoes it.
@@ -427,14 +430,7 @@ TEST(QueueLoanCrashTest, AConsumerKilledMidTakeLosesOnlyThatItem) {
     Fill(loan->data(), 8, i);
     ASSERT_THAT(q.Publish(*loan), IsOk());
   }
-  Process consumer([q]() mutable {
-    ArmFaultPoint(FaultPlace::kLoanTaken, 1);
-    (void)q.GetLoaned(false);
-    std::exit(3);
-  });
-  ASSERT_THAT(consumer.Start(), IsOk());
-  ASSERT_TRUE(consumer.Join(kLong));
-  ASSERT_EQ(consumer.exitcode(), -SIGKILL);
+  DieAt(FaultPlace::kLoanTaken, [q]() mutable { (void)q.GetLoaned(false); });
   // The first item was off the ring when the consumer died, as with Get.
   EXPECT_EQ(q.Qsize(), 1u);
   absl::StatusOr<LoanedItem> second = q.GetLoaned(false);
@@ -452,16 +448,9 @@ TEST(QueueLoanCrashTest, AConsumerKilledBeforeTakingLeavesTheItem) {
   ASSERT_THAT(loan.status(), IsOk());
   Fill(loan->data(), 8, 9);
   ASSERT_THAT(q.Publish(*loan), IsOk());
-  Process consumer([q]() mutable {
-    // Dies with its intent to take the item recorded, the item still in
-    // the ring.
-    ArmFaultPoint(FaultPlace::kQueueGetRead, 1);
-    (void)q.GetLoaned(false);
-    std::exit(3);
-  });
-  ASSERT_THAT(consumer.Start(), IsOk());
-  ASSERT_TRUE(consumer.Join(kLong));
-  ASSERT_EQ(consumer.exitcode(), -SIGKILL);
+  // Dies with its intent to take the item recorded, the item still in the
+  // ring.
+  DieAt(FaultPlace::kQueueGetRead, [q]() mutable { (void)q.GetLoaned(false); });
   EXPECT_EQ(q.Qsize(), 1u);
   absl::StatusOr<LoanedItem> item = q.GetLoaned(false);
   ASSERT_THAT(item.status(), IsOk());

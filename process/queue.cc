@@ -110,8 +110,7 @@ absl::StatusOr<Queue> Queue::AttachRing(const SharedRef& ref, bool joinable) {
 }
 
 process_internal::Ring Queue::ring() const {
-  return process_internal::Ring(header_, reinterpret_cast<std::byte*>(header_) +
-                                             process_internal::kRingOffset);
+  return process_internal::Ring::Of(header_);
 }
 
 absl::Status Queue::Open() const {

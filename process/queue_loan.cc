@@ -5,15 +5,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace mp {
-namespace {
-
-process_internal::Ring RingOf(process_internal::RingHeader* header) {
-  return process_internal::Ring(header, reinterpret_cast<std::byte*>(header) +
-                                            process_internal::kRingOffset);
-}
-
-}  // namespace
-
 QueueLoan& QueueLoan::operator=(QueueLoan&& other) noexcept {
   if (this != &other) {
     Return();
@@ -38,7 +29,8 @@ absl::Status QueueLoan::Resize(size_t size) {
 }
 
 void QueueLoan::Return() {
-  if (data_ != nullptr) RingOf(header_).ReleaseLoan(ticket_);
+  if (data_ != nullptr)
+    process_internal::Ring::Of(header_).ReleaseLoan(ticket_);
   data_ = nullptr;
   header_ = nullptr;
   size_ = capacity_ = 0;
@@ -64,7 +56,8 @@ LoanedItem& LoanedItem::operator=(LoanedItem&& other) noexcept {
 }
 
 void LoanedItem::Release() {
-  if (header_ != nullptr) RingOf(header_).ReleaseLoan(ticket_);
+  if (header_ != nullptr)
+    process_internal::Ring::Of(header_).ReleaseLoan(ticket_);
   header_ = nullptr;
   data_ = nullptr;
   size_ = 0;

@@ -53,6 +53,12 @@ uint64_t SlotStride(uint64_t slot_bytes) {
   return (slot_bytes + kLoanSlotAlignment - 1) & ~(kLoanSlotAlignment - 1);
 }
 
+absl::Status NotLentError(LoanTicket loan) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("queue: loan slot ", loan.slot, " (generation ",
+                   loan.generation, ") is not lent to this process"));
+}
+
 // The longest a sleeper sleeps before looking again; see ring.h.
 constexpr absl::Duration kRecheck = absl::Milliseconds(100);
 
@@ -230,9 +236,7 @@ absl::Status Ring::PutLoaned(LoanTicket loan, uint64_t size, bool block,
   const uint64_t lent =
       LoanWord(loan.generation, kLent, base_internal::CurrentProcessId());
   if (LoanState(loan.slot).load(std::memory_order_acquire) != lent) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("queue: loan slot ", loan.slot, " (generation ",
-                     loan.generation, ") is not lent to this process"));
+    return NotLentError(loan);
   }
   const LoanRecord record{loan.slot, loan.generation, size};
   return Append(
@@ -306,9 +310,7 @@ absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
                                       std::memory_order_acq_rel)) {
       h.pending_put.slot_plus_one.store(0, std::memory_order_relaxed);
       (void)h.put_lock.Release();
-      return absl::FailedPreconditionError(
-          absl::StrCat("queue: loan slot ", loan->slot, " (generation ",
-                       loan->generation, ") is not lent to this process"));
+      return NotLentError(*loan);
     }
     FaultPoint(FaultPlace::kLoanPublished);
   }
@@ -520,9 +522,11 @@ int Ring::ReclaimDeadLoans() {
 
 void Ring::RecoverPendingPut() {
   RingHeader& h = *header_;
+  const uint32_t pending =
+      h.pending_put.slot_plus_one.load(std::memory_order_acquire);
+  if (pending == 0) return;
   const LoanTicket loan{
-      h.pending_put.slot_plus_one.load(std::memory_order_acquire) - 1,
-      h.pending_put.generation.load(std::memory_order_relaxed)};
+      pending - 1, h.pending_put.generation.load(std::memory_order_relaxed)};
   // Marked, but the dead producer never made its record visible: nobody
   // will consume it.
   if (h.put_state.load(std::memory_order_relaxed) !=
@@ -534,9 +538,11 @@ void Ring::RecoverPendingPut() {
 
 void Ring::RecoverPendingGet() {
   RingHeader& h = *header_;
+  const uint32_t pending =
+      h.pending_get.slot_plus_one.load(std::memory_order_acquire);
+  if (pending == 0) return;
   const LoanTicket loan{
-      h.pending_get.slot_plus_one.load(std::memory_order_acquire) - 1,
-      h.pending_get.generation.load(std::memory_order_relaxed)};
+      pending - 1, h.pending_get.generation.load(std::memory_order_relaxed)};
   // Off the ring, never claimed: the dead consumer had taken it. Short of
   // that, the record is still there for this consumer.
   if (h.get_state.load(std::memory_order_relaxed) ==
@@ -558,8 +564,7 @@ absl::StatusOr<LoanTicket> Ring::Lend(uint64_t size, bool block,
         absl::StrCat("queue: a loan of ", size, " bytes is over the ",
                      h.loan_slot_bytes, " bytes of this queue's slots"));
   }
-  const uint64_t self =
-      static_cast<uint64_t>(base_internal::CurrentProcessId());
+  const pid_t self = base_internal::CurrentProcessId();
   LoanTicket ticket;
   const auto take = [&] {
     const uint32_t slots = h.loan_slots;
@@ -570,7 +575,7 @@ absl::StatusOr<LoanTicket> Ring::Lend(uint64_t size, bool block,
       uint64_t word = state.load(std::memory_order_relaxed);
       if (WordPhase(word) != kFree) continue;
       if (state.compare_exchange_strong(
-              word, LoanWord(WordGeneration(word), kLent, pid_t(self)),
+              word, LoanWord(WordGeneration(word), kLent, self),
               std::memory_order_acquire)) {
         h.loan_hint.store(slot + 1, std::memory_order_relaxed);
         ticket = {slot, WordGeneration(word)};
@@ -589,10 +594,8 @@ absl::StatusOr<LoanTicket> Ring::Lend(uint64_t size, bool block,
       if (!side.held()) continue;
       const uint32_t before = h.loan_signal.load(std::memory_order_relaxed);
       if (lock == &h.put_lock) {
-        if (h.pending_put.slot_plus_one.load(std::memory_order_acquire) != 0)
-          RecoverPendingPut();
-      } else if (h.pending_get.slot_plus_one.load(std::memory_order_acquire) !=
-                 0) {
+        RecoverPendingPut();
+      } else {
         RecoverPendingGet();
       }
       freed += h.loan_signal.load(std::memory_order_relaxed) != before;

@@ -27,12 +27,12 @@
 //
 // Loan slots (zero-copy items). A ring created with loan slots has, after
 // the ring, one 64-byte state word per slot and then the slots themselves,
-// page-aligned. A slot goes Free -> Loaned(producer pid) -> Published ->
+// page-aligned. A slot goes Free -> Lent(producer pid) -> Published ->
 // Held(consumer pid) -> Free, each step a compare-exchange on its state
 // word, which also carries a generation that every Free step advances; a
 // kLoaned record in the ring names the slot, its generation and the item's
 // size. Who frees a slot whose owner died:
-//   Loaned or Held by a process that has exited: any process that wants a
+//   Lent or Held by a process that has exited: any process that wants a
 //     slot and finds none free (the owner's pid names it).
 //   Published, not yet in the ring (a producer killed between marking it
 //     and storing put_state): the next producer in, which finds the dead
@@ -145,6 +145,10 @@ absl::Status FullError(absl::string_view detail);
 class Ring {
  public:
   Ring(RingHeader* header, std::byte* ring) : header_(header), ring_(ring) {}
+  // The ring of the block whose header is `header`.
+  static Ring Of(RingHeader* header) {
+    return Ring(header, reinterpret_cast<std::byte*>(header) + kRingOffset);
+  }
 
   // Initializes a zeroed block (with LoanPoolBytes(loan_slots,
   // loan_slot_bytes) after the ring).
@@ -225,7 +229,7 @@ class Ring {
   // Frees the slots whose owner has exited; returns how many.
   int ReclaimDeadLoans();
   // Finishes or undoes what the dead holder of a side's lock left pending
-  // (see "Loan slots" above); with that lock held.
+  // (see "Loan slots" above), if anything; with that lock held.
   void RecoverPendingPut();
   void RecoverPendingGet();
 

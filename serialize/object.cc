@@ -460,14 +460,18 @@ void Codec<Object>::Encode(const Object& value,
           value.kind() == Kind::kList    ? serialize_internal::kListField
           : value.kind() == Kind::kTuple ? serialize_internal::kTupleField
                                          : serialize_internal::kSetField;
-      const size_t at = writer.BeginMessage(field);
+      const size_t at = writer.BeginMessage(
+          field, serialize_internal::ListBytesGuess(items.size()));
       for (const Object& item : items) EncodeNested(writer, 1, item);
       writer.EndMessage(at);
       return;
     }
     case Kind::kDict: {
-      const size_t at = writer.BeginMessage(serialize_internal::kMapField);
-      for (const auto& [key, mapped] : value.get_if<Object::Dict>()->entries) {
+      const auto& entries = value.get_if<Object::Dict>()->entries;
+      const size_t at = writer.BeginMessage(
+          serialize_internal::kMapField,
+          serialize_internal::MapBytesGuess(entries.size()));
+      for (const auto& [key, mapped] : entries) {
         const size_t entry = writer.BeginMessage(1);
         EncodeNested(writer, 1, key);
         EncodeNested(writer, 2, mapped);

@@ -325,6 +325,44 @@ TEST(SerializeTest, StructsAreCheckedFieldByField) {
               IsOkAndHolds(Order{"tea", 2, {1.0, 2.5}, "n"}));
 }
 
+// Nested lengths are as short as protobuf's own: re-serializing the parsed
+// message gives the same bytes, across the one-, two- and three-byte
+// lengths (the content moved up once its length outgrew its placeholder).
+TEST(SerializeTest, NestedLengthsAreAsShortAsProtobufs) {
+  const auto expect_minimal = [](const auto& value, size_t padding) {
+    absl::StatusOr<std::string> bytes = Dumps(value);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    serialize::Value message;
+    ASSERT_TRUE(message.ParseFromString(*bytes));
+    const std::string minimal = message.SerializeAsString();
+    EXPECT_EQ(bytes->size(), minimal.size() + padding);
+    if (padding == 0) EXPECT_EQ(*bytes, minimal);
+    using T = std::decay_t<decltype(value)>;
+    EXPECT_THAT(Loads<T>(*bytes), IsOkAndHolds(value));
+  };
+  // A list of two items: too few for its guess to widen the placeholder.
+  expect_minimal(std::vector<std::string>{"a", "b"}, 0);
+  expect_minimal(std::vector<std::string>{"a", std::string(200, 'x')}, 0);
+  expect_minimal(std::vector<std::string>{"a", std::string(20000, 'x')}, 0);
+  expect_minimal(
+      std::vector<std::vector<std::string>>{
+          {std::string(100, 'x'), std::string(30000, 'y')}, {"z"}},
+      0);
+  expect_minimal(std::vector<Order>{{"tea", 2, {1.0, 2.5}, std::nullopt},
+                                    {std::string(300, 't'), 1, {}, "n"}},
+                 0);
+  // Packed arrays are sized before they are written.
+  std::vector<int64_t> numbers(5000);
+  for (size_t i = 0; i < numbers.size(); ++i) numbers[i] = int64_t{1} << i % 60;
+  expect_minimal(numbers, 0);
+  expect_minimal(std::vector<double>(3000, 0.5), 0);
+  // A map of 1000 small entries (12 KB) guessed at 32 KB: a three-byte
+  // placeholder for a two-byte length, padded by one byte.
+  std::map<int, int> small;
+  for (int i = 0; i < 1000; ++i) small[i] = i;
+  expect_minimal(small, 1);
+}
+
 TEST(SerializeTest, DeepNestingIsRefused) {
   // 200 nested lists, written by hand: no C++ type is that deep.
   std::string bytes;

@@ -163,33 +163,26 @@ template <typename Sequence>
 void EncodeSequence(const Sequence& sequence, Writer& writer) {
   using Element = typename Sequence::value_type;
   if constexpr (kFitsInt64<Element>) {
-    const size_t outer = writer.BeginMessage(kIntArrayField);
-    const size_t inner = writer.BeginMessage(1);
     // One pass to size the varints: far cheaper than regrowing (and
-    // copying) the output as it fills.
+    // copying) the output as it fills, and it sizes the lengths exactly.
     size_t bytes = 0;
     for (const Element& element : sequence) {
       bytes += Writer::VarintSize(ZigZag(static_cast<int64_t>(element)));
     }
-    char* p = writer.Extend(bytes);
+    char* p = writer.PackedArray(kIntArrayField, bytes);
     for (const Element& element : sequence) {
       p = Writer::PutVarint(p, ZigZag(static_cast<int64_t>(element)));
     }
-    writer.EndMessage(inner);
-    writer.EndMessage(outer);
   } else if constexpr (std::is_floating_point_v<Element>) {
-    const size_t outer = writer.BeginMessage(kDoubleArrayField);
-    const size_t inner = writer.BeginMessage(1);
-    char* p = writer.Extend(std::size(sequence) * 8);
+    char* p = writer.PackedArray(kDoubleArrayField, std::size(sequence) * 8);
     for (const Element& element : sequence) {
       const double value = static_cast<double>(element);
       std::memcpy(p, &value, 8);  // Little-endian hosts only, as Fixed64.
       p += 8;
     }
-    writer.EndMessage(inner);
-    writer.EndMessage(outer);
   } else {
-    const size_t at = writer.BeginMessage(kListField);
+    const size_t at =
+        writer.BeginMessage(kListField, ListBytesGuess(std::size(sequence)));
     for (const Element& element : sequence) {
       EncodeNested(writer, 1, element);
     }
@@ -310,7 +303,8 @@ struct SequenceCodec {
 template <typename Container>
 struct SetCodec {
   static void Encode(const Container& value, Writer& writer) {
-    const size_t at = writer.BeginMessage(kSetField);
+    const size_t at =
+        writer.BeginMessage(kSetField, ListBytesGuess(std::size(value)));
     for (const auto& element : value) EncodeNested(writer, 1, element);
     writer.EndMessage(at);
   }
@@ -388,7 +382,8 @@ struct MapCodec {
   using Key = typename Container::key_type;
   using Mapped = typename Container::mapped_type;
   static void Encode(const Container& value, Writer& writer) {
-    const size_t at = writer.BeginMessage(kMapField);
+    const size_t at =
+        writer.BeginMessage(kMapField, MapBytesGuess(value.size()));
     for (const auto& [key, mapped] : value) {
       const size_t entry = writer.BeginMessage(1);
       EncodeNested(writer, 1, key);

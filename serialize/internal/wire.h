@@ -3,9 +3,9 @@
 // object never builds a message tree.
 //
 // Writer appends to a string. A nested message's length is not known until
-// its content is written, so BeginMessage reserves a 5-byte padded varint and
-// EndMessage patches it: one pass, at the price of up to 4 bytes per nested
-// message (protobuf readers accept padded varints).
+// its content is written, so BeginMessage leaves room for a short length and
+// EndMessage writes it, moving a longer content up: one pass, and lengths as
+// short as protobuf's own in all but a guessed-wide placeholder.
 //
 // Reader walks a byte range and never reads outside it; every malformed
 // input is an error status that says where and what.
@@ -114,6 +114,21 @@ class Writer {
     out_.resize(at + bytes);
     return out_.data() + at;
   }
+  // Writes an Int64Array or DoubleArray (`field` of Value) whose packed
+  // numbers take `bytes`, and returns where they go: the caller writes
+  // exactly `bytes` there. Its lengths are known, so they are exact; an
+  // empty array has no packed field, as protobuf writes it.
+  char* PackedArray(uint32_t field, size_t bytes) {
+    Tag(field, kLengthDelimited);
+    if (bytes == 0) {
+      Varint(0);
+      return out_.data() + out_.size();
+    }
+    Varint(1 + VarintSize(bytes) + bytes);
+    Tag(1, kLengthDelimited);
+    Varint(bytes);
+    return Extend(bytes);
+  }
   void Fixed64(uint64_t value) {
     char buffer[8];
     std::memcpy(buffer, &value,
@@ -130,30 +145,55 @@ class Writer {
     out_.append(bytes.data(), bytes.size());
   }
 
-  // Starts a nested message in `field`; returns what EndMessage needs.
-  size_t BeginMessage(uint32_t field) {
+  // Starts a nested message in `field`; returns what EndMessage needs (where
+  // its content starts). Its length comes before its content but is known
+  // only after it: the placeholder left for it is one byte, as most nested
+  // values are under 128 bytes, and EndMessage moves a longer content up to
+  // make room. `expected`, a guess at the content's bytes (a container of
+  // many items, a packed array whose size is known), widens the
+  // placeholder instead, so that a large content is not moved: a guess too
+  // high costs a padded length (protobuf readers accept padded varints),
+  // one too low a move.
+  size_t BeginMessage(uint32_t field, size_t expected = 0) {
     const uint32_t tag = (field << 3) | kLengthDelimited;
-    if (tag < 0x80) {
-      // One growth for the tag and the length's placeholder: this runs for
-      // every nested value.
-      const size_t at = out_.size() + 1;
-      out_.resize(at + 5);
-      out_[at - 1] = static_cast<char>(tag);
+    const size_t width = expected < 0x80 ? 1 : VarintSize(expected);
+    if (ABSL_PREDICT_TRUE(tag < 0x80 && width == 1)) {
+      // One growth for the tag and the placeholder: this runs for every
+      // nested value.
+      const size_t at = out_.size() + 2;
+      out_.resize(at);
+      out_[at - 2] = static_cast<char>(tag);
+      out_[at - 1] = 0;
       return at;
     }
     Varint(tag);
-    const size_t at = out_.size();
-    out_.append(5, '\0');
-    return at;
+    // The placeholder is a padded zero: 0x80 bytes, then 0x00. The byte
+    // before it ends the tag (below 0x80), so EndMessage finds its width
+    // by walking back over the 0x80s.
+    out_.append(width - 1, static_cast<char>(0x80));
+    out_.push_back(0);
+    return out_.size();
   }
   void EndMessage(size_t at) {
-    uint64_t length = out_.size() - at - 5;
-    char* p = &out_[at];
-    for (int i = 0; i < 4; ++i) {
-      p[i] = static_cast<char>((length & 0x7f) | 0x80);
-      length >>= 7;
+    size_t width = 1;
+    while (out_[at - 1 - width] == static_cast<char>(0x80)) ++width;
+    const size_t length = out_.size() - at;
+    char* p = &out_[at - width];  // The placeholder's start.
+    if (const size_t needed = VarintSize(length);
+        ABSL_PREDICT_FALSE(needed > width)) {
+      out_.resize(out_.size() + (needed - width));
+      char* base = out_.data();
+      std::memmove(base + at + (needed - width), base + at, length);
+      p = base + at - width;
+      width = needed;
     }
-    p[4] = static_cast<char>(length);
+    // Written padded to the placeholder's width.
+    uint64_t rest = length;
+    for (size_t i = 0; i + 1 < width; ++i) {
+      p[i] = static_cast<char>((rest & 0x7f) | 0x80);
+      rest >>= 7;
+    }
+    p[width - 1] = static_cast<char>(rest);
   }
 
   // The first error an encoder met (an unserializable function, ...); the
@@ -169,6 +209,12 @@ class Writer {
   std::string& out_;
   absl::Status status_;
 };
+
+// Guesses for Writer::BeginMessage's `expected`, for a container of
+// `items`: each is at least a nested Value of a few bytes, and a guess too
+// high by a few bytes' worth costs one byte of padding.
+inline size_t ListBytesGuess(size_t items) { return items * 16; }
+inline size_t MapBytesGuess(size_t entries) { return entries * 32; }
 
 class Reader {
  public:

@@ -65,6 +65,7 @@
 #include "absl/time/time.h"
 #include "process/internal/ring.h"
 #include "process/queue_loan.h"
+#include "serialize/internal/struct_types.h"
 #include "serialize/object.h"
 #include "serialize/serialize.h"
 #include "shm/shared_heap.h"
@@ -163,6 +164,7 @@ class Queue {
       T* item, bool block = true,
       absl::Duration timeout = absl::InfiniteDuration()) {
     return GetEncoded(block, timeout, [item](absl::string_view bytes) {
+      serialize_internal::MessageScope scope(bytes);
       serialize_internal::ValueView view;
       if (absl::Status parsed = serialize_internal::ParseValue(bytes, &view);
           !parsed.ok()) {

@@ -93,6 +93,23 @@ absl::Status StructFieldError(absl::string_view type, absl::string_view what,
       absl::StrCat("serialize: ", type, ": ", what, " ", field));
 }
 
+absl::Status NamespaceError(absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("serialize: malformed namespace: ", what));
+}
+
+absl::StatusOr<const StructTypeView*> DefineStructType(
+    absl::string_view definition, StructTypeView* local) {
+  uint32_t index;
+  if (absl::Status parsed = ParseStructType(definition, &index, local);
+      !parsed.ok()) {
+    return parsed;
+  }
+  MessageScope* scope = MessageScope::Current();
+  if (scope == nullptr) return local;
+  return scope->Define(index, definition.data(), std::move(*local));
+}
+
 namespace {
 
 constexpr absl::string_view kTypeUrlPrefix = "type.googleapis.com/";

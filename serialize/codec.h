@@ -67,6 +67,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "serialize/bytes.h"
+#include "serialize/internal/struct_types.h"
 #include "serialize/internal/value_view.h"
 #include "serialize/internal/wire.h"
 
@@ -429,38 +430,158 @@ inline absl::Status ReadAttribute(absl::string_view bytes,
   return absl::OkStatus();
 }
 
-// Walks a Namespace message: `type_name(name)` for its type name and
-// `attribute(name, value)` for each attribute in order, `value` being the
-// attribute's nested Value message. A template, so that a struct's decoder
-// inlines its per-attribute matching: it runs for every field of every
-// struct decoded.
+// What ForEachAttribute reports of a malformed namespace.
+absl::Status NamespaceError(absl::string_view what);
+// The names of a compact namespace's values: its definition (recorded in
+// the current MessageScope, or parsed into `*local` outside any), or the
+// type it names.
+absl::StatusOr<const StructTypeView*> DefineStructType(
+    absl::string_view definition, StructTypeView* local);
+
+// Walks a Namespace message, in either form (serialize/value.proto):
+// `type_name(name)` for its type name and `attribute(name, value)` for each
+// attribute in order, `value` being the attribute's nested Value message. A
+// template, so that a struct's decoder inlines its per-attribute matching:
+// it runs for every field of every struct decoded.
 template <typename TypeName, typename Attribute>
 absl::Status ForEachAttribute(absl::string_view message, TypeName&& type_name,
                               Attribute&& attribute) {
-  return ForEachPairField(
-      message, "namespace",
-      [&](uint32_t field, absl::string_view bytes) -> absl::Status {
-        if (field == 1) return type_name(bytes);
-        absl::string_view name;
-        absl::string_view value;
-        absl::Status read = ReadAttribute(bytes, &name, &value);
-        return read.ok() ? attribute(name, value) : read;
-      });
+  Reader reader(message);
+  // The compact form: the names of the values, once known.
+  const StructTypeView* type = nullptr;
+  StructTypeView local;
+  size_t next = 0;
+  bool plain = false;  // The plain form: a type name and attributes.
+  const auto resolve = [&](absl::StatusOr<const StructTypeView*> found) {
+    if (!found.ok()) return found.status();
+    type = *found;
+    return type_name(type->type_name);
+  };
+  while (!reader.done()) {
+    uint32_t field;
+    WireType wire;
+    if (absl::Status read = reader.ReadTag(&field, &wire); !read.ok()) {
+      return read;
+    }
+    if (field == 4) {
+      uint64_t index;
+      if (wire != kVarint || type != nullptr || plain) {
+        return NamespaceError("a misplaced type number");
+      }
+      if (absl::Status read = reader.ReadVarint(&index); !read.ok()) {
+        return read;
+      }
+      if (absl::Status found = resolve(FindStructType(
+              static_cast<uint32_t>(std::min<uint64_t>(index, ~uint32_t{0}))));
+          !found.ok()) {
+        return found;
+      }
+      continue;
+    }
+    absl::string_view bytes;
+    if (wire != kLengthDelimited || field > 5) {
+      return NamespaceError(absl::StrCat("unexpected field ", field));
+    }
+    if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
+      return read;
+    }
+    if (field == 5) {
+      if (plain) return NamespaceError("values beside attributes");
+      if (type == nullptr) {
+        if (absl::Status found = resolve(FindStructType(0)); !found.ok()) {
+          return found;
+        }
+      }
+      if (next == type->names.size()) {
+        return NamespaceError(absl::StrCat("more values than the ",
+                                           type->names.size(), " names of ",
+                                           type->type_name));
+      }
+      if (absl::Status each = attribute(type->names[next++], bytes);
+          !each.ok()) {
+        return each;
+      }
+      continue;
+    }
+    if (field == 3) {
+      if (type != nullptr || plain) {
+        return NamespaceError("a misplaced struct type definition");
+      }
+      if (absl::Status found = resolve(DefineStructType(bytes, &local));
+          !found.ok()) {
+        return found;
+      }
+      continue;
+    }
+    if (type != nullptr) return NamespaceError("attributes beside values");
+    plain = true;
+    if (field == 1) {
+      if (absl::Status each = type_name(bytes); !each.ok()) return each;
+      continue;
+    }
+    absl::string_view name;
+    absl::string_view value;
+    if (absl::Status read = ReadAttribute(bytes, &name, &value); !read.ok()) {
+      return read;
+    }
+    if (absl::Status each = attribute(name, value); !each.ok()) return each;
+  }
+  if (type != nullptr && next != type->names.size()) {
+    return NamespaceError(absl::StrCat(next, " values for the ",
+                                       type->names.size(), " names of ",
+                                       type->type_name));
+  }
+  return absl::OkStatus();
 }
+
+// The address that stands for struct type T in a message's numbering.
+template <typename T>
+inline constexpr char kStructTypeKey = 0;
 
 }  // namespace serialize_internal
 
 template <typename T>
 struct Codec<T, std::enable_if_t<serialize_internal::HasFields<T>::value>> {
   static void Encode(const T& value, serialize_internal::Writer& writer) {
+    using serialize_internal::Writer;
     const auto description = MpSerializeFields(static_cast<const T*>(nullptr));
+    constexpr size_t kFields = std::tuple_size_v<decltype(description.second)>;
     const size_t at = writer.BeginMessage(serialize_internal::kNamespaceField);
-    writer.BytesField(1, description.first);
-    std::apply(
-        [&](const auto&... field) {
-          (EncodeAttribute(writer, field.name, value.*(field.member)), ...);
-        },
-        description.second);
+    bool first = false;
+    const uint32_t index =
+        kFields == 0 ? Writer::kNoStructType
+                     : writer.StructTypeIndex(
+                           &serialize_internal::kStructTypeKey<T>, &first);
+    if (index == Writer::kNoStructType) {
+      writer.BytesField(1, description.first);
+      std::apply(
+          [&](const auto&... field) {
+            (EncodeAttribute(writer, field.name, value.*(field.member)), ...);
+          },
+          description.second);
+    } else {
+      // The compact form (serialize/value.proto): the names once per
+      // message, then only the values.
+      if (first) {
+        const size_t definition = writer.BeginMessage(3);
+        if (index != 0) writer.VarintField(1, index);
+        writer.BytesField(2, description.first);
+        std::apply(
+            [&](const auto&... field) {
+              (writer.BytesField(3, field.name), ...);
+            },
+            description.second);
+        writer.EndMessage(definition);
+      } else if (index != 0) {
+        writer.VarintField(4, index);
+      }
+      std::apply(
+          [&](const auto&... field) {
+            (serialize_internal::EncodeNested(writer, 5, value.*(field.member)),
+             ...);
+          },
+          description.second);
+    }
     writer.EndMessage(at);
   }
 

@@ -17,6 +17,19 @@
 #include "serialize/object.h"
 #include "serialize/serialize.h"
 
+namespace fuzz {
+
+// A struct that nests itself: messages of definitions and numbered types at
+// many depths (serialize/internal/struct_types.h).
+struct FuzzNode {
+  std::string name;
+  int64_t weight = 0;
+  std::vector<FuzzNode> children;
+  friend bool operator==(const FuzzNode&, const FuzzNode&) = default;
+};
+MP_SERIALIZE_FIELDS(FuzzNode, name, weight, children);
+
+}  // namespace fuzz
 namespace {
 
 int Twice(int x) { return 2 * x; }
@@ -67,6 +80,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)mp::Loads<std::map<std::string, std::vector<int64_t>>>(bytes);
   (void)mp::Loads<std::tuple<int32_t, std::string, double, bool>>(bytes);
   (void)mp::Loads<std::vector<uint8_t>>(bytes);
+  // A value of structs that decodes encodes back to the same value.
+  absl::StatusOr<std::vector<fuzz::FuzzNode>> nodes =
+      mp::Loads<std::vector<fuzz::FuzzNode>>(bytes);
+  if (nodes.ok()) {
+    absl::StatusOr<std::string> again = mp::Dumps(*nodes);
+    if (!again.ok()) __builtin_trap();
+    absl::StatusOr<std::vector<fuzz::FuzzNode>> back =
+        mp::Loads<std::vector<fuzz::FuzzNode>>(*again);
+    if (!back.ok() || !(*back == *nodes)) __builtin_trap();
+    // And as an Object, whose namespaces travel in the plain form.
+    absl::StatusOr<mp::Object> object = mp::Loads<mp::Object>(*again);
+    if (!object.ok()) __builtin_trap();
+    absl::StatusOr<std::vector<fuzz::FuzzNode>> plain =
+        mp::Loads<std::vector<fuzz::FuzzNode>>(*mp::Dumps(*object));
+    if (!plain.ok() || !(*plain == *nodes)) __builtin_trap();
+  }
   // A function reference from the wire is validated before any call.
   absl::StatusOr<mp::Function<int(int)>> function =
       mp::Loads<mp::Function<int(int)>>(bytes);

@@ -81,6 +81,8 @@ template <typename... Ts>
 // `T`; `OutOfRange` for a number that does not fit.
 template <typename T>
 [[nodiscard]] absl::StatusOr<T> Loads(absl::string_view bytes) {
+  // Where its structs' types are found (serialize/internal/struct_types.h).
+  serialize_internal::MessageScope scope(bytes);
   serialize_internal::ValueView view;
   if (absl::Status parsed = serialize_internal::ParseValueInline(bytes, &view);
       !parsed.ok()) {

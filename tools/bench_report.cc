@@ -82,6 +82,13 @@ struct Pair {
 };
 
 constexpr char kPerItem[] = "items_per_second";
+// A size counter, in bytes, rather than a rate: shown as bytes, and smaller
+// is better as a time is.
+constexpr char kWireBytes[] = "wire_bytes";
+
+bool IsSize(const char* rate) {
+  return rate != nullptr && std::string(rate) == kWireBytes;
+}
 constexpr char kMpiSharedMemory[] = "mpirun -n 3, shared memory";
 constexpr char kMpiTcp[] = "mpirun -n 3, TCP on loopback";
 
@@ -163,6 +170,10 @@ constexpr Pair kPairs[] = {
     {"serialize/serialize_benchmark",
      "Dumps+Loads of a 1000-entry map of records", "BM_DumpsLoadsTypes",
      "BM_HandWrittenProtobuf", "hand-written protobuf"},
+    {"serialize/serialize_benchmark",
+     "Serialized size of the same map (each value says what it is)",
+     "BM_DumpsLoadsTypes", "BM_HandWrittenProtobuf", "hand-written protobuf",
+     kWireBytes},
     {"process/queue_benchmark", "Queue of 8-byte items, 2 processes on 2 CPUs",
      "BM_Queue8Bytes/cpus:2/real_time",
      "BM_BoostMessageQueue8Bytes/cpus:2/real_time",
@@ -333,6 +344,7 @@ double Nanoseconds(const Pair& pair, const Figure& figure) {
   const auto field =
       figure.find(pair.rate != nullptr ? pair.rate : "real_time");
   if (field == figure.end() || field->second <= 0) return 0;
+  if (IsSize(pair.rate)) return field->second;
   return pair.rate != nullptr ? 1e9 / field->second : field->second;
 }
 
@@ -466,6 +478,12 @@ std::string Time(double nanoseconds) {
   return absl::StrFormat("%.3g s", nanoseconds / 1e9);
 }
 
+std::string Bytes(double bytes) {
+  if (bytes < 1e3) return absl::StrFormat("%.3g B", bytes);
+  if (bytes < 1e6) return absl::StrFormat("%.4g KB", bytes / 1e3);
+  return absl::StrFormat("%.4g MB", bytes / 1e6);
+}
+
 struct Row {
   const Pair* pair;
   bool ok = false;
@@ -474,10 +492,20 @@ struct Row {
   double Ratio() const { return baseline / ours; }  // > 1: ours is faster.
 };
 
+// A row's figure as the table shows it: a time, or a size.
+std::string Amount(const Row& row, double value) {
+  return IsSize(row.pair->rate) ? Bytes(value) : Time(value);
+}
+
 std::string Ratio(const Row& row) {
   const double r = row.Ratio();
-  if (r >= 1.05) return absl::StrFormat("**%.3g× faster**", r);
-  if (r <= 1 / 1.05) return absl::StrFormat("%.3g× slower", 1 / r);
+  const bool size = IsSize(row.pair->rate);
+  if (r >= 1.05) {
+    return absl::StrFormat(size ? "**%.3g× smaller**" : "**%.3g× faster**", r);
+  }
+  if (r <= 1 / 1.05) {
+    return absl::StrFormat(size ? "%.3g× larger" : "%.3g× slower", 1 / r);
+  }
   return absl::StrFormat("even (%.2f×)", r);
 }
 
@@ -491,9 +519,9 @@ std::string Markdown(const std::vector<Row>& rows, const std::string& when) {
                       row.pair->baseline_label, " | |\n");
       continue;
     }
-    absl::StrAppend(&text, "| ", row.pair->figure, " | ", Time(row.ours), " | ",
-                    row.pair->baseline_label, ": ", Time(row.baseline), " | ",
-                    Ratio(row), " |\n");
+    absl::StrAppend(&text, "| ", row.pair->figure, " | ", Amount(row, row.ours),
+                    " | ", row.pair->baseline_label, ": ",
+                    Amount(row, row.baseline), " | ", Ratio(row), " |\n");
   }
   absl::StrAppend(&text, "\n", when, "\n");
   return text;
@@ -529,7 +557,7 @@ std::string Svg(const std::vector<Row>& rows, const std::string& when) {
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
       "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">"
       "multiprocess for C++: each figure against its baseline (log scale; "
-      "right of 1× is faster)</text>\n",
+      "right of 1× is faster, or smaller)</text>\n",
       width, height);
   for (int decade = -2; decade <= 2; ++decade) {
     const double x = center + decade * per_decade;
@@ -565,7 +593,7 @@ std::string Svg(const std::vector<Row>& rows, const std::string& when) {
         "<text x=\"%d\" y=\"%d\" fill=\"#333\">%s vs %s</text>\n",
         left, y + 4, std::max(1.0, std::abs(x - center)), kRowHeight - 8,
         row.Ratio() >= 1 ? "#2b8a3e" : "#c92a2a", kLabelWidth + kChartWidth + 6,
-        y + 16, Time(row.ours), Time(row.baseline));
+        y + 16, Amount(row, row.ours), Amount(row, row.baseline));
   }
   absl::StrAppendFormat(&svg,
                         "<text x=\"10\" y=\"%d\" fill=\"#555\">%s</text>\n",

@@ -10,11 +10,13 @@ out="$TEST_TMPDIR/report"
 table="$out/benchmarks.md"
 grep -q '^| Figure | ours | baseline' "$table"
 rows=$(grep -c '^| [A-Z].*×' "$table")
-[[ $rows -eq 3 ]] || { echo "expected 3 measured rows, got $rows"; cat "$table"; exit 1; }
+[[ $rows -eq 4 ]] || { echo "expected 4 measured rows, got $rows"; cat "$table"; exit 1; }
 grep -q '| Dumps+Loads of a 1000-entry map of records | .* | hand-written protobuf: .* | .*×' "$table"
+# A size row shows bytes, and says smaller or larger.
+grep -q '| Serialized size of the same map .* | [0-9.]* KB | hand-written protobuf: [0-9.]* KB | .*× \(smaller\|larger\)' "$table"
 grep -q '<svg' "$out/benchmarks.svg"
 bars=$(grep -c '<rect x=' "$out/benchmarks.svg")
-[[ $bars -eq 3 ]] || { echo "expected 3 bars, got $bars"; exit 1; }
+[[ $bars -eq 4 ]] || { echo "expected 4 bars, got $bars"; exit 1; }
 cmp -s "$TEST_TMPDIR/stdout" "$table"
 if "$tool" --out="$out" --only=no/such_benchmark 2>/dev/null; then
   echo "an unknown binary was accepted"; exit 1

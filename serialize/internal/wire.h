@@ -20,6 +20,7 @@
 #include <string>
 
 #include "absl/base/optimization.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -196,6 +197,27 @@ class Writer {
     p[width - 1] = static_cast<char>(rest);
   }
 
+  // The compact form of structs (serialize/internal/struct_types.h): the
+  // number of the struct type `key` in this message, with `*first` set
+  // when this is the type's first struct here (which carries the
+  // definition); kNoStructType once the message has numbered
+  // kMaxStructTypesWritten types (the lookup is a scan), for a struct to
+  // write in the plain form.
+  static constexpr uint32_t kNoStructType = ~uint32_t{0};
+  static constexpr uint32_t kMaxStructTypesWritten = 64;
+  uint32_t StructTypeIndex(const void* key, bool* first) {
+    for (uint32_t i = 0; i < struct_types_.size(); ++i) {
+      if (struct_types_[i] == key) {
+        *first = false;
+        return i;
+      }
+    }
+    if (struct_types_.size() >= kMaxStructTypesWritten) return kNoStructType;
+    struct_types_.push_back(key);
+    *first = true;
+    return static_cast<uint32_t>(struct_types_.size() - 1);
+  }
+
   // The first error an encoder met (an unserializable function, ...); the
   // bytes written so far are then meaningless.
   void Fail(absl::Status status) {
@@ -208,6 +230,7 @@ class Writer {
  private:
   std::string& out_;
   absl::Status status_;
+  absl::InlinedVector<const void*, 4> struct_types_;  // By number.
 };
 
 // Guesses for Writer::BeginMessage's `expected`, for a container of

@@ -18,6 +18,7 @@
 #include "google/protobuf/arena.h"
 #include "manager/internal/server/pool_type.h"
 #include "manager/internal/wire/handshake.h"
+#include "serialize/internal/struct_types.h"
 #include "serialize/internal/value_view.h"
 #include "serialize/serialize.h"
 
@@ -109,6 +110,7 @@ absl::StatusOr<std::vector<Object>> DecodeArguments(const std::string& bytes) {
   if (bytes.empty()) return std::vector<Object>();
   // The usual tuple straight into the vector, rather than into an Object
   // and out again (about a tenth of a small call's time in the server).
+  serialize_internal::MessageScope scope(bytes);
   serialize_internal::ValueView view;
   if (serialize_internal::ParseValue(bytes, &view).ok() &&
       (view.kind == serialize_internal::kTupleField ||

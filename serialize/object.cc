@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -424,9 +425,50 @@ size_t Object::Hash() const {
   }
 }
 
+namespace {
+
+// A namespace's type as a writer numbers it (Writer::
+// StructTypeIndexByContent): its type name and attribute names, each after
+// its length, so that no two types share a description.
+void AppendPart(absl::string_view part, std::string& out) {
+  const uint64_t size = part.size();
+  out.append(reinterpret_cast<const char*>(&size), sizeof size);
+  out.append(part.data(), part.size());
+}
+std::string Describe(const Object::Namespace& space) {
+  std::string description;
+  AppendPart(space.type_name, description);
+  for (const auto& attribute : space.attributes) {
+    AppendPart(attribute.first, description);
+  }
+  return description;
+}
+// Describe(space) == description, without building the former.
+bool Describes(absl::string_view description, const Object::Namespace& space) {
+  const auto take = [&](absl::string_view part) {
+    uint64_t size;
+    if (description.size() < sizeof size) return false;
+    std::memcpy(&size, description.data(), sizeof size);
+    description.remove_prefix(sizeof size);
+    if (size != part.size() || description.substr(0, size) != part) {
+      return false;
+    }
+    description.remove_prefix(size);
+    return true;
+  };
+  if (!take(space.type_name)) return false;
+  for (const auto& attribute : space.attributes) {
+    if (!take(attribute.first)) return false;
+  }
+  return description.empty();
+}
+
+}  // namespace
+
 void Codec<Object>::Encode(const Object& value,
                            serialize_internal::Writer& writer) {
   using serialize_internal::EncodeNested;
+  using serialize_internal::Writer;
   switch (value.kind()) {
     case Kind::kNone:
       Codec<std::monostate>::Encode({}, writer);
@@ -484,12 +526,40 @@ void Codec<Object>::Encode(const Object& value,
       const Object::Namespace& space = *value.get_if<Object::Namespace>();
       const size_t at =
           writer.BeginMessage(serialize_internal::kNamespaceField);
-      if (!space.type_name.empty()) writer.BytesField(1, space.type_name);
-      for (const auto& [name, attribute] : space.attributes) {
-        const size_t entry = writer.BeginMessage(2);
-        writer.BytesField(1, name);
-        EncodeNested(writer, 2, attribute);
-        writer.EndMessage(entry);
+      // As a C++ struct's, in the compact form (serialize/value.proto),
+      // unless it has no type name (which a protobuf reader drops from a
+      // definition) or no attributes.
+      bool first = false;
+      const uint32_t index = space.type_name.empty() || space.attributes.empty()
+                                 ? Writer::kNoStructType
+                                 : writer.StructTypeIndexByContent(
+                                       [&](const std::string& description) {
+                                         return Describes(description, space);
+                                       },
+                                       [&] { return Describe(space); }, &first);
+      if (index == Writer::kNoStructType) {
+        if (!space.type_name.empty()) writer.BytesField(1, space.type_name);
+        for (const auto& [name, attribute] : space.attributes) {
+          const size_t entry = writer.BeginMessage(2);
+          writer.BytesField(1, name);
+          EncodeNested(writer, 2, attribute);
+          writer.EndMessage(entry);
+        }
+      } else {
+        if (first) {
+          const size_t definition = writer.BeginMessage(3);
+          if (index != 0) writer.VarintField(1, index);
+          writer.BytesField(2, space.type_name);
+          for (const auto& attribute : space.attributes) {
+            writer.BytesField(3, attribute.first);
+          }
+          writer.EndMessage(definition);
+        } else if (index != 0) {
+          writer.VarintField(4, index);
+        }
+        for (const auto& attribute : space.attributes) {
+          EncodeNested(writer, 5, attribute.second);
+        }
       }
       writer.EndMessage(at);
       return;

@@ -111,9 +111,38 @@ TEST(StructTypesTest, AnObjectGetsTheNamesFromTheDefinition) {
   ASSERT_TRUE(direct.ok()) << direct.status();
   EXPECT_EQ(*decoded, *direct);
   EXPECT_THAT(decoded->DebugString(), HasSubstr("quantity"));
-  // An Object's namespaces travel in the plain form, which a struct reads.
-  EXPECT_THAT(Loads<std::vector<Customer>>(*Dumps(*decoded)),
-              IsOkAndHolds(customers));
+  // An Object's namespaces travel in the compact form too, numbered by
+  // their names: the Object encodes to the very bytes of the structs.
+  absl::StatusOr<std::string> again = Dumps(*decoded);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *Dumps(customers));
+  EXPECT_THAT(Loads<std::vector<Customer>>(*again), IsOkAndHolds(customers));
+}
+
+TEST(StructTypesTest, ObjectNamespacesOfOtherNamesAreOtherTypes) {
+  // Same type name, other attributes: two definitions. No type name, or no
+  // attributes: the plain form.
+  const Object list = Object::List{
+      Object::Namespace{"P", {{"x", 1}, {"y", 2}}},
+      Object::Namespace{"P", {{"x", 3}}},
+      Object::Namespace{"P", {{"x", 4}, {"y", 5}}},
+      Object::Namespace{"", {{"x", 6}}},
+      Object::Namespace{"Q", {}},
+      Object::Namespace{"P", {{"xy", 7}}},
+  };
+  absl::StatusOr<std::string> bytes = Dumps(list);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  serialize::Value message;
+  ASSERT_TRUE(message.ParseFromString(*bytes));
+  const auto& items = message.list_value().items();
+  EXPECT_EQ(items[0].namespace_value().definition().index(), 0);
+  EXPECT_EQ(items[1].namespace_value().definition().index(), 1);
+  EXPECT_FALSE(items[2].namespace_value().has_definition());
+  EXPECT_EQ(items[2].namespace_value().type(), 0);
+  EXPECT_EQ(items[3].namespace_value().attributes_size(), 1);
+  EXPECT_EQ(items[4].namespace_value().type_name(), "Q");
+  EXPECT_EQ(items[5].namespace_value().definition().index(), 2);
+  EXPECT_THAT(Loads<Object>(*bytes), IsOkAndHolds(list));
 }
 
 // Decodes item `which` of the list `bytes` as an Order, skipping the items

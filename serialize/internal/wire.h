@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "absl/base/optimization.h"
 #include "absl/container/inlined_vector.h"
@@ -207,15 +208,28 @@ class Writer {
   static constexpr uint32_t kMaxStructTypesWritten = 64;
   uint32_t StructTypeIndex(const void* key, bool* first) {
     for (uint32_t i = 0; i < struct_types_.size(); ++i) {
-      if (struct_types_[i] == key) {
+      if (struct_types_[i].key == key) {
+        *first = false;
+        return i;
+      }
+    }
+    return AddStructType({key, {}}, first);
+  }
+  // As StructTypeIndex, for a type known by its content (an mp::Object's
+  // namespace: its type name and attribute names): `matches(description)`
+  // says whether a type numbered here earlier, by `describe()`, is the same.
+  template <typename Matches, typename Describe>
+  uint32_t StructTypeIndexByContent(Matches&& matches, Describe&& describe,
+                                    bool* first) {
+    for (uint32_t i = 0; i < struct_types_.size(); ++i) {
+      if (struct_types_[i].key == nullptr &&
+          matches(struct_types_[i].description)) {
         *first = false;
         return i;
       }
     }
     if (struct_types_.size() >= kMaxStructTypesWritten) return kNoStructType;
-    struct_types_.push_back(key);
-    *first = true;
-    return static_cast<uint32_t>(struct_types_.size() - 1);
+    return AddStructType({nullptr, describe()}, first);
   }
 
   // The first error an encoder met (an unserializable function, ...); the
@@ -228,9 +242,20 @@ class Writer {
   std::string& out() { return out_; }
 
  private:
+  struct StructType {
+    const void* key;          // A C++ type's; null for one known by content.
+    std::string description;  // Of one known by content.
+  };
+  uint32_t AddStructType(StructType type, bool* first) {
+    if (struct_types_.size() >= kMaxStructTypesWritten) return kNoStructType;
+    struct_types_.push_back(std::move(type));
+    *first = true;
+    return static_cast<uint32_t>(struct_types_.size() - 1);
+  }
+
   std::string& out_;
   absl::Status status_;
-  absl::InlinedVector<const void*, 4> struct_types_;  // By number.
+  absl::InlinedVector<StructType, 4> struct_types_;  // By number.
 };
 
 // Guesses for Writer::BeginMessage's `expected`, for a container of

@@ -65,7 +65,8 @@ MessageScope::~MessageScope() { current_ = outer_; }
 absl::StatusOr<const StructTypeView*> MessageScope::Define(
     uint32_t index, const char* at, StructTypeView type) {
   if (index >= types_.size()) types_.resize(index + 1);
-  Entry& entry = types_[index];
+  if (types_[index] == nullptr) types_[index] = std::make_unique<Entry>();
+  Entry& entry = *types_[index];
   if (entry.at == nullptr) {
     entry.at = at;
     entry.type = std::move(type);
@@ -78,18 +79,22 @@ absl::StatusOr<const StructTypeView*> MessageScope::Define(
 }
 
 absl::StatusOr<const StructTypeView*> MessageScope::Find(uint32_t index) {
-  if (index >= types_.size() || types_[index].at == nullptr) {
+  const auto recorded = [&] {
+    return index < types_.size() && types_[index] != nullptr &&
+           types_[index]->at != nullptr;
+  };
+  if (!recorded()) {
     if (!scanned_) {
       scanned_ = true;
       ScanValue(message_, 0);
     }
-    if (index >= types_.size() || types_[index].at == nullptr) {
+    if (!recorded()) {
       return absl::InvalidArgumentError(
           absl::StrCat("serialize: a struct of type ", index,
                        ", which its message does not define"));
     }
   }
-  return &types_[index].type;
+  return &types_[index]->type;
 }
 
 void MessageScope::ScanValue(absl::string_view value, int depth) {

@@ -18,7 +18,8 @@
 #define MULTIPROCESS_SERIALIZE_INTERNAL_STRUCT_TYPES_H_
 
 #include <cstdint>
-#include <deque>
+#include <memory>
+#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
@@ -77,9 +78,10 @@ class MessageScope {
   static thread_local MessageScope* current_;
 
   absl::string_view message_;
-  // A deque: a struct being decoded holds its type's address while its
-  // values define further types.
-  std::deque<Entry> types_;
+  // Each entry apart: a struct being decoded holds its type's address
+  // while its values define further types. A vector, empty until a type is
+  // recorded: a deque allocates as it is made, and every Loads makes one.
+  std::vector<std::unique_ptr<Entry>> types_;
   bool scanned_ = false;
   MessageScope* const outer_;
 };

@@ -2,7 +2,9 @@
 // through Event, through Condition, beside a raw futex ping-pong (the least
 // a sleeping hand-off can cost), the same ping-pong with Event's spin
 // before each sleep (the same waiting as Event and Condition), a
-// process-shared pthread condition variable and a pipe (what
+// process-shared pthread condition variable, a hand-rolled condition of a
+// compare-exchange lock and a futex word with the same waiting (what a
+// Condition ping-pong does at the least), and a pipe (what
 // Python's Event costs at best), in one binary so that the figures to quote
 // are ratios. The two processes run pinned to different CPUs
 // (bench/partner.h); the Event and Condition figures also to one.
@@ -19,6 +21,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "base/futex.h"
 #include "bench/partner.h"
 #include "benchmark/benchmark.h"
 #include "sync/condition.h"
@@ -125,6 +130,104 @@ void BM_ConditionPingPong(benchmark::State& state) {
   bench::UnmapShared(turn);
 }
 BENCHMARK(BM_ConditionPingPong)->Apply(bench::Placements)->UseRealTime();
+
+// Baseline doing a Condition ping-pong's work with its waiting, and nothing
+// else: a compare-exchange lock, a sequence word to notify, and a wait that
+// releases the lock, spins kHandOffSpinRounds for a notify when the other
+// side last ran on another CPU (yields otherwise, as ours does), sleeps on
+// the futex, and takes the lock again. Each of the two sides says which it
+// is, where ours keeps a record of its peers. No owner, no death detection.
+// Laid out as a Condition and its Lock are, and the turn word the
+// benchmark's body guards: on three cache lines.
+struct RawCondition {
+  alignas(64) std::atomic<uint32_t> lock{0};
+  alignas(64) std::atomic<uint32_t> sequence{0};
+  std::atomic<uint32_t> sleepers{0};
+  std::atomic<uint32_t> cpu[2] = {base_internal::kUnknownCpu,
+                                  base_internal::kUnknownCpu};
+  alignas(64) uint32_t turn = 0;  // Guarded by `lock`.
+
+  void Lock() {
+    for (uint32_t round = 1;; ++round) {
+      uint32_t expected = 0;
+      if (lock.compare_exchange_weak(expected, 1, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+        return;
+      }
+      // Held for a few instructions: spin, but let a holder that shares
+      // this CPU run.
+      if (round % 64 == 0) sched_yield();
+      base_internal::SpinPause();
+    }
+  }
+  void Unlock() { lock.store(0, std::memory_order_release); }
+  void Notify(int side) {
+    cpu[side].store(base_internal::CurrentCpu(), std::memory_order_relaxed);
+    sequence.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers.load(std::memory_order_seq_cst) != 0) {
+      base_internal::FutexWake(sequence, 1);
+    }
+  }
+  // With the lock held; returns with it held.
+  void Wait(int side, absl::Time deadline = absl::InfiniteFuture()) {
+    const uint32_t seen = sequence.load(std::memory_order_acquire);
+    Unlock();
+    const auto notified = [&] {
+      return sequence.load(std::memory_order_acquire) != seen;
+    };
+    bool done = false;
+    if (base_internal::SpinningCanHelp(
+            cpu[1 - side].load(std::memory_order_relaxed))) {
+      for (int round = 0; round < sync_internal::kHandOffSpinRounds; ++round) {
+        if ((done = notified())) break;
+        base_internal::SpinPause();
+      }
+    } else {
+      done = base_internal::YieldUntil(notified);
+    }
+    if (!done) {
+      sleepers.fetch_add(1, std::memory_order_seq_cst);
+      while (!notified() && absl::Now() < deadline) {
+        base_internal::FutexWaitUntil(sequence, seen, deadline);
+      }
+      sleepers.fetch_sub(1, std::memory_order_relaxed);
+    }
+    Lock();
+  }
+};
+
+void BM_RawConditionPingPong(benchmark::State& state) {
+  auto* condition = bench::MapShared<RawCondition>();
+  bench::Pin pin(bench::kOwnCpu);
+  bench::Partner partner(
+      [&](const std::atomic<uint32_t>& stop) {
+        condition->Lock();
+        while (!stop.load()) {
+          if (condition->turn == 1) {
+            condition->turn = 0;
+            condition->Notify(1);
+          } else {
+            condition->Wait(1, absl::Now() + absl::Milliseconds(100));
+          }
+        }
+        condition->Unlock();
+      },
+      bench::PeerCpu(bench::PlacementArg(state.range(0))));
+  for (auto _ : state) {
+    condition->Lock();
+    condition->turn = 1;
+    condition->Notify(0);
+    while (condition->turn == 1) condition->Wait(0);
+    condition->Unlock();
+  }
+  partner.Stop([&] {
+    condition->Lock();
+    condition->Notify(0);
+    condition->Unlock();
+  });
+  bench::UnmapShared(condition);
+}
+BENCHMARK(BM_RawConditionPingPong)->Apply(bench::Placements)->UseRealTime();
 
 struct PthreadCondition {
   pthread_mutex_t mutex;

@@ -154,8 +154,18 @@ constexpr Pair kPairs[] = {
      "raw futex ping-pong with the same spin (no lock)"},
     {"sync/event_benchmark", "Condition ping-pong, 2 processes on 2 CPUs",
      "BM_ConditionPingPong/cpus:2/real_time",
+     "BM_RawConditionPingPong/cpus:2/real_time",
+     "raw condition: compare-exchange lock + futex word, the same spin and "
+     "layout"},
+    {"sync/event_benchmark", "Condition ping-pong, 2 processes on 2 CPUs",
+     "BM_ConditionPingPong/cpus:2/real_time",
      "BM_PthreadConditionPingPong/cpus:2/real_time",
      "process-shared pthread mutex + condition variable"},
+    {"sync/event_benchmark", "Condition ping-pong, 2 processes on 1 CPU",
+     "BM_ConditionPingPong/cpus:1/real_time",
+     "BM_RawConditionPingPong/cpus:1/real_time",
+     "raw condition: compare-exchange lock + futex word, the same spin and "
+     "layout"},
     {"sync/event_benchmark", "Condition ping-pong, 2 processes on 1 CPU",
      "BM_ConditionPingPong/cpus:1/real_time",
      "BM_PthreadConditionPingPong/cpus:1/real_time",

@@ -463,7 +463,7 @@ absl::Status ForEachAttribute(absl::string_view message, TypeName&& type_name,
     if (absl::Status read = reader.ReadTag(&field, &wire); !read.ok()) {
       return read;
     }
-    if (field == 4) {
+    if (field == kStructTypeField) {
       uint64_t index;
       if (wire != kVarint || type != nullptr || plain) {
         return NamespaceError("a misplaced type number");
@@ -479,13 +479,13 @@ absl::Status ForEachAttribute(absl::string_view message, TypeName&& type_name,
       continue;
     }
     absl::string_view bytes;
-    if (wire != kLengthDelimited || field > 5) {
+    if (wire != kLengthDelimited || field > kStructValueField) {
       return NamespaceError(absl::StrCat("unexpected field ", field));
     }
     if (absl::Status read = reader.ReadLengthDelimited(&bytes); !read.ok()) {
       return read;
     }
-    if (field == 5) {
+    if (field == kStructValueField) {
       if (plain) return NamespaceError("values beside attributes");
       if (type == nullptr) {
         if (absl::Status found = resolve(FindStructType(0)); !found.ok()) {
@@ -503,7 +503,7 @@ absl::Status ForEachAttribute(absl::string_view message, TypeName&& type_name,
       }
       continue;
     }
-    if (field == 3) {
+    if (field == kDefinitionField) {
       if (type != nullptr || plain) {
         return NamespaceError("a misplaced struct type definition");
       }
@@ -515,7 +515,7 @@ absl::Status ForEachAttribute(absl::string_view message, TypeName&& type_name,
     }
     if (type != nullptr) return NamespaceError("attributes beside values");
     plain = true;
-    if (field == 1) {
+    if (field == kTypeNameField) {
       if (absl::Status each = type_name(bytes); !each.ok()) return each;
       continue;
     }
@@ -562,22 +562,18 @@ struct Codec<T, std::enable_if_t<serialize_internal::HasFields<T>::value>> {
     } else {
       // The compact form (serialize/value.proto): the names once per
       // message, then only the values.
-      if (first) {
-        const size_t definition = writer.BeginMessage(3);
-        if (index != 0) writer.VarintField(1, index);
-        writer.BytesField(2, description.first);
-        std::apply(
-            [&](const auto&... field) {
-              (writer.BytesField(3, field.name), ...);
-            },
-            description.second);
-        writer.EndMessage(definition);
-      } else if (index != 0) {
-        writer.VarintField(4, index);
-      }
+      const std::array<absl::string_view, kFields> names = std::apply(
+          [](const auto&... field) {
+            return std::array<absl::string_view, kFields>{field.name...};
+          },
+          description.second);
+      writer.StructTypeOf(index, first, description.first, kFields,
+                          [&](size_t i) { return names[i]; });
       std::apply(
           [&](const auto&... field) {
-            (serialize_internal::EncodeNested(writer, 5, value.*(field.member)),
+            (serialize_internal::EncodeNested(
+                 writer, serialize_internal::kStructValueField,
+                 value.*(field.member)),
              ...);
           },
           description.second);

@@ -546,19 +546,12 @@ void Codec<Object>::Encode(const Object& value,
           writer.EndMessage(entry);
         }
       } else {
-        if (first) {
-          const size_t definition = writer.BeginMessage(3);
-          if (index != 0) writer.VarintField(1, index);
-          writer.BytesField(2, space.type_name);
-          for (const auto& attribute : space.attributes) {
-            writer.BytesField(3, attribute.first);
-          }
-          writer.EndMessage(definition);
-        } else if (index != 0) {
-          writer.VarintField(4, index);
-        }
+        writer.StructTypeOf(
+            index, first, space.type_name, space.attributes.size(),
+            [&](size_t i) { return space.attributes[i].first; });
         for (const auto& attribute : space.attributes) {
-          EncodeNested(writer, 5, attribute.second);
+          EncodeNested(writer, serialize_internal::kStructValueField,
+                       attribute.second);
         }
       }
       writer.EndMessage(at);

@@ -130,20 +130,20 @@ void MessageScope::ScanNamespace(absl::string_view space, int depth) {
   ForEachFieldQuietly(space, [&](const WireField& field) {
     if (field.type != kLengthDelimited) return;
     switch (field.number) {
-      case 2:  // An attribute: its value is field 2.
+      case kAttributeField:  // Its value is the attribute's field 2.
         ForEachFieldQuietly(field.bytes, [&](const WireField& part) {
           if (part.number == 2 && part.type == kLengthDelimited)
             ScanValue(part.bytes, depth + 1);
         });
         return;
-      case 3: {
+      case kDefinitionField: {
         uint32_t index;
         StructTypeView type;
         if (ParseStructType(field.bytes, &index, &type).ok())
           (void)Define(index, field.bytes.data(), std::move(type));
         return;
       }
-      case 5:
+      case kStructValueField:
         ScanValue(field.bytes, depth + 1);
         return;
       default:

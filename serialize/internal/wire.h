@@ -57,6 +57,16 @@ enum ValueField : uint32_t {
   kTimeField = 19,
 };
 
+// Field numbers of serialize/value.proto's Namespace: the plain form's, and
+// the compact form's (serialize/internal/struct_types.h).
+enum NamespaceField : uint32_t {
+  kTypeNameField = 1,
+  kAttributeField = 2,
+  kDefinitionField = 3,
+  kStructTypeField = 4,
+  kStructValueField = 5,
+};
+
 inline uint64_t ZigZag(int64_t value) {
   return (static_cast<uint64_t>(value) << 1) ^
          static_cast<uint64_t>(value >> 63);
@@ -230,6 +240,24 @@ class Writer {
     }
     if (struct_types_.size() >= kMaxStructTypesWritten) return kNoStructType;
     return AddStructType({nullptr, describe()}, first);
+  }
+
+  // Writes what precedes a compact struct's values: on the first struct of
+  // type `index` in this message, its definition (`type_name`, then the
+  // `count` attribute names `name(i)` gives), on a later one the number (0
+  // not written). The caller then writes each value in kStructValueField.
+  template <typename Name>
+  void StructTypeOf(uint32_t index, bool first, absl::string_view type_name,
+                    size_t count, Name&& name) {
+    if (first) {
+      const size_t definition = BeginMessage(kDefinitionField);
+      if (index != 0) VarintField(1, index);
+      BytesField(2, type_name);
+      for (size_t i = 0; i < count; ++i) BytesField(3, name(i));
+      EndMessage(definition);
+    } else if (index != 0) {
+      VarintField(kStructTypeField, index);
+    }
   }
 
   // The first error an encoder met (an unserializable function, ...); the

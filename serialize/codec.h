@@ -432,9 +432,8 @@ inline absl::Status ReadAttribute(absl::string_view bytes,
 
 // What ForEachAttribute reports of a malformed namespace.
 absl::Status NamespaceError(absl::string_view what);
-// The names of a compact namespace's values: its definition (recorded in
-// the current MessageScope, or parsed into `*local` outside any), or the
-// type it names.
+// The struct type a compact namespace's definition defines, recorded in
+// the current MessageScope (or parsed into `*local` outside any).
 absl::StatusOr<const StructTypeView*> DefineStructType(
     absl::string_view definition, StructTypeView* local);
 

@@ -2,9 +2,10 @@
 // of serialize/value.proto (a C++ struct's attribute names written once per
 // message, in a StructType definition, and only its values for each struct).
 //
-// Encoding: Writer::StructTypeIndex numbers each struct type the first time
-// a message holds one; that struct carries the definition, later ones the
-// number.
+// Encoding: Writer::StructTypeIndex numbers each C++ struct type the first
+// time a message holds one (StructTypeIndexByContent each mp::Object
+// namespace type, by its type name and attribute names); that struct
+// carries the definition (Writer::StructTypeOf), later ones the number.
 //
 // Decoding: a later struct names its type by number, so a decoder needs the
 // message's definitions. The top of every decode (mp::Loads,

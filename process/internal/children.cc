@@ -117,6 +117,11 @@ void ChildRecord::Started(pid_t pid) {
   pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
 
+bool ChildRecord::started() const {
+  base_internal::MutexLock lock(mutex_);
+  return pid_ > 0;
+}
+
 ChildRecord::~ChildRecord() {
   // The last owner needs no lock; and in a forked child the mutex may be a
   // copy of one that another thread of the parent held.
@@ -133,6 +138,9 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
   {
     base_internal::MutexLock lock(mutex_);
     if (exitcode_.has_value()) return exitcode_;
+    // Not started yet (registered, and forking on another thread): there is
+    // nothing to wait for, and waitpid(0) would reap any child of the group.
+    if (pid_ <= 0) return std::nullopt;
     pidfd = pidfd_;
   }
   const absl::Time deadline = timeout == absl::InfiniteDuration()
@@ -164,7 +172,7 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
     }
   }
   base_internal::MutexLock lock(mutex_);
-  if (exitcode_.has_value()) return exitcode_;
+  if (exitcode_.has_value() || pid_ <= 0) return exitcode_;
   int status;
   pid_t reaped;
   do {
@@ -179,7 +187,8 @@ std::optional<int> ChildRecord::Wait(absl::Duration timeout) {
 
 absl::Status ChildRecord::Signal(int signal) {
   base_internal::MutexLock lock(mutex_);
-  if (exitcode_.has_value()) return absl::OkStatus();
+  // Not started: kill(0) would signal this whole process group.
+  if (exitcode_.has_value() || pid_ <= 0) return absl::OkStatus();
   const int result = pidfd_ >= 0
                          ? static_cast<int>(syscall(SYS_pidfd_send_signal,
                                                     pidfd_, signal, nullptr, 0))
@@ -232,7 +241,10 @@ std::vector<std::shared_ptr<ChildRecord>> LiveChildren() {
   }
   std::vector<std::shared_ptr<ChildRecord>> live;
   for (std::shared_ptr<ChildRecord>& child : snapshot) {
-    if (!child->Poll().has_value()) live.push_back(std::move(child));
+    // A child still being forked by another thread is not counted yet.
+    if (child->started() && !child->Poll().has_value()) {
+      live.push_back(std::move(child));
+    }
   }
   ProcessState& state = State();
   base_internal::MutexLock guard(state.mutex);

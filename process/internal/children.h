@@ -43,6 +43,10 @@ class ChildRecord {
   void Started(pid_t pid);
 
   pid_t pid() const { return pid_; }
+  // Whether Started has been called. Until then the record is registered
+  // but its child does not exist yet (or is being forked): waits see it
+  // running, signals go nowhere, and LiveChildren leaves it out.
+  bool started() const;
   // Whether the child has been reaped (a snapshot, without system calls).
   bool reaped() const { return reaped_.load(std::memory_order_relaxed); }
   const std::string& name() const { return name_; }
@@ -57,7 +61,7 @@ class ChildRecord {
   // As Wait, without waiting.
   std::optional<int> Poll() { return Wait(absl::ZeroDuration()); }
 
-  // Sends `signal` unless the child has been reaped.
+  // Sends `signal` unless the child has been reaped (or not started).
   absl::Status Signal(int signal);
 
   // Closes the descriptors this process holds for the child, without
@@ -67,7 +71,7 @@ class ChildRecord {
   void Forget() ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
  private:
-  pid_t pid_ = 0;
+  pid_t pid_ = 0;  // Written once, by Started, under the mutex.
   const std::string name_;
   const bool daemon_;
   mutable base_internal::Mutex mutex_;

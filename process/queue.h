@@ -65,7 +65,6 @@
 #include "absl/time/time.h"
 #include "process/internal/ring.h"
 #include "process/queue_loan.h"
-#include "serialize/internal/struct_types.h"
 #include "serialize/object.h"
 #include "serialize/serialize.h"
 #include "shm/shared_heap.h"
@@ -143,10 +142,7 @@ class Queue {
       bool block = true, absl::Duration timeout = absl::InfiniteDuration()) {
     T item = serialize_internal::DecodeTarget<T>::Make();
     absl::Status got = GetEncoded(block, timeout, [&](absl::string_view bytes) {
-      absl::StatusOr<T> decoded = Loads<T>(bytes);
-      if (!decoded.ok()) return decoded.status();
-      item = *std::move(decoded);
-      return absl::OkStatus();
+      return serialize_internal::DecodeMessage(bytes, &item);
     });
     if (!got.ok()) return got;
     return item;
@@ -164,13 +160,7 @@ class Queue {
       T* item, bool block = true,
       absl::Duration timeout = absl::InfiniteDuration()) {
     return GetEncoded(block, timeout, [item](absl::string_view bytes) {
-      serialize_internal::MessageScope scope(bytes);
-      serialize_internal::ValueView view;
-      if (absl::Status parsed = serialize_internal::ParseValue(bytes, &view);
-          !parsed.ok()) {
-        return parsed;
-      }
-      return Codec<T>::Decode(view, 0, item);
+      return serialize_internal::DecodeMessage(bytes, item);
     });
   }
 

@@ -46,6 +46,23 @@
 
 namespace mp {
 
+namespace serialize_internal {
+
+// Decodes the whole message `bytes` into `*out` (whose memory it may reuse),
+// in the scope where its structs' types are found
+// (serialize/internal/struct_types.h): Loads, and Queue::GetInto.
+template <typename T>
+absl::Status DecodeMessage(absl::string_view bytes, T* out) {
+  MessageScope scope(bytes);
+  ValueView view;
+  if (absl::Status parsed = ParseValueInline(bytes, &view); !parsed.ok()) {
+    return parsed;
+  }
+  return Codec<T>::Decode(view, 0, out);
+}
+
+}  // namespace serialize_internal
+
 // Encodes `value`. Errors: what the encoders report (a function that cannot
 // be referenced, a protobuf message missing required fields).
 template <typename T>
@@ -81,15 +98,9 @@ template <typename... Ts>
 // `T`; `OutOfRange` for a number that does not fit.
 template <typename T>
 [[nodiscard]] absl::StatusOr<T> Loads(absl::string_view bytes) {
-  // Where its structs' types are found (serialize/internal/struct_types.h).
-  serialize_internal::MessageScope scope(bytes);
-  serialize_internal::ValueView view;
-  if (absl::Status parsed = serialize_internal::ParseValueInline(bytes, &view);
-      !parsed.ok()) {
-    return parsed;
-  }
   T value = serialize_internal::DecodeTarget<T>::Make();
-  if (absl::Status decoded = Codec<T>::Decode(view, 0, &value); !decoded.ok()) {
+  if (absl::Status decoded = serialize_internal::DecodeMessage(bytes, &value);
+      !decoded.ok()) {
     return decoded;
   }
   return value;

@@ -1,10 +1,13 @@
 #include "process/internal/ring.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/asymmetric_fence.h"
 #include "base/futex.h"
 #include "base/task.h"
 #include "process/internal/fault_point.h"
@@ -73,19 +76,60 @@ uint64_t State(uint32_t count, uint32_t position) {
 }
 uint64_t RoundUp8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
+// The ring this thread last put to, while it has not waited in a Get
+// since: the producer's half of "Streaming" (ring.h).
+thread_local const RingHeader* streaming_to = nullptr;
+// The ring this thread's last wait in a Get was quick on: the consumer's.
+thread_local const RingHeader* quick_from = nullptr;
+thread_local uint64_t lazy_waits = 0;
+
+int64_t MonotonicNanos() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// How a waiter spins: `lazy` looks only every kStreamPollInterval; `quick`,
+// when given, is set to whether the wait ended at its first lazy look, or
+// within kStreamPollInterval of eager looking ("Streaming" in ring.h).
+struct Spin {
+  bool lazy = false;
+  bool* quick = nullptr;
+};
+
 // Waits until `ready()`, or `deadline`; see "Waiting" in ring.h.
 // `peer_cpu`: where the side that would make `ready()` true last ran.
 template <typename Ready>
 bool WaitUntil(const std::atomic<uint32_t>& signal,
                std::atomic<uint32_t>& waiters, absl::Time deadline,
-               const std::atomic<uint32_t>* peer_cpu, Ready ready) {
+               const std::atomic<uint32_t>* peer_cpu, Ready ready,
+               Spin spin = {}) {
   const uint32_t peer = peer_cpu != nullptr
                             ? peer_cpu->load(std::memory_order_relaxed)
                             : base_internal::kUnknownCpu;
   const int spins = base_internal::SpinningCanHelp(peer) ? kQueueSpinRounds : 0;
+  // The clock is read every 8 pauses (a read costs about two), and only
+  // when the spin needs it.
+  const bool timed = spin.lazy || spin.quick != nullptr;
+  const int64_t start = timed ? MonotonicNanos() : 0;
+  int64_t now = start;
+  int64_t next_look = spin.lazy ? start + kStreamPollInterval : start;
+  int looks = 0;
+  if (spin.lazy && spins > 0) ++lazy_waits;
   for (int i = 0; i < spins; ++i) {
-    if (ready()) return true;
+    if (now >= next_look) {
+      ++looks;
+      if (ready()) {
+        if (spin.quick != nullptr) {
+          *spin.quick =
+              spin.lazy ? looks == 1 : now - start <= kStreamPollInterval;
+        }
+        return true;
+      }
+      if (spin.lazy) next_look = now + kStreamPollInterval;
+    }
     base_internal::SpinPause();
+    if (timed && (i & 7) == 7) now = MonotonicNanos();
   }
   // A few yields before the sleep: they let a peer that shares this CPU run
   // (and fill or drain the ring in one go) without a futex round trip.
@@ -93,7 +137,7 @@ bool WaitUntil(const std::atomic<uint32_t>& signal,
   while (true) {
     const uint32_t seen = signal.load(std::memory_order_acquire);
     waiters.fetch_add(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    base_internal::AsymmetricHeavyFence();
     if (ready()) {
       waiters.fetch_sub(1, std::memory_order_relaxed);
       return true;
@@ -116,10 +160,9 @@ void Announce(std::atomic<uint32_t>& signal, uint32_t value,
               std::atomic<uint32_t>& my_cpu) {
   my_cpu.store(base_internal::CurrentCpu(), std::memory_order_relaxed);
   signal.store(value, std::memory_order_release);
-  // A full fence, not the asymmetric pair the locks use: queue waiters go
-  // to sleep often, and each membarrier would interrupt the other side's
-  // core, which costs more than this fence on every message.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Pairs with the heavy fence of a waiter about to sleep (WaitUntil): a
+  // membarrier per sleep instead of a full fence per message.
+  base_internal::AsymmetricLightFence();
   if (waiters.load(std::memory_order_relaxed) != 0) {
     base_internal::FutexWake(signal, base_internal::kWakeAll);
   }
@@ -138,6 +181,8 @@ Acquired TakeSide(LockState& lock, bool block, absl::Time deadline,
 }
 
 }  // namespace
+
+uint64_t LazyWaitsOnThisThread() { return lazy_waits; }
 
 uint64_t LoanPoolBytes(uint32_t slots, uint64_t slot_bytes) {
   if (slots == 0) return 0;
@@ -318,6 +363,12 @@ absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
   if (loan != nullptr) {
     h.pending_put.slot_plus_one.store(0, std::memory_order_release);
   }
+  // Written only when it changes: the consumers read this line anyway.
+  const uint32_t streaming = streaming_to == header_ ? 1 : 0;
+  if (h.put_streaming.load(std::memory_order_relaxed) != streaming) {
+    h.put_streaming.store(streaming, std::memory_order_relaxed);
+  }
+  streaming_to = header_;
   Announce(h.put_signal, count, h.get_waiters, h.put_cpu);
   (void)h.put_lock.Release();
   return absl::OkStatus();
@@ -355,8 +406,16 @@ absl::Status Ring::Get(
     Announce(h.get_signal, Count(before), h.put_waiters, h.get_cpu);
   }
   if (!has_message()) {
-    if (!block || !WaitUntil(h.put_signal, h.get_waiters, deadline, &h.put_cpu,
-                             has_message)) {
+    // A thread that waits for an item is not streaming what it puts.
+    streaming_to = nullptr;
+    bool quick = false;
+    const bool lazy = quick_from == header_ &&
+                      h.put_streaming.load(std::memory_order_relaxed) != 0;
+    const bool came =
+        block && WaitUntil(h.put_signal, h.get_waiters, deadline, &h.put_cpu,
+                           has_message, {.lazy = lazy, .quick = &quick});
+    quick_from = quick ? header_ : nullptr;
+    if (!came) {
       (void)h.get_lock.Release();
       return EmptyError(block ? " (timed out)" : "");
     }

@@ -25,6 +25,22 @@
 // most kRecheck, which bounds the one wake-up that can be lost: that of a
 // peer killed between publishing and waking.
 //
+// Streaming. A consumer that looks at the ring while a producer on another
+// CPU is writing to it takes the producer's cache lines away, and the
+// producer's next locked instruction waits for them to come back: one item
+// per look, at the cost of two cache-line transfers each, 3 to 4 times
+// slower than either side alone. So a consumer spinning for an item looks
+// only every kStreamPollInterval, and then takes the several items that
+// came meanwhile, when both halves of a stream are seen:
+//   - the producer streams: it puts again to the same ring without having
+//     waited in a Get since (a producer that waits for a reply between
+//     items, as a request and its response, does not; `put_streaming`);
+//   - the consumer's last wait on this ring was quick: over within
+//     kStreamPollInterval, or at its first lazy look (a consumer that
+//     waits longer, as a pool worker between tasks, would only be made
+//     later by looking lazily).
+// Otherwise a consumer looks as often as it can.
+//
 // Loan slots (zero-copy items). A ring created with loan slots has, after
 // the ring, one 64-byte state word per slot and then the slots themselves,
 // page-aligned. A slot goes Free -> Lent(producer pid) -> Published ->
@@ -67,6 +83,10 @@ namespace mp::process_internal {
 // (base_internal::SpinningCanHelp): the peer needs that CPU.
 inline constexpr int kQueueSpinRounds = 2000;
 
+// How often a consumer spinning for a streaming producer looks at the ring,
+// in nanoseconds ("Streaming" above).
+inline constexpr int64_t kStreamPollInterval = 1000;
+
 inline constexpr uint32_t kRingMagic = 0x51706d52;  // "RmpQ"
 inline constexpr uint64_t kMinRingBytes = 4096;
 inline constexpr uint64_t kMaxRingBytes = uint64_t{1} << 30;
@@ -107,6 +127,8 @@ struct RingHeader {
   // The CPU the last producer announced from, so that a consumer does not
   // spin waiting for a producer that shares its CPU.
   std::atomic<uint32_t> put_cpu;
+  // 1 while the last producer is streaming (see "Streaming" above).
+  std::atomic<uint32_t> put_streaming;
   // The producers' last reading of get_state: room they know of without
   // pulling the consumers' cache line over on every message.
   std::atomic<uint64_t> put_seen_get_state;
@@ -136,6 +158,10 @@ static_assert(sizeof(RingHeader) <= kRingOffset);
 // Bytes a block needs past the ring for `slots` slots of `slot_bytes`
 // (state words, slots, and the slack that page-aligns them).
 uint64_t LoanPoolBytes(uint32_t slots, uint64_t slot_bytes);
+
+// How many of this thread's waits in Get have looked lazily ("Streaming"
+// above): for tests, which check that streams take that path.
+uint64_t LazyWaitsOnThisThread();
 
 // What the queue reports when Get finds nothing / Put finds no room.
 absl::Status EmptyError(absl::string_view detail);

@@ -9,30 +9,40 @@ namespace mp {
 namespace serialize_internal {
 
 // The field numbers internal/wire.h writes by hand are the generated ones.
-static_assert(kNullField == ::mp::serialize::Value::kNullValueFieldNumber);
-static_assert(kBoolField == ::mp::serialize::Value::kBoolValueFieldNumber);
-static_assert(kIntField == ::mp::serialize::Value::kIntValueFieldNumber);
-static_assert(kUintField == ::mp::serialize::Value::kUintValueFieldNumber);
-static_assert(kDoubleField == ::mp::serialize::Value::kDoubleValueFieldNumber);
-static_assert(kStringField == ::mp::serialize::Value::kStringValueFieldNumber);
-static_assert(kBytesField == ::mp::serialize::Value::kBytesValueFieldNumber);
-static_assert(kListField == ::mp::serialize::Value::kListValueFieldNumber);
-static_assert(kTupleField == ::mp::serialize::Value::kTupleValueFieldNumber);
-static_assert(kMapField == ::mp::serialize::Value::kMapValueFieldNumber);
-static_assert(kNamespaceField ==
-              ::mp::serialize::Value::kNamespaceValueFieldNumber);
-static_assert(kMessageField ==
-              ::mp::serialize::Value::kMessageValueFieldNumber);
-static_assert(kFunctionField ==
-              ::mp::serialize::Value::kFunctionValueFieldNumber);
-static_assert(kSharedField == ::mp::serialize::Value::kSharedValueFieldNumber);
-static_assert(kIntArrayField == ::mp::serialize::Value::kIntArrayFieldNumber);
-static_assert(kDoubleArrayField ==
-              ::mp::serialize::Value::kDoubleArrayFieldNumber);
-static_assert(kSetField == ::mp::serialize::Value::kSetValueFieldNumber);
-static_assert(kDurationField ==
-              ::mp::serialize::Value::kDurationValueFieldNumber);
-static_assert(kTimeField == ::mp::serialize::Value::kTimeValueFieldNumber);
+// Compared as ints: the two are enums of different types.
+constexpr bool Same(ValueField ours, int protos) {
+  return static_cast<int>(ours) == protos;
+}
+static_assert(Same(kNullField, ::mp::serialize::Value::kNullValueFieldNumber));
+static_assert(Same(kBoolField, ::mp::serialize::Value::kBoolValueFieldNumber));
+static_assert(Same(kIntField, ::mp::serialize::Value::kIntValueFieldNumber));
+static_assert(Same(kUintField, ::mp::serialize::Value::kUintValueFieldNumber));
+static_assert(Same(kDoubleField,
+                   ::mp::serialize::Value::kDoubleValueFieldNumber));
+static_assert(Same(kStringField,
+                   ::mp::serialize::Value::kStringValueFieldNumber));
+static_assert(Same(kBytesField,
+                   ::mp::serialize::Value::kBytesValueFieldNumber));
+static_assert(Same(kListField, ::mp::serialize::Value::kListValueFieldNumber));
+static_assert(Same(kTupleField,
+                   ::mp::serialize::Value::kTupleValueFieldNumber));
+static_assert(Same(kMapField, ::mp::serialize::Value::kMapValueFieldNumber));
+static_assert(Same(kNamespaceField,
+                   ::mp::serialize::Value::kNamespaceValueFieldNumber));
+static_assert(Same(kMessageField,
+                   ::mp::serialize::Value::kMessageValueFieldNumber));
+static_assert(Same(kFunctionField,
+                   ::mp::serialize::Value::kFunctionValueFieldNumber));
+static_assert(Same(kSharedField,
+                   ::mp::serialize::Value::kSharedValueFieldNumber));
+static_assert(Same(kIntArrayField,
+                   ::mp::serialize::Value::kIntArrayFieldNumber));
+static_assert(Same(kDoubleArrayField,
+                   ::mp::serialize::Value::kDoubleArrayFieldNumber));
+static_assert(Same(kSetField, ::mp::serialize::Value::kSetValueFieldNumber));
+static_assert(Same(kDurationField,
+                   ::mp::serialize::Value::kDurationValueFieldNumber));
+static_assert(Same(kTimeField, ::mp::serialize::Value::kTimeValueFieldNumber));
 
 bool IsUtf8(absl::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());

@@ -552,10 +552,12 @@ struct Codec<T, std::enable_if_t<serialize_internal::HasFields<T>::value>> {
                      : writer.StructTypeIndex(
                            &serialize_internal::kStructTypeKey<T>, &first);
     if (index == Writer::kNoStructType) {
-      writer.BytesField(1, description.first);
+      writer.BytesField(serialize_internal::kTypeNameField, description.first);
       std::apply(
           [&](const auto&... field) {
-            (EncodeAttribute(writer, field.name, value.*(field.member)), ...);
+            (serialize_internal::EncodeAttribute(writer, field.name,
+                                                 value.*(field.member)),
+             ...);
           },
           description.second);
     } else {
@@ -638,16 +640,6 @@ struct Codec<T, std::enable_if_t<serialize_internal::HasFields<T>::value>> {
         },
         description.second);
     return missing;
-  }
-
- private:
-  template <typename Member>
-  static void EncodeAttribute(serialize_internal::Writer& writer,
-                              absl::string_view name, const Member& member) {
-    const size_t at = writer.BeginMessage(2);
-    writer.BytesField(1, name);
-    serialize_internal::EncodeNested(writer, 2, member);
-    writer.EndMessage(at);
   }
 };
 

@@ -30,12 +30,6 @@ struct FuzzNode {
 MP_SERIALIZE_FIELDS(FuzzNode, name, weight, children);
 
 }  // namespace fuzz
-namespace {
-
-int Twice(int x) { return 2 * x; }
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
   // The inline fast path of the value parser must agree with the full one

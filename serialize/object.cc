@@ -538,12 +538,12 @@ void Codec<Object>::Encode(const Object& value,
                                        },
                                        [&] { return Describe(space); }, &first);
       if (index == Writer::kNoStructType) {
-        if (!space.type_name.empty()) writer.BytesField(1, space.type_name);
+        if (!space.type_name.empty()) {
+          writer.BytesField(serialize_internal::kTypeNameField,
+                            space.type_name);
+        }
         for (const auto& [name, attribute] : space.attributes) {
-          const size_t entry = writer.BeginMessage(2);
-          writer.BytesField(1, name);
-          EncodeNested(writer, 2, attribute);
-          writer.EndMessage(entry);
+          serialize_internal::EncodeAttribute(writer, name, attribute);
         }
       } else {
         writer.StructTypeOf(

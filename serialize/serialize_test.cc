@@ -336,7 +336,9 @@ TEST(SerializeTest, NestedLengthsAreAsShortAsProtobufs) {
     ASSERT_TRUE(message.ParseFromString(*bytes));
     const std::string minimal = message.SerializeAsString();
     EXPECT_EQ(bytes->size(), minimal.size() + padding);
-    if (padding == 0) EXPECT_EQ(*bytes, minimal);
+    if (padding == 0) {
+      EXPECT_EQ(*bytes, minimal);
+    }
     using T = std::decay_t<decltype(value)>;
     EXPECT_THAT(Loads<T>(*bytes), IsOkAndHolds(value));
   };

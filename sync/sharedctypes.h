@@ -316,7 +316,9 @@ class RawValue {
         sync_internal::TypedStorage::Create(false, sizeof(T), alignof(T), 1);
     if (!storage.ok()) return storage.status();
     RawValue raw(*std::move(storage));
-    std::memcpy(raw.get(), &initial, sizeof(T));
+    // Bytes into fresh storage, also for a T such as std::atomic<int>
+    // that has no copy assignment.
+    std::memcpy(static_cast<void*>(raw.get()), &initial, sizeof(T));
     return raw;
   }
 

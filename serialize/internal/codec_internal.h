@@ -65,6 +65,17 @@ void EncodeNested(Writer& writer, uint32_t field, const T& value) {
   writer.EndMessage(at);
 }
 
+// Writes one attribute of a Namespace in the plain form (an Attribute:
+// name, then value), as C++ structs past a message's type limit and
+// mp::Object namespaces without a type name write theirs.
+template <typename T>
+void EncodeAttribute(Writer& writer, absl::string_view name, const T& value) {
+  const size_t at = writer.BeginMessage(kAttributeField);
+  writer.BytesField(1, name);      // Attribute.name
+  EncodeNested(writer, 2, value);  // Attribute.value
+  writer.EndMessage(at);
+}
+
 // Reads the nested Value message `bytes` into `*out`, one level deeper.
 template <typename T>
 absl::Status DecodeNested(absl::string_view bytes, int depth, T* out) {
@@ -450,8 +461,9 @@ struct TupleCodec {
  private:
   template <size_t... I>
   static absl::Status DecodeTupleElements(
-      const std::array<absl::string_view, kSize>& items, int depth,
-      Tuple& result, std::index_sequence<I...>) {
+      // Unused by the empty tuple's instantiation.
+      [[maybe_unused]] const std::array<absl::string_view, kSize>& items,
+      [[maybe_unused]] int depth, Tuple& result, std::index_sequence<I...>) {
     absl::Status status;
     ((status.ok()
           ? (status = DecodeNested(items[I], depth, &std::get<I>(result)), 0)

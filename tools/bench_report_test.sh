@@ -18,6 +18,11 @@ grep -q '<svg' "$out/benchmarks.svg"
 bars=$(grep -c '<rect x=' "$out/benchmarks.svg")
 [[ $bars -eq 4 ]] || { echo "expected 4 bars, got $bars"; exit 1; }
 cmp -s "$TEST_TMPDIR/stdout" "$table"
+# A row on the slowest repetition says so, and is measured from them.
+"$tool" --out="$out/slowest" --min_time=0.01 --repetitions=2 \
+  --only=process/queue_benchmark >/dev/null
+grep -q '| Queue of 8-byte items, 2 processes on 2 CPUs (ours: the slowest repetition) | .* | Boost.Interprocess message_queue: .* | .*×' \
+  "$out/slowest/benchmarks.md" || { cat "$out/slowest/benchmarks.md"; exit 1; }
 if "$tool" --out="$out" --only=no/such_benchmark 2>/dev/null; then
   echo "an unknown binary was accepted"; exit 1
 fi

@@ -1,6 +1,10 @@
 #include "manager/batch.h"
 
+#include <cstdint>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "manager/internal/client/session.h"
@@ -9,12 +13,25 @@
 namespace mp {
 
 struct Batch::Done {
-  std::vector<manager::Reply> replies;
-  // The calls (their arguments moved out): for naming a failed one.
+  google::protobuf::Arena arena;  // Holds the replies.
+  std::vector<manager::Reply*> replies;
+  // For naming a failed call.
   std::vector<Pending> calls;
+  std::vector<std::shared_ptr<manager_internal::ProxyHandle>> handles;
 };
 
 namespace {
+
+// The fields Add writes (manager/protocol.proto), checked against the
+// generated code.
+constexpr uint32_t kRequestMethodField = 3;  // Request.method
+constexpr uint32_t kCallObjectField = 1;     // MethodCall.object
+constexpr uint32_t kCallMethodField = 2;     // MethodCall.method
+constexpr uint32_t kCallArgsField = 3;       // MethodCall.args
+static_assert(kRequestMethodField == manager::Request::kMethodFieldNumber);
+static_assert(kCallObjectField == manager::MethodCall::kObjectFieldNumber);
+static_assert(kCallMethodField == manager::MethodCall::kMethodFieldNumber);
+static_assert(kCallArgsField == manager::MethodCall::kArgsFieldNumber);
 
 std::string What(const std::shared_ptr<manager_internal::ProxyHandle>& handle,
                  absl::string_view method) {
@@ -27,24 +44,72 @@ Batch::~Batch() { Settle(); }
 
 void Batch::Settle() {
   if (done_ == nullptr || session_ == nullptr) return;
-  for (const manager::Reply& reply : done_->replies) session_->Settle(reply);
+  for (const manager::Reply* reply : done_->replies) session_->Settle(*reply);
   done_ = nullptr;
+}
+
+void Batch::Clear() {
+  calls_.clear();
+  handles_.clear();
+  frames_.clear();
+  ends_.clear();
+}
+
+Batch::CallFrame Batch::BeginCall(const BaseProxy& proxy,
+                                  absl::string_view method,
+                                  serialize_internal::Writer& writer) {
+  const std::shared_ptr<manager_internal::ProxyHandle>& handle = proxy.handle();
+  uint32_t index = kNoHandle;
+  if (handle != nullptr) {
+    if (handles_.empty() || handles_.back() != handle) {
+      handles_.push_back(handle);
+    }
+    index = static_cast<uint32_t>(handles_.size() - 1);
+  }
+  calls_.push_back(Pending{index, std::string(method), absl::OkStatus()});
+  CallFrame frame;
+  frame.start = frames_.size();
+  frames_.append(4, '\0');  // The length, once known (EndCall).
+  frame.call = writer.BeginMessage(kRequestMethodField);
+  writer.VarintField(kCallObjectField,
+                     handle != nullptr ? handle->object() : 0);
+  writer.BytesField(kCallMethodField, method);
+  frame.args = writer.BeginMessage(kCallArgsField);
+  return frame;
+}
+
+size_t Batch::EndCall(const CallFrame& frame,
+                      serialize_internal::Writer& writer) {
+  writer.EndMessage(frame.args);
+  writer.EndMessage(frame.call);
+  if (!writer.status().ok()) {
+    frames_.resize(frame.start);
+    calls_.back().args = writer.status();
+  } else {
+    // A frame's 4-byte little-endian length (base/frame_socket.h). One too
+    // long for it is over max_frame_bytes, which Run checks from ends_.
+    const uint64_t length = frames_.size() - frame.start - 4;
+    for (size_t i = 0; i < 4; ++i) {
+      frames_[frame.start + i] = static_cast<char>(length >> (8 * i));
+    }
+  }
+  ends_.push_back(frames_.size());
+  return calls_.size() - 1;
 }
 
 absl::Status Batch::Run() {
   Settle();
   std::shared_ptr<manager_internal::Session> session;
-  auto done = std::make_shared<Done>();
-  std::vector<manager::Request> requests;
-  requests.reserve(calls_.size());
   for (size_t i = 0; i < calls_.size(); ++i) {
     const Pending& call = calls_[i];
-    if (call.handle == nullptr) {
+    if (call.handle == kNoHandle) {
       return absl::InvalidArgumentError(
           absl::StrCat("manager batch: call ", i, " (", call.method,
                        ") is on a proxy of nothing"));
     }
-    manager_internal::Session& its = call.handle->session();
+    const std::shared_ptr<manager_internal::ProxyHandle>& handle =
+        handles_[call.handle];
+    manager_internal::Session& its = handle->session();
     if (session == nullptr) {
       session = its.shared_from_this();
     } else if (&its != session.get()) {
@@ -53,27 +118,22 @@ absl::Status Batch::Run() {
           "\", the others to \"", session->address(), "\""));
     }
     if (!call.args.ok()) {
-      return session->Error(
-          call.args.status().code(),
-          absl::StrCat(What(call.handle, call.method),
-                       ": arguments: ", call.args.status().message()));
+      return session->Error(call.args.code(),
+                            absl::StrCat(What(handle, call.method),
+                                         ": arguments: ", call.args.message()));
     }
   }
-  for (Pending& call : calls_) {
-    manager::Request& request = requests.emplace_back();
-    manager::MethodCall* method = request.mutable_method();
-    method->set_object(call.handle->object());
-    method->set_method(call.method);
-    method->set_args(std::move(*call.args));
-  }
-  done->calls = std::move(calls_);
-  calls_.clear();
-  if (requests.empty()) {
+  auto done = std::make_shared<Done>();
+  if (calls_.empty()) {
     done_ = done;
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<manager::Reply>> replies =
-      session->CallBatch(requests);
+  absl::StatusOr<std::vector<manager::Reply*>> replies =
+      session->CallBatch(frames_, ends_, &done->arena);
+  // Sent or failed, the calls are spent, as a single call is.
+  done->calls = std::move(calls_);
+  done->handles = std::move(handles_);
+  Clear();
   if (!replies.ok()) return replies.status();
   done->replies = *std::move(replies);
   session_ = std::move(session);
@@ -90,12 +150,13 @@ absl::StatusOr<absl::string_view> Batch::ResultBytes(size_t index) const {
                                               " (the batch ran ",
                                               done_->replies.size(), ")"));
   }
-  const manager::Reply& reply = done_->replies[index];
+  const manager::Reply& reply = *done_->replies[index];
   if (reply.has_error()) {
     const Pending& call = done_->calls[index];
-    return session_->Error(static_cast<absl::StatusCode>(reply.error().code()),
-                           absl::StrCat(What(call.handle, call.method), ": ",
-                                        reply.error().message()));
+    return session_->Error(
+        static_cast<absl::StatusCode>(reply.error().code()),
+        absl::StrCat(What(done_->handles[call.handle], call.method), ": ",
+                     reply.error().message()));
   }
   return absl::string_view(reply.value());
 }

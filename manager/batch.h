@@ -24,6 +24,7 @@
 #define MULTIPROCESS_MANAGER_BATCH_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "manager/proxy.h"
+#include "serialize/internal/wire.h"
 #include "serialize/serialize.h"
 
 namespace mp {
@@ -52,9 +54,13 @@ class Batch {
   template <typename... Args>
   size_t Add(const BaseProxy& proxy, absl::string_view method,
              const Args&... args) {
-    calls_.push_back(Pending{proxy.handle(), std::string(method),
-                             manager_internal::EncodeArguments(args...)});
-    return calls_.size() - 1;
+    // Straight into the request frames Run sends: no message objects, and
+    // no allocation per call once the buffers have grown.
+    serialize_internal::Writer writer(frames_);
+    const CallFrame frame = BeginCall(proxy, method, writer);
+    serialize_internal::EncodeTuple(writer,
+                                    manager_internal::WireArgument(args)...);
+    return EndCall(frame, writer);
   }
 
   // Sends every queued call and waits for all results.
@@ -77,16 +83,35 @@ class Batch {
 
  private:
   struct Pending {
-    std::shared_ptr<manager_internal::ProxyHandle> handle;
-    std::string method;
-    absl::StatusOr<std::string> args;
+    uint32_t handle;     // Into handles_; kNoHandle for a proxy of nothing.
+    std::string method;  // For naming a failed call.
+    absl::Status args;   // Why the arguments could not be encoded, if so.
+  };
+  // Where Add's frame is, between BeginCall and EndCall.
+  struct CallFrame {
+    size_t start;  // Its length prefix.
+    size_t call;   // The Request's method field (BeginMessage).
+    size_t args;   // The MethodCall's args field (BeginMessage).
   };
   struct Done;
+  static constexpr uint32_t kNoHandle = ~uint32_t{0};
 
+  // Records the call and writes its frame up to its arguments; EndCall
+  // closes the frame (or drops it when encoding failed) and returns the
+  // call's index.
+  CallFrame BeginCall(const BaseProxy& proxy, absl::string_view method,
+                      serialize_internal::Writer& writer);
+  size_t EndCall(const CallFrame& frame, serialize_internal::Writer& writer);
   absl::StatusOr<absl::string_view> ResultBytes(size_t index) const;
   void Settle();
+  void Clear();
 
   std::vector<Pending> calls_;
+  // The proxies the calls go to, each once per run of calls to it.
+  std::vector<std::shared_ptr<manager_internal::ProxyHandle>> handles_;
+  // The calls' request frames (Session::CallBatch), and where each ends.
+  std::string frames_;
+  std::vector<size_t> ends_;
   std::shared_ptr<manager_internal::Session> session_;
   std::shared_ptr<Done> done_;
 };

@@ -48,6 +48,16 @@ namespace mp {
 
 namespace serialize_internal {
 
+// Writes the Value of a tuple of `elements` (DumpsTuple's bytes) through
+// `writer`, which may be inside a message of its own (a manager call's
+// arguments).
+template <typename... Ts>
+void EncodeTuple(Writer& writer, const Ts&... elements) {
+  const size_t at = writer.BeginMessage(kTupleField);
+  (EncodeNested(writer, 1, elements), ...);
+  writer.EndMessage(at);
+}
+
 // Decodes the whole message `bytes` into `*out` (whose memory it may reuse),
 // in the scope where its structs' types are found
 // (serialize/internal/struct_types.h): Loads, and Queue::GetInto.
@@ -86,9 +96,7 @@ template <typename... Ts>
 [[nodiscard]] absl::StatusOr<std::string> DumpsTuple(const Ts&... elements) {
   std::string out;
   serialize_internal::Writer writer(out);
-  const size_t at = writer.BeginMessage(serialize_internal::kTupleField);
-  (serialize_internal::EncodeNested(writer, 1, elements), ...);
-  writer.EndMessage(at);
+  serialize_internal::EncodeTuple(writer, elements...);
   if (!writer.status().ok()) return writer.status();
   return out;
 }

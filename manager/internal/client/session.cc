@@ -284,13 +284,13 @@ absl::Status Session::CollectLocked(uint32_t replies, absl::Time deadline,
 }
 
 absl::Status Session::ParseRepliesLocked(absl::string_view frames,
-                                         manager::Reply* replies,
+                                         manager::Reply* const* replies,
                                          size_t count) {
   for (size_t i = 0; i < count; ++i) {
     absl::string_view frame;
     if (!base_internal::FrameSocket::TakeFrame(frames, &frame) ||
-        !replies[i].ParseFromArray(frame.data(),
-                                   static_cast<int>(frame.size()))) {
+        !replies[i]->ParseFromArray(frame.data(),
+                                    static_cast<int>(frame.size()))) {
       return FailLocked(
           absl::DataLossError("the server's reply does not parse"));
     }
@@ -338,7 +338,8 @@ absl::StatusOr<manager::Reply> Session::RoundTripLocked(
     return collected;
   }
   manager::Reply reply;
-  if (absl::Status parsed = ParseRepliesLocked(received_, &reply, 1);
+  manager::Reply* const one = &reply;
+  if (absl::Status parsed = ParseRepliesLocked(received_, &one, 1);
       !parsed.ok()) {
     return parsed;
   }
@@ -473,37 +474,37 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(
   return reply;
 }
 
-absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
-    const std::vector<manager::Request>& requests) {
+absl::StatusOr<std::vector<manager::Reply*>> Session::CallBatch(
+    absl::string_view frames, absl::Span<const size_t> ends,
+    google::protobuf::Arena* arena) {
   base_internal::TimedMutexLock lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
-  // In chunks, each posted before the replies to the one before are read,
-  // so that this process encodes and decodes while the server runs the
-  // calls: a batch costs the slower side's time, not the sum of both.
-  // Small chunks also keep either side from filling the socket while the
-  // other is writing too.
-  for (const manager::Request& request : requests) {
-    // All checked before any is sent (this also caches their sizes).
-    if (absl::Status fits = CheckRequestSize(request.ByteSizeLong());
+  const auto begin = [&](size_t i) { return i == 0 ? 0 : ends[i - 1]; };
+  for (size_t i = 0; i < ends.size(); ++i) {
+    // All checked before any is sent. Less the 4-byte length.
+    if (absl::Status fits = CheckRequestSize(ends[i] - begin(i) - 4);
         !fits.ok()) {
       return fits;
     }
   }
+  // In chunks, each posted before the replies to the one before are read,
+  // so that this process decodes while the server runs the calls: a batch
+  // costs the slower side's time, not the sum of both. Small chunks also
+  // keep either side from filling the socket while the other is writing
+  // too.
   constexpr size_t kChunkCalls = 128;
   constexpr size_t kChunkBytes = size_t{64} << 10;
-  std::vector<manager::Reply> replies(requests.size());
+  std::vector<manager::Reply*> replies(ends.size());
+  for (manager::Reply*& reply : replies) {
+    reply = google::protobuf::Arena::CreateMessage<manager::Reply>(arena);
+  }
   const absl::Time deadline = absl::Now() + options_.call_timeout;
-  std::string sending;
   size_t sent = 0;       // Requests posted.
   size_t collected = 0;  // Replies parsed.
-  while (collected < requests.size()) {
-    sending.clear();
+  while (collected < ends.size()) {
     size_t chunk = 0;
-    while (sent + chunk < requests.size() && chunk < kChunkCalls &&
-           sending.size() < kChunkBytes) {
-      const manager::Request& request = requests[sent + chunk];
-      AppendMessageFrame(request, static_cast<size_t>(request.GetCachedSize()),
-                         sending);
+    while (sent + chunk < ends.size() && chunk < kChunkCalls &&
+           (chunk == 0 || ends[sent + chunk - 1] - begin(sent) < kChunkBytes)) {
       ++chunk;
     }
     received_.clear();
@@ -511,13 +512,15 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
     if (in_flight > 0) {
       absl::Status got =
           CollectLocked(static_cast<uint32_t>(in_flight), deadline, received_,
-                        /*long_spin=*/requests.size() > kChunkCalls);
+                        /*long_spin=*/ends.size() > kChunkCalls);
       if (!got.ok()) return got;
     }
     if (chunk > 0) {
+      const absl::string_view sending =
+          frames.substr(begin(sent), ends[sent + chunk - 1] - begin(sent));
       absl::Status posted =
           PostLocked(sending, static_cast<uint32_t>(chunk), deadline,
-                     /*more_follows=*/sent + chunk < requests.size());
+                     /*more_follows=*/sent + chunk < ends.size());
       if (!posted.ok()) return posted;
       sent += chunk;
     }
@@ -526,7 +529,7 @@ absl::StatusOr<std::vector<manager::Reply>> Session::CallBatch(
           ParseRepliesLocked(received_, &replies[collected], in_flight);
       if (!parsed.ok()) return parsed;
       for (size_t i = collected; i < collected + in_flight; ++i) {
-        for (uint64_t object : replies[i].granted()) ++refs_[object].held;
+        for (uint64_t object : replies[i]->granted()) ++refs_[object].held;
       }
       collected += in_flight;
     }

@@ -35,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "base/mutex.h"
 #include "manager/internal/wire/call_area.h"
 #include "manager/internal/wire/proxy_ref.h"
@@ -114,10 +115,14 @@ class Session : public std::enable_shared_from_this<Session> {
       manager::Request& request, absl::Duration wait = absl::ZeroDuration(),
       bool try_first = false);
 
-  // Sends `requests` together and waits for all their replies: one round
-  // trip. Errors: as Call.
-  absl::StatusOr<std::vector<manager::Reply>> CallBatch(
-      const std::vector<manager::Request>& requests);
+  // Sends requests together and waits for all their replies: one round
+  // trip. `frames` holds the requests' frames (base/frame_socket.h), request
+  // i's ending at `ends[i]`; the replies are made in `arena`. Errors: as
+  // Call; `ResourceExhausted` for a request over max_frame_bytes (then
+  // nothing is sent).
+  absl::StatusOr<std::vector<manager::Reply*>> CallBatch(
+      absl::string_view frames, absl::Span<const size_t> ends,
+      google::protobuf::Arena* arena);
 
   // Gives back the references `reply` granted that no proxy took up.
   void Settle(const manager::Reply& reply);
@@ -178,9 +183,9 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::Status CollectLocked(uint32_t replies, absl::Time deadline,
                              std::string& into, bool long_spin = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Parses `count` reply frames of `frames` into `replies`.
+  // Parses `count` reply frames of `frames` into `*replies[0..count)`.
   absl::Status ParseRepliesLocked(absl::string_view frames,
-                                  manager::Reply* replies, size_t count)
+                                  manager::Reply* const* replies, size_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::Status FailLocked(const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);

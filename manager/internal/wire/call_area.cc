@@ -44,9 +44,7 @@ constexpr uint32_t kFlags = kOnSocket | kMoreFollows;
 constexpr size_t kPage = 4096;
 constexpr size_t kHeaderBytes = kPage;
 
-// How long a side spins before it sleeps adapts, as an adaptive mutex's
-// does: it doubles (up to the most below) each time the other side came
-// during the spin and halves (down to kMinSpin) each time it did not. A
+// How long a side spins before it sleeps adapts (AdaptiveSpin). A
 // server thread waits up to kServerSpin for the next call (back-to-back
 // calls come within a few microseconds); a client up to kClientSpin for
 // its reply. With more busy processes than cores, spinning only delays the
@@ -67,6 +65,29 @@ size_t RoundUpToPage(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 
 enum class Waited { kChanged, kTimedOut, kStopped };
 
+}  // namespace
+
+absl::Duration AdaptiveSpin::Next(absl::Duration most, bool* probe) {
+  *probe = sleeps >= kProbeEvery;
+  if (!*probe) return budget;
+  sleeps = 0;
+  return std::min(most, budget * kProbeFactor);
+}
+
+void AdaptiveSpin::Adapt(bool probe, bool came, absl::Duration took,
+                         absl::Duration least, absl::Duration most) {
+  if (!came) {
+    budget = std::max(least, budget / 2);
+    ++sleeps;
+  } else if (probe) {
+    budget = std::clamp(2 * took, least, most);
+  } else {
+    budget = std::min(most, budget * 2);
+  }
+}
+
+namespace {
+
 // Waits until `word` no longer holds `stale`: spins for `*spin` (then
 // adapted, up to `max_spin`), then sleeps on the futex in slices, asking
 // `keep_waiting` between them. `sleeping` tells the other side to wake us
@@ -74,10 +95,9 @@ enum class Waited { kChanged, kTimedOut, kStopped };
 // while we spin: then we yield to it instead.
 Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
                      std::atomic<uint32_t>& sleeping,
-                     const std::atomic<uint32_t>& peer_cpu,
-                     absl::Duration* spin, absl::Duration min_spin,
-                     absl::Duration max_spin, absl::Duration slice,
-                     absl::Time deadline,
+                     const std::atomic<uint32_t>& peer_cpu, AdaptiveSpin* spin,
+                     absl::Duration min_spin, absl::Duration max_spin,
+                     absl::Duration slice, absl::Time deadline,
                      const std::function<bool()>& keep_waiting) {
   if (word.load(std::memory_order_acquire) != stale) return Waited::kChanged;
   if (!base_internal::SpinningCanHelp(
@@ -87,16 +107,19 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
       return Waited::kChanged;
     }
   } else {
-    const absl::Time spin_until = absl::Now() + *spin;
+    bool probe = false;
+    const absl::Time start = absl::Now();
+    const absl::Time spin_until = start + spin->Next(max_spin, &probe);
     for (uint32_t round = 1;; ++round) {
       base_internal::SpinPause();
       if (word.load(std::memory_order_acquire) != stale) {
-        *spin = std::min(max_spin, *spin * 2);
+        spin->Adapt(probe, true, probe ? absl::Now() - start : absl::Duration(),
+                    min_spin, max_spin);
         return Waited::kChanged;
       }
       if (round % 32 == 0 && absl::Now() >= spin_until) break;
     }
-    *spin = std::max(min_spin, *spin / 2);
+    spin->Adapt(probe, false, absl::Duration(), min_spin, max_spin);
   }
   while (true) {
     // Dekker with Wake: we store `sleeping` then load `word`; the waker

@@ -55,6 +55,31 @@ namespace mp::manager_internal {
 // The default size of each half: a batch of several thousand small calls.
 inline constexpr size_t kDefaultCallAreaBytes = size_t{1} << 20;
 
+// How long a side spins before it sleeps, adapted to how soon the other
+// side comes back, as an adaptive mutex's spin is: the budget doubles (up
+// to a most) each time the other side came during the spin and halves
+// (down to a least) each time it did not. That alone can stick: once the
+// budget is below how long the other side takes (a call or batch of a few
+// microseconds), every wait sleeps and the budget never grows again, a
+// wake-up of tens of microseconds per call. So every kProbeEvery sleeps a
+// wait spins kProbeFactor times the budget (within the most), and if the
+// other side comes during that probe, the budget becomes twice what it
+// took.
+struct AdaptiveSpin {
+  static constexpr uint32_t kProbeEvery = 16;
+  static constexpr int kProbeFactor = 16;
+
+  // How long the next wait spins; whether it probes.
+  absl::Duration Next(absl::Duration most, bool* probe);
+  // After a wait that spun (`probe`: as Next said): whether the other side
+  // came during the spin, and if so after how long.
+  void Adapt(bool probe, bool came, absl::Duration took, absl::Duration least,
+             absl::Duration most);
+
+  absl::Duration budget;
+  uint32_t sleeps = 0;  // Since the last probe.
+};
+
 class CallArea {
  public:
   // What a side learns about a posted message or its replies.
@@ -141,9 +166,9 @@ class CallArea {
   size_t capacity_ = 0;
   uint32_t posted_ = 0;        // Client: the number of its last message.
   bool more_follows_ = false;  // Server: the last message said so.
-  // This side's spin before it sleeps (see call_area.cc); this process's.
-  absl::Duration spin_ = absl::Microseconds(50);
-  absl::Duration batch_spin_ = absl::Milliseconds(1);  // Within batches.
+  // This side's spin before it sleeps; this process's.
+  AdaptiveSpin spin_{absl::Microseconds(50)};
+  AdaptiveSpin batch_spin_{absl::Milliseconds(1)};  // Within batches.
 };
 
 }  // namespace mp::manager_internal

@@ -315,5 +315,59 @@ TEST(CallAreaTest, TheServerRefusesASizeBeyondTheArea) {
   close(fd);
 }
 
+// The spin policy, on a simulated peer: the clock is the test's.
+constexpr absl::Duration kLeast = absl::Microseconds(2);
+constexpr absl::Duration kMost = absl::Microseconds(100);
+
+// One wait for a peer that comes back after `took`: spins for what Next
+// says, and adapts as WaitForChange does. Returns whether it slept.
+bool WaitFor(AdaptiveSpin& spin, absl::Duration took) {
+  bool probe = false;
+  const absl::Duration spins = spin.Next(kMost, &probe);
+  const bool came = took <= spins;
+  spin.Adapt(probe, came, took, kLeast, kMost);
+  return !came;
+}
+
+TEST(AdaptiveSpinTest, ItGrowsWhileThePeerComesAndShrinksWhileItDoesNot) {
+  AdaptiveSpin spin{absl::Microseconds(8)};
+  EXPECT_FALSE(WaitFor(spin, absl::Microseconds(1)));
+  EXPECT_EQ(spin.budget, absl::Microseconds(16));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_FALSE(WaitFor(spin, absl::ZeroDuration()));
+  EXPECT_EQ(spin.budget, kMost);
+  // A peer that is away for long (descheduled): down to the least.
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(WaitFor(spin, absl::Seconds(1)));
+  EXPECT_EQ(spin.budget, kLeast);
+}
+
+// The trap a halving spin falls into: a peer that always takes 6 us, a
+// budget below that. Without probes every wait would sleep forever after.
+TEST(AdaptiveSpinTest, AProbeFindsAPeerJustBeyondTheBudget) {
+  AdaptiveSpin spin{kLeast};
+  const absl::Duration took = absl::Microseconds(6);
+  int slept = 0;
+  for (int i = 0; i < 100; ++i) slept += WaitFor(spin, took);
+  EXPECT_EQ(slept, int{AdaptiveSpin::kProbeEvery});
+  EXPECT_EQ(spin.budget, kMost);
+  EXPECT_FALSE(WaitFor(spin, took));
+}
+
+// A peer that never comes within the most costs one longer spin per
+// kProbeEvery sleeps, and the budget stays at the least.
+TEST(AdaptiveSpinTest, ProbesForAnAbsentPeerAreRareAndBounded) {
+  AdaptiveSpin spin{kLeast};
+  int probes = 0;
+  for (int i = 0; i < 160; ++i) {
+    bool probe = false;
+    const absl::Duration spins = spin.Next(kMost, &probe);
+    probes += probe;
+    EXPECT_LE(spins, probe ? kLeast * AdaptiveSpin::kProbeFactor : kLeast);
+    spin.Adapt(probe, false, absl::Duration(), kLeast, kMost);
+    EXPECT_EQ(spin.budget, kLeast);
+  }
+  EXPECT_EQ(probes, 160 / int{AdaptiveSpin::kProbeEvery + 1});
+}
+
 }  // namespace
 }  // namespace mp::manager_internal

@@ -14,7 +14,32 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "manager/internal/server/fuzz_server.h"
+#include "manager/internal/wire/method_call.h"
 #include "manager/internal/wire/transport.h"
+#include "manager/protocol.pb.h"
+
+namespace {
+
+// The server reads plain method calls without protobuf: whatever it so
+// reads, protobuf must read as the same call.
+void CheckPlainReading(absl::string_view frame) {
+  mp::manager_internal::MethodCallView view;
+  if (!mp::manager_internal::ReadPlainMethodCall(frame, &view)) return;
+  mp::manager::Request request;
+  if (!request.ParseFromArray(frame.data(), static_cast<int>(frame.size())) ||
+      request.call_case() != mp::manager::Request::kMethod ||
+      request.releases_size() != 0) {
+    __builtin_trap();
+  }
+  const mp::manager::MethodCall& call = request.method();
+  if (call.object() != view.object || call.method() != view.method ||
+      call.args() != view.args || call.thread() != view.thread ||
+      call.try_only() != view.try_only) {
+    __builtin_trap();
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mp::manager_internal;
@@ -25,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     absl::string_view frames = input.substr(1);
     for (absl::string_view rest = frames, frame;
          mp::base_internal::FrameSocket::TakeFrame(rest, &frame);) {
+      CheckPlainReading(frame);
       if (!AllowedToFuzz(frame)) return 0;
     }
     if (absl::StrContains(frames, "Pool")) return 0;
@@ -37,6 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       rest.remove_prefix(2);
       const absl::string_view frame = rest.substr(0, length);
       rest.remove_prefix(frame.size());
+      CheckPlainReading(frame);
       if (!AllowedToFuzz(frame)) continue;
       if (!channel.Write(frame).ok()) break;
     }

@@ -106,7 +106,7 @@ void SetError(const absl::Status& status, manager::Reply& reply) {
 
 // The positional arguments of a call: an mp.serialize.Value tuple (or
 // list); empty bytes mean none.
-absl::StatusOr<std::vector<Object>> DecodeArguments(const std::string& bytes) {
+absl::StatusOr<std::vector<Object>> DecodeArguments(absl::string_view bytes) {
   if (bytes.empty()) return std::vector<Object>();
   // The usual tuple straight into the vector, rather than into an Object
   // and out again (about a tenth of a small call's time in the server).
@@ -349,22 +349,28 @@ void Server::RunConnection(Connection* connection) {
     // are not a Request) ends this connection only.
     absl::StatusOr<absl::string_view> frame = channel.Read();
     if (!frame.ok()) break;
-    request.Clear();
-    if (!request.ParseFromArray(frame->data(),
-                                static_cast<int>(frame->size()))) {
-      break;
+    bool shutdown = false;
+    if (MethodCallView call; ReadPlainMethodCall(*frame, &call)) {
+      // The views stay valid: the channel reads nothing more meanwhile.
+      AnswerMethod(*connection, call, reply, out);
+    } else {
+      request.Clear();
+      if (!request.ParseFromArray(frame->data(),
+                                  static_cast<int>(frame->size()))) {
+        break;
+      }
+      if (request.call_case() == manager::Request::kCallArea) {
+        // Replies owed so far go first: the client reads in order.
+        if (!out.empty() && !channel.WriteFrames(out).ok()) break;
+        out.clear();
+        if (OpenCallArea(*connection, request.call_area()))
+          ServeCallArea(*connection);
+        if (connection->has_area.load(std::memory_order_relaxed)) break;
+        continue;
+      }
+      Answer(*connection, request, reply, out);
+      shutdown = request.call_case() == manager::Request::kShutdown;
     }
-    if (request.call_case() == manager::Request::kCallArea) {
-      // Replies owed so far go first: the client reads in order.
-      if (!out.empty() && !channel.WriteFrames(out).ok()) break;
-      out.clear();
-      if (OpenCallArea(*connection, request.call_area()))
-        ServeCallArea(*connection);
-      if (connection->has_area.load(std::memory_order_relaxed)) break;
-      continue;
-    }
-    Answer(*connection, request, reply, out);
-    const bool shutdown = request.call_case() == manager::Request::kShutdown;
     // A client that sent a batch has its next request read ahead already:
     // answer the whole batch with one write.
     if (!shutdown && channel.HasBufferedFrame() &&
@@ -478,6 +484,11 @@ void Server::ServeCallArea(Connection& connection) {
                  frame.size() > options_.max_frame_bytes) {
         return;
       }
+      if (MethodCallView call; ReadPlainMethodCall(frame, &call)) {
+        AnswerMethod(connection, call, reply, out);
+        ++replies;
+        continue;
+      }
       request.Clear();
       if (!request.ParseFromArray(frame.data(),
                                   static_cast<int>(frame.size())) ||
@@ -506,6 +517,13 @@ bool Server::Answer(Connection& connection, manager::Request& request,
   if (!Handle(connection, request, reply)) return false;
   AppendReply(connection, reply, out);
   return true;
+}
+
+void Server::AnswerMethod(Connection& connection, const MethodCallView& call,
+                          manager::Reply& reply, std::string& out) {
+  reply.Clear();
+  HandleMethod(connection, call, reply);
+  AppendReply(connection, reply, out);
 }
 
 void Server::AppendReply(Connection& connection, const manager::Reply& reply,
@@ -543,7 +561,7 @@ bool Server::Handle(Connection& connection, manager::Request& request,
       HandleCreate(connection, request.create(), reply);
       return true;
     case manager::Request::kMethod:
-      HandleMethod(connection, request.method(), reply);
+      HandleMethod(connection, ViewOf(request.method()), reply);
       return true;
     case manager::Request::kIncref: {
       base_internal::MutexLock lock(mutex_);
@@ -625,30 +643,29 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
   reply.set_value(*Dumps(Object(id)));
 }
 
-void Server::HandleMethod(Connection& connection,
-                          const manager::MethodCall& call,
+void Server::HandleMethod(Connection& connection, const MethodCallView& call,
                           manager::Reply& reply) {
-  absl::StatusOr<std::vector<Object>> args = DecodeArguments(call.args());
+  absl::StatusOr<std::vector<Object>> args = DecodeArguments(call.args);
   if (!args.ok()) return SetError(args.status(), reply);
   base_internal::MutexLock lock(mutex_);
   ++calls_;
-  auto entry = objects_.find(call.object());
+  auto entry = objects_.find(call.object);
   if (entry == objects_.end()) {
     return SetError(absl::NotFoundError(absl::StrCat(
-                        "object ", call.object(),
+                        "object ", call.object,
                         " does not exist (it was freed: no proxy holds it)")),
                     reply);
   }
   // Pinned for the call: a call that waits lets the lock go, and the
   // object must outlive it whatever other connections release meanwhile.
-  const uint64_t id = call.object();
+  const uint64_t id = call.object;
   ManagedObject* object = entry->second.object.get();
   Incref(id);
   CallWaiter waiter(*this, connection.channel.fd());
   CallEffects effects(
       server_id_,
       connection.principal != 0 ? connection.principal : connection.id,
-      call.thread(), &waiter, call.try_only());
+      call.thread, &waiter, call.try_only);
   effects.set_notifier(&notify_);
   // Objects a method makes (method_to_typeid) are held by the call until
   // the reply grants them to the caller.
@@ -664,7 +681,7 @@ void Server::HandleMethod(Connection& connection,
         ProxyRef{address_, server_id_, made_id, std::string(type_id)});
   };
   effects.set_adopter(&adopt);
-  absl::StatusOr<Object> result = object->Call(call.method(), *args, effects);
+  absl::StatusOr<Object> result = object->Call(call.method, *args, effects);
   if (effects.would_block()) {
     reply.set_would_block(true);
     for (uint64_t made : adopted) Decref(made);

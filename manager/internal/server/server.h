@@ -39,6 +39,7 @@
 #include "base/mutex.h"
 #include "manager/internal/server/managed.h"
 #include "manager/internal/wire/call_area.h"
+#include "manager/internal/wire/method_call.h"
 #include "manager/internal/wire/transport.h"
 #include "manager/options.h"
 #include "manager/protocol.pb.h"
@@ -136,8 +137,12 @@ class Server {
               manager::Reply& reply);
   void HandleCreate(Connection& connection, const manager::Create& create,
                     manager::Reply& reply);
-  void HandleMethod(Connection& connection, const manager::MethodCall& call,
+  void HandleMethod(Connection& connection, const MethodCallView& call,
                     manager::Reply& reply);
+  // Answer for a method call read straight from its frame
+  // (manager/internal/wire/method_call.h).
+  void AnswerMethod(Connection& connection, const MethodCallView& call,
+                    manager::Reply& reply, std::string& out);
   void FillStats(manager::Stats& stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   void Release(Connection& connection, uint64_t object, uint64_t count)

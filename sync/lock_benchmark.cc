@@ -92,6 +92,14 @@ struct HandleLock {
   void unlock() { (void)handle.Release(); }
 };
 
+// The handle through the standard Lockable calls, as std::lock_guard uses
+// it: unlock() skips Release's held check (sync/lock.h, ReleaseHeld).
+struct LockableLock {
+  Lock handle;
+  void lock() { handle.lock(); }
+  void unlock() { handle.unlock(); }
+};
+
 template <typename LockType>
 void BM_Uncontended(benchmark::State& state) {
   auto* lock = bench::MapShared<LockType>();
@@ -107,6 +115,7 @@ BENCHMARK_TEMPLATE(BM_Uncontended, RobustPthreadLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, PlainPthreadLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, PlacedLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, HandleLock);
+BENCHMARK_TEMPLATE(BM_Uncontended, LockableLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, PlacedRLock);
 BENCHMARK_TEMPLATE(BM_Uncontended, BoostMutex);
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <mutex>
 #include <new>
 #include <string>
 
@@ -15,6 +16,7 @@
 #include "shm/shared_memory.h"
 #include "sync/event.h"
 #include "sync/lock_guard.h"
+#include "sync/rlock.h"
 #include "tests/testing/segments.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -95,6 +97,51 @@ TEST(LockTest, ReleasingAFreeLockIsAnError) {
   EXPECT_THAT(released.message(), HasSubstr("Lock: release of a lock that"));
   EXPECT_FALSE(lock.locked());
 }
+
+// unlock(), as std::lock_guard calls it, releases without Release's held
+// check; it still wakes a waiter, and it leaves a free lock free.
+TEST(LockTest, UnlockReleasesWithoutTheHeldCheck) {
+  Lock lock;
+  lock.lock();
+  EXPECT_TRUE(lock.locked());
+  lock.unlock();
+  EXPECT_FALSE(lock.locked());
+  lock.unlock();
+  EXPECT_FALSE(lock.locked());
+  EXPECT_EQ(lock.Release().code(), absl::StatusCode::kFailedPrecondition);
+  {
+    std::lock_guard<Lock> guard(lock);
+    EXPECT_TRUE(lock.locked());
+  }
+  EXPECT_FALSE(lock.locked());
+
+  LockState placed;
+  placed.lock();
+  EXPECT_TRUE(placed.locked());
+  placed.unlock();
+  EXPECT_FALSE(placed.locked());
+
+  Event child_started;
+  lock.lock();
+  absl::StatusOr<ForkedChild> child = ForkedChild::Start([&] {
+    child_started.Set();
+    return lock.Acquire(true, absl::Seconds(60)) ? 0 : 1;
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  ASSERT_TRUE(child_started.Wait(absl::Seconds(30)));
+  lock.unlock();
+  EXPECT_THAT(child->Wait(), IsOkAndHolds(0));
+  EXPECT_TRUE(lock.Acquire(true, absl::Seconds(30)).owner_died());
+  EXPECT_TRUE(lock.Release().ok());
+}
+
+// An RLock's release checks its owner by nature: unlock() keeps it.
+template <typename T>
+constexpr bool kReleasesHeld = requires(T& lock) {
+  lock.ReleaseHeld();
+};
+static_assert(kReleasesHeld<Lock> && kReleasesHeld<LockState>);
+static_assert(!kReleasesHeld<RLock> && !kReleasesHeld<RLockState>);
 
 TEST(LockTest, CopiesAreTheSameLock) {
   Lock lock;

@@ -138,6 +138,11 @@ constexpr Pair kPairs[] = {
      "BM_Uncontended<HandleLock>", "BM_Uncontended<BareLock>",
      "bare compare-exchange + store (the least a lock does)"},
     {"sync/lock_benchmark",
+     "Lock lock+unlock, uncontended (std::lock_guard's calls: unlock has no "
+     "held check to report)",
+     "BM_Uncontended<LockableLock>", "BM_Uncontended<BareLock>",
+     "bare compare-exchange + store (the least a lock does)"},
+    {"sync/lock_benchmark",
      "Lock, 2 processes on 2 CPUs incrementing one counter (per increment of "
      "either)",
      "BM_TwoProcessCounter<PlacedLock>/0/real_time",

@@ -39,6 +39,10 @@ class ABSL_LOCKABLE LockHandle
     return this->state_->AcquireUntil(deadline);
   }
   [[nodiscard]] absl::Status Release() { return this->state_->Release(); }
+  // Where State has it (LockState; not RLockState, whose release checks
+  // the owner by its nature).
+  void ReleaseHeld() requires requires(State& state) { state.ReleaseHeld(); }
+  { this->state_->ReleaseHeld(); }
 
  protected:
   using shm_internal::SharedHandle<Derived, State, kKind>::SharedHandle;

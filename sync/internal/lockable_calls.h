@@ -37,7 +37,15 @@ class ABSL_LOCKABLE LockableCalls {
       ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
     return self().Acquire(true, absl::FromChrono(timeout)).held();
   }
-  void unlock() ABSL_UNLOCK_FUNCTION() { (void)self().Release(); }
+  // Its caller has no status to read, so a lock with ReleaseHeld (Lock)
+  // skips Release's held check.
+  void unlock() ABSL_UNLOCK_FUNCTION() {
+    if constexpr (requires(Derived & lock) { lock.ReleaseHeld(); }) {
+      self().ReleaseHeld();
+    } else {
+      (void)self().Release();
+    }
+  }
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }

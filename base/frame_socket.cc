@@ -206,6 +206,23 @@ char* FrameSocket::AppendFrameSpace(size_t size, std::string& out) {
   return out.data() + at + header_size;
 }
 
+size_t FrameSocket::OpenFrame(std::string& out) {
+  const size_t start = out.size();
+  out.append(kShortHeader, '\0');
+  return start;
+}
+
+void FrameSocket::CloseFrame(size_t start, std::string& out) {
+  char header[kLongHeader];
+  const size_t header_size =
+      PutHeader(out.size() - start - kShortHeader, header);
+  // A frame too long for the short header makes room for the long one.
+  if (header_size > kShortHeader) {
+    out.insert(start + kShortHeader, header_size - kShortHeader, '\0');
+  }
+  std::memcpy(out.data() + start, header, header_size);
+}
+
 bool FrameSocket::TakeFrame(absl::string_view& bytes,
                             absl::string_view* frame) {
   uint64_t length;

@@ -78,6 +78,11 @@ class FrameSocket {
   // Appends the header of a frame of `size` bytes and room for them, and
   // returns where they go: for a message serialized in place.
   static char* AppendFrameSpace(size_t size, std::string& out);
+  // For a frame whose size is known only once written: OpenFrame reserves
+  // its header at the end of `out` and returns where the frame starts;
+  // CloseFrame writes the header for what was appended since.
+  static size_t OpenFrame(std::string& out);
+  static void CloseFrame(size_t start, std::string& out);
   // Splits the first frame of `bytes` into `frame`; false when `bytes` does
   // not start with a whole frame.
   static bool TakeFrame(absl::string_view& bytes, absl::string_view* frame);

@@ -109,6 +109,22 @@ TEST(FrameSocketTest, ReadIntoTakesLargeFramesStraightToTheCaller) {
   writer.join();
 }
 
+// A frame written before its size is known has the header AppendFrame
+// would give it.
+TEST(FrameSocketTest, AFrameOpenedAndClosedIsAnAppendedOne) {
+  std::string appended;
+  FrameSocket::AppendFrame("x", appended);
+  FrameSocket::AppendFrame(std::string(300, 'y'), appended);
+  std::string opened;
+  size_t start = FrameSocket::OpenFrame(opened);
+  opened += "x";
+  FrameSocket::CloseFrame(start, opened);
+  start = FrameSocket::OpenFrame(opened);
+  opened += std::string(300, 'y');
+  FrameSocket::CloseFrame(start, opened);
+  EXPECT_EQ(opened, appended);
+}
+
 TEST(FrameSocketTest, ABatchGoesInOneWriteAndIsReadAhead) {
   auto [a, b] = Connected();
   std::string batch;

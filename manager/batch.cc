@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/frame_socket.h"
 #include "manager/internal/client/session.h"
 #include "manager/protocol.pb.h"
 
@@ -68,8 +69,7 @@ Batch::CallFrame Batch::BeginCall(const BaseProxy& proxy,
   }
   calls_.push_back(Pending{index, std::string(method), absl::OkStatus()});
   CallFrame frame;
-  frame.start = frames_.size();
-  frames_.append(4, '\0');  // The length, once known (EndCall).
+  frame.start = base_internal::FrameSocket::OpenFrame(frames_);
   frame.call = writer.BeginMessage(kRequestMethodField);
   writer.VarintField(kCallObjectField,
                      handle != nullptr ? handle->object() : 0);
@@ -86,12 +86,7 @@ size_t Batch::EndCall(const CallFrame& frame,
     frames_.resize(frame.start);
     calls_.back().args = writer.status();
   } else {
-    // A frame's 4-byte little-endian length (base/frame_socket.h). One too
-    // long for it is over max_frame_bytes, which Run checks from ends_.
-    const uint64_t length = frames_.size() - frame.start - 4;
-    for (size_t i = 0; i < 4; ++i) {
-      frames_[frame.start + i] = static_cast<char>(length >> (8 * i));
-    }
+    base_internal::FrameSocket::CloseFrame(frame.start, frames_);
   }
   ends_.push_back(frames_.size());
   return calls_.size() - 1;

@@ -89,7 +89,7 @@ class Batch {
   };
   // Where Add's frame is, between BeginCall and EndCall.
   struct CallFrame {
-    size_t start;  // Its length prefix.
+    size_t start;  // Its header (FrameSocket::OpenFrame).
     size_t call;   // The Request's method field (BeginMessage).
     size_t args;   // The MethodCall's args field (BeginMessage).
   };

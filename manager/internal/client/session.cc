@@ -481,9 +481,15 @@ absl::StatusOr<std::vector<manager::Reply*>> Session::CallBatch(
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
   const auto begin = [&](size_t i) { return i == 0 ? 0 : ends[i - 1]; };
   for (size_t i = 0; i < ends.size(); ++i) {
-    // All checked before any is sent. Less the 4-byte length.
-    if (absl::Status fits = CheckRequestSize(ends[i] - begin(i) - 4);
-        !fits.ok()) {
+    // All checked before any is sent.
+    absl::string_view rest = frames.substr(begin(i), ends[i] - begin(i));
+    absl::string_view request;
+    if (!base_internal::FrameSocket::TakeFrame(rest, &request) ||
+        !rest.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("manager batch: request ", i, " is not one frame"));
+    }
+    if (absl::Status fits = CheckRequestSize(request.size()); !fits.ok()) {
       return fits;
     }
   }

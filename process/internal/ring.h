@@ -21,9 +21,12 @@
 // Waiting: a side that finds the ring empty (or full) spins briefly, then
 // registers in `*_waiters`, fences, re-checks, and sleeps on the other
 // side's `*_signal` futex word; the other side stores the signal after
-// publishing, fences, and wakes only when it sees a waiter. Sleeps last at
-// most kRecheck, which bounds the one wake-up that can be lost: that of a
-// peer killed between publishing and waking.
+// publishing, fences, and wakes only when it sees a waiter. The fences are
+// the asymmetric pair (base/asymmetric_fence.h): a membarrier in the rare
+// sleeper, a compiler barrier in every publisher. Sleeps last at most
+// kRecheck, which bounds the wake-ups that can be lost: that of a peer
+// killed between publishing and waking, and any where membarrier is
+// unavailable.
 //
 // Streaming. A consumer that looks at the ring while a producer on another
 // CPU is writing to it takes the producer's cache lines away, and the

@@ -6,38 +6,50 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/asymmetric_fence.h"
 #include "base/futex.h"
 
 namespace mp::manager_internal {
 
+// Each side's words share their cache lines with the first bytes of its
+// messages: a small call or reply (kInlineBytes, which a plain method call
+// and its reply fit) travels in the lines the other side reads anyway to
+// see it posted, so a round trip moves two pairs of lines, not four.
+// Each side's block is a 128-byte aligned pair of lines, which the
+// adjacent-line prefetcher fetches together.
 struct CallArea::Header {
+  static constexpr size_t kInlineBytes = 104;
+
   uint64_t magic;
   uint64_t capacity;
-  // The client's side of the line.
-  alignas(64) std::atomic<uint32_t> posted;
+  // The client's side.
+  alignas(128) std::atomic<uint32_t> posted;
   std::atomic<uint32_t> server_sleeping;
   std::atomic<uint32_t> request_frames;  // kOnSocket | count.
-  std::atomic<uint64_t> request_bytes;
   // Where the client last posted from (and the server, below): a side does
   // not spin for a peer that runs on its own CPU.
   std::atomic<uint32_t> client_cpu;
+  std::atomic<uint64_t> request_bytes;
+  char request_inline[kInlineBytes];
   // The server's.
-  alignas(64) std::atomic<uint32_t> done;
+  alignas(128) std::atomic<uint32_t> done;
   std::atomic<uint32_t> client_sleeping;
   std::atomic<uint32_t> reply_frames;
-  std::atomic<uint64_t> reply_bytes;
   std::atomic<uint32_t> server_cpu;
+  std::atomic<uint64_t> reply_bytes;
+  char reply_inline[kInlineBytes];
 };
 
 namespace {
 
-constexpr uint64_t kMagic = 0x314c4c4143504d2eULL;  // ".MPCALL1"
+constexpr uint64_t kMagic = 0x324c4c4143504d2eULL;  // ".MPCALL2"
 constexpr uint32_t kOnSocket = 0x80000000u;
 constexpr uint32_t kMoreFollows = 0x40000000u;
 constexpr uint32_t kFlags = kOnSocket | kMoreFollows;
@@ -122,11 +134,16 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
     spin->Adapt(probe, false, absl::Duration(), min_spin, max_spin);
   }
   while (true) {
-    // Dekker with Wake: we store `sleeping` then load `word`; the waker
-    // stores `word` then loads `sleeping`. Sequentially consistent, one of
-    // us sees the other.
-    sleeping.store(1, std::memory_order_seq_cst);
-    if (word.load(std::memory_order_seq_cst) != stale) {
+    // Dekker with Publish: we store `sleeping` then load `word`; the
+    // publisher stores `word` then loads `sleeping`, each side with a
+    // store-load barrier between, so one of us sees the other. The
+    // publisher's is a compiler barrier and ours a membarrier (a full fence
+    // on every CPU that runs a registered process): a round trip pays no
+    // fence, a sleep pays a system call, which it pays anyway. Where
+    // membarrier is unavailable the sleep slices bound a missed wake-up.
+    sleeping.store(1, std::memory_order_relaxed);
+    base_internal::AsymmetricHeavyFence();
+    if (word.load(std::memory_order_relaxed) != stale) {
       sleeping.store(0, std::memory_order_relaxed);
       return Waited::kChanged;
     }
@@ -146,8 +163,10 @@ void Publish(std::atomic<uint32_t>& word, uint32_t value,
              const std::atomic<uint32_t>& sleeping,
              std::atomic<uint32_t>& my_cpu) {
   my_cpu.store(base_internal::CurrentCpu(), std::memory_order_relaxed);
-  word.store(value, std::memory_order_seq_cst);
-  if (sleeping.load(std::memory_order_seq_cst) != 0)
+  word.store(value, std::memory_order_release);
+  // Pairs with the heavy fence of a side about to sleep (WaitForChange).
+  base_internal::AsymmetricLightFence();
+  if (sleeping.load(std::memory_order_relaxed) != 0)
     base_internal::FutexWake(word, 1);
 }
 
@@ -156,6 +175,14 @@ absl::Status AreaError(absl::StatusCode code, absl::string_view what) {
 }
 
 }  // namespace
+
+bool CallArea::Inline(size_t bytes) {
+  static_assert(offsetof(Header, request_inline) + Header::kInlineBytes ==
+                    offsetof(Header, done),
+                "a side's words and inline bytes fill two cache lines");
+  static_assert(sizeof(Header) == 384 && sizeof(Header) <= kHeaderBytes);
+  return bytes <= Header::kInlineBytes;
+}
 
 CallArea::CallArea(void* base, size_t length)
     : base_(base),
@@ -220,6 +247,9 @@ absl::StatusOr<CallArea> CallArea::Create(size_t capacity, int* fd) {
     return AreaError(absl::ErrnoToStatusCode(error),
                      absl::StrCat("mmap: ", std::strerror(error)));
   }
+  // Before the area is used: until then this side's light fences are full
+  // ones (base/asymmetric_fence.h).
+  base_internal::RegisterForAsymmetricFences();
   Header* header = new (base) Header{};
   header->capacity = capacity;
   header->client_cpu.store(base_internal::kUnknownCpu,
@@ -249,6 +279,7 @@ absl::StatusOr<CallArea> CallArea::Map(int fd) {
     return AreaError(absl::ErrnoToStatusCode(errno),
                      absl::StrCat("mmap: ", std::strerror(errno)));
   }
+  base_internal::RegisterForAsymmetricFences();
   CallArea area(base, length);
   if (area.header_->magic != kMagic ||
       area.header_->capacity != area.capacity_) {
@@ -275,7 +306,8 @@ absl::Status CallArea::Post(absl::string_view bytes, uint32_t frames,
       return AreaError(absl::StatusCode::kInternal,
                        "a message over the area's size");
     }
-    std::memcpy(request_, bytes.data(), bytes.size());
+    std::memcpy(Inline(bytes.size()) ? header_->request_inline : request_,
+                bytes.data(), bytes.size());
   }
   header_->request_bytes.store(on_socket ? 0 : bytes.size(),
                                std::memory_order_relaxed);
@@ -291,6 +323,8 @@ void CallArea::PostUncheckedForTesting(absl::string_view bytes,
                                        uint32_t frames_word,
                                        uint64_t size_word) {
   std::memcpy(request_, bytes.data(), std::min(bytes.size(), capacity_));
+  std::memcpy(header_->request_inline, bytes.data(),
+              std::min(bytes.size(), Header::kInlineBytes));
   header_->request_bytes.store(size_word, std::memory_order_relaxed);
   header_->request_frames.store(frames_word, std::memory_order_relaxed);
   Publish(header_->posted, ++posted_, header_->server_sleeping,
@@ -323,7 +357,9 @@ absl::Status CallArea::AwaitDone(absl::Time deadline,
   }
   reply->frames = frames & ~kFlags;
   reply->on_socket = (frames & kOnSocket) != 0;
-  reply->bytes = absl::string_view(reply_, reply->on_socket ? 0 : size);
+  reply->bytes =
+      absl::string_view(Inline(size) ? header_->reply_inline : reply_,
+                        reply->on_socket ? 0 : size);
   return absl::OkStatus();
 }
 
@@ -353,7 +389,7 @@ absl::StatusOr<bool> CallArea::AwaitPosted(
   if (message->on_socket) {
     copy.clear();
   } else {
-    copy.assign(request_, size);
+    copy.assign(Inline(size) ? header_->request_inline : request_, size);
   }
   message->bytes = copy;
   return true;
@@ -361,7 +397,10 @@ absl::StatusOr<bool> CallArea::AwaitPosted(
 
 void CallArea::Finish(uint32_t seen, absl::string_view bytes, uint32_t frames,
                       bool on_socket) {
-  if (!on_socket) std::memcpy(reply_, bytes.data(), bytes.size());
+  if (!on_socket) {
+    std::memcpy(Inline(bytes.size()) ? header_->reply_inline : reply_,
+                bytes.data(), bytes.size());
+  }
   header_->reply_bytes.store(on_socket ? 0 : bytes.size(),
                              std::memory_order_relaxed);
   header_->reply_frames.store(frames | (on_socket ? kOnSocket : 0),

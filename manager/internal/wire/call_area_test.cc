@@ -295,16 +295,17 @@ TEST(CallAreaTest, TheServerRefusesASizeBeyondTheArea) {
   int fd = -1;
   absl::StatusOr<CallArea> area = CallArea::Create(4096, &fd);
   ASSERT_TRUE(area.ok()) << area.status();
-  // A client that scribbles a huge size into the header (the request size
-  // sits after the posted word, the sleeping flag and the frame count).
+  // A client that scribbles a huge size into the header (the client's
+  // block starts 128 bytes in; the request size sits after the posted
+  // word, the sleeping flag, the frame count and the CPU).
   void* raw = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ASSERT_NE(raw, MAP_FAILED);
   auto* words = static_cast<std::atomic<uint32_t>*>(raw);
   auto* size = reinterpret_cast<std::atomic<uint64_t>*>(
-      static_cast<char*>(raw) + 64 + 16);
+      static_cast<char*>(raw) + 128 + 16);
   size->store(uint64_t{1} << 40);
-  words[64 / 4 + 2].store(1);  // One frame.
-  words[64 / 4].store(1);      // Posted.
+  words[128 / 4 + 2].store(1);  // One frame.
+  words[128 / 4].store(1);      // Posted.
   uint32_t seen = 0;
   std::string copy;
   CallArea::Message message;
@@ -313,6 +314,69 @@ TEST(CallAreaTest, TheServerRefusesASizeBeyondTheArea) {
   EXPECT_TRUE(absl::IsDataLoss(posted.status())) << posted.status();
   munmap(raw, 4096);
   close(fd);
+}
+
+// Whether the `bytes` at `offset` of the area's file are all zero (as a
+// new memfd is).
+bool Untouched(const char* file, size_t offset, size_t bytes) {
+  for (size_t i = 0; i < bytes; ++i) {
+    if (file[offset + i] != 0) return false;
+  }
+  return true;
+}
+
+TEST(CallAreaTest, SmallMessagesTravelInTheHeaderLargeOnesInTheirHalf) {
+  int fd = -1;
+  absl::StatusOr<CallArea> server = CallArea::Create(4096, &fd);
+  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<CallArea> client = CallArea::Map(fd);
+  ASSERT_TRUE(client.ok()) << client.status();
+  const size_t length = 4096 + 2 * server->capacity();
+  void* raw = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(raw, MAP_FAILED);
+  close(fd);
+  const char* file = static_cast<const char*>(raw);
+  const size_t request_half = 4096;
+  const size_t reply_half = 4096 + server->capacity();
+  const auto alive = [] { return true; };
+  uint32_t seen = 0;
+  std::string copy;
+  // 104 bytes and under in the header; then in the halves, and the header
+  // bytes left there by earlier messages do not leak into later ones.
+  for (const size_t payload : {0, 50, 100, 101, 200, 3000, 7, 100}) {
+    SCOPED_TRACE(payload);
+    const std::string frames = Frames({std::string(payload, 'q')});
+    const bool inline_expected = frames.size() <= 104;
+    ASSERT_TRUE(client
+                    ->Post(frames, 1, /*on_socket=*/false,
+                           absl::Now() + kPatience, alive)
+                    .ok());
+    CallArea::Message message;
+    absl::StatusOr<bool> posted =
+        server->AwaitPosted(&seen, copy, &message, alive);
+    ASSERT_TRUE(posted.ok() && *posted) << posted.status();
+    EXPECT_EQ(message.bytes, frames);
+    EXPECT_EQ(message.frames, 1u);
+    const std::string replies =
+        Frames({std::string(payload, 'R'), std::string(payload % 3, 'S')});
+    server->Finish(seen, replies, 2, /*on_socket=*/false);
+    CallArea::Message reply;
+    ASSERT_TRUE(client->AwaitDone(absl::Now() + kPatience, alive, &reply).ok());
+    EXPECT_EQ(reply.bytes, replies);
+    EXPECT_EQ(reply.frames, 2u);
+    if (payload <= 100) {
+      // Nothing larger has come yet: the halves are as they were made.
+      if (inline_expected && payload != 7 && payload != 100) {
+        EXPECT_TRUE(Untouched(file, request_half, 4096));
+        if (replies.size() <= 104) {
+          EXPECT_TRUE(Untouched(file, reply_half, 4096));
+        }
+      }
+    } else {
+      EXPECT_FALSE(Untouched(file, request_half, frames.size()));
+    }
+  }
+  munmap(raw, length);
 }
 
 // The spin policy, on a simulated peer: the clock is the test's.

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "base/frame_socket.h"
 #include "manager/internal/client/session.h"
+#include "manager/internal/wire/method_call.h"
 #include "manager/protocol.pb.h"
 
 namespace mp {
@@ -22,17 +22,6 @@ struct Batch::Done {
 };
 
 namespace {
-
-// The fields Add writes (manager/protocol.proto), checked against the
-// generated code.
-constexpr uint32_t kRequestMethodField = 3;  // Request.method
-constexpr uint32_t kCallObjectField = 1;     // MethodCall.object
-constexpr uint32_t kCallMethodField = 2;     // MethodCall.method
-constexpr uint32_t kCallArgsField = 3;       // MethodCall.args
-static_assert(kRequestMethodField == manager::Request::kMethodFieldNumber);
-static_assert(kCallObjectField == manager::MethodCall::kObjectFieldNumber);
-static_assert(kCallMethodField == manager::MethodCall::kMethodFieldNumber);
-static_assert(kCallArgsField == manager::MethodCall::kArgsFieldNumber);
 
 std::string What(const std::shared_ptr<manager_internal::ProxyHandle>& handle,
                  absl::string_view method) {
@@ -56,9 +45,9 @@ void Batch::Clear() {
   ends_.clear();
 }
 
-Batch::CallFrame Batch::BeginCall(const BaseProxy& proxy,
-                                  absl::string_view method,
-                                  serialize_internal::Writer& writer) {
+manager_internal::OpenMethodCall Batch::BeginCall(
+    const BaseProxy& proxy, absl::string_view method,
+    serialize_internal::Writer& writer) {
   const std::shared_ptr<manager_internal::ProxyHandle>& handle = proxy.handle();
   uint32_t index = kNoHandle;
   if (handle != nullptr) {
@@ -68,25 +57,15 @@ Batch::CallFrame Batch::BeginCall(const BaseProxy& proxy,
     index = static_cast<uint32_t>(handles_.size() - 1);
   }
   calls_.push_back(Pending{index, std::string(method), absl::OkStatus()});
-  CallFrame frame;
-  frame.start = base_internal::FrameSocket::OpenFrame(frames_);
-  frame.call = writer.BeginMessage(kRequestMethodField);
-  writer.VarintField(kCallObjectField,
-                     handle != nullptr ? handle->object() : 0);
-  writer.BytesField(kCallMethodField, method);
-  frame.args = writer.BeginMessage(kCallArgsField);
-  return frame;
+  return manager_internal::BeginMethodCall(
+      handle != nullptr ? handle->object() : 0, method, frames_, writer);
 }
 
-size_t Batch::EndCall(const CallFrame& frame,
+size_t Batch::EndCall(const manager_internal::OpenMethodCall& frame,
                       serialize_internal::Writer& writer) {
-  writer.EndMessage(frame.args);
-  writer.EndMessage(frame.call);
-  if (!writer.status().ok()) {
-    frames_.resize(frame.start);
+  if (!manager_internal::EndMethodCall(frame, /*thread=*/0,
+                                       /*try_only=*/false, frames_, writer)) {
     calls_.back().args = writer.status();
-  } else {
-    base_internal::FrameSocket::CloseFrame(frame.start, frames_);
   }
   ends_.push_back(frames_.size());
   return calls_.size() - 1;

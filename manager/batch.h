@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "manager/internal/wire/method_call.h"
 #include "manager/proxy.h"
 #include "serialize/internal/wire.h"
 #include "serialize/serialize.h"
@@ -57,7 +58,8 @@ class Batch {
     // Straight into the request frames Run sends: no message objects, and
     // no allocation per call once the buffers have grown.
     serialize_internal::Writer writer(frames_);
-    const CallFrame frame = BeginCall(proxy, method, writer);
+    const manager_internal::OpenMethodCall frame =
+        BeginCall(proxy, method, writer);
     serialize_internal::EncodeTuple(writer,
                                     manager_internal::WireArgument(args)...);
     return EndCall(frame, writer);
@@ -87,21 +89,17 @@ class Batch {
     std::string method;  // For naming a failed call.
     absl::Status args;   // Why the arguments could not be encoded, if so.
   };
-  // Where Add's frame is, between BeginCall and EndCall.
-  struct CallFrame {
-    size_t start;  // Its header (FrameSocket::OpenFrame).
-    size_t call;   // The Request's method field (BeginMessage).
-    size_t args;   // The MethodCall's args field (BeginMessage).
-  };
   struct Done;
   static constexpr uint32_t kNoHandle = ~uint32_t{0};
 
   // Records the call and writes its frame up to its arguments; EndCall
   // closes the frame (or drops it when encoding failed) and returns the
   // call's index.
-  CallFrame BeginCall(const BaseProxy& proxy, absl::string_view method,
-                      serialize_internal::Writer& writer);
-  size_t EndCall(const CallFrame& frame, serialize_internal::Writer& writer);
+  manager_internal::OpenMethodCall BeginCall(
+      const BaseProxy& proxy, absl::string_view method,
+      serialize_internal::Writer& writer);
+  size_t EndCall(const manager_internal::OpenMethodCall& frame,
+                 serialize_internal::Writer& writer);
   absl::StatusOr<absl::string_view> ResultBytes(size_t index) const;
   void Settle();
   void Clear();

@@ -3,9 +3,13 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "manager/internal/client/session.h"
+#include "manager/internal/wire/method_call.h"
 #include "manager/internal/wire/proxy_ref.h"
 #include "manager/protocol.pb.h"
 
@@ -28,11 +32,41 @@ uint64_t ThisThread() {
   return mine;
 }
 
+// This thread's request frame and reply, reused from call to call (a call
+// then allocates nothing once they have grown). A call made while decoding
+// another's result uses buffers of its own.
+struct CallBuffers {
+  std::string frame;
+  Session::PlainReply reply;
+  bool busy = false;
+};
+
+class BorrowedBuffers {
+ public:
+  BorrowedBuffers() {
+    thread_local CallBuffers mine;
+    if (!mine.busy) {
+      buffers_ = &mine;
+    } else {
+      buffers_ = &own_.emplace();
+    }
+    buffers_->busy = true;
+  }
+  BorrowedBuffers(const BorrowedBuffers&) = delete;
+  BorrowedBuffers& operator=(const BorrowedBuffers&) = delete;
+  ~BorrowedBuffers() { buffers_->busy = false; }
+  CallBuffers* operator->() const { return buffers_; }
+
+ private:
+  CallBuffers* buffers_;
+  std::optional<CallBuffers> own_;
+};
+
 }  // namespace
 
 absl::Status InvokeProxy(
     const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
-    const absl::StatusOr<std::string>& args,
+    ArgumentWriter args,
     absl::FunctionRef<absl::Status(absl::string_view)> decode,
     absl::Duration wait, bool try_first) {
   if (handle == nullptr) {
@@ -41,35 +75,79 @@ absl::Status InvokeProxy(
                      " called on a proxy that refers to nothing"));
   }
   Session& session = handle->session();
-  const std::string what =
-      absl::StrCat(handle->type_id(), " ", handle->object(), " ", method);
-  if (!args.ok()) {
+  // Named in errors only: not built for a call that succeeds.
+  const auto what = [&] {
+    return absl::StrCat(handle->type_id(), " ", handle->object(), " ", method);
+  };
+  BorrowedBuffers buffers;
+  // The call's frame, written straight from the arguments: no Request
+  // message, no separate buffer for the arguments.
+  const auto write = [&](bool try_only) {
+    buffers->frame.clear();
+    serialize_internal::Writer writer(buffers->frame);
+    const OpenMethodCall open =
+        BeginMethodCall(handle->object(), method, buffers->frame, writer);
+    args(writer);
+    if (EndMethodCall(open, ThisThread(), try_only, buffers->frame, writer)) {
+      return absl::OkStatus();
+    }
     return session.Error(
-        args.status().code(),
-        absl::StrCat(what, ": arguments: ", args.status().message()));
+        writer.status().code(),
+        absl::StrCat(what(), ": arguments: ", writer.status().message()));
+  };
+  Session::PlainReply& reply = buffers->reply;
+  bool answered = false;
+  if (wait > absl::ZeroDuration() && try_first && session.has_area()) {
+    // Tried first on this connection, as a call that does not wait; over
+    // the socket a try costs a whole round trip, as much as the wait on
+    // the side, so it is worth it only through the call area.
+    if (absl::Status written = write(/*try_only=*/true); !written.ok()) {
+      return written;
+    }
+    if (absl::Status called =
+            session.CallFrame(buffers->frame, absl::ZeroDuration(), &reply);
+        !called.ok()) {
+      return called;
+    }
+    answered = !reply.view.would_block;
   }
-  manager::Request request;
-  manager::MethodCall* call = request.mutable_method();
-  call->set_object(handle->object());
-  call->set_method(std::string(method));
-  call->set_args(*args);
-  call->set_thread(ThisThread());
-  absl::StatusOr<manager::Reply> reply = session.Call(request, wait, try_first);
-  if (!reply.ok()) return reply.status();
+  if (!answered) {
+    if (absl::Status written = write(/*try_only=*/false); !written.ok()) {
+      return written;
+    }
+    if (absl::Status called = session.CallFrame(buffers->frame, wait, &reply);
+        !called.ok()) {
+      return called;
+    }
+  }
+  const ReplyView& view = reply.view;
   absl::Status outcome;
-  if (reply->has_error()) {
-    outcome =
-        session.Error(static_cast<absl::StatusCode>(reply->error().code()),
-                      absl::StrCat(what, ": ", reply->error().message()));
-  } else if (!reply->has_value()) {
+  if (view.has_error) {
+    outcome = session.Error(static_cast<absl::StatusCode>(view.error_code),
+                            absl::StrCat(what(), ": ", view.error_message));
+  } else if (!view.has_value) {
     outcome = session.Error(absl::StatusCode::kDataLoss,
-                            absl::StrCat(what, ": a reply without a value"));
-  } else if (absl::Status decoded = decode(reply->value()); !decoded.ok()) {
+                            absl::StrCat(what(), ": a reply without a value"));
+  } else if (absl::Status decoded = decode(view.value); !decoded.ok()) {
     outcome = session.Error(
-        decoded.code(), absl::StrCat(what, ": result: ", decoded.message()));
+        decoded.code(), absl::StrCat(what(), ": result: ", decoded.message()));
   }
-  session.Settle(*reply);
+  session.Settle(view.granted);
   return outcome;
+}
+
+absl::Status InvokeProxy(
+    const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
+    const absl::StatusOr<std::string>& args,
+    absl::FunctionRef<absl::Status(absl::string_view)> decode,
+    absl::Duration wait, bool try_first) {
+  return InvokeProxy(
+      handle, method,
+      [&](serialize_internal::Writer& writer) {
+        if (!args.ok()) return writer.Fail(args.status());
+        std::memcpy(writer.Extend(args->size()), args->data(), args->size());
+      },
+      decode, wait, try_first);
 }
 
 void EncodeProxy(const BaseProxy& proxy, serialize_internal::Writer& writer) {

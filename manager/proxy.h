@@ -67,10 +67,20 @@ namespace manager_internal {
 
 class ProxyHandle;
 
-// Sends `method` with the encoded `args` and gives the reply's value to
-// `decode` before the references it grants are settled.
+// Writes a call's arguments, as a tuple's Value, into the call's frame;
+// a failure is the writer's status.
+using ArgumentWriter = absl::FunctionRef<void(serialize_internal::Writer&)>;
+
+// Sends `method` with the arguments `args` writes and gives the reply's
+// value to `decode` before the references it grants are settled.
 // `wait`: how long the server may legitimately take beyond the call
 // timeout (a blocking acquire). `try_first`: see BaseProxy::CallBlocking.
+absl::Status InvokeProxy(
+    const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
+    ArgumentWriter args,
+    absl::FunctionRef<absl::Status(absl::string_view)> decode,
+    absl::Duration wait = absl::ZeroDuration(), bool try_first = false);
+// The same with the arguments encoded already (DumpsTuple's bytes).
 absl::Status InvokeProxy(
     const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
     const absl::StatusOr<std::string>& args,
@@ -94,6 +104,12 @@ decltype(auto) WireArgument(const T& value) {
 template <typename... Args>
 absl::StatusOr<std::string> EncodeArguments(const Args&... args) {
   return DumpsTuple(WireArgument(args)...);
+}
+
+// Writes `args` as InvokeProxy's ArgumentWriter does.
+template <typename... Args>
+void WriteArguments(serialize_internal::Writer& writer, const Args&... args) {
+  serialize_internal::EncodeTuple(writer, WireArgument(args)...);
 }
 
 }  // namespace manager_internal
@@ -137,7 +153,10 @@ class BaseProxy {
                                     const Args&... args) const {
     std::optional<R> result;
     absl::Status called = manager_internal::InvokeProxy(
-        handle_, method, manager_internal::EncodeArguments(args...),
+        handle_, method,
+        [&](serialize_internal::Writer& writer) {
+          manager_internal::WriteArguments(writer, args...);
+        },
         [&](absl::string_view bytes) {
           absl::StatusOr<R> decoded = Loads<R>(bytes);
           if (!decoded.ok()) return decoded.status();
@@ -154,7 +173,10 @@ class BaseProxy {
   template <typename... Args>
   absl::Status Call(absl::string_view method, const Args&... args) const {
     return manager_internal::InvokeProxy(
-        handle_, method, manager_internal::EncodeArguments(args...),
+        handle_, method,
+        [&](serialize_internal::Writer& writer) {
+          manager_internal::WriteArguments(writer, args...);
+        },
         [](absl::string_view) { return absl::OkStatus(); });
   }
 

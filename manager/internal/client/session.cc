@@ -377,7 +377,7 @@ absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
       request.mutable_method()->set_try_only(false);
       if (!tried.ok() || !tried->would_block()) return tried;
     }
-    return CallOnSide(request, wait);
+    return CallOnSide(request.SerializeAsString(), wait);
   }
   base_internal::TimedMutexLock lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
@@ -433,8 +433,53 @@ absl::StatusOr<base_internal::FrameSocket> Session::TakeSideChannel() {
   return channel;
 }
 
-absl::StatusOr<manager::Reply> Session::CallOnSide(
-    const manager::Request& request, absl::Duration wait) {
+absl::Status Session::CallFrame(absl::string_view frame, absl::Duration wait,
+                                PlainReply* reply) {
+  absl::string_view rest = frame;
+  absl::string_view request;
+  if (!base_internal::FrameSocket::TakeFrame(rest, &request) || !rest.empty()) {
+    return absl::InvalidArgumentError("manager call: not one frame");
+  }
+  reply->bytes.clear();
+  if (wait > absl::ZeroDuration()) {
+    absl::StatusOr<manager::Reply> got = CallOnSide(request, wait);
+    if (!got.ok()) return got.status();
+    reply->parsed = *std::move(got);
+    reply->view = ViewOf(reply->parsed);
+    return absl::OkStatus();
+  }
+  if (absl::Status fits = CheckRequestSize(request.size()); !fits.ok()) {
+    return fits;
+  }
+  base_internal::TimedMutexLock lock(mutex_);
+  if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
+  const absl::Time deadline = absl::Now() + options_.call_timeout;
+  if (absl::Status posted = PostLocked(frame, 1, deadline); !posted.ok()) {
+    return posted;
+  }
+  if (absl::Status collected = CollectLocked(1, deadline, reply->bytes);
+      !collected.ok()) {
+    return collected;
+  }
+  absl::string_view replies = reply->bytes;
+  absl::string_view one;
+  if (!base_internal::FrameSocket::TakeFrame(replies, &one)) {
+    return FailLocked(absl::DataLossError("the server's reply does not parse"));
+  }
+  if (!ReadPlainReply(one, &reply->view)) {
+    if (!reply->parsed.ParseFromArray(one.data(),
+                                      static_cast<int>(one.size()))) {
+      return FailLocked(
+          absl::DataLossError("the server's reply does not parse"));
+    }
+    reply->view = ViewOf(reply->parsed);
+  }
+  for (uint64_t object : reply->view.granted) ++refs_[object].held;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<manager::Reply> Session::CallOnSide(absl::string_view request,
+                                                   absl::Duration wait) {
   uint64_t generation;
   {
     base_internal::MutexLock lock(side_mutex_);
@@ -442,11 +487,9 @@ absl::StatusOr<manager::Reply> Session::CallOnSide(
   }
   absl::StatusOr<base_internal::FrameSocket> channel = TakeSideChannel();
   if (!channel.ok()) return channel.status();
-  std::string frame;
-  request.SerializeToString(&frame);
-  if (absl::Status fits = CheckRequestSize(frame.size()); !fits.ok())
+  if (absl::Status fits = CheckRequestSize(request.size()); !fits.ok())
     return fits;
-  if (absl::Status sent = channel->Write(frame); !sent.ok()) {
+  if (absl::Status sent = channel->Write(request); !sent.ok()) {
     return Error(absl::StatusCode::kUnavailable,
                  absl::StrCat("connection lost: ", sent.message()));
   }
@@ -544,10 +587,13 @@ absl::StatusOr<std::vector<manager::Reply*>> Session::CallBatch(
 }
 
 void Session::Settle(const manager::Reply& reply) {
-  if (reply.granted_size() == 0) return;
+  Settle(absl::MakeConstSpan(reply.granted().data(), reply.granted_size()));
+}
+
+void Session::Settle(absl::Span<const uint64_t> granted) {
+  if (granted.empty()) return;
   base_internal::TimedMutexLock lock(mutex_);
-  FlushReleasesLocked(
-      std::vector<uint64_t>(reply.granted().begin(), reply.granted().end()));
+  FlushReleasesLocked(std::vector<uint64_t>(granted.begin(), granted.end()));
 }
 
 void Session::FlushReleasesLocked(const std::vector<uint64_t>& objects) {

@@ -38,6 +38,7 @@
 #include "absl/types/span.h"
 #include "base/mutex.h"
 #include "manager/internal/wire/call_area.h"
+#include "manager/internal/wire/method_call.h"
 #include "manager/internal/wire/proxy_ref.h"
 #include "manager/internal/wire/transport.h"
 #include "manager/protocol.pb.h"
@@ -115,6 +116,24 @@ class Session : public std::enable_shared_from_this<Session> {
       manager::Request& request, absl::Duration wait = absl::ZeroDuration(),
       bool try_first = false);
 
+  // A reply read in place where it is plain (method_call.h), else parsed:
+  // the view's strings point into `bytes` or `parsed`.
+  struct PlainReply {
+    std::string bytes;
+    manager::Reply parsed;
+    ReplyView view;
+  };
+
+  // As Call, for one request already written as a frame (FrameSocket's
+  // format; BeginMethodCall writes a method call's), without building or
+  // parsing a protobuf message where the reply is plain. The references
+  // the reply grants are counted as held; Settle them once decoded.
+  absl::Status CallFrame(absl::string_view frame, absl::Duration wait,
+                         PlainReply* reply);
+
+  // Whether calls travel through a call area now.
+  bool has_area() const { return has_area_.load(std::memory_order_relaxed); }
+
   // Sends requests together and waits for all their replies: one round
   // trip. `frames` holds the requests' frames (base/frame_socket.h), request
   // i's ending at `ends[i]`; the replies are made in `arena`. Errors: as
@@ -126,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Gives back the references `reply` granted that no proxy took up.
   void Settle(const manager::Reply& reply);
+  void Settle(absl::Span<const uint64_t> granted);
 
   // A handle for a proxy of `object` (whose reference a reply granted, or
   // which is taken by an Incref round trip when this process holds none).
@@ -198,7 +218,8 @@ class Session : public std::enable_shared_from_this<Session> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   // A call on an extra connection (see Call).
-  absl::StatusOr<manager::Reply> CallOnSide(const manager::Request& request,
+  // `request`: a serialized Request.
+  absl::StatusOr<manager::Reply> CallOnSide(absl::string_view request,
                                             absl::Duration wait);
   // An idle extra connection, or a new one joined to ours.
   absl::StatusOr<base_internal::FrameSocket> TakeSideChannel();

@@ -39,6 +39,27 @@ void CheckPlainReading(absl::string_view frame) {
   }
 }
 
+// Clients read plain replies without protobuf: the same rule for the same
+// bytes read as a reply.
+void CheckPlainReply(absl::string_view frame) {
+  mp::manager_internal::ReplyView view;
+  if (!mp::manager_internal::ReadPlainReply(frame, &view)) return;
+  mp::manager::Reply reply;
+  if (!reply.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+    __builtin_trap();
+  }
+  const mp::manager_internal::ReplyView parsed =
+      mp::manager_internal::ViewOf(reply);
+  if (parsed.has_value != view.has_value || parsed.value != view.value ||
+      parsed.has_error != view.has_error ||
+      parsed.error_code != view.error_code ||
+      parsed.error_message != view.error_message ||
+      parsed.granted != view.granted ||
+      parsed.would_block != view.would_block) {
+    __builtin_trap();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -51,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (absl::string_view rest = frames, frame;
          mp::base_internal::FrameSocket::TakeFrame(rest, &frame);) {
       CheckPlainReading(frame);
+      CheckPlainReply(frame);
       if (!AllowedToFuzz(frame)) return 0;
     }
     if (absl::StrContains(frames, "Pool")) return 0;
@@ -64,6 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const absl::string_view frame = rest.substr(0, length);
       rest.remove_prefix(frame.size());
       CheckPlainReading(frame);
+      CheckPlainReply(frame);
       if (!AllowedToFuzz(frame)) continue;
       if (!channel.Write(frame).ok()) break;
     }

@@ -1,5 +1,6 @@
 #include "manager/internal/wire/method_call.h"
 
+#include "base/frame_socket.h"
 #include "serialize/internal/wire.h"
 
 namespace mp::manager_internal {
@@ -15,6 +16,14 @@ constexpr uint32_t kArgs = manager::MethodCall::kArgsFieldNumber;
 constexpr uint32_t kThread = manager::MethodCall::kThreadFieldNumber;
 constexpr uint32_t kTryOnly = manager::MethodCall::kTryOnlyFieldNumber;
 static_assert(kTryOnly < 32);
+
+constexpr uint32_t kValue = manager::Reply::kValueFieldNumber;
+constexpr uint32_t kError = manager::Reply::kErrorFieldNumber;
+constexpr uint32_t kGranted = manager::Reply::kGrantedFieldNumber;
+constexpr uint32_t kWouldBlock = manager::Reply::kWouldBlockFieldNumber;
+constexpr uint32_t kErrorCode = manager::Error::kCodeFieldNumber;
+constexpr uint32_t kErrorMessage = manager::Error::kMessageFieldNumber;
+static_assert(kWouldBlock < 32);
 
 // The wire type each field must have.
 bool IsVarintField(uint32_t number) {
@@ -63,6 +72,125 @@ bool ReadPlainMethodCall(absl::string_view frame, MethodCallView* call) {
     }
   }
   return true;
+}
+
+OpenMethodCall BeginMethodCall(uint64_t object, absl::string_view method,
+                               std::string& out,
+                               serialize_internal::Writer& writer) {
+  OpenMethodCall open;
+  open.start = base_internal::FrameSocket::OpenFrame(out);
+  open.call = writer.BeginMessage(kRequestMethod);
+  writer.VarintField(kObject, object);
+  writer.BytesField(kMethod, method);
+  open.args = writer.BeginMessage(kArgs);
+  return open;
+}
+
+bool EndMethodCall(const OpenMethodCall& open, uint64_t thread, bool try_only,
+                   std::string& out, serialize_internal::Writer& writer) {
+  writer.EndMessage(open.args);
+  if (thread != 0) writer.VarintField(kThread, thread);
+  if (try_only) writer.VarintField(kTryOnly, 1);
+  writer.EndMessage(open.call);
+  if (!writer.status().ok()) {
+    out.resize(open.start);
+    return false;
+  }
+  base_internal::FrameSocket::CloseFrame(open.start, out);
+  return true;
+}
+
+namespace {
+
+// An Error message's fields; false for anything unusual.
+bool ReadPlainError(absl::string_view bytes, ReplyView* reply) {
+  Reader fields(bytes);
+  WireField field;
+  uint32_t seen = 0;
+  while (!fields.done()) {
+    if (!fields.ReadField(&field).ok() ||
+        (field.number != kErrorCode && field.number != kErrorMessage) ||
+        (seen & (1u << field.number)) != 0) {
+      return false;
+    }
+    seen |= 1u << field.number;
+    if (field.number == kErrorCode) {
+      if (field.type != serialize_internal::kVarint) return false;
+      reply->error_code = static_cast<int32_t>(field.scalar);
+    } else {
+      if (field.type != serialize_internal::kLengthDelimited) return false;
+      reply->error_message = field.bytes;
+    }
+  }
+  return true;
+}
+
+// Packed varints; false when one is cut short.
+bool ReadPacked(absl::string_view bytes,
+                absl::InlinedVector<uint64_t, 2>* numbers) {
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  while (p != end) {
+    uint64_t number;
+    p = Reader::ParseVarint(p, end, &number);
+    if (p == nullptr) return false;
+    numbers->push_back(number);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ReadPlainReply(absl::string_view frame, ReplyView* reply) {
+  *reply = ReplyView();
+  Reader fields(frame);
+  WireField field;
+  uint32_t seen = 0;
+  while (!fields.done()) {
+    if (!fields.ReadField(&field).ok() || field.number == 0 ||
+        field.number > kWouldBlock || (seen & (1u << field.number)) != 0) {
+      return false;
+    }
+    seen |= 1u << field.number;
+    const bool varint = field.type == serialize_internal::kVarint;
+    if (field.number == kWouldBlock) {
+      if (!varint) return false;
+      reply->would_block = field.scalar != 0;
+      continue;
+    }
+    if (field.type != serialize_internal::kLengthDelimited) return false;
+    switch (field.number) {
+      case kValue:
+        reply->has_value = true;
+        reply->value = field.bytes;
+        break;
+      case kError:
+        reply->has_error = true;
+        if (!ReadPlainError(field.bytes, reply)) return false;
+        break;
+      case kGranted:
+        if (!ReadPacked(field.bytes, &reply->granted)) return false;
+        break;
+      default:  // Stats, and anything newer.
+        return false;
+    }
+  }
+  // One outcome at most: with both, protobuf keeps the last.
+  return !(reply->has_value && reply->has_error);
+}
+
+ReplyView ViewOf(const manager::Reply& reply) {
+  ReplyView view;
+  view.has_value = reply.has_value();
+  if (view.has_value) view.value = reply.value();
+  view.has_error = reply.has_error();
+  if (view.has_error) {
+    view.error_code = reply.error().code();
+    view.error_message = reply.error().message();
+  }
+  view.granted.assign(reply.granted().begin(), reply.granted().end());
+  view.would_block = reply.would_block();
+  return view;
 }
 
 MethodCallView ViewOf(const manager::MethodCall& call) {

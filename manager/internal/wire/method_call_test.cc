@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "base/frame_socket.h"
 #include "gtest/gtest.h"
 #include "manager/protocol.pb.h"
 
@@ -80,6 +81,118 @@ TEST(MethodCallTest, ViewOfAMessageMatches) {
   EXPECT_EQ(view.object, 5u);
   EXPECT_EQ(view.method, "get");
   EXPECT_EQ(view.args, "z");
+}
+
+TEST(MethodCallTest, AWrittenCallIsTheMessagesBytes) {
+  for (const bool try_only : {false, true}) {
+    for (const uint64_t thread : {uint64_t{0}, uint64_t{300}}) {
+      std::string frames = "before";
+      serialize_internal::Writer writer(frames);
+      const OpenMethodCall open =
+          BeginMethodCall(1234, "__setitem__", frames, writer);
+      writer.BytesField(1, std::string(200, 'a'));  // Longer than 127.
+      ASSERT_TRUE(EndMethodCall(open, thread, try_only, frames, writer));
+      manager::Request expected = Call(1234, "__setitem__", "");
+      {
+        std::string args;
+        serialize_internal::Writer arg_writer(args);
+        arg_writer.BytesField(1, std::string(200, 'a'));
+        expected.mutable_method()->set_args(args);
+      }
+      expected.mutable_method()->set_thread(thread);
+      expected.mutable_method()->set_try_only(try_only);
+      absl::string_view rest = absl::string_view(frames).substr(6);
+      absl::string_view frame;
+      ASSERT_TRUE(base_internal::FrameSocket::TakeFrame(rest, &frame));
+      EXPECT_TRUE(rest.empty());
+      manager::Request read;
+      ASSERT_TRUE(read.ParseFromArray(frame.data(), frame.size()));
+      EXPECT_EQ(read.SerializeAsString(), expected.SerializeAsString());
+      EXPECT_EQ(frames.substr(0, 6), "before");
+    }
+  }
+}
+
+TEST(MethodCallTest, AFailedWriteLeavesTheFramesAsTheyWere) {
+  std::string frames = "before";
+  serialize_internal::Writer writer(frames);
+  const OpenMethodCall open = BeginMethodCall(1, "get", frames, writer);
+  writer.Fail(absl::InvalidArgumentError("no"));
+  EXPECT_FALSE(EndMethodCall(open, 0, false, frames, writer));
+  EXPECT_EQ(frames, "before");
+}
+
+TEST(MethodCallTest, APlainReplyIsReadInPlace) {
+  manager::Reply reply;
+  reply.set_value("\x0a\x01z");
+  reply.add_granted(7);
+  reply.add_granted(300);
+  reply.set_would_block(true);
+  const std::string frame = reply.SerializeAsString();
+  ReplyView view;
+  ASSERT_TRUE(ReadPlainReply(frame, &view));
+  EXPECT_TRUE(view.has_value);
+  EXPECT_EQ(view.value, reply.value());
+  EXPECT_FALSE(view.has_error);
+  EXPECT_EQ(view.granted, (absl::InlinedVector<uint64_t, 2>{7, 300}));
+  EXPECT_TRUE(view.would_block);
+  EXPECT_GE(view.value.data(), frame.data());
+  EXPECT_LT(view.value.data(), frame.data() + frame.size());
+
+  manager::Reply failed;
+  failed.mutable_error()->set_code(5);
+  failed.mutable_error()->set_message("KeyError: 'x'");
+  const std::string failed_frame = failed.SerializeAsString();
+  ASSERT_TRUE(ReadPlainReply(failed_frame, &view));
+  EXPECT_FALSE(view.has_value);
+  EXPECT_TRUE(view.has_error);
+  EXPECT_EQ(view.error_code, 5);
+  EXPECT_EQ(view.error_message, "KeyError: 'x'");
+  EXPECT_TRUE(view.granted.empty());
+
+  // An empty value is a value (None's bytes are never empty, but the
+  // oneof says which).
+  manager::Reply empty;
+  empty.set_value("");
+  const std::string empty_frame = empty.SerializeAsString();
+  ASSERT_TRUE(ReadPlainReply(empty_frame, &view));
+  EXPECT_TRUE(view.has_value);
+  EXPECT_TRUE(view.value.empty());
+}
+
+TEST(MethodCallTest, AnUnusualReplyIsLeftToProtobuf) {
+  ReplyView view;
+  manager::Reply stats;
+  stats.mutable_stats()->set_objects(3);
+  EXPECT_FALSE(ReadPlainReply(stats.SerializeAsString(), &view));
+  manager::Reply plain;
+  plain.set_value("v");
+  const std::string bytes = plain.SerializeAsString();
+  EXPECT_FALSE(ReadPlainReply(bytes.substr(0, bytes.size() - 1), &view));
+  // A value and an error: protobuf keeps the last.
+  EXPECT_FALSE(ReadPlainReply(bytes + std::string("\x12\x00", 2), &view));
+  // The value twice; granted not packed; an unknown field.
+  EXPECT_FALSE(ReadPlainReply(bytes + bytes, &view));
+  EXPECT_FALSE(ReadPlainReply(bytes + "\x20\x07", &view));
+  EXPECT_FALSE(ReadPlainReply(bytes + "\x30\x01", &view));
+  // An error whose code is not a varint.
+  EXPECT_FALSE(ReadPlainReply(std::string("\x12\x02\x0a\x00", 4), &view));
+  // Granted cut inside a number.
+  EXPECT_FALSE(ReadPlainReply(std::string("\x22\x01\x80", 3), &view));
+  EXPECT_TRUE(ReadPlainReply("", &view));  // Protobuf's empty reply.
+  EXPECT_FALSE(view.has_value);
+}
+
+TEST(MethodCallTest, ViewOfAReplyMatches) {
+  manager::Reply reply;
+  reply.mutable_error()->set_code(3);
+  reply.mutable_error()->set_message("bad");
+  reply.add_granted(9);
+  const ReplyView view = ViewOf(reply);
+  EXPECT_TRUE(view.has_error);
+  EXPECT_EQ(view.error_code, 3);
+  EXPECT_EQ(view.error_message, "bad");
+  EXPECT_EQ(view.granted, (absl::InlinedVector<uint64_t, 2>{9}));
 }
 
 }  // namespace

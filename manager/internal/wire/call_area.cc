@@ -13,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "base/asymmetric_fence.h"
 #include "base/futex.h"
 
 namespace mp::manager_internal {
@@ -135,15 +134,13 @@ Waited WaitForChange(const std::atomic<uint32_t>& word, uint32_t stale,
   }
   while (true) {
     // Dekker with Publish: we store `sleeping` then load `word`; the
-    // publisher stores `word` then loads `sleeping`, each side with a
-    // store-load barrier between, so one of us sees the other. The
-    // publisher's is a compiler barrier and ours a membarrier (a full fence
-    // on every CPU that runs a registered process): a round trip pays no
-    // fence, a sleep pays a system call, which it pays anyway. Where
-    // membarrier is unavailable the sleep slices bound a missed wake-up.
-    sleeping.store(1, std::memory_order_relaxed);
-    base_internal::AsymmetricHeavyFence();
-    if (word.load(std::memory_order_relaxed) != stale) {
+    // publisher stores `word` then loads `sleeping`. Sequentially
+    // consistent, one of us sees the other. (A compiler barrier in the
+    // publisher and a membarrier here would spare each message a fence,
+    // but each sleep would then interrupt every CPU: with more clients
+    // than CPUs, where every call sleeps, that cost more than it saved.)
+    sleeping.store(1, std::memory_order_seq_cst);
+    if (word.load(std::memory_order_seq_cst) != stale) {
       sleeping.store(0, std::memory_order_relaxed);
       return Waited::kChanged;
     }
@@ -163,10 +160,8 @@ void Publish(std::atomic<uint32_t>& word, uint32_t value,
              const std::atomic<uint32_t>& sleeping,
              std::atomic<uint32_t>& my_cpu) {
   my_cpu.store(base_internal::CurrentCpu(), std::memory_order_relaxed);
-  word.store(value, std::memory_order_release);
-  // Pairs with the heavy fence of a side about to sleep (WaitForChange).
-  base_internal::AsymmetricLightFence();
-  if (sleeping.load(std::memory_order_relaxed) != 0)
+  word.store(value, std::memory_order_seq_cst);
+  if (sleeping.load(std::memory_order_seq_cst) != 0)
     base_internal::FutexWake(word, 1);
 }
 
@@ -247,9 +242,6 @@ absl::StatusOr<CallArea> CallArea::Create(size_t capacity, int* fd) {
     return AreaError(absl::ErrnoToStatusCode(error),
                      absl::StrCat("mmap: ", std::strerror(error)));
   }
-  // Before the area is used: until then this side's light fences are full
-  // ones (base/asymmetric_fence.h).
-  base_internal::RegisterForAsymmetricFences();
   Header* header = new (base) Header{};
   header->capacity = capacity;
   header->client_cpu.store(base_internal::kUnknownCpu,
@@ -279,7 +271,6 @@ absl::StatusOr<CallArea> CallArea::Map(int fd) {
     return AreaError(absl::ErrnoToStatusCode(errno),
                      absl::StrCat("mmap: ", std::strerror(errno)));
   }
-  base_internal::RegisterForAsymmetricFences();
   CallArea area(base, length);
   if (area.header_->magic != kMagic ||
       area.header_->capacity != area.capacity_) {

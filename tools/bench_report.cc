@@ -203,6 +203,17 @@ constexpr Pair kPairs[] = {
      "BM_Queue8Bytes/cpus:1/real_time",
      "BM_BoostMessageQueue8Bytes/cpus:1/real_time",
      "Boost.Interprocess message_queue"},
+    {"process/queue_benchmark",
+     "Queue of 8-byte items, a consumer slower than its producer (the ring "
+     "full), 2 processes on 2 CPUs",
+     "BM_Queue8BytesSlowConsumer/cpus:2/real_time",
+     "BM_BoostMessageQueue8BytesSlowConsumer/cpus:2/real_time",
+     "Boost.Interprocess message_queue, the same consumer"},
+    {"process/queue_benchmark",
+     "Queue of 8-byte items, a consumer slower than its producer (the ring "
+     "full), 2 processes on 2 CPUs",
+     "BM_Queue8BytesSlowConsumer/cpus:2/real_time", "BM_ConsumerWorkAlone",
+     "the consumer's work alone, no queue (the floor)"},
     {"process/queue_benchmark", "Queue of 1 MiB items, 2 processes on 2 CPUs",
      "BM_Queue1MiB/cpus:2/real_time",
      "BM_BoostMessageQueue1MiB/cpus:2/real_time",

@@ -81,6 +81,11 @@ uint64_t RoundUp8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 thread_local const RingHeader* streaming_to = nullptr;
 // The ring this thread's last wait in a Get was quick on: the consumer's.
 thread_local const RingHeader* quick_from = nullptr;
+// The full side's mirror images: the ring this thread last got from, while
+// it has not waited for room in a Put since (the consumer's half), and the
+// ring its last wait for room was quick on (the producer's).
+thread_local const RingHeader* getting_from = nullptr;
+thread_local const RingHeader* quick_room_on = nullptr;
 thread_local uint64_t lazy_waits = 0;
 
 int64_t MonotonicNanos() {
@@ -327,8 +332,16 @@ absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
     Announce(h.put_signal, Count(before), h.get_waiters, h.put_cpu);
   }
   if (!has_room()) {
-    if (!block || !WaitUntil(h.get_signal, h.put_waiters, deadline, &h.get_cpu,
-                             has_room)) {
+    // A thread that waits for room is not streaming what it gets.
+    getting_from = nullptr;
+    bool quick = false;
+    const bool lazy = quick_room_on == header_ &&
+                      h.get_streaming.load(std::memory_order_relaxed) != 0;
+    const bool came =
+        block && WaitUntil(h.get_signal, h.put_waiters, deadline, &h.get_cpu,
+                           has_room, {.lazy = lazy, .quick = &quick});
+    quick_room_on = quick ? header_ : nullptr;
+    if (!came) {
       (void)h.put_lock.Release();
       return FullError(block ? " (timed out)" : "");
     }
@@ -427,6 +440,12 @@ absl::Status Ring::Get(
   const uint64_t need = sizeof(RecordHeader) + RoundUp8(record.length);
   const uint64_t after = State(Count(before) + 1, head + uint32_t(need));
   const auto advance = [&] {
+    // Written only when it changes: the producers read this line anyway.
+    const uint32_t streaming = getting_from == header_ ? 1 : 0;
+    if (h.get_streaming.load(std::memory_order_relaxed) != streaming) {
+      h.get_streaming.store(streaming, std::memory_order_relaxed);
+    }
+    getting_from = header_;
     h.get_state.store(after, std::memory_order_release);
     Announce(h.get_signal, Count(after), h.put_waiters, h.get_cpu);
   };

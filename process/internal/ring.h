@@ -43,6 +43,12 @@
 //     waits longer, as a pool worker between tasks, would only be made
 //     later by looking lazily).
 // Otherwise a consumer looks as often as it can.
+// The full side is the mirror image: a producer waiting for room while a
+// slower consumer on another CPU frees it one item at a time looks only
+// every kStreamPollInterval, and then writes the several items that fit,
+// when the consumer streams (it gets again from the same ring without
+// having waited for room in a Put since; `get_streaming`) and the
+// producer's last wait for room on this ring was quick.
 //
 // Loan slots (zero-copy items). A ring created with loan slots has, after
 // the ring, one 64-byte state word per slot and then the slots themselves,
@@ -142,6 +148,8 @@ struct RingHeader {
   std::atomic<uint32_t> get_signal;  // Producers sleep on it.
   std::atomic<uint32_t> put_waiters;
   std::atomic<uint32_t> get_cpu;  // Likewise, of the last consumer.
+  // 1 while the last consumer is streaming (see "Streaming" above).
+  std::atomic<uint32_t> get_streaming;
   // The consumers' last reading of put_state, likewise.
   std::atomic<uint64_t> get_seen_put_state;
   PendingLoan pending_get;
@@ -162,8 +170,9 @@ static_assert(sizeof(RingHeader) <= kRingOffset);
 // (state words, slots, and the slack that page-aligns them).
 uint64_t LoanPoolBytes(uint32_t slots, uint64_t slot_bytes);
 
-// How many of this thread's waits in Get have looked lazily ("Streaming"
-// above): for tests, which check that streams take that path.
+// How many of this thread's waits, in Get for an item or in Put for room,
+// have looked lazily ("Streaming" above): for tests, which check that
+// streams take that path.
 uint64_t LazyWaitsOnThisThread();
 
 // What the queue reports when Get finds nothing / Put finds no room.

@@ -1,6 +1,7 @@
-// The ring's streaming hint ("Streaming" in ring.h): which producers count
-// as streaming, and that a consumer following one looks lazily without
-// losing or reordering anything. The rest of the ring is tested through
+// The ring's streaming hints ("Streaming" in ring.h): which producers and
+// consumers count as streaming, and that a consumer following a producer
+// (or a producer following a slower consumer) looks lazily without losing
+// or reordering anything. The rest of the ring is tested through
 // mp::Queue (queue_test, queue_loan_test).
 
 #include "process/internal/ring.h"
@@ -31,11 +32,12 @@ constexpr uint64_t kCapacity = 1 << 16;
 // word after it for the test's own hand-shakes.
 class SharedRing {
  public:
-  SharedRing() {
+  // `maxsize`: items the ring holds at most (0: as many as fit).
+  explicit SharedRing(uint32_t maxsize = 0) {
     memory_ = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     header_ = new (memory_) RingHeader();
-    Ring::Initialize(header_, 0, kCapacity, false, 0, 0);
+    Ring::Initialize(header_, maxsize, kCapacity, false, 0, 0);
     taken_ = new (static_cast<std::byte*>(memory_) + kRingOffset + kCapacity)
         std::atomic<uint64_t>(0);
   }
@@ -46,10 +48,10 @@ class SharedRing {
   // How many items the consumer has taken.
   std::atomic<uint64_t>& taken() { return *taken_; }
 
-  absl::Status Put(uint64_t value) {
+  absl::Status Put(uint64_t value, bool block = true) {
     return ring().Put(
         absl::string_view(reinterpret_cast<const char*>(&value), sizeof value),
-        true, absl::Now() + absl::Minutes(1));
+        block, absl::Now() + absl::Minutes(1));
   }
   absl::StatusOr<uint64_t> Get(bool block) {
     uint64_t value = 0;
@@ -96,6 +98,36 @@ TEST(RingStreamingTest, AProducerStreamsUntilItWaitsInAGet) {
   EXPECT_EQ(Streaming(ring), 0u);
   ASSERT_TRUE(ring.Put(5).ok());
   EXPECT_EQ(Streaming(ring), 1u);
+}
+
+uint32_t GetStreaming(const SharedRing& ring) {
+  return ring.header().get_streaming.load(std::memory_order_relaxed);
+}
+
+TEST(RingStreamingTest, AConsumerStreamsUntilItWaitsForRoom) {
+  SharedRing ring(/*maxsize=*/2);
+  {
+    // This thread's last get is from another ring (an earlier test's ring
+    // may have had this one's address).
+    SharedRing other;
+    ASSERT_TRUE(other.Put(0).ok());
+    ASSERT_TRUE(other.Get(false).ok());
+  }
+  ASSERT_TRUE(ring.Put(1).ok());
+  ASSERT_TRUE(ring.Put(2).ok());
+  ASSERT_EQ(ring.Get(false).value_or(0), 1u);
+  EXPECT_EQ(GetStreaming(ring), 0u) << "a first get is not a stream yet";
+  ASSERT_TRUE(ring.Put(3).ok());  // There is room: not a wait.
+  ASSERT_EQ(ring.Get(false).value_or(0), 2u);
+  EXPECT_EQ(GetStreaming(ring), 1u);
+  ASSERT_TRUE(ring.Put(4).ok());
+  // A Put that finds the ring full is a wait (here a non-blocking one):
+  // the next get is not a stream.
+  EXPECT_FALSE(ring.Put(5, /*block=*/false).ok());
+  ASSERT_EQ(ring.Get(false).value_or(0), 3u);
+  EXPECT_EQ(GetStreaming(ring), 0u);
+  ASSERT_EQ(ring.Get(false).value_or(0), 4u);
+  EXPECT_EQ(GetStreaming(ring), 1u);
 }
 
 TEST(RingStreamingTest, PuttingToAnotherRingEndsTheStream) {
@@ -166,6 +198,50 @@ TEST(RingStreamingTest, AConsumerFollowsAStreamLazilyAndMissesNothing) {
   EXPECT_EQ(out_of_order, 0u);
   EXPECT_GT(LazyWaitsOnThisThread() - lazy_before, 0u)
       << "the consumer never looked lazily";
+  EXPECT_FALSE(ring.Get(false).ok());
+}
+
+// The full side: a producer on another CPU puts as fast as it can into a
+// ring of 64 items, and the consumer works ~200 ns on each, so the ring is
+// full and the producer waits for room, briefly, while the consumer
+// streams: then it looks lazily. Nothing is lost or reordered.
+TEST(RingStreamingTest, AProducerFollowsASlowConsumerLazilyAndLosesNothing) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  if (!CPU_ISSET(0, &allowed) || !CPU_ISSET(1, &allowed)) {
+    GTEST_SKIP() << "needs CPUs 0 and 1";
+  }
+  constexpr uint64_t kItems = 50000;
+  SharedRing ring(/*maxsize=*/64);
+  const pid_t producer = fork();
+  if (producer == 0) {
+    if (!PinTo(1)) _exit(3);
+    const uint64_t lazy_before = LazyWaitsOnThisThread();
+    for (uint64_t i = 0; i < kItems; ++i) {
+      if (!ring.Put(i).ok()) _exit(2);
+    }
+    // The producer's own count: it is the side that waited.
+    _exit(LazyWaitsOnThisThread() > lazy_before ? 0 : 5);
+  }
+  ASSERT_TRUE(PinTo(0));
+  uint64_t out_of_order = 0;
+  absl::Status failed;
+  for (uint64_t i = 0; i < kItems && failed.ok(); ++i) {
+    absl::StatusOr<uint64_t> item = ring.Get(true);
+    if (!item.ok()) failed = item.status();
+    out_of_order += item.ok() && *item != i;
+    const int64_t until = Nanos() + 200;
+    while (Nanos() < until) {
+    }
+  }
+  sched_setaffinity(0, sizeof allowed, &allowed);
+  EXPECT_TRUE(failed.ok()) << failed;
+  int status = 0;
+  ASSERT_EQ(waitpid(producer, &status, 0), producer);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_NE(WEXITSTATUS(status), 5) << "the producer never looked lazily";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(out_of_order, 0u);
   EXPECT_FALSE(ring.Get(false).ok());
 }
 

@@ -3,6 +3,9 @@
 // same memory:
 //
 //   BM_Queue8Bytes / BM_BoostMessageQueue8Bytes       items per second
+//   ...SlowConsumer                                   the same, the
+//       consumer working on each item (the ring full); beside the work
+//       alone, BM_ConsumerWorkAlone
 //   BM_Queue1MiB   / BM_BoostMessageQueue1MiB         bytes per second
 //   BM_QueueLoan1MiB                                  the zero-copy path:
 //       the producer writes a stamp into a lent 1 MiB slot and publishes
@@ -62,54 +65,12 @@ void Reap(pid_t pid, benchmark::State& state) {
   }
 }
 
-void BM_Queue8Bytes(benchmark::State& state) {
-  bench::Pin pin(bench::kOwnCpu);
-  absl::StatusOr<Queue> q = Queue::Create();
-  const int64_t count = state.max_iterations;
-  const pid_t pid = ForkProducer(state, [&] {
-    for (int64_t i = 0; i < count; ++i) {
-      if (!q->Put(uint64_t(i)).ok()) _exit(1);
-    }
-  });
-  for (auto _ : state) {
-    absl::StatusOr<uint64_t> item = q->Get<uint64_t>();
-    benchmark::DoNotOptimize(item);
-  }
-  state.SetItemsProcessed(state.iterations());
-  Reap(pid, state);
-}
-BENCHMARK(BM_Queue8Bytes)->Apply(bench::Placements)->UseRealTime();
+// The consumer's work on each item: none, or (kSlowConsumer) about 0.3
+// us of arithmetic, which makes the consumer slower than its producer: the
+// ring stays full, and the producer waits for room rather than the
+// consumer for items, the side of the queue the plain runs leave idle.
+constexpr bool kSlowConsumer = true;
 
-void BM_BoostMessageQueue8Bytes(benchmark::State& state) {
-  bench::Pin pin(bench::kOwnCpu);
-  const std::string name = absl::StrCat("mp-bench-mq-", getpid());
-  ipc::message_queue::remove(name.c_str());
-  ipc::message_queue queue(ipc::create_only, name.c_str(), kSmallSlots, 8);
-  const int64_t count = state.max_iterations;
-  const pid_t pid = ForkProducer(state, [&] {
-    ipc::message_queue producer(ipc::open_only, name.c_str());
-    for (int64_t i = 0; i < count; ++i) {
-      const uint64_t item = uint64_t(i);
-      producer.send(&item, sizeof item, 0);
-    }
-  });
-  for (auto _ : state) {
-    uint64_t item;
-    ipc::message_queue::size_type received;
-    unsigned priority;
-    queue.receive(&item, sizeof item, received, priority);
-    benchmark::DoNotOptimize(item);
-  }
-  state.SetItemsProcessed(state.iterations());
-  Reap(pid, state);
-  ipc::message_queue::remove(name.c_str());
-}
-BENCHMARK(BM_BoostMessageQueue8Bytes)->Apply(bench::Placements)->UseRealTime();
-
-// The same with a consumer slower than its producer, which does some work
-// per item (ConsumerWork, about 0.3 us): the ring stays full, and the
-// producer waits for room rather than the consumer for items, the side
-// of the queue the benchmarks above leave idle.
 uint64_t ConsumerWork(uint64_t item) {
   for (int i = 0; i < 256; ++i) {
     item = item * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -118,7 +79,8 @@ uint64_t ConsumerWork(uint64_t item) {
   return item;
 }
 
-void BM_Queue8BytesSlowConsumer(benchmark::State& state) {
+template <bool kSlow>
+void Queue8Bytes(benchmark::State& state) {
   bench::Pin pin(bench::kOwnCpu);
   absl::StatusOr<Queue> q = Queue::Create();
   const int64_t count = state.max_iterations;
@@ -129,14 +91,15 @@ void BM_Queue8BytesSlowConsumer(benchmark::State& state) {
   });
   for (auto _ : state) {
     absl::StatusOr<uint64_t> item = q->Get<uint64_t>();
-    benchmark::DoNotOptimize(ConsumerWork(item.ok() ? *item : 0));
+    benchmark::DoNotOptimize(item);
+    if (kSlow) benchmark::DoNotOptimize(ConsumerWork(item.value_or(0)));
   }
   state.SetItemsProcessed(state.iterations());
   Reap(pid, state);
 }
-BENCHMARK(BM_Queue8BytesSlowConsumer)->Apply(bench::Placements)->UseRealTime();
 
-void BM_BoostMessageQueue8BytesSlowConsumer(benchmark::State& state) {
+template <bool kSlow>
+void BoostMessageQueue8Bytes(benchmark::State& state) {
   bench::Pin pin(bench::kOwnCpu);
   const std::string name = absl::StrCat("mp-bench-mq-", getpid());
   ipc::message_queue::remove(name.c_str());
@@ -154,17 +117,35 @@ void BM_BoostMessageQueue8BytesSlowConsumer(benchmark::State& state) {
     ipc::message_queue::size_type received;
     unsigned priority;
     queue.receive(&item, sizeof item, received, priority);
-    benchmark::DoNotOptimize(ConsumerWork(item));
+    benchmark::DoNotOptimize(item);
+    if (kSlow) benchmark::DoNotOptimize(ConsumerWork(item));
   }
   state.SetItemsProcessed(state.iterations());
   Reap(pid, state);
   ipc::message_queue::remove(name.c_str());
 }
+
+void BM_Queue8Bytes(benchmark::State& state) { Queue8Bytes<false>(state); }
+BENCHMARK(BM_Queue8Bytes)->Apply(bench::Placements)->UseRealTime();
+
+void BM_BoostMessageQueue8Bytes(benchmark::State& state) {
+  BoostMessageQueue8Bytes<false>(state);
+}
+BENCHMARK(BM_BoostMessageQueue8Bytes)->Apply(bench::Placements)->UseRealTime();
+
+void BM_Queue8BytesSlowConsumer(benchmark::State& state) {
+  Queue8Bytes<kSlowConsumer>(state);
+}
+BENCHMARK(BM_Queue8BytesSlowConsumer)->Apply(bench::Placements)->UseRealTime();
+
+void BM_BoostMessageQueue8BytesSlowConsumer(benchmark::State& state) {
+  BoostMessageQueue8Bytes<kSlowConsumer>(state);
+}
 BENCHMARK(BM_BoostMessageQueue8BytesSlowConsumer)
     ->Apply(bench::Placements)
     ->UseRealTime();
 
-// The consumer's work alone, as the floor of the two above.
+// The slow consumer's work alone, as the floor of the two above.
 void BM_ConsumerWorkAlone(benchmark::State& state) {
   bench::Pin pin(bench::kOwnCpu);
   uint64_t item = 0;

@@ -173,6 +173,42 @@ void Announce(std::atomic<uint32_t>& signal, uint32_t value,
   }
 }
 
+// One side of a stream ("Streaming" in ring.h) has gone through `ring`
+// again: `*streaming` (the other side reads it, in a line it reads anyway,
+// so it is written only when it changes) says whether this thread's last
+// pass was through the same ring (`last`) with no wait on the other side
+// in between.
+void MarkStream(const RingHeader* ring, std::atomic<uint32_t>& streaming,
+                const RingHeader*& last) {
+  const uint32_t now = last == ring ? 1 : 0;
+  if (streaming.load(std::memory_order_relaxed) != now) {
+    streaming.store(now, std::memory_order_relaxed);
+  }
+  last = ring;
+}
+
+// Waits (when `block`) until `ready()` for the other side of `ring`: lazily
+// while it streams (`its_streaming`) and this thread's last such wait on
+// the ring was quick (`quick_on`, updated). A thread that waits here ends
+// its own side's stream (`my_stream`). Returns whether `ready()` came.
+template <typename Ready>
+bool WaitInStream(const RingHeader* ring, bool block,
+                  const std::atomic<uint32_t>& signal,
+                  std::atomic<uint32_t>& waiters, absl::Time deadline,
+                  const std::atomic<uint32_t>& peer_cpu,
+                  const std::atomic<uint32_t>& its_streaming,
+                  const RingHeader*& quick_on, const RingHeader*& my_stream,
+                  Ready ready) {
+  my_stream = nullptr;
+  bool quick = false;
+  const bool lazy =
+      quick_on == ring && its_streaming.load(std::memory_order_relaxed) != 0;
+  const bool came = block && WaitUntil(signal, waiters, deadline, &peer_cpu,
+                                       ready, {.lazy = lazy, .quick = &quick});
+  quick_on = quick ? ring : nullptr;
+  return came;
+}
+
 // Takes one side's lock. A non-blocking caller that finds it busy waits a
 // little only when `could_succeed()` says the queue is not empty (full);
 // otherwise the holder is waiting for the same thing, and so is the caller.
@@ -333,15 +369,9 @@ absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
   }
   if (!has_room()) {
     // A thread that waits for room is not streaming what it gets.
-    getting_from = nullptr;
-    bool quick = false;
-    const bool lazy = quick_room_on == header_ &&
-                      h.get_streaming.load(std::memory_order_relaxed) != 0;
-    const bool came =
-        block && WaitUntil(h.get_signal, h.put_waiters, deadline, &h.get_cpu,
-                           has_room, {.lazy = lazy, .quick = &quick});
-    quick_room_on = quick ? header_ : nullptr;
-    if (!came) {
+    if (!WaitInStream(header_, block, h.get_signal, h.put_waiters, deadline,
+                      h.get_cpu, h.get_streaming, quick_room_on, getting_from,
+                      has_room)) {
       (void)h.put_lock.Release();
       return FullError(block ? " (timed out)" : "");
     }
@@ -376,12 +406,7 @@ absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
   if (loan != nullptr) {
     h.pending_put.slot_plus_one.store(0, std::memory_order_release);
   }
-  // Written only when it changes: the consumers read this line anyway.
-  const uint32_t streaming = streaming_to == header_ ? 1 : 0;
-  if (h.put_streaming.load(std::memory_order_relaxed) != streaming) {
-    h.put_streaming.store(streaming, std::memory_order_relaxed);
-  }
-  streaming_to = header_;
+  MarkStream(header_, h.put_streaming, streaming_to);
   Announce(h.put_signal, count, h.get_waiters, h.put_cpu);
   (void)h.put_lock.Release();
   return absl::OkStatus();
@@ -420,15 +445,9 @@ absl::Status Ring::Get(
   }
   if (!has_message()) {
     // A thread that waits for an item is not streaming what it puts.
-    streaming_to = nullptr;
-    bool quick = false;
-    const bool lazy = quick_from == header_ &&
-                      h.put_streaming.load(std::memory_order_relaxed) != 0;
-    const bool came =
-        block && WaitUntil(h.put_signal, h.get_waiters, deadline, &h.put_cpu,
-                           has_message, {.lazy = lazy, .quick = &quick});
-    quick_from = quick ? header_ : nullptr;
-    if (!came) {
+    if (!WaitInStream(header_, block, h.put_signal, h.get_waiters, deadline,
+                      h.put_cpu, h.put_streaming, quick_from, streaming_to,
+                      has_message)) {
       (void)h.get_lock.Release();
       return EmptyError(block ? " (timed out)" : "");
     }
@@ -440,12 +459,7 @@ absl::Status Ring::Get(
   const uint64_t need = sizeof(RecordHeader) + RoundUp8(record.length);
   const uint64_t after = State(Count(before) + 1, head + uint32_t(need));
   const auto advance = [&] {
-    // Written only when it changes: the producers read this line anyway.
-    const uint32_t streaming = getting_from == header_ ? 1 : 0;
-    if (h.get_streaming.load(std::memory_order_relaxed) != streaming) {
-      h.get_streaming.store(streaming, std::memory_order_relaxed);
-    }
-    getting_from = header_;
+    MarkStream(header_, h.get_streaming, getting_from);
     h.get_state.store(after, std::memory_order_release);
     Announce(h.get_signal, Count(after), h.put_waiters, h.get_cpu);
   };

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <string>
 
@@ -152,16 +153,39 @@ int64_t Nanos() {
   return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
+// Whether this process may run on CPUs 0 and 1 (the pinned pairs below);
+// `allowed` is its set, to restore.
+bool HasCpus01(cpu_set_t* allowed) {
+  return sched_getaffinity(0, sizeof *allowed, allowed) == 0 &&
+         CPU_ISSET(0, allowed) && CPU_ISSET(1, allowed);
+}
+
+// The consumer of a pinned pair: on CPU 0, takes `items` items, expecting
+// 0, 1, 2, ... and calling `after(i)` once item i is taken; then runs
+// where it may (`allowed`) again. Returns how many came out of order.
+uint64_t ConsumeInOrder(SharedRing& ring, uint64_t items,
+                        const cpu_set_t& allowed,
+                        const std::function<void(uint64_t)>& after,
+                        absl::Status* failed) {
+  uint64_t out_of_order = 0;
+  if (!PinTo(0)) *failed = absl::InternalError("cannot pin to CPU 0");
+  for (uint64_t i = 0; i < items && failed->ok(); ++i) {
+    absl::StatusOr<uint64_t> item = ring.Get(true);
+    if (!item.ok()) *failed = item.status();
+    out_of_order += item.ok() && *item != i;
+    after(i);
+  }
+  sched_setaffinity(0, sizeof allowed, &allowed);
+  return out_of_order;
+}
+
 // A producer on another CPU that puts each item shortly (~200 ns) after the
 // consumer took the last: every Get waits, briefly, for a streaming
 // producer, which is when the consumer looks lazily. Nothing is lost or
 // reordered.
 TEST(RingStreamingTest, AConsumerFollowsAStreamLazilyAndMissesNothing) {
   cpu_set_t allowed;
-  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
-  if (!CPU_ISSET(0, &allowed) || !CPU_ISSET(1, &allowed)) {
-    GTEST_SKIP() << "needs CPUs 0 and 1";
-  }
+  if (!HasCpus01(&allowed)) GTEST_SKIP() << "needs CPUs 0 and 1";
   constexpr uint64_t kItems = 20000;
   SharedRing ring;
   const pid_t producer = fork();
@@ -180,17 +204,12 @@ TEST(RingStreamingTest, AConsumerFollowsAStreamLazilyAndMissesNothing) {
     }
     _exit(0);
   }
-  ASSERT_TRUE(PinTo(0));
   const uint64_t lazy_before = LazyWaitsOnThisThread();
-  uint64_t out_of_order = 0;
   absl::Status failed;
-  for (uint64_t i = 0; i < kItems && failed.ok(); ++i) {
-    absl::StatusOr<uint64_t> item = ring.Get(true);
-    if (!item.ok()) failed = item.status();
-    out_of_order += item.ok() && *item != i;
-    ring.taken().store(i + 1, std::memory_order_release);
-  }
-  sched_setaffinity(0, sizeof allowed, &allowed);
+  const uint64_t out_of_order = ConsumeInOrder(
+      ring, kItems, allowed,
+      [&](uint64_t i) { ring.taken().store(i + 1, std::memory_order_release); },
+      &failed);
   EXPECT_TRUE(failed.ok()) << failed;
   int status = 0;
   ASSERT_EQ(waitpid(producer, &status, 0), producer);
@@ -207,10 +226,7 @@ TEST(RingStreamingTest, AConsumerFollowsAStreamLazilyAndMissesNothing) {
 // streams: then it looks lazily. Nothing is lost or reordered.
 TEST(RingStreamingTest, AProducerFollowsASlowConsumerLazilyAndLosesNothing) {
   cpu_set_t allowed;
-  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
-  if (!CPU_ISSET(0, &allowed) || !CPU_ISSET(1, &allowed)) {
-    GTEST_SKIP() << "needs CPUs 0 and 1";
-  }
+  if (!HasCpus01(&allowed)) GTEST_SKIP() << "needs CPUs 0 and 1";
   constexpr uint64_t kItems = 50000;
   SharedRing ring(/*maxsize=*/64);
   const pid_t producer = fork();
@@ -223,18 +239,15 @@ TEST(RingStreamingTest, AProducerFollowsASlowConsumerLazilyAndLosesNothing) {
     // The producer's own count: it is the side that waited.
     _exit(LazyWaitsOnThisThread() > lazy_before ? 0 : 5);
   }
-  ASSERT_TRUE(PinTo(0));
-  uint64_t out_of_order = 0;
   absl::Status failed;
-  for (uint64_t i = 0; i < kItems && failed.ok(); ++i) {
-    absl::StatusOr<uint64_t> item = ring.Get(true);
-    if (!item.ok()) failed = item.status();
-    out_of_order += item.ok() && *item != i;
-    const int64_t until = Nanos() + 200;
-    while (Nanos() < until) {
-    }
-  }
-  sched_setaffinity(0, sizeof allowed, &allowed);
+  const uint64_t out_of_order = ConsumeInOrder(
+      ring, kItems, allowed,
+      [](uint64_t) {
+        const int64_t until = Nanos() + 200;
+        while (Nanos() < until) {
+        }
+      },
+      &failed);
   EXPECT_TRUE(failed.ok()) << failed;
   int status = 0;
   ASSERT_EQ(waitpid(producer, &status, 0), producer);

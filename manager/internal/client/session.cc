@@ -283,6 +283,15 @@ absl::Status Session::CollectLocked(uint32_t replies, absl::Time deadline,
   return absl::OkStatus();
 }
 
+absl::Status Session::ExchangeLocked(absl::string_view frame,
+                                     std::string& into) {
+  const absl::Time deadline = absl::Now() + options_.call_timeout;
+  if (absl::Status posted = PostLocked(frame, 1, deadline); !posted.ok()) {
+    return posted;
+  }
+  return CollectLocked(1, deadline, into);
+}
+
 absl::Status Session::ParseRepliesLocked(absl::string_view frames,
                                          manager::Reply* const* replies,
                                          size_t count) {
@@ -321,21 +330,15 @@ absl::Status Session::EnsureUsableLocked() {
 }
 
 absl::StatusOr<manager::Reply> Session::RoundTripLocked(
-    const manager::Request& request, absl::Duration wait) {
+    const manager::Request& request) {
   const size_t size = request.ByteSizeLong();
   if (absl::Status fits = CheckRequestSize(size); !fits.ok()) return fits;
   frame_.clear();
   AppendMessageFrame(request, size, frame_);
-  const absl::Duration patience = options_.call_timeout + wait;
-  const absl::Time deadline = patience == absl::InfiniteDuration()
-                                  ? absl::InfiniteFuture()
-                                  : absl::Now() + patience;
-  if (absl::Status posted = PostLocked(frame_, 1, deadline); !posted.ok())
-    return posted;
   received_.clear();
-  if (absl::Status collected = CollectLocked(1, deadline, received_);
-      !collected.ok()) {
-    return collected;
+  if (absl::Status exchanged = ExchangeLocked(frame_, received_);
+      !exchanged.ok()) {
+    return exchanged;
   }
   manager::Reply reply;
   manager::Reply* const one = &reply;
@@ -364,24 +367,10 @@ void Session::MarkClosed(absl::string_view why) {
   connected_ = false;
 }
 
-absl::StatusOr<manager::Reply> Session::Call(manager::Request& request,
-                                             absl::Duration wait,
-                                             bool try_first) {
-  if (wait > absl::ZeroDuration()) {
-    // Over the socket a try costs a whole round trip, as much as the wait
-    // on the side: worth it only through the call area.
-    if (try_first && request.has_method() &&
-        has_area_.load(std::memory_order_relaxed)) {
-      request.mutable_method()->set_try_only(true);
-      absl::StatusOr<manager::Reply> tried = Call(request);
-      request.mutable_method()->set_try_only(false);
-      if (!tried.ok() || !tried->would_block()) return tried;
-    }
-    return CallOnSide(request.SerializeAsString(), wait);
-  }
+absl::StatusOr<manager::Reply> Session::Call(const manager::Request& request) {
   base_internal::TimedMutexLock lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
-  absl::StatusOr<manager::Reply> reply = RoundTripLocked(request, wait);
+  absl::StatusOr<manager::Reply> reply = RoundTripLocked(request);
   if (!reply.ok()) return reply;
   for (uint64_t object : reply->granted()) ++refs_[object].held;
   return reply;
@@ -453,13 +442,9 @@ absl::Status Session::CallFrame(absl::string_view frame, absl::Duration wait,
   }
   base_internal::TimedMutexLock lock(mutex_);
   if (absl::Status usable = EnsureUsableLocked(); !usable.ok()) return usable;
-  const absl::Time deadline = absl::Now() + options_.call_timeout;
-  if (absl::Status posted = PostLocked(frame, 1, deadline); !posted.ok()) {
-    return posted;
-  }
-  if (absl::Status collected = CollectLocked(1, deadline, reply->bytes);
-      !collected.ok()) {
-    return collected;
+  if (absl::Status exchanged = ExchangeLocked(frame, reply->bytes);
+      !exchanged.ok()) {
+    return exchanged;
   }
   absl::string_view replies = reply->bytes;
   absl::string_view one;

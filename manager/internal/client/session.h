@@ -101,20 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Sends `request` and waits for its reply. The references the reply
   // grants are counted as held; call Settle once its value is decoded.
   // Errors: `Unavailable` when the connection is or becomes broken.
-  // `wait`: how long the server may take beyond the call timeout (a call
-  // that waits for a lock; infinite for one without a timeout).
-  //
-  // A call that may wait (`wait` > 0) travels on an extra connection that
-  // joined this one, so that this process's other calls do not wait
-  // behind it (a thread waiting for a manager lock while another thread
-  // of the process releases it).
-  //
-  // `try_first`: a call that may wait goes first on this connection with
-  // `try_only`, and to an extra connection only if it would wait (an
-  // uncontended lock costs one fast call).
-  absl::StatusOr<manager::Reply> Call(
-      manager::Request& request, absl::Duration wait = absl::ZeroDuration(),
-      bool try_first = false);
+  absl::StatusOr<manager::Reply> Call(const manager::Request& request);
 
   // A reply read in place where it is plain (method_call.h), else parsed:
   // the view's strings point into `bytes` or `parsed`.
@@ -128,6 +115,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // format; BeginMethodCall writes a method call's), without building or
   // parsing a protobuf message where the reply is plain. The references
   // the reply grants are counted as held; Settle them once decoded.
+  // `wait`: how long the server may take beyond the call timeout (a call
+  // that waits for a lock; infinite for one without a timeout).
+  //
+  // A call that may wait (`wait` > 0) travels on an extra connection that
+  // joined this one, so that this process's other calls do not wait
+  // behind it (a thread waiting for a manager lock while another thread
+  // of the process releases it).
   absl::Status CallFrame(absl::string_view frame, absl::Duration wait,
                          PlainReply* reply);
 
@@ -183,8 +177,9 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::Status ConnectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::Status EnsureUsableLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   absl::StatusOr<manager::Reply> RoundTripLocked(
-      const manager::Request& request,
-      absl::Duration wait = absl::ZeroDuration())
+      const manager::Request& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Posts one request frame and appends its reply frame to `into`.
+  absl::Status ExchangeLocked(absl::string_view frame, std::string& into)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Asks the server for a call area; the socket carries the calls if it
   // cannot give one.
@@ -217,7 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void FlushReleasesLocked(const std::vector<uint64_t>& objects)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
-  // A call on an extra connection (see Call).
+  // A call on an extra connection (see CallFrame).
   // `request`: a serialized Request.
   absl::StatusOr<manager::Reply> CallOnSide(absl::string_view request,
                                             absl::Duration wait);

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
 
@@ -134,20 +133,6 @@ absl::Status InvokeProxy(
   }
   session.Settle(view.granted);
   return outcome;
-}
-
-absl::Status InvokeProxy(
-    const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
-    const absl::StatusOr<std::string>& args,
-    absl::FunctionRef<absl::Status(absl::string_view)> decode,
-    absl::Duration wait, bool try_first) {
-  return InvokeProxy(
-      handle, method,
-      [&](serialize_internal::Writer& writer) {
-        if (!args.ok()) return writer.Fail(args.status());
-        std::memcpy(writer.Extend(args->size()), args->data(), args->size());
-      },
-      decode, wait, try_first);
 }
 
 void EncodeProxy(const BaseProxy& proxy, serialize_internal::Writer& writer) {

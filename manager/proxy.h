@@ -80,12 +80,6 @@ absl::Status InvokeProxy(
     ArgumentWriter args,
     absl::FunctionRef<absl::Status(absl::string_view)> decode,
     absl::Duration wait = absl::ZeroDuration(), bool try_first = false);
-// The same with the arguments encoded already (DumpsTuple's bytes).
-absl::Status InvokeProxy(
-    const std::shared_ptr<ProxyHandle>& handle, absl::string_view method,
-    const absl::StatusOr<std::string>& args,
-    absl::FunctionRef<absl::Status(absl::string_view)> decode,
-    absl::Duration wait = absl::ZeroDuration(), bool try_first = false);
 
 // Arguments travel as the types the serializer knows: string literals and
 // C strings as std::string.

@@ -32,7 +32,10 @@ Object::Tuple Args(std::initializer_list<Object> items) {
 std::string RunOnProxy(const BaseProxy& proxy, const Op& op) {
   std::string printed;
   absl::Status called = manager_internal::InvokeProxy(
-      proxy.handle(), op.method, Dumps(Object(op.args)),
+      proxy.handle(), op.method,
+      [&](serialize_internal::Writer& writer) {
+        Codec<Object>::Encode(Object(op.args), writer);
+      },
       [&](absl::string_view bytes) {
         absl::StatusOr<Object> result = Loads<Object>(bytes);
         if (!result.ok()) return result.status();

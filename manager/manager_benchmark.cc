@@ -48,6 +48,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -453,48 +454,64 @@ BENCHMARK(BM_DictSetBatched4Clients)
 // round shares 16384 increments out among the clients, forked and
 // connected before the clock starts (a barrier releases them together) and
 // joined when it stops; the total is checked to be exact after every
-// round. Not placed: the scheduler's choice is the figure. The clock stops
-// when the last client has its last reply (a second barrier), not when the
-// clients have exited: 64 process exits are not calls.
+// round. Not placed: the scheduler's choice is the figure.
+//
+// The clock runs from the first client's first call to the last client's
+// last reply, as the clients themselves read it: a parent woken by a
+// barrier after the last reply is woken among 64 exiting processes, and
+// their exits (measured: up to 8 ms a round) are not calls.
 void BM_DictIncrementClients(benchmark::State& state) {
   const bool call_area = state.range(1) != 0;
   const int clients = static_cast<int>(state.range(0));
   const int64_t calls = 16384 / clients;
   absl::StatusOr<DictProxy> d = TheManager(call_area).Dict();
   if (!d.ok()) return state.SkipWithError("no dict");
+  struct Span {
+    std::atomic<int64_t> first_call;
+    std::atomic<int64_t> last_reply;
+  };
+  const std::unique_ptr<Span, void (*)(Span*)> span(bench::MapShared<Span>(),
+                                                    bench::UnmapShared<Span>);
   for (auto _ : state) {
     if (!d->SetItem("key", int64_t{0}).ok()) {
       return state.SkipWithError("reset failed");
     }
+    span->first_call.store(INT64_MAX);
+    span->last_reply.store(INT64_MIN);
     Barrier start(clients + 1, nullptr, absl::Minutes(5));
-    Barrier finish(clients + 1, nullptr, absl::Minutes(5));
     std::vector<pid_t> children;
     for (int client = 0; client < clients; ++client) {
       const pid_t pid = fork();
       if (pid == 0) {
         // Connected (by a first call) before the start.
         if (!d->Get<int64_t>("key").ok() || !start.Wait().ok()) _exit(1);
+        const int64_t first = absl::GetCurrentTimeNanos();
         for (int64_t i = 0; i < calls; ++i) {
-          if (!d->Increment("key").ok()) {
-            finish.Abort();
-            _exit(2);
-          }
+          if (!d->Increment("key").ok()) _exit(2);
         }
-        _exit(finish.Wait().ok() ? 0 : 3);
+        const int64_t last = absl::GetCurrentTimeNanos();
+        for (int64_t seen = span->first_call.load();
+             first < seen &&
+             !span->first_call.compare_exchange_weak(seen, first);) {
+        }
+        for (int64_t seen = span->last_reply.load();
+             last > seen &&
+             !span->last_reply.compare_exchange_weak(seen, last);) {
+        }
+        _exit(0);
       }
       children.push_back(pid);
     }
-    const bool started = start.Wait().ok();
-    const absl::Time begin = absl::Now();
-    // A client that fails breaks the barrier.
-    bool ok = started && finish.Wait().ok();
-    state.SetIterationTime(absl::ToDoubleSeconds(absl::Now() - begin));
+    bool ok = start.Wait().ok();
     for (const pid_t child : children) {
       int status = 0;
       waitpid(child, &status, 0);
       ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     if (!ok) return state.SkipWithError("a client failed");
+    state.SetIterationTime(
+        static_cast<double>(span->last_reply.load() - span->first_call.load()) *
+        1e-9);
     absl::StatusOr<int64_t> total = d->Get<int64_t>("key");
     if (!total.ok() || *total != clients * calls) {
       return state.SkipWithError("the total is not exact");

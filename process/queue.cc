@@ -129,6 +129,40 @@ absl::Status Queue::PutEncoded(absl::string_view bytes, bool block,
   return ring().Put(bytes, block, DeadlineAfter(timeout));
 }
 
+uint32_t Queue::SoleBytesField(const Bytes& item, absl::string_view* bytes) {
+  *bytes = item.value;
+  return serialize_internal::kBytesField;
+}
+
+uint32_t Queue::SoleBytesField(const std::string& item,
+                               absl::string_view* bytes) {
+  // As Codec<std::string> writes it.
+  *bytes = item;
+  return serialize_internal::IsUtf8(item) ? serialize_internal::kStringField
+                                          : serialize_internal::kBytesField;
+}
+
+uint32_t Queue::SoleBytesField(const Object& item, absl::string_view* bytes) {
+  if (const auto* str = item.get_if<std::string>()) {
+    return SoleBytesField(*str, bytes);
+  }
+  if (const auto* raw = item.get_if<Bytes>())
+    return SoleBytesField(*raw, bytes);
+  return 0;
+}
+
+absl::Status Queue::PutBytesField(uint32_t field, absl::string_view bytes,
+                                  bool block, absl::Duration timeout) {
+  // What Writer::BytesField writes before the bytes.
+  char head[2 * 10];
+  char* end = serialize_internal::Writer::PutVarint(
+      head, (field << 3) | serialize_internal::kLengthDelimited);
+  end = serialize_internal::Writer::PutVarint(end, bytes.size());
+  const absl::string_view pieces[] = {absl::string_view(head, end - head),
+                                      bytes};
+  return ring().PutPieces(pieces, block, DeadlineAfter(timeout));
+}
+
 absl::Status Queue::GetEncoded(
     bool block, absl::Duration timeout,
     absl::FunctionRef<absl::Status(absl::string_view)> consume) {

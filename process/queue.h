@@ -122,6 +122,11 @@ class Queue {
       const T& item, bool block = true,
       absl::Duration timeout = absl::InfiniteDuration()) {
     if (absl::Status open = Open(); !open.ok()) return open;
+    absl::string_view sole;
+    if (const uint32_t field = SoleBytesField(item, &sole);
+        field != 0 && sole.size() >= kInPlaceBytes) {
+      return PutBytesField(field, sole, block, timeout);
+    }
     std::string& bytes = EncodeBuffer();
     bytes.clear();
     serialize_internal::Writer writer(bytes);
@@ -213,6 +218,26 @@ class Queue {
   static std::string& EncodeBuffer();
   absl::Status PutEncoded(absl::string_view bytes, bool block,
                           absl::Duration timeout);
+
+  // An item whose whole encoding is one bytes or str field (Bytes,
+  // std::string, an Object holding either) goes into the ring from where it
+  // is, from this size up: encoding it first would copy it once more, and
+  // for a large item the copies are the cost (one in Put, one in Get, as
+  // Boost's message_queue makes).
+  static constexpr size_t kInPlaceBytes = 4096;
+  // The item's field (0 for any other item) and its bytes.
+  static uint32_t SoleBytesField(const Bytes& item, absl::string_view* bytes);
+  static uint32_t SoleBytesField(const std::string& item,
+                                 absl::string_view* bytes);
+  static uint32_t SoleBytesField(const Object& item, absl::string_view* bytes);
+  template <typename T>
+  static uint32_t SoleBytesField(const T&, absl::string_view*) {
+    return 0;
+  }
+  // Puts the encoding of `bytes` in `field`: its tag and length, then the
+  // bytes, each copied once, into the ring.
+  absl::Status PutBytesField(uint32_t field, absl::string_view bytes,
+                             bool block, absl::Duration timeout);
   absl::Status GetEncoded(
       bool block, absl::Duration timeout,
       absl::FunctionRef<absl::Status(absl::string_view)> consume);

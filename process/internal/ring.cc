@@ -287,24 +287,34 @@ uint32_t Ring::Size() const {
 
 absl::Status Ring::Put(absl::string_view message, bool block,
                        absl::Time deadline) {
+  return PutPieces({message}, block, deadline);
+}
+
+absl::Status Ring::PutPieces(absl::Span<const absl::string_view> pieces,
+                             bool block, absl::Time deadline) {
+  uint64_t size = 0;
+  for (absl::string_view piece : pieces) size += piece.size();
   // A large message goes to a segment of its own first, outside the lock.
-  if (message.size() <= header_->capacity / 4) {
-    return Append(kInline, message, block, deadline, nullptr);
+  if (size <= header_->capacity / 4) {
+    return Append(kInline, pieces, block, deadline, nullptr);
   }
   absl::StatusOr<SharedMemory> spill =
-      SharedMemory::Create(std::max<size_t>(message.size(), 1));
+      SharedMemory::Create(std::max<size_t>(size, 1));
   if (!spill.ok()) {
     return absl::Status(
         spill.status().code(),
-        absl::StrCat("queue: no segment for a ", message.size(),
+        absl::StrCat("queue: no segment for a ", size,
                      "-byte message: ", spill.status().message()));
   }
-  std::memcpy(spill->data(), message.data(), message.size());
-  const uint64_t size = message.size();
+  std::byte* to = spill->data();
+  for (absl::string_view piece : pieces) {
+    std::memcpy(to, piece.data(), piece.size());
+    to += piece.size();
+  }
   std::string spill_record(reinterpret_cast<const char*>(&size), 8);
   spill_record += spill->name();
   absl::Status appended =
-      Append(kSpilled, spill_record, block, deadline, nullptr);
+      Append(kSpilled, {spill_record}, block, deadline, nullptr);
   // The consumer unlinks the spilled segment; this mapping just goes.
   if (!appended.ok()) (void)spill->Unlink();
   return appended;
@@ -325,17 +335,21 @@ absl::Status Ring::PutLoaned(LoanTicket loan, uint64_t size, bool block,
     return NotLentError(loan);
   }
   const LoanRecord record{loan.slot, loan.generation, size};
-  return Append(
-      kLoaned,
-      absl::string_view(reinterpret_cast<const char*>(&record), sizeof record),
-      block, deadline, &loan);
+  return Append(kLoaned,
+                {absl::string_view(reinterpret_cast<const char*>(&record),
+                                   sizeof record)},
+                block, deadline, &loan);
 }
 
-absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
-                          absl::Time deadline, const LoanTicket* loan) {
+absl::Status Ring::Append(uint32_t kind,
+                          absl::Span<const absl::string_view> payload,
+                          bool block, absl::Time deadline,
+                          const LoanTicket* loan) {
   RingHeader& h = *header_;
-  const RecordHeader record{static_cast<uint32_t>(payload.size()), kind};
-  const uint64_t need = sizeof(RecordHeader) + RoundUp8(payload.size());
+  size_t size = 0;
+  for (absl::string_view piece : payload) size += piece.size();
+  const RecordHeader record{static_cast<uint32_t>(size), kind};
+  const uint64_t need = sizeof(RecordHeader) + RoundUp8(size);
   // Room is judged from the producers' cached view of get_state first; it
   // can only understate the room, and is refreshed when it says no.
   const auto room_in = [&](uint64_t got) {
@@ -378,7 +392,11 @@ absl::Status Ring::Append(uint32_t kind, absl::string_view payload, bool block,
   }
   const uint32_t tail = Position(before);
   Write(tail, &record, sizeof record);
-  Write(tail + sizeof record, payload.data(), payload.size());
+  uint64_t at = tail + sizeof record;
+  for (absl::string_view piece : payload) {
+    Write(at, piece.data(), piece.size());
+    at += piece.size();
+  }
   FaultPoint(FaultPlace::kQueuePutWritten);
   const uint32_t count = Count(before) + 1;
   const uint64_t after = State(count, tail + static_cast<uint32_t>(need));

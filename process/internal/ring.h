@@ -81,6 +81,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "sync/lock.h"
 
 namespace mp::process_internal {
@@ -205,6 +206,11 @@ class Ring {
   // the spill segment could not be made.
   absl::Status Put(absl::string_view message, bool block,
                    absl::Time deadline) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // As Put, for a message whose bytes are `pieces` one after another: each
+  // is copied once, into the ring (or the spill segment), so a large
+  // payload need not be copied into one buffer first.
+  absl::Status PutPieces(absl::Span<const absl::string_view> pieces, bool block,
+                         absl::Time deadline) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   // A message as Get hands it over: `bytes`, valid during the call; and
   // for a loaned item, the slot they are in, which Get has claimed for this
@@ -254,7 +260,8 @@ class Ring {
  private:
   // Appends a record of `kind` holding `payload`; for kLoaned, hands the
   // `loan` slot to the ring as it does.
-  absl::Status Append(uint32_t kind, absl::string_view payload, bool block,
+  absl::Status Append(uint32_t kind,
+                      absl::Span<const absl::string_view> payload, bool block,
                       absl::Time deadline,
                       const LoanTicket* loan) ABSL_NO_THREAD_SAFETY_ANALYSIS;
   void Write(uint64_t position, const void* data, size_t size);

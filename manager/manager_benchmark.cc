@@ -31,6 +31,10 @@
 //   BM_DictSetBatched4Clients  the same, each sending 10 batches of 1000
 //   BM_DictIncrementClients    1 to 64 processes incrementing one key, the
 //                              total checked (per call)
+//   BM_RawCallAreaClients      1 to 64 processes each echoing 32 bytes
+//                              through a call area of its own, served by a
+//                              thread each: BM_DictIncrementClients/shm:1
+//                              with no manager work
 //   BM_RawFutexPingPong        two processes handing a word back and forth
 //                              through FUTEX_WAIT / FUTEX_WAKE: the floor of
 //                              any cross-process call that sleeps
@@ -50,6 +54,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -449,69 +454,84 @@ BENCHMARK(BM_DictSetBatched4Clients)
     ->Apply(ClientPaths)
     ->Unit(benchmark::kMillisecond);
 
-// N client processes (the first argument: 1 to 64), each with its own
-// connection, all incrementing one key: Redis's INCR from N clients. Each
-// round shares 16384 increments out among the clients, forked and
-// connected before the clock starts (a barrier releases them together) and
-// joined when it stops; the total is checked to be exact after every
-// round. Not placed: the scheduler's choice is the figure.
-//
-// The clock runs from the first client's first call to the last client's
-// last reply, as the clients themselves read it: a parent woken by a
-// barrier after the last reply is woken among 64 exiting processes, and
-// their exits (measured: up to 8 ms a round) are not calls.
-void BM_DictIncrementClients(benchmark::State& state) {
-  const bool call_area = state.range(1) != 0;
-  const int clients = static_cast<int>(state.range(0));
-  const int64_t calls = 16384 / clients;
-  absl::StatusOr<DictProxy> d = TheManager(call_area).Dict();
-  if (!d.ok()) return state.SkipWithError("no dict");
+// The increments of a round, shared out among its clients.
+constexpr int64_t kRoundCalls = 16384;
+
+// One round of `clients` forked processes: each runs `prepare(client)`,
+// then a barrier releases them together and each runs `calls(client)`.
+// Returns how long the calls took, from the first client's start to the
+// last client's end as the clients themselves read the clock (a parent
+// woken by a barrier after the last call is woken among 64 exiting
+// processes, and their exits, measured at up to 8 ms a round, are not
+// calls); or an error when a client failed.
+absl::StatusOr<absl::Duration> ClientsRound(
+    int clients, const std::function<bool(int)>& prepare,
+    const std::function<bool(int)>& calls) {
   struct Span {
-    std::atomic<int64_t> first_call;
-    std::atomic<int64_t> last_reply;
+    std::atomic<int64_t> first_call{INT64_MAX};
+    std::atomic<int64_t> last_reply{INT64_MIN};
   };
   const std::unique_ptr<Span, void (*)(Span*)> span(bench::MapShared<Span>(),
                                                     bench::UnmapShared<Span>);
+  Barrier start(clients + 1, nullptr, absl::Minutes(5));
+  std::vector<pid_t> children;
+  for (int client = 0; client < clients; ++client) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      if (!prepare(client) || !start.Wait().ok()) _exit(1);
+      const int64_t first = absl::GetCurrentTimeNanos();
+      if (!calls(client)) _exit(2);
+      const int64_t last = absl::GetCurrentTimeNanos();
+      for (int64_t seen = span->first_call.load();
+           first < seen &&
+           !span->first_call.compare_exchange_weak(seen, first);) {
+      }
+      for (int64_t seen = span->last_reply.load();
+           last > seen &&
+           !span->last_reply.compare_exchange_weak(seen, last);) {
+      }
+      _exit(0);
+    }
+    children.push_back(pid);
+  }
+  bool ok = start.Wait().ok();
+  for (const pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  if (!ok) return absl::InternalError("a client failed");
+  return absl::Nanoseconds(span->last_reply.load() - span->first_call.load());
+}
+
+// N client processes (the first argument: 1 to 64), each with its own
+// connection, all incrementing one key: Redis's INCR from N clients. Each
+// round shares kRoundCalls increments out among the clients, forked and
+// connected before the clock starts (ClientsRound) and joined when it
+// stops; the total is checked to be exact after every round. Not placed:
+// the scheduler's choice is the figure.
+void BM_DictIncrementClients(benchmark::State& state) {
+  const bool call_area = state.range(1) != 0;
+  const int clients = static_cast<int>(state.range(0));
+  const int64_t calls = kRoundCalls / clients;
+  absl::StatusOr<DictProxy> d = TheManager(call_area).Dict();
+  if (!d.ok()) return state.SkipWithError("no dict");
   for (auto _ : state) {
     if (!d->SetItem("key", int64_t{0}).ok()) {
       return state.SkipWithError("reset failed");
     }
-    span->first_call.store(INT64_MAX);
-    span->last_reply.store(INT64_MIN);
-    Barrier start(clients + 1, nullptr, absl::Minutes(5));
-    std::vector<pid_t> children;
-    for (int client = 0; client < clients; ++client) {
-      const pid_t pid = fork();
-      if (pid == 0) {
+    absl::StatusOr<absl::Duration> took = ClientsRound(
+        clients,
         // Connected (by a first call) before the start.
-        if (!d->Get<int64_t>("key").ok() || !start.Wait().ok()) _exit(1);
-        const int64_t first = absl::GetCurrentTimeNanos();
-        for (int64_t i = 0; i < calls; ++i) {
-          if (!d->Increment("key").ok()) _exit(2);
-        }
-        const int64_t last = absl::GetCurrentTimeNanos();
-        for (int64_t seen = span->first_call.load();
-             first < seen &&
-             !span->first_call.compare_exchange_weak(seen, first);) {
-        }
-        for (int64_t seen = span->last_reply.load();
-             last > seen &&
-             !span->last_reply.compare_exchange_weak(seen, last);) {
-        }
-        _exit(0);
-      }
-      children.push_back(pid);
-    }
-    bool ok = start.Wait().ok();
-    for (const pid_t child : children) {
-      int status = 0;
-      waitpid(child, &status, 0);
-      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    }
-    if (!ok) return state.SkipWithError("a client failed");
-    state.SetIterationTime(
-        static_cast<double>(span->last_reply.load() - span->first_call.load()) *
-        1e-9);
+        [&](int) { return d->Get<int64_t>("key").ok(); },
+        [&](int) {
+          for (int64_t i = 0; i < calls; ++i) {
+            if (!d->Increment("key").ok()) return false;
+          }
+          return true;
+        });
+    if (!took.ok()) return state.SkipWithError("a client failed");
+    state.SetIterationTime(absl::ToDoubleSeconds(*took));
     absl::StatusOr<int64_t> total = d->Get<int64_t>("key");
     if (!total.ok() || *total != clients * calls) {
       return state.SkipWithError("the total is not exact");
@@ -522,6 +542,84 @@ void BM_DictIncrementClients(benchmark::State& state) {
 BENCHMARK(BM_DictIncrementClients)
     ->ArgNames({"clients", "shm"})
     ->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The baseline of BM_DictIncrementClients/shm:1 with no manager work: N
+// client processes each with a call area of its own, served by one thread
+// each in a server process (as the manager serves each connection), which
+// copies every 32-byte message back (as AreaEcho's partner does). The same
+// rounds (ClientsRound), the same N, not placed.
+void BM_RawCallAreaClients(benchmark::State& state) {
+  using manager_internal::CallArea;
+  const int clients = static_cast<int>(state.range(0));
+  const int64_t calls = kRoundCalls / clients;
+  std::string frame;
+  base_internal::FrameSocket::AppendFrame(std::string(kMessageBytes, 'r'),
+                                          frame);
+  for (auto _ : state) {
+    std::vector<CallArea> served;
+    std::vector<CallArea> mapped;
+    for (int client = 0; client < clients; ++client) {
+      int fd = -1;
+      absl::StatusOr<CallArea> area =
+          CallArea::Create(manager_internal::kDefaultCallAreaBytes, &fd);
+      if (!area.ok()) return state.SkipWithError("no call area");
+      absl::StatusOr<CallArea> client_side = CallArea::Map(fd);
+      close(fd);
+      if (!client_side.ok()) return state.SkipWithError("no call area");
+      served.push_back(*std::move(area));
+      mapped.push_back(*std::move(client_side));
+    }
+    bench::Partner server([&](const std::atomic<uint32_t>& stop) {
+      std::vector<std::thread> threads;
+      for (CallArea& area : served) {
+        threads.emplace_back([&stop, &area] {
+          const std::function<bool()> keep_waiting = [&] {
+            return stop.load() == 0;
+          };
+          uint32_t seen = 0;
+          std::string copy;
+          CallArea::Message message;
+          while (true) {
+            absl::StatusOr<bool> posted =
+                area.AwaitPosted(&seen, copy, &message, keep_waiting);
+            if (!posted.ok() || !*posted) return;
+            area.Finish(seen, message.bytes, message.frames,
+                        /*on_socket=*/false);
+          }
+        });
+      }
+      for (std::thread& thread : threads) thread.join();
+    });
+    const std::function<bool()> alive = [] { return true; };
+    absl::StatusOr<absl::Duration> took = ClientsRound(
+        clients, [](int) { return true; },
+        [&](int client) {
+          CallArea& area = mapped[client];
+          CallArea::Message reply;
+          for (int64_t i = 0; i < calls; ++i) {
+            const absl::Time deadline = absl::Now() + absl::Seconds(30);
+            if (!area.Post(frame, 1, /*on_socket=*/false, deadline, alive)
+                     .ok() ||
+                !area.AwaitDone(deadline, alive, &reply).ok() ||
+                reply.bytes != frame) {
+              return false;
+            }
+          }
+          return true;
+        });
+    server.Stop([&] {
+      for (CallArea& area : mapped) area.Nudge();
+    });
+    if (!took.ok()) return state.SkipWithError("a client failed");
+    state.SetIterationTime(absl::ToDoubleSeconds(*took));
+  }
+  state.SetItemsProcessed(state.iterations() * clients * calls);
+}
+BENCHMARK(BM_RawCallAreaClients)
+    ->ArgNames({"clients"})
+    ->ArgsProduct({{1, 2, 4, 8, 16, 32, 64}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

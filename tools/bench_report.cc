@@ -330,6 +330,12 @@ constexpr Pair kPairs[] = {
      "BM_DictIncrementClients/clients:1/shm:0/manual_time",
      "the same over the socket", kPerItem},
     {"manager/manager_benchmark",
+     "manager, 1 client process incrementing one key, through "
+     "shared memory (per call; the total checked)",
+     "BM_DictIncrementClients/clients:1/shm:1/manual_time",
+     "BM_RawCallAreaClients/clients:1/manual_time",
+     "raw call areas, 1 client process, no manager work", kPerItem},
+    {"manager/manager_benchmark",
      "manager, 4 client processes incrementing one key, through "
      "shared memory (per call; the total checked)",
      "BM_DictIncrementClients/clients:4/shm:1/manual_time",
@@ -347,6 +353,12 @@ constexpr Pair kPairs[] = {
      "BM_DictIncrementClients/clients:64/shm:1/manual_time",
      "BM_DictIncrementClients/clients:64/shm:0/manual_time",
      "the same over the socket", kPerItem},
+    {"manager/manager_benchmark",
+     "manager, 64 client processes incrementing one key, through "
+     "shared memory (per call; the total checked)",
+     "BM_DictIncrementClients/clients:64/shm:1/manual_time",
+     "BM_RawCallAreaClients/clients:64/manual_time",
+     "raw call areas, 64 client processes, no manager work", kPerItem},
     // Both pools have two workers: the MPI job's ranks 1 and 2, and the
     // local Pool's two processes, started by rank 0 of the same job.
     {"cluster/cluster_benchmark",

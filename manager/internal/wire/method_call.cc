@@ -25,6 +25,37 @@ constexpr uint32_t kErrorCode = manager::Error::kCodeFieldNumber;
 constexpr uint32_t kErrorMessage = manager::Error::kMessageFieldNumber;
 static_assert(kWouldBlock < 32);
 
+// A message's fields as Reader reads them, refusing also what protobuf's
+// parser refuses and Reader accepts: a tag or a length of more than five
+// bytes (protobuf reads both as 32-bit varints; a length padded to seven
+// bytes was the request fuzzer's find).
+class ProtobufFields {
+ public:
+  explicit ProtobufFields(absl::string_view message)
+      : message_(message), reader_(message) {}
+
+  bool done() const { return reader_.done(); }
+
+  // The next field; false for a malformed or refused one.
+  bool Next(WireField* field) {
+    constexpr ptrdiff_t kMostVarint32Bytes = 5;
+    const char* const tag =
+        message_.data() + (message_.size() - reader_.remaining());
+    if (!reader_.ReadField(field).ok()) return false;
+    ptrdiff_t tag_bytes = 1;  // ReadField found where the tag ends.
+    while ((static_cast<uint8_t>(tag[tag_bytes - 1]) & 0x80) != 0) {
+      ++tag_bytes;
+    }
+    return tag_bytes <= kMostVarint32Bytes &&
+           (field->type != serialize_internal::kLengthDelimited ||
+            field->bytes.data() - tag - tag_bytes <= kMostVarint32Bytes);
+  }
+
+ private:
+  absl::string_view message_;
+  Reader reader_;
+};
+
 // The wire type each field must have.
 bool IsVarintField(uint32_t number) {
   return number == kObject || number == kThread || number == kTryOnly;
@@ -33,18 +64,18 @@ bool IsVarintField(uint32_t number) {
 }  // namespace
 
 bool ReadPlainMethodCall(absl::string_view frame, MethodCallView* call) {
-  Reader request(frame);
+  ProtobufFields request(frame);
   WireField field;
-  if (!request.ReadField(&field).ok() || field.number != kRequestMethod ||
+  if (!request.Next(&field) || field.number != kRequestMethod ||
       field.type != serialize_internal::kLengthDelimited || !request.done()) {
     return false;
   }
   *call = MethodCallView();
-  Reader fields(field.bytes);
+  ProtobufFields fields(field.bytes);
   uint32_t seen = 0;  // A bit per field number.
   while (!fields.done()) {
-    if (!fields.ReadField(&field).ok() || field.number == 0 ||
-        field.number > kTryOnly || (seen & (1u << field.number)) != 0) {
+    if (!fields.Next(&field) || field.number == 0 || field.number > kTryOnly ||
+        (seen & (1u << field.number)) != 0) {
       return false;
     }
     seen |= 1u << field.number;
@@ -104,11 +135,11 @@ namespace {
 
 // An Error message's fields; false for anything unusual.
 bool ReadPlainError(absl::string_view bytes, ReplyView* reply) {
-  Reader fields(bytes);
+  ProtobufFields fields(bytes);
   WireField field;
   uint32_t seen = 0;
   while (!fields.done()) {
-    if (!fields.ReadField(&field).ok() ||
+    if (!fields.Next(&field) ||
         (field.number != kErrorCode && field.number != kErrorMessage) ||
         (seen & (1u << field.number)) != 0) {
       return false;
@@ -143,11 +174,11 @@ bool ReadPacked(absl::string_view bytes,
 
 bool ReadPlainReply(absl::string_view frame, ReplyView* reply) {
   *reply = ReplyView();
-  Reader fields(frame);
+  ProtobufFields fields(frame);
   WireField field;
   uint32_t seen = 0;
   while (!fields.done()) {
-    if (!fields.ReadField(&field).ok() || field.number == 0 ||
+    if (!fields.Next(&field) || field.number == 0 ||
         field.number > kWouldBlock || (seen & (1u << field.number)) != 0) {
       return false;
     }

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "base/frame_socket.h"
 #include "gtest/gtest.h"
 #include "manager/protocol.pb.h"
@@ -181,6 +182,41 @@ TEST(MethodCallTest, AnUnusualReplyIsLeftToProtobuf) {
   EXPECT_FALSE(ReadPlainReply(std::string("\x22\x01\x80", 3), &view));
   EXPECT_TRUE(ReadPlainReply("", &view));  // Protobuf's empty reply.
   EXPECT_FALSE(view.has_value);
+}
+
+// Tags and lengths are 32-bit varints to protobuf, which refuses them
+// padded past five bytes; the plain readers refuse those too, and read the
+// padded ones protobuf reads.
+TEST(MethodCallTest, PaddedVarintsAreReadAsProtobufReadsThem) {
+  struct Case {
+    std::string bytes;
+    bool read;
+  };
+  const std::string value(" \x07", 2);
+  const Case replies[] = {
+      {"\x0a\x02" + value, true},
+      {std::string("\x0a\x82\x80\x80\x80\x00", 6) + value, true},
+      {std::string("\x0a\x82\x80\x80\x80\x80\x00", 7) + value, false},
+      {std::string("\x0a\x82\x80\x80\x80\x80\x80\x00", 8) + value, false},
+      {std::string("\x8a\x80\x80\x80\x00\x02", 6) + value, true},
+      {std::string("\x8a\x80\x80\x80\x80\x00\x02", 7) + value, false},
+  };
+  for (const Case& reply : replies) {
+    SCOPED_TRACE(absl::CEscape(reply.bytes));
+    ReplyView view;
+    manager::Reply parsed;
+    EXPECT_EQ(parsed.ParseFromString(reply.bytes), reply.read);
+    EXPECT_EQ(ReadPlainReply(reply.bytes, &view), reply.read);
+    if (reply.read) EXPECT_EQ(view.value, value);
+  }
+  // A call whose method name's length is padded past five bytes.
+  const std::string fields =
+      std::string("\x08\x01\x12\x83\x80\x80\x80\x80\x00", 9) + "get";
+  const std::string call = std::string("\x1a") + char(fields.size()) + fields;
+  manager::Request request;
+  EXPECT_FALSE(request.ParseFromString(call));
+  MethodCallView view;
+  EXPECT_FALSE(ReadPlainMethodCall(call, &view));
 }
 
 TEST(MethodCallTest, ViewOfAReplyMatches) {

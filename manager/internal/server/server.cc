@@ -41,6 +41,33 @@ struct Server::Connection {
   // it, once; `has_area` then says so to the serving thread).
   CallArea area;
   std::atomic<bool> has_area{false};
+  // The arguments of the call being run (only its thread runs calls): one
+  // vector for all, so that decoding them allocates nothing.
+  std::vector<Object> arguments;
+};
+
+// A method call's reply as it is written (AppendPlainReply): no protobuf
+// message, and a None result not even copied.
+struct Server::MethodReply {
+  MethodReply() = default;
+  MethodReply(const MethodReply&) = delete;
+  MethodReply& operator=(const MethodReply&) = delete;
+
+  void SetValue(std::string bytes) {
+    value = std::move(bytes);
+    view.has_value = true;
+    view.value = value;
+  }
+  void SetError(const absl::Status& status) {
+    error = std::string(status.message());
+    view.has_error = true;
+    view.error_code = static_cast<int32_t>(status.code());
+    view.error_message = error;
+  }
+
+  ReplyView view;
+  std::string value;  // What view.value shows, unless a shared constant.
+  std::string error;  // What view.error_message shows.
 };
 
 // Waits, without the server's lock, for `generation_` to move on (see
@@ -104,10 +131,31 @@ void SetError(const absl::Status& status, manager::Reply& reply) {
   reply.mutable_error()->set_message(std::string(status.message()));
 }
 
-// The positional arguments of a call: an mp.serialize.Value tuple (or
-// list); empty bytes mean none.
-absl::StatusOr<std::vector<Object>> DecodeArguments(absl::string_view bytes) {
-  if (bytes.empty()) return std::vector<Object>();
+// Empties a connection's argument vector when a call is over: its values
+// are not held until the next call, nor an unusual call's large vector.
+class ArgumentsScope {
+ public:
+  explicit ArgumentsScope(std::vector<Object>& arguments)
+      : arguments_(arguments) {}
+  ~ArgumentsScope() {
+    if (arguments_.capacity() > 16) {
+      arguments_ = std::vector<Object>();
+    } else {
+      arguments_.clear();
+    }
+  }
+  ArgumentsScope(const ArgumentsScope&) = delete;
+  ArgumentsScope& operator=(const ArgumentsScope&) = delete;
+
+ private:
+  std::vector<Object>& arguments_;
+};
+
+// The positional arguments of a call, an mp.serialize.Value tuple (or
+// list; empty bytes mean none), into `*items`, which is empty.
+absl::Status DecodeArguments(absl::string_view bytes,
+                             std::vector<Object>* items) {
+  if (bytes.empty()) return absl::OkStatus();
   // The usual tuple straight into the vector, rather than into an Object
   // and out again (about a tenth of a small call's time in the server).
   serialize_internal::MessageScope scope(bytes);
@@ -115,11 +163,10 @@ absl::StatusOr<std::vector<Object>> DecodeArguments(absl::string_view bytes) {
   if (serialize_internal::ParseValue(bytes, &view).ok() &&
       (view.kind == serialize_internal::kTupleField ||
        view.kind == serialize_internal::kListField)) {
-    std::vector<Object> items;
-    items.reserve(4);
     absl::Status decoded = serialize_internal::DecodeElements<Object>(
-        view, 0, [&](Object&& item) { items.push_back(std::move(item)); });
-    if (decoded.ok()) return items;
+        view, 0, [&](Object&& item) { items->push_back(std::move(item)); });
+    if (decoded.ok()) return decoded;
+    items->clear();
   }
   absl::StatusOr<Object> decoded = Loads<Object>(bytes);
   if (!decoded.ok()) {
@@ -127,10 +174,12 @@ absl::StatusOr<std::vector<Object>> DecodeArguments(absl::string_view bytes) {
         absl::StrCat("malformed arguments: ", decoded.status().message()));
   }
   if (Object::Tuple* tuple = decoded->get_if<Object::Tuple>()) {
-    return std::move(tuple->items);
+    *items = std::move(tuple->items);
+    return absl::OkStatus();
   }
   if (Object::List* list = decoded->get_if<Object::List>()) {
-    return std::move(*list);
+    *items = std::move(*list);
+    return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
       absl::StrCat("malformed arguments: expected a tuple, got ",
@@ -352,7 +401,7 @@ void Server::RunConnection(Connection* connection) {
     bool shutdown = false;
     if (MethodCallView call; ReadPlainMethodCall(*frame, &call)) {
       // The views stay valid: the channel reads nothing more meanwhile.
-      AnswerMethod(*connection, call, reply, out);
+      AnswerMethod(*connection, call, out);
     } else {
       request.Clear();
       if (!request.ParseFromArray(frame->data(),
@@ -456,15 +505,18 @@ void Server::ServeCallArea(Connection& connection) {
   uint32_t seen = 0;
   std::string copy;
   std::string out;
-  // Each message's requests and replies live in an arena dropped after
-  // it: a batch of small calls costs no allocation per call.
-  std::string arena_block(size_t{256} << 10, '\0');
+  // A message's requests other than plain method calls, and their
+  // replies, live in an arena dropped after it, made when the first comes:
+  // a batch of small calls costs no allocation per call, and a message of
+  // plain calls no arena at all.
+  std::string arena_block;
+  std::optional<google::protobuf::Arena> arena;
+  manager::Request* request = nullptr;
+  manager::Reply* reply = nullptr;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    google::protobuf::Arena arena(arena_block.data(), arena_block.size());
-    auto& request =
-        *google::protobuf::Arena::CreateMessage<manager::Request>(&arena);
-    auto& reply =
-        *google::protobuf::Arena::CreateMessage<manager::Reply>(&arena);
+    arena.reset();
+    request = nullptr;
+    reply = nullptr;
     CallArea::Message message;
     absl::StatusOr<bool> posted =
         area.AwaitPosted(&seen, copy, &message, keep_waiting);
@@ -485,18 +537,26 @@ void Server::ServeCallArea(Connection& connection) {
         return;
       }
       if (MethodCallView call; ReadPlainMethodCall(frame, &call)) {
-        AnswerMethod(connection, call, reply, out);
+        AnswerMethod(connection, call, out);
         ++replies;
         continue;
       }
-      request.Clear();
-      if (!request.ParseFromArray(frame.data(),
-                                  static_cast<int>(frame.size())) ||
-          request.call_case() == manager::Request::kCallArea) {
+      if (!arena.has_value()) {
+        if (arena_block.empty()) arena_block.resize(size_t{256} << 10);
+        arena.emplace(arena_block.data(), arena_block.size());
+        request =
+            google::protobuf::Arena::CreateMessage<manager::Request>(&*arena);
+        reply = google::protobuf::Arena::CreateMessage<manager::Reply>(&*arena);
+      }
+      request->Clear();
+      if (!request->ParseFromArray(frame.data(),
+                                   static_cast<int>(frame.size())) ||
+          request->call_case() == manager::Request::kCallArea) {
         return;
       }
-      if (Answer(connection, request, reply, out)) ++replies;
-      shutdown = shutdown || request.call_case() == manager::Request::kShutdown;
+      if (Answer(connection, *request, *reply, out)) ++replies;
+      shutdown =
+          shutdown || request->call_case() == manager::Request::kShutdown;
     }
     if (!rest.empty()) return;  // Bytes beyond the frames it claimed.
     if (area.Fits(out.size())) {
@@ -513,6 +573,11 @@ void Server::ServeCallArea(Connection& connection) {
 
 bool Server::Answer(Connection& connection, manager::Request& request,
                     manager::Reply& reply, std::string& out) {
+  if (request.call_case() == manager::Request::kMethod) {
+    HandleReleases(connection, request);
+    AnswerMethod(connection, ViewOf(request.method()), out);
+    return true;
+  }
   reply.Clear();
   if (!Handle(connection, request, reply)) return false;
   AppendReply(connection, reply, out);
@@ -520,10 +585,20 @@ bool Server::Answer(Connection& connection, manager::Request& request,
 }
 
 void Server::AnswerMethod(Connection& connection, const MethodCallView& call,
-                          manager::Reply& reply, std::string& out) {
-  reply.Clear();
+                          std::string& out) {
+  MethodReply reply;
   HandleMethod(connection, call, reply);
-  AppendReply(connection, reply, out);
+  const size_t start = out.size();
+  AppendPlainReply(reply.view, out);
+  absl::string_view appended = absl::string_view(out).substr(start);
+  absl::string_view frame;
+  if (base_internal::FrameSocket::TakeFrame(appended, &frame) &&
+      frame.size() <= options_.max_frame_bytes) {
+    return;
+  }
+  const size_t size = frame.size();
+  out.resize(start);
+  AppendRefusal(connection, reply.view.granted, size, out);
 }
 
 void Server::AppendReply(Connection& connection, const manager::Reply& reply,
@@ -533,12 +608,17 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
     AppendMessageFrame(reply, size, out);
     return;
   }
+  AppendRefusal(connection, reply.granted(), size, out);
+}
+
+template <typename Granted>
+void Server::AppendRefusal(Connection& connection, const Granted& granted,
+                           size_t size, std::string& out) {
   // The result is too big to send: say so instead of sending it. The
   // references it granted are given back with it.
   {
     base_internal::MutexLock lock(mutex_);
-    for (uint64_t object : reply.granted())
-      Release(Principal(connection), object, 1);
+    for (uint64_t object : granted) Release(Principal(connection), object, 1);
   }
   manager::Reply refused;
   SetError(absl::ResourceExhaustedError(absl::StrCat(
@@ -548,25 +628,28 @@ void Server::AppendReply(Connection& connection, const manager::Reply& reply,
   AppendMessageFrame(refused, refused.ByteSizeLong(), out);
 }
 
+void Server::HandleReleases(Connection& connection,
+                            const manager::Request& request) {
+  if (request.releases().empty()) return;
+  base_internal::MutexLock lock(mutex_);
+  for (const manager::Release& release : request.releases()) {
+    Release(connection, release.object(), release.count());
+  }
+}
+
 bool Server::Handle(Connection& connection, manager::Request& request,
                     manager::Reply& reply) {
-  if (!request.releases().empty()) {
-    base_internal::MutexLock lock(mutex_);
-    for (const manager::Release& release : request.releases()) {
-      Release(connection, release.object(), release.count());
-    }
-  }
+  HandleReleases(connection, request);
   switch (request.call_case()) {
     case manager::Request::kCreate:
       HandleCreate(connection, request.create(), reply);
       return true;
-    case manager::Request::kMethod:
-      HandleMethod(connection, ViewOf(request.method()), reply);
-      return true;
+    case manager::Request::kMethod:  // Answered by Answer.
+      return false;
     case manager::Request::kIncref: {
       base_internal::MutexLock lock(mutex_);
       for (uint64_t object : request.incref().objects()) {
-        Grant(connection, object, reply);
+        if (Grant(connection, object)) reply.add_granted(object);
       }
       reply.set_value(NoneBytes());
       return true;
@@ -611,8 +694,12 @@ bool Server::Handle(Connection& connection, manager::Request& request,
 
 void Server::HandleCreate(Connection& connection, const manager::Create& create,
                           manager::Reply& reply) {
-  absl::StatusOr<std::vector<Object>> args = DecodeArguments(create.args());
-  if (!args.ok()) return SetError(args.status(), reply);
+  std::vector<Object>& args = connection.arguments;
+  const ArgumentsScope scope(args);
+  if (absl::Status decoded = DecodeArguments(create.args(), &args);
+      !decoded.ok()) {
+    return SetError(decoded, reply);
+  }
   base_internal::MutexLock lock(mutex_);
   ++calls_;
   auto type = types_.find(create.typeid_());
@@ -633,28 +720,30 @@ void Server::HandleCreate(Connection& connection, const manager::Create& create,
   };
   effects.set_resolver(&resolve);
   absl::StatusOr<std::unique_ptr<ManagedObject>> made =
-      type->second(*args, effects);
+      type->second(args, effects);
   if (!made.ok()) return SetError(made.status(), reply);
   const uint64_t id = next_object_++;
   if ((*made)->WatchesConnections()) watching_.insert(id);
   objects_.emplace(id, Entry{create.typeid_(), *std::move(made), 0});
   for (uint64_t stored : effects.stored()) Incref(stored);
-  Grant(connection, id, reply);
+  if (Grant(connection, id)) reply.add_granted(id);
   reply.set_value(*Dumps(Object(id)));
 }
 
 void Server::HandleMethod(Connection& connection, const MethodCallView& call,
-                          manager::Reply& reply) {
-  absl::StatusOr<std::vector<Object>> args = DecodeArguments(call.args);
-  if (!args.ok()) return SetError(args.status(), reply);
+                          MethodReply& reply) {
+  std::vector<Object>& args = connection.arguments;
+  const ArgumentsScope scope(args);
+  if (absl::Status decoded = DecodeArguments(call.args, &args); !decoded.ok()) {
+    return reply.SetError(decoded);
+  }
   base_internal::MutexLock lock(mutex_);
   ++calls_;
   auto entry = objects_.find(call.object);
   if (entry == objects_.end()) {
-    return SetError(absl::NotFoundError(absl::StrCat(
-                        "object ", call.object,
-                        " does not exist (it was freed: no proxy holds it)")),
-                    reply);
+    return reply.SetError(absl::NotFoundError(
+        absl::StrCat("object ", call.object,
+                     " does not exist (it was freed: no proxy holds it)")));
   }
   // Pinned for the call: a call that waits lets the lock go, and the
   // object must outlive it whatever other connections release meanwhile.
@@ -681,9 +770,9 @@ void Server::HandleMethod(Connection& connection, const MethodCallView& call,
         ProxyRef{address_, server_id_, made_id, std::string(type_id)});
   };
   effects.set_adopter(&adopt);
-  absl::StatusOr<Object> result = object->Call(call.method, *args, effects);
+  absl::StatusOr<Object> result = object->Call(call.method, args, effects);
   if (effects.would_block()) {
-    reply.set_would_block(true);
+    reply.view.would_block = true;
     for (uint64_t made : adopted) Decref(made);
     Decref(id);
     return;
@@ -692,17 +781,18 @@ void Server::HandleMethod(Connection& connection, const MethodCallView& call,
   // returned, as by pop) must not be freed on the way.
   for (uint64_t stored : effects.stored()) Incref(stored);
   if (result.ok() && result->is_none()) {
-    reply.set_value(NoneBytes());
+    reply.view.has_value = true;
+    reply.view.value = NoneBytes();
   } else if (result.ok()) {
     absl::StatusOr<std::string> bytes = Dumps(*result);
     if (bytes.ok()) {
-      Grant(connection, *result, reply);
-      reply.set_value(*std::move(bytes));
+      Grant(connection, *result, reply.view.granted);
+      reply.SetValue(*std::move(bytes));
     } else {
-      SetError(bytes.status(), reply);
+      reply.SetError(bytes.status());
     }
   } else {
-    SetError(result.status(), reply);
+    reply.SetError(result.status());
   }
   for (uint64_t dropped : effects.dropped()) Decref(dropped);
   for (uint64_t made : adopted) Decref(made);
@@ -733,14 +823,16 @@ void Server::FillStats(manager::Stats& stats) {
 }
 
 void Server::Grant(Connection& connection, const Object& value,
-                   manager::Reply& reply) {
+                   absl::InlinedVector<uint64_t, 2>& granted) {
   // Collected first: the walk's callback is not a place the lock analysis
   // can see held.
   std::vector<uint64_t> ours;
   ForEachProxyRef(value, [&](const ProxyRef& ref) {
     if (ref.server_id == server_id_) ours.push_back(ref.object);
   });
-  for (uint64_t object : ours) Grant(connection, object, reply);
+  for (uint64_t object : ours) {
+    if (Grant(connection, object)) granted.push_back(object);
+  }
 }
 
 Server::Connection& Server::Principal(Connection& connection) {
@@ -749,12 +841,11 @@ Server::Connection& Server::Principal(Connection& connection) {
   return found != live_.end() ? *found->second : connection;
 }
 
-void Server::Grant(Connection& connection, uint64_t object,
-                   manager::Reply& reply) {
-  if (!objects_.contains(object)) return;
+bool Server::Grant(Connection& connection, uint64_t object) {
+  if (!objects_.contains(object)) return false;
   Incref(object);
   ++Principal(connection).held[object];
-  reply.add_granted(object);
+  return true;
 }
 
 void Server::Release(Connection& connection, uint64_t object, uint64_t count) {

@@ -33,6 +33,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -111,6 +112,7 @@ class Server {
 
  private:
   struct Connection;
+  struct MethodReply;
   struct Entry {
     std::string type_id;
     std::unique_ptr<ManagedObject> object;
@@ -129,7 +131,15 @@ class Server {
   // Appends `reply` as a frame to `out` (an error instead when too big).
   void AppendReply(Connection& connection, const manager::Reply& reply,
                    std::string& out);
-  // Handle, then AppendReply when a reply is due; returns whether one was.
+  // Appends the error that says a reply of `size` bytes is over the frame
+  // limit, giving back the references it `granted`.
+  template <typename Granted>
+  void AppendRefusal(Connection& connection, const Granted& granted,
+                     size_t size, std::string& out);
+  // Gives back the references `request` releases.
+  void HandleReleases(Connection& connection, const manager::Request& request);
+  // Handle (AnswerMethod for a method call), then AppendReply when a reply
+  // is due; returns whether one was.
   bool Answer(Connection& connection, manager::Request& request,
               manager::Reply& reply, std::string& out);
   // Fills `reply` for `request`; returns whether a reply is due.
@@ -138,11 +148,11 @@ class Server {
   void HandleCreate(Connection& connection, const manager::Create& create,
                     manager::Reply& reply);
   void HandleMethod(Connection& connection, const MethodCallView& call,
-                    manager::Reply& reply);
-  // Answer for a method call read straight from its frame
-  // (manager/internal/wire/method_call.h).
+                    MethodReply& reply);
+  // Runs a method call and appends its reply's frame to `out`, written
+  // without a protobuf message (manager/internal/wire/method_call.h).
   void AnswerMethod(Connection& connection, const MethodCallView& call,
-                    manager::Reply& reply, std::string& out);
+                    std::string& out);
   void FillStats(manager::Stats& stats) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   void Release(Connection& connection, uint64_t object, uint64_t count)
@@ -150,10 +160,13 @@ class Server {
   void ReleaseAll(Connection& connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Incref(uint64_t object) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void Decref(uint64_t object) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // Grants `connection` a reference to each proxy of ours inside `value`.
-  void Grant(Connection& connection, const Object& value, manager::Reply& reply)
+  // Grants `connection` a reference to each proxy of ours inside `value`,
+  // adding each object granted to `granted`.
+  void Grant(Connection& connection, const Object& value,
+             absl::InlinedVector<uint64_t, 2>& granted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void Grant(Connection& connection, uint64_t object, manager::Reply& reply)
+  // Grants `connection` a reference to `object`; false when it is gone.
+  bool Grant(Connection& connection, uint64_t object)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The connection `connection` acts for (itself unless it joined one).
   Connection& Principal(Connection& connection)

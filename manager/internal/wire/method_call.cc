@@ -224,6 +224,37 @@ ReplyView ViewOf(const manager::Reply& reply) {
   return view;
 }
 
+void AppendPlainReply(const ReplyView& reply, std::string& out) {
+  const size_t start = base_internal::FrameSocket::OpenFrame(out);
+  serialize_internal::Writer writer(out);
+  // In field-number order, as protobuf writes them.
+  if (reply.has_value) {
+    writer.BytesField(kValue, reply.value);
+  } else if (reply.has_error) {
+    const size_t error = writer.BeginMessage(kError);
+    if (reply.error_code != 0) {
+      // An int32 is a varint of its 64-bit sign extension.
+      writer.VarintField(kErrorCode,
+                         static_cast<uint64_t>(int64_t{reply.error_code}));
+    }
+    if (!reply.error_message.empty()) {
+      writer.BytesField(kErrorMessage, reply.error_message);
+    }
+    writer.EndMessage(error);
+  }
+  if (!reply.granted.empty()) {
+    size_t bytes = 0;
+    for (uint64_t object : reply.granted) {
+      bytes += serialize_internal::Writer::VarintSize(object);
+    }
+    writer.Tag(kGranted, serialize_internal::kLengthDelimited);
+    writer.Varint(bytes);
+    for (uint64_t object : reply.granted) writer.Varint(object);
+  }
+  if (reply.would_block) writer.VarintField(kWouldBlock, 1);
+  base_internal::FrameSocket::CloseFrame(start, out);
+}
+
 MethodCallView ViewOf(const manager::MethodCall& call) {
   return MethodCallView{call.object(), call.method(), call.args(),
                         call.thread(), call.try_only()};

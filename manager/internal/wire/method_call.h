@@ -18,7 +18,8 @@
 //
 // The client writes its calls the same way (BeginMethodCall, the
 // arguments, EndMethodCall) and reads a reply that holds a value or an
-// error with ReadPlainReply, parsing the rest as protobuf.
+// error with ReadPlainReply, parsing the rest as protobuf; the server
+// writes its replies to method calls with AppendPlainReply.
 
 #ifndef MULTIPROCESS_MANAGER_INTERNAL_WIRE_METHOD_CALL_H_
 #define MULTIPROCESS_MANAGER_INTERNAL_WIRE_METHOD_CALL_H_
@@ -95,6 +96,12 @@ bool ReadPlainReply(absl::string_view frame, ReplyView* reply);
 
 // The same view of a parsed message.
 ReplyView ViewOf(const manager::Reply& reply);
+
+// Appends to `out` the frame of the Reply `reply` describes (its value or
+// its error, when it has one; granted; would_block), byte for byte as
+// protobuf serializes that message: the server's replies to method calls,
+// written without building a message first.
+void AppendPlainReply(const ReplyView& reply, std::string& out);
 
 }  // namespace mp::manager_internal
 

@@ -231,5 +231,43 @@ TEST(MethodCallTest, ViewOfAReplyMatches) {
   EXPECT_EQ(view.granted, (absl::InlinedVector<uint64_t, 2>{9}));
 }
 
+// The frame AppendPlainReply writes for `reply`'s view must hold exactly
+// the bytes protobuf serializes for `reply`.
+void ExpectWrittenAsProtobufWrites(const manager::Reply& reply) {
+  std::string frames = "before";
+  AppendPlainReply(ViewOf(reply), frames);
+  EXPECT_EQ(frames.substr(0, 6), "before");
+  absl::string_view rest = absl::string_view(frames).substr(6);
+  absl::string_view frame;
+  ASSERT_TRUE(base_internal::FrameSocket::TakeFrame(rest, &frame));
+  EXPECT_TRUE(rest.empty());
+  EXPECT_EQ(frame, reply.SerializeAsString()) << reply.DebugString();
+}
+
+TEST(MethodCallTest, AWrittenReplyIsTheMessagesBytes) {
+  const uint64_t many[] = {1, 127, 128, 300, 1ull << 40, ~uint64_t{0}};
+  for (const int outcome : {0, 1, 2}) {
+    for (const size_t length : {size_t{0}, size_t{5}, size_t{200}}) {
+      for (const int granted : {0, 1, 6}) {
+        for (const bool would_block : {false, true}) {
+          manager::Reply reply;
+          if (outcome == 1) reply.set_value(std::string(length, 'v'));
+          if (outcome == 2) {
+            // Codes 0, positive and negative; messages empty, short and
+            // over 127 bytes (a two-byte length, inside the error's).
+            reply.mutable_error()->set_code(length == 0   ? 0
+                                            : length == 5 ? 5
+                                                          : -2);
+            reply.mutable_error()->set_message(std::string(length, 'e'));
+          }
+          for (int i = 0; i < granted; ++i) reply.add_granted(many[i]);
+          reply.set_would_block(would_block);
+          ExpectWrittenAsProtobufWrites(reply);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mp::manager_internal

@@ -749,7 +749,7 @@ void Server::HandleMethod(Connection& connection, const MethodCallView& call,
   // object must outlive it whatever other connections release meanwhile.
   const uint64_t id = call.object;
   ManagedObject* object = entry->second.object.get();
-  Incref(id);
+  ++entry->second.refs;  // Incref, on the entry found.
   CallWaiter waiter(*this, connection.channel.fd());
   CallEffects effects(
       server_id_,

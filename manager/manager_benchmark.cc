@@ -133,35 +133,51 @@ void BM_RawUnixSocketPipelined(benchmark::State& state) {
 }
 BENCHMARK(BM_RawUnixSocketPipelined)->Apply(bench::Placements)->UseRealTime();
 
-// The same through a call area: the forked process serves it as the
-// manager's server thread does (AwaitPosted, then Finish) but copies the
-// frames back instead of running them.
-void AreaEcho(benchmark::State& state, int messages) {
-  using manager_internal::CallArea;
-  const bench::Placement placement = bench::PlacementArg(state.range(0));
+using manager_internal::CallArea;
+
+// A call area's server side and its client's mapping of it; false when
+// either cannot be made.
+bool MakeCallArea(CallArea* served, CallArea* client) {
   int fd = -1;
-  absl::StatusOr<CallArea> served =
+  absl::StatusOr<CallArea> made =
       CallArea::Create(manager_internal::kDefaultCallAreaBytes, &fd);
-  if (!served.ok()) return state.SkipWithError("no call area");
-  absl::StatusOr<CallArea> client = CallArea::Map(fd);
+  if (!made.ok()) return false;
+  absl::StatusOr<CallArea> mapped = CallArea::Map(fd);
   close(fd);
-  if (!client.ok()) return state.SkipWithError("cannot map the call area");
+  if (!mapped.ok()) return false;
+  *served = *std::move(made);
+  *client = *std::move(mapped);
+  return true;
+}
+
+// Serves `area` as the manager's server thread does (AwaitPosted, then
+// Finish) but copies the frames back instead of running them, until `stop`
+// reads non-zero.
+void EchoUntilStopped(CallArea& area, const std::atomic<uint32_t>& stop) {
+  const std::function<bool()> keep_waiting = [&] { return stop.load() == 0; };
+  uint32_t seen = 0;
+  std::string copy;
+  CallArea::Message message;
+  while (true) {
+    absl::StatusOr<bool> posted =
+        area.AwaitPosted(&seen, copy, &message, keep_waiting);
+    if (!posted.ok() || !*posted) return;
+    area.Finish(seen, message.bytes, message.frames, /*on_socket=*/false);
+  }
+}
+
+// The same through a call area, echoed by a forked process.
+void AreaEcho(benchmark::State& state, int messages) {
+  const bench::Placement placement = bench::PlacementArg(state.range(0));
+  CallArea served;
+  CallArea client;
+  if (!MakeCallArea(&served, &client)) {
+    return state.SkipWithError("no call area");
+  }
   bench::Pin pin(bench::kOwnCpu);
   bench::Partner partner(
       [&](const std::atomic<uint32_t>& stop) {
-        const std::function<bool()> keep_waiting = [&] {
-          return stop.load() == 0;
-        };
-        uint32_t seen = 0;
-        std::string copy;
-        CallArea::Message message;
-        while (true) {
-          absl::StatusOr<bool> posted =
-              served->AwaitPosted(&seen, copy, &message, keep_waiting);
-          if (!posted.ok() || !*posted) return;
-          served->Finish(seen, message.bytes, message.frames,
-                         /*on_socket=*/false);
-        }
+        EchoUntilStopped(served, stop);
       },
       bench::PeerCpu(placement));
   std::string frames;
@@ -173,9 +189,9 @@ void AreaEcho(benchmark::State& state, int messages) {
   CallArea::Message reply;
   for (auto _ : state) {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    if (!client->Post(frames, messages, /*on_socket=*/false, deadline, alive)
+    if (!client.Post(frames, messages, /*on_socket=*/false, deadline, alive)
              .ok() ||
-        !client->AwaitDone(deadline, alive, &reply, /*long_spin=*/messages > 1)
+        !client.AwaitDone(deadline, alive, &reply, /*long_spin=*/messages > 1)
              .ok() ||
         reply.bytes.size() != frames.size()) {
       state.SkipWithError("round trip failed");
@@ -183,7 +199,7 @@ void AreaEcho(benchmark::State& state, int messages) {
     }
   }
   state.SetItemsProcessed(state.iterations() * messages);
-  partner.Stop([&] { client->Nudge(); });
+  partner.Stop([&] { client.Nudge(); });
 }
 
 void BM_RawCallAreaRoundTrip(benchmark::State& state) { AreaEcho(state, 1); }
@@ -551,44 +567,23 @@ BENCHMARK(BM_DictIncrementClients)
 // copies every 32-byte message back (as AreaEcho's partner does). The same
 // rounds (ClientsRound), the same N, not placed.
 void BM_RawCallAreaClients(benchmark::State& state) {
-  using manager_internal::CallArea;
   const int clients = static_cast<int>(state.range(0));
   const int64_t calls = kRoundCalls / clients;
   std::string frame;
   base_internal::FrameSocket::AppendFrame(std::string(kMessageBytes, 'r'),
                                           frame);
   for (auto _ : state) {
-    std::vector<CallArea> served;
-    std::vector<CallArea> mapped;
+    std::vector<CallArea> served(clients);
+    std::vector<CallArea> mapped(clients);
     for (int client = 0; client < clients; ++client) {
-      int fd = -1;
-      absl::StatusOr<CallArea> area =
-          CallArea::Create(manager_internal::kDefaultCallAreaBytes, &fd);
-      if (!area.ok()) return state.SkipWithError("no call area");
-      absl::StatusOr<CallArea> client_side = CallArea::Map(fd);
-      close(fd);
-      if (!client_side.ok()) return state.SkipWithError("no call area");
-      served.push_back(*std::move(area));
-      mapped.push_back(*std::move(client_side));
+      if (!MakeCallArea(&served[client], &mapped[client])) {
+        return state.SkipWithError("no call area");
+      }
     }
     bench::Partner server([&](const std::atomic<uint32_t>& stop) {
       std::vector<std::thread> threads;
       for (CallArea& area : served) {
-        threads.emplace_back([&stop, &area] {
-          const std::function<bool()> keep_waiting = [&] {
-            return stop.load() == 0;
-          };
-          uint32_t seen = 0;
-          std::string copy;
-          CallArea::Message message;
-          while (true) {
-            absl::StatusOr<bool> posted =
-                area.AwaitPosted(&seen, copy, &message, keep_waiting);
-            if (!posted.ok() || !*posted) return;
-            area.Finish(seen, message.bytes, message.frames,
-                        /*on_socket=*/false);
-          }
-        });
+        threads.emplace_back([&stop, &area] { EchoUntilStopped(area, stop); });
       }
       for (std::thread& thread : threads) thread.join();
     });

@@ -130,12 +130,14 @@ absl::Status Queue::PutEncoded(absl::string_view bytes, bool block,
 }
 
 uint32_t Queue::SoleBytesField(const Bytes& item, absl::string_view* bytes) {
+  if (item.value.size() < kInPlaceBytes) return 0;
   *bytes = item.value;
   return serialize_internal::kBytesField;
 }
 
 uint32_t Queue::SoleBytesField(const std::string& item,
                                absl::string_view* bytes) {
+  if (item.size() < kInPlaceBytes) return 0;
   // As Codec<std::string> writes it.
   *bytes = item;
   return serialize_internal::IsUtf8(item) ? serialize_internal::kStringField

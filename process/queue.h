@@ -123,8 +123,7 @@ class Queue {
       absl::Duration timeout = absl::InfiniteDuration()) {
     if (absl::Status open = Open(); !open.ok()) return open;
     absl::string_view sole;
-    if (const uint32_t field = SoleBytesField(item, &sole);
-        field != 0 && sole.size() >= kInPlaceBytes) {
+    if (const uint32_t field = SoleBytesField(item, &sole); field != 0) {
       return PutBytesField(field, sole, block, timeout);
     }
     std::string& bytes = EncodeBuffer();
@@ -225,7 +224,9 @@ class Queue {
   // for a large item the copies are the cost (one in Put, one in Get, as
   // Boost's message_queue makes).
   static constexpr size_t kInPlaceBytes = 4096;
-  // The item's field (0 for any other item) and its bytes.
+  // The item's field and its bytes when it goes in from where it is; 0 for
+  // any other item, and for one under kInPlaceBytes before anything is
+  // looked at (a str's UTF-8 scan is the encoder's to make then).
   static uint32_t SoleBytesField(const Bytes& item, absl::string_view* bytes);
   static uint32_t SoleBytesField(const std::string& item,
                                  absl::string_view* bytes);
